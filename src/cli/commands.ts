@@ -1,0 +1,180 @@
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ExitCode } from "../errors.js";
+import {
+  cleanup,
+  deploy,
+  dryRunDeploy,
+  dryRunRollback,
+  EXIT,
+  initTemplate,
+  listReleases,
+  readHistory,
+  rollback,
+  unlock,
+  usageError,
+  verify,
+} from "../index.js";
+import { planText } from "../report/plan-text.js";
+import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
+import { type CommandContext, withSignals } from "./context.js";
+
+const hostList = (value: string | undefined) =>
+  value
+    ?.split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+
+function seconds(value: string | undefined, flag: string): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag}: expected a number of seconds, got "${value}"`);
+  return n;
+}
+
+export async function deployCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { hosts?: string; lockWait?: string },
+): Promise<ExitCode> {
+  const stage = ctx.stage(stageName);
+  const hosts = hostList(opts.hosts);
+  if (ctx.global.dryRun) {
+    const dry = await dryRunDeploy(stage, hosts);
+    ctx.print(planText(dry), dry);
+    return EXIT.ok;
+  }
+  const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
+  const result = await withSignals((signal) =>
+    deploy({
+      stage,
+      hosts,
+      lockWaitSeconds,
+      emit: ctx.emit,
+      signal,
+      command: `cutover ${ctx.argv.join(" ")}`,
+    }),
+  );
+  ctx.print(deploySummary("deploy", result), result);
+  return result.exitCode;
+}
+
+export async function rollbackCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { to?: string; force?: boolean; hosts?: string; lockWait?: string },
+): Promise<ExitCode> {
+  const stage = ctx.stage(stageName);
+  const hosts = hostList(opts.hosts);
+  if (ctx.global.dryRun) {
+    const dry = await dryRunRollback(stage, { hosts, to: opts.to, force: opts.force });
+    ctx.print(planText(dry), dry);
+    return EXIT.ok;
+  }
+  const result = await rollback({
+    stage,
+    hosts,
+    to: opts.to,
+    force: opts.force,
+    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
+    emit: ctx.emit,
+    command: `cutover ${ctx.argv.join(" ")}`,
+  });
+  ctx.print(deploySummary("rollback", result), result);
+  return result.exitCode;
+}
+
+export async function releasesCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { hosts?: string },
+): Promise<ExitCode> {
+  const rows = await listReleases(ctx.stage(stageName), hostList(opts.hosts));
+  ctx.print(releasesTable(rows), rows);
+  return EXIT.ok;
+}
+
+export async function historyCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { limit: string; hosts?: string },
+): Promise<ExitCode> {
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw usageError(`--limit: expected a positive whole number, got "${opts.limit}"`);
+  const entries = await readHistory(ctx.stage(stageName), limit, hostList(opts.hosts));
+  ctx.print(historyTable(entries), entries);
+  return EXIT.ok;
+}
+
+export async function unlockCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { force?: boolean; hosts?: string },
+): Promise<ExitCode> {
+  const rows = await unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force });
+  const human = rows
+    .map((r) =>
+      r.cleared
+        ? `${r.host}: cleared the lock of ${r.holder}${r.stale ? " (stale)" : ""}`
+        : `${r.host}: not locked`,
+    )
+    .join("\n");
+  ctx.print(human, rows);
+  return EXIT.ok;
+}
+
+export async function cleanupCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { hosts?: string; lockWait?: string },
+): Promise<ExitCode> {
+  const rows = await cleanup(ctx.stage(stageName), {
+    hosts: hostList(opts.hosts),
+    emit: ctx.emit,
+    command: `cutover ${ctx.argv.join(" ")}`,
+    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
+  });
+  ctx.print(
+    rows
+      .map(
+        (r) => `${r.host}: ${r.removed.length > 0 ? `removed ${r.removed.join(", ")}` : "nothing to remove"}`,
+      )
+      .join("\n"),
+    rows,
+  );
+  return EXIT.ok;
+}
+
+export async function verifyCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { hosts?: string },
+): Promise<ExitCode> {
+  const rows = await verify(ctx.stage(stageName), hostList(opts.hosts));
+  ctx.print(verifyTable(rows), rows);
+  return rows.every((r) => r.ok) ? EXIT.ok : EXIT.failed;
+}
+
+export async function initCommand(
+  ctx: CommandContext,
+  opts: { path?: string; force?: boolean },
+): Promise<ExitCode> {
+  const dir = process.cwd();
+  const file = ctx.global.config ? path.resolve(ctx.global.config) : path.join(dir, "cutover.yaml");
+  if (existsSync(file) && !opts.force)
+    throw usageError(`${file} already exists`, "pass --force to overwrite it");
+  const deployPath = opts.path ?? `/var/www/${path.basename(dir)}`;
+  if (!deployPath.startsWith("/")) throw usageError(`--path: "${deployPath}" must be absolute`);
+  const { framework, text } = initTemplate(path.dirname(file), deployPath);
+  if (ctx.global.dryRun) {
+    ctx.print(text, { file, framework, text });
+    return EXIT.ok;
+  }
+  writeFileSync(file, text);
+  ctx.print(`wrote ${file} (detected ${framework}); review it, then run \`cutover deploy --dry-run\``, {
+    file,
+    framework,
+  });
+  return EXIT.ok;
+}

@@ -1,0 +1,61 @@
+import type { Emit } from "../engine/events.js";
+import { loadStage, type ResolvedStage } from "../index.js";
+import { progressRenderer } from "../report/render.js";
+
+export interface GlobalOptions {
+  readonly config?: string;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+  readonly quiet?: boolean;
+}
+
+/** What every command gets: its stage, a renderer for progress, and a way to print its result. */
+export interface CommandContext {
+  readonly global: GlobalOptions;
+  readonly argv: readonly string[];
+  stage(name: string | undefined): ResolvedStage;
+  readonly emit: Emit;
+  /** Prints the human text, or the JSON value with --json (stdout either way). */
+  print(human: string, json: unknown): void;
+}
+
+export function createContext(global: GlobalOptions, argv: readonly string[]): CommandContext {
+  const write = (text: string) => process.stderr.write(text);
+  return {
+    global,
+    argv,
+    stage: (name) => loadStage({ config: global.config, cwd: process.cwd(), stage: name }),
+    emit: progressRenderer({
+      verbose: global.verbose ?? false,
+      quiet: (global.quiet ?? false) || (global.json ?? false),
+      write,
+    }),
+    print: (human, json) => {
+      process.stdout.write(global.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+    },
+  };
+}
+
+/** Runs work with Ctrl-C / SIGTERM turned into an abort signal; a second signal exits at once. */
+export async function withSignals<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${name} again: exiting now; \`cutover unlock\` clears the lock this leaves\n`);
+      process.exit(130);
+    }
+    process.stderr.write(
+      `\n${name}: stopping safely (current is not left half-switched); press again to exit now\n`,
+    );
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

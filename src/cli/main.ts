@@ -1,0 +1,130 @@
+import { Command, CommanderError, Option } from "commander";
+import pc from "picocolors";
+import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import { createContext, type GlobalOptions } from "./context.js";
+
+const EXIT_CODES = `
+Exit codes:
+  0    success
+  1    deploy or rollback failed; nothing switched, or every switched host was switched back
+  2    usage or configuration error; nothing was changed
+  3    another run holds the lock
+  4    the new release is live but a step after the switch failed (hook or cleanup)
+  130  interrupted (Ctrl-C / SIGTERM)`;
+
+type Commands = typeof import("./commands.js");
+
+function build(argv: readonly string[], done: (code: ExitCode) => void): Command {
+  const program = new Command("cutover")
+    .description("Zero-downtime deploys with an atomic switch and one-command rollback.")
+    .option("-c, --config <file>", "config file (default: ./cutover.yaml)")
+    .option("-n, --dry-run", "print the exact plan per host and change nothing")
+    .option("--json", "print a machine-readable result on stdout (progress goes to stderr)")
+    .option("-v, --verbose", "show every step and its output")
+    .option("-q, --quiet", "show only warnings, errors and the result")
+    .addHelpText("after", EXIT_CODES)
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(pc.red(text)) });
+
+  const run =
+    (action: (commands: Commands, ctx: ReturnType<typeof createContext>) => Promise<ExitCode>) =>
+    async () => {
+      const ctx = createContext(program.opts<GlobalOptions>(), argv);
+      done(await action(await import("./commands.js"), ctx));
+    };
+  const hostsOption = new Option("--hosts <names>", "only these hosts (comma-separated names)");
+  const lockWait = new Option(
+    "--lock-wait <seconds>",
+    "wait this long for another run's lock instead of failing",
+  );
+
+  program
+    .command("init")
+    .description("write a commented cutover.yaml, detecting Laravel, Symfony, WordPress or plain PHP")
+    .option("--path <deploy-path>", "deploy path for the first stage (default: /var/www/<dir name>)")
+    .option("--force", "overwrite an existing file")
+    .action((opts) => run((c, ctx) => c.initCommand(ctx, opts))());
+  program
+    .command("deploy [stage]")
+    .description("upload, build and switch to a new release on every host of the stage")
+    .addOption(hostsOption)
+    .addOption(lockWait)
+    .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
+  program
+    .command("rollback [stage]")
+    .description("switch back to the last good release before the live one (or --to ID)")
+    .option("--to <id>", "the release to switch to")
+    .option("--force", "allow a release marked bad")
+    .addOption(hostsOption)
+    .addOption(lockWait)
+    .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());
+  program
+    .command("releases [stage]")
+    .description("list releases with their state on every host")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.releasesCommand(ctx, stage, opts))());
+  program
+    .command("history [stage]")
+    .description("who deployed or rolled back what, when, and how it ended")
+    .option("--limit <n>", "entries to show", "20")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.historyCommand(ctx, stage, opts))());
+  program
+    .command("unlock [stage]")
+    .description("clear a lock left by a run that died (use --force if its holder may be alive)")
+    .option("--force", "clear it even if the holder may still be running")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.unlockCommand(ctx, stage, opts))());
+  program
+    .command("cleanup [stage]")
+    .description("remove leftovers of interrupted runs and releases beyond keep_releases")
+    .addOption(hostsOption)
+    .addOption(lockWait)
+    .action((stage, opts) => run((c, ctx) => c.cleanupCommand(ctx, stage, opts))());
+  program
+    .command("verify [stage]")
+    .description("recompute the live release's checksum on every host and compare it")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  return program;
+}
+
+/** The only place that turns errors into exit codes and one-line messages. */
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+  const program = build(argv, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const json = program.opts<GlobalOptions>().json ?? false;
+    return report(error, json);
+  }
+}
+
+function report(error: unknown, json: boolean): ExitCode {
+  if (error instanceof CutoverError) {
+    const { state, fix, detail } = error.details;
+    const lines = [`${pc.red("error:")} ${error.message}`];
+    for (const d of detail ?? []) lines.push(`  | ${d}`);
+    if (state) lines.push(`  state: ${state}`);
+    if (fix) lines.push(`  fix: ${fix}`);
+    process.stderr.write(`${lines.join("\n")}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
+      );
+    return error.exitCode;
+  }
+  process.stderr.write(
+    `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
+  );
+  return EXIT.failed;
+}

@@ -1,0 +1,101 @@
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import type { ZodIssue } from "zod";
+import { configError } from "../errors.js";
+import { configSchema, type ParsedConfig } from "./schema.js";
+import { closest, keysAt } from "./suggest.js";
+
+export const CONFIG_NAMES = ["cutover.yaml", "cutover.yml"] as const;
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly config: ParsedConfig;
+}
+
+/** Finds the config file: the one given, or cutover.yaml in the working directory. */
+export function findConfigFile(given: string | undefined, cwd: string): string {
+  if (given !== undefined) {
+    const file = path.resolve(cwd, given);
+    if (!isFile(file)) throw configError(`config file not found: ${file}`, "check the --config path");
+    return file;
+  }
+  for (const name of CONFIG_NAMES) {
+    const file = path.join(cwd, name);
+    if (isFile(file)) return file;
+  }
+  throw configError(`no cutover.yaml in ${cwd}`, "run `cutover init` to write one, or pass --config FILE");
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw configError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  return { file, config: parseConfigText(text, file) };
+}
+
+/** Parses and validates config text; every error names the file, line and key path. */
+export function parseConfigText(text: string, file: string): ParsedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const line = first.linePos?.[0]?.line;
+    throw configError(
+      `${file}${line ? `:${line}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`,
+      "fix the YAML syntax at that line",
+    );
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(data);
+  if (result.success) return result.data;
+
+  const lines = result.error.issues.map((issue) => {
+    const node = doc.getIn(issue.path, true) as { range?: [number, number] } | undefined;
+    const offset = node?.range?.[0];
+    const line = offset === undefined ? undefined : lineCounter.linePos(offset).line;
+    return `${file}${line ? `:${line}` : ""}: ${describeIssue(issue)}`;
+  });
+  throw configError(
+    lines[0]!,
+    "fix the key named above; see `cutover --help` or README for the config reference",
+    lines.slice(1),
+  );
+}
+
+function formatPath(issuePath: readonly (string | number)[]): string {
+  return issuePath.reduce<string>(
+    (text, segment) =>
+      typeof segment === "number" ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment,
+    "",
+  );
+}
+
+function describeIssue(issue: ZodIssue): string {
+  const where = formatPath(issue.path) || "(top level)";
+  if (issue.code === "unrecognized_keys") {
+    const known = keysAt(configSchema, issue.path);
+    return issue.keys
+      .map((key) => {
+        const suggestion = closest(key, known);
+        const keyPath = formatPath([...issue.path, key]);
+        return suggestion
+          ? `${keyPath}: unknown key; did you mean "${suggestion}"?`
+          : `${keyPath}: unknown key (known here: ${known.join(", ")})`;
+      })
+      .join("; ");
+  }
+  if (issue.code === "invalid_type") return `${where}: expected ${issue.expected}, got ${issue.received}`;
+  return `${where}: ${issue.message}`;
+}

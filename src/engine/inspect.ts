@@ -1,0 +1,124 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { buildManifest, manifestProbe } from "../plan/manifest.js";
+import type { HistoryEntry } from "../plan/records.js";
+import { compareReleaseIds } from "../plan/release-id.js";
+import type { ReleaseMeta } from "../plan/release-meta.js";
+import { cmd } from "../shell/cmd.js";
+import { readFacts } from "./lock.js";
+import { runStep } from "./steps.js";
+import { closeTargets, openTargets, selectHosts, type Target } from "./targets.js";
+
+async function withTargets<T>(
+  stage: ResolvedStage,
+  hosts: readonly string[] | undefined,
+  work: (t: Target) => Promise<T>,
+): Promise<T[]> {
+  const targets = openTargets(selectHosts(stage, hosts));
+  try {
+    return await Promise.all(targets.map(work));
+  } finally {
+    await closeTargets(targets);
+  }
+}
+
+export interface ReleaseRow {
+  readonly id: string;
+  /** Per host: the release's state there, with "live" only where `current` points to it. */
+  readonly hosts: Readonly<
+    Record<string, { state: ReleaseMeta["state"] | "missing"; live: boolean; onDisk: boolean }>
+  >;
+  readonly meta: ReleaseMeta;
+  /** Hosts do not all agree on this release's state. */
+  readonly disagree: boolean;
+}
+
+export async function listReleases(stage: ResolvedStage, hosts?: readonly string[]): Promise<ReleaseRow[]> {
+  const perHost = await withTargets(stage, hosts, async (t) => ({
+    host: t.host.name,
+    facts: await readFacts(t, []),
+  }));
+  const ids = new Set(perHost.flatMap((h) => [...h.facts.metas.keys()]));
+  return [...ids]
+    .sort(compareReleaseIds)
+    .reverse()
+    .map((id) => {
+      const row: ReleaseRow["hosts"] = Object.fromEntries(
+        perHost.map(({ host, facts }) => {
+          const live = facts.current.kind === "link" && facts.current.release === id;
+          const meta = facts.metas.get(id);
+          return [host, { state: meta?.state ?? "missing", live, onDisk: facts.releaseDirs.includes(id) }];
+        }),
+      );
+      const states = new Set(Object.values(row).map((s) => `${s.state}/${s.live}`));
+      const meta = perHost.map((h) => h.facts.metas.get(id)).find((m) => m !== undefined)!;
+      return { id, hosts: row, meta, disagree: states.size > 1 };
+    });
+}
+
+export async function readHistory(
+  stage: ResolvedStage,
+  limit: number,
+  hosts?: readonly string[],
+): Promise<HistoryEntry[]> {
+  const perHost = await withTargets(stage, hosts, async (t) => {
+    const file = `${t.host.path}/.cutover/history.jsonl`;
+    const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "read history", [
+      cmd(["tail", "-n", String(limit), "--", file], { mayFail: true, quiet: true }),
+    ]);
+    return stdout
+      .toString("utf8")
+      .split("\n")
+      .flatMap((line) => {
+        try {
+          return line ? [JSON.parse(line) as HistoryEntry] : [];
+        } catch {
+          return [];
+        }
+      });
+  });
+  return perHost
+    .flat()
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .slice(-limit);
+}
+
+export interface VerifyRow {
+  readonly host: string;
+  readonly release: string | null;
+  readonly ok: boolean;
+  readonly expected?: string;
+  readonly actual?: string;
+  readonly problem?: string;
+}
+
+/** Recomputes the checksum of the release `current` points to on every host and compares it. */
+export async function verify(stage: ResolvedStage, hosts?: readonly string[]): Promise<VerifyRow[]> {
+  return withTargets(stage, hosts, async (t) => {
+    const facts = await readFacts(t, []);
+    const release = facts.current.kind === "link" ? facts.current.release : undefined;
+    if (!release) return { host: t.host.name, release: null, ok: false, problem: "no current release" };
+    const meta = facts.metas.get(release);
+    if (!meta?.checksum)
+      return {
+        host: t.host.name,
+        release,
+        ok: false,
+        problem: `release ${release} has no recorded checksum`,
+      };
+    const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "hash release", [
+      manifestProbe(`${t.host.path}/releases/${release}`),
+    ]);
+    const actual = buildManifest(
+      stdout.toString("utf8"),
+      stage.writableDirs.map((w) => w.path),
+    ).checksum;
+    const ok = actual === meta.checksum && (meta.state === "live" || meta.state === "ready");
+    const problem =
+      actual !== meta.checksum
+        ? "content differs from the recorded checksum"
+        : ok
+          ? undefined
+          : `state is ${meta.state}`;
+    return { host: t.host.name, release, ok, expected: meta.checksum, actual, problem };
+  });
+}

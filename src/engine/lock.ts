@@ -1,0 +1,153 @@
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { CutoverError, EXIT } from "../errors.js";
+import { factsProbe, type HostFacts, parseFacts } from "../plan/facts.js";
+import { type Layout, layout } from "../plan/layout.js";
+import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
+import { releaseLock } from "../plan/records.js";
+import type { Emit } from "./events.js";
+import { runStep } from "./steps.js";
+import type { Target } from "./targets.js";
+
+export interface LockedTarget extends Target {
+  readonly layout: Layout;
+  readonly facts: HostFacts;
+}
+
+export function newOwner(who: string, command: string, now: Date): LockOwner {
+  return {
+    token: randomBytes(12).toString("hex"),
+    who,
+    machine: os.hostname(),
+    pid: process.pid,
+    since: now.toISOString(),
+    command,
+  };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export async function readFacts(
+  target: Target,
+  sharedPaths: readonly string[],
+  owner?: LockOwner,
+): Promise<HostFacts> {
+  const { stdout } = await runStep({ executor: target.executor, emit: () => undefined }, "read host state", [
+    factsProbe(target.host.path, sharedPaths, owner),
+  ]);
+  return parseFacts(target.host.path, stdout.toString("utf8"), owner !== undefined);
+}
+
+type Attempt = { target: Target; facts: HostFacts };
+
+async function tryLock(
+  target: Target,
+  sharedPaths: readonly string[],
+  owner: LockOwner,
+  emit: Emit,
+): Promise<Attempt> {
+  let facts = await readFacts(target, sharedPaths, owner);
+  if (facts.lock.kind === "held" && isStale(facts.lock.owner, os.hostname(), pidAlive)) {
+    emit({
+      type: "warning",
+      host: target.host.name,
+      message: `cleared a stale lock: its holder ${describeOwner(facts.lock.owner)} is gone`,
+    });
+    await runStep({ executor: target.executor, emit }, "clear stale lock", [
+      releaseLock(layout(target.host.path), facts.lock.owner!),
+    ]);
+    facts = await readFacts(target, sharedPaths, owner);
+  }
+  return { target, facts };
+}
+
+export interface LockOptions {
+  readonly sharedPaths: readonly string[];
+  readonly owner: LockOwner;
+  readonly waitMs: number;
+  readonly emit: Emit;
+}
+
+/**
+ * Takes the lock on every host, all or nothing: if any host is busy, the locks just taken are given
+ * back before waiting or failing, so two runs over overlapping hosts can never deadlock.
+ * Facts are read in the same exchange as the lock.
+ */
+export async function lockAll(targets: readonly Target[], options: LockOptions): Promise<LockedTarget[]> {
+  const deadline = Date.now() + options.waitMs;
+  for (;;) {
+    const settled = await Promise.allSettled(
+      targets.map((t) => tryLock(t, options.sharedPaths, options.owner, options.emit)),
+    );
+    const got = settled.flatMap((s) =>
+      s.status === "fulfilled" && s.value.facts.lock.kind === "acquired" ? [s.value] : [],
+    );
+    if (got.length === targets.length)
+      return got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
+    await unlockAll(
+      got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts })),
+      options.owner,
+    );
+
+    const failure = settled.find((s) => s.status === "rejected");
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const problem = settled
+      .map((s) => (s as PromiseFulfilledResult<Attempt>).value)
+      .find((a) => a.facts.lock.kind !== "acquired")!;
+    const name = problem.target.host.name;
+    const lock = problem.facts.lock;
+    if (lock.kind === "error") {
+      throw new CutoverError(
+        "lock",
+        `${name}: cannot take the lock in ${problem.target.host.path}: ${lock.message}`,
+        {
+          fix: "check that the deploy path is writable by this user and the disk is not full",
+        },
+      );
+    }
+    if (lock.kind === "held" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 500));
+      continue;
+    }
+    const owner = lock.kind === "held" ? lock.owner : undefined;
+    throw new CutoverError(
+      "locked",
+      `${name}: ${problem.target.host.path} is locked by ${describeOwner(owner)}`,
+      {
+        fix: "wait for that run to finish (or pass --lock-wait SECONDS); if it is dead, run `cutover unlock`",
+        state: "nothing was changed",
+        exitCode: EXIT.locked,
+      },
+    );
+  }
+}
+
+/** Gives the locks back; never fails (a lock that cannot be removed is reported by the next run). */
+export async function unlockAll(
+  locked: readonly LockedTarget[],
+  owner: LockOwner,
+  emit?: Emit,
+): Promise<void> {
+  await Promise.all(
+    locked.map(async (t) => {
+      const cmds = [releaseLock(t.layout, owner)];
+      try {
+        const result = await t.executor.run(cmds);
+        if (result.code !== 0) throw new Error(result.stderr.trim());
+      } catch (error) {
+        emit?.({
+          type: "warning",
+          host: t.host.name,
+          message: `could not release the lock: ${(error as Error).message}; run \`cutover unlock\``,
+        });
+      }
+    }),
+  );
+}

@@ -1,0 +1,40 @@
+import type { ExitCode } from "../errors.js";
+import type { Leftovers } from "../plan/reconcile.js";
+import type { TransferStats } from "../transport/executor.js";
+
+export interface HostOutcome {
+  readonly host: string;
+  /** live: serves the new release; unchanged: never switched; switched-back: switched, then undone. */
+  readonly state: "live" | "unchanged" | "switched-back";
+  /** The release `current` points to now (null: no current link). */
+  readonly serving: string | null;
+  readonly upload?: TransferStats;
+}
+
+export interface DeployResult {
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly release: string;
+  readonly stage: string;
+  readonly who: string;
+  readonly durationMs: number;
+  readonly hosts: readonly HostOutcome[];
+  readonly filesTransferred: number;
+  readonly bytesTransferred: number;
+  readonly switchSkewMs: number;
+  readonly warnings: readonly string[];
+  readonly error?: { readonly message: string; readonly detail: readonly string[] };
+}
+
+export function describeLeftovers(l: Leftovers): string {
+  const parts: string[] = [];
+  if (l.incomplete.length > 0)
+    parts.push(`removing incomplete release${l.incomplete.length > 1 ? "s" : ""} ${l.incomplete.join(", ")}`);
+  if (l.orphanMetas.length > 0)
+    parts.push(
+      `removing metadata of missing release${l.orphanMetas.length > 1 ? "s" : ""} ${l.orphanMetas.join(", ")}`,
+    );
+  for (const fix of l.fixes) parts.push(`marking ${fix.id} ${fix.state}`);
+  if (l.tmp.length > 0) parts.push(`removing temporary ${l.tmp.join(", ")}`);
+  return `an earlier run was interrupted: ${parts.join("; ")}`;
+}

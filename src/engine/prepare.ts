@@ -1,0 +1,77 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import type { HostDeployPlan } from "../plan/deploy.js";
+import { buildManifest, manifestProbe } from "../plan/manifest.js";
+import { writeFileAtomic, writeMeta } from "../plan/records.js";
+import type { ReleaseMeta } from "../plan/release-meta.js";
+import { cmd } from "../shell/cmd.js";
+import type { Executor, TransferStats } from "../transport/executor.js";
+import { TransportError } from "../transport/executor.js";
+import type { Emit } from "./events.js";
+import { StepError } from "./step-error.js";
+import { runStep, timed } from "./steps.js";
+
+export interface Prepared {
+  readonly meta: ReleaseMeta;
+  readonly upload: TransferStats | undefined;
+}
+
+/**
+ * Builds the new release on one host: every step of the plan in order, then the manifest and
+ * checksum, then the release is flushed to disk and marked ready. Only a ready release is ever
+ * switched to.
+ */
+export async function prepareHost(
+  plan: HostDeployPlan,
+  stage: ResolvedStage,
+  executor: Executor,
+  emit: Emit,
+): Promise<Prepared> {
+  const host = plan.host.name;
+  const ctx = { executor, emit };
+  let meta = plan.meta;
+  let upload: TransferStats | undefined;
+  for (const step of plan.prepare) {
+    await timed(emit, host, step.title, async () => {
+      switch (step.kind) {
+        case "run":
+          await runStep(ctx, step.title, step.cmds);
+          break;
+        case "hook":
+          await runStep(ctx, `${step.hook} hook`, step.cmds);
+          break;
+        case "transfer":
+          try {
+            const stats = await executor.transfer(step.transfer, {
+              onLine: (stream, line) => emit({ type: "output", host, stream, line }),
+            });
+            if (step.title === "upload files") upload = stats;
+          } catch (error) {
+            if (error instanceof TransportError)
+              throw new StepError(host, step.title, error.message, error.stderr);
+            throw error;
+          }
+          break;
+        case "seal": {
+          const rel = plan.layout.release(plan.releaseId);
+          const { stdout } = await runStep(ctx, step.title, [manifestProbe(rel)]);
+          const manifest = buildManifest(
+            stdout.toString("utf8"),
+            stage.writableDirs.map((w) => w.path),
+          );
+          meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
+          await runStep(ctx, step.title, [
+            ...writeFileAtomic(plan.layout.releaseManifest(plan.releaseId), manifest.text),
+            ...writeMeta(plan.layout, meta),
+          ]);
+          break;
+        }
+      }
+    });
+  }
+  meta = { ...meta, state: "ready" };
+  const rel = plan.layout.release(plan.releaseId);
+  await timed(emit, host, "mark ready", () =>
+    runStep(ctx, "mark ready", [cmd(["sync", "-f", "--", rel]), ...writeMeta(plan.layout, meta)]),
+  );
+  return { meta, upload };
+}

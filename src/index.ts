@@ -1,0 +1,22 @@
+/** The public API: the CLI (and later the dashboard and agent) call only this. */
+export { detectFramework, initTemplate } from "./config/init.js";
+export { findConfigFile, loadConfig, parseConfigText } from "./config/load.js";
+export { pickStage, type ResolvedStage, resolveStage } from "./config/resolve.js";
+export { type DeployOptions, deploy } from "./engine/deploy.js";
+export { type DryRun, dryRunDeploy, dryRunRollback } from "./engine/dry-run.js";
+export type { Emit, EngineEvent } from "./engine/events.js";
+export { listReleases, type ReleaseRow, readHistory, type VerifyRow, verify } from "./engine/inspect.js";
+export { cleanup, type UnlockRow, unlock } from "./engine/maintenance.js";
+export type { DeployResult, HostOutcome } from "./engine/outcome.js";
+export { type RollbackOptions, rollback } from "./engine/rollback.js";
+export { CutoverError, EXIT, usageError } from "./errors.js";
+
+import { findConfigFile, loadConfig } from "./config/load.js";
+import { pickStage, type ResolvedStage, resolveStage } from "./config/resolve.js";
+
+/** Finds, validates and resolves the config for one stage (the only one, when none is named). */
+export function loadStage(options: { config?: string; cwd: string; stage?: string }): ResolvedStage {
+  const file = findConfigFile(options.config, options.cwd);
+  const { config } = loadConfig(file);
+  return resolveStage(config, file, pickStage(config, file, options.stage));
+}

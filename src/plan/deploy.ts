@@ -1,0 +1,223 @@
+import path from "node:path/posix";
+import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
+import type { HookName } from "../config/schema.js";
+import { CutoverError, EXIT } from "../errors.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
+import type { HostFacts } from "./facts.js";
+import { type Layout, layout, sharedLinkTarget } from "./layout.js";
+import { type Leftovers, leftoverCmds } from "./reconcile.js";
+import { writeMeta } from "./records.js";
+import { compareReleaseIds } from "./release-id.js";
+import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
+import type { Step } from "./steps.js";
+
+/** What the deploying machine knows about the source tree. */
+export interface SourceFacts {
+  readonly revision: Revision | null;
+  /** For each shared and writable path: what the source has there. */
+  readonly paths: ReadonlyMap<string, "dir" | "file" | "missing">;
+}
+
+export interface DeployContext {
+  readonly stage: ResolvedStage;
+  readonly host: ResolvedHost;
+  readonly facts: HostFacts;
+  readonly leftovers: Leftovers;
+  readonly source: SourceFacts;
+  readonly releaseId: string;
+  readonly who: string;
+  readonly now: string;
+}
+
+export interface HostDeployPlan {
+  readonly host: ResolvedHost;
+  readonly layout: Layout;
+  readonly releaseId: string;
+  readonly previous: string | undefined;
+  readonly meta: ReleaseMeta;
+  readonly leftovers: Leftovers;
+  readonly prepare: readonly Step[];
+}
+
+export function hookEnv(stage: ResolvedStage, l: Layout, id: string, previous: string | undefined) {
+  return {
+    CUTOVER_RELEASE: id,
+    CUTOVER_RELEASE_PATH: l.release(id),
+    CUTOVER_DEPLOY_PATH: l.root,
+    CUTOVER_PREVIOUS_RELEASE: previous ?? "",
+    CUTOVER_STAGE: stage.name,
+  };
+}
+
+export function hookCmds(
+  stage: ResolvedStage,
+  hook: HookName,
+  cwd: string,
+  env: Record<string, string>,
+): Cmd[] {
+  return stage.hooks[hook].map((line) => cmd(["sh", "-c", line], { cwd, env }));
+}
+
+/** Refuses targets that no deploy can safely proceed on; each error says what to do. */
+export function checkTarget(host: ResolvedHost, facts: HostFacts): void {
+  const l = layout(host.path);
+  if (facts.root === "notdir") {
+    throw new CutoverError("target", `${host.name}: deploy path ${l.root} exists and is not a directory`, {
+      fix: "point `path:` at a directory",
+      exitCode: EXIT.usage,
+    });
+  }
+  if (facts.current.kind === "dir") {
+    const migrate = `mkdir -p ${l.releases} && mv ${l.current} ${l.release("00000000T000000Z")} && ln -s releases/00000000T000000Z ${l.current}`;
+    throw new CutoverError(
+      "target",
+      `${host.name}: ${l.current} is a real directory, not a symlink; cutover will not replace it`,
+      {
+        fix: `move it into releases/ first, e.g.: ${migrate} (then deploy)`,
+        exitCode: EXIT.usage,
+      },
+    );
+  }
+  if (facts.current.kind === "other") {
+    throw new CutoverError("target", `${host.name}: ${l.current} exists and is not a symlink`, {
+      fix: "move it away, then deploy",
+      exitCode: EXIT.usage,
+    });
+  }
+}
+
+/** The newest good releases to hard-link unchanged files from, live one first. */
+function linkSources(facts: HostFacts, live: string | undefined): string[] {
+  const good = facts.releaseDirs
+    .filter((id) => isGood(facts.metas.get(id)))
+    .sort(compareReleaseIds)
+    .reverse();
+  const ordered = live && good.includes(live) ? [live, ...good.filter((id) => id !== live)] : good;
+  return ordered.slice(0, 3).map((id) => `../${id}`);
+}
+
+export function planDeploy(ctx: DeployContext): HostDeployPlan {
+  const { stage, host, facts, source, releaseId: id } = ctx;
+  checkTarget(host, facts);
+  const l = layout(host.path);
+  const previous = facts.current.kind === "link" ? facts.current.release : undefined;
+  const rel = l.release(id);
+  const env = hookEnv(stage, l, id, previous);
+  const meta: ReleaseMeta = {
+    id,
+    state: "preparing",
+    stage: stage.name,
+    who: ctx.who,
+    revision: source.revision,
+    started_at: ctx.now,
+  };
+  const steps: Step[] = [];
+
+  const cleanup = leftoverCmds(l, ctx.leftovers);
+  if (cleanup.length > 0)
+    steps.push({ kind: "run", title: "clean up what an interrupted run left", cmds: cleanup });
+
+  const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
+  const sharedParents = sharedAll.map((p) => path.dirname(path.join(l.shared, p)));
+  const dirs = [...new Set([l.releases, l.shared, path.dirname(l.releaseMeta(id)), l.tmp, ...sharedParents])];
+  steps.push({
+    kind: "run",
+    title: "create release directory",
+    cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), cmd(["mkdir", "--", rel])],
+  });
+
+  steps.push({
+    kind: "transfer",
+    title: "upload files",
+    transfer: {
+      from: stage.source,
+      to: rel,
+      directory: true,
+      linkDest: linkSources(facts, previous),
+      exclude: [...stage.exclude, ...sharedAll.map((p) => `/${p}`)],
+    },
+  });
+
+  steps.push(...sharedSteps(ctx, l));
+
+  const writable: Cmd[] = stage.writableDirs.flatMap((w) => {
+    const dir = path.join(rel, w.path);
+    const copy = `${dir}.cutover-copy`;
+    const fromSource = source.paths.get(w.path) === "dir";
+    return [
+      cmd(["mkdir", "-p", "--", dir]),
+      // Files uploaded here are hard links into older releases; copy them so writes stay in this release.
+      ...(fromSource
+        ? [cmd(["cp", "-a", "--", dir, copy]), cmd(["rm", "-rf", "--", dir]), cmd(["mv", "--", copy, dir])]
+        : []),
+      cmd(["chmod", w.mode, "--", dir]),
+      ...(w.owner || w.group
+        ? [cmd(["chown", "-R", `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}`, "--", dir])]
+        : []),
+    ];
+  });
+  if (writable.length > 0) steps.push({ kind: "run", title: "prepare writable directories", cmds: writable });
+
+  if (stage.hooks.build.length > 0)
+    steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(stage, "build", rel, env) });
+  steps.push({ kind: "seal", title: "record manifest and checksum" });
+  if (stage.hooks.before_switch.length > 0) {
+    steps.push({
+      kind: "hook",
+      title: "before_switch",
+      hook: "before_switch",
+      cmds: hookCmds(stage, "before_switch", rel, env),
+    });
+  }
+  return { host, layout: l, releaseId: id, previous, meta, leftovers: ctx.leftovers, prepare: steps };
+}
+
+function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
+  const { stage, host, facts, source, releaseId } = ctx;
+  const rel = l.release(releaseId);
+  const steps: Step[] = [];
+  const links: Cmd[] = [];
+  const entries = [
+    ...stage.sharedDirs.map((p) => ({ p, directory: true })),
+    ...stage.sharedFiles.map((p) => ({ p, directory: false })),
+  ];
+  for (const { p, directory } of entries) {
+    const onHost = facts.shared.get(p) ?? "missing";
+    const inSource = source.paths.get(p) ?? "missing";
+    const target = path.join(l.shared, p);
+    if (onHost === "missing") {
+      if (inSource === (directory ? "dir" : "file")) {
+        steps.push({
+          kind: "transfer",
+          title: `seed shared/${p} from the source`,
+          transfer: { from: path.join(stage.source, p), to: target, directory, linkDest: [], exclude: [] },
+        });
+      } else if (directory) {
+        links.push(cmd(["mkdir", "-p", "--", target]));
+      } else {
+        throw new CutoverError(
+          "config",
+          `${host.name}: shared file "${p}" exists neither in ${l.shared}/ nor in the source (${stage.source})`,
+          {
+            fix: `create ${target} on ${host.name} (e.g. copy your .env there), or add it to the source`,
+            exitCode: EXIT.usage,
+          },
+        );
+      }
+    } else if (onHost !== (directory ? "dir" : "file")) {
+      throw new CutoverError(
+        "target",
+        `${host.name}: ${target} is a ${onHost}, but ${directory ? "shared_dirs" : "shared_files"} lists it`,
+        {
+          fix: `make ${target} a ${directory ? "directory" : "regular file"}, or move the entry to ${directory ? "shared_files" : "shared_dirs"}`,
+          exitCode: EXIT.usage,
+        },
+      );
+    }
+    const linkPath = path.join(rel, p);
+    if (p.includes("/")) links.push(cmd(["mkdir", "-p", "--", path.dirname(linkPath)]));
+    links.push(cmd(["rm", "-rf", "--", linkPath]), cmd(["ln", "-s", "--", sharedLinkTarget(p), linkPath]));
+  }
+  if (links.length > 0) steps.push({ kind: "run", title: "link shared paths", cmds: links });
+  return steps;
+}

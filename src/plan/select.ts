@@ -1,0 +1,89 @@
+import { CutoverError } from "../errors.js";
+import { compareReleaseIds } from "./release-id.js";
+import { isGood, type ReleaseMeta } from "./release-meta.js";
+
+/** The last good release before the live one, by id (never by mtime). */
+export function previousGood(
+  metas: ReadonlyMap<string, ReleaseMeta>,
+  live: string | undefined,
+): string | undefined {
+  const candidates = [...metas.values()]
+    .filter((m) => isGood(m) && m.id !== live && (live === undefined || compareReleaseIds(m.id, live) < 0))
+    .map((m) => m.id)
+    .sort(compareReleaseIds);
+  return candidates.at(-1);
+}
+
+/** Picks the rollback target on one host, or explains why there is none. */
+export function rollbackTarget(
+  host: string,
+  metas: ReadonlyMap<string, ReleaseMeta>,
+  live: string | undefined,
+  to: string | undefined,
+  force = false,
+): string {
+  if (live === undefined) {
+    throw new CutoverError(
+      "rollback",
+      `${host}: nothing is live (no current release), so there is nothing to roll back from`,
+    );
+  }
+  if (to === undefined) {
+    const target = previousGood(metas, live);
+    if (!target) {
+      throw new CutoverError(
+        "rollback",
+        `${host}: no good release older than the live one (${live}) to roll back to`,
+        {
+          fix: "deploy a fixed release instead, or pass --to ID (see `cutover releases`)",
+        },
+      );
+    }
+    return target;
+  }
+  const meta = metas.get(to);
+  if (!meta)
+    throw new CutoverError("rollback", `${host}: release ${to} does not exist`, {
+      fix: "see `cutover releases` for the ids",
+    });
+  if (to === live) throw new CutoverError("rollback", `${host}: release ${to} is already live`);
+  if (meta.state === "bad" && !force) {
+    throw new CutoverError(
+      "rollback",
+      `${host}: release ${to} is marked bad${meta.reason ? ` (${meta.reason})` : ""}`,
+      {
+        fix: "pass --force to roll back to it anyway",
+      },
+    );
+  }
+  if (!isGood(meta) && meta.state !== "bad") {
+    throw new CutoverError("rollback", `${host}: release ${to} is ${meta.state}, not a complete release`, {
+      fix: "choose a release marked ready, live, superseded or rolled-back (see `cutover releases`)",
+    });
+  }
+  return to;
+}
+
+/**
+ * Releases to delete so that `keep` good releases remain: failed and bad ones go first, then the
+ * oldest good ones. The live release and the rollback target are never deleted.
+ */
+export function selectPrune(
+  metas: ReadonlyMap<string, ReleaseMeta>,
+  dirs: readonly string[],
+  live: string | undefined,
+  keep: number,
+): string[] {
+  const protectedIds = new Set(
+    [live, previousGood(metas, live)].filter((id): id is string => id !== undefined),
+  );
+  // Failed releases are listed by their metadata: their files may already be gone.
+  const broken = [...metas.values()]
+    .filter((m) => !isGood(m) && m.state !== "preparing" && !protectedIds.has(m.id))
+    .map((m) => m.id)
+    .sort(compareReleaseIds);
+  const good = [...dirs.filter((id) => isGood(metas.get(id)))].sort(compareReleaseIds).reverse();
+  const kept = new Set([...protectedIds, ...good.slice(0, keep)]);
+  const oldGood = good.filter((id) => !kept.has(id)).sort(compareReleaseIds);
+  return [...broken, ...oldGood];
+}

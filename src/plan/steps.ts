@@ -1,0 +1,21 @@
+import type { HookName } from "../config/schema.js";
+import type { Cmd } from "../shell/cmd.js";
+
+/** A copy from the deploying machine to a target path (rsync; unchanged files hard-linked). */
+export interface Transfer {
+  /** Local source: a directory (copied as its contents) or a single file. */
+  readonly from: string;
+  readonly to: string;
+  readonly directory: boolean;
+  /** Earlier releases to hard-link unchanged files from, relative to `to`. */
+  readonly linkDest: readonly string[];
+  /** rsync exclude patterns, anchored at the transfer root. */
+  readonly exclude: readonly string[];
+}
+
+export type Step =
+  | { readonly kind: "run"; readonly title: string; readonly cmds: readonly Cmd[] }
+  | { readonly kind: "transfer"; readonly title: string; readonly transfer: Transfer }
+  | { readonly kind: "hook"; readonly title: string; readonly hook: HookName; readonly cmds: readonly Cmd[] }
+  /** Lists and hashes the release, records manifest and checksum, marks it ready. */
+  | { readonly kind: "seal"; readonly title: string };

@@ -1,0 +1,39 @@
+import type { DryRun } from "../engine/dry-run.js";
+import type { Step } from "../plan/steps.js";
+import { renderCmd } from "../shell/cmd.js";
+import { quoteArgv } from "../shell/quote.js";
+import { rsyncArgs } from "../transport/rsync.js";
+
+function stepLines(step: Step): string[] {
+  switch (step.kind) {
+    case "run":
+    case "hook":
+      return step.cmds.map(renderCmd);
+    case "transfer":
+      return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
+    case "seal":
+      return [
+        "list and sha256 every file of the release; write its manifest and checksum; sync; mark it ready",
+      ];
+  }
+}
+
+/** The dry-run plan as text: every command, per host, in the order it would run. */
+export function planText(dry: DryRun): string {
+  const out: string[] = [`${dry.action} ${dry.release} (dry run: nothing was changed)`];
+  for (const h of dry.hosts) {
+    out.push("", `host ${h.host}`);
+    for (const step of h.plan?.prepare ?? []) {
+      out.push(`  # ${step.title}`, ...stepLines(step).map((l) => `  ${l}`));
+    }
+    if (h.plan) out.push("  # --- barrier: every host ready ---");
+    out.push("  # switch current (atomic rename)", `  ${renderCmd(h.switchCmd).replace(/\n/g, "\n  ")}`);
+    if (h.after.length > 0)
+      out.push(
+        `  # ${dry.action === "deploy" ? "after_switch" : "after_rollback"} hooks`,
+        ...h.after.map((c) => `  ${renderCmd(c)}`),
+      );
+    if (h.prune.length > 0) out.push(`  # remove old releases: ${h.prune.join(", ")}`);
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,92 @@
+import pc from "picocolors";
+import type { DeployResult, ReleaseRow, VerifyRow } from "../index.js";
+import type { HistoryEntry } from "../plan/records.js";
+import { formatBytes, table } from "./render.js";
+
+export function deploySummary(action: "deploy" | "rollback", r: DeployResult): string {
+  const head = r.ok
+    ? `${pc.green("✓")} ${action === "deploy" ? "deployed" : "rolled back to"} ${pc.bold(r.release)} to ${r.hosts.length} host${r.hosts.length === 1 ? "" : "s"} in ${(r.durationMs / 1000).toFixed(2)} s`
+    : `${pc.red("✗")} ${action} of ${r.release} failed: ${r.error?.message ?? "unknown error"}`;
+  const lines = [head];
+  if (r.ok && action === "deploy")
+    lines.push(
+      `  ${r.filesTransferred} files, ${formatBytes(r.bytesTransferred)} transferred; switch skew ${r.switchSkewMs} ms`,
+    );
+  for (const d of r.error?.detail ?? []) lines.push(`  | ${d}`);
+  lines.push(
+    table([
+      ["host", "state", "current"],
+      ...r.hosts.map((h) => [h.host, h.state, h.serving ?? "(none)"]),
+    ]).replace(/^/gm, "  "),
+  );
+  for (const w of r.warnings) lines.push(`${pc.yellow("warning:")} ${w}`);
+  return lines.join("\n");
+}
+
+export function releasesTable(rows: readonly ReleaseRow[]): string {
+  if (rows.length === 0) return "no releases yet";
+  const hosts = Object.keys(rows[0]!.hosts);
+  const multi = hosts.length > 1;
+  const header = [
+    "release",
+    multi ? "state per host" : "state",
+    "revision",
+    "who",
+    "finished",
+    "files",
+    "size",
+  ];
+  const body = rows.map((r) => {
+    const state = Object.entries(r.hosts)
+      .map(
+        ([h, s]) =>
+          `${multi ? `${h}:` : ""}${s.live ? pc.green("live") : s.state}${s.onDisk || s.state === "failed" || s.state === "bad" ? "" : " (no files)"}`,
+      )
+      .join(" ");
+    const rev = r.meta.revision
+      ? `${r.meta.revision.commit.slice(0, 10)}${r.meta.revision.dirty ? "+dirty" : ""}`
+      : "-";
+    return [
+      `${r.id}${r.disagree ? pc.yellow(" !") : ""}`,
+      state +
+        (r.meta.reason && (r.meta.state === "failed" || r.meta.state === "bad") ? ` (${r.meta.reason})` : ""),
+      rev,
+      r.meta.who,
+      r.meta.finished_at ?? "-",
+      r.meta.files === undefined ? "-" : String(r.meta.files),
+      r.meta.bytes === undefined ? "-" : formatBytes(r.meta.bytes),
+    ];
+  });
+  return (
+    table([header, ...body]) +
+    (rows.some((r) => r.disagree) ? `\n${pc.yellow("!")} hosts disagree on this release` : "")
+  );
+}
+
+export function historyTable(entries: readonly HistoryEntry[]): string {
+  if (entries.length === 0) return "no history yet";
+  return table([
+    ["when", "host", "event", "outcome", "release", "previous", "who", "reason"],
+    ...entries.map((e) => [
+      e.at,
+      e.host,
+      e.event,
+      e.outcome,
+      e.release ?? "-",
+      e.previous ?? "-",
+      e.who,
+      e.reason ?? "",
+    ]),
+  ]);
+}
+
+export function verifyTable(rows: readonly VerifyRow[]): string {
+  return table([
+    ["host", "release", "result"],
+    ...rows.map((r) => [
+      r.host,
+      r.release ?? "-",
+      r.ok ? pc.green("ok: checksum matches") : pc.red(r.problem ?? "failed"),
+    ]),
+  ]);
+}

@@ -1,0 +1,72 @@
+import { spawn } from "node:child_process";
+import type { Transfer } from "../plan/steps.js";
+import type { RunOptions, TransferStats } from "./executor.js";
+import { TransportError } from "./executor.js";
+
+/** rsync argv for a transfer; `destination` is the target path as rsync should see it (maybe host:path). */
+export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
+  const args = ["-a", "--stats", ...extra];
+  for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
+  for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);
+  if (t.directory) args.push(`${t.from.replace(/\/+$/, "")}/`, `${destination.replace(/\/+$/, "")}/`);
+  else args.push(t.from, destination);
+  return args;
+}
+
+function statNumber(stats: string, label: string): number {
+  const m = new RegExp(`${label}: ([\\d,]+)`).exec(stats);
+  return m ? Number(m[1]!.replace(/,/g, "")) : 0;
+}
+
+export function parseRsyncStats(stats: string): TransferStats {
+  return {
+    files: statNumber(stats, "Number of files"),
+    filesTransferred: statNumber(stats, "Number of regular files transferred"),
+    bytesTransferred: statNumber(stats, "Total transferred file size"),
+  };
+}
+
+/** Runs rsync on this machine, in its own process group so it can be stopped as a whole. */
+export function runRsync(
+  host: string,
+  args: readonly string[],
+  options: RunOptions & { signal?: AbortSignal } = {},
+): Promise<TransferStats> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("rsync", [...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+      for (const line of c.toString().split("\n")) if (line) options.onLine?.("stderr", line);
+    });
+    const kill = () => {
+      if (child.pid !== undefined && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }
+    };
+    const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
+    options.signal?.addEventListener("abort", kill, { once: true });
+    child.on("error", (e) =>
+      reject(new TransportError(host, `cannot run rsync: ${e.message}`, "install rsync on this machine")),
+    );
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
+      if (code === 0) resolve(parseRsyncStats(out));
+      else
+        reject(
+          new TransportError(
+            host,
+            `rsync failed (${signal ? `killed by ${signal}` : `exit ${code}`})`,
+            err.trim().split("\n").slice(-8).join("\n"),
+          ),
+        );
+    });
+  });
+}

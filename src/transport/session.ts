@@ -1,0 +1,153 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import type { RunOptions, RunResult } from "./executor.js";
+import { TransportError } from "./executor.js";
+
+/**
+ * One long-lived `sh -s` (local, or at the far end of ssh) fed scripts on stdin, so a deploy pays
+ * for one shell per host instead of one per command. After each script the shell prints an end
+ * marker with a per-run nonce and the exit code on stdout, and a marker on stderr, so we know where
+ * each stream of that script ends.
+ */
+export class ShellSession {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly host: string,
+    private readonly command: string,
+    private readonly args: readonly string[],
+  ) {}
+
+  run(script: string, options: RunOptions = {}): Promise<RunResult> {
+    const next = this.queue.then(() => this.runNow(script, options));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  interrupt(): void {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.pid !== undefined && child.exitCode === null) killGroup(child.pid);
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("close", () => resolve());
+      child.stdin.end();
+      setTimeout(() => {
+        if (child.pid !== undefined && child.exitCode === null) killGroup(child.pid);
+      }, 5000).unref();
+    });
+  }
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.child && this.child.exitCode === null && !this.child.killed) return this.child;
+    // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
+    const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
+    child.stdin.on("error", () => undefined);
+    this.child = child;
+    return child;
+  }
+
+  private runNow(script: string, options: RunOptions): Promise<RunResult> {
+    const child = this.start();
+    const nonce = randomBytes(8).toString("hex");
+    const marker = `__CUTOVER_END_${nonce}`;
+    const outMarker = Buffer.from(`\n${marker} `);
+    const errMarker = `\n${marker}\n`;
+
+    return new Promise<RunResult>((resolve, reject) => {
+      let out = Buffer.alloc(0);
+      let err = "";
+      let code: number | undefined;
+      let errDone = false;
+      const lines = { stdout: "", stderr: "" };
+      let timer: NodeJS.Timeout | undefined;
+
+      const emitLines = (stream: "stdout" | "stderr", text: string, flush: boolean) => {
+        if (!options.onLine) return;
+        const parts = (lines[stream] + text).split("\n");
+        lines[stream] = flush ? "" : parts.pop()!;
+        for (const line of parts)
+          if (line !== "" && !line.startsWith("__CUTOVER_END_")) options.onLine(stream, line);
+      };
+      const finish = () => {
+        if (code === undefined || !errDone) return;
+        cleanup();
+        resolve({ code, stdout: out, stderr: err });
+      };
+      const onOut = (chunk: Buffer) => {
+        const searchFrom = Math.max(0, out.length - outMarker.length);
+        out = Buffer.concat([out, chunk]);
+        emitLines("stdout", chunk.toString("utf8"), false);
+        const at = out.indexOf(outMarker, searchFrom);
+        if (at < 0) return;
+        const end = out.indexOf(10, at + outMarker.length);
+        if (end < 0) return;
+        code = Number(out.subarray(at + outMarker.length, end).toString());
+        out = out.subarray(0, at);
+        emitLines("stdout", "", true);
+        finish();
+      };
+      const onErr = (chunk: Buffer) => {
+        err += chunk.toString("utf8");
+        emitLines("stderr", chunk.toString("utf8"), false);
+        const at = err.indexOf(errMarker);
+        if (at < 0) return;
+        err = err.slice(0, at);
+        errDone = true;
+        emitLines("stderr", "", true);
+        finish();
+      };
+      const onClose = (exitCode: number | null, signal: NodeJS.Signals | null) => {
+        cleanup();
+        if (this.child === child) this.child = undefined;
+        const why = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
+        reject(
+          new TransportError(
+            this.host,
+            `the shell session ended (${why})`,
+            err.trim().split("\n").slice(-10).join("\n"),
+          ),
+        );
+      };
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        child.stdout.off("data", onOut);
+        child.stderr.off("data", onErr);
+        child.off("close", onClose);
+      };
+      child.stdout.on("data", onOut);
+      child.stderr.on("data", onErr);
+      child.once("close", onClose);
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          cleanup();
+          this.interrupt();
+          reject(
+            new TransportError(
+              this.host,
+              `timed out after ${Math.round(options.timeoutMs! / 1000)} s; the command was killed`,
+              err,
+            ),
+          );
+        }, options.timeoutMs);
+      }
+      child.stdin.write(
+        `${script} </dev/null\n__rc=$?\nprintf '\\n%s %s\\n' '${marker}' "$__rc"\nprintf '\\n%s\\n' '${marker}' >&2\n`,
+      );
+    });
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
