@@ -51,20 +51,30 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const line = first.linePos?.[0]?.line;
+    const line = lineCounter.linePos(first.pos[0]).line;
     throw configError(
       `${file}${line ? `:${line}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`,
       "fix the YAML syntax at that line",
     );
   }
   const data: unknown = doc.toJS() ?? {};
+  /** Line of the nearest node that exists on the path (a missing key points at its parent). */
+  const lineOf = (issuePath: readonly (string | number)[]): number | undefined => {
+    for (let n = issuePath.length; n >= 0; n--) {
+      const node = doc.getIn(issuePath.slice(0, n), true) as { range?: [number, number] } | undefined;
+      if (node?.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
   const result = configSchema.safeParse(data);
   if (result.success) return result.data;
 
-  const lines = result.error.issues.map((issue) => {
-    const node = doc.getIn(issue.path, true) as { range?: [number, number] } | undefined;
-    const offset = node?.range?.[0];
-    const line = offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  // A typo explains the "required" error it causes, so unknown keys are reported first.
+  const issues = [...result.error.issues].sort(
+    (a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"),
+  );
+  const lines = issues.map((issue) => {
+    const line = lineOf(issue.path);
     return `${file}${line ? `:${line}` : ""}: ${describeIssue(issue)}`;
   });
   throw configError(

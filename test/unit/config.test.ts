@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { parseConfigText } from "../../src/config/load.js";
+import { pickStage, resolveStage } from "../../src/config/resolve.js";
+import { closest } from "../../src/config/suggest.js";
+import { CutoverError } from "../../src/errors.js";
+
+function configError(text: string): CutoverError {
+  try {
+    parseConfigText(text, "cutover.yaml");
+  } catch (error) {
+    assert.ok(error instanceof CutoverError);
+    return error;
+  }
+  assert.fail("expected a config error");
+}
+
+test("bad YAML names the file and line", () => {
+  const e = configError("source: .\nstages:\n  prod:\n    hosts: [\n");
+  assert.match(e.message, /^cutover\.yaml:\d+: invalid YAML/);
+  assert.equal(e.exitCode, 2);
+});
+
+test("unknown key gets a suggestion with its line", () => {
+  const e = configError("keep_relases: 3\nstages:\n  p:\n    hosts:\n      - path: /srv/a\n");
+  assert.equal(e.message, 'cutover.yaml:1: keep_relases: unknown key; did you mean "keep_releases"?');
+});
+
+test("unknown nested key is named by its full path", () => {
+  const e = configError("stages:\n  prod:\n    hosts:\n      - paht: /srv/a\n");
+  assert.match(e.message, /stages\.prod\.hosts\[0\]\.paht: unknown key; did you mean "path"\?/);
+  assert.match(e.message, /^cutover\.yaml:4:/);
+});
+
+test("wrong types are named with expected and received", () => {
+  const e = configError("keep_releases: five\nstages:\n  p:\n    hosts:\n      - path: /srv/a\n");
+  assert.equal(e.message, "cutover.yaml:1: keep_releases: expected number, got string");
+});
+
+test("relative deploy paths and escaping shared paths are refused", () => {
+  assert.match(
+    configError("stages:\n  p:\n    hosts:\n      - path: srv/a\n").message,
+    /hosts\[0\]\.path: must be an absolute path/,
+  );
+  assert.match(
+    configError("shared_dirs: ['../etc']\nstages:\n  p:\n    hosts: [{path: /a}]\n").message,
+    /shared_dirs\[0\]: must not contain "\.\."/,
+  );
+});
+
+test("YAML octal-looking modes are read as octal digits", () => {
+  const c = parseConfigText(
+    "writable_dirs: [{path: cache, mode: 0775}]\nstages:\n  p:\n    hosts: [{path: /a}]\n",
+    "f",
+  );
+  assert.deepEqual(c.writable_dirs, [{ path: "cache", mode: "775" }]);
+  assert.match(
+    configError("writable_dirs: [{path: c, mode: 999}]\nstages:\n  p:\n    hosts: [{path: /a}]\n").message,
+    /octal chmod mode/,
+  );
+});
+
+test("missing source directory is an error naming it", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const file = path.join(dir, "cutover.yaml");
+  const config = parseConfigText("source: nowhere\nstages:\n  p:\n    hosts: [{path: /a}]\n", file);
+  assert.throws(() => resolveStage(config, file, "p"), /source: .*nowhere is not a directory/);
+});
+
+test("stage settings override top-level ones; paths with spaces, quotes and unicode resolve", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  mkdirSync(path.join(dir, "my 'app' ü"));
+  const file = path.join(dir, "cutover.yaml");
+  const text = `source: "my 'app' ü"\nkeep_releases: 5\nstages:\n  prod:\n    keep_releases: 2\n    hosts:\n      - path: "/srv/it's ü"\n  staging:\n    hosts: [{path: /srv/s}]\n`;
+  const config = parseConfigText(text, file);
+  const prod = resolveStage(config, file, "prod");
+  assert.equal(prod.keepReleases, 2);
+  assert.equal(prod.source, path.join(dir, "my 'app' ü"));
+  assert.equal(prod.hosts[0]!.path, "/srv/it's ü");
+  assert.equal(resolveStage(config, file, "staging").keepReleases, 5);
+});
+
+test("stage selection: the only stage by default, otherwise the name is required", () => {
+  const one = parseConfigText("stages:\n  prod:\n    hosts: [{path: /a}]\n", "f");
+  assert.equal(pickStage(one, "f", undefined), "prod");
+  const two = parseConfigText("stages:\n  a:\n    hosts: [{path: /a}]\n  b:\n    hosts: [{path: /b}]\n", "f");
+  assert.throws(() => pickStage(two, "f", undefined), /defines 2 stages; name one: a, b/);
+  assert.throws(() => pickStage(two, "f", "c"), /no stage "c"/);
+});
+
+test("closest() suggests only plausible typos", () => {
+  assert.equal(closest("shared_dir", ["shared_dirs", "shared_files"]), "shared_dirs");
+  assert.equal(closest("zzzzzz", ["shared_dirs"]), undefined);
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseFacts } from "../../src/plan/facts.js";
+import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
+import { isStale } from "../../src/plan/lock.js";
+import { buildManifest } from "../../src/plan/manifest.js";
+import { afterCleanup, findLeftovers } from "../../src/plan/reconcile.js";
+
+const meta = (id: string, state: string) =>
+  `meta ${JSON.stringify({ id, state, stage: "s", who: "w", revision: null, started_at: "t" })}`;
+
+test("facts parser reads links, releases, metadata, lock holder and shared paths", () => {
+  const owner = { token: "t", who: "a@b", machine: "m", pid: 42, since: "s", command: "c" };
+  const f = parseFacts(
+    "/srv/a b",
+    [
+      "cutover-facts 1",
+      `lock held ${JSON.stringify(owner)}`,
+      "root ok",
+      "writable yes",
+      "current link releases/20261127T100000Z",
+      "release 20261127T100000Z",
+      "release 20261127T110000Z",
+      meta("20261127T100000Z", "live"),
+      "meta {broken",
+      "tmp current",
+      "shared dir storage/my uploads",
+      "shared missing .env",
+      "avail 1234",
+    ].join("\n"),
+    true,
+  );
+  assert.equal(f.current.kind === "link" && f.current.release, "20261127T100000Z");
+  assert.deepEqual(f.releaseDirs, ["20261127T100000Z", "20261127T110000Z"]);
+  assert.equal(f.metas.size, 1);
+  assert.deepEqual(f.lock, { kind: "held", owner });
+  assert.equal(f.shared.get("storage/my uploads"), "dir");
+  assert.equal(f.shared.get(".env"), "missing");
+  assert.equal(f.availKb, 1234);
+});
+
+test("leftovers: incomplete releases go, a ready-but-never-live release is marked failed, states follow current", () => {
+  const f = parseFacts(
+    "/d",
+    [
+      "cutover-facts 1",
+      "root ok",
+      "current link releases/20261127T100000Z",
+      "release 20261127T090000Z",
+      "release 20261127T100000Z",
+      "release 20261127T110000Z",
+      "release 20261127T120000Z",
+      "release junk",
+      meta("20261127T090000Z", "live"),
+      meta("20261127T100000Z", "ready"),
+      meta("20261127T110000Z", "preparing"),
+      meta("20261127T120000Z", "ready"),
+      meta("20261127T080000Z", "superseded"),
+      meta("20261127T070000Z", "failed"),
+    ].join("\n"),
+    false,
+  );
+  const l = findLeftovers(f, "now");
+  assert.deepEqual(l.incomplete, ["20261127T110000Z", "junk"]);
+  assert.deepEqual(l.orphanMetas, ["20261127T080000Z"]);
+  assert.deepEqual(l.fixes.map((m) => `${m.id}:${m.state}`).sort(), [
+    "20261127T090000Z:superseded",
+    "20261127T100000Z:live",
+    "20261127T120000Z:failed",
+  ]);
+  const after = afterCleanup(f, l);
+  assert.deepEqual(after.dirs, ["20261127T090000Z", "20261127T100000Z", "20261127T120000Z"]);
+  assert.equal(after.metas.get("20261127T070000Z")?.state, "failed");
+});
+
+test("a lock is stale only on this machine with a dead pid", () => {
+  const owner = { token: "t", who: "w", machine: "here", pid: 7, since: "s", command: "c" };
+  assert.equal(
+    isStale(owner, "here", () => false),
+    true,
+  );
+  assert.equal(
+    isStale(owner, "here", () => true),
+    false,
+  );
+  assert.equal(
+    isStale(owner, "elsewhere", () => false),
+    false,
+  );
+  assert.equal(
+    isStale(undefined, "here", () => false),
+    false,
+  );
+});
+
+test("layout links are relative and only our releases are recognised", () => {
+  assert.equal(sharedLinkTarget(".env"), "../../shared/.env");
+  assert.equal(sharedLinkTarget("storage/app/public"), "../../../../shared/storage/app/public");
+  assert.equal(releaseOfLink("/srv/a", "releases/20261127T100000Z"), "20261127T100000Z");
+  assert.equal(releaseOfLink("/srv/a", "/srv/a/releases/20261127T100000Z"), "20261127T100000Z");
+  assert.equal(releaseOfLink("/srv/a", "/elsewhere/x"), undefined);
+});
+
+test("manifest: canonical, order-independent, excludes writable contents, counts files", () => {
+  const h = (c: string) => c.repeat(64);
+  const listing = (order: string[][]) =>
+    ["@@entries", ...order.flat(), "@@hashes", `${h("a")}  ./x.php`, `${h("b")}  ./cache/tmp`, ""].join("\0");
+  const entries = [
+    ["f", "644", "10", "./x.php", ""],
+    ["d", "755", "0", "./cache", ""],
+    ["f", "644", "5", "./cache/tmp", ""],
+    ["l", "777", "9", "./.env", "../../shared/.env"],
+  ];
+  const one = buildManifest(listing(entries), ["cache"]);
+  const two = buildManifest(listing([...entries].reverse()), ["cache"]);
+  assert.equal(one.checksum, two.checksum);
+  assert.equal(one.files, 1);
+  assert.equal(one.bytes, 10);
+  assert.ok(!one.text.includes("cache/tmp"));
+  assert.match(one.text, /"\.env" l "\.\.\/\.\.\/shared\/\.env"/);
+});
