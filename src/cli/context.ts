@@ -16,7 +16,7 @@ export interface CommandContext {
   readonly argv: readonly string[];
   stage(name: string | undefined): ResolvedStage;
   readonly emit: Emit;
-  /** Prints the human text, or the JSON value with --json (stdout either way). */
+  /** Prints the human text on stdout; with --json the JSON goes there and the text to stderr. */
   print(human: string, json: unknown): void;
 }
 
@@ -28,11 +28,16 @@ export function createContext(global: GlobalOptions, argv: readonly string[]): C
     stage: (name) => loadStage({ config: global.config, cwd: process.cwd(), stage: name }),
     emit: progressRenderer({
       verbose: global.verbose ?? false,
-      quiet: (global.quiet ?? false) || (global.json ?? false),
+      quiet: global.quiet ?? false,
       write,
     }),
     print: (human, json) => {
-      process.stdout.write(global.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+      if (!global.json) {
+        process.stdout.write(`${human}\n`);
+        return;
+      }
+      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      if (!global.quiet) write(`${human}\n`);
     },
   };
 }

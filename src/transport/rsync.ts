@@ -3,9 +3,14 @@ import type { Transfer } from "../plan/steps.js";
 import type { RunOptions, TransferStats } from "./executor.js";
 import { TransportError } from "./executor.js";
 
-/** rsync argv for a transfer; `destination` is the target path as rsync should see it (maybe host:path). */
+/**
+ * rsync argv for a transfer; `destination` is the target path as rsync should see it (maybe host:path).
+ * Release uploads compare by checksum and do not preserve mtimes: a fresh checkout (all mtimes new)
+ * still hard-links every unchanged file, and an edit that keeps size and second is never missed.
+ */
 export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
-  const args = ["-a", "--stats", ...extra];
+  const mode = t.linkDest.length > 0 ? ["-rlpgoD", "--checksum"] : ["-a"];
+  const args = [...mode, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
   for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);
   if (t.directory) args.push(`${t.from.replace(/\/+$/, "")}/`, `${destination.replace(/\/+$/, "")}/`);

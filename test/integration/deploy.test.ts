@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { assertCurrentComplete, snapshot } from "../helpers/tree.js";
+
+interface Result {
+  ok: boolean;
+  release: string;
+  hosts: { host: string; serving: string | null }[];
+  filesTransferred: number;
+}
+interface Row {
+  id: string;
+  hosts: Record<string, { state: string; live: boolean; onDisk: boolean }>;
+  meta: { state: string; reason?: string; checksum?: string; files?: number };
+}
+
+const fx = fixture();
+after(() => fx.cleanup());
+const live = () => path.basename(realpathSync(path.join(fx.deployPath, "current")));
+const history = () =>
+  readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+
+let first = "";
+let second = "";
+
+test("first deploy: current → release, shared seeded from the source, writable dir per release", async () => {
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const result = json<Result>(r);
+  first = result.release;
+  assert.equal(live(), first);
+  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), `releases/${first}`);
+  assert.equal(readFileSync(path.join(fx.deployPath, "shared/.env"), "utf8"), "APP_KEY=secret\n");
+  assert.ok(existsSync(path.join(fx.deployPath, "shared/storage/uploads/first.txt")));
+  assert.ok(lstatSync(path.join(fx.deployPath, "current/.env")).isSymbolicLink());
+  assert.equal((statSync(path.join(fx.deployPath, "current/bootstrap/cache")).mode & 0o777).toString(8), "775");
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  assert.match(r.stderr, /upload files/);
+});
+
+test("second deploy: switches, keeps shared data, hard-links unchanged files", async () => {
+  writeFileSync(path.join(fx.deployPath, "shared/storage/uploads/user-upload.jpg"), "written by the app");
+  writeFileSync(path.join(fx.deployPath, "shared/.env"), "APP_KEY=edited-on-server\n");
+  fx.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  second = json<Result>(r).release;
+  assert.notEqual(second, first);
+  assert.equal(live(), second);
+  assert.equal(json<Result>(r).filesTransferred, 1);
+  for (const id of [first, second]) {
+    const rel = path.join(fx.deployPath, "releases", id);
+    assert.equal(realpathSync(path.join(rel, ".env")), path.join(realpathSync(fx.deployPath), "shared/.env"));
+    assert.equal(readFileSync(path.join(rel, "storage/uploads/user-upload.jpg"), "utf8"), "written by the app");
+  }
+  assert.equal(readFileSync(path.join(fx.deployPath, "current/.env"), "utf8"), "APP_KEY=edited-on-server\n");
+  const unchanged = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "public/index.php")).ino;
+  assert.equal(unchanged(first), unchanged(second), "unchanged file is a hard link");
+  const changed = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "src/lib.php")).ino;
+  assert.notEqual(changed(first), changed(second));
+  assert.match(readFileSync(path.join(fx.deployPath, "current/src/lib.php"), "utf8"), /v2/);
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+});
+
+test("releases lists states; history records who, what and the outcome", async () => {
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  assert.deepEqual(rows.map((r) => [r.id, r.meta.state]), [[second, "live"], [first, "superseded"]]);
+  assert.ok(rows[0]!.meta.checksum?.startsWith("sha256:"));
+  const h = history();
+  assert.deepEqual(h.map((e) => [e.event, e.outcome, e.release, e.previous]), [["deploy", "ok", first, null], ["deploy", "ok", second, first]]);
+  assert.ok(typeof h[1]!.who === "string" && typeof h[1]!.duration_ms === "number");
+});
+
+test("rollback goes to the previous release; rolling forward with --to works", async () => {
+  let r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(), first);
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  assert.equal(rows.find((x) => x.id === second)!.meta.state, "rolled-back");
+  r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no good release older than the live one/);
+  r = await cutover(["rollback", "--to", second], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(), second);
+  assert.deepEqual(history().slice(-2).map((e) => [e.event, e.release]), [["rollback", first], ["rollback", second]]);
+});
+
+test("a failing build hook: current untouched, release failed, lock released, exit 1", async () => {
+  fx.writeConfig({ hooks: { build: ["echo building; echo 'composer exploded' >&2; exit 7"], on_failure: ["touch \"$CUTOVER_DEPLOY_PATH/on-failure-ran\""] } });
+  const before = live();
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /build hook failed \(exit 7\)/);
+  assert.match(r.stderr, /composer exploded/);
+  assert.equal(live(), before);
+  const failed = json<Result>(r).release;
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  const row = rows.find((x) => x.id === failed)!;
+  assert.equal(row.meta.state, "failed");
+  assert.match(row.meta.reason ?? "", /build hook failed/);
+  assert.ok(!existsSync(path.join(fx.deployPath, "releases", failed)), "failed release files are removed");
+  assert.ok(!existsSync(path.join(fx.deployPath, ".cutover/lock")));
+  assert.ok(existsSync(path.join(fx.deployPath, "on-failure-ran")));
+  assert.deepEqual(history().at(-1)!.outcome, "failed");
+  fx.writeConfig();
+});
+
+test("cleanup keeps keep_releases good releases and never the live one or the rollback target", async () => {
+  fx.writeConfig({ keep_releases: 2 });
+  for (let i = 0; i < 3; i++) {
+    fx.file("src/lib.php", `<?php function version() { return 'v${i + 3}'; }\n`);
+    const r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  const onDisk = rows.filter((r) => Object.values(r.hosts)[0]!.onDisk);
+  assert.equal(onDisk.length, 2);
+  assert.equal(onDisk[0]!.meta.state, "live");
+  assert.ok(!rows.some((r) => r.meta.state === "failed"), "failed releases are removed first");
+  fx.writeConfig({ keep_releases: 1 });
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  const after = json<Row[]>(await cutover(["--json", "releases"], fx.app)).filter((r) => Object.values(r.hosts)[0]!.onDisk);
+  assert.equal(after.length, 2, "keep 1 still keeps the rollback target");
+  fx.writeConfig();
+});
+
+test("dry run prints the plan per host and changes nothing", async () => {
+  const before = snapshot(fx.deployPath);
+  const r = await cutover(["--dry-run", "deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /dry run: nothing was changed/);
+  assert.match(r.stdout, /rsync -rlpgoD --checksum .*--link-dest=/);
+  assert.match(r.stdout, /switch current/);
+  const rb = await cutover(["--dry-run", "rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.match(rb.stdout, /^rollback \S+ \(dry run/);
+  assert.deepEqual(snapshot(fx.deployPath), before);
+});
