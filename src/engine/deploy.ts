@@ -37,7 +37,6 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const targets = openTargets(hosts);
   const owner = newOwner(who, options.command, started);
   try {
-    emit({ type: "phase", phase: "lock and read hosts" });
     const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];
     const locked = await lockAll(targets, {
       sharedPaths,

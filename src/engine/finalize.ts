@@ -141,15 +141,16 @@ export async function afterSwitch(
   return warnings;
 }
 
-/** A deploy path created by taking the lock is removed again when the run stops before preparing. */
+/** What taking the lock created (deploy path, .cutover) is removed again when the run stops before preparing. */
 export async function undoCreated(locked: readonly LockedTarget[]): Promise<void> {
   await Promise.all(
     locked
-      .filter((t) => t.facts.created)
-      .map((t) =>
-        t.executor
-          .run([cmd(["rmdir", "--", t.layout.meta, t.layout.root], { mayFail: true, quiet: true })])
-          .catch(() => undefined),
-      ),
+      .filter((t) => t.facts.created.length > 0)
+      .map((t) => {
+        const dirs = [t.layout.meta, ...(t.facts.created.includes("root") ? [t.layout.root] : [])];
+        return t.executor
+          .run([cmd(["rmdir", "--", ...dirs], { mayFail: true, quiet: true })])
+          .catch(() => undefined);
+      }),
   );
 }

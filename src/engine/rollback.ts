@@ -67,7 +67,6 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
   const targets = openTargets(selectHosts(stage, options.hosts));
   const owner = newOwner(who, options.command, started);
   try {
-    emit({ type: "phase", phase: "lock and read hosts" });
     const locked = await lockAll(targets, {
       sharedPaths: [],
       owner,

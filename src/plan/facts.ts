@@ -13,7 +13,8 @@ meta=$root/.cutover
 say() { printf '%s\\n' "$*"; }
 say "cutover-facts 1"
 if [ "$mode" = lock ]; then
-  [ -e "$root" ] || say "created"
+  [ -e "$root" ] || say "created root"
+  [ -e "$meta" ] || say "created meta"
   if ! err=$(mkdir -p -- "$meta" 2>&1); then
     say "lock error $err"
   elif mkdir -- "$meta/lock" 2>/dev/null; then
@@ -63,8 +64,8 @@ export type SharedKind = "dir" | "file" | "link" | "other" | "missing";
 
 export interface HostFacts {
   readonly root: "ok" | "missing" | "notdir";
-  /** The deploy path did not exist and taking the lock created it (undone if the run stops early). */
-  readonly created: boolean;
+  /** What taking the lock created (the deploy path, its .cutover), undone if the run stops before preparing. */
+  readonly created: readonly ("root" | "meta")[];
   readonly writable: boolean;
   readonly current: CurrentLink;
   readonly releaseDirs: readonly string[];
@@ -89,7 +90,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   if (lines[0] !== "cutover-facts 1") throw new Error(`unexpected probe output: ${output.slice(0, 200)}`);
   let root: HostFacts["root"] = "missing";
   let writable = false;
-  let created = false;
+  const created: ("root" | "meta")[] = [];
   let current: CurrentLink = { kind: "missing" };
   const releaseDirs: string[] = [];
   const metas = new Map<string, ReleaseMeta>();
@@ -109,7 +110,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
         root = rest as HostFacts["root"];
         break;
       case "created":
-        created = true;
+        created.push(rest as "root" | "meta");
         break;
       case "writable":
         writable = rest === "yes";

@@ -63,8 +63,12 @@ export function afterCleanup(
 
 export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
   const { incomplete, orphanMetas, fixes, tmp } = leftovers;
+  // Best effort: a process orphaned by a killed run may still be writing there; the next run retries.
+  const remove = [...incomplete, ...orphanMetas]
+    .flatMap((id) => removeRelease(l, id))
+    .map((c) => ({ ...c, mayFail: true }));
   return [
-    ...[...incomplete, ...orphanMetas].flatMap((id) => removeRelease(l, id)),
+    ...remove,
     ...(tmp.length > 0 ? [cmd(["rm", "-rf", "--", ...tmp.map((t) => path.join(l.tmp, t))])] : []),
     ...fixes.flatMap((fixed) => writeMeta(l, fixed)),
   ];

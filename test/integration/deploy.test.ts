@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
@@ -22,7 +30,10 @@ const fx = fixture();
 after(() => fx.cleanup());
 const live = () => path.basename(realpathSync(path.join(fx.deployPath, "current")));
 const history = () =>
-  readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 let first = "";
 let second = "";
@@ -37,7 +48,10 @@ test("first deploy: current → release, shared seeded from the source, writable
   assert.equal(readFileSync(path.join(fx.deployPath, "shared/.env"), "utf8"), "APP_KEY=secret\n");
   assert.ok(existsSync(path.join(fx.deployPath, "shared/storage/uploads/first.txt")));
   assert.ok(lstatSync(path.join(fx.deployPath, "current/.env")).isSymbolicLink());
-  assert.equal((statSync(path.join(fx.deployPath, "current/bootstrap/cache")).mode & 0o777).toString(8), "775");
+  assert.equal(
+    (statSync(path.join(fx.deployPath, "current/bootstrap/cache")).mode & 0o777).toString(8),
+    "775",
+  );
   assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
   assert.match(r.stderr, /upload files/);
 });
@@ -55,10 +69,14 @@ test("second deploy: switches, keeps shared data, hard-links unchanged files", a
   for (const id of [first, second]) {
     const rel = path.join(fx.deployPath, "releases", id);
     assert.equal(realpathSync(path.join(rel, ".env")), path.join(realpathSync(fx.deployPath), "shared/.env"));
-    assert.equal(readFileSync(path.join(rel, "storage/uploads/user-upload.jpg"), "utf8"), "written by the app");
+    assert.equal(
+      readFileSync(path.join(rel, "storage/uploads/user-upload.jpg"), "utf8"),
+      "written by the app",
+    );
   }
   assert.equal(readFileSync(path.join(fx.deployPath, "current/.env"), "utf8"), "APP_KEY=edited-on-server\n");
-  const unchanged = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "public/index.php")).ino;
+  const unchanged = (id: string) =>
+    statSync(path.join(fx.deployPath, "releases", id, "public/index.php")).ino;
   assert.equal(unchanged(first), unchanged(second), "unchanged file is a hard link");
   const changed = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "src/lib.php")).ino;
   assert.notEqual(changed(first), changed(second));
@@ -68,10 +86,22 @@ test("second deploy: switches, keeps shared data, hard-links unchanged files", a
 
 test("releases lists states; history records who, what and the outcome", async () => {
   const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
-  assert.deepEqual(rows.map((r) => [r.id, r.meta.state]), [[second, "live"], [first, "superseded"]]);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.meta.state]),
+    [
+      [second, "live"],
+      [first, "superseded"],
+    ],
+  );
   assert.ok(rows[0]!.meta.checksum?.startsWith("sha256:"));
   const h = history();
-  assert.deepEqual(h.map((e) => [e.event, e.outcome, e.release, e.previous]), [["deploy", "ok", first, null], ["deploy", "ok", second, first]]);
+  assert.deepEqual(
+    h.map((e) => [e.event, e.outcome, e.release, e.previous]),
+    [
+      ["deploy", "ok", first, null],
+      ["deploy", "ok", second, first],
+    ],
+  );
   assert.ok(typeof h[1]!.who === "string" && typeof h[1]!.duration_ms === "number");
 });
 
@@ -87,11 +117,24 @@ test("rollback goes to the previous release; rolling forward with --to works", a
   r = await cutover(["rollback", "--to", second], fx.app);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(live(), second);
-  assert.deepEqual(history().slice(-2).map((e) => [e.event, e.release]), [["rollback", first], ["rollback", second]]);
+  assert.deepEqual(
+    history()
+      .slice(-2)
+      .map((e) => [e.event, e.release]),
+    [
+      ["rollback", first],
+      ["rollback", second],
+    ],
+  );
 });
 
 test("a failing build hook: current untouched, release failed, lock released, exit 1", async () => {
-  fx.writeConfig({ hooks: { build: ["echo building; echo 'composer exploded' >&2; exit 7"], on_failure: ["touch \"$CUTOVER_DEPLOY_PATH/on-failure-ran\""] } });
+  fx.writeConfig({
+    hooks: {
+      build: ["echo building; echo 'composer exploded' >&2; exit 7"],
+      on_failure: ['touch "$CUTOVER_DEPLOY_PATH/on-failure-ran"'],
+    },
+  });
   const before = live();
   const r = await cutover(["--json", "deploy"], fx.app);
   assert.equal(r.code, 1);
@@ -125,7 +168,9 @@ test("cleanup keeps keep_releases good releases and never the live one or the ro
   fx.writeConfig({ keep_releases: 1 });
   const c = await cutover(["cleanup"], fx.app);
   assert.equal(c.code, 0, c.stderr);
-  const after = json<Row[]>(await cutover(["--json", "releases"], fx.app)).filter((r) => Object.values(r.hosts)[0]!.onDisk);
+  const after = json<Row[]>(await cutover(["--json", "releases"], fx.app)).filter(
+    (r) => Object.values(r.hosts)[0]!.onDisk,
+  );
   assert.equal(after.length, 2, "keep 1 still keeps the rollback target");
   fx.writeConfig();
 });
