@@ -43,7 +43,9 @@ export async function softHooks(
 ): Promise<string[]> {
   if (cmds.length === 0) return [];
   try {
-    await timed(emit, t.host.name, title, () => runStep({ executor: t.executor, emit }, title, cmds));
+    await timed(emit, t.host.name, title, () =>
+      runStep({ executor: t.executor, emit, stream: true }, title, cmds),
+    );
     return [];
   } catch (error) {
     const message = `${(error as Error).message}`;

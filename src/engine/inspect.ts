@@ -1,9 +1,10 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { buildManifest, manifestProbe } from "../plan/manifest.js";
+import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";
 import { compareReleaseIds } from "../plan/release-id.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { cmd } from "../shell/cmd.js";
+import { listRelease } from "./list-release.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
 import { closeTargets, openTargets, selectHosts, type Target } from "./targets.js";
@@ -105,11 +106,13 @@ export async function verify(stage: ResolvedStage, hosts?: readonly string[]): P
         ok: false,
         problem: `release ${release} has no recorded checksum`,
       };
-    const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "hash release", [
-      manifestProbe(`${t.host.path}/releases/${release}`),
-    ]);
+    const listing = await listRelease(
+      { executor: t.executor, emit: () => undefined },
+      "hash release",
+      `${t.host.path}/releases/${release}`,
+    );
     const actual = buildManifest(
-      stdout.toString("utf8"),
+      listing,
       stage.writableDirs.map((w) => w.path),
     ).checksum;
     const ok = actual === meta.checksum && (meta.state === "live" || meta.state === "ready");

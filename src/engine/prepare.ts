@@ -1,12 +1,13 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import type { HostDeployPlan } from "../plan/deploy.js";
-import { buildManifest, manifestProbe } from "../plan/manifest.js";
+import { buildManifest } from "../plan/manifest.js";
 import { writeFileAtomic, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
+import { listRelease } from "./list-release.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 
@@ -37,7 +38,7 @@ export async function prepareHost(
           await runStep(ctx, step.title, step.cmds);
           break;
         case "hook":
-          await runStep(ctx, `${step.hook} hook`, step.cmds);
+          await runStep({ ...ctx, stream: true }, `${step.hook} hook`, step.cmds);
           break;
         case "transfer":
           try {
@@ -53,9 +54,9 @@ export async function prepareHost(
           break;
         case "seal": {
           const rel = plan.layout.release(plan.releaseId);
-          const { stdout } = await runStep(ctx, step.title, [manifestProbe(rel)]);
+          const listing = await listRelease(ctx, step.title, rel, step.reuse);
           const manifest = buildManifest(
-            stdout.toString("utf8"),
+            listing,
             stage.writableDirs.map((w) => w.path),
           );
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };

@@ -8,6 +8,8 @@ export interface StepContext {
   readonly executor: Executor;
   readonly emit: Emit;
   readonly timeoutMs?: number;
+  /** Report output lines as they come (hooks, whose output people read); listings stay quiet. */
+  readonly stream?: boolean;
 }
 
 /** Runs commands as one step; a non-zero exit or a lost transport becomes a StepError naming the host. */
@@ -18,7 +20,7 @@ export async function runStep(ctx: StepContext, title: string, cmds: readonly Cm
   try {
     result = await executor.run(cmds, {
       timeoutMs: ctx.timeoutMs,
-      onLine: (stream, line) => emit({ type: "output", host, stream, line }),
+      onLine: ctx.stream ? (stream, line) => emit({ type: "output", host, stream, line }) : undefined,
     });
   } catch (error) {
     if (error instanceof TransportError) throw new StepError(host, title, error.message, error.stderr);

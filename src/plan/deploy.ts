@@ -160,7 +160,12 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   if (stage.hooks.build.length > 0)
     steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(stage, "build", rel, env) });
-  steps.push({ kind: "seal", title: "record manifest and checksum" });
+  const newestGood = linkSources(facts, previous)[0]?.slice(3);
+  steps.push({
+    kind: "seal",
+    title: "record manifest and checksum",
+    reuse: newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined,
+  });
   if (stage.hooks.before_switch.length > 0) {
     steps.push({
       kind: "hook",

@@ -5,17 +5,118 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  * A release manifest lists every entry with its type, mode and content hash (symlinks with their
  * target). Its sha256 is the release checksum. The target only lists and hashes (GNU find,
  * sha256sum -z, NUL-separated so any file name survives); the canonical text is built here.
+ *
+ * Hashing 40 MB on every deploy would cost more than the upload, so when the previous release's
+ * manifest is given, a file hard-linked to a file of that release (same inode) takes its recorded
+ * hash; only new files are read.
  */
 const LIST = `set -e
 cd -- "$1"
 printf '@@entries\\0'
-find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0'
+find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
-find . -type f -exec sha256sum -z -- {} +
+if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
+  find . -type f -links 1 -exec sha256sum -z -- {} +
+  printf '@@previous\\0'
+  (cd -- "$2" && find . -type f -links +1 -printf '%i\\0%p\\0')
+  printf '@@manifest\\0'
+  cat -- "$3"
+else
+  find . -type f -exec sha256sum -z -- {} +
+fi
 `;
 
-export function manifestProbe(releaseDir: string): Cmd {
-  return shProgram(LIST, [releaseDir]);
+export function manifestProbe(releaseDir: string, previous?: { dir: string; manifest: string }): Cmd {
+  return shProgram(LIST, [releaseDir, previous?.dir ?? "", previous?.manifest ?? ""]);
+}
+
+const HASH = `set -e
+cd -- "$1"
+shift
+sha256sum -z -- "$@"
+`;
+
+/** Hashes the given release-relative paths ("./a/b"); used for files whose hash could not be reused. */
+export function hashProbe(releaseDir: string, paths: readonly string[]): Cmd {
+  return shProgram(HASH, [releaseDir, ...paths]);
+}
+
+interface Entry {
+  readonly type: string;
+  readonly mode: string;
+  readonly size: number;
+  readonly path: string;
+  readonly link: string;
+  readonly inode: string;
+  readonly links: number;
+}
+
+export interface Listing {
+  readonly entries: readonly Entry[];
+  readonly hashes: ReadonlyMap<string, string>;
+}
+
+export function parseHashes(
+  records: readonly string[],
+  into = new Map<string, string>(),
+): Map<string, string> {
+  for (const record of records) {
+    if (record.length >= 66) into.set(record.slice(66).replace(/^\*/, ""), record.slice(0, 64));
+  }
+  return into;
+}
+
+/** Hashes recorded in a manifest text, by "./path". */
+function manifestHashes(text: string): Map<string, string> {
+  const hashes = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^("(?:[^"\\]|\\.)*") f \d+ ([0-9a-f]{64})$/.exec(line);
+    if (m) hashes.set(`./${JSON.parse(m[1]!) as string}`, m[2]!);
+  }
+  return hashes;
+}
+
+export function parseListing(output: string): Listing {
+  const fields = output.split("\0");
+  const at = (marker: string) => fields.indexOf(marker);
+  const entriesAt = at("@@entries");
+  const hashesAt = at("@@hashes");
+  if (entriesAt < 0 || hashesAt < 0) throw new Error("unexpected manifest listing");
+  const previousAt = at("@@previous");
+  const manifestAt = at("@@manifest");
+  const entries: Entry[] = [];
+  const raw = fields.slice(entriesAt + 1, hashesAt);
+  for (let i = 0; i + 6 < raw.length; i += 7) {
+    const [type, mode, size, path, link, inode, links] = raw.slice(i, i + 7) as string[];
+    entries.push({
+      type: type!,
+      mode: mode!,
+      size: Number(size),
+      path: path!,
+      link: link!,
+      inode: inode!,
+      links: Number(links),
+    });
+  }
+  const hashes = parseHashes(fields.slice(hashesAt + 1, previousAt < 0 ? undefined : previousAt));
+  if (previousAt >= 0 && manifestAt >= 0) {
+    const previousPathOfInode = new Map<string, string>();
+    const prev = fields.slice(previousAt + 1, manifestAt);
+    for (let i = 0; i + 1 < prev.length; i += 2) previousPathOfInode.set(prev[i]!, prev[i + 1]!);
+    const recorded = manifestHashes(fields.slice(manifestAt + 1).join("\0"));
+    for (const e of entries) {
+      if (e.type !== "f" || hashes.has(e.path)) continue;
+      const previousPath = previousPathOfInode.get(e.inode);
+      const hash = previousPath === undefined ? undefined : recorded.get(previousPath);
+      if (hash) hashes.set(e.path, hash);
+    }
+  }
+  return { entries, hashes };
+}
+
+/** Files the listing has no hash for (hard-linked to something other than the previous release). */
+export function unhashed(listing: Listing): string[] {
+  return listing.entries.filter((e) => e.type === "f" && !listing.hashes.has(e.path)).map((e) => e.path);
 }
 
 export interface Manifest {
@@ -26,32 +127,23 @@ export interface Manifest {
 }
 
 /** `excluded` are release paths whose content changes at run time by design (writable dirs). */
-export function buildManifest(output: string, excluded: readonly string[]): Manifest {
-  const fields = output.split("\0");
-  const entriesAt = fields.indexOf("@@entries");
-  const hashesAt = fields.indexOf("@@hashes");
-  if (entriesAt < 0 || hashesAt < 0) throw new Error("unexpected manifest listing");
-  const hashes = new Map<string, string>();
-  for (const record of fields.slice(hashesAt + 1)) {
-    if (record.length < 66) continue;
-    hashes.set(record.slice(66).replace(/^\*/, ""), record.slice(0, 64));
-  }
-  const skip = (p: string) => excluded.some((x) => p === `./${x}` || p.startsWith(`./${x}/`));
+export function buildManifest(listing: Listing, excluded: readonly string[]): Manifest {
+  const inside = (p: string) => excluded.some((x) => p.startsWith(`./${x}/`));
   const lines: string[] = [];
   let files = 0;
   let bytes = 0;
-  const entries = fields.slice(entriesAt + 1, hashesAt);
-  for (let i = 0; i + 4 < entries.length; i += 5) {
-    const [type, mode, size, p, link] = entries.slice(i, i + 5) as [string, string, string, string, string];
-    if (skip(p) && !excluded.some((x) => p === `./${x}`)) continue;
-    const name = JSON.stringify(p.slice(2));
-    if (type === "f") {
+  for (const e of listing.entries) {
+    if (inside(e.path)) continue;
+    const name = JSON.stringify(e.path.slice(2));
+    if (e.type === "f") {
       files += 1;
-      bytes += Number(size);
-      lines.push(`${name} f ${mode} ${hashes.get(p) ?? "unreadable"}`);
-    } else if (type === "l") lines.push(`${name} l ${JSON.stringify(link)}`);
-    else if (type === "d") lines.push(`${name} d ${mode}`);
-    else lines.push(`${name} ${type}`);
+      bytes += e.size;
+      const hash = listing.hashes.get(e.path);
+      if (!hash) throw new Error(`no hash for ${e.path}`);
+      lines.push(`${name} f ${e.mode} ${hash}`);
+    } else if (e.type === "l") lines.push(`${name} l ${JSON.stringify(e.link)}`);
+    else if (e.type === "d") lines.push(`${name} d ${e.mode}`);
+    else lines.push(`${name} ${e.type}`);
   }
   lines.sort();
   const text = `${lines.join("\n")}\n`;

@@ -18,4 +18,8 @@ export type Step =
   | { readonly kind: "transfer"; readonly title: string; readonly transfer: Transfer }
   | { readonly kind: "hook"; readonly title: string; readonly hook: HookName; readonly cmds: readonly Cmd[] }
   /** Lists and hashes the release, records manifest and checksum, marks it ready. */
-  | { readonly kind: "seal"; readonly title: string };
+  | {
+      readonly kind: "seal";
+      readonly title: string;
+      readonly reuse?: { readonly dir: string; readonly manifest: string };
+    };

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { parseFacts } from "../../src/plan/facts.js";
 import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
 import { isStale } from "../../src/plan/lock.js";
-import { buildManifest } from "../../src/plan/manifest.js";
+import { buildManifest, parseListing, unhashed } from "../../src/plan/manifest.js";
 import { afterCleanup, findLeftovers } from "../../src/plan/reconcile.js";
 
 const meta = (id: string, state: string) =>
@@ -106,16 +106,38 @@ test("manifest: canonical, order-independent, excludes writable contents, counts
   const listing = (order: string[][]) =>
     ["@@entries", ...order.flat(), "@@hashes", `${h("a")}  ./x.php`, `${h("b")}  ./cache/tmp`, ""].join("\0");
   const entries = [
-    ["f", "644", "10", "./x.php", ""],
-    ["d", "755", "0", "./cache", ""],
-    ["f", "644", "5", "./cache/tmp", ""],
-    ["l", "777", "9", "./.env", "../../shared/.env"],
+    ["f", "644", "10", "./x.php", "", "11", "1"],
+    ["d", "755", "0", "./cache", "", "12", "2"],
+    ["f", "644", "5", "./cache/tmp", "", "13", "1"],
+    ["l", "777", "9", "./.env", "../../shared/.env", "14", "1"],
   ];
-  const one = buildManifest(listing(entries), ["cache"]);
-  const two = buildManifest(listing([...entries].reverse()), ["cache"]);
+  const one = buildManifest(parseListing(listing(entries)), ["cache"]);
+  const two = buildManifest(parseListing(listing([...entries].reverse())), ["cache"]);
   assert.equal(one.checksum, two.checksum);
   assert.equal(one.files, 1);
   assert.equal(one.bytes, 10);
   assert.ok(!one.text.includes("cache/tmp"));
   assert.match(one.text, /"\.env" l "\.\.\/\.\.\/shared\/\.env"/);
+});
+
+test("manifest: hard-linked files reuse the previous release's hash by inode; others are reported unhashed", () => {
+  const h = (c: string) => c.repeat(64);
+  const output = [
+    "@@entries",
+    ...["f", "644", "3", "./same.php", "", "100", "2"],
+    ...["f", "644", "3", "./moved.php", "", "101", "2"],
+    ...["f", "644", "3", "./elsewhere.php", "", "102", "3"],
+    ...["f", "644", "3", "./new.php", "", "103", "1"],
+    "@@hashes",
+    `${h("c")}  ./new.php`,
+    "@@previous",
+    ...["100", "./same.php", "101", "./old-name.php"],
+    "@@manifest",
+    `"same.php" f 644 ${h("a")}\n"old-name.php" f 644 ${h("b")}\n`,
+  ].join("\0");
+  const listing = parseListing(output);
+  assert.equal(listing.hashes.get("./same.php"), h("a"));
+  assert.equal(listing.hashes.get("./moved.php"), h("b"));
+  assert.equal(listing.hashes.get("./new.php"), h("c"));
+  assert.deepEqual(unhashed(listing), ["./elsewhere.php"]);
 });

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what cutover and its tests need on Debian 12 (as root): system packages when missing,
+# then the npm dependencies, then the build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have rsync || need+=(rsync)
+have ssh || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+have git || need+=(git)
+have php || need+=(php8.2-cli)
+[ -x /usr/sbin/php-fpm8.2 ] || need+=(php8.2-fpm)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -e /usr/lib/apache2/modules/libphp8.2.so ] || need+=(libapache2-mod-php8.2)
+have cgi-fcgi || need+=(libfcgi-bin)
+have curl || need+=(curl)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${need[*]}; run this as root or install them" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Debian's packages start their daemons when they can; the tests start their own on free ports.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
