@@ -35,10 +35,14 @@ function seconds(value: string | undefined, flag: string): number {
 export async function deployCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { hosts?: string; lockWait?: string },
+  opts: { hosts?: string; lockWait?: string; parallel?: string },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
+  const parallel = opts.parallel === undefined ? undefined : Number(opts.parallel);
+  if (parallel !== undefined && (!Number.isInteger(parallel) || parallel < 1)) {
+    throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
+  }
   if (ctx.global.dryRun) {
     const dry = await dryRunDeploy(stage, hosts);
     ctx.print(planText(dry), dry);
@@ -50,6 +54,7 @@ export async function deployCommand(
       stage,
       hosts,
       lockWaitSeconds,
+      parallel,
       emit: ctx.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,

@@ -50,6 +50,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .command("deploy [stage]")
     .description("upload, build and switch to a new release on every host of the stage")
     .addOption(hostsOption)
+    .option("--parallel <n>", "prepare at most this many hosts at a time (default: all)")
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
   program

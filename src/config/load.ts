@@ -70,7 +70,7 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
   if (result.success) return result.data;
 
   // A typo explains the "required" error it causes, so unknown keys are reported first.
-  const issues = [...result.error.issues].sort(
+  const issues = flattenUnions(result.error.issues).sort(
     (a, b) => Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys"),
   );
   const lines = issues.map((issue) => {
@@ -82,6 +82,20 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     "fix the key named above; see `cutover --help` or README for the config reference",
     lines.slice(1),
   );
+}
+
+/**
+ * A value that matches no member of a union (a host as string or object, say) gets the errors of the
+ * member of the same shape, not a bare "Invalid input".
+ */
+function flattenUnions(issues: readonly ZodIssue[]): ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== "invalid_union") return [issue];
+    const wrongShape = (e: { issues: ZodIssue[] }) =>
+      e.issues.some((i) => i.code === "invalid_type" && i.path.length === issue.path.length);
+    const branch = issue.unionErrors.find((e) => !wrongShape(e)) ?? issue.unionErrors[0];
+    return branch ? flattenUnions(branch.issues) : [issue];
+  });
 }
 
 function formatPath(issuePath: readonly (string | number)[]): string {

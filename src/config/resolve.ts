@@ -10,11 +10,42 @@ export interface WritableDir {
   readonly group?: string;
 }
 
+export interface SshAddress {
+  readonly host: string;
+  readonly user?: string;
+  readonly port?: number;
+  readonly identityFile?: string;
+  /** Extra `ssh -o` options, "Name=value". */
+  readonly options: readonly string[];
+}
+
 export interface ResolvedHost {
   /** Unique within the stage; used in output, history and --hosts. */
   readonly name: string;
   /** Absolute deploy path on the target. */
   readonly path: string;
+  /** Absent for a local target (a deploy path on this machine). */
+  readonly ssh?: SshAddress;
+  readonly roles: readonly string[];
+}
+
+export interface HookEntry {
+  readonly run: string;
+  /** Only on hosts with one of these roles (all hosts when absent). */
+  readonly roles?: readonly string[];
+  /** Only on the first matching host. */
+  readonly once?: boolean;
+}
+
+export interface SshSettings {
+  readonly connectTimeoutSeconds: number;
+  readonly acceptNewHostKeys: boolean;
+}
+
+export interface Rolling {
+  /** Hosts per batch: a count, or a percentage of the selected hosts. */
+  readonly batch: number | `${number}%`;
+  readonly pauseSeconds: number;
 }
 
 /** The configuration the code uses: every default applied, every path absolute, nothing optional. */
@@ -27,14 +58,22 @@ export interface ResolvedStage {
   readonly sharedDirs: readonly string[];
   readonly sharedFiles: readonly string[];
   readonly writableDirs: readonly WritableDir[];
-  readonly hooks: Readonly<Record<HookName, readonly string[]>>;
+  readonly hooks: Readonly<Record<HookName, readonly HookEntry[]>>;
   readonly hosts: readonly ResolvedHost[];
+  readonly ssh: SshSettings;
+  /** Longest any one step may run on a host; its whole process group is killed after it. */
+  readonly commandTimeoutSeconds: number;
+  readonly rolling?: Rolling;
+  /** Failures after the switch that switch every host back. */
+  readonly rollbackOn: readonly "after_switch"[];
 }
 
 export const DEFAULTS = {
   exclude: [".git", ".cutover"],
   keepReleases: 5,
   writableMode: "0775",
+  connectTimeoutSeconds: 10,
+  commandTimeoutSeconds: 3600,
 } as const;
 
 export function stageNames(config: ParsedConfig): string[] {
@@ -81,10 +120,24 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     );
   }
 
-  const hosts = stage.hosts.map((h, i) => ({
-    name: h.name ?? (stage.hosts.length === 1 ? "local" : `local-${i + 1}`),
-    path: path.normalize(h.path).replace(/(.)\/$/, "$1"),
-  }));
+  const hosts: ResolvedHost[] = stage.hosts.map((h, i) => {
+    const fallback = h.host ?? (stage.hosts.length === 1 ? "local" : `local-${i + 1}`);
+    const ssh: SshAddress | undefined = h.host
+      ? {
+          host: h.host,
+          user: h.user,
+          port: h.port,
+          identityFile: h.identity_file ? path.resolve(configDir, h.identity_file) : undefined,
+          options: h.ssh_options ?? [],
+        }
+      : undefined;
+    return {
+      name: h.name ?? fallback,
+      path: path.posix.normalize(h.path).replace(/(.)\/$/, "$1"),
+      ssh,
+      roles: h.roles ?? [],
+    };
+  });
   const seen = new Set<string>();
   for (const h of hosts) {
     if (seen.has(h.name))
@@ -123,10 +176,15 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       );
   }
 
-  const hooks = Object.fromEntries(HOOK_NAMES.map((name) => [name, merged.hooks?.[name] ?? []])) as Record<
-    HookName,
-    string[]
-  >;
+  const hooks = Object.fromEntries(
+    HOOK_NAMES.map((name) => [
+      name,
+      (merged.hooks?.[name] ?? []).map((h) => (typeof h === "string" ? { run: h } : h)),
+    ]),
+  ) as Record<HookName, HookEntry[]>;
+  const rolling = merged.rolling
+    ? { batch: merged.rolling.batch as Rolling["batch"], pauseSeconds: merged.rolling.pause_seconds ?? 0 }
+    : undefined;
 
   return {
     name: stageName,
@@ -139,22 +197,20 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     writableDirs,
     hooks,
     hosts,
+    ssh: {
+      connectTimeoutSeconds: merged.ssh?.connect_timeout ?? DEFAULTS.connectTimeoutSeconds,
+      acceptNewHostKeys: merged.ssh?.accept_new_host_keys ?? false,
+    },
+    commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
+    rolling,
+    rollbackOn: merged.rollback_on ?? [],
   };
 }
 
 function pickSettings(s: ParsedSettings): ParsedSettings {
-  const { source, exclude, keep_releases, shared_dirs, shared_files, writable_dirs, hooks } = s;
-  return Object.fromEntries(
-    Object.entries({
-      source,
-      exclude,
-      keep_releases,
-      shared_dirs,
-      shared_files,
-      writable_dirs,
-      hooks,
-    }).filter(([, v]) => v !== undefined),
-  ) as ParsedSettings;
+  const { hosts: _hosts, ...settings } = s as ParsedSettings & { hosts?: unknown; stages?: unknown };
+  const { stages: _stages, ...rest } = settings as ParsedSettings & { stages?: unknown };
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ParsedSettings;
 }
 
 function isDirectory(p: string): boolean {

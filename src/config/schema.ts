@@ -14,9 +14,28 @@ const mode = z
   .transform((m) => String(m))
   .refine((m) => /^[0-7]{3,4}$/.test(m), "must be an octal chmod mode such as 0775 or 2775");
 
-const hookList = z.array(z.string().min(1, "a hook command must not be empty"));
+/** A hook is a shell command, or one limited to hosts with some roles, or run on only one host. */
+const hookEntry = z.union([
+  z.string().min(1, "a hook command must not be empty"),
+  z
+    .object({
+      run: z.string().min(1, "a hook command must not be empty"),
+      roles: z.array(z.string().min(1)).optional(),
+      once: z.boolean().optional(),
+    })
+    .strict(),
+]);
+const hookList = z.array(hookEntry);
 
-export const HOOK_NAMES = ["build", "before_switch", "after_switch", "after_rollback", "on_failure"] as const;
+export const HOOK_NAMES = [
+  "build",
+  "before_switch",
+  "after_switch",
+  "after_rollback",
+  "on_failure",
+  "before_batch",
+  "after_batch",
+] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
 const hooks = z
@@ -26,6 +45,8 @@ const hooks = z
     after_switch: hookList,
     after_rollback: hookList,
     on_failure: hookList,
+    before_batch: hookList,
+    after_batch: hookList,
   })
   .partial()
   .strict();
@@ -42,13 +63,63 @@ const writableDir = z.union([
     .strict(),
 ]);
 
-const host = z
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith("/"), "must be an absolute path (the deploy path on the target)");
+
+const hostObject = z
   .object({
     name: z.string().min(1).optional(),
-    path: z
-      .string()
-      .min(1)
-      .refine((p) => p.startsWith("/"), "must be an absolute path (the deploy path on the target)"),
+    path: absolutePath,
+    host: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    identity_file: z.string().min(1).optional(),
+    ssh_options: z
+      .array(z.string().regex(/^\w+[ =]/, 'each option is "Name=value", as for ssh -o'))
+      .optional(),
+    roles: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** `[user@]host[:port]:/deploy/path`; an IPv6 address goes in brackets: `deploy@[::1]:2222:/srv/app`. */
+export const HOST_SHORTHAND = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?:(\/.*)$/;
+
+const hostShorthand = z.string().transform((text, ctx) => {
+  const m = HOST_SHORTHAND.exec(text);
+  if (!m) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `"${text}" is not [user@]host[:port]:/absolute/path`,
+    });
+    return z.NEVER;
+  }
+  const [, user, host, port, path] = m;
+  return {
+    host: host!.replace(/^\[(.*)\]$/, "$1"),
+    path: path!,
+    ...(user ? { user } : {}),
+    ...(port ? { port: Number(port) } : {}),
+  } as z.output<typeof hostObject>;
+});
+
+const host = z.union([hostShorthand, hostObject]);
+
+const ssh = z
+  .object({
+    connect_timeout: z.number().positive().optional(),
+    accept_new_host_keys: z.boolean().optional(),
+  })
+  .strict();
+
+const rolling = z
+  .object({
+    batch: z.union([
+      z.number().int().min(1),
+      z.string().regex(/^\d{1,3}%$/, 'a number of hosts, or a percentage such as "25%"'),
+    ]),
+    pause_seconds: z.number().min(0).optional(),
   })
   .strict();
 
@@ -61,6 +132,10 @@ const settings = {
   shared_files: z.array(releasePath).optional(),
   writable_dirs: z.array(writableDir).optional(),
   hooks: hooks.optional(),
+  ssh: ssh.optional(),
+  command_timeout: z.number().positive().optional(),
+  rolling: rolling.optional(),
+  rollback_on: z.array(z.literal("after_switch")).optional(),
 };
 
 const stage = z

@@ -1,17 +1,26 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { type HostDeployPlan, planDeploy } from "../plan/deploy.js";
+import { hookCmds } from "../plan/hooks.js";
 import { findLeftovers, isEmpty } from "../plan/reconcile.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import type { TransferStats } from "../transport/executor.js";
 import type { Emit } from "./events.js";
-import { afterSwitch, recordFailure, undoCreated } from "./finalize.js";
+import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks, undoCreated } from "./finalize.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
 import { type DeployResult, describeLeftovers, type HostOutcome } from "./outcome.js";
-import { type Prepared, prepareHost } from "./prepare.js";
+import { prepareHost } from "./prepare.js";
+import { prepareAll } from "./prepare-all.js";
 import { sourceFacts, whoAmI } from "./source.js";
-import { skewMs, switchAll, switchBack } from "./switch.js";
-import { closeTargets, openTargets, selectHosts } from "./targets.js";
+import {
+  type BatchHooks,
+  type SwitchOutcome,
+  skewMs,
+  switchAll,
+  switchBack,
+  switchRolling,
+} from "./switch.js";
+import { openTargets, selectHosts } from "./targets.js";
 
 export interface DeployOptions {
   readonly stage: ResolvedStage;
@@ -21,6 +30,8 @@ export interface DeployOptions {
   readonly signal?: AbortSignal;
   readonly command: string;
   readonly now?: () => Date;
+  /** Hosts prepared at the same time (default: all). */
+  readonly parallel?: number;
 }
 
 /**
@@ -34,7 +45,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const who = whoAmI();
   const hosts = selectHosts(stage, options.hosts);
   const source = sourceFacts(stage);
-  const targets = openTargets(hosts);
+  const targets = openTargets(stage, hosts);
   const owner = newOwner(who, options.command, started);
   try {
     const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];
@@ -58,6 +69,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
             host: t.host,
             facts: t.facts,
             leftovers: findLeftovers(t.facts, now),
+            among: hosts,
             source,
             releaseId,
             who,
@@ -78,7 +90,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       await unlockAll(locked, owner, emit);
     }
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }
 
@@ -93,113 +105,161 @@ async function run(
   const { stage, emit, signal } = options;
   const planOf = (t: LockedTarget) => plans[locked.indexOf(t)]!;
   const base = { release: releaseId, stage: stage.name, who, started };
-  const interruptAll = () => {
-    for (const t of locked) t.executor.interrupt();
-  };
 
-  emit({ type: "phase", phase: `prepare release ${releaseId}` });
-  const prepared = new Map<LockedTarget, Prepared>();
-  let firstError: Error | undefined;
-  const stop = (error: Error) => {
-    if (firstError) return;
-    firstError = error;
-    interruptAll();
-  };
-  const onAbort = () =>
-    stop(
-      new CutoverError("interrupted", "interrupted by a signal before the switch", {
-        exitCode: EXIT.interrupted,
-      }),
-    );
-  signal?.addEventListener("abort", onAbort, { once: true });
-  if (signal?.aborted) onAbort();
-  await Promise.all(
-    locked.map(async (t) => {
-      if (firstError) return;
-      try {
-        prepared.set(t, await prepareHost(planOf(t), stage, t.executor, emit));
-      } catch (error) {
-        stop(error as Error);
-      }
-    }),
+  emit({ type: "phase", phase: `prepare release ${releaseId} on ${plural(locked.length, "host")}` });
+  const prep = await prepareAll(
+    locked,
+    (t) => prepareHost(planOf(t), stage, t.executor, emit),
+    options.parallel,
+    signal,
   );
-  signal?.removeEventListener("abort", onAbort);
-
-  if (firstError) {
-    const reason = firstError.message;
+  if (prep.error) {
+    const outcome = exitFor(prep.error) === EXIT.interrupted ? "aborted" : "failed";
     await Promise.all(
       locked.map((t) =>
-        recordFailure(t, planOf(t), stage, prepared.get(t)?.meta ?? planOf(t).meta, reason, emit, started),
+        recordFailure(
+          t,
+          planOf(t),
+          prep.done.get(t)?.meta ?? planOf(t).meta,
+          prep.error!.message,
+          outcome,
+          emit,
+          started,
+        ),
       ),
     );
-    const hosts: HostOutcome[] = locked.map((t) => ({
-      host: t.host.name,
-      state: "unchanged",
-      serving: planOf(t).previous ?? null,
-    }));
-    return finish(base, hosts, [], firstError, exitFor(firstError, EXIT.failed));
+    const hosts = locked.map(
+      (t): HostOutcome => ({ host: t.host.name, state: "unchanged", serving: planOf(t).previous ?? null }),
+    );
+    return finish(base, hosts, [], prep.error, exitFor(prep.error));
   }
+  const prepared = (t: LockedTarget) => prep.done.get(t)!;
 
-  emit({
-    type: "phase",
-    phase: `switch ${locked.length} host${locked.length === 1 ? "" : "s"} to ${releaseId}`,
-  });
-  const outcomes = await switchAll(locked, () => releaseId, emit);
-  const failedSwitch = outcomes.find((o) => !o.ok);
-  if (failedSwitch) {
-    emit({ type: "phase", phase: "switch failed: switching back" });
-    const hosts: HostOutcome[] = [];
-    for (const o of outcomes) {
-      const previous = planOf(o.target).previous;
-      let serving: string | null = o.ok ? releaseId : (previous ?? null);
-      if (o.ok)
-        serving = (await switchBack(o.target, releaseId, previous, emit)) ? (previous ?? null) : releaseId;
-      hosts.push({ host: o.target.host.name, state: o.ok ? "switched-back" : "unchanged", serving });
-    }
-    const reason = failedSwitch.error?.message ?? "switch failed";
+  emit({ type: "phase", phase: `switch ${plural(locked.length, "host")} to ${releaseId}` });
+  const switched = stage.rolling
+    ? await switchRolling(locked, releaseId, stage.rolling, batchHooks(planOf, releaseId, emit), emit)
+    : await switchTogether(locked, releaseId, emit);
+  if (switched.error) {
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit);
+    const reason = switched.error.message;
     await Promise.all(
-      locked.map((t) => recordFailure(t, planOf(t), stage, prepared.get(t)!.meta, reason, emit, started)),
+      locked.map((t) => recordFailure(t, planOf(t), prepared(t).meta, reason, "failed", emit, started)),
     );
-    return finish(
-      base,
-      hosts,
-      outcomes.map((o) => o.at),
-      failedSwitch.error!,
-      EXIT.failed,
-    );
+    return finish(base, hosts, switched.outcomes, switched.error, EXIT.failed);
   }
 
   emit({ type: "phase", phase: "after switch" });
-  const warnings = await Promise.all(
-    locked.map((t) => afterSwitch(t, planOf(t), stage, prepared.get(t)!.meta, emit, started, signal)),
+  const live = new Map(
+    await Promise.all(
+      locked.map(async (t) => [t, await recordLive(t, planOf(t), prepared(t).meta, emit, started)] as const),
+    ),
   );
-  const problems = warnings.flat();
-  const hosts: HostOutcome[] = locked.map((t) => ({
-    host: t.host.name,
-    state: "live",
-    serving: releaseId,
-    upload: prepared.get(t)!.upload,
-  }));
-  const result = finish(
-    base,
-    hosts,
-    outcomes.map((o) => o.at),
-    undefined,
-    problems.length > 0 ? EXIT.degraded : EXIT.ok,
+  const aborted = () => signal?.aborted === true;
+  const hookErrors = aborted()
+    ? []
+    : await Promise.all(
+        locked.map((t) =>
+          tryHooks(
+            t,
+            "after_switch hook",
+            hookCmds(planOf(t).hooks, "after_switch", t.layout.release(releaseId)),
+            emit,
+          ),
+        ),
+      );
+  const hookError = hookErrors.find((e) => e !== undefined);
+  if (hookError && stage.rollbackOn.includes("after_switch")) {
+    emit({ type: "phase", phase: "after_switch failed: switching every host back (rollback_on)" });
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit);
+    const reason = `after_switch hook failed: ${hookError.message}`;
+    await Promise.all(
+      locked.map((t) => recordSwitchedBack(t, planOf(t), live.get(t)!, reason, emit, started)),
+    );
+    return finish(base, hosts, switched.outcomes, hookError, EXIT.failed);
+  }
+
+  const warnings = hookErrors.flatMap((e) => (e ? [e.message] : []));
+  for (const w of warnings) emit({ type: "warning", message: w });
+  if (aborted()) warnings.push("interrupted after the switch: after_switch hooks and cleanup were skipped");
+  else
+    warnings.push(
+      ...(await Promise.all(locked.map((t) => prune(t, planOf(t), stage, live.get(t)!, emit)))).flat(),
+    );
+  const hosts = locked.map(
+    (t): HostOutcome => ({
+      host: t.host.name,
+      state: "live",
+      serving: releaseId,
+      upload: prepared(t).upload,
+    }),
   );
-  return { ...result, warnings: problems, switchSkewMs: skewMs(outcomes) };
+  return {
+    ...finish(base, hosts, switched.outcomes, undefined, warnings.length > 0 ? EXIT.degraded : EXIT.ok),
+    warnings,
+  };
 }
 
-function exitFor(error: Error, fallback: ExitCode): ExitCode {
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+async function switchTogether(locked: readonly LockedTarget[], release: string, emit: Emit) {
+  const outcomes = await switchAll(locked, release, emit);
+  return { outcomes, error: outcomes.find((o) => !o.ok)?.error };
+}
+
+/** Every host that switched goes back to its previous release; reports what each host serves now. */
+async function switchBackAll(
+  locked: readonly LockedTarget[],
+  outcomes: readonly SwitchOutcome[],
+  planOf: (t: LockedTarget) => HostDeployPlan,
+  release: string,
+  emit: Emit,
+): Promise<HostOutcome[]> {
+  emit({ type: "phase", phase: "switching back the hosts that switched" });
+  return Promise.all(
+    locked.map(async (t): Promise<HostOutcome> => {
+      const previous = planOf(t).previous ?? null;
+      const switched = outcomes.some((o) => o.target === t && o.ok);
+      if (!switched) return { host: t.host.name, state: "unchanged", serving: previous };
+      const back = await switchBack(t, release, previous ?? undefined, emit);
+      return { host: t.host.name, state: "switched-back", serving: back ? previous : release };
+    }),
+  );
+}
+
+function batchHooks(planOf: (t: LockedTarget) => HostDeployPlan, release: string, emit: Emit): BatchHooks {
+  return {
+    run: async (group, hook, batch) => {
+      const env = {
+        CUTOVER_BATCH: String(batch),
+        CUTOVER_BATCH_HOSTS: group.map((t) => t.host.name).join(","),
+      };
+      const errors = await Promise.all(
+        group.map((t) =>
+          tryHooks(
+            t,
+            `${hook} hook`,
+            hookCmds({ ...planOf(t).hooks, extraEnv: env }, hook, t.layout.release(release)),
+            emit,
+          ),
+        ),
+      );
+      return errors.find((e) => e !== undefined);
+    },
+  };
+}
+
+function exitFor(error: Error): ExitCode {
   return error instanceof CutoverError && error.details.exitCode === EXIT.interrupted
     ? EXIT.interrupted
-    : fallback;
+    : EXIT.failed;
 }
 
 function finish(
   base: { release: string; stage: string; who: string; started: Date },
   hosts: HostOutcome[],
-  switchTimes: number[],
+  outcomes: readonly SwitchOutcome[],
   error: Error | undefined,
   exitCode: ExitCode,
 ): DeployResult {
@@ -214,7 +274,7 @@ function finish(
     hosts,
     filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),
     bytesTransferred: uploads.reduce((n, u) => n + u.bytesTransferred, 0),
-    switchSkewMs: switchTimes.length > 1 ? Math.max(...switchTimes) - Math.min(...switchTimes) : 0,
+    switchSkewMs: skewMs(outcomes),
     warnings: [],
     error: error
       ? {

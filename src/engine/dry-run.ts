@@ -1,5 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { type HostDeployPlan, hookCmds, hookEnv, planDeploy } from "../plan/deploy.js";
+import { type HostDeployPlan, planDeploy } from "../plan/deploy.js";
+import { hookCmds } from "../plan/hooks.js";
 import { layout } from "../plan/layout.js";
 import { afterCleanup, findLeftovers } from "../plan/reconcile.js";
 import { nextReleaseId } from "../plan/release-id.js";
@@ -9,7 +10,7 @@ import type { Cmd } from "../shell/cmd.js";
 import { readFacts } from "./lock.js";
 import { chooseTargets } from "./rollback.js";
 import { sourceFacts, whoAmI } from "./source.js";
-import { closeTargets, openTargets, selectHosts } from "./targets.js";
+import { openTargets, selectHosts } from "./targets.js";
 
 export interface DryRunHost {
   readonly host: string;
@@ -27,7 +28,7 @@ export interface DryRun {
 
 /** The exact plan a deploy would run, from a read-only look at every host. Changes nothing. */
 export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string[]): Promise<DryRun> {
-  const targets = openTargets(selectHosts(stage, hosts));
+  const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
     const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];
     const facts = await Promise.all(targets.map((t) => readFacts(t, sharedPaths)));
@@ -53,6 +54,7 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
           releaseId: release,
           who: whoAmI(),
           now,
+          among: targets.map((x) => x.host),
         });
         const { metas, dirs } = afterCleanup(f, leftovers);
         metas.set(release, { ...plan.meta, state: "live" });
@@ -61,18 +63,13 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
           host: t.host.name,
           plan,
           switchCmd: switchTo(l, release),
-          after: hookCmds(
-            stage,
-            "after_switch",
-            l.release(release),
-            hookEnv(stage, l, release, plan.previous),
-          ),
+          after: hookCmds(plan.hooks, "after_switch", l.release(release)),
           prune: selectPrune(metas, [...dirs, release], release, stage.keepReleases),
         };
       }),
     };
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }
 
@@ -80,7 +77,7 @@ export async function dryRunRollback(
   stage: ResolvedStage,
   options: { hosts?: readonly string[]; to?: string; force?: boolean },
 ): Promise<DryRun> {
-  const targets = openTargets(selectHosts(stage, options.hosts));
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
   try {
     const read = await Promise.all(
       targets.map(async (t) => ({ ...t, layout: layout(t.host.path), facts: await readFacts(t, []) })),
@@ -94,15 +91,21 @@ export async function dryRunRollback(
         host: c.t.host.name,
         switchCmd: switchTo(c.t.layout, release),
         after: hookCmds(
-          stage,
+          {
+            stage,
+            host: c.t.host,
+            among: read.map((r) => r.host),
+            layout: c.t.layout,
+            release,
+            previous: c.live,
+          },
           "after_rollback",
           c.t.layout.release(release),
-          hookEnv(stage, c.t.layout, release, c.live),
         ),
         prune: [],
       })),
     };
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }

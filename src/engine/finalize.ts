@@ -1,11 +1,11 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import type { HostDeployPlan } from "../plan/deploy.js";
-import { hookCmds, hookEnv } from "../plan/deploy.js";
+import { hookCmds } from "../plan/hooks.js";
 import { afterCleanup } from "../plan/reconcile.js";
 import { appendHistory, type HistoryEntry, removeRelease, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { selectPrune } from "../plan/select.js";
-import { cmd } from "../shell/cmd.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
 import { runStep, timed } from "./steps.js";
@@ -34,113 +34,151 @@ export function historyEntry(
   };
 }
 
-/** Runs hooks whose failure must not change the outcome; returns warnings instead. */
-export async function softHooks(
+/** Runs hooks as one step; returns the error instead of throwing, so callers decide what it means. */
+export async function tryHooks(
   t: LockedTarget,
   title: string,
-  cmds: ReturnType<typeof hookCmds>,
+  cmds: readonly Cmd[],
   emit: Emit,
-): Promise<string[]> {
-  if (cmds.length === 0) return [];
+): Promise<Error | undefined> {
+  if (cmds.length === 0) return undefined;
   try {
     await timed(emit, t.host.name, title, () =>
       runStep({ executor: t.executor, emit, stream: true }, title, cmds),
     );
-    return [];
+    return undefined;
   } catch (error) {
-    const message = `${(error as Error).message}`;
-    emit({ type: "warning", host: t.host.name, message });
-    return [message];
+    return error as Error;
   }
 }
 
-/** A deploy that did not go live on this host: hooks, metadata, history; the release's files go. */
+/** Hooks whose failure must not change the outcome: a failure becomes a warning. */
+export async function softHooks(
+  t: LockedTarget,
+  title: string,
+  cmds: readonly Cmd[],
+  emit: Emit,
+): Promise<string[]> {
+  const error = await tryHooks(t, title, cmds, emit);
+  if (!error) return [];
+  emit({ type: "warning", host: t.host.name, message: error.message });
+  return [error.message];
+}
+
+async function record(t: LockedTarget, title: string, cmds: readonly Cmd[], emit: Emit): Promise<void> {
+  try {
+    await runStep({ executor: t.executor, emit }, title, cmds);
+  } catch (error) {
+    emit({ type: "warning", host: t.host.name, message: `could not ${title}: ${(error as Error).message}` });
+  }
+}
+
+/**
+ * A release that is not going to serve on this host: on_failure hooks, metadata `failed` with the
+ * reason, a history line; its files go (the metadata stays, so `releases` shows why).
+ */
 export async function recordFailure(
   t: LockedTarget,
   plan: HostDeployPlan,
-  stage: ResolvedStage,
   meta: ReleaseMeta,
+  reason: string,
+  outcome: HistoryEntry["outcome"],
+  emit: Emit,
+  started: Date,
+): Promise<void> {
+  const l = t.layout;
+  await softHooks(t, "on_failure hook", hookCmds(plan.hooks, "on_failure", l.root), emit);
+  const failed: ReleaseMeta = { ...meta, state: "failed", finished_at: new Date().toISOString(), reason };
+  await record(
+    t,
+    "record the failure",
+    [
+      cmd(["rm", "-rf", "--", l.release(plan.releaseId)]),
+      ...writeMeta(l, failed),
+      appendHistory(l, historyEntry("deploy", t, failed, plan.previous, outcome, reason, started)),
+    ],
+    emit,
+  );
+}
+
+/** After the switch: the new release is live, the previous one superseded, one history line. */
+export async function recordLive(
+  t: LockedTarget,
+  plan: HostDeployPlan,
+  prepared: ReleaseMeta,
+  emit: Emit,
+  started: Date,
+): Promise<ReleaseMeta> {
+  const l = t.layout;
+  const live: ReleaseMeta = { ...prepared, state: "live", finished_at: new Date().toISOString() };
+  const previousMeta = plan.previous
+    ? afterCleanup(t.facts, plan.leftovers).metas.get(plan.previous)
+    : undefined;
+  await record(
+    t,
+    "record the release",
+    [
+      ...writeMeta(l, live),
+      ...(previousMeta ? writeMeta(l, { ...previousMeta, state: "superseded" }) : []),
+      appendHistory(l, historyEntry("deploy", t, live, plan.previous, "ok", null, started)),
+    ],
+    emit,
+  );
+  return live;
+}
+
+/** A live release switched back because a step after the switch failed (rollback_on). */
+export async function recordSwitchedBack(
+  t: LockedTarget,
+  plan: HostDeployPlan,
+  live: ReleaseMeta,
   reason: string,
   emit: Emit,
   started: Date,
 ): Promise<void> {
   const l = t.layout;
-  const rel = l.release(plan.releaseId);
-  const env = hookEnv(stage, l, plan.releaseId, plan.previous);
-  await softHooks(t, "on_failure hook", hookCmds(stage, "on_failure", l.root, env), emit);
-  const failed: ReleaseMeta = { ...meta, state: "failed", finished_at: new Date().toISOString(), reason };
-  const outcome = /interrupted/.test(reason) ? "aborted" : "failed";
-  try {
-    await runStep({ executor: t.executor, emit }, "record failure", [
-      cmd(["rm", "-rf", "--", rel]),
-      ...writeMeta(l, failed),
-      appendHistory(l, historyEntry("deploy", t, failed, plan.previous, outcome, reason, started)),
-    ]);
-  } catch (error) {
-    emit({
-      type: "warning",
-      host: t.host.name,
-      message: `could not record the failure: ${(error as Error).message}`,
-    });
-  }
+  const previousMeta = plan.previous
+    ? afterCleanup(t.facts, plan.leftovers).metas.get(plan.previous)
+    : undefined;
+  await record(
+    t,
+    "record the switch back",
+    [
+      ...writeMeta(l, { ...live, state: "failed", reason }),
+      ...(previousMeta ? writeMeta(l, { ...previousMeta, state: "live" }) : []),
+      appendHistory(l, historyEntry("deploy", t, live, plan.previous, "rolled-back", reason, started)),
+    ],
+    emit,
+  );
 }
 
-/** After a successful switch: states, history, after_switch hooks, pruning. Returns warnings. */
-export async function afterSwitch(
+/** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
+export async function prune(
   t: LockedTarget,
   plan: HostDeployPlan,
   stage: ResolvedStage,
-  prepared: ReleaseMeta,
+  live: ReleaseMeta,
   emit: Emit,
-  started: Date,
-  signal: AbortSignal | undefined,
 ): Promise<string[]> {
-  const l = t.layout;
-  const live: ReleaseMeta = { ...prepared, state: "live", finished_at: new Date().toISOString() };
   const before = afterCleanup(t.facts, plan.leftovers);
-  const previousMeta = plan.previous ? before.metas.get(plan.previous) : undefined;
-  const superseded = previousMeta ? [{ ...previousMeta, state: "superseded" as const }] : [];
-  try {
-    await runStep({ executor: t.executor, emit }, "record release", [
-      ...writeMeta(l, live),
-      ...superseded.flatMap((m) => writeMeta(l, m)),
-      appendHistory(l, historyEntry("deploy", t, live, plan.previous, "ok", null, started)),
-    ]);
-  } catch (error) {
-    emit({
-      type: "warning",
-      host: t.host.name,
-      message: `could not record the release: ${(error as Error).message}`,
-    });
-  }
-  if (signal?.aborted) return ["interrupted after the switch: after_switch hooks and cleanup were skipped"];
-  const env = hookEnv(stage, l, plan.releaseId, plan.previous);
-  const warnings = await softHooks(
-    t,
-    "after_switch hook",
-    hookCmds(stage, "after_switch", l.release(plan.releaseId), env),
-    emit,
-  );
-
   const metas = new Map(before.metas);
   metas.set(live.id, live);
-  for (const m of superseded) metas.set(m.id, m);
-  const dirs = [...before.dirs, live.id];
-  const prune = selectPrune(metas, dirs, live.id, stage.keepReleases);
-  if (prune.length > 0) {
-    try {
-      await timed(emit, t.host.name, "remove old releases", () =>
-        runStep(
-          { executor: t.executor, emit },
-          "remove old releases",
-          prune.flatMap((id) => removeRelease(l, id)),
-        ),
-      );
-    } catch (error) {
-      warnings.push(`cleanup failed: ${(error as Error).message}`);
-    }
+  if (plan.previous && metas.has(plan.previous))
+    metas.set(plan.previous, { ...metas.get(plan.previous)!, state: "superseded" });
+  const ids = selectPrune(metas, [...before.dirs, live.id], live.id, stage.keepReleases);
+  if (ids.length === 0) return [];
+  try {
+    await timed(emit, t.host.name, "remove old releases", () =>
+      runStep(
+        { executor: t.executor, emit },
+        "remove old releases",
+        ids.flatMap((id) => removeRelease(t.layout, id)),
+      ),
+    );
+    return [];
+  } catch (error) {
+    return [`${t.host.name}: cleanup failed: ${(error as Error).message}`];
   }
-  return warnings;
 }
 
 /** What taking the lock created (deploy path, .cutover) is removed again when the run stops before preparing. */

@@ -7,18 +7,18 @@ import { cmd } from "../shell/cmd.js";
 import { listRelease } from "./list-release.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
-import { closeTargets, openTargets, selectHosts, type Target } from "./targets.js";
+import { openTargets, selectHosts, type Target } from "./targets.js";
 
 async function withTargets<T>(
   stage: ResolvedStage,
   hosts: readonly string[] | undefined,
   work: (t: Target) => Promise<T>,
 ): Promise<T[]> {
-  const targets = openTargets(selectHosts(stage, hosts));
+  const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
     return await Promise.all(targets.map(work));
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }
 

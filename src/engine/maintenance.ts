@@ -11,7 +11,7 @@ import type { Emit } from "./events.js";
 import { lockAll, newOwner, pidAlive, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
-import { closeTargets, openTargets, selectHosts } from "./targets.js";
+import { openTargets, selectHosts } from "./targets.js";
 
 export interface UnlockRow {
   readonly host: string;
@@ -25,7 +25,7 @@ export async function unlock(
   stage: ResolvedStage,
   options: { hosts?: readonly string[]; force?: boolean },
 ): Promise<UnlockRow[]> {
-  const targets = openTargets(selectHosts(stage, options.hosts));
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();
   try {
     const states = await Promise.all(targets.map(async (t) => ({ t, facts: await readFacts(t, []) })));
@@ -76,7 +76,7 @@ export async function unlock(
       }),
     );
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }
 
@@ -85,7 +85,7 @@ export async function cleanup(
   stage: ResolvedStage,
   options: { hosts?: readonly string[]; emit: Emit; command: string; lockWaitSeconds?: number },
 ): Promise<{ host: string; removed: string[] }[]> {
-  const targets = openTargets(selectHosts(stage, options.hosts));
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();
   const owner = newOwner(who, options.command, new Date());
   try {
@@ -115,6 +115,6 @@ export async function cleanup(
       await unlockAll(locked, owner, options.emit);
     }
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
-import { hookCmds, hookEnv } from "../plan/deploy.js";
+import { hookCmds } from "../plan/hooks.js";
 import { afterCleanup, findLeftovers, leftoverCmds } from "../plan/reconcile.js";
 import { appendHistory, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
@@ -12,7 +12,7 @@ import type { DeployResult, HostOutcome } from "./outcome.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { skewMs, switchAll, switchBack } from "./switch.js";
-import { closeTargets, openTargets, selectHosts } from "./targets.js";
+import { openTargets, selectHosts } from "./targets.js";
 
 export interface RollbackOptions {
   readonly stage: ResolvedStage;
@@ -64,7 +64,7 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
   const { stage, emit } = options;
   const started = new Date();
   const who = whoAmI();
-  const targets = openTargets(selectHosts(stage, options.hosts));
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const owner = newOwner(who, options.command, started);
   try {
     const locked = await lockAll(targets, {
@@ -85,7 +85,7 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
         if (cleanup.length > 0)
           await runStep({ executor: c.t.executor, emit }, "clean up what an interrupted run left", cleanup);
       }
-      const outcomes = await switchAll(locked, () => release, emit);
+      const outcomes = await switchAll(locked, release, emit);
       const failed = outcomes.find((o) => !o.ok);
       const base = {
         release,
@@ -146,12 +146,19 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
           ]).catch((error: Error) =>
             warnings.push(`${c.t.host.name}: could not record the rollback: ${error.message}`),
           );
-          const env = hookEnv(stage, l, release, c.live);
+          const scope = {
+            stage,
+            host: c.t.host,
+            among: locked.map((t) => t.host),
+            layout: l,
+            release,
+            previous: c.live,
+          };
           warnings.push(
             ...(await softHooks(
               c.t,
               "after_rollback hook",
-              hookCmds(stage, "after_rollback", l.release(release), env),
+              hookCmds(scope, "after_rollback", l.release(release)),
               emit,
             )),
           );
@@ -175,6 +182,6 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
       await unlockAll(locked, owner, emit);
     }
   } finally {
-    await closeTargets(targets);
+    await targets.close();
   }
 }

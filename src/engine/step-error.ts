@@ -1,6 +1,7 @@
 import { CutoverError } from "../errors.js";
 
 const EXIT_MEANING: Record<number, string> = {
+  124: "timed out and killed",
   126: "not executable",
   127: "command not found",
   130: "interrupted",

@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
 import type { Executor } from "../transport/executor.js";
 import { LocalExecutor } from "../transport/local.js";
+import { SshExecutor } from "../transport/ssh.js";
 
 export interface Target {
   readonly host: ResolvedHost;
@@ -13,18 +17,43 @@ export function selectHosts(stage: ResolvedStage, only: readonly string[] | unde
   if (!only || only.length === 0) return [...stage.hosts];
   const known = stage.hosts.map((h) => h.name);
   const unknown = only.filter((name) => !known.includes(name));
-  if (unknown.length > 0)
+  if (unknown.length > 0) {
     throw usageError(
       `--hosts: no host named ${unknown.join(", ")} in stage ${stage.name}`,
       `hosts in ${stage.name}: ${known.join(", ")}`,
     );
+  }
   return stage.hosts.filter((h) => only.includes(h.name));
 }
 
-export function openTargets(hosts: readonly ResolvedHost[]): Target[] {
-  return hosts.map((host) => ({ host, executor: new LocalExecutor(host.name) }));
+export interface Targets extends ReadonlyArray<Target> {
+  close(): Promise<void>;
 }
 
-export async function closeTargets(targets: readonly Target[]): Promise<void> {
-  await Promise.all(targets.map((t) => t.executor.close()));
+/**
+ * One executor per host for this run. SSH control sockets live in a private directory made for the
+ * run (short path: socket names are limited to ~100 bytes) and removed with it.
+ */
+export function openTargets(stage: ResolvedStage, hosts: readonly ResolvedHost[]): Targets {
+  let controlDir: string | undefined;
+  const targets = hosts.map((host, i): Target => {
+    if (!host.ssh) return { host, executor: new LocalExecutor(host.name, stage.commandTimeoutSeconds) };
+    controlDir ??= mkdtempSync(path.join(os.tmpdir(), "cutover-"));
+    return {
+      host,
+      executor: new SshExecutor(
+        host.name,
+        host.ssh,
+        stage.ssh,
+        path.join(controlDir, `c${i}`),
+        stage.commandTimeoutSeconds,
+      ),
+    };
+  });
+  return Object.assign(targets, {
+    close: async () => {
+      await Promise.all(targets.map((t) => t.executor.close()));
+      if (controlDir) rmSync(controlDir, { recursive: true, force: true });
+    },
+  });
 }

@@ -1,9 +1,9 @@
 import path from "node:path/posix";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
-import type { HookName } from "../config/schema.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
+import { type HookScope, hookCmds } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import { type Leftovers, leftoverCmds } from "./reconcile.js";
 import { writeMeta } from "./records.js";
@@ -27,6 +27,8 @@ export interface DeployContext {
   readonly releaseId: string;
   readonly who: string;
   readonly now: string;
+  /** The hosts of this run, in config order (for `once` hooks). */
+  readonly among: readonly ResolvedHost[];
 }
 
 export interface HostDeployPlan {
@@ -36,26 +38,8 @@ export interface HostDeployPlan {
   readonly previous: string | undefined;
   readonly meta: ReleaseMeta;
   readonly leftovers: Leftovers;
+  readonly hooks: HookScope;
   readonly prepare: readonly Step[];
-}
-
-export function hookEnv(stage: ResolvedStage, l: Layout, id: string, previous: string | undefined) {
-  return {
-    CUTOVER_RELEASE: id,
-    CUTOVER_RELEASE_PATH: l.release(id),
-    CUTOVER_DEPLOY_PATH: l.root,
-    CUTOVER_PREVIOUS_RELEASE: previous ?? "",
-    CUTOVER_STAGE: stage.name,
-  };
-}
-
-export function hookCmds(
-  stage: ResolvedStage,
-  hook: HookName,
-  cwd: string,
-  env: Record<string, string>,
-): Cmd[] {
-  return stage.hooks[hook].map((line) => cmd(["sh", "-c", line], { cwd, env }));
 }
 
 /** Refuses targets that no deploy can safely proceed on; each error says what to do. */
@@ -102,7 +86,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
   const l = layout(host.path);
   const previous = facts.current.kind === "link" ? facts.current.release : undefined;
   const rel = l.release(id);
-  const env = hookEnv(stage, l, id, previous);
+  const hooks: HookScope = { stage, host, among: ctx.among, layout: l, release: id, previous };
   const meta: ReleaseMeta = {
     id,
     state: "preparing",
@@ -159,7 +143,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
   if (writable.length > 0) steps.push({ kind: "run", title: "prepare writable directories", cmds: writable });
 
   if (stage.hooks.build.length > 0)
-    steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(stage, "build", rel, env) });
+    steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(hooks, "build", rel) });
   const newestGood = linkSources(facts, previous)[0]?.slice(3);
   steps.push({
     kind: "seal",
@@ -171,10 +155,10 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
       kind: "hook",
       title: "before_switch",
       hook: "before_switch",
-      cmds: hookCmds(stage, "before_switch", rel, env),
+      cmds: hookCmds(hooks, "before_switch", rel),
     });
   }
-  return { host, layout: l, releaseId: id, previous, meta, leftovers: ctx.leftovers, prepare: steps };
+  return { host, layout: l, releaseId: id, previous, meta, leftovers: ctx.leftovers, hooks, prepare: steps };
 }
 
 function sharedSteps(ctx: DeployContext, l: Layout): Step[] {

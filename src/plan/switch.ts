@@ -5,7 +5,8 @@ import { currentTarget, type Layout } from "./layout.js";
  * The atomic switch: a new symlink under a temporary name in .cutover/tmp (same file system),
  * renamed over `current` by `mv` into the deploy directory (rename(2), portable without `mv -T`),
  * then the directory is fsynced and the link read back. `current` is never missing, not even for
- * an instant; a real directory at `current` is refused, never replaced.
+ * an instant; a real directory at `current` is refused, never replaced. Prints the host's clock
+ * (ns) after the rename, for the switch skew between hosts.
  */
 const SWITCH = `set -e
 root=$1 target=$2
@@ -20,6 +21,7 @@ mv -f -- "$tmp" "$root/"
 sync -- "$root" 2>/dev/null || sync
 got=$(readlink -- "$root/current")
 [ "$got" = "$target" ] || { echo "current points to $got after the switch, expected $target" >&2; exit 4; }
+date +%s%N
 `;
 
 export function switchTo(l: Layout, id: string): Cmd {

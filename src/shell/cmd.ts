@@ -39,7 +39,12 @@ export function renderCmd(c: Cmd): string {
 /**
  * The one place commands become shell text: a subshell with `set -e`, so the first failing command
  * ends the script with its exit code and an `exit` can never end the long-lived session around it.
+ * With a timeout, the subshell is a `sh -c` under coreutils `timeout`.
  */
-export function renderScript(cmds: readonly Cmd[]): string {
-  return `(\nset -e\n${cmds.map(renderCmd).join("\n")}\n)`;
+export function renderScript(cmds: readonly Cmd[], timeoutSeconds?: number): string {
+  const body = `set -e\n${cmds.map(renderCmd).join("\n")}\n`;
+  if (timeoutSeconds === undefined) return `(\n${body})`;
+  // coreutils timeout runs the script in its own process group and kills the whole group when the
+  // time is up, so nothing a hook started is left running (exit 124).
+  return `timeout -k 5 ${Math.ceil(timeoutSeconds)} sh -c ${quote(body)}`;
 }

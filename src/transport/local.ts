@@ -10,12 +10,15 @@ export class LocalExecutor implements Executor {
   private readonly session: ShellSession;
   private transfers = new AbortController();
 
-  constructor(readonly host: string) {
+  constructor(
+    readonly host: string,
+    private readonly timeoutSeconds?: number,
+  ) {
     this.session = new ShellSession(host, "sh", ["-s"]);
   }
 
   run(cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> {
-    return this.session.run(renderScript(cmds), options);
+    return this.session.run(renderScript(cmds, this.timeoutSeconds), options);
   }
 
   transfer(t: Transfer, options?: RunOptions): Promise<TransferStats> {

@@ -12,6 +12,8 @@ import { TransportError } from "./executor.js";
 export class ShellSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Processes started so far: for SSH, the connections opened. */
+  starts = 0;
 
   constructor(
     private readonly host: string,
@@ -48,6 +50,7 @@ export class ShellSession {
     if (this.child && this.child.exitCode === null && !this.child.killed) return this.child;
     // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
     const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
+    this.starts += 1;
     child.stdin.on("error", () => undefined);
     this.child = child;
     return child;

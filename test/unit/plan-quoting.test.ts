@@ -22,13 +22,18 @@ const stage: ResolvedStage = {
   sharedFiles: [".env 'x'"],
   writableDirs: [{ path: "cache $dir", mode: "0775", owner: "www-data", group: "www data" }],
   hooks: {
-    build: ["echo 'built' > \"$CUTOVER_RELEASE_PATH/built\""],
+    build: [{ run: "echo 'built' > \"$CUTOVER_RELEASE_PATH/built\"" }],
     before_switch: [],
     after_switch: [],
     after_rollback: [],
     on_failure: [],
+    before_batch: [],
+    after_batch: [],
   },
-  hosts: [{ name: "web 1", path: ROOT }],
+  hosts: [{ name: "web 1", path: ROOT, roles: [] }],
+  ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false },
+  commandTimeoutSeconds: 60,
+  rollbackOn: [],
 };
 
 const facts = parseFacts(
@@ -65,6 +70,7 @@ test("every command of a deploy plan reaches the shell as exactly its argv", () 
     releaseId: "20261127T110000Z",
     who: "me@here",
     now: "now",
+    among: stage.hosts,
   });
   const l = layout(ROOT);
   const cmds: Cmd[] = [
@@ -105,6 +111,7 @@ test("hook commands keep their env values and working directory literal", () => 
     releaseId: "20261127T110000Z",
     who: "me",
     now: "now",
+    among: stage.hosts,
   });
   const hook = plan.prepare.find((s) => s.kind === "hook");
   assert.ok(hook && hook.kind === "hook");

@@ -1,0 +1,143 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort, waitForPort } from "./ports.js";
+
+export interface Sshd {
+  readonly address: string;
+  readonly port: number;
+  readonly pid: number;
+  /** The `[address]:port key` line for known_hosts. */
+  readonly knownHostsLine: string;
+  /** Lines sshd logged so far (LogLevel VERBOSE: one "Connection from" per TCP connection). */
+  log(): string;
+  /** PIDs of the sshd processes serving connections (children of the listener). */
+  children(): number[];
+  stop(): Promise<void>;
+}
+
+export interface SshRig {
+  readonly dir: string;
+  readonly clientKey: string;
+  readonly knownHosts: string;
+  start(options?: { address?: string; extraConfig?: readonly string[] }): Promise<Sshd>;
+  stopAll(): Promise<void>;
+}
+
+/**
+ * A test rig of real OpenSSH servers on loopback: host and client keys generated into a temp dir,
+ * each sshd started with `-D` on a free port and stopped by its PID.
+ */
+export function sshRig(): SshRig {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cutover-sshd-"));
+  const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
+  const clientKey = path.join(dir, "client key");
+  const hostKey = path.join(dir, "host_ed25519");
+  keygen(clientKey);
+  keygen(hostKey);
+  writeFileSync(path.join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`));
+  const knownHosts = path.join(dir, "known_hosts");
+  writeFileSync(knownHosts, "");
+  mkdirSync("/run/sshd", { recursive: true });
+  const servers: Sshd[] = [];
+
+  const start = async (
+    options: { address?: string; extraConfig?: readonly string[] } = {},
+  ): Promise<Sshd> => {
+    const address = options.address ?? "127.0.0.1";
+    const port = await freePort(address);
+    const config = path.join(dir, `sshd-${address}-${port}.conf`);
+    writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        `ListenAddress ${address}`,
+        `HostKey ${hostKey}`,
+        `PidFile ${path.join(dir, `sshd-${port}.pid`)}`,
+        `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
+        "StrictModes no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "PermitRootLogin yes",
+        "MaxSessions 200",
+        "MaxStartups 200:30:400",
+        "LogLevel VERBOSE",
+        ...(options.extraConfig ?? []),
+        "",
+      ].join("\n"),
+    );
+    let log = "";
+    const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child.stderr!.on("data", (c: Buffer) => {
+      log += c.toString();
+    });
+    await waitForPort(port, address);
+    const hostPub = readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    const server: Sshd = {
+      address,
+      port,
+      pid: child.pid!,
+      knownHostsLine: `[${address}]:${port} ${hostPub}`,
+      log: () => log,
+      children: () => childrenOf(child.pid!),
+      stop: () =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          process.kill(child.pid!, "SIGTERM");
+        }),
+    };
+    servers.push(server);
+    writeFileSync(knownHosts, `${readFileSync(knownHosts, "utf8")}${server.knownHostsLine}\n`);
+    return server;
+  };
+
+  return {
+    dir,
+    clientKey,
+    knownHosts,
+    start,
+    stopAll: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Direct children of a pid, from /proc (no process names involved). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+/** Host entry for cutover.yaml that reaches `server` with the rig's key and known_hosts. */
+export function sshHost(
+  rig: SshRig,
+  server: Sshd,
+  deployPath: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    host: server.address,
+    port: server.port,
+    user: "root",
+    path: deployPath,
+    identity_file: rig.clientKey,
+    ssh_options: [`UserKnownHostsFile=${rig.knownHosts}`],
+    ...extra,
+  };
+}
