@@ -61,6 +61,7 @@ export async function deployCommand(
     }),
   );
   ctx.print(deploySummary("deploy", result), result);
+  ctx.failed(result);
   return result.exitCode;
 }
 
@@ -86,6 +87,7 @@ export async function rollbackCommand(
     command: `cutover ${ctx.argv.join(" ")}`,
   });
   ctx.print(deploySummary("rollback", result), result);
+  ctx.failed(result);
   return result.exitCode;
 }
 

@@ -1,5 +1,6 @@
 import type { Emit } from "../engine/events.js";
-import { loadStage, type ResolvedStage } from "../index.js";
+import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
+import { errorText } from "../report/error-text.js";
 import { progressRenderer } from "../report/render.js";
 
 export interface GlobalOptions {
@@ -18,6 +19,8 @@ export interface CommandContext {
   readonly emit: Emit;
   /** Prints the human text on stdout; with --json the JSON goes there and the text to stderr. */
   print(human: string, json: unknown): void;
+  /** Reports a deploy or rollback that ended without success: an error block on stderr. */
+  failed(result: DeployResult): void;
 }
 
 export function createContext(global: GlobalOptions, argv: readonly string[]): CommandContext {
@@ -38,6 +41,11 @@ export function createContext(global: GlobalOptions, argv: readonly string[]): C
       }
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
+    },
+    failed: (result) => {
+      if (result.ok || !result.error) return;
+      const state = result.hosts.map((h) => `${h.host} → ${h.serving ?? "(no current)"}`).join(", ");
+      write(errorText(result.error.message, { detail: result.error.detail, state: `current: ${state}` }));
     },
   };
 }

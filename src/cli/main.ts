@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import pc from "picocolors";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import { errorText } from "../report/error-text.js";
 import { createContext, type GlobalOptions } from "./context.js";
 
 const EXIT_CODES = `
@@ -113,11 +114,7 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
 function report(error: unknown, json: boolean): ExitCode {
   if (error instanceof CutoverError) {
     const { state, fix, detail } = error.details;
-    const lines = [`${pc.red("error:")} ${error.message}`];
-    for (const d of detail ?? []) lines.push(`  | ${d}`);
-    if (state) lines.push(`  state: ${state}`);
-    if (fix) lines.push(`  fix: ${fix}`);
-    process.stderr.write(`${lines.join("\n")}\n`);
+    process.stderr.write(errorText(error.message, { detail, state, fix }));
     if (json)
       process.stdout.write(
         `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,

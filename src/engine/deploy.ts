@@ -109,7 +109,7 @@ async function run(
   emit({ type: "phase", phase: `prepare release ${releaseId} on ${plural(locked.length, "host")}` });
   const prep = await prepareAll(
     locked,
-    (t) => prepareHost(planOf(t), stage, t.executor, emit),
+    (t, stopped) => prepareHost(planOf(t), stage, t.executor, emit, stopped),
     options.parallel,
     signal,
   );

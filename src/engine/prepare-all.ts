@@ -8,15 +8,17 @@ import type { Prepared } from "./prepare.js";
  */
 export async function prepareAll(
   locked: readonly LockedTarget[],
-  prepare: (t: LockedTarget) => Promise<Prepared>,
+  prepare: (t: LockedTarget, stopped: AbortSignal) => Promise<Prepared>,
   parallel: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<{ done: Map<LockedTarget, Prepared>; error?: Error }> {
   const done = new Map<LockedTarget, Prepared>();
+  const stopped = new AbortController();
   let error: Error | undefined;
   const stop = (e: Error) => {
     if (error) return;
     error = e;
+    stopped.abort();
     for (const t of locked) t.executor.interrupt();
   };
   const onAbort = () =>
@@ -31,7 +33,7 @@ export async function prepareAll(
   const worker = async () => {
     for (let t = queue.shift(); t && !error; t = queue.shift()) {
       try {
-        done.set(t, await prepare(t));
+        done.set(t, await prepare(t, stopped.signal));
       } catch (e) {
         stop(e as Error);
       }

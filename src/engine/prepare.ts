@@ -26,12 +26,18 @@ export async function prepareHost(
   stage: ResolvedStage,
   executor: Executor,
   emit: Emit,
+  stopped: AbortSignal,
 ): Promise<Prepared> {
   const host = plan.host.name;
   const ctx = { executor, emit };
   let meta = plan.meta;
   let upload: TransferStats | undefined;
+  const check = () => {
+    if (stopped.aborted)
+      throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
+  };
   for (const step of plan.prepare) {
+    check();
     await timed(emit, host, step.title, async () => {
       switch (step.kind) {
         case "run":
@@ -69,6 +75,7 @@ export async function prepareHost(
       }
     });
   }
+  check();
   meta = { ...meta, state: "ready" };
   const rel = plan.layout.release(plan.releaseId);
   await timed(emit, host, "mark ready", () =>

@@ -21,7 +21,11 @@ export class StepError extends CutoverError {
     reason: string,
     stderr: string,
   ) {
-    const tail = stderr.trim().split("\n").filter(Boolean).slice(-8);
-    super("step", `${host}: ${step} failed (${reason})`, { detail: tail });
+    const tail = stderr.replace(/\r/g, "").trim().split("\n").filter(Boolean).slice(-8);
+    // A reason that already names the host (an explained SSH failure) leads; the step follows.
+    const title = reason.startsWith(`${host}: `)
+      ? `${reason} (during: ${step})`
+      : `${host}: ${step} failed (${reason})`;
+    super("step", title, { detail: tail });
   }
 }

@@ -19,6 +19,8 @@ export class ShellSession {
     private readonly host: string,
     private readonly command: string,
     private readonly args: readonly string[],
+    /** Runs before each (re)start, e.g. to remove a control socket a killed process left behind. */
+    private readonly beforeStart: () => void = () => undefined,
   ) {}
 
   run(script: string, options: RunOptions = {}): Promise<RunResult> {
@@ -48,6 +50,7 @@ export class ShellSession {
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child && this.child.exitCode === null && !this.child.killed) return this.child;
+    this.beforeStart();
     // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
     const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
     this.starts += 1;
@@ -110,13 +113,7 @@ export class ShellSession {
         cleanup();
         if (this.child === child) this.child = undefined;
         const why = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
-        reject(
-          new TransportError(
-            this.host,
-            `the shell session ended (${why})`,
-            err.trim().split("\n").slice(-10).join("\n"),
-          ),
-        );
+        reject(new TransportError(this.host, `the shell session ended (${why})`, err));
       };
       const cleanup = () => {
         if (timer) clearTimeout(timer);

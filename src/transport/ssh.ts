@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import type { SshAddress, SshSettings } from "../config/resolve.js";
 import type { Transfer } from "../plan/steps.js";
 import type { Cmd } from "../shell/cmd.js";
@@ -23,7 +24,9 @@ export class SshExecutor implements Executor {
     private readonly controlPath: string,
     private readonly timeoutSeconds: number,
   ) {
-    this.session = new ShellSession(host, "ssh", masterArgs(addr, settings, controlPath));
+    this.session = new ShellSession(host, "ssh", masterArgs(addr, settings, controlPath), () =>
+      rmSync(controlPath, { force: true }),
+    );
   }
 
   /** How many SSH connections this executor opened (1 unless one was lost or interrupted). */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort, waitForPort } from "./ports.js";
@@ -10,10 +10,10 @@ export interface Sshd {
   readonly pid: number;
   /** The `[address]:port key` line for known_hosts. */
   readonly knownHostsLine: string;
-  /** Lines sshd logged so far (LogLevel VERBOSE: one "Connection from" per TCP connection). */
+  /** Lines sshd logged so far (LogLevel VERBOSE: one "Accepted publickey" per authenticated connection). */
   log(): string;
-  /** PIDs of the sshd processes serving connections (children of the listener). */
-  children(): number[];
+  /** PIDs of every process serving connections (all descendants of the listener). */
+  descendants(): number[];
   stop(): Promise<void>;
 }
 
@@ -36,7 +36,9 @@ export function sshRig(): SshRig {
   const hostKey = path.join(dir, "host_ed25519");
   keygen(clientKey);
   keygen(hostKey);
-  writeFileSync(path.join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`));
+  // sshd reads authorized_keys as the logging-in user: let a non-root test user read it.
+  chmodSync(dir, 0o755);
+  writeFileSync(path.join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o644 });
   const knownHosts = path.join(dir, "known_hosts");
   writeFileSync(knownHosts, "");
   mkdirSync("/run/sshd", { recursive: true });
@@ -83,7 +85,7 @@ export function sshRig(): SshRig {
       pid: child.pid!,
       knownHostsLine: `[${address}]:${port} ${hostPub}`,
       log: () => log,
-      children: () => childrenOf(child.pid!),
+      descendants: () => descendantsOf(child.pid!),
       stop: () =>
         new Promise((resolve) => {
           if (child.exitCode !== null) return resolve();
@@ -108,8 +110,13 @@ export function sshRig(): SshRig {
   };
 }
 
-/** Direct children of a pid, from /proc (no process names involved). */
-export function childrenOf(pid: number): number[] {
+/** All descendants of a pid, from /proc (no process names involved). */
+export function descendantsOf(pid: number): number[] {
+  const direct = childrenOf(pid);
+  return [...direct, ...direct.flatMap(descendantsOf)];
+}
+
+function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
+import { assertCurrentComplete } from "../helpers/tree.js";
+
+interface Result {
+  ok: boolean;
+  release: string;
+  filesTransferred: number;
+  hosts: { host: string; state: string; serving: string | null }[];
+}
+
+let rig: SshRig;
+let sshd: Sshd;
+const fx = fixture();
+const local = path.join(fx.dir, "local target ü");
+const live = (p: string) => path.basename(realpathSync(path.join(p, "current")));
+const connections = () => (sshd.log().match(/Accepted publickey/g) ?? []).length;
+
+before(async () => {
+  rig = sshRig();
+  sshd = await rig.start();
+  fx.writeConfig({}, [sshHost(rig, sshd, fx.deployPath, { name: "web1" }), { name: "here", path: local }]);
+});
+after(async () => {
+  await rig.stopAll();
+  fx.cleanup();
+});
+
+test("deploy over SSH (mixed with a local host): one connection per host per run, hard links, shared data", async () => {
+  const before = connections();
+  let r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const first = json<Result>(r).release;
+  assert.equal(connections() - before, 1, "exactly one SSH connection for the whole deploy");
+  assert.equal(live(fx.deployPath), first);
+  assert.equal(live(local), first);
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+
+  writeFileSync(path.join(fx.deployPath, "shared/storage/uploads/by-app.txt"), "keep me");
+  fx.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+  const mid = connections();
+  r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const second = json<Result>(r).release;
+  assert.equal(connections() - mid, 1);
+  assert.equal(json<Result>(r).filesTransferred, 2, "one changed file on each of the two hosts");
+  const ino = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "public/index.php")).ino;
+  assert.equal(ino(first), ino(second), "unchanged files are hard links on the SSH host too");
+  assert.equal(
+    readFileSync(path.join(fx.deployPath, "current/storage/uploads/by-app.txt"), "utf8"),
+    "keep me",
+  );
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+
+  r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(fx.deployPath), first);
+  assert.equal(live(local), first);
+  r = await cutover(["verify"], fx.app);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /web1 .* ok: checksum matches/);
+});
+
+test("releases and history merge the hosts; a host that disagrees is flagged", async () => {
+  const rows = json<
+    { id: string; hosts: Record<string, { state: string; live: boolean }>; disagree: boolean }[]
+  >(await cutover(["--json", "releases"], fx.app));
+  assert.deepEqual(Object.keys(rows[0]!.hosts).sort(), ["here", "web1"]);
+  assert.ok(rows.every((r) => !r.disagree));
+  const id = rows[0]!.id;
+  const metaFile = path.join(local, ".cutover/releases", `${id}.json`);
+  writeFileSync(metaFile, readFileSync(metaFile, "utf8").replace(/"state":"\w[\w-]*"/, '"state":"failed"'));
+  const again = json<{ id: string; disagree: boolean }[]>(await cutover(["--json", "releases"], fx.app));
+  assert.equal(again.find((r) => r.id === id)!.disagree, true);
+  const text = await cutover(["releases"], fx.app);
+  assert.match(text.stdout, /hosts disagree/);
+  const history = json<{ host: string; event: string }[]>(await cutover(["--json", "history"], fx.app));
+  assert.deepEqual([...new Set(history.map((h) => h.host))].sort(), ["here", "web1"]);
+  const rollbacks = history.filter((h) => h.event === "rollback");
+  assert.equal(rollbacks.length, 2);
+});
+
+test("--hosts limits a run to some hosts", async () => {
+  fx.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
+  const before = live(local);
+  const r = await cutover(["--json", "deploy", "--hosts", "web1"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(fx.deployPath), json<Result>(r).release);
+  assert.equal(live(local), before);
+});
+
+test("a failing build hook over SSH: nothing switches anywhere, lock released on every host", async () => {
+  fx.writeConfig(
+    { hooks: { build: ['[ "$CUTOVER_HOST" = here ] || { echo "vendor missing" >&2; exit 3; }'] } },
+    [sshHost(rig, sshd, fx.deployPath, { name: "web1" }), { name: "here", path: local }],
+  );
+  const before = [live(fx.deployPath), live(local)];
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /web1: build hook failed \(exit 3\)/);
+  assert.match(r.stderr, /vendor missing/);
+  assert.deepEqual([live(fx.deployPath), live(local)], before);
+  assert.ok(
+    !existsSync(path.join(fx.deployPath, ".cutover/lock")) && !existsSync(path.join(local, ".cutover/lock")),
+  );
+  const hosts = json<Result>(r).hosts;
+  assert.deepEqual(
+    hosts.map((h) => h.state),
+    ["unchanged", "unchanged"],
+  );
+});
