@@ -37,14 +37,39 @@ export function renderCmd(c: Cmd): string {
 }
 
 /**
- * The one place commands become shell text: a subshell with `set -e`, so the first failing command
- * ends the script with its exit code and an `exit` can never end the long-lived session around it.
- * With a timeout, the subshell is a `sh -c` under coreutils `timeout`.
+ * The one place commands become shell text: a script with `set -e`, so the first failing command
+ * ends it with its exit code. sessionInput() wraps it for the long-lived session.
  */
-export function renderScript(cmds: readonly Cmd[], timeoutSeconds?: number): string {
-  const body = `set -e\n${cmds.map(renderCmd).join("\n")}\n`;
-  if (timeoutSeconds === undefined) return `(\n${body})`;
-  // coreutils timeout runs the script in its own process group and kills the whole group when the
-  // time is up, so nothing a hook started is left running (exit 124).
-  return `timeout -k 5 ${Math.ceil(timeoutSeconds)} sh -c ${quote(body)}`;
+export function renderScript(cmds: readonly Cmd[]): string {
+  return `set -e\n${cmds.map(renderCmd).join("\n")}\n`;
+}
+
+/** Above this a script goes through a temp file: one exec argument may not exceed 128 KiB on Linux. */
+const INLINE_LIMIT = 100_000;
+
+/**
+ * What a long-lived `sh -s` session is fed for one script. The script runs under coreutils `timeout`
+ * (its own process group, killed whole when time is up: exit 124) with stdin from /dev/null, so
+ * nothing it runs can eat the session's input; then an end marker with the exit code is printed on
+ * stdout and on stderr. A small script is one `sh -c` argument; a large one (a manifest) is written
+ * to a temp file through a quoted here-document first, and is not run if that write fails.
+ */
+export function sessionInput(script: string, nonce: string, timeoutSeconds: number): string {
+  const marker = `__CUTOVER_END_${nonce}`;
+  const limit = `timeout -k 5 ${Math.ceil(timeoutSeconds)} sh`;
+  const eof = `__CUTOVER_SCRIPT_${nonce}`;
+  const run =
+    Buffer.byteLength(script) <= INLINE_LIMIT
+      ? [`${limit} -c ${quote(script)} </dev/null`, "__rc=$?"]
+      : [
+          `__f="\${TMPDIR:-/tmp}/cutover-$$-${nonce}.sh"`,
+          `if cat > "$__f" <<'${eof}'`,
+          script.endsWith("\n") ? script.slice(0, -1) : script,
+          eof,
+          `then ${limit} "$__f" </dev/null; __rc=$?; else __rc=125; echo "cutover: cannot write $__f" >&2; fi`,
+          'rm -f "$__f"',
+        ];
+  return [...run, `printf '\\n%s %s\\n' '${marker}' "$__rc"`, `printf '\\n%s\\n' '${marker}' >&2`, ""].join(
+    "\n",
+  );
 }

@@ -12,13 +12,13 @@ export class LocalExecutor implements Executor {
 
   constructor(
     readonly host: string,
-    private readonly timeoutSeconds?: number,
+    private readonly timeoutSeconds: number,
   ) {
     this.session = new ShellSession(host, "sh", ["-s"]);
   }
 
   run(cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> {
-    return this.session.run(renderScript(cmds, this.timeoutSeconds), options);
+    return this.session.run(renderScript(cmds), this.timeoutSeconds, options);
   }
 
   transfer(t: Transfer, options?: RunOptions): Promise<TransferStats> {

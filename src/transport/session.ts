@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { sessionInput } from "../shell/cmd.js";
 import type { RunOptions, RunResult } from "./executor.js";
 import { TransportError } from "./executor.js";
 
@@ -23,8 +24,9 @@ export class ShellSession {
     private readonly beforeStart: () => void = () => undefined,
   ) {}
 
-  run(script: string, options: RunOptions = {}): Promise<RunResult> {
-    const next = this.queue.then(() => this.runNow(script, options));
+  /** Runs one script (see sessionInput); `timeoutSeconds` is enforced on the far side. */
+  run(script: string, timeoutSeconds: number, options: RunOptions = {}): Promise<RunResult> {
+    const next = this.queue.then(() => this.runNow(script, timeoutSeconds, options));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -59,7 +61,7 @@ export class ShellSession {
     return child;
   }
 
-  private runNow(script: string, options: RunOptions): Promise<RunResult> {
+  private runNow(script: string, timeoutSeconds: number, options: RunOptions): Promise<RunResult> {
     const child = this.start();
     const nonce = randomBytes(8).toString("hex");
     const marker = `__CUTOVER_END_${nonce}`;
@@ -137,9 +139,7 @@ export class ShellSession {
           );
         }, options.timeoutMs);
       }
-      child.stdin.write(
-        `${script} </dev/null\n__rc=$?\nprintf '\\n%s %s\\n' '${marker}' "$__rc"\nprintf '\\n%s\\n' '${marker}' >&2\n`,
-      );
+      child.stdin.write(sessionInput(script, nonce, timeoutSeconds));
     });
   }
 }

@@ -37,7 +37,7 @@ export class SshExecutor implements Executor {
   async run(cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> {
     try {
       // The remote `timeout` kills the remote work; this local limit only catches a silent connection.
-      return await this.session.run(renderScript(cmds, this.timeoutSeconds), {
+      return await this.session.run(renderScript(cmds), this.timeoutSeconds, {
         ...options,
         timeoutMs: (this.timeoutSeconds + 15) * 1000,
       });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { cutover, json } from "../helpers/cli.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
@@ -113,4 +114,28 @@ test("a failing build hook over SSH: nothing switches anywhere, lock released on
     hosts.map((h) => h.state),
     ["unchanged", "unchanged"],
   );
+});
+
+test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks current and the next one cleans up", async () => {
+  fx.writeConfig({ hooks: { build: ["sleep 0.3"] } }, [sshHost(rig, sshd, fx.deployPath, { name: "web1" })]);
+  const [a, b] = await Promise.all([cutover(["deploy"], fx.app), cutover(["deploy"], fx.app)]);
+  assert.deepEqual([a.code, b.code].sort(), [0, 3], a.stderr + b.stderr);
+  assert.match((a.code === 3 ? a : b).stderr, /web1: .* is locked by /);
+
+  for (const delay of [150, 300, 450, 600, 750, 900]) {
+    fx.file("src/lib.php", `<?php function version() { return 'k${delay}'; }\n`);
+    const child = spawn(process.execPath, [BIN, "deploy"], { cwd: fx.app, stdio: "ignore" });
+    const timer = setTimeout(() => child.kill("SIGKILL"), delay);
+    await new Promise((r) => child.on("close", r));
+    clearTimeout(timer);
+    await new Promise((r) => setTimeout(r, 100));
+    assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+    assert.equal(
+      readFileSync(path.join(fx.deployPath, "shared/storage/uploads/by-app.txt"), "utf8"),
+      "keep me",
+    );
+    const next = await cutover(["deploy"], fx.app);
+    assert.equal(next.code, 0, `after a kill at ${delay} ms:\n${next.stderr}`);
+    assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  }
 });

@@ -1,0 +1,89 @@
+/**
+ * Benchmark (run by hand, prints figures): the generated 5,000-file (~40 MB) app over SSH on loopback
+ * to 1, 4 and 16 hosts (one sshd each, own loopback address): first deploy and 1-file incremental
+ * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; and in the same
+ * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor).
+ *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16]
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
+import { generateApp } from "./gen-app.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const runs = Number(process.argv[2] ?? 5);
+const counts = (process.argv[3] ?? "1,4,16").split(",").map(Number);
+const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-ssh-"));
+const app = path.join(work, "app");
+generateApp(app);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rig = sshRig();
+const servers: Sshd[] = [];
+for (let i = 0; i < Math.max(...counts); i++) servers.push(await rig.start({ address: `127.0.0.${i + 2}` }));
+const accepted = () => servers.reduce((n, s) => n + (s.log().match(/Accepted publickey/g) ?? []).length, 0);
+
+function timed(args: string[], cwd: string): { ms: number; stdout: string } {
+  const started = process.hrtime.bigint();
+  const r = spawnSync(args[0]!, args.slice(1), { cwd, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr}`);
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6, stdout: r.stdout };
+}
+
+const sshCmd = `ssh -o BatchMode=yes -o UserKnownHostsFile=${rig.knownHosts} -i '${rig.clientKey}' -p ${servers[0]!.port}`;
+const bare = { first: [] as number[], incremental: [] as number[] };
+for (let run = 0; run < runs; run++) {
+  const dest = `/tmp/cutover-bench-bare-${run}`;
+  rmSync(dest, { recursive: true, force: true });
+  bare.first.push(timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app).ms);
+  writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${run}';\n`);
+  bare.incremental.push(timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app).ms);
+  rmSync(dest, { recursive: true, force: true });
+}
+console.log(
+  `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} runs, medians`,
+);
+console.log(
+  `bare rsync -a over ssh (1 host):  first ${median(bare.first).toFixed(0)} ms, 1-file incremental ${median(bare.incremental).toFixed(0)} ms`,
+);
+
+for (const n of counts) {
+  const first: number[] = [];
+  const incremental: number[] = [];
+  const skew: number[] = [];
+  const perHost: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const targets = servers
+      .slice(0, n)
+      .map((s, i) => sshHost(rig, s, path.join(work, `t${n}-${run}-${i}`), { name: `h${i + 1}` }));
+    writeFileSync(
+      path.join(app, "cutover.yaml"),
+      stringify({
+        exclude: ["cutover.yaml"],
+        shared_files: [".env"],
+        keep_releases: 3,
+        stages: { bench: { hosts: targets } },
+      }),
+    );
+    first.push(
+      timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app).ms,
+    );
+    writeFileSync(path.join(app, "public/index.php"), `<?php echo 'v${n}-${run}';\n`);
+    const before = accepted();
+    const inc = timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app);
+    incremental.push(inc.ms);
+    perHost.push((accepted() - before) / n);
+    skew.push((JSON.parse(inc.stdout) as { switchSkewMs: number }).switchSkewMs);
+    for (let i = 0; i < n; i++)
+      rmSync(path.join(work, `t${n}-${run}-${i}`), { recursive: true, force: true });
+  }
+  console.log(
+    `${String(n).padStart(2)} host${n === 1 ? " " : "s"}: first ${median(first).toFixed(0)} ms, 1-file incremental ${median(incremental).toFixed(0)} ms, ` +
+      `switch skew ${median(skew)} ms, SSH connections per host per deploy ${median(perHost)}`,
+  );
+}
+await rig.stopAll();
+rmSync(work, { recursive: true, force: true });
