@@ -5,7 +5,7 @@
  * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor).
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16]
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,11 +26,22 @@ const servers: Sshd[] = [];
 for (let i = 0; i < Math.max(...counts); i++) servers.push(await rig.start({ address: `127.0.0.${i + 2}` }));
 const accepted = () => servers.reduce((n, s) => n + (s.log().match(/Accepted publickey/g) ?? []).length, 0);
 
-function timed(args: string[], cwd: string): { ms: number; stdout: string } {
+/** Runs a command; async so the sshd logs keep being read meanwhile. */
+async function timed(args: string[], cwd: string): Promise<{ ms: number; stdout: string }> {
   const started = process.hrtime.bigint();
-  const r = spawnSync(args[0]!, args.slice(1), { cwd, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr}`);
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6, stdout: r.stdout };
+  const child = spawn(args[0]!, args.slice(1), { cwd });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  if (code !== 0) throw new Error(`${args.join(" ")} failed: ${stderr}`);
+  await new Promise((r) => setTimeout(r, 50));
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6 - 50, stdout };
 }
 
 const sshCmd = `ssh -o BatchMode=yes -o UserKnownHostsFile=${rig.knownHosts} -i '${rig.clientKey}' -p ${servers[0]!.port}`;
@@ -38,9 +49,11 @@ const bare = { first: [] as number[], incremental: [] as number[] };
 for (let run = 0; run < runs; run++) {
   const dest = `/tmp/cutover-bench-bare-${run}`;
   rmSync(dest, { recursive: true, force: true });
-  bare.first.push(timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app).ms);
+  bare.first.push((await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app)).ms);
   writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${run}';\n`);
-  bare.incremental.push(timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app).ms);
+  bare.incremental.push(
+    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app)).ms,
+  );
   rmSync(dest, { recursive: true, force: true });
 }
 console.log(
@@ -69,11 +82,14 @@ for (const n of counts) {
       }),
     );
     first.push(
-      timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app).ms,
+      (await timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app)).ms,
     );
     writeFileSync(path.join(app, "public/index.php"), `<?php echo 'v${n}-${run}';\n`);
     const before = accepted();
-    const inc = timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app);
+    const inc = await timed(
+      [process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"],
+      app,
+    );
     incremental.push(inc.ms);
     perHost.push((accepted() - before) / n);
     skew.push((JSON.parse(inc.stdout) as { switchSkewMs: number }).switchSkewMs);

@@ -63,6 +63,8 @@ export interface ResolvedStage {
   readonly ssh: SshSettings;
   /** Longest any one step may run on a host; its whole process group is killed after it. */
   readonly commandTimeoutSeconds: number;
+  /** How the upload decides a file is unchanged (see Transfer.compare). */
+  readonly uploadCompare: "mtime" | "checksum";
   readonly rolling?: Rolling;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
@@ -202,6 +204,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       acceptNewHostKeys: merged.ssh?.accept_new_host_keys ?? false,
     },
     commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
+    uploadCompare: merged.upload?.compare ?? "mtime",
     rolling,
     rollbackOn: merged.rollback_on ?? [],
   };

@@ -134,6 +134,10 @@ const settings = {
   hooks: hooks.optional(),
   ssh: ssh.optional(),
   command_timeout: z.number().positive().optional(),
+  upload: z
+    .object({ compare: z.enum(["mtime", "checksum"]).optional() })
+    .strict()
+    .optional(),
   rolling: rolling.optional(),
   rollback_on: z.array(z.literal("after_switch")).optional(),
 };

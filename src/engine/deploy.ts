@@ -44,8 +44,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const started = clock();
   const who = whoAmI();
   const hosts = selectHosts(stage, options.hosts);
-  const source = sourceFacts(stage);
   const targets = openTargets(stage, hosts);
+  for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
+  const source = sourceFacts(stage);
   const owner = newOwner(who, options.command, started);
   try {
     const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];

@@ -119,6 +119,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
       directory: true,
       linkDest: linkSources(facts, previous),
       exclude: [...stage.exclude, ...sharedAll.map((p) => `/${p}`)],
+      compare: stage.uploadCompare,
     },
   });
 
@@ -179,7 +180,14 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
         steps.push({
           kind: "transfer",
           title: `seed shared/${p} from the source`,
-          transfer: { from: path.join(stage.source, p), to: target, directory, linkDest: [], exclude: [] },
+          transfer: {
+            from: path.join(stage.source, p),
+            to: target,
+            directory,
+            linkDest: [],
+            exclude: [],
+            compare: "mtime",
+          },
         });
       } else if (directory) {
         links.push(cmd(["mkdir", "-p", "--", target]));

@@ -11,6 +11,11 @@ export interface Transfer {
   readonly linkDest: readonly string[];
   /** rsync exclude patterns, anchored at the transfer root. */
   readonly exclude: readonly string[];
+  /**
+   * How rsync decides a file is unchanged: "mtime" (size and nanosecond mtime, the fast default for a
+   * working tree) or "checksum" (content; mtimes not kept, so a fresh CI checkout still links).
+   */
+  readonly compare: "mtime" | "checksum";
 }
 
 export type Step =

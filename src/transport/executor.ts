@@ -28,6 +28,8 @@ export interface Executor {
   readonly host: string;
   run(cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult>;
   transfer(transfer: Transfer, options?: RunOptions): Promise<TransferStats>;
+  /** Starts connecting now, so the connection overlaps local work; run() would connect anyway. */
+  connect(): void;
   /** Kills whatever runs now (Ctrl-C); later calls start afresh. */
   interrupt(): void;
   close(): Promise<void>;

@@ -25,6 +25,10 @@ export class LocalExecutor implements Executor {
     return runRsync(this.host, rsyncArgs(t, t.to), { ...options, signal: this.transfers.signal });
   }
 
+  connect(): void {
+    this.session.connect();
+  }
+
   interrupt(): void {
     this.transfers.abort();
     this.transfers = new AbortController();

@@ -5,11 +5,12 @@ import { TransportError } from "./executor.js";
 
 /**
  * rsync argv for a transfer; `destination` is the target path as rsync should see it (maybe host:path).
- * Release uploads compare by checksum and do not preserve mtimes: a fresh checkout (all mtimes new)
- * still hard-links every unchanged file, and an edit that keeps size and second is never missed.
+ * mtimes compare to the nanosecond (--modify-window=-1), so an edit that keeps size and second is
+ * never missed; "checksum" compares content and does not keep mtimes, so a fresh checkout (all
+ * mtimes new) still hard-links every unchanged file.
  */
 export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
-  const mode = t.linkDest.length > 0 ? ["-rlpgoD", "--checksum"] : ["-a"];
+  const mode = t.compare === "checksum" ? ["-rlpgoD", "--checksum"] : ["-a", "--modify-window=-1"];
   const args = [...mode, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
   for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);

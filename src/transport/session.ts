@@ -31,6 +31,11 @@ export class ShellSession {
     return next;
   }
 
+  /** Starts the process (for SSH: opens the connection) before the first script is sent. */
+  connect(): void {
+    this.start();
+  }
+
   interrupt(): void {
     const child = this.child;
     this.child = undefined;

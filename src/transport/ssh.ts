@@ -74,6 +74,10 @@ export class SshExecutor implements Executor {
     }
   }
 
+  connect(): void {
+    this.session.connect();
+  }
+
   interrupt(): void {
     this.transfers.abort();
     this.transfers = new AbortController();

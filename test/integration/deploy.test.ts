@@ -6,6 +6,7 @@ import {
   readlinkSync,
   realpathSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
@@ -180,10 +181,26 @@ test("dry run prints the plan per host and changes nothing", async () => {
   const r = await cutover(["--dry-run", "deploy"], fx.app);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /dry run: nothing was changed/);
-  assert.match(r.stdout, /rsync -rlpgoD --checksum .*--link-dest=/);
+  assert.match(r.stdout, /rsync -a --modify-window=-1 .*--link-dest=/);
   assert.match(r.stdout, /switch current/);
   const rb = await cutover(["--dry-run", "rollback"], fx.app);
   assert.equal(rb.code, 0, rb.stderr);
   assert.match(rb.stdout, /^rollback \S+ \(dry run/);
   assert.deepEqual(snapshot(fx.deployPath), before);
+});
+
+test("upload.compare checksum: a fresh checkout (every mtime new) still hard-links unchanged files", async () => {
+  fx.writeConfig({ upload: { compare: "checksum" } });
+  let r = await cutover(["--json", "deploy", "-q"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const before = json<Result>(r).release;
+  const later = new Date(Date.now() + 60_000);
+  for (const f of ["public/index.php", "src/lib.php"]) utimesSync(path.join(fx.app, f), later, later);
+  r = await cutover(["--json", "deploy", "-q"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const after_ = json<Result>(r).release;
+  assert.equal(json<Result>(r).filesTransferred, 0);
+  const ino = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "src/lib.php")).ino;
+  assert.equal(ino(before), ino(after_));
+  fx.writeConfig();
 });

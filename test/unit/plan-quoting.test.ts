@@ -33,6 +33,7 @@ const stage: ResolvedStage = {
   hosts: [{ name: "web 1", path: ROOT, roles: [] }],
   ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false },
   commandTimeoutSeconds: 60,
+  uploadCompare: "mtime",
   rollbackOn: [],
 };
 
