@@ -15,9 +15,12 @@ import {
   usageError,
   verify,
 } from "../index.js";
+import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js";
+import { probeText } from "../probe/report.js";
 import { planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
+import { ProbedRun } from "./probed-run.js";
 
 const hostList = (value: string | undefined) =>
   value
@@ -35,7 +38,7 @@ function seconds(value: string | undefined, flag: string): number {
 export async function deployCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { hosts?: string; lockWait?: string; parallel?: string },
+  opts: { hosts?: string; lockWait?: string; parallel?: string; probe?: string; probeConcurrency?: string },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
@@ -49,20 +52,58 @@ export async function deployCommand(
     return EXIT.ok;
   }
   const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
+  const probeUrl = opts.probe ?? stage.probe?.url;
+  const concurrency =
+    opts.probeConcurrency === undefined ? (stage.probe?.concurrency ?? 16) : Number(opts.probeConcurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
+  const probe = probeUrl ? new ProbedRun(probeUrl, concurrency, ctx.emit) : undefined;
+  probe?.start();
   const result = await withSignals((signal) =>
     deploy({
       stage,
       hosts,
       lockWaitSeconds,
       parallel,
-      emit: ctx.emit,
+      emit: probe?.emit ?? ctx.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
     }),
   );
-  ctx.print(deploySummary("deploy", result), result);
+  const report = probe ? await probe.finish(result.release) : undefined;
+  ctx.print(
+    `${deploySummary("deploy", result)}${report ? `\n${probeText(report)}` : ""}`,
+    report ? { ...result, probe: report } : result,
+  );
   ctx.failed(result);
   return result.exitCode;
+}
+
+export async function serverConfigCommand(
+  ctx: CommandContext,
+  server: string,
+  stageName: string | undefined,
+  opts: { listen: string; serverName: string; fpm?: string; webroot: string },
+): Promise<ExitCode> {
+  if (server !== "nginx" && server !== "apache")
+    throw usageError(`server-config: unknown server "${server}"`, "use nginx or apache");
+  const stage = ctx.stage(stageName);
+  const fpm = opts.fpm ?? stage.php.pools[0]?.address;
+  if (!fpm)
+    throw usageError(
+      "server-config: no php-fpm address",
+      "pass --fpm /run/php/php8.2-fpm.sock, or set php.fpm in cutover.yaml",
+    );
+  const input = {
+    deployPath: stage.hosts[0]!.path,
+    webroot: opts.webroot,
+    listen: opts.listen,
+    serverName: opts.serverName,
+    fpm,
+  };
+  const text = server === "nginx" ? nginxConfig(input) : apacheConfig(input);
+  ctx.print(text.trimEnd(), { server, config: text });
+  return EXIT.ok;
 }
 
 export async function rollbackCommand(

@@ -52,8 +52,23 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .description("upload, build and switch to a new release on every host of the stage")
     .addOption(hostsOption)
     .option("--parallel <n>", "prepare at most this many hosts at a time (default: all)")
+    .option(
+      "--probe <url>",
+      "run HTTP load against this URL during the deploy and report failures, mixed and stale responses",
+    )
+    .option("--probe-concurrency <n>", "keep-alive connections of the probe (default 16)")
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
+  program
+    .command("server-config <server> [stage]")
+    .description(
+      "print a web server config (nginx or apache) for the stage's deploy path that never serves stale or mixed code",
+    )
+    .option("--listen <addr>", "listen address", "80")
+    .option("--server-name <name>", "server_name / ServerName", "_")
+    .option("--fpm <address>", "php-fpm socket path or host:port (default: the first php.fpm socket)")
+    .option("--webroot <dir>", "web root inside a release", "public")
+    .action((server, stage, opts) => run((c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))());
   program
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")

@@ -42,6 +42,24 @@ export interface SshSettings {
   readonly acceptNewHostKeys: boolean;
 }
 
+export interface PhpPool {
+  /** Unix socket path, unix:/path, or host:port. */
+  readonly address: string;
+  readonly reset: "opcache" | "reload" | "none";
+}
+
+export interface PhpSettings {
+  readonly binary: string;
+  readonly pools: readonly PhpPool[];
+  readonly reloadCommand?: string;
+  readonly warmup: readonly string[];
+  readonly forbidCurrentPaths: boolean;
+  /** Requests per pool that must all see the new release after the switch. */
+  readonly verifyRequests: number;
+  /** How long to wait for a deferred OPcache restart (it waits for requests in flight). */
+  readonly resetWaitSeconds: number;
+}
+
 export interface Rolling {
   /** Hosts per batch: a count, or a percentage of the selected hosts. */
   readonly batch: number | `${number}%`;
@@ -65,6 +83,9 @@ export interface ResolvedStage {
   readonly commandTimeoutSeconds: number;
   /** How the upload decides a file is unchanged (see Transfer.compare). */
   readonly uploadCompare: "mtime" | "checksum";
+  readonly php: PhpSettings;
+  /** HTTP load to run during deploys (`deploy --probe URL` overrides the url). */
+  readonly probe?: { readonly url: string; readonly concurrency: number };
   readonly rolling?: Rolling;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
@@ -178,6 +199,12 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       );
   }
 
+  if (merged.php?.fpm?.some((p) => p.reset === "reload") && !merged.php.reload_command) {
+    throw configError(
+      `${file}: php.fpm uses reset: reload but php.reload_command is not set`,
+      "set php.reload_command (e.g. the command that sends USR2 to the php-fpm master)",
+    );
+  }
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -205,6 +232,16 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     },
     commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
     uploadCompare: merged.upload?.compare ?? "mtime",
+    probe: merged.probe ? { url: merged.probe.url, concurrency: merged.probe.concurrency ?? 16 } : undefined,
+    php: {
+      binary: merged.php?.binary ?? "php",
+      pools: (merged.php?.fpm ?? []).map((p) => ({ address: p.socket, reset: p.reset ?? "opcache" })),
+      reloadCommand: merged.php?.reload_command,
+      warmup: merged.php?.warmup ?? [],
+      forbidCurrentPaths: merged.php?.forbid_current_paths ?? false,
+      verifyRequests: merged.php?.verify_requests ?? 8,
+      resetWaitSeconds: merged.php?.reset_wait ?? 15,
+    },
     rolling,
     rollbackOn: merged.rollback_on ?? [],
   };

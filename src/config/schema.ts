@@ -113,6 +113,27 @@ const ssh = z
   })
   .strict();
 
+const php = z
+  .object({
+    binary: z.string().min(1).optional(),
+    fpm: z
+      .array(
+        z
+          .object({
+            socket: z.string().min(1, "a unix socket path, or host:port"),
+            reset: z.enum(["opcache", "reload", "none"]).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    reload_command: z.string().min(1).optional(),
+    warmup: z.array(releasePath).optional(),
+    forbid_current_paths: z.boolean().optional(),
+    verify_requests: z.number().int().min(1).max(100).optional(),
+    reset_wait: z.number().min(0).optional(),
+  })
+  .strict();
+
 const rolling = z
   .object({
     batch: z.union([
@@ -140,6 +161,11 @@ const settings = {
     .optional(),
   rolling: rolling.optional(),
   rollback_on: z.array(z.literal("after_switch")).optional(),
+  php: php.optional(),
+  probe: z
+    .object({ url: z.string().url(), concurrency: z.number().int().min(1).max(1000).optional() })
+    .strict()
+    .optional(),
 };
 
 const stage = z

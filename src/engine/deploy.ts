@@ -9,6 +9,7 @@ import type { Emit } from "./events.js";
 import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks, undoCreated } from "./finalize.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
 import { type DeployResult, describeLeftovers, type HostOutcome } from "./outcome.js";
+import { resetAndVerify } from "./php-runtime.js";
 import { prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
 import { sourceFacts, whoAmI } from "./source.js";
@@ -141,12 +142,23 @@ async function run(
     ? await switchRolling(locked, releaseId, stage.rolling, batchHooks(planOf, releaseId, emit), emit)
     : await switchTogether(locked, releaseId, emit);
   if (switched.error) {
-    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit);
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
     const reason = switched.error.message;
     await Promise.all(
       locked.map((t) => recordFailure(t, planOf(t), prepared(t).meta, reason, "failed", emit, started)),
     );
     return finish(base, hosts, switched.outcomes, switched.error, EXIT.failed);
+  }
+
+  const stale = await resetAll(locked, stage, releaseId, emit);
+  if (stale) {
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
+    await Promise.all(
+      locked.map((t) =>
+        recordFailure(t, planOf(t), prepared(t).meta, stale.message, "failed", emit, started),
+      ),
+    );
+    return finish(base, hosts, switched.outcomes, stale, EXIT.failed);
   }
 
   emit({ type: "phase", phase: "after switch" });
@@ -171,7 +183,7 @@ async function run(
   const hookError = hookErrors.find((e) => e !== undefined);
   if (hookError && stage.rollbackOn.includes("after_switch")) {
     emit({ type: "phase", phase: "after_switch failed: switching every host back (rollback_on)" });
-    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit);
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
     const reason = `after_switch hook failed: ${hookError.message}`;
     await Promise.all(
       locked.map((t) => recordSwitchedBack(t, planOf(t), live.get(t)!, reason, emit, started)),
@@ -200,6 +212,24 @@ async function run(
   };
 }
 
+/** PHP caches on every host after the switch; the first host that still serves stale code fails it. */
+async function resetAll(
+  locked: readonly LockedTarget[],
+  stage: ResolvedStage,
+  release: string,
+  emit: Emit,
+): Promise<Error | undefined> {
+  const errors = await Promise.all(
+    locked.map((t) =>
+      resetAndVerify(t, stage, release, emit).then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+    ),
+  );
+  return errors.find((e) => e !== undefined);
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -216,6 +246,7 @@ async function switchBackAll(
   planOf: (t: LockedTarget) => HostDeployPlan,
   release: string,
   emit: Emit,
+  stage: ResolvedStage,
 ): Promise<HostOutcome[]> {
   emit({ type: "phase", phase: "switching back the hosts that switched" });
   return Promise.all(
@@ -224,6 +255,11 @@ async function switchBackAll(
       const switched = outcomes.some((o) => o.target === t && o.ok);
       if (!switched) return { host: t.host.name, state: "unchanged", serving: previous };
       const back = await switchBack(t, release, previous ?? undefined, emit);
+      if (back && previous) {
+        await resetAndVerify(t, stage, previous, emit).catch((e: Error) =>
+          emit({ type: "warning", host: t.host.name, message: e.message }),
+        );
+      }
       return { host: t.host.name, state: "switched-back", serving: back ? previous : release };
     }),
   );

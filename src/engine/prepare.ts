@@ -8,6 +8,7 @@ import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import { listRelease } from "./list-release.js";
+import { scanCurrentPaths, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 
@@ -30,6 +31,7 @@ export async function prepareHost(
 ): Promise<Prepared> {
   const host = plan.host.name;
   const ctx = { executor, emit };
+  const target = { host: plan.host, executor, layout: plan.layout };
   let meta = plan.meta;
   let upload: TransferStats | undefined;
   const check = () => {
@@ -57,6 +59,12 @@ export async function prepareHost(
               throw new StepError(host, step.title, error.message, error.stderr);
             throw error;
           }
+          break;
+        case "scan-current":
+          await scanCurrentPaths(target, stage, plan.releaseId, emit);
+          break;
+        case "php-warmup":
+          await warmUp(target, stage, plan.releaseId, emit);
           break;
         case "seal": {
           const rel = plan.layout.release(plan.releaseId);

@@ -9,6 +9,7 @@ import type { Emit } from "./events.js";
 import { historyEntry, softHooks } from "./finalize.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
 import type { DeployResult, HostOutcome } from "./outcome.js";
+import { resetAndVerify } from "./php-runtime.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { skewMs, switchAll, switchBack } from "./switch.js";
@@ -134,6 +135,9 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
 
       const reason = `rolled back to ${release} by ${who}`;
       const warnings: string[] = [];
+      for (const c of choices) {
+        await resetAndVerify(c.t, stage, release, emit).catch((e: Error) => warnings.push(e.message));
+      }
       await Promise.all(
         choices.map(async (c) => {
           const l = c.t.layout;

@@ -145,6 +145,9 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   if (stage.hooks.build.length > 0)
     steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(hooks, "build", rel) });
+  steps.push({ kind: "scan-current", title: "scan for paths through current" });
+  if (stage.php.pools.length > 0 && stage.php.warmup.length > 0)
+    steps.push({ kind: "php-warmup", title: "warm up OPcache" });
   const newestGood = linkSources(facts, previous)[0]?.slice(3);
   steps.push({
     kind: "seal",

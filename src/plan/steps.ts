@@ -22,6 +22,10 @@ export type Step =
   | { readonly kind: "run"; readonly title: string; readonly cmds: readonly Cmd[] }
   | { readonly kind: "transfer"; readonly title: string; readonly transfer: Transfer }
   | { readonly kind: "hook"; readonly title: string; readonly hook: HookName; readonly cmds: readonly Cmd[] }
+  /** Searches the release for the literal DEPLOY_PATH/current; warns, or refuses when configured. */
+  | { readonly kind: "scan-current"; readonly title: string }
+  /** Installs the PHP runtime helpers and compiles the release's PHP files in every pool. */
+  | { readonly kind: "php-warmup"; readonly title: string }
   /** Lists and hashes the release, records manifest and checksum, marks it ready. */
   | {
       readonly kind: "seal";

@@ -11,6 +11,14 @@ function stepLines(step: Step): string[] {
       return step.cmds.map(renderCmd);
     case "transfer":
       return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
+    case "scan-current":
+      return [
+        "grep the release for the literal DEPLOY_PATH/current/ (warn; refuse with php.forbid_current_paths)",
+      ];
+    case "php-warmup":
+      return [
+        "write the FastCGI client and runtime script to .cutover/tmp; opcache_compile_file the release's PHP files in every pool",
+      ];
     case "seal":
       return [
         "list and sha256 every file of the release; write its manifest and checksum; sync; mark it ready",

@@ -34,6 +34,14 @@ const stage: ResolvedStage = {
   ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false },
   commandTimeoutSeconds: 60,
   uploadCompare: "mtime",
+  php: {
+    binary: "php",
+    pools: [],
+    warmup: [],
+    forbidCurrentPaths: false,
+    verifyRequests: 8,
+    resetWaitSeconds: 5,
+  },
   rollbackOn: [],
 };
 

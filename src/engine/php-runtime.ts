@@ -1,0 +1,126 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
+import { parseReports, type RuntimeReport } from "../integrations/php/runtime-script.js";
+import {
+  askPool,
+  installRuntime,
+  parseScan,
+  removeRuntime,
+  runtimeFiles,
+  scanForCurrentPath,
+} from "../integrations/php/steps.js";
+import { cmd } from "../shell/cmd.js";
+import type { Emit } from "./events.js";
+import type { LockedTarget } from "./lock.js";
+import { runStep, timed } from "./steps.js";
+import type { Target } from "./targets.js";
+
+type Host = Target & { readonly layout: LockedTarget["layout"] };
+
+/** Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request. */
+export async function scanCurrentPaths(
+  t: Host,
+  stage: ResolvedStage,
+  release: string,
+  emit: Emit,
+): Promise<void> {
+  const { stdout } = await runStep({ executor: t.executor, emit }, "scan for paths through current", [
+    scanForCurrentPath(t.layout, release),
+  ]);
+  const hits = parseScan(stdout.toString("utf8"), t.layout.release(release));
+  if (hits.length === 0) return;
+  const message = `${t.host.name}: the release names ${t.layout.current}/ in ${hits.length}${hits.length === 50 ? "+" : ""} place${hits.length === 1 ? "" : "s"}: such paths resolve current again in mid-request and can mix two releases`;
+  if (stage.php.forbidCurrentPaths) {
+    throw new CutoverError("current-paths", message, {
+      detail: hits.slice(0, 10),
+      fix: "build paths from __DIR__ (or the release path) instead, or set php.forbid_current_paths: false",
+    });
+  }
+  emit({ type: "warning", host: t.host.name, message: `${message}; first: ${hits.slice(0, 3).join(" | ")}` });
+}
+
+/** Compiles the new release's PHP files into every pool's OPcache before the switch. */
+export async function warmUp(t: Host, stage: ResolvedStage, release: string, emit: Emit): Promise<void> {
+  const files = runtimeFiles(t.layout, release);
+  await runStep(
+    { executor: t.executor, emit },
+    "install PHP helpers",
+    installRuntime(t.layout, files, release, stage.php.warmup),
+  );
+  for (const pool of stage.php.pools) {
+    const { stdout } = await runStep({ executor: t.executor, emit }, `warm up ${pool.address}`, [
+      askPool(stage.php, files, pool, "warmup"),
+    ]);
+    const [report] = parseReports(stdout.toString("utf8"));
+    if (report && (report.failed?.length ?? 0) > 0) {
+      emit({
+        type: "warning",
+        host: t.host.name,
+        message: `warm-up could not compile ${report.failed!.length} file(s) in ${pool.address}, e.g. ${report.failed![0]}`,
+      });
+    }
+  }
+}
+
+function describe(reports: readonly RuntimeReport[]): string {
+  return reports
+    .map(
+      (r) =>
+        `pid ${r.pid} serves ${r.serving || "(nothing)"}${r.opcache?.restart_pending ? " (OPcache restart pending)" : ""}`,
+    )
+    .join("; ");
+}
+
+/**
+ * After a switch on one host: resets each pool as configured (OPcache reset through the pool's own
+ * SAPI, or the reload command), then asks several workers of the pool which release `current`
+ * resolves to for them; any worker on another release fails the step.
+ */
+export async function resetAndVerify(
+  t: Host,
+  stage: ResolvedStage,
+  release: string,
+  emit: Emit,
+): Promise<void> {
+  const pools = stage.php.pools.filter((p) => p.reset !== "none");
+  if (pools.length === 0) return;
+  const files = runtimeFiles(t.layout, release);
+  const ctx = { executor: t.executor, emit };
+  await timed(emit, t.host.name, "reset PHP caches", async () => {
+    try {
+      await runStep(ctx, "install PHP helpers", installRuntime(t.layout, files, release, []));
+      for (const pool of pools) {
+        if (pool.reset === "opcache")
+          await runStep(ctx, `reset OPcache of ${pool.address}`, [askPool(stage.php, files, pool, "reset")]);
+        else await runStep(ctx, "php reload_command", [cmd(["sh", "-c", stage.php.reloadCommand!])]);
+        // opcache_reset() only schedules a restart, done when no request is in flight: poll for it.
+        const deadline = Date.now() + stage.php.resetWaitSeconds * 1000;
+        let reports: RuntimeReport[] = [];
+        let wrong: RuntimeReport[] = [];
+        for (;;) {
+          const { stdout } = await runStep(ctx, `verify ${pool.address}`, [
+            askPool(stage.php, files, pool, "status", stage.php.verifyRequests),
+          ]);
+          reports = parseReports(stdout.toString("utf8"));
+          wrong = reports.filter(
+            (r) => !r.serving || !r.serving.endsWith(`/releases/${release}`) || r.opcache?.restart_pending,
+          );
+          if ((reports.length > 0 && wrong.length === 0) || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (reports.length === 0 || wrong.length > 0) {
+          throw new CutoverError(
+            "stale",
+            `${t.host.name}: php-fpm at ${pool.address} still serves another release after the reset`,
+            {
+              detail: [describe(wrong.length > 0 ? wrong : reports)],
+              fix: "check `cutover doctor`: opcache.preload, or a pool that is not the one the web server uses",
+            },
+          );
+        }
+      }
+    } finally {
+      await t.executor.run([removeRuntime(files)]).catch(() => undefined);
+    }
+  });
+}

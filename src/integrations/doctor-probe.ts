@@ -1,0 +1,56 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
+
+/**
+ * Read-only look at a host for `cutover doctor`: tools, clock, web server configs that serve the
+ * deploy path, cron entries and running processes that point into releases/. Sections are lines
+ * `@@name value`; config findings are `@@nginx FILE` followed by the file's matching lines.
+ */
+const DOCTOR = `root=$1; shift
+say() { printf '%s\\n' "$*"; }
+say "@@clock $(date +%s%3N)"
+command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
+command -v php >/dev/null 2>&1 && say "@@php yes" || say "@@php no"
+for f in $(grep -rlF -e "$root/current" "$@" 2>/dev/null); do
+  say "@@nginx $f"
+  grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*root ' "$f" | sed 's/^/@@line /'
+done
+crontab -l 2>/dev/null | grep -F -e "$root/releases/" | sed 's/^/@@cron /'
+for p in /proc/[0-9]*; do
+  [ "$p" = "/proc/$$" ] && continue
+  c=$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+  case "$c" in *"$root/releases/"*) say "@@process \${p#/proc/} $c";; esac
+done
+exit 0
+`;
+
+export function doctorProbe(deployPath: string, configPaths: readonly string[]): Cmd {
+  return shProgram(DOCTOR, [deployPath, ...configPaths]);
+}
+
+export interface DoctorFacts {
+  readonly clockMs: number;
+  readonly rsync: boolean;
+  readonly php: boolean;
+  readonly nginx: ReadonlyMap<string, readonly string[]>;
+  readonly cron: readonly string[];
+  readonly processes: readonly string[];
+}
+
+export function parseDoctor(output: string): DoctorFacts {
+  const nginx = new Map<string, string[]>();
+  let file: string | undefined;
+  const facts = { clockMs: 0, rsync: false, php: false, cron: [] as string[], processes: [] as string[] };
+  for (const line of output.split("\n")) {
+    const space = line.indexOf(" ");
+    const key = line.slice(0, space);
+    const rest = line.slice(space + 1);
+    if (key === "@@clock") facts.clockMs = Number(rest);
+    else if (key === "@@rsync") facts.rsync = rest === "yes";
+    else if (key === "@@php") facts.php = rest === "yes";
+    else if (key === "@@nginx") nginx.set((file = rest), []);
+    else if (key === "@@line" && file) nginx.get(file)!.push(rest);
+    else if (key === "@@cron") facts.cron.push(rest);
+    else if (key === "@@process") facts.processes.push(rest);
+  }
+  return { ...facts, nginx };
+}

@@ -1,0 +1,68 @@
+/**
+ * The script cutover runs inside a php-fpm pool (through FastCGI), written outside the docroot and
+ * removed afterwards. Actions: status (what this worker sees), reset (opcache_reset, which also makes
+ * every worker drop its realpath cache on its next request), warmup (opcache_compile_file on the
+ * release's real paths). It always reports which release `current` resolves to *in this worker*
+ * (through its realpath cache), and the OPcache state.
+ */
+export function runtimeScriptPhp(currentPath: string, warmupList: string): string {
+  return `<?php
+$current = ${phpString(currentPath)};
+$list = ${phpString(warmupList)};
+$action = $_GET['action'] ?? 'status';
+$oc = function_exists('opcache_get_status');
+$result = ['pid' => getmypid(), 'sapi' => PHP_SAPI, 'action' => $action];
+if ($action === 'reset') {
+    $result['reset'] = $oc ? opcache_reset() : false;
+}
+if ($action === 'warmup') {
+    $ok = 0;
+    $failed = [];
+    foreach (is_file($list) ? file($list, FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) : [] as $file) {
+        if ($oc && @opcache_compile_file($file)) $ok++; else $failed[] = $file;
+    }
+    $result['compiled'] = $ok;
+    $result['failed'] = array_slice($failed, 0, 10);
+}
+$status = $oc ? opcache_get_status(false) : false;
+$result['opcache'] = $status ? [
+    'enabled' => $status['opcache_enabled'],
+    'restart_pending' => $status['restart_pending'],
+    'restart_in_progress' => $status['restart_in_progress'],
+] : null;
+$result['ini'] = [
+    'opcache.enable' => ini_get('opcache.enable'),
+    'opcache.validate_timestamps' => ini_get('opcache.validate_timestamps'),
+    'opcache.revalidate_path' => ini_get('opcache.revalidate_path'),
+    'opcache.preload' => ini_get('opcache.preload'),
+    'realpath_cache_ttl' => ini_get('realpath_cache_ttl'),
+    'session.save_path' => ini_get('session.save_path'),
+];
+$result['serving'] = realpath($current);
+header('Content-Type: application/json');
+echo json_encode($result), "\\n";
+`;
+}
+
+/** A PHP single-quoted literal: nothing inside is interpolated ($ stays a dollar). */
+export function phpString(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+export interface RuntimeReport {
+  readonly pid: number;
+  readonly sapi: string;
+  readonly reset?: boolean;
+  readonly compiled?: number;
+  readonly failed?: readonly string[];
+  readonly opcache: { enabled: boolean; restart_pending: boolean; restart_in_progress: boolean } | null;
+  readonly ini: Readonly<Record<string, string | false>>;
+  readonly serving: string | false;
+}
+
+export function parseReports(output: string): RuntimeReport[] {
+  return output
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as RuntimeReport);
+}

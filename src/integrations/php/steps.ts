@@ -1,0 +1,100 @@
+import path from "node:path/posix";
+import type { PhpPool, PhpSettings } from "../../config/resolve.js";
+import type { Layout } from "../../plan/layout.js";
+import { writeFileAtomic } from "../../plan/records.js";
+import { type Cmd, cmd, shProgram } from "../../shell/cmd.js";
+import { FCGI_CLIENT_PHP } from "./fcgi-client.js";
+import { runtimeScriptPhp } from "./runtime-script.js";
+
+/** Where one run's PHP helper files live: outside the docroot, readable by the FPM user. */
+export interface RuntimeFiles {
+  readonly dir: string;
+  readonly client: string;
+  readonly script: string;
+  readonly list: string;
+}
+
+export function runtimeFiles(l: Layout, nonce: string): RuntimeFiles {
+  const dir = path.join(l.tmp, `php-${nonce}`);
+  return {
+    dir,
+    client: path.join(dir, "fcgi-client.php"),
+    script: path.join(dir, "runtime.php"),
+    list: path.join(dir, "warmup.txt"),
+  };
+}
+
+const LIST = `set -e
+rel=$1 out=$2; shift 2
+: > "$out"
+for p; do [ -e "$rel/$p" ] && find "$rel/$p" -type f -name '*.php' >> "$out"; done
+chmod 644 "$out"
+`;
+
+/** Writes the client, the runtime script and (for warm-up) the list of the release's PHP files. */
+export function installRuntime(
+  l: Layout,
+  files: RuntimeFiles,
+  release: string,
+  warmup: readonly string[],
+): Cmd[] {
+  return [
+    cmd(["mkdir", "-p", "--", files.dir]),
+    cmd(["chmod", "755", "--", l.meta, l.tmp, files.dir]),
+    ...writeFileAtomic(files.client, FCGI_CLIENT_PHP),
+    ...writeFileAtomic(files.script, runtimeScriptPhp(l.current, files.list)),
+    cmd(["chmod", "644", "--", files.client, files.script]),
+    shProgram(LIST, [l.release(release), files.list, ...warmup]),
+  ];
+}
+
+export function removeRuntime(files: RuntimeFiles): Cmd {
+  return cmd(["rm", "-rf", "--", files.dir]);
+}
+
+const ASK = `php=$1 client=$2 address=$3 script=$4 query=$5 times=$6
+i=0
+while [ "$i" -lt "$times" ]; do
+  "$php" "$client" "$address" "$script" "$query" || exit $?
+  echo
+  i=$((i + 1))
+done
+`;
+
+/** Asks a pool `times` times (separate connections, so several workers answer) to run an action. */
+export function askPool(
+  php: PhpSettings,
+  files: RuntimeFiles,
+  pool: PhpPool,
+  action: "status" | "reset" | "warmup",
+  times = 1,
+): Cmd {
+  return shProgram(ASK, [
+    php.binary,
+    files.client,
+    pool.address,
+    files.script,
+    `action=${action}`,
+    String(times),
+  ]);
+}
+
+const SCAN = `rel=$1 needle=$2
+grep -rIn -F -e "$needle" -- "$rel" 2>/dev/null | head -n 50
+exit 0
+`;
+
+/**
+ * Finds the literal `DEPLOY_PATH/current` in the new release (generated caches included): code that
+ * names `current` resolves it again in mid-request and can mix two releases.
+ */
+export function scanForCurrentPath(l: Layout, release: string): Cmd {
+  return shProgram(SCAN, [l.release(release), `${l.current}/`]);
+}
+
+export function parseScan(output: string, releaseDir: string): string[] {
+  return output
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => (line.startsWith(`${releaseDir}/`) ? line.slice(releaseDir.length + 1) : line));
+}

@@ -1,0 +1,95 @@
+import http from "node:http";
+import https from "node:https";
+
+/** One probe request: when it was sent and answered, how, and which releases it names. */
+export interface Sample {
+  readonly sentAt: number;
+  readonly doneAt: number;
+  readonly status: number | null;
+  readonly error: "reset" | "timeout" | "refused" | "other" | null;
+  /** Release ids the response names: the X-Release header, then any in the body. */
+  readonly releases: readonly string[];
+}
+
+export interface ProbeOptions {
+  readonly url: string;
+  readonly concurrency: number;
+  readonly timeoutMs?: number;
+  /** Stops by itself after this long, whatever happens (bounded load). */
+  readonly maxDurationMs?: number;
+}
+
+const RELEASE_ID = /\b\d{8}T\d{6}Z(?:\.\d+)?\b/g;
+
+/**
+ * HTTP load over keep-alive connections: `concurrency` closed-loop clients, each sending the next
+ * request when the last one is answered. Records every request; report() judges them.
+ */
+export class Probe {
+  private readonly samples: Sample[] = [];
+  private running = false;
+  private workers: Promise<void>[] = [];
+  private readonly agent: http.Agent;
+
+  constructor(private readonly options: ProbeOptions) {
+    const Agent = options.url.startsWith("https:") ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  }
+
+  start(): void {
+    this.running = true;
+    const deadline = Date.now() + (this.options.maxDurationMs ?? 10 * 60_000);
+    const loop = async () => {
+      while (this.running && Date.now() < deadline) this.samples.push(await this.once());
+    };
+    this.workers = Array.from({ length: this.options.concurrency }, loop);
+  }
+
+  async stop(): Promise<Sample[]> {
+    this.running = false;
+    await Promise.all(this.workers);
+    this.agent.destroy();
+    return [...this.samples];
+  }
+
+  private once(): Promise<Sample> {
+    const sentAt = performance.now() + performance.timeOrigin;
+    const get = this.options.url.startsWith("https:") ? https.get : http.get;
+    return new Promise((resolve) => {
+      const done = (status: number | null, error: Sample["error"], releases: string[]) =>
+        resolve({ sentAt, doneAt: performance.now() + performance.timeOrigin, status, error, releases });
+      const req = get(
+        this.options.url,
+        { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            if (body.length < 65536) body += c;
+          });
+          res.on("end", () => {
+            const header = res.headers["x-release"];
+            const named = [
+              ...(typeof header === "string" ? [header] : []),
+              ...(body.match(RELEASE_ID) ?? []),
+            ];
+            done(res.statusCode ?? null, null, [...new Set(named)]);
+          });
+          res.on("error", () => done(res.statusCode ?? null, "reset", []));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        const kind =
+          e.message === "timeout"
+            ? "timeout"
+            : e.code === "ECONNRESET"
+              ? "reset"
+              : e.code === "ECONNREFUSED"
+                ? "refused"
+                : "other";
+        done(null, kind, []);
+      });
+    });
+  }
+}

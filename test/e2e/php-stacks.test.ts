@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { renameSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import type { Sample } from "../../src/probe/probe.js";
+import { Probe } from "../../src/probe/probe.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
+import { type Fixture, fixture } from "../helpers/fixture.js";
+import { writeProbeApp } from "../helpers/php-app.js";
+import { startFpm, startNginx } from "../helpers/web.js";
+
+interface Mark {
+  readonly release: string;
+  readonly started: number;
+  readonly returned: number;
+}
+
+interface Stack {
+  readonly validateTimestamps: boolean;
+  readonly documentRoot: boolean;
+  readonly reset: "opcache" | "none";
+  readonly viaCurrent?: boolean;
+}
+
+/** A real php-fpm pool behind nginx configured by `cutover server-config nginx`, with the probe app deployed. */
+async function rig(stack: Stack) {
+  const fx = fixture("php");
+  const build = writeProbeApp(fx, { viaCurrent: stack.viaCurrent });
+  const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: stack.validateTimestamps });
+  const stopFpm = fpm.stop;
+  fx.writeConfig({
+    shared_dirs: [],
+    shared_files: [],
+    writable_dirs: [],
+    keep_releases: 8,
+    hooks: { build },
+    php: { fpm: [{ socket: fpm.socket, reset: stack.reset }] },
+  });
+  const printed = execFileSync(
+    process.execPath,
+    [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket],
+    { cwd: fx.app },
+  ).toString();
+  const server = stack.documentRoot ? printed.replaceAll("$realpath_root", "$document_root") : printed;
+  const nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
+    server.replace("listen LISTEN;", `listen ${listen};`),
+  ).catch(async (error) => {
+    await stopFpm();
+    throw error;
+  });
+  const first = await cutover(["--json", "deploy"], fx.app);
+  if (first.code !== 0) {
+    await Promise.all([nginx.stop(), fpm.stop()]);
+    assert.fail(first.stderr);
+  }
+  return {
+    fx,
+    nginx,
+    fpm,
+    stop: async () => {
+      await nginx.stop();
+      await fpm.stop();
+      fx.cleanup();
+    },
+  };
+}
+
+async function timedRun(fx: Fixture, args: string[]): Promise<Mark & { stderr: string }> {
+  const started = Date.now();
+  const r = await cutover(["--json", ...args], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  return { release: json<{ release: string }>(r).release, started, returned: Date.now(), stderr: r.stderr };
+}
+
+/** Requests sent after a command returned and answered before the next began: must name only its release. */
+function staleAfter(samples: readonly Sample[], marks: readonly Mark[]): Sample[] {
+  return marks.flatMap((m, i) => {
+    const next = marks[i + 1]?.started ?? Number.POSITIVE_INFINITY;
+    return samples.filter(
+      (s) => s.sentAt > m.returned && s.doneAt < next && s.releases.some((r) => r !== m.release),
+    );
+  });
+}
+
+function failures(samples: readonly Sample[]): Sample[] {
+  return samples.filter((s) => s.error !== null || s.status !== 200);
+}
+
+async function underLoad(url: string, work: () => Promise<Mark[]>) {
+  const probe = new Probe({ url: `${url}/`, concurrency: 50, maxDurationMs: 300_000 });
+  const busy = new Probe({
+    url: `${url}/busy.php`,
+    concurrency: 3,
+    timeoutMs: 30_000,
+    maxDurationMs: 300_000,
+  });
+  probe.start();
+  busy.start();
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const marks = await work();
+    await new Promise((r) => setTimeout(r, 500));
+    return { marks, samples: await probe.stop(), busy: await busy.stop() };
+  } finally {
+    await Promise.all([probe.stop(), busy.stop()]);
+  }
+}
+
+// With $realpath_root nginx resolves `current` per request and OPcache keys are real release paths:
+// no reset is needed (reset: none), and none is done.
+const STACKS: [string, Stack][] = [
+  [
+    "nginx $realpath_root, php-fpm, validate_timestamps=1",
+    { validateTimestamps: true, documentRoot: false, reset: "none" },
+  ],
+  [
+    "nginx $realpath_root, php-fpm, validate_timestamps=0",
+    { validateTimestamps: false, documentRoot: false, reset: "none" },
+  ],
+];
+
+for (const [name, stack] of STACKS) {
+  test(`${name}: 20 deploys and 5 rollbacks under load: 0 failed, 0 mixed, never stale after the command returns`, async () => {
+    const r = await rig(stack);
+    try {
+      const { marks, samples, busy } = await underLoad(r.nginx.url, async () => {
+        const marks: Mark[] = [];
+        for (let i = 0; i < 20; i++) marks.push(await timedRun(r.fx, ["deploy"]));
+        for (let i = 0; i < 5; i++) marks.push(await timedRun(r.fx, ["rollback"]));
+        return marks;
+      });
+      assert.ok(samples.length > 500, `only ${samples.length} requests`);
+      assert.ok(busy.length >= 6, `only ${busy.length} busy requests`);
+      assert.deepEqual(failures(samples).slice(0, 3), [], "failed requests");
+      assert.deepEqual(failures(busy).slice(0, 3), [], "failed busy requests");
+      assert.deepEqual(samples.filter((s) => s.releases.length > 1).slice(0, 3), [], "mixed responses");
+      assert.deepEqual(
+        samples.filter((s) => s.releases.length === 0).slice(0, 3),
+        [],
+        "responses without a release",
+      );
+      assert.deepEqual(
+        staleAfter(samples, marks).slice(0, 3),
+        [],
+        "stale responses after a command returned",
+      );
+      assert.equal(
+        new Set(marks.map((m) => m.release)).size,
+        20 + 1 - 1,
+        "20 distinct deploys (rollbacks revisit them)",
+      );
+    } finally {
+      await r.stop();
+    }
+  });
+}
+
+test("negative control: the naive $document_root config without a reset serves stale code", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "none" });
+  try {
+    const { marks, samples } = await underLoad(r.nginx.url, async () => {
+      const marks: Mark[] = [];
+      for (let i = 0; i < 3; i++) {
+        marks.push(await timedRun(r.fx, ["deploy"]));
+        await new Promise((res) => setTimeout(res, 1500));
+      }
+      return marks;
+    });
+    assert.ok(staleAfter(samples, marks).length > 0, "the probe must see stale responses here");
+  } finally {
+    await r.stop();
+  }
+});
+
+test("negative control: includes through current/ mix releases when current flips every 200 ms; the pre-switch scan warns", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: false, reset: "none", viaCurrent: true });
+  try {
+    const second = await timedRun(r.fx, ["deploy"]);
+    assert.match(second.stderr, /names .*current\/ in \d+ place/);
+    const releases = path.join(r.fx.deployPath, "releases");
+    const ids = execFileSync("ls", [releases]).toString().trim().split("\n").slice(-2);
+    const { samples } = await underLoad(r.nginx.url, async () => {
+      for (let i = 0; i < 25; i++) {
+        const tmp = path.join(r.fx.deployPath, ".cutover/tmp/flip");
+        symlinkSync(`releases/${ids[i % 2]}`, tmp);
+        renameSync(tmp, path.join(r.fx.deployPath, "current"));
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      return [];
+    });
+    assert.ok(
+      samples.filter((s) => s.releases.length > 1).length > 0,
+      "the probe must see mixed responses here",
+    );
+  } finally {
+    await r.stop();
+  }
+});

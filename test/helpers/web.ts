@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { freePort, waitForPort } from "./ports.js";
+
+export interface Daemon {
+  readonly pid: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function daemon(command: string, args: readonly string[], logFile?: string): Daemon {
+  const child: ChildProcess = spawn(command, [...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr!.on("data", (c: Buffer) => {
+    log += c.toString();
+  });
+  return {
+    pid: child.pid!,
+    log: () => log + (logFile ? safeRead(logFile) : ""),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        process.kill(child.pid!, "SIGTERM");
+      }),
+  };
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+export interface Fpm extends Daemon {
+  readonly socket: string;
+}
+
+/** A php-fpm 8.2 pool on a unix socket, run as www-data, OPcache on. */
+export async function startFpm(
+  dir: string,
+  options: { validateTimestamps: boolean; children?: number },
+): Promise<Fpm> {
+  mkdirSync(dir, { recursive: true });
+  const socket = path.join(dir, "fpm.sock");
+  const conf = path.join(dir, "php-fpm.conf");
+  writeFileSync(
+    conf,
+    `[global]
+pid = ${dir}/fpm.pid
+error_log = ${dir}/fpm.log
+daemonize = no
+[app]
+user = www-data
+group = www-data
+listen = ${socket}
+listen.mode = 0666
+pm = static
+pm.max_children = ${options.children ?? 12}
+catch_workers_output = yes
+php_admin_value[opcache.enable] = 1
+php_admin_value[opcache.validate_timestamps] = ${options.validateTimestamps ? 1 : 0}
+php_admin_value[opcache.revalidate_freq] = 2
+php_admin_value[max_execution_time] = 30
+`,
+  );
+  const d = daemon("/usr/sbin/php-fpm8.2", ["-y", conf, "-F"], path.join(dir, "fpm.log"));
+  for (let i = 0; i < 200; i++) {
+    try {
+      readFileSync(socket);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  return { ...d, socket };
+}
+
+export interface Nginx extends Daemon {
+  readonly port: number;
+  readonly url: string;
+}
+
+/** nginx serving `server` (a server block; LISTEN is replaced by the port). */
+export async function startNginx(dir: string, server: (listen: string) => string): Promise<Nginx> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, "nginx.conf");
+  // Relative includes (fastcgi_params) resolve next to the main config, as they do in /etc/nginx.
+  copyFileSync("/etc/nginx/fastcgi_params", path.join(dir, "fastcgi_params"));
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+pid "${dir}/nginx.pid";
+error_log "${dir}/nginx-error.log";
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path "${dir}/body";
+  fastcgi_temp_path "${dir}/fastcgi";
+  proxy_temp_path "${dir}/proxy";
+  scgi_temp_path "${dir}/scgi";
+  uwsgi_temp_path "${dir}/uwsgi";
+${server(`127.0.0.1:${port}`)}
+}
+`,
+  );
+  const d = daemon("/usr/sbin/nginx", ["-c", conf, "-g", "daemon off;"], path.join(dir, "nginx-error.log"));
+  await waitForPort(port);
+  return { ...d, port, url: `http://127.0.0.1:${port}` };
+}
