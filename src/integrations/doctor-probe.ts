@@ -47,8 +47,10 @@ export function parseDoctor(output: string): DoctorFacts {
     if (key === "@@clock") facts.clockMs = Number(rest);
     else if (key === "@@rsync") facts.rsync = rest === "yes";
     else if (key === "@@php") facts.php = rest === "yes";
-    else if (key === "@@nginx") nginx.set((file = rest), []);
-    else if (key === "@@line" && file) nginx.get(file)!.push(rest);
+    else if (key === "@@nginx") {
+      file = rest;
+      nginx.set(file, []);
+    } else if (key === "@@line" && file) nginx.get(file)!.push(rest);
     else if (key === "@@cron") facts.cron.push(rest);
     else if (key === "@@process") facts.processes.push(rest);
   }

@@ -13,7 +13,8 @@ export interface ServerConfigInput {
 /** An nginx string: quoted when needed; a literal $ becomes ${cutover_dollar} (see the geo line). */
 function nginxQuote(value: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `"${value.replace(/[\\"]/g, "\\$&").replace(/\$/g, "${cutover_dollar}")}"`;
+  const dollar = "$" + "{cutover_dollar}";
+  return `"${value.replace(/[\\"]/g, "\\$&").replace(/\$/g, dollar)}"`;
 }
 
 /** An Apache argument: double-quoted, with backslash and quote escaped. */
