@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { doctor } from "../engine/doctor.js";
 import type { ExitCode } from "../errors.js";
 import {
   cleanup,
@@ -104,6 +105,23 @@ export async function serverConfigCommand(
   const text = server === "nginx" ? nginxConfig(input) : apacheConfig(input);
   ctx.print(text.trimEnd(), { server, config: text });
   return EXIT.ok;
+}
+
+export async function doctorCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  opts: { webConfig: string; hosts?: string },
+): Promise<ExitCode> {
+  const findings = await doctor(ctx.stage(stageName), {
+    hosts: hostList(opts.hosts),
+    configPaths: hostList(opts.webConfig) ?? [],
+  });
+  const human =
+    findings.length === 0
+      ? "no problems found"
+      : findings.map((f) => `${f.level}: ${f.host}: ${f.message}\n  fix: ${f.fix}`).join("\n");
+  ctx.print(human, findings);
+  return findings.some((f) => f.level === "error") ? EXIT.failed : EXIT.ok;
 }
 
 export async function rollbackCommand(

@@ -70,6 +70,18 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .option("--webroot <dir>", "web root inside a release", "public")
     .action((server, stage, opts) => run((c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))());
   program
+    .command("doctor [stage]")
+    .description(
+      "inspect every host read-only for settings that serve stale or mixed code or lose data; exit 1 if any",
+    )
+    .option(
+      "--web-config <paths>",
+      "comma-separated files or directories with web server configs",
+      "/etc/nginx",
+    )
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());
+  program
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")
     .option("--to <id>", "the release to switch to")

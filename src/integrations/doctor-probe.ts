@@ -5,12 +5,12 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  * deploy path, cron entries and running processes that point into releases/. Sections are lines
  * `@@name value`; config findings are `@@nginx FILE` followed by the file's matching lines.
  */
-const DOCTOR = `root=$1; shift
+const DOCTOR = `root=$1 escaped=$2; shift 2
 say() { printf '%s\\n' "$*"; }
 say "@@clock $(date +%s%3N)"
 command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
 command -v php >/dev/null 2>&1 && say "@@php yes" || say "@@php no"
-for f in $(grep -rlF -e "$root/current" "$@" 2>/dev/null); do
+grep -rlF -e "$root/current" -e "$escaped" "$@" 2>/dev/null | while IFS= read -r f; do
   say "@@nginx $f"
   grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*root ' "$f" | sed 's/^/@@line /'
 done
@@ -23,8 +23,9 @@ done
 exit 0
 `;
 
-export function doctorProbe(deployPath: string, configPaths: readonly string[]): Cmd {
-  return shProgram(DOCTOR, [deployPath, ...configPaths]);
+/** `escapedCurrent` is how DEPLOY_PATH/current reads in a config that quotes it (see nginxEscape). */
+export function doctorProbe(deployPath: string, escapedCurrent: string, configPaths: readonly string[]): Cmd {
+  return shProgram(DOCTOR, [deployPath, escapedCurrent, ...configPaths]);
 }
 
 export interface DoctorFacts {

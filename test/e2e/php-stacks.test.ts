@@ -147,9 +147,12 @@ for (const [name, stack] of STACKS) {
       );
       assert.equal(
         new Set(marks.map((m) => m.release)).size,
-        20 + 1 - 1,
+        20,
         "20 distinct deploys (rollbacks revisit them)",
       );
+      const doc = await cutover(["--json", "doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
+      assert.equal(doc.code, 0, doc.stdout + doc.stderr);
+      assert.deepEqual(json<unknown[]>(doc), []);
     } finally {
       await r.stop();
     }
@@ -168,6 +171,10 @@ test("negative control: the naive $document_root config without a reset serves s
       return marks;
     });
     assert.ok(staleAfter(samples, marks).length > 0, "the probe must see stale responses here");
+    const doc = await cutover(["doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
+    assert.equal(doc.code, 1, doc.stdout + doc.stderr);
+    assert.match(doc.stdout, /error: local: .*nginx\.conf passes SCRIPT_FILENAME from \$document_root/);
+    assert.match(doc.stdout, /fix: use \$realpath_root/);
   } finally {
     await r.stop();
   }

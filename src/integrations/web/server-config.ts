@@ -12,9 +12,13 @@ export interface ServerConfigInput {
 
 /** An nginx string: quoted when needed; a literal $ becomes ${cutover_dollar} (see the geo line). */
 function nginxQuote(value: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `"${nginxEscape(value)}"`;
+}
+
+/** How a path reads inside an nginx quoted string that server-config wrote. */
+export function nginxEscape(value: string): string {
   const dollar = "$" + "{cutover_dollar}";
-  return `"${value.replace(/[\\"]/g, "\\$&").replace(/\$/g, dollar)}"`;
+  return value.replace(/[\\"]/g, "\\$&").replace(/\$/g, dollar);
 }
 
 /** An Apache argument: double-quoted, with backslash and quote escaped. */

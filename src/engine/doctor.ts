@@ -1,0 +1,166 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { doctorProbe, parseDoctor } from "../integrations/doctor-probe.js";
+import { parseReports } from "../integrations/php/runtime-script.js";
+import { askPool, installRuntime, removeRuntime, runtimeFiles } from "../integrations/php/steps.js";
+import { nginxEscape } from "../integrations/web/server-config.js";
+import { layout } from "../plan/layout.js";
+import { readFacts } from "./lock.js";
+import { runStep } from "./steps.js";
+import { openTargets, selectHosts, type Target } from "./targets.js";
+
+export interface Finding {
+  readonly host: string;
+  readonly level: "error" | "warning";
+  readonly check: string;
+  readonly message: string;
+  readonly fix: string;
+}
+
+const LOW_DISK_KB = 1024 * 1024;
+const MAX_SKEW_MS = 2000;
+
+/**
+ * Inspects every host read-only and explains each setting that would serve stale or mixed code or
+ * lose data, with the fix. Web server configs are looked for in `configPaths` (default /etc/nginx).
+ */
+export async function doctor(
+  stage: ResolvedStage,
+  options: { hosts?: readonly string[]; configPaths: readonly string[] },
+): Promise<Finding[]> {
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
+  try {
+    const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
+    const findings = perHost.flatMap((h) => h.findings);
+    const clocks = perHost.map((h) => h.clockMs);
+    if (clocks.length > 1 && Math.max(...clocks) - Math.min(...clocks) > MAX_SKEW_MS) {
+      findings.push({
+        host: "all",
+        level: "warning",
+        check: "clock",
+        message: `host clocks differ by ${Math.max(...clocks) - Math.min(...clocks)} ms: release ids and history times come from this machine, but hooks and logs on the hosts will disagree`,
+        fix: "run NTP (chrony or systemd-timesyncd) on every host",
+      });
+    }
+    return findings;
+  } finally {
+    await targets.close();
+  }
+}
+
+async function inspect(
+  t: Target,
+  stage: ResolvedStage,
+  configPaths: readonly string[],
+): Promise<{ findings: Finding[]; clockMs: number }> {
+  const l = layout(t.host.path);
+  const findings: Finding[] = [];
+  const add = (level: Finding["level"], check: string, message: string, fix: string) =>
+    findings.push({ host: t.host.name, level, check, message, fix });
+  const facts = await readFacts(t, []);
+  const sent = Date.now();
+  const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
+    doctorProbe(l.root, nginxEscape(l.current), configPaths),
+  ]);
+  const d = parseDoctor(stdout.toString("utf8"));
+  const clockMs = d.clockMs - (Date.now() - sent) / 2;
+
+  if (facts.current.kind === "dir")
+    add(
+      "error",
+      "current",
+      `${l.current} is a real directory`,
+      "move it into releases/ (cutover deploy prints the command)",
+    );
+  if (!d.rsync) add("error", "rsync", "rsync is not installed", "apt-get install rsync");
+  if (facts.availKb !== undefined && facts.availKb < LOW_DISK_KB) {
+    add(
+      "warning",
+      "disk",
+      `only ${Math.round(facts.availKb / 1024)} MiB free in ${l.root}`,
+      "free space, or lower keep_releases",
+    );
+  }
+  const resets = stage.php.pools.some((p) => p.reset !== "none");
+  for (const [file, lines] of d.nginx) {
+    const naive = lines.find((line) => /SCRIPT_FILENAME\s+\$document_root/.test(line));
+    if (naive) {
+      add(
+        resets ? "warning" : "error",
+        "nginx",
+        `${file} passes SCRIPT_FILENAME from $document_root under the symlinked ${l.current}: PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
+        "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
+      );
+    }
+  }
+  for (const line of d.cron)
+    add(
+      "error",
+      "cron",
+      `a cron entry runs from a release path: ${line}`,
+      `use ${l.current}/... so it follows deploys`,
+    );
+  for (const line of d.processes) {
+    add(
+      "warning",
+      "workers",
+      `a process runs from a release path (it keeps old code): ${line.slice(0, 200)}`,
+      "restart queue workers in an after_switch hook, and start them from current/",
+    );
+  }
+  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, add);
+  return { findings, clockMs };
+}
+
+async function inspectPools(
+  t: Target,
+  stage: ResolvedStage,
+  add: (level: Finding["level"], check: string, message: string, fix: string) => void,
+): Promise<void> {
+  const l = layout(t.host.path);
+  const files = runtimeFiles(l, `doctor-${process.pid}`);
+  const ctx = { executor: t.executor, emit: () => undefined };
+  try {
+    await runStep(ctx, "install PHP helpers", installRuntime(l, files, "", []));
+    for (const pool of stage.php.pools) {
+      const out = await t.executor.run([askPool(stage.php, files, pool, "status")]);
+      const [report] = parseReports(out.stdout.toString("utf8"));
+      if (out.code !== 0 || !report) {
+        add(
+          "error",
+          "php-fpm",
+          `cannot reach the php-fpm pool at ${pool.address}: ${out.stderr.trim().split("\n")[0]}`,
+          "check php.fpm in cutover.yaml",
+        );
+        continue;
+      }
+      const ini = report.ini;
+      if (ini["opcache.validate_timestamps"] === "0" && pool.reset === "none") {
+        add(
+          "warning",
+          "opcache",
+          `${pool.address}: opcache.validate_timestamps=0 and no reset configured: only a web server that resolves the symlink per request ($realpath_root) serves new code`,
+          "use $realpath_root, or set reset: opcache for this pool",
+        );
+      }
+      if (ini["opcache.preload"]) {
+        add(
+          "error",
+          "preload",
+          `${pool.address}: opcache.preload=${ini["opcache.preload"]} pins the preloaded release's classes; no reset clears them`,
+          "reload php-fpm after each switch (drain the host first), or stop preloading",
+        );
+      }
+      const save = String(ini["session.save_path"] || "");
+      if (save.includes(`${l.releases}/`) || save.includes(`${l.current}/`)) {
+        add(
+          "error",
+          "sessions",
+          `${pool.address}: session.save_path ${save} is inside a release: sessions are lost on every deploy`,
+          "store sessions under shared/ or outside the deploy path",
+        );
+      }
+    }
+  } finally {
+    await t.executor.run([removeRuntime(files)]).catch(() => undefined);
+  }
+}
