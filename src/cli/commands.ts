@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
 import type { ExitCode } from "../errors.js";
 import {
@@ -21,6 +22,7 @@ import { probeText } from "../probe/report.js";
 import { planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
+import { withNotifications } from "./notifications.js";
 import { ProbedRun } from "./probed-run.js";
 
 const hostList = (value: string | undefined) =>
@@ -60,16 +62,18 @@ export async function deployCommand(
     throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
   const probe = probeUrl ? new ProbedRun(probeUrl, concurrency, ctx.emit) : undefined;
   probe?.start();
-  const result = await withSignals((signal) =>
-    deploy({
-      stage,
-      hosts,
-      lockWaitSeconds,
-      parallel,
-      emit: probe?.emit ?? ctx.emit,
-      signal,
-      command: `cutover ${ctx.argv.join(" ")}`,
-    }),
+  const result = await withNotifications(stage, "deploy", ctx.emit, () =>
+    withSignals((signal) =>
+      deploy({
+        stage,
+        hosts,
+        lockWaitSeconds,
+        parallel,
+        emit: probe?.emit ?? ctx.emit,
+        signal,
+        command: `cutover ${ctx.argv.join(" ")}`,
+      }),
+    ),
   );
   const report = probe ? await probe.finish(result.release) : undefined;
   ctx.print(
@@ -124,6 +128,33 @@ export async function doctorCommand(
   return findings.some((f) => f.level === "error") ? EXIT.failed : EXIT.ok;
 }
 
+export async function diffCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+  from: string | undefined,
+  to: string | undefined,
+  opts: { hosts?: string },
+): Promise<ExitCode> {
+  const diffs = await diffReleases(ctx.stage(stageName), { hosts: hostList(opts.hosts), from, to });
+  const human = diffs
+    .map((d) => {
+      const lines = [`${d.host}: ${d.from} → ${d.to}`];
+      const groups: [string, readonly string[]][] = [
+        ["added", d.added],
+        ["modified", d.modified],
+        ["removed", d.removed],
+        ["mode changed", d.mode],
+        ["symlink changed", d.symlink],
+      ];
+      for (const [label, paths] of groups) for (const p of paths) lines.push(`  ${label.padEnd(15)} ${p}`);
+      if (lines.length === 1) lines.push("  no differences");
+      return lines.join("\n");
+    })
+    .join("\n");
+  ctx.print(human, diffs);
+  return EXIT.ok;
+}
+
 export async function rollbackCommand(
   ctx: CommandContext,
   stageName: string | undefined,
@@ -136,15 +167,17 @@ export async function rollbackCommand(
     ctx.print(planText(dry), dry);
     return EXIT.ok;
   }
-  const result = await rollback({
-    stage,
-    hosts,
-    to: opts.to,
-    force: opts.force,
-    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-    emit: ctx.emit,
-    command: `cutover ${ctx.argv.join(" ")}`,
-  });
+  const result = await withNotifications(stage, "rollback", ctx.emit, () =>
+    rollback({
+      stage,
+      hosts,
+      to: opts.to,
+      force: opts.force,
+      lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
+      emit: ctx.emit,
+      command: `cutover ${ctx.argv.join(" ")}`,
+    }),
+  );
   ctx.print(deploySummary("rollback", result), result);
   ctx.failed(result);
   return result.exitCode;

@@ -82,6 +82,13 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());
   program
+    .command("diff [stage] [from] [to]")
+    .description(
+      "files added, changed and removed between two releases (default: previous → live), from their manifests",
+    )
+    .addOption(hostsOption)
+    .action((stage, from, to, opts) => run((c, ctx) => c.diffCommand(ctx, stage, from, to, opts))());
+  program
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")
     .option("--to <id>", "the release to switch to")

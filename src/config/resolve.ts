@@ -60,6 +60,52 @@ export interface PhpSettings {
   readonly resetWaitSeconds: number;
 }
 
+export interface Smoke {
+  readonly commands: readonly string[];
+  /** Scripts of the new release requested through php.fpm[0] before the switch (status < 400 passes). */
+  readonly http: readonly { readonly path: string; readonly expectBody?: string }[];
+}
+
+export interface HealthCheck {
+  /** May contain {host} and {name}. */
+  readonly url?: string;
+  readonly command?: string;
+  readonly expectStatus: number;
+  readonly expectBody?: string;
+  /** Header values may contain {release}. */
+  readonly expectHeader: Readonly<Record<string, string>>;
+  readonly timeoutSeconds: number;
+  readonly retries: number;
+  readonly intervalSeconds: number;
+}
+
+export type NotifyEvent = "started" | "succeeded" | "failed" | "rolled_back";
+
+export interface Webhook {
+  readonly url: string;
+  readonly format: "json" | "slack";
+  readonly secret?: Secret;
+  readonly events: readonly NotifyEvent[];
+  readonly timeoutSeconds: number;
+}
+
+/** A secret prints as [REDACTED] in logs, JSON and errors; only .reveal() gives the value. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return "[REDACTED]";
+  }
+  toJSON(): string {
+    return "[REDACTED]";
+  }
+}
+
 export interface Rolling {
   /** Hosts per batch: a count, or a percentage of the selected hosts. */
   readonly batch: number | `${number}%`;
@@ -84,6 +130,9 @@ export interface ResolvedStage {
   /** How the upload decides a file is unchanged (see Transfer.compare). */
   readonly uploadCompare: "mtime" | "checksum";
   readonly php: PhpSettings;
+  readonly smoke: Smoke;
+  readonly healthCheck?: HealthCheck;
+  readonly notify: readonly Webhook[];
   /** HTTP load to run during deploys (`deploy --probe URL` overrides the url). */
   readonly probe?: { readonly url: string; readonly concurrency: number };
   readonly rolling?: Rolling;
@@ -199,6 +248,12 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       );
   }
 
+  if ((merged.smoke?.http?.length ?? 0) > 0 && (merged.php?.fpm?.length ?? 0) === 0) {
+    throw configError(
+      `${file}: smoke.http needs a php-fpm pool to send the requests to`,
+      "set php.fpm: [{ socket: ... }]",
+    );
+  }
   if (merged.php?.fpm?.some((p) => p.reset === "reload") && !merged.php.reload_command) {
     throw configError(
       `${file}: php.fpm uses reset: reload but php.reload_command is not set`,
@@ -232,6 +287,29 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     },
     commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
     uploadCompare: merged.upload?.compare ?? "mtime",
+    smoke: {
+      commands: merged.smoke?.commands ?? [],
+      http: (merged.smoke?.http ?? []).map((h) => ({ path: h.path, expectBody: h.expect_body })),
+    },
+    healthCheck: merged.health_check
+      ? {
+          url: merged.health_check.url,
+          command: merged.health_check.command,
+          expectStatus: merged.health_check.expect_status ?? 200,
+          expectBody: merged.health_check.expect_body,
+          expectHeader: merged.health_check.expect_header ?? {},
+          timeoutSeconds: merged.health_check.timeout ?? 5,
+          retries: merged.health_check.retries ?? 3,
+          intervalSeconds: merged.health_check.interval ?? 1,
+        }
+      : undefined,
+    notify: (merged.notify ?? []).map((w) => ({
+      url: w.url,
+      format: w.format ?? "json",
+      secret: w.secret === undefined ? undefined : new Secret(w.secret),
+      events: w.events ?? ["started", "succeeded", "failed", "rolled_back"],
+      timeoutSeconds: w.timeout ?? 5,
+    })),
     probe: merged.probe ? { url: merged.probe.url, concurrency: merged.probe.concurrency ?? 16 } : undefined,
     php: {
       binary: merged.php?.binary ?? "php",

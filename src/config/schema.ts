@@ -134,6 +134,37 @@ const php = z
   })
   .strict();
 
+const smoke = z
+  .object({
+    commands: z.array(z.string().min(1)).optional(),
+    http: z.array(z.object({ path: releasePath, expect_body: z.string().optional() }).strict()).optional(),
+  })
+  .strict();
+
+const healthCheck = z
+  .object({
+    url: z.string().min(1).optional(),
+    command: z.string().min(1).optional(),
+    expect_status: z.number().int().min(100).max(599).optional(),
+    expect_body: z.string().optional(),
+    expect_header: z.record(z.string()).optional(),
+    timeout: z.number().positive().optional(),
+    retries: z.number().int().min(1).optional(),
+    interval: z.number().min(0).optional(),
+  })
+  .strict()
+  .refine((h) => (h.url === undefined) !== (h.command === undefined), "give either url or command");
+
+const webhook = z
+  .object({
+    url: z.string().url(),
+    format: z.enum(["json", "slack"]).optional(),
+    secret: z.string().min(1).optional(),
+    events: z.array(z.enum(["started", "succeeded", "failed", "rolled_back"])).optional(),
+    timeout: z.number().positive().optional(),
+  })
+  .strict();
+
 const rolling = z
   .object({
     batch: z.union([
@@ -162,6 +193,9 @@ const settings = {
   rolling: rolling.optional(),
   rollback_on: z.array(z.literal("after_switch")).optional(),
   php: php.optional(),
+  smoke: smoke.optional(),
+  health_check: healthCheck.optional(),
+  notify: z.array(webhook).optional(),
   probe: z
     .object({ url: z.string().url(), concurrency: z.number().int().min(1).max(1000).optional() })
     .strict()

@@ -1,4 +1,4 @@
-import type { ResolvedStage } from "../config/resolve.js";
+import type { HealthCheck, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { type HostDeployPlan, planDeploy } from "../plan/deploy.js";
 import { hookCmds } from "../plan/hooks.js";
@@ -7,6 +7,7 @@ import { nextReleaseId } from "../plan/release-id.js";
 import type { TransferStats } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks, undoCreated } from "./finalize.js";
+import { checkHealth } from "./health.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
 import { type DeployResult, describeLeftovers, type HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
@@ -106,7 +107,15 @@ async function run(
 ): Promise<DeployResult> {
   const { stage, emit, signal } = options;
   const planOf = (t: LockedTarget) => plans[locked.indexOf(t)]!;
-  const base = { release: releaseId, stage: stage.name, who, started };
+  const revision = plans[0]?.meta.revision;
+  const base = {
+    release: releaseId,
+    stage: stage.name,
+    who,
+    started,
+    previous: plans[0]?.previous ?? null,
+    revision: revision ? `${revision.commit}${revision.dirty ? "+dirty" : ""}` : null,
+  };
 
   emit({ type: "phase", phase: `prepare release ${releaseId} on ${plural(locked.length, "host")}` });
   const prep = await prepareAll(
@@ -161,6 +170,31 @@ async function run(
     return finish(base, hosts, switched.outcomes, stale, EXIT.failed);
   }
 
+  const unhealthy = stage.healthCheck
+    ? await healthAll(locked, stage.healthCheck, releaseId, emit)
+    : undefined;
+  if (unhealthy) {
+    emit({ type: "phase", phase: "health check failed: switching every host back" });
+    const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
+    const reason = unhealthy.message;
+    await Promise.all(
+      locked.map(async (t) => {
+        await recordSwitchedBack(t, planOf(t), prepared(t).meta, reason, "bad", emit, started);
+        const previous = planOf(t).previous;
+        if (previous) {
+          const scope = { ...planOf(t).hooks, release: previous, previous: releaseId };
+          await tryHooks(
+            t,
+            "after_rollback hook",
+            hookCmds(scope, "after_rollback", t.layout.release(previous)),
+            emit,
+          );
+        }
+      }),
+    );
+    return finish(base, hosts, switched.outcomes, unhealthy, EXIT.failed);
+  }
+
   emit({ type: "phase", phase: "after switch" });
   const live = new Map(
     await Promise.all(
@@ -186,7 +220,7 @@ async function run(
     const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
     const reason = `after_switch hook failed: ${hookError.message}`;
     await Promise.all(
-      locked.map((t) => recordSwitchedBack(t, planOf(t), live.get(t)!, reason, emit, started)),
+      locked.map((t) => recordSwitchedBack(t, planOf(t), live.get(t)!, reason, "failed", emit, started)),
     );
     return finish(base, hosts, switched.outcomes, hookError, EXIT.failed);
   }
@@ -210,6 +244,24 @@ async function run(
     ...finish(base, hosts, switched.outcomes, undefined, warnings.length > 0 ? EXIT.degraded : EXIT.ok),
     warnings,
   };
+}
+
+/** The health check on every host; the first failure, if any. */
+async function healthAll(
+  locked: readonly LockedTarget[],
+  check: HealthCheck,
+  release: string,
+  emit: Emit,
+): Promise<Error | undefined> {
+  const errors = await Promise.all(
+    locked.map((t) =>
+      checkHealth(t, check, release, emit).then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+    ),
+  );
+  return errors.find((e) => e !== undefined);
 }
 
 /** PHP caches on every host after the switch; the first host that still serves stale code fails it. */
@@ -294,7 +346,14 @@ function exitFor(error: Error): ExitCode {
 }
 
 function finish(
-  base: { release: string; stage: string; who: string; started: Date },
+  base: {
+    release: string;
+    stage: string;
+    who: string;
+    started: Date;
+    previous: string | null;
+    revision: string | null;
+  },
   hosts: HostOutcome[],
   outcomes: readonly SwitchOutcome[],
   error: Error | undefined,
@@ -307,6 +366,8 @@ function finish(
     release: base.release,
     stage: base.stage,
     who: base.who,
+    previous: base.previous,
+    revision: base.revision,
     durationMs: Date.now() - base.started.getTime(),
     hosts,
     filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),

@@ -133,6 +133,7 @@ export async function recordSwitchedBack(
   plan: HostDeployPlan,
   live: ReleaseMeta,
   reason: string,
+  state: "failed" | "bad",
   emit: Emit,
   started: Date,
 ): Promise<void> {
@@ -144,7 +145,7 @@ export async function recordSwitchedBack(
     t,
     "record the switch back",
     [
-      ...writeMeta(l, { ...live, state: "failed", reason }),
+      ...writeMeta(l, { ...live, state, reason, finished_at: new Date().toISOString() }),
       ...(previousMeta ? writeMeta(l, { ...previousMeta, state: "live" }) : []),
       appendHistory(l, historyEntry("deploy", t, live, plan.previous, "rolled-back", reason, started)),
     ],

@@ -17,6 +17,10 @@ export interface DeployResult {
   readonly release: string;
   readonly stage: string;
   readonly who: string;
+  /** What the (first) host served before. */
+  readonly previous: string | null;
+  /** The source's git commit (+dirty), when it is a git checkout. */
+  readonly revision: string | null;
   readonly durationMs: number;
   readonly hosts: readonly HostOutcome[];
   readonly filesTransferred: number;

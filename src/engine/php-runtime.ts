@@ -6,6 +6,7 @@ import {
   installRuntime,
   parseScan,
   removeRuntime,
+  requestScript,
   runtimeFiles,
   scanForCurrentPath,
 } from "../integrations/php/steps.js";
@@ -58,6 +59,32 @@ export async function warmUp(t: Host, stage: ResolvedStage, release: string, emi
         host: t.host.name,
         message: `warm-up could not compile ${report.failed!.length} file(s) in ${pool.address}, e.g. ${report.failed![0]}`,
       });
+    }
+  }
+}
+
+/** Smoke checks through FastCGI: the new release's own scripts, while the old one still serves. */
+export async function smokeHttp(t: Host, stage: ResolvedStage, release: string, emit: Emit): Promise<void> {
+  const files = runtimeFiles(t.layout, release);
+  const pool = stage.php.pools[0]!;
+  await runStep(
+    { executor: t.executor, emit },
+    "install PHP helpers",
+    installRuntime(t.layout, files, release, []),
+  );
+  for (const check of stage.smoke.http) {
+    const script = `${t.layout.release(release)}/${check.path}`;
+    const { stdout } = await runStep({ executor: t.executor, emit }, `smoke ${check.path}`, [
+      requestScript(stage.php, files, pool.address, script),
+    ]);
+    if (check.expectBody !== undefined && !new RegExp(check.expectBody).test(stdout.toString("utf8"))) {
+      throw new CutoverError(
+        "smoke",
+        `${t.host.name}: smoke ${check.path}: the body does not match /${check.expectBody}/`,
+        {
+          detail: stdout.toString("utf8").slice(0, 400).split("\n"),
+        },
+      );
     }
   }
 }

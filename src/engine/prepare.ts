@@ -8,7 +8,7 @@ import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import { listRelease } from "./list-release.js";
-import { scanCurrentPaths, warmUp } from "./php-runtime.js";
+import { scanCurrentPaths, smokeHttp, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 
@@ -65,6 +65,9 @@ export async function prepareHost(
           break;
         case "php-warmup":
           await warmUp(target, stage, plan.releaseId, emit);
+          break;
+        case "smoke-http":
+          await smokeHttp(target, stage, plan.releaseId, emit);
           break;
         case "seal": {
           const rel = plan.layout.release(plan.releaseId);

@@ -92,6 +92,8 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
         release,
         stage: stage.name,
         who,
+        previous: choices[0]!.live,
+        revision: null,
         durationMs: 0,
         filesTransferred: 0,
         bytesTransferred: 0,

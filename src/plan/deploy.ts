@@ -3,7 +3,7 @@ import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
-import { type HookScope, hookCmds } from "./hooks.js";
+import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import { type Leftovers, leftoverCmds } from "./reconcile.js";
 import { writeMeta } from "./records.js";
@@ -162,6 +162,14 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
       cmds: hookCmds(hooks, "before_switch", rel),
     });
   }
+  if (stage.smoke.commands.length > 0) {
+    steps.push({
+      kind: "run",
+      title: "smoke test",
+      cmds: stage.smoke.commands.map((line) => cmd(["sh", "-c", line], { cwd: rel, env: hookEnv(hooks) })),
+    });
+  }
+  if (stage.smoke.http.length > 0) steps.push({ kind: "smoke-http", title: "smoke test through php-fpm" });
   return { host, layout: l, releaseId: id, previous, meta, leftovers: ctx.leftovers, hooks, prepare: steps };
 }
 

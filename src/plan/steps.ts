@@ -26,6 +26,8 @@ export type Step =
   | { readonly kind: "scan-current"; readonly title: string }
   /** Installs the PHP runtime helpers and compiles the release's PHP files in every pool. */
   | { readonly kind: "php-warmup"; readonly title: string }
+  /** Requests scripts of the new release through php-fpm (a preview: the old release still serves). */
+  | { readonly kind: "smoke-http"; readonly title: string }
   /** Lists and hashes the release, records manifest and checksum, marks it ready. */
   | {
       readonly kind: "seal";

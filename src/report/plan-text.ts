@@ -19,6 +19,10 @@ function stepLines(step: Step): string[] {
       return [
         "write the FastCGI client and runtime script to .cutover/tmp; opcache_compile_file the release's PHP files in every pool",
       ];
+    case "smoke-http":
+      return [
+        "request each smoke.http script of the new release through php-fpm (FastCGI); HTTP >= 400 or a body mismatch fails",
+      ];
     case "seal":
       return [
         "list and sha256 every file of the release; write its manifest and checksum; sync; mark it ready",

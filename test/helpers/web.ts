@@ -84,10 +84,14 @@ export interface Nginx extends Daemon {
   readonly url: string;
 }
 
-/** nginx serving `server` (a server block; LISTEN is replaced by the port). */
-export async function startNginx(dir: string, server: (listen: string) => string): Promise<Nginx> {
+/** nginx serving the server blocks `server` returns for a free port (listening on `address`). */
+export async function startNginx(
+  dir: string,
+  server: (listen: string) => string,
+  address = "127.0.0.1",
+): Promise<Nginx> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = await freePort(address);
   const conf = path.join(dir, "nginx.conf");
   // Relative includes (fastcgi_params) resolve next to the main config, as they do in /etc/nginx.
   copyFileSync("/etc/nginx/fastcgi_params", path.join(dir, "fastcgi_params"));
@@ -106,11 +110,11 @@ http {
   proxy_temp_path "${dir}/proxy";
   scgi_temp_path "${dir}/scgi";
   uwsgi_temp_path "${dir}/uwsgi";
-${server(`127.0.0.1:${port}`)}
+${server(`${address}:${port}`)}
 }
 `,
   );
   const d = daemon("/usr/sbin/nginx", ["-c", conf, "-g", "daemon off;"], path.join(dir, "nginx-error.log"));
-  await waitForPort(port);
-  return { ...d, port, url: `http://127.0.0.1:${port}` };
+  await waitForPort(port, address);
+  return { ...d, port, url: `http://${address}:${port}` };
 }

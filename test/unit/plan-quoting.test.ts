@@ -43,6 +43,8 @@ const stage: ResolvedStage = {
     resetWaitSeconds: 5,
   },
   rollbackOn: [],
+  smoke: { commands: [], http: [] },
+  notify: [],
 };
 
 const facts = parseFacts(

@@ -79,6 +79,14 @@ export function askPool(
   ]);
 }
 
+const GET = `"$1" "$2" "$3" "$4"
+`;
+
+/** One FastCGI GET of a script (e.g. a smoke check inside the new release): exit 3 on HTTP >= 400. */
+export function requestScript(php: PhpSettings, files: RuntimeFiles, address: string, script: string): Cmd {
+  return shProgram(GET, [php.binary, files.client, address, script]);
+}
+
 const SCAN = `rel=$1 needle=$2
 grep -rIn -F -e "$needle" -- "$rel" 2>/dev/null | head -n 50
 exit 0

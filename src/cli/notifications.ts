@@ -1,0 +1,56 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import type { Emit } from "../engine/events.js";
+import type { DeployResult } from "../engine/outcome.js";
+import { whoAmI } from "../engine/source.js";
+import { type Notification, notify } from "../notify/webhooks.js";
+
+/**
+ * Wraps a deploy or rollback with webhook notifications: `started` goes out without waiting, the
+ * outcome after; each webhook costs at most its timeout, and a failure is only a warning.
+ */
+export async function withNotifications(
+  stage: ResolvedStage,
+  action: "deploy" | "rollback",
+  emit: Emit,
+  work: () => Promise<DeployResult>,
+): Promise<DeployResult> {
+  if (stage.notify.length === 0) return work();
+  const started = notify(stage.notify, {
+    event: "started",
+    stage: stage.name,
+    release: null,
+    previous: null,
+    revision: null,
+    who: whoAmI(),
+    duration_ms: null,
+    hosts: stage.hosts.map((h) => ({ host: h.name, state: "unchanged", serving: null })),
+    reason: null,
+  });
+  const result = await work();
+  const event: Notification["event"] =
+    action === "rollback"
+      ? result.ok
+        ? "rolled_back"
+        : "failed"
+      : result.ok
+        ? "succeeded"
+        : result.hosts.some((h) => h.state === "switched-back")
+          ? "rolled_back"
+          : "failed";
+  const warnings = [
+    ...(await started),
+    ...(await notify(stage.notify, {
+      event,
+      stage: result.stage,
+      release: result.release,
+      previous: result.previous,
+      revision: result.revision,
+      who: result.who,
+      duration_ms: result.durationMs,
+      hosts: result.hosts.map((h) => ({ host: h.host, state: h.state, serving: h.serving })),
+      reason: result.error?.message ?? null,
+    })),
+  ];
+  for (const message of warnings) emit({ type: "warning", message });
+  return { ...result, warnings: [...result.warnings, ...warnings] };
+}

@@ -1,0 +1,60 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
+import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
+import { layout } from "../plan/layout.js";
+import { afterCleanup, findLeftovers } from "../plan/reconcile.js";
+import { previousGood } from "../plan/select.js";
+import { cmd } from "../shell/cmd.js";
+import { readFacts } from "./lock.js";
+import { runStep } from "./steps.js";
+import { openTargets, selectHosts } from "./targets.js";
+
+export interface HostDiff extends ReleaseDiff {
+  readonly host: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Files added, changed and removed between two releases (default: the previous good release → the
+ * live one), from the manifests recorded on each host: what a rollback would undo.
+ */
+export async function diffReleases(
+  stage: ResolvedStage,
+  options: { hosts?: readonly string[]; from?: string; to?: string },
+): Promise<HostDiff[]> {
+  const targets = openTargets(stage, selectHosts(stage, options.hosts));
+  try {
+    return await Promise.all(
+      targets.map(async (t) => {
+        const facts = await readFacts(t, []);
+        const { metas } = afterCleanup(facts, findLeftovers(facts, new Date().toISOString()));
+        const live = facts.current.kind === "link" ? facts.current.release : undefined;
+        const to = options.to ?? live;
+        const from = options.from ?? (to ? previousGood(metas, to) : undefined);
+        if (!from || !to) {
+          throw new CutoverError(
+            "diff",
+            `${t.host.name}: nothing to compare (need two releases; see \`cutover releases\`)`,
+            { fix: "pass FROM and TO release ids" },
+          );
+        }
+        const l = layout(t.host.path);
+        const read = async (id: string) => {
+          const r = await runStep({ executor: t.executor, emit: () => undefined }, `read manifest of ${id}`, [
+            cmd(["cat", "--", l.releaseManifest(id)], { quiet: true }),
+          ]).catch(() => {
+            throw new CutoverError("diff", `${t.host.name}: release ${id} has no manifest`, {
+              fix: "see `cutover releases` for ids",
+            });
+          });
+          return r.stdout.toString("utf8");
+        };
+        const [a, b] = await Promise.all([read(from), read(to)]);
+        return { host: t.host.name, from, to, ...diffManifests(a, b) };
+      }),
+    );
+  } finally {
+    await targets.close();
+  }
+}

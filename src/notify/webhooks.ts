@@ -1,0 +1,91 @@
+import { createHmac } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import type { NotifyEvent, Webhook } from "../config/resolve.js";
+
+/** The documented JSON body of every notification. */
+export interface Notification {
+  readonly event: NotifyEvent;
+  readonly stage: string;
+  readonly release: string | null;
+  readonly previous: string | null;
+  readonly revision: string | null;
+  readonly who: string;
+  readonly duration_ms: number | null;
+  readonly hosts: readonly { host: string; state: string; serving: string | null }[];
+  readonly reason: string | null;
+}
+
+function body(hook: Webhook, n: Notification): string {
+  if (hook.format === "json") return JSON.stringify(n);
+  const icon = {
+    started: ":rocket:",
+    succeeded: ":white_check_mark:",
+    failed: ":x:",
+    rolled_back: ":rewind:",
+  }[n.event];
+  const text = `${icon} cutover ${n.event.replace("_", " ")}: ${n.stage} ${n.release ?? ""} by ${n.who}${n.reason ? ` (${n.reason})` : ""}`;
+  return JSON.stringify({ text });
+}
+
+/** GitHub's convention, so existing receivers can verify it: sha256=<hex HMAC-SHA256 of the body>. */
+export function signature(secret: string, payload: string): string {
+  return `sha256=${createHmac("sha256", secret).update(payload).digest("hex")}`;
+}
+
+function post(
+  url: string,
+  payload: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<void> {
+  const client = url.startsWith("https:") ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      { method: "POST", headers: { "content-type": "application/json", ...headers }, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error("timed out")), timeoutMs);
+    req.on("close", () => clearTimeout(timer));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * Sends one event to every webhook that wants it, retrying with backoff; each webhook gets at most
+ * its timeout in total, so a receiver that is down or hangs costs the deploy no more than that.
+ * Failures come back as warnings, never as errors.
+ */
+export async function notify(hooks: readonly Webhook[], n: Notification): Promise<string[]> {
+  const results = await Promise.all(
+    hooks
+      .filter((h) => h.events.includes(n.event))
+      .map(async (hook) => {
+        const payload = body(hook, n);
+        const headers: Record<string, string> = { "user-agent": "cutover", "x-cutover-event": n.event };
+        if (hook.secret) headers["x-cutover-signature-256"] = signature(hook.secret.reveal(), payload);
+        const deadline = Date.now() + hook.timeoutSeconds * 1000;
+        let last = "";
+        for (let attempt = 0; Date.now() < deadline; attempt++) {
+          try {
+            await post(hook.url, payload, headers, deadline - Date.now());
+            return undefined;
+          } catch (error) {
+            last = (error as Error).message;
+          }
+          await new Promise((r) =>
+            setTimeout(r, Math.min(200 * 2 ** attempt, Math.max(0, deadline - Date.now()))),
+          );
+        }
+        return `notification ${n.event} to ${hook.url} failed: ${last}`;
+      }),
+  );
+  return results.filter((r): r is string => r !== undefined);
+}

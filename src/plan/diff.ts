@@ -1,0 +1,54 @@
+/** What changed between two release manifests, by path. */
+export interface ReleaseDiff {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly modified: readonly string[];
+  readonly mode: readonly string[];
+  readonly symlink: readonly string[];
+}
+
+interface Entry {
+  readonly type: string;
+  readonly mode?: string;
+  readonly hash?: string;
+  readonly target?: string;
+}
+
+function entries(manifest: string): Map<string, Entry> {
+  const map = new Map<string, Entry>();
+  for (const line of manifest.split("\n")) {
+    const m = /^("(?:[^"\\]|\\.)*") (\S+)(?: (.*))?$/.exec(line);
+    if (!m) continue;
+    const name = JSON.parse(m[1]!) as string;
+    const [type, rest = ""] = [m[2]!, m[3]];
+    if (type === "f") {
+      const [mode, hash] = rest.split(" ");
+      map.set(name, { type, mode, hash });
+    } else if (type === "l") map.set(name, { type, target: JSON.parse(rest) as string });
+    else map.set(name, { type, mode: rest || undefined });
+  }
+  return map;
+}
+
+export function diffManifests(from: string, to: string): ReleaseDiff {
+  const a = entries(from);
+  const b = entries(to);
+  const diff = {
+    added: [] as string[],
+    removed: [] as string[],
+    modified: [] as string[],
+    mode: [] as string[],
+    symlink: [] as string[],
+  };
+  for (const [name, was] of a) {
+    const now = b.get(name);
+    if (!now) diff.removed.push(name);
+    else if (was.type !== now.type) diff.modified.push(name);
+    else if (was.type === "l" && was.target !== now.target) diff.symlink.push(name);
+    else if (was.type === "f" && was.hash !== now.hash) diff.modified.push(name);
+    else if (was.mode !== now.mode) diff.mode.push(name);
+  }
+  for (const name of b.keys()) if (!a.has(name)) diff.added.push(name);
+  for (const list of Object.values(diff)) list.sort();
+  return diff;
+}
