@@ -107,13 +107,18 @@ async function inspect(
       "restart queue workers in an after_switch hook, and start them from current/",
     );
   }
-  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, add);
+  const resolvesPerRequest = [...d.nginx.values()].some((lines) =>
+    lines.some((line) => /SCRIPT_FILENAME\s+\$realpath_root/.test(line)),
+  );
+  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, resolvesPerRequest, add);
   return { findings, clockMs };
 }
 
 async function inspectPools(
   t: Target,
   stage: ResolvedStage,
+  /** A web server config for this path resolves the symlink per request ($realpath_root). */
+  resolvesPerRequest: boolean,
   add: (level: Finding["level"], check: string, message: string, fix: string) => void,
 ): Promise<void> {
   const l = layout(t.host.path);
@@ -134,7 +139,7 @@ async function inspectPools(
         continue;
       }
       const ini = report.ini;
-      if (ini["opcache.validate_timestamps"] === "0" && pool.reset === "none") {
+      if (ini["opcache.validate_timestamps"] === "0" && pool.reset === "none" && !resolvesPerRequest) {
         add(
           "warning",
           "opcache",

@@ -125,3 +125,23 @@ test("diff lists exactly the added, modified, deleted, mode-changed and symlink-
   const text = await cutover(["diff"], fx.app);
   assert.match(text.stdout, /removed +gone\.txt/);
 });
+
+test("a failing health_check command switches back and marks the release bad; rollback --to it needs --force", async () => {
+  fx.writeConfig();
+  assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+  const before = json<{ id: string; meta: { state: string } }[]>(
+    await cutover(["--json", "releases"], fx.app),
+  ).find((r) => r.meta.state === "live")!.id;
+  fx.writeConfig({ health_check: { command: 'test "$CUTOVER_RELEASE" = never', retries: 2, interval: 0.1 } });
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  const bad = json<{ release: string; hosts: { serving: string }[] }>(r);
+  assert.equal(bad.hosts[0]!.serving, before);
+  fx.writeConfig();
+  const refused = await cutover(["rollback", "--to", bad.release], fx.app);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /marked bad \(.*health check failed/);
+  const forced = await cutover(["--json", "rollback", "--to", bad.release, "--force"], fx.app);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(json<{ release: string }>(forced).release, bad.release);
+});
