@@ -1,27 +1,20 @@
-import type { HealthCheck, ResolvedStage } from "../config/resolve.js";
-import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import type { ResolvedStage } from "../config/resolve.js";
+import { EXIT } from "../errors.js";
 import { type HostDeployPlan, planDeploy } from "../plan/deploy.js";
 import { hookCmds } from "../plan/hooks.js";
 import { findLeftovers, isEmpty } from "../plan/reconcile.js";
 import { nextReleaseId } from "../plan/release-id.js";
-import type { TransferStats } from "../transport/executor.js";
+import { batchHooks, switchBackAll, switchTogether } from "./deploy-switch.js";
 import type { Emit } from "./events.js";
 import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks, undoCreated } from "./finalize.js";
 import { checkHealth } from "./health.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
-import { type DeployResult, describeLeftovers, type HostOutcome } from "./outcome.js";
+import { type DeployResult, describeLeftovers, exitFor, finish, type HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
 import { prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
 import { sourceFacts, whoAmI } from "./source.js";
-import {
-  type BatchHooks,
-  type SwitchOutcome,
-  skewMs,
-  switchAll,
-  switchBack,
-  switchRolling,
-} from "./switch.js";
+import { switchRolling } from "./switch.js";
 import { openTargets, selectHosts } from "./targets.js";
 
 export interface DeployOptions {
@@ -159,7 +152,7 @@ async function run(
     return finish(base, hosts, switched.outcomes, switched.error, EXIT.failed);
   }
 
-  const stale = await resetAll(locked, stage, releaseId, emit);
+  const stale = await firstFailure(locked, (t) => resetAndVerify(t, stage, releaseId, emit));
   if (stale) {
     const hosts = await switchBackAll(locked, switched.outcomes, planOf, releaseId, emit, stage);
     await Promise.all(
@@ -171,7 +164,7 @@ async function run(
   }
 
   const unhealthy = stage.healthCheck
-    ? await healthAll(locked, stage.healthCheck, releaseId, emit)
+    ? await firstFailure(locked, (t) => checkHealth(t, stage.healthCheck!, releaseId, emit))
     : undefined;
   if (unhealthy) {
     emit({ type: "phase", phase: "health check failed: switching every host back" });
@@ -246,34 +239,14 @@ async function run(
   };
 }
 
-/** The health check on every host; the first failure, if any. */
-async function healthAll(
+/** Runs `work` on every host at once; the first failure, if any (the others still finish). */
+async function firstFailure(
   locked: readonly LockedTarget[],
-  check: HealthCheck,
-  release: string,
-  emit: Emit,
+  work: (t: LockedTarget) => Promise<unknown>,
 ): Promise<Error | undefined> {
   const errors = await Promise.all(
     locked.map((t) =>
-      checkHealth(t, check, release, emit).then(
-        () => undefined,
-        (e: Error) => e,
-      ),
-    ),
-  );
-  return errors.find((e) => e !== undefined);
-}
-
-/** PHP caches on every host after the switch; the first host that still serves stale code fails it. */
-async function resetAll(
-  locked: readonly LockedTarget[],
-  stage: ResolvedStage,
-  release: string,
-  emit: Emit,
-): Promise<Error | undefined> {
-  const errors = await Promise.all(
-    locked.map((t) =>
-      resetAndVerify(t, stage, release, emit).then(
+      work(t).then(
         () => undefined,
         (e: Error) => e,
       ),
@@ -284,101 +257,4 @@ async function resetAll(
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
-
-async function switchTogether(locked: readonly LockedTarget[], release: string, emit: Emit) {
-  const outcomes = await switchAll(locked, release, emit);
-  return { outcomes, error: outcomes.find((o) => !o.ok)?.error };
-}
-
-/** Every host that switched goes back to its previous release; reports what each host serves now. */
-async function switchBackAll(
-  locked: readonly LockedTarget[],
-  outcomes: readonly SwitchOutcome[],
-  planOf: (t: LockedTarget) => HostDeployPlan,
-  release: string,
-  emit: Emit,
-  stage: ResolvedStage,
-): Promise<HostOutcome[]> {
-  emit({ type: "phase", phase: "switching back the hosts that switched" });
-  return Promise.all(
-    locked.map(async (t): Promise<HostOutcome> => {
-      const previous = planOf(t).previous ?? null;
-      const switched = outcomes.some((o) => o.target === t && o.ok);
-      if (!switched) return { host: t.host.name, state: "unchanged", serving: previous };
-      const back = await switchBack(t, release, previous ?? undefined, emit);
-      if (back && previous) {
-        await resetAndVerify(t, stage, previous, emit).catch((e: Error) =>
-          emit({ type: "warning", host: t.host.name, message: e.message }),
-        );
-      }
-      return { host: t.host.name, state: "switched-back", serving: back ? previous : release };
-    }),
-  );
-}
-
-function batchHooks(planOf: (t: LockedTarget) => HostDeployPlan, release: string, emit: Emit): BatchHooks {
-  return {
-    run: async (group, hook, batch) => {
-      const env = {
-        CUTOVER_BATCH: String(batch),
-        CUTOVER_BATCH_HOSTS: group.map((t) => t.host.name).join(","),
-      };
-      const errors = await Promise.all(
-        group.map((t) =>
-          tryHooks(
-            t,
-            `${hook} hook`,
-            hookCmds({ ...planOf(t).hooks, extraEnv: env }, hook, t.layout.release(release)),
-            emit,
-          ),
-        ),
-      );
-      return errors.find((e) => e !== undefined);
-    },
-  };
-}
-
-function exitFor(error: Error): ExitCode {
-  return error instanceof CutoverError && error.details.exitCode === EXIT.interrupted
-    ? EXIT.interrupted
-    : EXIT.failed;
-}
-
-function finish(
-  base: {
-    release: string;
-    stage: string;
-    who: string;
-    started: Date;
-    previous: string | null;
-    revision: string | null;
-  },
-  hosts: HostOutcome[],
-  outcomes: readonly SwitchOutcome[],
-  error: Error | undefined,
-  exitCode: ExitCode,
-): DeployResult {
-  const uploads = hosts.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
-  return {
-    ok: error === undefined,
-    exitCode,
-    release: base.release,
-    stage: base.stage,
-    who: base.who,
-    previous: base.previous,
-    revision: base.revision,
-    durationMs: Date.now() - base.started.getTime(),
-    hosts,
-    filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),
-    bytesTransferred: uploads.reduce((n, u) => n + u.bytesTransferred, 0),
-    switchSkewMs: skewMs(outcomes),
-    warnings: [],
-    error: error
-      ? {
-          message: error.message,
-          detail: error instanceof CutoverError ? [...(error.details.detail ?? [])] : [],
-        }
-      : undefined,
-  };
 }

@@ -1,6 +1,7 @@
-import type { ExitCode } from "../errors.js";
+import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import type { Leftovers } from "../plan/reconcile.js";
 import type { TransferStats } from "../transport/executor.js";
+import { type SwitchOutcome, skewMs } from "./switch.js";
 
 export interface HostOutcome {
   readonly host: string;
@@ -41,4 +42,50 @@ export function describeLeftovers(l: Leftovers): string {
   for (const fix of l.fixes) parts.push(`marking ${fix.id} ${fix.state}`);
   if (l.tmp.length > 0) parts.push(`removing temporary ${l.tmp.join(", ")}`);
   return `an earlier run was interrupted: ${parts.join("; ")}`;
+}
+
+/** Interrupted runs exit 130; every other failure 1. */
+export function exitFor(error: Error): ExitCode {
+  return error instanceof CutoverError && error.details.exitCode === EXIT.interrupted
+    ? EXIT.interrupted
+    : EXIT.failed;
+}
+
+/** The result of a run from its parts. */
+export function finish(
+  base: {
+    release: string;
+    stage: string;
+    who: string;
+    started: Date;
+    previous: string | null;
+    revision: string | null;
+  },
+  hosts: HostOutcome[],
+  outcomes: readonly SwitchOutcome[],
+  error: Error | undefined,
+  exitCode: ExitCode,
+): DeployResult {
+  const uploads = hosts.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
+  return {
+    ok: error === undefined,
+    exitCode,
+    release: base.release,
+    stage: base.stage,
+    who: base.who,
+    previous: base.previous,
+    revision: base.revision,
+    durationMs: Date.now() - base.started.getTime(),
+    hosts,
+    filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),
+    bytesTransferred: uploads.reduce((n, u) => n + u.bytesTransferred, 0),
+    switchSkewMs: skewMs(outcomes),
+    warnings: [],
+    error: error
+      ? {
+          message: error.message,
+          detail: error instanceof CutoverError ? [...(error.details.detail ?? [])] : [],
+        }
+      : undefined,
+  };
 }

@@ -13,8 +13,6 @@ import { TransportError } from "./executor.js";
 export class ShellSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Processes started so far: for SSH, the connections opened. */
-  starts = 0;
 
   constructor(
     private readonly host: string,
@@ -60,7 +58,6 @@ export class ShellSession {
     this.beforeStart();
     // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
     const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
-    this.starts += 1;
     child.stdin.on("error", () => undefined);
     this.child = child;
     return child;
