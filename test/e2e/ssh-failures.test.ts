@@ -219,7 +219,13 @@ test("the SSH connection is killed during the upload: nothing switches, no lock 
       if (!rsyncRunning()) return;
       clearInterval(poll);
       killed = good[2]!.descendants();
-      for (const pid of killed) process.kill(pid, "SIGKILL");
+      for (const pid of killed) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // It exited between the listing and the kill.
+        }
+      }
     }, 10);
     child.on("close", () => clearInterval(poll));
   });
@@ -269,5 +275,24 @@ test("results name every host's state after a failure", async () => {
     ],
   );
   assert.match(r.stderr, /host +state +current/);
+  fx.writeConfig({}, threeHosts());
+});
+
+test("ssh.accept_new_host_keys: true trusts an unknown key on first use, and only then", async () => {
+  const fresh = path.join(rig.dir, "fresh_known_hosts");
+  writeFileSync(fresh, "");
+  fx.writeConfig(
+    { ssh: { accept_new_host_keys: true } },
+    threeHosts({
+      ...sshHost(rig, good[2]!, paths[2]!, { name: "web3" }),
+      ssh_options: [`UserKnownHostsFile=${fresh}`],
+    }),
+  );
+  const r = await cutover(["deploy", "-q"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(fresh, "utf8").trim().split("\n").length, 1, "the key was recorded once");
+  assert.match(readFileSync(fresh, "utf8"), / ssh-ed25519 /);
+  const again = await cutover(["deploy", "-q"], fx.app);
+  assert.equal(again.code, 0, again.stderr);
   fx.writeConfig({}, threeHosts());
 });
