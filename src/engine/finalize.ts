@@ -181,17 +181,3 @@ export async function prune(
     return [`${t.host.name}: cleanup failed: ${(error as Error).message}`];
   }
 }
-
-/** What taking the lock created (deploy path, .cutover) is removed again when the run stops before preparing. */
-export async function undoCreated(locked: readonly LockedTarget[]): Promise<void> {
-  await Promise.all(
-    locked
-      .filter((t) => t.facts.created.length > 0)
-      .map((t) => {
-        const dirs = [t.layout.meta, ...(t.facts.created.includes("root") ? [t.layout.root] : [])];
-        return t.executor
-          .run([cmd(["rmdir", "--", ...dirs], { mayFail: true, quiet: true })])
-          .catch(() => undefined);
-      }),
-  );
-}

@@ -5,6 +5,7 @@ import { factsProbe, type HostFacts, parseFacts } from "../plan/facts.js";
 import { type Layout, layout } from "../plan/layout.js";
 import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
 import { releaseLock } from "../plan/records.js";
+import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { runStep } from "./steps.js";
 import type { Target } from "./targets.js";
@@ -91,10 +92,9 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
     );
     if (got.length === targets.length)
       return got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
-    await unlockAll(
-      got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts })),
-      options.owner,
-    );
+    const given = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
+    await unlockAll(given, options.owner);
+    await undoCreated(given);
 
     const failure = settled.find((s) => s.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
@@ -149,5 +149,19 @@ export async function unlockAll(
         });
       }
     }),
+  );
+}
+
+/** What taking the lock created (deploy path, .cutover) is removed again when the run stops before preparing. */
+export async function undoCreated(locked: readonly LockedTarget[]): Promise<void> {
+  await Promise.all(
+    locked
+      .filter((t) => t.facts.created.length > 0)
+      .map((t) => {
+        const dirs = [t.layout.meta, ...(t.facts.created.includes("root") ? [t.layout.root] : [])];
+        return t.executor
+          .run([cmd(["rmdir", "--", ...dirs], { mayFail: true, quiet: true })])
+          .catch(() => undefined);
+      }),
   );
 }

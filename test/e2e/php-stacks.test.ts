@@ -153,6 +153,27 @@ for (const [name, stack] of STACKS) {
       const doc = await cutover(["--json", "doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
       assert.equal(doc.code, 0, doc.stdout + doc.stderr);
       assert.deepEqual(json<unknown[]>(doc), []);
+      // deploy --probe: the built-in load and its report.
+      const probed = await cutover(
+        ["--json", "deploy", "--probe", `${r.nginx.url}/`, "--probe-concurrency", "20"],
+        r.fx.app,
+      );
+      assert.equal(probed.code, 0, probed.stderr);
+      const report = json<{
+        probe: {
+          requests: number;
+          failures: Record<string, number>;
+          mixed: number;
+          stale: number;
+          latencyMs: { switchWindow: { count: number } };
+        };
+      }>(probed).probe;
+      assert.ok(report.requests > 20, JSON.stringify(report));
+      assert.deepEqual(Object.values(report.failures), [0, 0, 0, 0, 0]);
+      assert.equal(report.mixed, 0);
+      assert.equal(report.stale, 0);
+      assert.ok(report.latencyMs.switchWindow.count > 0);
+      assert.match(probed.stderr, /probe: \d+ requests, 0 failed/);
     } finally {
       await r.stop();
     }

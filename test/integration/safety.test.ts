@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import { BIN, cutover } from "../helpers/cli.js";
@@ -160,4 +161,28 @@ test("a lock left by a killed run is stale: the next deploy clears it and says s
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /an earlier run was interrupted: removing incomplete release/);
   assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+});
+
+test("a run stopped by a busy host leaves no trace on the others (not even a new deploy path)", async () => {
+  const fresh = path.join(fx.dir, "fresh host");
+  const busy = path.join(fx.dir, "busy host");
+  mkdirSync(path.join(busy, ".cutover/lock"), { recursive: true });
+  const owner = {
+    token: "t",
+    who: "someone@elsewhere",
+    machine: os.hostname(),
+    pid: process.pid,
+    since: new Date().toISOString(),
+    command: "cutover deploy",
+  };
+  writeFileSync(path.join(busy, ".cutover/lock/owner.json"), JSON.stringify(owner));
+  fx.writeConfig({}, [
+    { name: "fresh", path: fresh },
+    { name: "busy", path: busy },
+  ]);
+  const r = await cutover(["deploy"], fx.app);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /busy: .* is locked by someone@elsewhere/);
+  assert.ok(!existsSync(fresh), "the fresh host's deploy path was removed again");
+  fx.writeConfig();
 });
