@@ -8,7 +8,7 @@ import { Probe } from "../../src/probe/probe.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { type Fixture, fixture } from "../helpers/fixture.js";
 import { writeProbeApp } from "../helpers/php-app.js";
-import { startFpm, startNginx } from "../helpers/web.js";
+import { startApache, startFpm, startNginx } from "../helpers/web.js";
 
 interface Mark {
   readonly release: string;
@@ -223,5 +223,72 @@ test("negative control: includes through current/ mix releases when current flip
     );
   } finally {
     await r.stop();
+  }
+});
+
+async function release(url: string): Promise<string[]> {
+  const res = await fetch(`${url}/`);
+  assert.equal(res.status, 200);
+  return [res.headers.get("x-release") ?? "", ...((await res.text()).match(/\d{8}T\d{6}Z(?:\.\d+)?/g) ?? [])];
+}
+
+test("reset: opcache (with warm-up) and reset: reload make the naive $document_root config serve the new release at once", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache" });
+  try {
+    for (let i = 0; i < 8; i++) await release(r.nginx.url); // every worker caches the old release
+    const config = (reset: string) => ({
+      shared_dirs: [],
+      shared_files: [],
+      writable_dirs: [],
+      hooks: { build: writeProbeApp(r.fx) },
+      php: {
+        fpm: [{ socket: r.fpm.socket, reset }],
+        warmup: ["lib", "public"],
+        reload_command: `kill -USR2 "$(cat '${path.dirname(r.fpm.socket)}/fpm.pid')"`,
+      },
+    });
+    r.fx.writeConfig(config("opcache"));
+    let d = await timedRun(r.fx, ["-v", "deploy"]);
+    assert.match(d.stderr, /✓ local warm up OPcache/);
+    assert.match(d.stderr, /✓ local reset PHP caches/);
+    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.nginx.url))], [d.release]);
+    r.fx.writeConfig(config("reload"));
+    d = await timedRun(r.fx, ["deploy"]);
+    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.nginx.url))], [d.release]);
+  } finally {
+    await r.stop();
+  }
+});
+
+test("Apache: the vhost printed by `server-config apache` runs in a real Apache 2.4 with php-fpm, and reset: opcache serves each new release at once", async () => {
+  const fx = fixture("apache");
+  const build = writeProbeApp(fx);
+  const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: true });
+  try {
+    fx.writeConfig({
+      shared_dirs: [],
+      shared_files: [],
+      writable_dirs: [],
+      hooks: { build },
+      php: { fpm: [{ socket: fpm.socket, reset: "opcache" }] },
+    });
+    const first = await timedRun(fx, ["deploy"]);
+    const apache = await startApache(path.join(fx.dir, "apache"), (listen) =>
+      execFileSync(process.execPath, [BIN, "server-config", "apache", "--listen", listen], {
+        cwd: fx.app,
+      }).toString(),
+    );
+    try {
+      for (let i = 0; i < 8; i++) assert.deepEqual([...new Set(await release(apache.url))], [first.release]);
+      for (let n = 0; n < 3; n++) {
+        const d = await timedRun(fx, ["deploy"]);
+        for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(apache.url))], [d.release]);
+      }
+    } finally {
+      await apache.stop();
+    }
+  } finally {
+    await fpm.stop();
+    fx.cleanup();
   }
 });

@@ -118,3 +118,31 @@ ${server(`${address}:${port}`)}
   await waitForPort(port, address);
   return { ...d, port, url: `http://${address}:${port}` };
 }
+
+/** Apache 2.4 (mpm_event, proxy_fcgi) in the foreground, serving the vhost text `vhost` returns for a free port. */
+export async function startApache(dir: string, vhost: (listen: string) => string): Promise<Nginx> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const modules = ["mpm_event", "authz_core", "dir", "mime", "proxy", "proxy_fcgi", "setenvif"];
+  writeFileSync(path.join(dir, "vhost.conf"), vhost(`127.0.0.1:${port}`));
+  const conf = path.join(dir, "apache2.conf");
+  writeFileSync(
+    conf,
+    `ServerRoot "/etc/apache2"
+DefaultRuntimeDir "${dir}"
+PidFile "${dir}/apache.pid"
+ErrorLog "${dir}/error.log"
+Mutex "file:${dir}" default
+${modules.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`).join("\n")}
+User www-data
+Group www-data
+ServerName localhost
+TypesConfig /etc/mime.types
+KeepAlive On
+Include "${dir}/vhost.conf"
+`,
+  );
+  const d = daemon("/usr/sbin/apache2", ["-f", conf, "-DFOREGROUND"], path.join(dir, "error.log"));
+  await waitForPort(port);
+  return { ...d, port, url: `http://127.0.0.1:${port}` };
+}

@@ -79,7 +79,7 @@ export function apacheConfig(input: ServerConfigInput): string {
 # Needs: a2enmod proxy_fcgi setenvif. Apache resolves nothing per request: PHP sees
 # ${root}/... paths, so set php.fpm: [{ socket: ..., reset: opcache }] in
 # cutover.yaml: after every switch cutover resets OPcache through this pool and checks each worker.
-Listen ${port}
+Listen ${input.listen}
 <VirtualHost ${host}:${port}>
     ServerName ${input.serverName}
     DocumentRoot ${apacheQuote(root)}
