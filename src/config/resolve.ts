@@ -2,143 +2,16 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { configError } from "../errors.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
+import {
+  type HookEntry,
+  type ResolvedHost,
+  type ResolvedStage,
+  type Rolling,
+  Secret,
+  type SshAddress,
+} from "./types.js";
 
-export interface WritableDir {
-  readonly path: string;
-  readonly mode: string;
-  readonly owner?: string;
-  readonly group?: string;
-}
-
-export interface SshAddress {
-  readonly host: string;
-  readonly user?: string;
-  readonly port?: number;
-  readonly identityFile?: string;
-  /** Extra `ssh -o` options, "Name=value". */
-  readonly options: readonly string[];
-}
-
-export interface ResolvedHost {
-  /** Unique within the stage; used in output, history and --hosts. */
-  readonly name: string;
-  /** Absolute deploy path on the target. */
-  readonly path: string;
-  /** Absent for a local target (a deploy path on this machine). */
-  readonly ssh?: SshAddress;
-  readonly roles: readonly string[];
-}
-
-export interface HookEntry {
-  readonly run: string;
-  /** Only on hosts with one of these roles (all hosts when absent). */
-  readonly roles?: readonly string[];
-  /** Only on the first matching host. */
-  readonly once?: boolean;
-}
-
-export interface SshSettings {
-  readonly connectTimeoutSeconds: number;
-  readonly acceptNewHostKeys: boolean;
-}
-
-export interface PhpPool {
-  /** Unix socket path, unix:/path, or host:port. */
-  readonly address: string;
-  readonly reset: "opcache" | "reload" | "none";
-}
-
-export interface PhpSettings {
-  readonly binary: string;
-  readonly pools: readonly PhpPool[];
-  readonly reloadCommand?: string;
-  readonly warmup: readonly string[];
-  readonly forbidCurrentPaths: boolean;
-  /** Requests per pool that must all see the new release after the switch. */
-  readonly verifyRequests: number;
-  /** How long to wait for a deferred OPcache restart (it waits for requests in flight). */
-  readonly resetWaitSeconds: number;
-}
-
-export interface Smoke {
-  readonly commands: readonly string[];
-  /** Scripts of the new release requested through php.fpm[0] before the switch (status < 400 passes). */
-  readonly http: readonly { readonly path: string; readonly expectBody?: string }[];
-}
-
-export interface HealthCheck {
-  /** May contain {host} and {name}. */
-  readonly url?: string;
-  readonly command?: string;
-  readonly expectStatus: number;
-  readonly expectBody?: string;
-  /** Header values may contain {release}. */
-  readonly expectHeader: Readonly<Record<string, string>>;
-  readonly timeoutSeconds: number;
-  readonly retries: number;
-  readonly intervalSeconds: number;
-}
-
-export type NotifyEvent = "started" | "succeeded" | "failed" | "rolled_back";
-
-export interface Webhook {
-  readonly url: string;
-  readonly format: "json" | "slack";
-  readonly secret?: Secret;
-  readonly events: readonly NotifyEvent[];
-  readonly timeoutSeconds: number;
-}
-
-/** A secret prints as [REDACTED] in logs, JSON and errors; only .reveal() gives the value. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return "[REDACTED]";
-  }
-  toJSON(): string {
-    return "[REDACTED]";
-  }
-}
-
-export interface Rolling {
-  /** Hosts per batch: a count, or a percentage of the selected hosts. */
-  readonly batch: number | `${number}%`;
-  readonly pauseSeconds: number;
-}
-
-/** The configuration the code uses: every default applied, every path absolute, nothing optional. */
-export interface ResolvedStage {
-  readonly name: string;
-  readonly configFile: string;
-  readonly source: string;
-  readonly exclude: readonly string[];
-  readonly keepReleases: number;
-  readonly sharedDirs: readonly string[];
-  readonly sharedFiles: readonly string[];
-  readonly writableDirs: readonly WritableDir[];
-  readonly hooks: Readonly<Record<HookName, readonly HookEntry[]>>;
-  readonly hosts: readonly ResolvedHost[];
-  readonly ssh: SshSettings;
-  /** Longest any one step may run on a host; its whole process group is killed after it. */
-  readonly commandTimeoutSeconds: number;
-  /** How the upload decides a file is unchanged (see Transfer.compare). */
-  readonly uploadCompare: "mtime" | "checksum";
-  readonly php: PhpSettings;
-  readonly smoke: Smoke;
-  readonly healthCheck?: HealthCheck;
-  readonly notify: readonly Webhook[];
-  /** HTTP load to run during deploys (`deploy --probe URL` overrides the url). */
-  readonly probe?: { readonly url: string; readonly concurrency: number };
-  readonly rolling?: Rolling;
-  /** Failures after the switch that switch every host back. */
-  readonly rollbackOn: readonly "after_switch"[];
-}
+export * from "./types.js";
 
 export const DEFAULTS = {
   exclude: [".git", ".cutover"],
