@@ -40,7 +40,9 @@ async function rig(stack: Stack) {
   const printed = execFileSync(
     process.execPath,
     [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket],
-    { cwd: fx.app },
+    {
+      cwd: fx.app,
+    },
   ).toString();
   const server = stack.documentRoot ? printed.replaceAll("$realpath_root", "$document_root") : printed;
   const nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
@@ -118,6 +120,10 @@ const STACKS: [string, Stack][] = [
     "nginx $realpath_root, php-fpm, validate_timestamps=0",
     { validateTimestamps: false, documentRoot: false, reset: "none" },
   ],
+  [
+    "nginx naive $document_root + reset: opcache",
+    { validateTimestamps: true, documentRoot: true, reset: "opcache" },
+  ],
 ];
 
 for (const [name, stack] of STACKS) {
@@ -152,7 +158,12 @@ for (const [name, stack] of STACKS) {
       );
       const doc = await cutover(["--json", "doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
       assert.equal(doc.code, 0, doc.stdout + doc.stderr);
-      assert.deepEqual(json<unknown[]>(doc), []);
+      // The naive config with a reset is safe, but doctor still recommends $realpath_root.
+      const expected = stack.documentRoot ? ["warning nginx"] : [];
+      assert.deepEqual(
+        json<{ level: string; check: string }[]>(doc).map((f) => `${f.level} ${f.check}`),
+        expected,
+      );
       // deploy --probe: the built-in load and its report.
       const probed = await cutover(
         ["--json", "deploy", "--probe", `${r.nginx.url}/`, "--probe-concurrency", "20"],
@@ -171,7 +182,9 @@ for (const [name, stack] of STACKS) {
       assert.ok(report.requests > 20, JSON.stringify(report));
       assert.deepEqual(Object.values(report.failures), [0, 0, 0, 0, 0]);
       assert.equal(report.mixed, 0);
-      assert.equal(report.stale, 0);
+      // With a reset, requests between the rename and the completed OPcache restart may still be
+      // answered by the old release (the command has not returned yet); with $realpath_root, none.
+      if (!stack.documentRoot) assert.equal(report.stale, 0);
       assert.ok(report.latencyMs.switchWindow.count > 0);
       assert.match(probed.stderr, /probe: \d+ requests, 0 failed/);
     } finally {

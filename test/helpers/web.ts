@@ -139,6 +139,18 @@ Group www-data
 ServerName localhost
 TypesConfig /etc/mime.types
 KeepAlive On
+# As nginx's keepalive_requests in startNginx: a server closing a keep-alive connection while the
+# client sends on it is a reset that has nothing to do with the deploy under test.
+MaxKeepAliveRequests 0
+KeepAliveTimeout 300
+# Nor may mpm_event end idle children (and their keep-alive connections) while the load varies.
+StartServers 4
+ServerLimit 16
+ThreadsPerChild 25
+MaxRequestWorkers 400
+MinSpareThreads 25
+MaxSpareThreads 400
+MaxConnectionsPerChild 0
 Include "${dir}/vhost.conf"
 `,
   );

@@ -53,15 +53,30 @@ export function removeRuntime(files: RuntimeFiles): Cmd {
 }
 
 const ASK = `php=$1 client=$2 address=$3 script=$4 query=$5 times=$6
+out=$(mktemp -d) || exit 1
+pids=
 i=0
 while [ "$i" -lt "$times" ]; do
-  "$php" "$client" "$address" "$script" "$query" || exit $?
+  "$php" "$client" "$address" "$script" "$query" > "$out/$i" 2> "$out/$i.err" &
+  pids="$pids $!"
+  i=$((i + 1))
+done
+rc=0
+i=0
+for pid in $pids; do
+  wait "$pid" || { rc=$?; cat "$out/$i.err" >&2; }
+  cat "$out/$i"
   echo
   i=$((i + 1))
 done
+rm -rf "$out"
+exit "$rc"
 `;
 
-/** Asks a pool `times` times (separate connections, so several workers answer) to run an action. */
+/**
+ * Asks a pool `times` times at once (separate connections, so several workers answer, and a busy
+ * pool costs one queue wait, not `times`) to run an action.
+ */
 export function askPool(
   php: PhpSettings,
   files: RuntimeFiles,
