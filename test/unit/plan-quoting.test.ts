@@ -71,8 +71,8 @@ function wordsOf(c: Cmd): string[] {
   return execFileSync("sh", ["-c", text]).toString("utf8").split("\0").slice(0, -1);
 }
 
-test("every command of a deploy plan reaches the shell as exactly its argv", () => {
-  const plan = planDeploy({
+function deployPlan() {
+  return planDeploy({
     stage,
     host: stage.hosts[0]!,
     facts,
@@ -83,6 +83,10 @@ test("every command of a deploy plan reaches the shell as exactly its argv", () 
     now: "now",
     among: stage.hosts,
   });
+}
+
+test("every command of a deploy plan reaches the shell as exactly its argv", () => {
+  const plan = deployPlan();
   const l = layout(ROOT);
   const cmds: Cmd[] = [
     ...plan.prepare.flatMap((s) => (s.kind === "run" || s.kind === "hook" ? s.cmds : [])),
@@ -113,17 +117,7 @@ test("every command of a deploy plan reaches the shell as exactly its argv", () 
 });
 
 test("hook commands keep their env values and working directory literal", () => {
-  const plan = planDeploy({
-    stage,
-    host: stage.hosts[0]!,
-    facts,
-    leftovers: findLeftovers(facts, "now"),
-    source: { revision: null, paths: new Map() },
-    releaseId: "20261127T110000Z",
-    who: "me",
-    now: "now",
-    among: stage.hosts,
-  });
+  const plan = deployPlan();
   const hook = plan.prepare.find((s) => s.kind === "hook");
   assert.ok(hook && hook.kind === "hook");
   const c = hook.cmds[0]!;
