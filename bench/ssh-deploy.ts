@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
+import { type Sshd, sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
 import { generateApp } from "./gen-app.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,10 +49,12 @@ const bare = { first: [] as number[], incremental: [] as number[] };
 for (let run = 0; run < runs; run++) {
   const dest = `/tmp/cutover-bench-bare-${run}`;
   rmSync(dest, { recursive: true, force: true });
-  bare.first.push((await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app)).ms);
+  bare.first.push(
+    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `${TEST_ROOT}@127.0.0.2:${dest}/`], app)).ms,
+  );
   writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${run}';\n`);
   bare.incremental.push(
-    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `root@127.0.0.2:${dest}/`], app)).ms,
+    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `${TEST_ROOT}@127.0.0.2:${dest}/`], app)).ms,
   );
   rmSync(dest, { recursive: true, force: true });
 }

@@ -30,6 +30,7 @@ export interface SshRig {
  * each sshd started with `-D` on a free port and stopped by its PID.
  */
 export function sshRig(): SshRig {
+  ensureTestUser(TEST_ROOT, { uid0: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), "cutover-sshd-"));
   const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
   const clientKey = path.join(dir, "client key");
@@ -131,6 +132,41 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/**
+ * A local account for SSH tests, made once (tests run as root). Its shell is /bin/sh and its home is
+ * empty, so no login dotfiles run: root's ~/.bashrc on this machine (pyenv rehash, which waits up to
+ * 60 s for a lock a killed session leaves behind) would otherwise make every connection slow.
+ */
+export function ensureTestUser(name: string, options: { uid0?: boolean } = {}): string {
+  const exists = () => {
+    try {
+      execFileSync("id", [name], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const home = `/var/lib/${name}`;
+  // "*": no password, but not a locked account (sshd refuses locked ones). -o -u 0: root's powers
+  // under another name, like BSD's toor.
+  const uid = options.uid0 ? ["-o", "-u", "0", "-g", "0"] : [];
+  for (let attempt = 0; !exists(); attempt++) {
+    try {
+      execFileSync("useradd", [...uid, "-d", home, "-m", "-s", "/bin/sh", "-p", "*", name], {
+        stdio: "pipe",
+      });
+    } catch (error) {
+      // Test files run in parallel: another one may hold the passwd lock or have made the user.
+      if (attempt >= 20) throw error;
+      execFileSync("sleep", ["0.2"]);
+    }
+  }
+  return name;
+}
+
+/** The rig's login: root's powers, a plain /bin/sh login with no dotfiles. */
+export const TEST_ROOT = "cutover-root";
+
 /** Host entry for cutover.yaml that reaches `server` with the rig's key and known_hosts. */
 export function sshHost(
   rig: SshRig,
@@ -141,7 +177,7 @@ export function sshHost(
   return {
     host: server.address,
     port: server.port,
-    user: "root",
+    user: TEST_ROOT,
     path: deployPath,
     identity_file: rig.clientKey,
     ssh_options: [`UserKnownHostsFile=${rig.knownHosts}`],
