@@ -17,18 +17,21 @@ interface Mark {
 }
 
 interface Stack {
+  readonly web?: "nginx" | "apache";
   readonly validateTimestamps: boolean;
   readonly documentRoot: boolean;
   readonly reset: "opcache" | "none";
   readonly viaCurrent?: boolean;
 }
 
-/** A real php-fpm pool behind nginx configured by `cutover server-config nginx`, with the probe app deployed. */
+/**
+ * A real php-fpm pool behind nginx or Apache configured by `cutover server-config`, with the probe
+ * app deployed once.
+ */
 async function rig(stack: Stack) {
   const fx = fixture("php");
   const build = writeProbeApp(fx, { viaCurrent: stack.viaCurrent });
   const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: stack.validateTimestamps });
-  const stopFpm = fpm.stop;
   fx.writeConfig({
     shared_dirs: [],
     shared_files: [],
@@ -37,31 +40,33 @@ async function rig(stack: Stack) {
     hooks: { build },
     php: { fpm: [{ socket: fpm.socket, reset: stack.reset }] },
   });
-  const printed = execFileSync(
-    process.execPath,
-    [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket],
-    {
+  const first = await cutover(["--json", "deploy"], fx.app);
+  const serverConfig = (kind: string, listen: string) =>
+    execFileSync(process.execPath, [BIN, "server-config", kind, "--listen", listen, "--fpm", fpm.socket], {
       cwd: fx.app,
-    },
-  ).toString();
-  const server = stack.documentRoot ? printed.replaceAll("$realpath_root", "$document_root") : printed;
-  const nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
-    server.replace("listen LISTEN;", `listen ${listen};`),
-  ).catch(async (error) => {
-    await stopFpm();
+    }).toString();
+  const webDir = path.join(fx.dir, stack.web ?? "nginx");
+  const web =
+    first.code !== 0
+      ? Promise.reject(new Error(first.stderr))
+      : stack.web === "apache"
+        ? startApache(webDir, (listen) => serverConfig("apache", listen))
+        : startNginx(webDir, (listen) => {
+            const printed = serverConfig("nginx", listen);
+            return stack.documentRoot ? printed.replaceAll("$realpath_root", "$document_root") : printed;
+          });
+  const server = await web.catch(async (error) => {
+    await fpm.stop();
+    fx.cleanup();
     throw error;
   });
-  const first = await cutover(["--json", "deploy"], fx.app);
-  if (first.code !== 0) {
-    await Promise.all([nginx.stop(), fpm.stop()]);
-    assert.fail(first.stderr);
-  }
   return {
     fx,
-    nginx,
+    server,
+    webDir,
     fpm,
     stop: async () => {
-      await nginx.stop();
+      await server.stop();
       await fpm.stop();
       fx.cleanup();
     },
@@ -124,13 +129,18 @@ const STACKS: [string, Stack][] = [
     "nginx naive $document_root + reset: opcache",
     { validateTimestamps: true, documentRoot: true, reset: "opcache" },
   ],
+  // Apache has no $realpath_root: PHP sees paths through current, so the pool is reset after each switch.
+  [
+    "Apache 2.4 + php-fpm (proxy_fcgi) + reset: opcache",
+    { web: "apache", validateTimestamps: true, documentRoot: true, reset: "opcache" },
+  ],
 ];
 
 for (const [name, stack] of STACKS) {
   test(`${name}: 20 deploys and 5 rollbacks under load: 0 failed, 0 mixed, never stale after the command returns`, async () => {
     const r = await rig(stack);
     try {
-      const { marks, samples, busy } = await underLoad(r.nginx.url, async () => {
+      const { marks, samples, busy } = await underLoad(r.server.url, async () => {
         const marks: Mark[] = [];
         for (let i = 0; i < 20; i++) marks.push(await timedRun(r.fx, ["deploy"]));
         for (let i = 0; i < 5; i++) marks.push(await timedRun(r.fx, ["rollback"]));
@@ -156,17 +166,17 @@ for (const [name, stack] of STACKS) {
         20,
         "20 distinct deploys (rollbacks revisit them)",
       );
-      const doc = await cutover(["--json", "doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
+      const doc = await cutover(["--json", "doctor", "--web-config", r.webDir], r.fx.app);
       assert.equal(doc.code, 0, doc.stdout + doc.stderr);
-      // The naive config with a reset is safe, but doctor still recommends $realpath_root.
-      const expected = stack.documentRoot ? ["warning nginx"] : [];
+      // The naive nginx config with a reset is safe, but doctor still recommends $realpath_root.
+      const expected = stack.documentRoot && stack.web !== "apache" ? ["warning nginx"] : [];
       assert.deepEqual(
         json<{ level: string; check: string }[]>(doc).map((f) => `${f.level} ${f.check}`),
         expected,
       );
       // deploy --probe: the built-in load and its report.
       const probed = await cutover(
-        ["--json", "deploy", "--probe", `${r.nginx.url}/`, "--probe-concurrency", "20"],
+        ["--json", "deploy", "--probe", `${r.server.url}/`, "--probe-concurrency", "20"],
         r.fx.app,
       );
       assert.equal(probed.code, 0, probed.stderr);
@@ -196,7 +206,7 @@ for (const [name, stack] of STACKS) {
 test("negative control: the naive $document_root config without a reset serves stale code", async () => {
   const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "none" });
   try {
-    const { marks, samples } = await underLoad(r.nginx.url, async () => {
+    const { marks, samples } = await underLoad(r.server.url, async () => {
       const marks: Mark[] = [];
       for (let i = 0; i < 3; i++) {
         marks.push(await timedRun(r.fx, ["deploy"]));
@@ -205,7 +215,7 @@ test("negative control: the naive $document_root config without a reset serves s
       return marks;
     });
     assert.ok(staleAfter(samples, marks).length > 0, "the probe must see stale responses here");
-    const doc = await cutover(["doctor", "--web-config", path.join(r.fx.dir, "nginx")], r.fx.app);
+    const doc = await cutover(["doctor", "--web-config", r.webDir], r.fx.app);
     assert.equal(doc.code, 1, doc.stdout + doc.stderr);
     assert.match(doc.stdout, /error: local: .*nginx\.conf passes SCRIPT_FILENAME from \$document_root/);
     assert.match(doc.stdout, /fix: use \$realpath_root/);
@@ -221,7 +231,7 @@ test("negative control: includes through current/ mix releases when current flip
     assert.match(second.stderr, /names .*current\/ in \d+ place/);
     const releases = path.join(r.fx.deployPath, "releases");
     const ids = execFileSync("ls", [releases]).toString().trim().split("\n").slice(-2);
-    const { samples } = await underLoad(r.nginx.url, async () => {
+    const { samples } = await underLoad(r.server.url, async () => {
       for (let i = 0; i < 25; i++) {
         const tmp = path.join(r.fx.deployPath, ".cutover/tmp/flip");
         symlinkSync(`releases/${ids[i % 2]}`, tmp);
@@ -248,7 +258,7 @@ async function release(url: string): Promise<string[]> {
 test("reset: opcache (with warm-up) and reset: reload make the naive $document_root config serve the new release at once", async () => {
   const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache" });
   try {
-    for (let i = 0; i < 8; i++) await release(r.nginx.url); // every worker caches the old release
+    for (let i = 0; i < 8; i++) await release(r.server.url); // every worker caches the old release
     const config = (reset: string) => ({
       shared_dirs: [],
       shared_files: [],
@@ -264,44 +274,11 @@ test("reset: opcache (with warm-up) and reset: reload make the naive $document_r
     let d = await timedRun(r.fx, ["-v", "deploy"]);
     assert.match(d.stderr, /✓ local warm up OPcache/);
     assert.match(d.stderr, /✓ local reset PHP caches/);
-    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.nginx.url))], [d.release]);
+    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
     r.fx.writeConfig(config("reload"));
     d = await timedRun(r.fx, ["deploy"]);
-    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.nginx.url))], [d.release]);
+    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
   } finally {
     await r.stop();
-  }
-});
-
-test("Apache: the vhost printed by `server-config apache` runs in a real Apache 2.4 with php-fpm, and reset: opcache serves each new release at once", async () => {
-  const fx = fixture("apache");
-  const build = writeProbeApp(fx);
-  const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: true });
-  try {
-    fx.writeConfig({
-      shared_dirs: [],
-      shared_files: [],
-      writable_dirs: [],
-      hooks: { build },
-      php: { fpm: [{ socket: fpm.socket, reset: "opcache" }] },
-    });
-    const first = await timedRun(fx, ["deploy"]);
-    const apache = await startApache(path.join(fx.dir, "apache"), (listen) =>
-      execFileSync(process.execPath, [BIN, "server-config", "apache", "--listen", listen], {
-        cwd: fx.app,
-      }).toString(),
-    );
-    try {
-      for (let i = 0; i < 8; i++) assert.deepEqual([...new Set(await release(apache.url))], [first.release]);
-      for (let n = 0; n < 3; n++) {
-        const d = await timedRun(fx, ["deploy"]);
-        for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(apache.url))], [d.release]);
-      }
-    } finally {
-      await apache.stop();
-    }
-  } finally {
-    await fpm.stop();
-    fx.cleanup();
   }
 });

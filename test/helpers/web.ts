@@ -143,13 +143,16 @@ KeepAlive On
 # client sends on it is a reset that has nothing to do with the deploy under test.
 MaxKeepAliveRequests 0
 KeepAliveTimeout 300
-# Nor may mpm_event end idle children (and their keep-alive connections) while the load varies.
-StartServers 4
-ServerLimit 16
-ThreadsPerChild 25
-MaxRequestWorkers 400
-MinSpareThreads 25
-MaxSpareThreads 400
+# Nor may mpm_event shed load: a child holding more connections than its threads can serve closes
+# all its keep-alive connections (resets for a client sending on them). One child with threads for
+# every connection the tests open, which never ends.
+StartServers 1
+ServerLimit 1
+ThreadLimit 256
+ThreadsPerChild 256
+MaxRequestWorkers 256
+MinSpareThreads 1
+MaxSpareThreads 256
 MaxConnectionsPerChild 0
 Include "${dir}/vhost.conf"
 `,
