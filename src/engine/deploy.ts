@@ -10,7 +10,7 @@ import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks } from "
 import { checkHealth } from "./health.js";
 import { type LockedTarget, lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
 import { type DeployResult, describeLeftovers, exitFor, finish, type HostOutcome } from "./outcome.js";
-import { resetAndVerify } from "./php-runtime.js";
+import { refuseUnsafeReload, resetAndVerify } from "./php-runtime.js";
 import { prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
 import { sourceFacts, whoAmI } from "./source.js";
@@ -27,6 +27,8 @@ export interface DeployOptions {
   readonly now?: () => Date;
   /** Hosts prepared at the same time (default: all). */
   readonly parallel?: number;
+  /** Go ahead where cutover would refuse: reset: reload on a php-fpm that kills requests on reload. */
+  readonly force?: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       const now = started.toISOString();
       let plans: HostDeployPlan[];
       try {
+        await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
         plans = locked.map((t) =>
           planDeploy({
             stage,

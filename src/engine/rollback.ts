@@ -9,7 +9,7 @@ import type { Emit } from "./events.js";
 import { historyEntry, softHooks } from "./finalize.js";
 import { type LockedTarget, lockAll, newOwner, unlockAll } from "./lock.js";
 import type { DeployResult, HostOutcome } from "./outcome.js";
-import { resetAndVerify } from "./php-runtime.js";
+import { refuseUnsafeReload, resetAndVerify } from "./php-runtime.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { skewMs, switchAll, switchBack } from "./switch.js";
@@ -76,6 +76,7 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
     });
     try {
       const choices = chooseTargets(locked, options.to, options.force ?? false, started.toISOString());
+      await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
       const release = choices[0]!.target;
       emit({
         type: "phase",

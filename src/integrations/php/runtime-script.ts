@@ -38,9 +38,44 @@ $result['ini'] = [
     'realpath_cache_ttl' => ini_get('realpath_cache_ttl'),
     'session.save_path' => ini_get('session.save_path'),
 ];
+$result['fpm'] = PHP_SAPI === 'fpm-fcgi' ? fpm_master() : null;
 $result['serving'] = realpath($current);
 header('Content-Type: application/json');
 echo json_encode($result), "\\n";
+
+// The php-fpm master (this worker's parent) names its config in its title; a reload (USR2) kills
+// requests still running after process_control_timeout, which is 0 (kill at once) unless set.
+function fpm_master() {
+    $stat = (string) @file_get_contents('/proc/self/stat');
+    $fields = explode(' ', substr($stat, (int) strrpos($stat, ')') + 2));
+    $ppid = (int) ($fields[1] ?? 0);
+    $title = $ppid > 0 ? (string) @file_get_contents("/proc/$ppid/cmdline") : '';
+    $config = preg_match('/master process \\((.+)\\)/', $title, $m) ? $m[1] : null;
+    return [
+        'master_pid' => $ppid,
+        'config' => $config,
+        'process_control_timeout' => $config === null ? null : fpm_control_timeout($config),
+    ];
+}
+
+// Seconds, from [global] in the main file and the files it includes; null if unreadable.
+function fpm_control_timeout($config) {
+    $files = [$config];
+    $seconds = 0;
+    for ($i = 0; $i < count($files) && $i < 100; $i++) {
+        $lines = @file($files[$i], FILE_IGNORE_NEW_LINES);
+        if ($lines === false) return $i === 0 ? null : $seconds;
+        $global = $i === 0;
+        foreach ($lines as $line) {
+            $line = trim($line);
+            if (preg_match('/^\\[(.+)\\]$/', $line, $m)) $global = $m[1] === 'global';
+            elseif (preg_match('/^include\\s*=\\s*"?([^"]+)"?$/', $line, $m)) $files = array_merge($files, glob($m[1]) ?: []);
+            elseif ($global && preg_match('/^process_control_timeout\\s*=\\s*"?(\\d+)([smhd]?)"?$/', $line, $m))
+                $seconds = (int) $m[1] * ['' => 1, 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400][$m[2]];
+        }
+    }
+    return $seconds;
+}
 `;
 }
 
@@ -58,6 +93,12 @@ export interface RuntimeReport {
   readonly opcache: { enabled: boolean; restart_pending: boolean; restart_in_progress: boolean } | null;
   readonly ini: Readonly<Record<string, string | false>>;
   readonly serving: string | false;
+  /** Only under php-fpm: its master and how long a reload lets running requests finish. */
+  readonly fpm?: {
+    readonly master_pid: number;
+    readonly config: string | null;
+    readonly process_control_timeout: number | null;
+  } | null;
 }
 
 export function parseReports(output: string): RuntimeReport[] {
