@@ -41,7 +41,14 @@ function seconds(value: string | undefined, flag: string): number {
 export async function deployCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { hosts?: string; lockWait?: string; parallel?: string; probe?: string; probeConcurrency?: string },
+  opts: {
+    hosts?: string;
+    lockWait?: string;
+    parallel?: string;
+    probe?: string;
+    probeConcurrency?: string;
+    force?: boolean;
+  },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
@@ -69,6 +76,7 @@ export async function deployCommand(
         hosts,
         lockWaitSeconds,
         parallel,
+        force: opts.force,
         emit: probe?.emit ?? ctx.emit,
         signal,
         command: `cutover ${ctx.argv.join(" ")}`,
@@ -88,13 +96,18 @@ export async function serverConfigCommand(
   ctx: CommandContext,
   server: string,
   stageName: string | undefined,
-  opts: { listen: string; serverName: string; fpm?: string; webroot: string },
+  opts: { listen: string; serverName: string; fpm?: string; webroot: string; php?: string },
 ): Promise<ExitCode> {
   if (server !== "nginx" && server !== "apache")
     throw usageError(`server-config: unknown server "${server}"`, "use nginx or apache");
   const stage = ctx.stage(stageName);
-  const fpm = opts.fpm ?? stage.php.pools[0]?.address;
-  if (!fpm)
+  const php = opts.php ?? (stage.php.modPhp ? "mod_php" : "fpm");
+  if (php !== "fpm" && php !== "mod_php")
+    throw usageError(`server-config: --php must be fpm or mod_php, got "${php}"`);
+  if (php === "mod_php" && server === "nginx")
+    throw usageError("server-config: nginx has no mod_php", "use --php fpm, or server-config apache");
+  const fpm = opts.fpm ?? stage.php.pools[0]?.address ?? (php === "mod_php" ? "" : undefined);
+  if (fpm === undefined)
     throw usageError(
       "server-config: no php-fpm address",
       "pass --fpm /run/php/php8.2-fpm.sock, or set php.fpm in cutover.yaml",
@@ -106,7 +119,7 @@ export async function serverConfigCommand(
     serverName: opts.serverName,
     fpm,
   };
-  const text = server === "nginx" ? nginxConfig(input) : apacheConfig(input);
+  const text = server === "nginx" ? nginxConfig(input) : apacheConfig(input, php);
   ctx.print(text.trimEnd(), { server, config: text });
   return EXIT.ok;
 }

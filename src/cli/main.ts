@@ -57,6 +57,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
       "run HTTP load against this URL during the deploy and report failures, mixed and stale responses",
     )
     .option("--probe-concurrency <n>", "keep-alive connections of the probe (default 16)")
+    .option("--force", "allow php.fpm reset: reload where php-fpm kills running requests on reload")
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
   program
@@ -68,6 +69,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .option("--server-name <name>", "server_name / ServerName", "_")
     .option("--fpm <address>", "php-fpm socket path or host:port (default: the first php.fpm socket)")
     .option("--webroot <dir>", "web root inside a release", "public")
+    .option("--php <sapi>", "apache: fpm (proxy_fcgi) or mod_php (default: mod_php if php.mod_php is set)")
     .action((server, stage, opts) => run((c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))());
   program
     .command("doctor [stage]")
@@ -92,7 +94,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")
     .option("--to <id>", "the release to switch to")
-    .option("--force", "allow a release marked bad")
+    .option("--force", "allow a release marked bad, and reset: reload where php-fpm kills running requests")
     .addOption(hostsOption)
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());

@@ -133,6 +133,12 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       "set php.reload_command (e.g. the command that sends USR2 to the php-fpm master)",
     );
   }
+  if (merged.php?.mod_php && !merged.php.reload_command) {
+    throw configError(
+      `${file}: php.mod_php is true but php.reload_command is not set`,
+      'set php.reload_command: "apachectl graceful" (mod_php keeps OPcache in Apache\'s children)',
+    );
+  }
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -188,6 +194,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       binary: merged.php?.binary ?? "php",
       pools: (merged.php?.fpm ?? []).map((p) => ({ address: p.socket, reset: p.reset ?? "opcache" })),
       reloadCommand: merged.php?.reload_command,
+      modPhp: merged.php?.mod_php ?? false,
       warmup: merged.php?.warmup ?? [],
       forbidCurrentPaths: merged.php?.forbid_current_paths ?? false,
       verifyRequests: merged.php?.verify_requests ?? 8,

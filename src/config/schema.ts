@@ -127,6 +127,7 @@ const php = z
       )
       .optional(),
     reload_command: z.string().min(1).optional(),
+    mod_php: z.boolean().optional(),
     warmup: z.array(releasePath).optional(),
     forbid_current_paths: z.boolean().optional(),
     verify_requests: z.number().int().min(1).max(100).optional(),

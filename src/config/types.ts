@@ -51,6 +51,8 @@ export interface PhpSettings {
   readonly binary: string;
   readonly pools: readonly PhpPool[];
   readonly reloadCommand?: string;
+  /** PHP runs inside Apache (mod_php): reloadCommand (apachectl graceful) runs after every switch. */
+  readonly modPhp: boolean;
   readonly warmup: readonly string[];
   readonly forbidCurrentPaths: boolean;
   /** Requests per pool that must all see the new release after the switch. */

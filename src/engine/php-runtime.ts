@@ -10,6 +10,7 @@ import {
   runtimeFiles,
   scanForCurrentPath,
 } from "../integrations/php/steps.js";
+import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
@@ -38,6 +39,60 @@ export async function scanCurrentPaths(
     });
   }
   emit({ type: "warning", host: t.host.name, message: `${message}; first: ${hits.slice(0, 3).join(" | ")}` });
+}
+
+/**
+ * Before anything changes: `reset: reload` gracefully reloads php-fpm, which kills the requests still
+ * running after the master's process_control_timeout, and that is 0 (at once: 502s) unless set.
+ * Refused there unless forced; a master whose setting cannot be read gets a warning.
+ */
+export async function refuseUnsafeReload(
+  targets: readonly Host[],
+  stage: ResolvedStage,
+  force: boolean,
+  emit: Emit,
+): Promise<void> {
+  const pools = stage.php.pools.filter((p) => p.reset === "reload");
+  if (pools.length === 0) return;
+  await Promise.all(
+    targets.map(async (t) => {
+      const files = runtimeFiles(t.layout, `check-${process.pid}`);
+      const ctx = { executor: t.executor, emit };
+      try {
+        await runStep(ctx, "install PHP helpers", installRuntime(t.layout, files, "", []));
+        for (const pool of pools) {
+          const { stdout } = await runStep(ctx, `check ${pool.address} before reloads`, [
+            askPool(stage.php, files, pool, "status"),
+          ]);
+          const fpm = parseReports(stdout.toString("utf8"))[0]?.fpm;
+          const timeout = fpm?.process_control_timeout;
+          const where = `${t.host.name}: php.fpm ${pool.address} has reset: reload`;
+          if (timeout === 0 && !force) {
+            throw new CutoverError(
+              "unsafe-reload",
+              `${where}, but php-fpm's process_control_timeout is 0 (${fpm!.config}): a reload kills the requests in flight (502)`,
+              {
+                fix: `set process_control_timeout = 10s in [global] of ${fpm!.config} (the pool still stalls while it drains), use reset: opcache, or pass --force`,
+                state: "nothing was changed",
+              },
+            );
+          }
+          if (timeout === 0 || timeout === null || timeout === undefined) {
+            emit({
+              type: "warning",
+              host: t.host.name,
+              message:
+                timeout === 0
+                  ? `${where} with process_control_timeout 0 (--force): requests in flight at the reload fail`
+                  : `${where}: cannot read php-fpm's process_control_timeout; if it is 0, a reload kills requests in flight`,
+            });
+          }
+        }
+      } finally {
+        await t.executor.run([removeRuntime(files)]).catch(() => undefined);
+      }
+    }),
+  );
 }
 
 /** Compiles the new release's PHP files into every pool's OPcache before the switch. */
@@ -89,6 +144,38 @@ export async function smokeHttp(t: Host, stage: ResolvedStage, release: string, 
   }
 }
 
+/**
+ * mod_php keeps OPcache and the realpath cache in Apache's children: a graceful reload starts new
+ * ones. Returns once every child from before the reload has finished its request and exited.
+ */
+async function reloadApache(t: Host, stage: ResolvedStage, emit: Emit): Promise<void> {
+  const ctx = { executor: t.executor, emit };
+  await timed(emit, t.host.name, "reload Apache (mod_php)", async () => {
+    const { stdout } = await runStep(ctx, "list Apache children", [apacheChildren()]);
+    const before = parseChildren(stdout.toString("utf8"));
+    await runStep(ctx, "php reload_command", [cmd(["sh", "-c", stage.php.reloadCommand!])]);
+    if (before.length === 0) {
+      emit({
+        type: "warning",
+        host: t.host.name,
+        message: "php.mod_php: found no Apache children (apache2 or httpd) to wait for after the reload",
+      });
+      return;
+    }
+    const waited = await t.executor.run([waitForExit(before, stage.php.resetWaitSeconds)]);
+    if (waited.code !== 0) {
+      throw new CutoverError(
+        "stale",
+        `${t.host.name}: Apache children from before the reload still run after ${stage.php.resetWaitSeconds} s (php.reset_wait)`,
+        {
+          detail: [waited.stdout.toString("utf8").trim()],
+          fix: "check that php.reload_command reloads the Apache that serves this path (apachectl graceful)",
+        },
+      );
+    }
+  });
+}
+
 function describe(reports: readonly RuntimeReport[]): string {
   return reports
     .map(
@@ -109,10 +196,11 @@ export async function resetAndVerify(
   release: string,
   emit: Emit,
 ): Promise<void> {
+  const ctx = { executor: t.executor, emit };
+  if (stage.php.modPhp) await reloadApache(t, stage, emit);
   const pools = stage.php.pools.filter((p) => p.reset !== "none");
   if (pools.length === 0) return;
   const files = runtimeFiles(t.layout, release);
-  const ctx = { executor: t.executor, emit };
   await timed(emit, t.host.name, "reset PHP caches", async () => {
     try {
       await runStep(ctx, "install PHP helpers", installRuntime(t.layout, files, release, []));

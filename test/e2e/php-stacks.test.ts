@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { renameSync, symlinkSync } from "node:fs";
+import { realpathSync, renameSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { Sample } from "../../src/probe/probe.js";
@@ -8,6 +8,7 @@ import { Probe } from "../../src/probe/probe.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { type Fixture, fixture } from "../helpers/fixture.js";
 import { writeProbeApp } from "../helpers/php-app.js";
+import { snapshot } from "../helpers/tree.js";
 import { startApache, startFpm, startNginx } from "../helpers/web.js";
 
 interface Mark {
@@ -22,6 +23,8 @@ interface Stack {
   readonly documentRoot: boolean;
   readonly reset: "opcache" | "none";
   readonly viaCurrent?: boolean;
+  /** php-fpm's [global] process_control_timeout (default: unset, i.e. 0). */
+  readonly processControlTimeout?: string;
 }
 
 /**
@@ -31,7 +34,10 @@ interface Stack {
 async function rig(stack: Stack) {
   const fx = fixture("php");
   const build = writeProbeApp(fx, { viaCurrent: stack.viaCurrent });
-  const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: stack.validateTimestamps });
+  const fpm = await startFpm(path.join(fx.dir, "fpm"), {
+    validateTimestamps: stack.validateTimestamps,
+    processControlTimeout: stack.processControlTimeout,
+  });
   fx.writeConfig({
     shared_dirs: [],
     shared_files: [],
@@ -255,30 +261,151 @@ async function release(url: string): Promise<string[]> {
   return [res.headers.get("x-release") ?? "", ...((await res.text()).match(/\d{8}T\d{6}Z(?:\.\d+)?/g) ?? [])];
 }
 
-test("reset: opcache (with warm-up) and reset: reload make the naive $document_root config serve the new release at once", async () => {
+/** The probe app's config with a reset mode for the rig's pool (reload: USR2 to its master). */
+function resetConfig(r: Awaited<ReturnType<typeof rig>>, reset: string, extra: Record<string, unknown> = {}) {
+  return {
+    shared_dirs: [],
+    shared_files: [],
+    writable_dirs: [],
+    hooks: { build: writeProbeApp(r.fx) },
+    php: {
+      fpm: [{ socket: r.fpm.socket, reset }],
+      reload_command: `kill -USR2 "$(cat '${path.dirname(r.fpm.socket)}/fpm.pid')"`,
+      ...extra,
+    },
+  };
+}
+
+test("reset: opcache with warm-up makes the naive $document_root config serve the new release at once", async () => {
   const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache" });
   try {
     for (let i = 0; i < 8; i++) await release(r.server.url); // every worker caches the old release
-    const config = (reset: string) => ({
-      shared_dirs: [],
-      shared_files: [],
-      writable_dirs: [],
-      hooks: { build: writeProbeApp(r.fx) },
-      php: {
-        fpm: [{ socket: r.fpm.socket, reset }],
-        warmup: ["lib", "public"],
-        reload_command: `kill -USR2 "$(cat '${path.dirname(r.fpm.socket)}/fpm.pid')"`,
-      },
-    });
-    r.fx.writeConfig(config("opcache"));
-    let d = await timedRun(r.fx, ["-v", "deploy"]);
+    r.fx.writeConfig(resetConfig(r, "opcache", { warmup: ["lib", "public"] }));
+    const d = await timedRun(r.fx, ["-v", "deploy"]);
     assert.match(d.stderr, /✓ local warm up OPcache/);
     assert.match(d.stderr, /✓ local reset PHP caches/);
     for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
-    r.fx.writeConfig(config("reload"));
-    d = await timedRun(r.fx, ["deploy"]);
-    for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
   } finally {
     await r.stop();
+  }
+});
+
+test("reset: reload is refused where php-fpm kills running requests (process_control_timeout 0); --force shows why", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache" });
+  try {
+    await timedRun(r.fx, ["deploy"]); // something to roll back to
+    r.fx.writeConfig(resetConfig(r, "reload"));
+    const before = snapshot(r.fx.deployPath);
+    for (const command of ["deploy", "rollback"]) {
+      const refused = await cutover([command], r.fx.app);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr.split("\n")[0]!,
+        /^error: local: php\.fpm .*fpm\.sock has reset: reload, but php-fpm's process_control_timeout is 0 \(.*php-fpm\.conf\): a reload kills the requests in flight \(502\)$/,
+      );
+      assert.match(refused.stderr, /set process_control_timeout = 10s in \[global\] of .*php-fpm\.conf/);
+      assert.doesNotMatch(refused.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(snapshot(r.fx.deployPath), before, `a refused ${command} changes nothing`);
+    }
+    // The reason, shown: reloads under load with --force fail the requests that are running.
+    const { samples, busy } = await underLoad(r.server.url, async () => {
+      const marks: Mark[] = [];
+      for (let i = 0; i < 3; i++) {
+        const d = await timedRun(r.fx, ["deploy", "--force"]);
+        assert.match(
+          d.stderr,
+          /process_control_timeout 0 \(--force\): requests in flight at the reload fail/,
+        );
+        marks.push(d);
+      }
+      return marks;
+    });
+    assert.ok(
+      failures([...samples, ...busy]).length > 0,
+      "with process_control_timeout 0 a reload must fail requests in flight",
+    );
+  } finally {
+    await r.stop();
+  }
+});
+
+test("reset: reload with process_control_timeout set: deploys under load fail nothing and serve the new release at once", async () => {
+  const r = await rig({
+    validateTimestamps: true,
+    documentRoot: true,
+    reset: "opcache",
+    processControlTimeout: "10s",
+  });
+  try {
+    r.fx.writeConfig(resetConfig(r, "reload"));
+    const { marks, samples, busy } = await underLoad(r.server.url, async () => {
+      const marks: Mark[] = [];
+      for (let i = 0; i < 5; i++) {
+        const d = await timedRun(r.fx, ["deploy"]);
+        assert.doesNotMatch(d.stderr, /process_control_timeout/);
+        marks.push(d);
+      }
+      return marks;
+    });
+    assert.deepEqual(failures(samples).slice(0, 3), [], "failed requests");
+    assert.deepEqual(failures(busy).slice(0, 3), [], "failed busy requests");
+    assert.deepEqual(samples.filter((s) => s.releases.length > 1).slice(0, 3), [], "mixed responses");
+    assert.deepEqual(staleAfter(samples, marks).slice(0, 3), [], "stale responses after a command returned");
+  } finally {
+    await r.stop();
+  }
+});
+
+test("Apache with mod_php: the vhost from `server-config apache --php mod_php` in a real Apache 2.4; php.mod_php reloads it gracefully, so each deploy is served at once, never mixed", async () => {
+  const fx = fixture("mod_php");
+  const dir = path.join(fx.dir, "apache");
+  const config = (php: Record<string, unknown>) => ({
+    shared_dirs: [],
+    shared_files: [],
+    writable_dirs: [],
+    hooks: { build: writeProbeApp(fx) },
+    php,
+  });
+  fx.writeConfig(config({ mod_php: true, reload_command: `kill -USR1 "$(cat '${dir}/apache.pid')"` }));
+  const printed = (listen: string) =>
+    execFileSync(process.execPath, [BIN, "server-config", "apache", "--listen", listen], {
+      cwd: fx.app,
+    }).toString();
+  assert.match(printed("80"), /SetHandler "application\/x-httpd-php"/);
+  assert.doesNotMatch(printed("80"), /proxy:/);
+  const apache = await startApache(dir, printed, { modPhp: true });
+  try {
+    await timedRun(fx, ["deploy"]);
+    const { marks, samples } = await underLoad(apache.url, async () => {
+      const marks: Mark[] = [];
+      for (let i = 0; i < 5; i++) {
+        const d = await timedRun(fx, ["-v", "deploy"]);
+        assert.match(d.stderr, /✓ local reload Apache \(mod_php\)/);
+        for (let n = 0; n < 12; n++) assert.deepEqual([...new Set(await release(apache.url))], [d.release]);
+        marks.push(d);
+      }
+      return marks;
+    });
+    assert.ok(samples.filter((s) => s.status === 200).length > 300);
+    // Not asserted: a graceful reload can reset a keep-alive connection the client was sending on.
+    console.log(`mod_php: ${failures(samples).length} of ${samples.length} requests failed`);
+    assert.deepEqual(samples.filter((s) => s.releases.length > 1).slice(0, 3), [], "mixed responses");
+    assert.deepEqual(staleAfter(samples, marks).slice(0, 3), [], "stale responses after a command returned");
+    // A reload command that reloads nothing is caught: the old children never exit.
+    fx.writeConfig(config({ mod_php: true, reload_command: "true", reset_wait: 1 }));
+    const live = realpathSync(path.join(fx.deployPath, "current"));
+    const noop = await cutover(["deploy"], fx.app);
+    assert.equal(noop.code, 1, noop.stderr);
+    assert.match(noop.stderr, /error: local: Apache children from before the reload still run after 1 s/);
+    assert.equal(realpathSync(path.join(fx.deployPath, "current")), live, "switched back");
+    // Negative control: without the graceful reload, Apache's children keep the old release.
+    fx.writeConfig(config({}));
+    const { marks: unreloaded, samples: stale } = await underLoad(apache.url, async () => [
+      await timedRun(fx, ["deploy"]),
+    ]);
+    assert.ok(staleAfter(stale, unreloaded).length > 0, "without a reload the probe must see stale code");
+  } finally {
+    await apache.stop();
+    fx.cleanup();
   }
 });

@@ -9,8 +9,16 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-function daemon(command: string, args: readonly string[], logFile?: string): Daemon {
-  const child: ChildProcess = spawn(command, [...args], { stdio: ["ignore", "ignore", "pipe"] });
+function daemon(
+  command: string,
+  args: readonly string[],
+  logFile?: string,
+  options: { ownProcessGroup?: boolean } = {},
+): Daemon {
+  const child: ChildProcess = spawn(command, [...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: options.ownProcessGroup,
+  });
   let log = "";
   child.stderr!.on("data", (c: Buffer) => {
     log += c.toString();
@@ -42,7 +50,7 @@ export interface Fpm extends Daemon {
 /** A php-fpm 8.2 pool on a unix socket, run as www-data, OPcache on. */
 export async function startFpm(
   dir: string,
-  options: { validateTimestamps: boolean; children?: number },
+  options: { validateTimestamps: boolean; children?: number; processControlTimeout?: string },
 ): Promise<Fpm> {
   mkdirSync(dir, { recursive: true });
   const socket = path.join(dir, "fpm.sock");
@@ -53,7 +61,7 @@ export async function startFpm(
 pid = ${dir}/fpm.pid
 error_log = ${dir}/fpm.log
 daemonize = no
-[app]
+${options.processControlTimeout ? `process_control_timeout = ${options.processControlTimeout}\n` : ""}[app]
 user = www-data
 group = www-data
 listen = ${socket}
@@ -119,13 +127,40 @@ ${server(`${address}:${port}`)}
   return { ...d, port, url: `http://${address}:${port}` };
 }
 
-/** Apache 2.4 (mpm_event, proxy_fcgi) in the foreground, serving the vhost text `vhost` returns for a free port. */
-export async function startApache(dir: string, vhost: (listen: string) => string): Promise<Nginx> {
+/**
+ * Apache 2.4 in the foreground, serving the vhost text `vhost` returns for a free port: mpm_event
+ * with proxy_fcgi (php-fpm), or mpm_prefork with mod_php 8.2 (OPcache on, as Debian ships it).
+ */
+export async function startApache(
+  dir: string,
+  vhost: (listen: string) => string,
+  options: { modPhp?: boolean } = {},
+): Promise<Nginx> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const modules = ["mpm_event", "authz_core", "dir", "mime", "proxy", "proxy_fcgi", "setenvif"];
+  const modules = options.modPhp
+    ? ["mpm_prefork", "authz_core", "dir", "mime"]
+    : ["mpm_event", "authz_core", "dir", "mime", "proxy", "proxy_fcgi", "setenvif"];
   writeFileSync(path.join(dir, "vhost.conf"), vhost(`127.0.0.1:${port}`));
   const conf = path.join(dir, "apache2.conf");
+  // Keep-alive and process settings so that the server never closes a connection the client is
+  // sending on: such resets come from the server's own housekeeping, not from the deploy under test.
+  const mpm = options.modPhp
+    ? // prefork: one process per connection; enough started up front, none recycled.
+      `StartServers 80
+MinSpareServers 80
+MaxSpareServers 120
+ServerLimit 120
+MaxRequestWorkers 120`
+    : // event: a child holding more connections than its threads can serve closes all its keep-alive
+      // connections; one child with threads for every connection the tests open.
+      `StartServers 1
+ServerLimit 1
+ThreadLimit 256
+ThreadsPerChild 256
+MaxRequestWorkers 256
+MinSpareThreads 1
+MaxSpareThreads 256`;
   writeFileSync(
     conf,
     `ServerRoot "/etc/apache2"
@@ -134,30 +169,25 @@ PidFile "${dir}/apache.pid"
 ErrorLog "${dir}/error.log"
 Mutex "file:${dir}" default
 ${modules.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`).join("\n")}
+${options.modPhp ? "LoadModule php_module /usr/lib/apache2/modules/libphp8.2.so" : ""}
 User www-data
 Group www-data
 ServerName localhost
 TypesConfig /etc/mime.types
 KeepAlive On
-# As nginx's keepalive_requests in startNginx: a server closing a keep-alive connection while the
-# client sends on it is a reset that has nothing to do with the deploy under test.
 MaxKeepAliveRequests 0
-KeepAliveTimeout 300
-# Nor may mpm_event shed load: a child holding more connections than its threads can serve closes
-# all its keep-alive connections (resets for a client sending on them). One child with threads for
-# every connection the tests open, which never ends.
-StartServers 1
-ServerLimit 1
-ThreadLimit 256
-ThreadsPerChild 256
-MaxRequestWorkers 256
-MinSpareThreads 1
-MaxSpareThreads 256
+# A prefork child told to stop gracefully still waits out an idle keep-alive connection: Apache's
+# default 5 s there (cutover waits for it), long for the event MPM, which closes them at once.
+KeepAliveTimeout ${options.modPhp ? 5 : 300}
+${mpm}
 MaxConnectionsPerChild 0
 Include "${dir}/vhost.conf"
 `,
   );
-  const d = daemon("/usr/sbin/apache2", ["-f", conf, "-DFOREGROUND"], path.join(dir, "error.log"));
+  // mpm_prefork signals its whole process group on stop and restart: give it its own.
+  const d = daemon("/usr/sbin/apache2", ["-f", conf, "-DFOREGROUND"], path.join(dir, "error.log"), {
+    ownProcessGroup: true,
+  });
   await waitForPort(port);
   return { ...d, port, url: `http://127.0.0.1:${port}` };
 }

@@ -39,6 +39,7 @@ const stage: ResolvedStage = {
     pools: [],
     warmup: [],
     forbidCurrentPaths: false,
+    modPhp: false,
     verifyRequests: 8,
     resetWaitSeconds: 5,
   },
