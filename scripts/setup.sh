@@ -17,6 +17,7 @@ have php || need+=(php8.2-cli)
 [ -e /usr/lib/apache2/modules/libphp8.2.so ] || need+=(libapache2-mod-php8.2)
 have cgi-fcgi || need+=(libfcgi-bin)
 have curl || need+=(curl)
+have crontab || need+=(cron)   # doctor reads crontabs
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,7 +1,8 @@
+import { randomBytes } from "node:crypto";
 import type { ResolvedStage } from "../config/resolve.js";
-import { doctorProbe, parseDoctor } from "../integrations/doctor-probe.js";
+import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
-import { askPool, installRuntime, removeRuntime, runtimeFiles } from "../integrations/php/steps.js";
+import { askPool, inspectionFiles, installRuntime, removeRuntime } from "../integrations/php/steps.js";
 import { nginxEscape } from "../integrations/web/server-config.js";
 import { layout } from "../plan/layout.js";
 import { readFacts } from "./lock.js";
@@ -107,6 +108,30 @@ async function inspect(
       "restart queue workers in an after_switch hook, and start them from current/",
     );
   }
+  if (facts.current.kind === "link" && facts.current.release) {
+    const id = facts.current.release;
+    const rel = l.release(id);
+    const { stdout: written } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
+      writtenSinceDeploy(
+        rel,
+        l.releaseManifest(id),
+        stage.writableDirs.map((w) => w.path),
+      ),
+    ]);
+    const files = written
+      .toString("utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((f) => f.slice(rel.length + 1));
+    if (files.length > 0) {
+      add(
+        "error",
+        "writes",
+        `the application wrote ${files.length}${files.length === 20 ? "+" : ""} file(s) inside the live release ${id} since its deploy (e.g. ${files.slice(0, 3).join(", ")}): they are gone after the next deploy`,
+        "add their directory to shared_dirs (kept across releases), or to writable_dirs if it is a per-release cache",
+      );
+    }
+  }
   const resolvesPerRequest = [...d.nginx.values()].some((lines) =>
     lines.some((line) => /SCRIPT_FILENAME\s+\$realpath_root/.test(line)),
   );
@@ -122,7 +147,7 @@ async function inspectPools(
   add: (level: Finding["level"], check: string, message: string, fix: string) => void,
 ): Promise<void> {
   const l = layout(t.host.path);
-  const files = runtimeFiles(l, `doctor-${process.pid}`);
+  const files = inspectionFiles(randomBytes(8).toString("hex"));
   const ctx = { executor: t.executor, emit: () => undefined };
   try {
     await runStep(ctx, "install PHP helpers", installRuntime(l, files, "", []));
@@ -145,6 +170,15 @@ async function inspectPools(
           "opcache",
           `${pool.address}: opcache.validate_timestamps=0 and no reset configured: only a web server that resolves the symlink per request ($realpath_root) serves new code`,
           "use $realpath_root, or set reset: opcache for this pool",
+        );
+      }
+      const ttl = Number(ini.realpath_cache_ttl || 0);
+      if (ttl > 0 && pool.reset === "none" && !resolvesPerRequest) {
+        add(
+          "warning",
+          "realpath",
+          `${pool.address}: realpath_cache_ttl=${ttl} and no reset configured: for up to ${ttl} s after a switch each worker resolves ${l.current} to the release it cached, unless the web server resolves the symlink per request ($realpath_root)`,
+          "use $realpath_root (see `cutover server-config nginx`), or set reset: opcache for this pool (it clears the realpath cache too)",
         );
       }
       if (ini["opcache.preload"]) {

@@ -57,3 +57,25 @@ export function parseDoctor(output: string): DoctorFacts {
   }
   return { ...facts, nginx };
 }
+
+const FIRST_LINES = `"$@" 2>/dev/null | head -n 20
+exit 0
+`;
+
+/**
+ * Files changed in the live release after it was sealed (newer than its manifest), outside its
+ * writable_dirs: data the application writes there is gone with the next deploy.
+ */
+export function writtenSinceDeploy(releaseDir: string, manifest: string, writable: readonly string[]): Cmd {
+  const prune = writable.flatMap((w, i) => [...(i > 0 ? ["-o"] : []), "-path", `${releaseDir}/${w}`]);
+  return shProgram(FIRST_LINES, [
+    "find",
+    releaseDir,
+    ...(prune.length > 0 ? ["(", ...prune, ")", "-prune", "-o"] : []),
+    "-type",
+    "f",
+    "-newer",
+    manifest,
+    "-print",
+  ]);
+}

@@ -8,12 +8,12 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { fakeBin } from "../helpers/bin.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { freePort } from "../helpers/ports.js";
@@ -140,14 +140,7 @@ test("remote deploy path not writable by the SSH user", async () => {
 });
 
 test("rsync missing on the remote host", async () => {
-  const bin = path.join(rig.dir, "bin-without-rsync");
-  mkdirSync(bin);
-  for (const dir of ["/usr/bin", "/bin"]) {
-    for (const name of readdirSync(dir)) {
-      if (name !== "rsync" && !existsSync(path.join(bin, name)))
-        symlinkSync(path.join(dir, name), path.join(bin, name));
-    }
-  }
+  const bin = fakeBin(path.join(rig.dir, "bin-without-rsync"), ["rsync"]);
   const norsync = await rig.start({ extraConfig: [`SetEnv PATH=${bin}`] });
   const before = live(paths[2]!);
   fx.writeConfig({}, threeHosts(sshHost(rig, norsync, paths[2]!, { name: "web3" })));

@@ -50,7 +50,13 @@ export interface Fpm extends Daemon {
 /** A php-fpm 8.2 pool on a unix socket, run as www-data, OPcache on. */
 export async function startFpm(
   dir: string,
-  options: { validateTimestamps: boolean; children?: number; processControlTimeout?: string },
+  options: {
+    validateTimestamps: boolean;
+    children?: number;
+    processControlTimeout?: string;
+    /** More php_admin_value settings for the pool. */
+    ini?: Record<string, string>;
+  },
 ): Promise<Fpm> {
   mkdirSync(dir, { recursive: true });
   const socket = path.join(dir, "fpm.sock");
@@ -73,7 +79,9 @@ php_admin_value[opcache.enable] = 1
 php_admin_value[opcache.validate_timestamps] = ${options.validateTimestamps ? 1 : 0}
 php_admin_value[opcache.revalidate_freq] = 2
 php_admin_value[max_execution_time] = 30
-`,
+${Object.entries(options.ini ?? {})
+  .map(([key, value]) => `php_admin_value[${key}] = "${value}"\n`)
+  .join("")}`,
   );
   const d = daemon("/usr/sbin/php-fpm8.2", ["-y", conf, "-F"], path.join(dir, "fpm.log"));
   for (let i = 0; i < 200; i++) {

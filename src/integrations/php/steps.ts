@@ -9,19 +9,31 @@ import { runtimeScriptPhp } from "./runtime-script.js";
 /** Where one run's PHP helper files live: outside the docroot, readable by the FPM user. */
 export interface RuntimeFiles {
   readonly dir: string;
+  /** Directories above `dir` the FPM user must be able to enter. */
+  readonly parents: readonly string[];
   readonly client: string;
   readonly script: string;
   readonly list: string;
 }
 
-export function runtimeFiles(l: Layout, nonce: string): RuntimeFiles {
-  const dir = path.join(l.tmp, `php-${nonce}`);
+function filesIn(dir: string, parents: readonly string[]): RuntimeFiles {
   return {
     dir,
+    parents,
     client: path.join(dir, "fcgi-client.php"),
     script: path.join(dir, "runtime.php"),
     list: path.join(dir, "warmup.txt"),
   };
+}
+
+/** Under the deploy path's .cutover/tmp (a deploy or rollback holds the lock there). */
+export function runtimeFiles(l: Layout, nonce: string): RuntimeFiles {
+  return filesIn(path.join(l.tmp, `php-${nonce}`), [l.meta, l.tmp]);
+}
+
+/** Under /tmp, for read-only inspection (doctor): nothing in the deploy path is touched. */
+export function inspectionFiles(nonce: string): RuntimeFiles {
+  return filesIn(`/tmp/cutover-doctor-${nonce}`, []);
 }
 
 const LIST = `set -e
@@ -40,7 +52,7 @@ export function installRuntime(
 ): Cmd[] {
   return [
     cmd(["mkdir", "-p", "--", files.dir]),
-    cmd(["chmod", "755", "--", l.meta, l.tmp, files.dir]),
+    cmd(["chmod", "755", "--", ...files.parents, files.dir]),
     ...writeFileAtomic(files.client, FCGI_CLIENT_PHP),
     ...writeFileAtomic(files.script, runtimeScriptPhp(l.current, files.list)),
     cmd(["chmod", "644", "--", files.client, files.script]),
