@@ -1,7 +1,8 @@
 /**
  * Benchmark (run by hand, prints figures): for each PHP stack, RUNS deploys of the probe app with
  * `cutover deploy --probe` (50 keep-alive connections): p99 and max latency in the switch window vs
- * steady state, the longest stale period after the switch, and the deploy's wall time.
+ * steady state, the longest stale period after the switch (answers by the old release while the
+ * command still runs: the reset or reload in progress), and the deploy's wall time.
  *   npx tsx bench/php-stacks.ts [runs=10]
  */
 import { execFileSync } from "node:child_process";
@@ -9,7 +10,7 @@ import path from "node:path";
 import { BIN, cutover } from "../test/helpers/cli.js";
 import { fixture } from "../test/helpers/fixture.js";
 import { writeProbeApp } from "../test/helpers/php-app.js";
-import { startFpm, startNginx } from "../test/helpers/web.js";
+import { startApache, startFpm, startNginx } from "../test/helpers/web.js";
 
 interface Report {
   durationMs: number;
@@ -23,36 +24,73 @@ interface Report {
 }
 
 const runs = Number(process.argv[2] ?? 10);
-const stacks: [string, { validateTimestamps: boolean; reset: "none" | "opcache" }][] = [
-  ["1: nginx $realpath_root, validate_timestamps=1", { validateTimestamps: true, reset: "none" }],
-  ["2: nginx $realpath_root, validate_timestamps=0", { validateTimestamps: false, reset: "none" }],
+
+interface Stack {
+  readonly web: "nginx" | "nginx-document-root" | "apache-fpm" | "apache-mod_php";
+  readonly validateTimestamps: boolean;
+  readonly reset: "none" | "opcache";
+  readonly warmup?: boolean;
+}
+const stacks: [string, Stack][] = [
+  [
+    "1: nginx $realpath_root, validate_timestamps=1",
+    { web: "nginx", validateTimestamps: true, reset: "none" },
+  ],
+  [
+    "2: nginx $realpath_root, validate_timestamps=0",
+    { web: "nginx", validateTimestamps: false, reset: "none" },
+  ],
+  [
+    "3: nginx $document_root + reset: opcache",
+    { web: "nginx-document-root", validateTimestamps: true, reset: "opcache" },
+  ],
+  [
+    "3w: the same + warmup",
+    { web: "nginx-document-root", validateTimestamps: true, reset: "opcache", warmup: true },
+  ],
+  ["4: Apache + php-fpm + reset: opcache", { web: "apache-fpm", validateTimestamps: true, reset: "opcache" }],
+  [
+    "4m: Apache mod_php + graceful reload",
+    { web: "apache-mod_php", validateTimestamps: true, reset: "none" },
+  ],
 ];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 for (const [name, stack] of stacks) {
   const fx = fixture("bench");
   const build = writeProbeApp(fx);
-  const fpm = await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: stack.validateTimestamps });
+  const modPhp = stack.web === "apache-mod_php";
+  const fpm = modPhp
+    ? undefined
+    : await startFpm(path.join(fx.dir, "fpm"), { validateTimestamps: stack.validateTimestamps });
+  const webDir = path.join(fx.dir, "web");
   fx.writeConfig({
     shared_dirs: [],
     shared_files: [],
     writable_dirs: [],
     hooks: { build },
-    php: { fpm: [{ socket: fpm.socket, reset: stack.reset }] },
+    php: fpm
+      ? { fpm: [{ socket: fpm.socket, reset: stack.reset }], warmup: stack.warmup ? ["lib", "public"] : [] }
+      : { mod_php: true, reload_command: `kill -USR1 "$(cat '${webDir}/apache.pid')"` },
   });
-  const server = execFileSync(
-    process.execPath,
-    [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket],
-    { cwd: fx.app },
-  ).toString();
-  const nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
-    server.replace("listen LISTEN;", `listen ${listen};`),
-  );
-  await cutover(["deploy", "-q"], fx.app);
+  const printed = (server: string, listen: string) =>
+    execFileSync(
+      process.execPath,
+      [BIN, "server-config", server, "--listen", listen, ...(fpm ? ["--fpm", fpm.socket] : [])],
+      { cwd: fx.app },
+    ).toString();
+  if (!modPhp) await cutover(["deploy", "-q"], fx.app);
+  const web = stack.web.startsWith("apache")
+    ? await startApache(webDir, (listen) => printed("apache", listen), { modPhp })
+    : await startNginx(webDir, (listen) => {
+        const config = printed("nginx", listen);
+        return stack.web === "nginx" ? config : config.replaceAll("$realpath_root", "$document_root");
+      });
+  if (modPhp) await cutover(["deploy", "-q"], fx.app);
   const reports: Report[] = [];
   for (let i = 0; i < runs; i++) {
     const r = await cutover(
-      ["--json", "-q", "deploy", "--probe", `${nginx.url}/`, "--probe-concurrency", "50"],
+      ["--json", "-q", "deploy", "--probe", `${web.url}/`, "--probe-concurrency", "50"],
       fx.app,
     );
     if (r.code !== 0) throw new Error(r.stderr);
@@ -66,7 +104,7 @@ for (const [name, stack] of stacks) {
       `p99 ${p("switchWindow", "p99")} ms in the switch window vs ${p("steady", "p99")} ms steady (max ${p("switchWindow", "max")} vs ${p("steady", "max")}); ` +
       `stale after switch: max ${Math.max(...reports.map((r) => r.probe.staleMs))} ms; deploy wall time median ${median(reports.map((r) => r.durationMs))} ms`,
   );
-  await nginx.stop();
-  await fpm.stop();
+  await web.stop();
+  await fpm?.stop();
   fx.cleanup();
 }
