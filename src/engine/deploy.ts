@@ -4,6 +4,7 @@ import { type HostDeployPlan, planDeploy } from "../plan/deploy.js";
 import { hookCmds } from "../plan/hooks.js";
 import { findLeftovers, isEmpty } from "../plan/reconcile.js";
 import { nextReleaseId } from "../plan/release-id.js";
+import { revisionText } from "../plan/release-meta.js";
 import { batchHooks, switchBackAll, switchTogether } from "./deploy-switch.js";
 import type { Emit } from "./events.js";
 import { prune, recordFailure, recordLive, recordSwitchedBack, tryHooks } from "./finalize.js";
@@ -103,14 +104,13 @@ async function run(
 ): Promise<DeployResult> {
   const { stage, emit, signal } = options;
   const planOf = (t: LockedTarget) => plans[locked.indexOf(t)]!;
-  const revision = plans[0]?.meta.revision;
   const base = {
     release: releaseId,
     stage: stage.name,
     who,
     started,
     previous: plans[0]?.previous ?? null,
-    revision: revision ? `${revision.commit}${revision.dirty ? "+dirty" : ""}` : null,
+    revision: revisionText(plans[0]?.meta.revision),
   };
 
   emit({ type: "phase", phase: `prepare release ${releaseId} on ${plural(locked.length, "host")}` });

@@ -33,12 +33,13 @@ export async function doctor(
     const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
     const findings = perHost.flatMap((h) => h.findings);
     const clocks = perHost.map((h) => h.clockMs);
-    if (clocks.length > 1 && Math.max(...clocks) - Math.min(...clocks) > MAX_SKEW_MS) {
+    const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
+    if (skewMs > MAX_SKEW_MS) {
       findings.push({
         host: "all",
         level: "warning",
         check: "clock",
-        message: `host clocks differ by ${Math.max(...clocks) - Math.min(...clocks)} ms: release ids and history times come from this machine, but hooks and logs on the hosts will disagree`,
+        message: `host clocks differ by ${skewMs} ms: release ids and history times come from this machine, but hooks and logs on the hosts will disagree`,
         fix: "run NTP (chrony or systemd-timesyncd) on every host",
       });
     }

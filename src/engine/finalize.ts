@@ -3,7 +3,7 @@ import type { HostDeployPlan } from "../plan/deploy.js";
 import { hookCmds } from "../plan/hooks.js";
 import { afterCleanup } from "../plan/reconcile.js";
 import { appendHistory, type HistoryEntry, removeRelease, writeMeta } from "../plan/records.js";
-import type { ReleaseMeta } from "../plan/release-meta.js";
+import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import { selectPrune } from "../plan/select.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
@@ -26,7 +26,7 @@ export function historyEntry(
     host: t.host.name,
     release: meta.id,
     previous: previous ?? null,
-    revision: meta.revision ? `${meta.revision.commit}${meta.revision.dirty ? "+dirty" : ""}` : null,
+    revision: revisionText(meta.revision),
     who: meta.who,
     at: new Date().toISOString(),
     duration_ms: Date.now() - started.getTime(),

@@ -3,7 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { hookCmds } from "../plan/hooks.js";
 import { afterCleanup, findLeftovers, leftoverCmds } from "../plan/reconcile.js";
 import { appendHistory, writeMeta } from "../plan/records.js";
-import type { ReleaseMeta } from "../plan/release-meta.js";
+import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import { rollbackTarget } from "../plan/select.js";
 import type { Emit } from "./events.js";
 import { historyEntry, softHooks } from "./finalize.js";
@@ -94,7 +94,7 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
         stage: stage.name,
         who,
         previous: choices[0]!.live,
-        revision: null,
+        revision: revisionText(choices[0]!.metas.get(release)?.revision),
         durationMs: 0,
         filesTransferred: 0,
         bytesTransferred: 0,

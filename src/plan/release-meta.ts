@@ -22,6 +22,11 @@ export interface ReleaseMeta {
   readonly reason?: string;
 }
 
+/** How a revision reads in results and tables: the commit, "+dirty" for uncommitted changes. */
+export function revisionText(revision: Revision | null | undefined): string | null {
+  return revision ? `${revision.commit}${revision.dirty ? "+dirty" : ""}` : null;
+}
+
 export function isGood(meta: ReleaseMeta | undefined): boolean {
   return meta !== undefined && GOOD_STATES.has(meta.state);
 }
