@@ -25,6 +25,8 @@ interface Stack {
   readonly viaCurrent?: boolean;
   /** php-fpm's [global] process_control_timeout (default: unset, i.e. 0). */
   readonly processControlTimeout?: string;
+  /** The pool listens on 127.0.0.1:port instead of a unix socket. */
+  readonly tcp?: boolean;
 }
 
 /**
@@ -37,6 +39,7 @@ async function rig(stack: Stack) {
   const fpm = await startFpm(path.join(fx.dir, "fpm"), {
     validateTimestamps: stack.validateTimestamps,
     processControlTimeout: stack.processControlTimeout,
+    tcp: stack.tcp,
   });
   fx.writeConfig({
     shared_dirs: [],
@@ -285,6 +288,28 @@ test("reset: opcache with warm-up makes the naive $document_root config serve th
     assert.match(d.stderr, /✓ local warm up OPcache/);
     assert.match(d.stderr, /✓ local reset PHP caches/);
     for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
+  } finally {
+    await r.stop();
+  }
+});
+
+test("a pool on host:port: reset: opcache and its verification over TCP FastCGI; doctor reaches it", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache", tcp: true });
+  try {
+    assert.match(r.fpm.socket, /^127\.0\.0\.1:\d+$/);
+    for (let i = 0; i < 8; i++) await release(r.server.url);
+    for (let n = 0; n < 2; n++) {
+      const d = await timedRun(r.fx, ["-v", "deploy"]);
+      assert.match(d.stderr, /✓ local reset PHP caches/);
+      for (let i = 0; i < 12; i++) assert.deepEqual([...new Set(await release(r.server.url))], [d.release]);
+    }
+    const doc = await cutover(["--json", "doctor", "--web-config", r.webDir], r.fx.app);
+    assert.equal(doc.code, 0, doc.stdout + doc.stderr);
+    assert.deepEqual(
+      json<{ check: string }[]>(doc).map((f) => f.check),
+      ["nginx"],
+      "only the $document_root warning: the pool was reached",
+    );
   } finally {
     await r.stop();
   }

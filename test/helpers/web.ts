@@ -44,10 +44,11 @@ function safeRead(file: string): string {
 }
 
 export interface Fpm extends Daemon {
+  /** Where the pool listens: a unix socket path, or 127.0.0.1:port with `tcp`. */
   readonly socket: string;
 }
 
-/** A php-fpm 8.2 pool on a unix socket, run as www-data, OPcache on. */
+/** A php-fpm 8.2 pool on a unix socket (or a loopback TCP port), run as www-data, OPcache on. */
 export async function startFpm(
   dir: string,
   options: {
@@ -56,10 +57,12 @@ export async function startFpm(
     processControlTimeout?: string;
     /** More php_admin_value settings for the pool. */
     ini?: Record<string, string>;
+    tcp?: boolean;
   },
 ): Promise<Fpm> {
   mkdirSync(dir, { recursive: true });
-  const socket = path.join(dir, "fpm.sock");
+  const port = options.tcp ? await freePort() : undefined;
+  const socket = port ? `127.0.0.1:${port}` : path.join(dir, "fpm.sock");
   const conf = path.join(dir, "php-fpm.conf");
   writeFileSync(
     conf,
@@ -84,7 +87,8 @@ ${Object.entries(options.ini ?? {})
   .join("")}`,
   );
   const d = daemon("/usr/sbin/php-fpm8.2", ["-y", conf, "-F"], path.join(dir, "fpm.log"));
-  for (let i = 0; i < 200; i++) {
+  if (port) await waitForPort(port);
+  for (let i = 0; !port && i < 200; i++) {
     try {
       readFileSync(socket);
     } catch (e) {
