@@ -45,7 +45,13 @@ export function createContext(global: GlobalOptions, argv: readonly string[]): C
     failed: (result) => {
       if (result.ok || !result.error) return;
       const state = result.hosts.map((h) => `${h.host} → ${h.serving ?? "(no current)"}`).join(", ");
-      write(errorText(result.error.message, { detail: result.error.detail, state: `current: ${state}` }));
+      write(
+        errorText(result.error.message, {
+          detail: result.error.detail,
+          fix: result.error.fix,
+          state: `current: ${state}`,
+        }),
+      );
     },
   };
 }

@@ -28,7 +28,7 @@ export interface DeployResult {
   readonly bytesTransferred: number;
   readonly switchSkewMs: number;
   readonly warnings: readonly string[];
-  readonly error?: { readonly message: string; readonly detail: readonly string[] };
+  readonly error?: { readonly message: string; readonly detail: readonly string[]; readonly fix?: string };
 }
 
 export function describeLeftovers(l: Leftovers): string {
@@ -85,6 +85,7 @@ export function finish(
       ? {
           message: error.message,
           detail: error instanceof CutoverError ? [...(error.details.detail ?? [])] : [],
+          fix: error instanceof CutoverError ? error.details.fix : undefined,
         }
       : undefined,
   };

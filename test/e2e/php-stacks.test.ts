@@ -233,11 +233,24 @@ test("negative control: the naive $document_root config without a reset serves s
   }
 });
 
-test("negative control: includes through current/ mix releases when current flips every 200 ms; the pre-switch scan warns", async () => {
+test("negative control: includes through current/ mix releases when current flips every 200 ms; the pre-switch scan warns, or refuses with forbid_current_paths", async () => {
   const r = await rig({ validateTimestamps: true, documentRoot: false, reset: "none", viaCurrent: true });
   try {
     const second = await timedRun(r.fx, ["deploy"]);
-    assert.match(second.stderr, /names .*current\/ in \d+ place/);
+    assert.match(second.stderr, /names .*current\/ in 1 place: .*first: public\/index\.php:4:/);
+    r.fx.writeConfig({
+      shared_dirs: [],
+      shared_files: [],
+      writable_dirs: [],
+      hooks: { build: writeProbeApp(r.fx, { viaCurrent: true }) },
+      php: { fpm: [{ socket: r.fpm.socket, reset: "none" }], forbid_current_paths: true },
+    });
+    const refused = await cutover(["deploy"], r.fx.app);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /error: local: the release names .*current\/ in 1 place/);
+    assert.match(refused.stderr, /public\/index\.php:4:\$b = include '.*\/current\/lib\/b\.php';/);
+    assert.match(refused.stderr, /fix: build paths from __DIR__/);
+    assert.equal(realpathSync(path.join(r.fx.deployPath, "current")).endsWith(second.release), true);
     const releases = path.join(r.fx.deployPath, "releases");
     const ids = execFileSync("ls", [releases]).toString().trim().split("\n").slice(-2);
     const { samples } = await underLoad(r.server.url, async () => {
@@ -310,6 +323,14 @@ test("a pool on host:port: reset: opcache and its verification over TCP FastCGI;
       ["nginx"],
       "only the $document_root warning: the pool was reached",
     );
+    // The probe from the config file (probe: { url, concurrency }) instead of --probe.
+    r.fx.writeConfig({ ...resetConfig(r, "opcache"), probe: { url: `${r.server.url}/`, concurrency: 4 } });
+    const probed = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(probed.code, 0, probed.stderr);
+    const report = json<{ probe: { requests: number; failures: Record<string, number> } }>(probed).probe;
+    assert.ok(report.requests > 4, JSON.stringify(report));
+    assert.deepEqual(Object.values(report.failures), [0, 0, 0, 0, 0]);
+    assert.match(probed.stderr, /probe: \d+ requests, 0 failed/);
   } finally {
     await r.stop();
   }
