@@ -455,3 +455,31 @@ test("Apache with mod_php: the vhost from `server-config apache --php mod_php` i
     fx.cleanup();
   }
 });
+
+test("a deferred OPcache restart that does not happen within reset_wait fails the deploy, and current goes back", async () => {
+  const r = await rig({ validateTimestamps: true, documentRoot: true, reset: "opcache" });
+  try {
+    // OPcache restarts only when no request is running: one that runs 8 s holds it back.
+    r.fx.file(
+      "public/slow.php",
+      "<?php $t = microtime(true) + 8; while (microtime(true) < $t) {} echo 'done';\n",
+    );
+    const first = await timedRun(r.fx, ["deploy"]);
+    r.fx.writeConfig(resetConfig(r, "opcache", { reset_wait: 1 }));
+    const slow = fetch(`${r.server.url}/slow.php`).then((res) => res.text());
+    await new Promise((res) => setTimeout(res, 500));
+    const failed = await cutover(["deploy"], r.fx.app);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /error: local: php-fpm at .*fpm\.sock still serves another release after the reset/,
+    );
+    assert.match(failed.stderr, /OPcache restart pending/);
+    assert.equal(path.basename(realpathSync(path.join(r.fx.deployPath, "current"))), first.release);
+    assert.equal(await slow, "done", "the running request was not harmed");
+    const next = await timedRun(r.fx, ["deploy"]);
+    assert.deepEqual([...new Set(await release(r.server.url))], [next.release]);
+  } finally {
+    await r.stop();
+  }
+});
