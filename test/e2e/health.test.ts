@@ -42,6 +42,8 @@ before(async () => {
 $release = include __DIR__ . '/../lib/a.php';
 header("X-Release: $release");
 if (file_exists(__DIR__ . '/../../../BROKEN') || file_exists(__DIR__ . '/../SMOKE_FAIL')) { http_response_code(500); echo "broken\\n"; return; }
+// ?name= must be this host's name ("web 2" deploys to web2): proves {name} is replaced per host.
+if (isset($_GET['name']) && $_GET['name'] !== str_replace(' ', '', basename(dirname(__DIR__, 3)))) { http_response_code(500); echo "wrong name\\n"; return; }
 echo "healthy $release\\n";
 `,
   );
@@ -115,6 +117,27 @@ test("a failing preview HTTP check through php-fpm: current untouched, release f
   writeConfig({ smoke: { http: [{ path: "public/health.php", expect_body: "healthy" }] } });
   const ok = await cutover(["deploy", "-q"], fx.app);
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test("health check url: {host} and {name} are each host's own address and name", async () => {
+  writeConfig({
+    health_check: { url: `http://{host}:${nginx.port}/health.php?name={name}`, timeout: 2, retries: 1 },
+  });
+  const ok = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(
+    lives(),
+    [0, 1, 2].map(() => json<Result>(ok).release),
+  );
+  // The same check with a name no host has fails: the check really reads what {name} became.
+  writeConfig({
+    health_check: { url: `http://{host}:${nginx.port}/health.php?name=web9`, timeout: 2, retries: 1 },
+  });
+  const before = lives();
+  const bad = await cutover(["deploy"], fx.app);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /health check failed .*status 500/);
+  assert.deepEqual(lives(), before);
 });
 
 test("health check fails on one of three hosts: all go back, release bad, history says why, rollback skips it", async () => {
