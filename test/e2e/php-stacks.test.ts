@@ -465,7 +465,7 @@ test("a deferred OPcache restart that does not happen within reset_wait fails th
       "<?php $t = microtime(true) + 8; while (microtime(true) < $t) {} echo 'done';\n",
     );
     const first = await timedRun(r.fx, ["deploy"]);
-    r.fx.writeConfig(resetConfig(r, "opcache", { reset_wait: 1 }));
+    r.fx.writeConfig(resetConfig(r, "opcache", { reset_wait: 1, verify_requests: 3 }));
     const slow = fetch(`${r.server.url}/slow.php`).then((res) => res.text());
     await new Promise((res) => setTimeout(res, 500));
     const failed = await cutover(["deploy"], r.fx.app);
@@ -475,6 +475,8 @@ test("a deferred OPcache restart that does not happen within reset_wait fails th
       /error: local: php-fpm at .*fpm\.sock still serves another release after the reset/,
     );
     assert.match(failed.stderr, /OPcache restart pending/);
+    const asked = failed.stderr.split("\n").find((l) => l.includes("restart pending"))!;
+    assert.equal(asked.match(/pid \d+ serves/g)?.length, 3, `verify_requests: 3 workers asked: ${asked}`);
     assert.equal(path.basename(realpathSync(path.join(r.fx.deployPath, "current"))), first.release);
     assert.equal(await slow, "done", "the running request was not harmed");
     const next = await timedRun(r.fx, ["deploy"]);
