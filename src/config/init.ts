@@ -93,6 +93,18 @@ hooks:
   after_rollback: []
   on_failure: []
 
+# PHP caches (README, "PHP: no stale code"). With nginx, \`cutover server-config nginx\` prints a server
+# block that needs no reset. Otherwise reset OPcache through php-fpm after every switch:
+# php:
+#   fpm:
+#     - socket: /run/php/php8.2-fpm.sock     # or 127.0.0.1:9000
+#       reset: opcache                       # none (nginx $realpath_root), opcache, or reload
+#   warmup: [src]                            # PHP files compiled before the switch
+# or, for Apache with mod_php (\`cutover server-config apache --php mod_php\`):
+#   mod_php: true
+#   reload_command: "apachectl graceful"
+# \`cutover doctor\` checks the hosts for settings that would serve stale code.
+
 stages:
   production:
     hosts:

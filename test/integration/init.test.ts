@@ -48,6 +48,18 @@ for (const [framework, files, expected] of CASES) {
           config.stages.production.hosts[0].path,
         "/srv/my app",
       );
+      // The commented php: block is valid as written, in both variants, once uncommented.
+      const lines = text.split("\n");
+      const start = lines.indexOf("# php:");
+      const apache = lines.findIndex((l) => l.startsWith("# or, for Apache"));
+      const uncomment = (ls: string[]) => ls.map((l) => l.slice(2)).join("\n");
+      const fpm = parseConfigText(`${text}\n${uncomment(lines.slice(start, apache))}\n`, "cutover.yaml");
+      assert.equal(fpm.php?.fpm?.[0]?.reset, "opcache");
+      const modPhp = parseConfigText(
+        `${text}\nphp:\n${uncomment(lines.slice(apache + 1, apache + 3))}\n`,
+        "cutover.yaml",
+      );
+      assert.equal(modPhp.php?.mod_php, true);
       const again = await cutover(["init"], dir);
       assert.equal(again.code, 2);
       assert.match(again.stderr, /already exists.*\n.*--force/);
