@@ -79,7 +79,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .option(
       "--web-config <paths>",
       "comma-separated files or directories with web server configs",
-      "/etc/nginx",
+      "/etc/nginx,/etc/apache2,/etc/httpd",
     )
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());

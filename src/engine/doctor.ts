@@ -3,7 +3,7 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles, installRuntime, removeRuntime } from "../integrations/php/steps.js";
-import { nginxEscape } from "../integrations/web/server-config.js";
+import { apacheEscape, nginxEscape } from "../integrations/web/server-config.js";
 import { layout } from "../plan/layout.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
@@ -22,7 +22,7 @@ const MAX_SKEW_MS = 2000;
 
 /**
  * Inspects every host read-only and explains each setting that would serve stale or mixed code or
- * lose data, with the fix. Web server configs are looked for in `configPaths` (default /etc/nginx).
+ * lose data, with the fix. Web server configs (nginx, Apache) are looked for in `configPaths`.
  */
 export async function doctor(
   stage: ResolvedStage,
@@ -61,7 +61,7 @@ async function inspect(
   const facts = await readFacts(t, []);
   const sent = Date.now();
   const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
-    doctorProbe(l.root, nginxEscape(l.current), configPaths),
+    doctorProbe(l.root, { nginx: nginxEscape(l.current), apache: apacheEscape(l.current) }, configPaths),
   ]);
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
@@ -83,7 +83,7 @@ async function inspect(
     );
   }
   const resets = stage.php.pools.some((p) => p.reset !== "none");
-  for (const [file, lines] of d.nginx) {
+  for (const [file, lines] of d.webConfigs) {
     const naive = lines.find((line) => /SCRIPT_FILENAME\s+\$document_root/.test(line));
     if (naive) {
       add(
@@ -91,6 +91,18 @@ async function inspect(
         "nginx",
         `${file} passes SCRIPT_FILENAME from $document_root under the symlinked ${l.current}: PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
         "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
+      );
+    }
+    const forms = [l.current, apacheEscape(l.current)];
+    const apache = lines.find(
+      (line) => /^\d+:\s*DocumentRoot\s/.test(line) && forms.some((f) => line.includes(f)),
+    );
+    if (apache && !resets && !stage.php.modPhp) {
+      add(
+        "error",
+        "apache",
+        `${file} serves ${l.current} as Apache's DocumentRoot and nothing resets PHP after a switch: Apache passes paths through current, so PHP keeps serving the old release from OPcache and the realpath cache`,
+        "with php-fpm set php.fpm reset: opcache; with mod_php set php.mod_php: true and php.reload_command: apachectl graceful (see `cutover server-config apache`)",
       );
     }
   }
@@ -133,7 +145,7 @@ async function inspect(
       );
     }
   }
-  const resolvesPerRequest = [...d.nginx.values()].some((lines) =>
+  const resolvesPerRequest = [...d.webConfigs.values()].some((lines) =>
     lines.some((line) => /SCRIPT_FILENAME\s+\$realpath_root/.test(line)),
   );
   if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, resolvesPerRequest, add);

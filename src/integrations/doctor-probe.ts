@@ -3,16 +3,17 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
 /**
  * Read-only look at a host for `cutover doctor`: tools, clock, web server configs that serve the
  * deploy path, cron entries and running processes that point into releases/. Sections are lines
- * `@@name value`; config findings are `@@nginx FILE` followed by the file's matching lines.
+ * `@@name value`; web server configs that name the deploy path are `@@config FILE` followed by their lines that
+ * set the document root or the script path (nginx and Apache).
  */
-const DOCTOR = `root=$1 escaped=$2; shift 2
+const DOCTOR = `root=$1 nginx=$2 apache=$3; shift 3
 say() { printf '%s\\n' "$*"; }
 say "@@clock $(date +%s%3N)"
 command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
 command -v php >/dev/null 2>&1 && say "@@php yes" || say "@@php no"
-grep -rlF -e "$root/current" -e "$escaped" "$@" 2>/dev/null | while IFS= read -r f; do
-  say "@@nginx $f"
-  grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*root ' "$f" | sed 's/^/@@line /'
+grep -rlF -e "$root/current" -e "$nginx" -e "$apache" "$@" 2>/dev/null | while IFS= read -r f; do
+  say "@@config $f"
+  grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*root |^[[:space:]]*DocumentRoot[[:space:]]' "$f" | sed 's/^/@@line /'
 done
 crontab -l 2>/dev/null | grep -F -e "$root/releases/" | sed 's/^/@@cron /'
 for p in /proc/[0-9]*; do
@@ -23,22 +24,27 @@ done
 exit 0
 `;
 
-/** `escapedCurrent` is how DEPLOY_PATH/current reads in a config that quotes it (see nginxEscape). */
-export function doctorProbe(deployPath: string, escapedCurrent: string, configPaths: readonly string[]): Cmd {
-  return shProgram(DOCTOR, [deployPath, escapedCurrent, ...configPaths]);
+/** `escaped`: how DEPLOY_PATH/current reads inside quotes in an nginx and an Apache config. */
+export function doctorProbe(
+  deployPath: string,
+  escaped: { readonly nginx: string; readonly apache: string },
+  configPaths: readonly string[],
+): Cmd {
+  return shProgram(DOCTOR, [deployPath, escaped.nginx, escaped.apache, ...configPaths]);
 }
 
 export interface DoctorFacts {
   readonly clockMs: number;
   readonly rsync: boolean;
   readonly php: boolean;
-  readonly nginx: ReadonlyMap<string, readonly string[]>;
+  /** Web server config files that name the deploy path, with their docroot and script path lines. */
+  readonly webConfigs: ReadonlyMap<string, readonly string[]>;
   readonly cron: readonly string[];
   readonly processes: readonly string[];
 }
 
 export function parseDoctor(output: string): DoctorFacts {
-  const nginx = new Map<string, string[]>();
+  const webConfigs = new Map<string, string[]>();
   let file: string | undefined;
   const facts = { clockMs: 0, rsync: false, php: false, cron: [] as string[], processes: [] as string[] };
   for (const line of output.split("\n")) {
@@ -48,14 +54,14 @@ export function parseDoctor(output: string): DoctorFacts {
     if (key === "@@clock") facts.clockMs = Number(rest);
     else if (key === "@@rsync") facts.rsync = rest === "yes";
     else if (key === "@@php") facts.php = rest === "yes";
-    else if (key === "@@nginx") {
+    else if (key === "@@config") {
       file = rest;
-      nginx.set(file, []);
-    } else if (key === "@@line" && file) nginx.get(file)!.push(rest);
+      webConfigs.set(file, []);
+    } else if (key === "@@line" && file) webConfigs.get(file)!.push(rest);
     else if (key === "@@cron") facts.cron.push(rest);
     else if (key === "@@process") facts.processes.push(rest);
   }
-  return { ...facts, nginx };
+  return { ...facts, webConfigs };
 }
 
 const FIRST_LINES = `"$@" 2>/dev/null | head -n 20

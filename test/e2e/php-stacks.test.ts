@@ -437,6 +437,9 @@ test("Apache with mod_php: the vhost from `server-config apache --php mod_php` i
     console.log(`mod_php: ${failures(samples).length} of ${samples.length} requests failed`);
     assert.deepEqual(samples.filter((s) => s.releases.length > 1).slice(0, 3), [], "mixed responses");
     assert.deepEqual(staleAfter(samples, marks).slice(0, 3), [], "stale responses after a command returned");
+    const doc = await cutover(["--json", "doctor", "--web-config", dir], fx.app);
+    assert.equal(doc.code, 0, doc.stdout + doc.stderr);
+    assert.deepEqual(json<unknown[]>(doc), [], "mod_php with a graceful reload is safe");
     // A reload command that reloads nothing is caught: the old children never exit.
     fx.writeConfig(config({ mod_php: true, reload_command: "true", reset_wait: 1 }));
     const live = realpathSync(path.join(fx.deployPath, "current"));
@@ -450,6 +453,12 @@ test("Apache with mod_php: the vhost from `server-config apache --php mod_php` i
       await timedRun(fx, ["deploy"]),
     ]);
     assert.ok(staleAfter(stale, unreloaded).length > 0, "without a reload the probe must see stale code");
+    const flagged = await cutover(["doctor", "--web-config", dir], fx.app);
+    assert.equal(flagged.code, 1, flagged.stdout + flagged.stderr);
+    assert.match(
+      flagged.stdout,
+      /error: local: .*vhost\.conf serves .*current as Apache's DocumentRoot and nothing resets PHP/,
+    );
   } finally {
     await apache.stop();
     fx.cleanup();

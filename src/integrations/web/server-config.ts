@@ -21,9 +21,13 @@ export function nginxEscape(value: string): string {
   return value.replace(/[\\"]/g, "\\$&").replace(/\$/g, dollar);
 }
 
-/** An Apache argument: double-quoted, with backslash and quote escaped. */
+/** How a path reads inside an Apache double-quoted argument. */
+export function apacheEscape(value: string): string {
+  return value.replace(/[\\"]/g, "\\$&");
+}
+
 function apacheQuote(value: string): string {
-  return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+  return `"${apacheEscape(value)}"`;
 }
 
 function docroot(input: ServerConfigInput): string {
