@@ -59,9 +59,11 @@ async function inspect(
   const add = (level: Finding["level"], check: string, message: string, fix: string) =>
     findings.push({ host: t.host.name, level, check, message, fix });
   const facts = await readFacts(t, []);
+  // How DEPLOY_PATH/current reads inside quotes in the configs server-config prints.
+  const quotedCurrent = { nginx: nginxEscape(l.current), apache: apacheEscape(l.current) };
   const sent = Date.now();
   const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
-    doctorProbe(l.root, { nginx: nginxEscape(l.current), apache: apacheEscape(l.current) }, configPaths),
+    doctorProbe(l.root, quotedCurrent, configPaths),
   ]);
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
@@ -93,9 +95,10 @@ async function inspect(
         "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
       );
     }
-    const forms = [l.current, apacheEscape(l.current)];
     const apache = lines.find(
-      (line) => /^\d+:\s*DocumentRoot\s/.test(line) && forms.some((f) => line.includes(f)),
+      (line) =>
+        /^\d+:\s*DocumentRoot\s/.test(line) &&
+        (line.includes(l.current) || line.includes(quotedCurrent.apache)),
     );
     if (apache && !resets && !stage.php.modPhp) {
       add(

@@ -77,7 +77,7 @@ export async function refuseUnsafeReload(
               },
             );
           }
-          if (timeout === 0 || timeout === null || timeout === undefined) {
+          if (!timeout) {
             emit({
               type: "warning",
               host: t.host.name,
