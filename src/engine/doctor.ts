@@ -3,6 +3,7 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles, installRuntime, removeRuntime } from "../integrations/php/steps.js";
+import { nginxPaths } from "../integrations/web/nginx-check.js";
 import { apacheEscape, nginxEscape } from "../integrations/web/server-config.js";
 import { layout } from "../plan/layout.js";
 import { readFacts } from "./lock.js";
@@ -86,13 +87,21 @@ async function inspect(
   }
   const resets = stage.php.pools.some((p) => p.reset !== "none");
   for (const [file, lines] of d.webConfigs) {
-    const naive = lines.find((line) => /SCRIPT_FILENAME\s+\$document_root/.test(line));
-    if (naive) {
+    const nginx = nginxPaths(lines);
+    if (nginx.scriptRoot === "document_root") {
       add(
         resets ? "warning" : "error",
         "nginx",
         `${file} passes SCRIPT_FILENAME from $document_root under the symlinked ${l.current}: PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
         "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
+      );
+    }
+    if (nginx.resolvedTwice) {
+      add(
+        "warning",
+        "nginx",
+        `${file} uses $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT: nginx resolves ${l.current} again for each, so a switch in between hands one request paths from two releases`,
+        "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
       );
     }
     const apache = lines.find(
@@ -148,8 +157,8 @@ async function inspect(
       );
     }
   }
-  const resolvesPerRequest = [...d.webConfigs.values()].some((lines) =>
-    lines.some((line) => /SCRIPT_FILENAME\s+\$realpath_root/.test(line)),
+  const resolvesPerRequest = [...d.webConfigs.values()].some(
+    (lines) => nginxPaths(lines).scriptRoot === "realpath_root",
   );
   if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, resolvesPerRequest, add);
   return { findings, clockMs };

@@ -4,7 +4,7 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  * Read-only look at a host for `cutover doctor`: tools, clock, web server configs that serve the
  * deploy path, cron entries and running processes that point into releases/. Sections are lines
  * `@@name value`; web server configs that name the deploy path are `@@config FILE` followed by their lines that
- * set the document root or the script path (nginx and Apache).
+ * set the document root or the script path, and nginx `set` lines (nginx and Apache).
  */
 const DOCTOR = `root=$1 nginx=$2 apache=$3; shift 3
 say() { printf '%s\\n' "$*"; }
@@ -13,7 +13,7 @@ command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
 command -v php >/dev/null 2>&1 && say "@@php yes" || say "@@php no"
 grep -rlF -e "$root/current" -e "$nginx" -e "$apache" "$@" 2>/dev/null | while IFS= read -r f; do
   say "@@config $f"
-  grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*root |^[[:space:]]*DocumentRoot[[:space:]]' "$f" | sed 's/^/@@line /'
+  grep -n -E 'SCRIPT_FILENAME|DOCUMENT_ROOT|^[[:space:]]*(root|set)[[:space:]]|^[[:space:]]*DocumentRoot[[:space:]]' "$f" | sed 's/^/@@line /'
 done
 crontab -l 2>/dev/null | grep -F -e "$root/releases/" | sed 's/^/@@cron /'
 for p in /proc/[0-9]*; do

@@ -1,42 +1,40 @@
 /**
- * Release ids are UTC timestamps (20261127T101500Z) so they sort by time and read well. A second
- * deploy in the same second, or a clock that went back, gets the next id after the newest existing
- * one: 20261127T101500Z.2, .3, ... compareReleaseIds orders them numerically.
+ * Release ids are UTC timestamps (20261127T101500Z): they sort by time, read well, and all have the
+ * same length. The length matters: nginx sizes a FastCGI request from one resolution of
+ * $realpath_root and fills it from another, so a switch between releases whose paths differ in
+ * length fails that request (500, "fastcgi request length mismatch"). A second deploy in the same
+ * second, or after a clock that went back, takes the second after the newest existing id.
  */
-const ID = /^(\d{8}T\d{6}Z)(?:\.(\d+))?$/;
+const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 export function isReleaseId(text: string): boolean {
   return ID.test(text);
 }
 
 export function timestampId(now: Date): string {
-  return `${now
+  return now
     .toISOString()
     .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z")}`;
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
-function parts(id: string): [string, number] {
-  const m = ID.exec(id);
-  if (!m) return [id, 0];
-  return [m[1]!, m[2] ? Number(m[2]) : 1];
+function timeOf(id: string): Date {
+  const [, y, mo, d, h, mi, s] = ID.exec(id)!;
+  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
 }
 
+/** Ids of one length order by time as plain text. */
 export function compareReleaseIds(a: string, b: string): number {
-  const [ta, sa] = parts(a);
-  const [tb, sb] = parts(b);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return sa - sb;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The id for a new deploy: now, or just after the newest existing id if that is not older. */
+/** The id for a new deploy: now, or the second after the newest existing id if that is not older. */
 export function nextReleaseId(now: Date, existing: Iterable<string>): string {
   const candidate = timestampId(now);
   let newest: string | undefined;
   for (const id of existing) {
-    if (isReleaseId(id) && (newest === undefined || compareReleaseIds(id, newest) > 0)) newest = id;
+    if (isReleaseId(id) && (newest === undefined || id > newest)) newest = id;
   }
-  if (newest === undefined || compareReleaseIds(candidate, newest) > 0) return candidate;
-  const [stamp, seq] = parts(newest);
-  return `${stamp}.${seq + 1}`;
+  if (newest === undefined || candidate > newest) return candidate;
+  return timestampId(new Date(timeOf(newest).getTime() + 1000));
 }

@@ -9,6 +9,17 @@ export interface Sample {
   readonly error: "reset" | "timeout" | "refused" | "other" | null;
   /** Release ids the response names: the X-Release header, then any in the body. */
   readonly releases: readonly string[];
+  /** For a failure only: the start of the response body, or the socket error. */
+  readonly detail?: string;
+}
+
+/** The first words of a body: enough to tell a web server's error page from the application's. */
+function excerpt(text: string): string {
+  return text
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 120);
 }
 
 export interface ProbeOptions {
@@ -19,7 +30,7 @@ export interface ProbeOptions {
   readonly maxDurationMs?: number;
 }
 
-const RELEASE_ID = /\b\d{8}T\d{6}Z(?:\.\d+)?\b/g;
+const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
 
 /**
  * HTTP load over keep-alive connections: `concurrency` closed-loop clients, each sending the next
@@ -56,8 +67,15 @@ export class Probe {
     const sentAt = performance.now() + performance.timeOrigin;
     const get = this.options.url.startsWith("https:") ? https.get : http.get;
     return new Promise((resolve) => {
-      const done = (status: number | null, error: Sample["error"], releases: string[]) =>
-        resolve({ sentAt, doneAt: performance.now() + performance.timeOrigin, status, error, releases });
+      const done = (status: number | null, error: Sample["error"], releases: string[], detail?: string) =>
+        resolve({
+          sentAt,
+          doneAt: performance.now() + performance.timeOrigin,
+          status,
+          error,
+          releases,
+          ...(detail === undefined ? {} : { detail }),
+        });
       const req = get(
         this.options.url,
         { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 },
@@ -73,9 +91,10 @@ export class Probe {
               ...(typeof header === "string" ? [header] : []),
               ...(body.match(RELEASE_ID) ?? []),
             ];
-            done(res.statusCode ?? null, null, [...new Set(named)]);
+            const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+            done(res.statusCode ?? null, null, [...new Set(named)], ok ? undefined : excerpt(body));
           });
-          res.on("error", () => done(res.statusCode ?? null, "reset", []));
+          res.on("error", (e) => done(res.statusCode ?? null, "reset", [], e.message));
         },
       );
       req.on("timeout", () => req.destroy(new Error("timeout")));
@@ -88,7 +107,7 @@ export class Probe {
               : e.code === "ECONNREFUSED"
                 ? "refused"
                 : "other";
-        done(null, kind, []);
+        done(null, kind, [], e.message);
       });
     });
   }

@@ -16,6 +16,8 @@ export interface ProbeReport {
   /** From the end of the switch to the answer of the last stale request (0 when none). */
   readonly staleMs: number;
   readonly latencyMs: { readonly steady: Percentiles; readonly switchWindow: Percentiles };
+  /** The first failed request: what came back and when, relative to the end of the switch. */
+  readonly firstFailure?: string;
 }
 
 export interface Percentiles {
@@ -52,9 +54,16 @@ export function judge(
   let staleUntil = switchEnd;
   const steady: number[] = [];
   const window: number[] = [];
+  let firstFailure: string | undefined;
   for (const s of samples) {
+    const failed = s.error !== null || s.status === null || s.status < 200 || s.status >= 300;
     if (s.error) failures[s.error] += 1;
-    else if (s.status === null || s.status < 200 || s.status >= 300) failures.status += 1;
+    else if (failed) failures.status += 1;
+    if (failed && firstFailure === undefined) {
+      const at = Math.round(s.sentAt - switchEnd);
+      const what = s.error ? `${s.error}` : `HTTP ${s.status}`;
+      firstFailure = `${what} sent ${Math.abs(at)} ms ${at < 0 ? "before" : "after"} the switch ended${s.detail ? `: ${s.detail}` : ""}`;
+    }
     if (s.releases.length > 1) mixed += 1;
     if (!s.error && s.sentAt > switchEnd && s.releases.length > 0 && s.releases.some((r) => r !== release)) {
       stale += 1;
@@ -70,6 +79,7 @@ export function judge(
     stale,
     staleMs: round(staleUntil - switchEnd),
     latencyMs: { steady: percentiles(steady), switchWindow: percentiles(window) },
+    ...(firstFailure === undefined ? {} : { firstFailure }),
   };
 }
 
@@ -79,5 +89,6 @@ export function probeText(r: ProbeReport): string {
   return [
     `probe: ${r.requests} requests, ${failed} failed (status ${f.status}, reset ${f.reset}, timeout ${f.timeout}, refused ${f.refused}, other ${f.other}), ${r.mixed} mixed, ${r.stale} stale (longest ${r.staleMs} ms after the switch)`,
     `probe latency ms: switch window p50 ${r.latencyMs.switchWindow.p50} p99 ${r.latencyMs.switchWindow.p99} max ${r.latencyMs.switchWindow.max}; steady p50 ${r.latencyMs.steady.p50} p99 ${r.latencyMs.steady.p99} max ${r.latencyMs.steady.max}`,
+    ...(r.firstFailure ? [`probe first failure: ${r.firstFailure}`] : []),
   ].join("\n");
 }

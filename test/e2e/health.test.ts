@@ -57,9 +57,10 @@ echo "healthy $release\\n";
   listen ${addresses[i]}:${listen.split(":")[1]};
   root "${p}/current/public";
   location ~ \\.php$ {
+    set $cutover_root $realpath_root;
     include fastcgi_params;
-    fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;
-    fastcgi_param DOCUMENT_ROOT $realpath_root;
+    fastcgi_param SCRIPT_FILENAME $cutover_root$fastcgi_script_name;
+    fastcgi_param DOCUMENT_ROOT $cutover_root;
     fastcgi_pass "unix:${fpm.socket}";
   }
 }`,

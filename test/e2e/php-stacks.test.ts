@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { realpathSync, renameSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { Sample } from "../../src/probe/probe.js";
@@ -148,9 +148,9 @@ const STACKS: [string, Stack][] = [
 for (const [name, stack] of STACKS) {
   test(`${name}: 20 deploys and 5 rollbacks under load: 0 failed, 0 mixed, never stale after the command returns`, async () => {
     const r = await rig(stack);
+    const marks: Mark[] = [];
     try {
-      const { marks, samples, busy } = await underLoad(r.server.url, async () => {
-        const marks: Mark[] = [];
+      const { samples, busy } = await underLoad(r.server.url, async () => {
         for (let i = 0; i < 20; i++) marks.push(await timedRun(r.fx, ["deploy"]));
         for (let i = 0; i < 5; i++) marks.push(await timedRun(r.fx, ["rollback"]));
         return marks;
@@ -183,6 +183,28 @@ for (const [name, stack] of STACKS) {
         json<{ level: string; check: string }[]>(doc).map((f) => `${f.level} ${f.check}`),
         expected,
       );
+      if (!stack.documentRoot) {
+        // The widespread snippet that uses $realpath_root in both params resolves current twice.
+        const legacy = path.join(r.fx.dir, "legacy nginx");
+        mkdirSync(legacy);
+        const served = readFileSync(path.join(r.webDir, "nginx.conf"), "utf8");
+        writeFileSync(
+          path.join(legacy, "site.conf"),
+          served
+            .replace(/\s*set \$cutover_root \$realpath_root;/, "")
+            .replaceAll("$cutover_root", "$realpath_root"),
+        );
+        const warned = await cutover(["--json", "doctor", "--web-config", legacy], r.fx.app);
+        assert.equal(warned.code, 0, warned.stdout + warned.stderr);
+        const [finding, ...more] = json<{ level: string; message: string; fix: string }[]>(warned);
+        assert.deepEqual(more, []);
+        assert.equal(finding?.level, "warning");
+        assert.match(
+          finding!.message,
+          /site\.conf uses \$realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT/,
+        );
+        assert.match(finding!.fix, /set \$cutover_root \$realpath_root;/);
+      }
       // deploy --probe: the built-in load and its report.
       const probed = await cutover(
         ["--json", "deploy", "--probe", `${r.server.url}/`, "--probe-concurrency", "20"],
@@ -206,10 +228,22 @@ for (const [name, stack] of STACKS) {
       if (!stack.documentRoot) assert.equal(report.stale, 0);
       assert.ok(report.latencyMs.switchWindow.count > 0);
       assert.match(probed.stderr, /probe: \d+ requests, 0 failed/);
+    } catch (error) {
+      throw withServerLogs(error, r, marks);
     } finally {
       await r.stop();
     }
   });
+}
+
+/** A failure under load is explained by the servers' own logs: attach their ends to the error. */
+function withServerLogs(error: unknown, r: Awaited<ReturnType<typeof rig>>, marks: readonly Mark[]): Error {
+  const tail = (log: string) => log.split("\n").slice(-40).join("\n");
+  const timeline = marks.map((m) => `${m.started}-${m.returned} ${m.release}`).join("\n");
+  return new Error(
+    `${error instanceof Error ? error.message : String(error)}\n--- commands (started-returned ms, release) ---\n${timeline}\n--- web server log ---\n${tail(r.server.log())}\n--- php-fpm log ---\n${tail(r.fpm.log())}`,
+    { cause: error },
+  );
 }
 
 test("negative control: the naive $document_root config without a reset serves stale code", async () => {
@@ -274,7 +308,7 @@ test("negative control: includes through current/ mix releases when current flip
 async function release(url: string): Promise<string[]> {
   const res = await fetch(`${url}/`);
   assert.equal(res.status, 200);
-  return [res.headers.get("x-release") ?? "", ...((await res.text()).match(/\d{8}T\d{6}Z(?:\.\d+)?/g) ?? [])];
+  return [res.headers.get("x-release") ?? "", ...((await res.text()).match(/\d{8}T\d{6}Z/g) ?? [])];
 }
 
 /** The probe app's config with a reset mode for the rig's pool (reload: USR2 to its master). */

@@ -48,7 +48,10 @@ export interface Fpm extends Daemon {
   readonly socket: string;
 }
 
-/** A php-fpm 8.2 pool on a unix socket (or a loopback TCP port), run as www-data, OPcache on. */
+/**
+ * A php-fpm 8.2 pool on a unix socket (or a loopback TCP port), run as www-data, with OPcache (on by
+ * default in php-fpm; setting opcache.enable per pool only logs a warning in every worker).
+ */
 export async function startFpm(
   dir: string,
   options: {
@@ -78,7 +81,6 @@ listen.mode = 0666
 pm = static
 pm.max_children = ${options.children ?? 12}
 catch_workers_output = yes
-php_admin_value[opcache.enable] = 1
 php_admin_value[opcache.validate_timestamps] = ${options.validateTimestamps ? 1 : 0}
 php_admin_value[opcache.revalidate_freq] = 2
 php_admin_value[max_execution_time] = 30

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { nginxPaths } from "../../src/integrations/web/nginx-check.js";
 import { nginxConfig, nginxEscape } from "../../src/integrations/web/server-config.js";
 import type { Sample } from "../../src/probe/probe.js";
-import { judge } from "../../src/probe/report.js";
+import { judge, probeText } from "../../src/probe/report.js";
 
 const s = (
   sentAt: number,
@@ -10,12 +11,14 @@ const s = (
   releases: string[],
   status: number | null = 200,
   error: Sample["error"] = null,
+  detail?: string,
 ): Sample => ({
   sentAt,
   doneAt,
   status,
   error,
   releases,
+  ...(detail === undefined ? {} : { detail }),
 });
 
 test("probe verdicts: failures by kind, mixed, stale after the switch and its length", () => {
@@ -25,8 +28,8 @@ test("probe verdicts: failures by kind, mixed, stale after the switch and its le
       s(5, 20, ["A", "B"]),
       s(101, 130, ["A"]),
       s(102, 160, ["B"]),
-      s(103, 150, [], 502),
-      s(104, 150, [], null, "reset"),
+      s(103, 150, [], 502, null, "502 Bad Gateway nginx"),
+      s(104, 150, [], null, "reset", "socket hang up"),
     ],
     "B",
     90,
@@ -37,6 +40,9 @@ test("probe verdicts: failures by kind, mixed, stale after the switch and its le
   assert.equal(r.mixed, 1);
   assert.equal(r.stale, 1);
   assert.equal(r.staleMs, 30);
+  assert.equal(r.firstFailure, "HTTP 502 sent 3 ms after the switch ended: 502 Bad Gateway nginx");
+  assert.match(probeText(r), /^probe first failure: HTTP 502 sent 3 ms after/m);
+  assert.equal(judge([s(0, 10, ["A"])], "A", 5, 6).firstFailure, undefined);
 });
 
 test("nginx config quotes paths with spaces and quotes, and never lets a $ in a path become a variable", () => {
@@ -49,6 +55,26 @@ test("nginx config quotes paths with spaces and quotes, and never lets a $ in a 
   });
   assert.match(text, /geo \$cutover_dollar \{ default "\$"; \}/);
   assert.ok(text.includes(`root "${nginxEscape('/srv/my "app" $X/current/public')}";`));
-  assert.match(text, /fastcgi_param SCRIPT_FILENAME \$realpath_root\$fastcgi_script_name;/);
+  assert.match(text, /set \$cutover_root \$realpath_root;/);
+  assert.match(text, /fastcgi_param SCRIPT_FILENAME \$cutover_root\$fastcgi_script_name;/);
+  assert.match(text, /fastcgi_param DOCUMENT_ROOT \$cutover_root;/);
   assert.match(text, /fastcgi_pass unix:\/run\/php\/fpm\.sock;/);
+  // doctor reads the printed config as resolving current once per request.
+  assert.deepEqual(nginxPaths(text.split("\n")), { scriptRoot: "realpath_root", resolvedTwice: false });
+});
+
+test("doctor's reading of nginx configs: through current, resolved twice, resolved once", () => {
+  const naive = ["fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"];
+  assert.deepEqual(nginxPaths(naive), { scriptRoot: "document_root", resolvedTwice: false });
+  const twice = [
+    "12:    fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;",
+    '13:    fastcgi_param  DOCUMENT_ROOT "$realpath_root";',
+  ];
+  assert.deepEqual(nginxPaths(twice), { scriptRoot: "realpath_root", resolvedTwice: true });
+  const aliasOfNaive = ["set $r $document_root;", "fastcgi_param SCRIPT_FILENAME $r$fastcgi_script_name;"];
+  assert.deepEqual(nginxPaths(aliasOfNaive), { scriptRoot: "document_root", resolvedTwice: false });
+  assert.deepEqual(nginxPaths(["root /srv/app/current/public;"]), {
+    scriptRoot: undefined,
+    resolvedTwice: false,
+  });
 });
