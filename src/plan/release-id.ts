@@ -7,8 +7,9 @@
  */
 const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
+/** A timestamp id of a real time (the migrated 00000000T000000Z is not one: it is older than all). */
 export function isReleaseId(text: string): boolean {
-  return ID.test(text);
+  return ID.test(text) && !Number.isNaN(timeOf(text).getTime());
 }
 
 export function timestampId(now: Date): string {

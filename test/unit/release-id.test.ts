@@ -9,6 +9,7 @@ test("ids are UTC timestamps, all of one length", () => {
   assert.ok(isReleaseId("20261127T101500Z"));
   assert.ok(!isReleaseId("20261127T101500Z.2"));
   assert.ok(!isReleaseId("../etc"));
+  assert.ok(!isReleaseId("20261399T999999Z"), "not a real time");
 });
 
 test("deploys in the same second get unique, later ids of the same length", () => {
@@ -25,7 +26,12 @@ test("deploys in the same second get unique, later ids of the same length", () =
 });
 
 test("a clock that went back still yields an id after the newest", () => {
-  const id = nextReleaseId(at("2026-11-27T09:00:00Z"), ["20261127T101500Z", "not-an-id"]);
+  const id = nextReleaseId(at("2026-11-27T09:00:00Z"), [
+    "20261127T101500Z",
+    "not-an-id",
+    "00000000T000000Z",
+    "20991399T999999Z",
+  ]);
   assert.equal(id, "20261127T101501Z");
   assert.ok(compareReleaseIds(id, "20261127T101500Z") > 0);
 });
