@@ -1,5 +1,5 @@
 import type { Emit, EngineEvent } from "../engine/events.js";
-import { Probe } from "../probe/probe.js";
+import { Probe, probeClock } from "../probe/probe.js";
 import { judge, type ProbeReport } from "../probe/report.js";
 
 /** `deploy --probe`: load runs through the deploy; the switch window is read from the engine's events. */
@@ -13,8 +13,8 @@ export class ProbedRun {
     this.probe = new Probe({ url, concurrency });
     this.emit = (event: EngineEvent) => {
       if (event.type === "step" && event.step === "switch current") {
-        if (event.status === "start") this.switchStart = Math.min(this.switchStart, Date.now());
-        else this.switchEnd = Math.max(this.switchEnd, Date.now());
+        if (event.status === "start") this.switchStart = Math.min(this.switchStart, probeClock());
+        else this.switchEnd = Math.max(this.switchEnd, probeClock());
       }
       downstream(event);
     };
@@ -28,7 +28,7 @@ export class ProbedRun {
   async finish(release: string): Promise<ProbeReport> {
     await new Promise((r) => setTimeout(r, 1000));
     const samples = await this.probe.stop();
-    const end = this.switchEnd || Date.now();
+    const end = this.switchEnd || probeClock();
     return judge(samples, release, Math.min(this.switchStart, end), end);
   }
 }

@@ -30,6 +30,14 @@ export interface ProbeOptions {
   readonly maxDurationMs?: number;
 }
 
+/**
+ * The probe's clock (epoch ms, monotonic since this process started): samples and the switch
+ * window are compared on it, so a wall clock that NTP steps during a deploy cannot misplace them.
+ */
+export function probeClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
 
 /**
@@ -64,13 +72,13 @@ export class Probe {
   }
 
   private once(): Promise<Sample> {
-    const sentAt = performance.now() + performance.timeOrigin;
+    const sentAt = probeClock();
     const get = this.options.url.startsWith("https:") ? https.get : http.get;
     return new Promise((resolve) => {
       const done = (status: number | null, error: Sample["error"], releases: string[], detail?: string) =>
         resolve({
           sentAt,
-          doneAt: performance.now() + performance.timeOrigin,
+          doneAt: probeClock(),
           status,
           error,
           releases,

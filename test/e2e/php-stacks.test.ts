@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFi
 import path from "node:path";
 import { test } from "node:test";
 import type { Sample } from "../../src/probe/probe.js";
-import { Probe } from "../../src/probe/probe.js";
+import { Probe, probeClock } from "../../src/probe/probe.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { type Fixture, fixture } from "../helpers/fixture.js";
 import { writeProbeApp } from "../helpers/php-app.js";
@@ -83,10 +83,10 @@ async function rig(stack: Stack) {
 }
 
 async function timedRun(fx: Fixture, args: string[]): Promise<Mark & { stderr: string }> {
-  const started = Date.now();
+  const started = probeClock();
   const r = await cutover(["--json", ...args], fx.app);
   assert.equal(r.code, 0, r.stderr);
-  return { release: json<{ release: string }>(r).release, started, returned: Date.now(), stderr: r.stderr };
+  return { release: json<{ release: string }>(r).release, started, returned: probeClock(), stderr: r.stderr };
 }
 
 /** Requests sent after a command returned and answered before the next began: must name only its release. */
