@@ -106,20 +106,25 @@ export async function serverConfigCommand(
     throw usageError(`server-config: --php must be fpm or mod_php, got "${php}"`);
   if (php === "mod_php" && server === "nginx")
     throw usageError("server-config: nginx has no mod_php", "use --php fpm, or server-config apache");
-  const fpm = opts.fpm ?? stage.php.pools[0]?.address ?? (php === "mod_php" ? "" : undefined);
-  if (fpm === undefined)
-    throw usageError(
-      "server-config: no php-fpm address",
-      "pass --fpm /run/php/php8.2-fpm.sock, or set php.fpm in cutover.yaml",
-    );
   const input = {
     deployPath: stage.hosts[0]!.path,
     webroot: opts.webroot,
     listen: opts.listen,
     serverName: opts.serverName,
-    fpm,
   };
-  const text = server === "nginx" ? nginxConfig(input) : apacheConfig(input, php);
+  const fpmAddress = () => {
+    const fpm = opts.fpm ?? stage.php.pools[0]?.address;
+    if (fpm === undefined)
+      throw usageError(
+        "server-config: no php-fpm address",
+        "pass --fpm /run/php/php8.2-fpm.sock, or set php.fpm in cutover.yaml",
+      );
+    return fpm;
+  };
+  const text =
+    server === "nginx"
+      ? nginxConfig(input, fpmAddress())
+      : apacheConfig(input, php === "mod_php" ? { sapi: "mod_php" } : { sapi: "fpm", fpm: fpmAddress() });
   ctx.print(text.trimEnd(), { server, config: text });
   return EXIT.ok;
 }

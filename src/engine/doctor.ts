@@ -2,11 +2,12 @@ import { randomBytes } from "node:crypto";
 import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
-import { askPool, inspectionFiles, installRuntime, removeRuntime } from "../integrations/php/steps.js";
+import { askPool, inspectionFiles } from "../integrations/php/steps.js";
 import { nginxPaths } from "../integrations/web/nginx-check.js";
 import { apacheEscape, nginxEscape } from "../integrations/web/server-config.js";
 import { layout } from "../plan/layout.js";
 import { readFacts } from "./lock.js";
+import { withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts, type Target } from "./targets.js";
 
@@ -174,8 +175,7 @@ async function inspectPools(
   const l = layout(t.host.path);
   const files = inspectionFiles(randomBytes(8).toString("hex"));
   const ctx = { executor: t.executor, emit: () => undefined };
-  try {
-    await runStep(ctx, "install PHP helpers", installRuntime(l, files, "", []));
+  await withRuntime(ctx, l, files, "", async () => {
     for (const pool of stage.php.pools) {
       const out = await t.executor.run([askPool(stage.php, files, pool, "status")]);
       const [report] = parseReports(out.stdout.toString("utf8"));
@@ -224,7 +224,5 @@ async function inspectPools(
         );
       }
     }
-  } finally {
-    await t.executor.run([removeRuntime(files)]).catch(() => undefined);
-  }
+  });
 }

@@ -5,19 +5,37 @@ import {
   askPool,
   installRuntime,
   parseScan,
+  type RuntimeFiles,
   removeRuntime,
   requestScript,
   runtimeFiles,
   scanForCurrentPath,
 } from "../integrations/php/steps.js";
 import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
+import type { Layout } from "../plan/layout.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
-import { runStep, timed } from "./steps.js";
+import { runStep, type StepContext, timed } from "./steps.js";
 import type { Target } from "./targets.js";
 
 type Host = Target & { readonly layout: LockedTarget["layout"] };
+
+/** Installs the PHP helper files, runs `work` with them, and removes them whatever happens. */
+export async function withRuntime<T>(
+  ctx: StepContext,
+  l: Layout,
+  files: RuntimeFiles,
+  release: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    await runStep(ctx, "install PHP helpers", installRuntime(l, files, release, []));
+    return await work();
+  } finally {
+    await ctx.executor.run([removeRuntime(files)]).catch(() => undefined);
+  }
+}
 
 /** Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request. */
 export async function scanCurrentPaths(
@@ -58,8 +76,7 @@ export async function refuseUnsafeReload(
     targets.map(async (t) => {
       const files = runtimeFiles(t.layout, `check-${process.pid}`);
       const ctx = { executor: t.executor, emit };
-      try {
-        await runStep(ctx, "install PHP helpers", installRuntime(t.layout, files, "", []));
+      await withRuntime(ctx, t.layout, files, "", async () => {
         for (const pool of pools) {
           const { stdout } = await runStep(ctx, `check ${pool.address} before reloads`, [
             askPool(stage.php, files, pool, "status"),
@@ -88,9 +105,7 @@ export async function refuseUnsafeReload(
             });
           }
         }
-      } finally {
-        await t.executor.run([removeRuntime(files)]).catch(() => undefined);
-      }
+      });
     }),
   );
 }
@@ -201,9 +216,8 @@ export async function resetAndVerify(
   const pools = stage.php.pools.filter((p) => p.reset !== "none");
   if (pools.length === 0) return;
   const files = runtimeFiles(t.layout, release);
-  await timed(emit, t.host.name, "reset PHP caches", async () => {
-    try {
-      await runStep(ctx, "install PHP helpers", installRuntime(t.layout, files, release, []));
+  await timed(emit, t.host.name, "reset PHP caches", () =>
+    withRuntime(ctx, t.layout, files, release, async () => {
       for (const pool of pools) {
         if (pool.reset === "opcache")
           await runStep(ctx, `reset OPcache of ${pool.address}`, [askPool(stage.php, files, pool, "reset")]);
@@ -237,8 +251,6 @@ export async function resetAndVerify(
           );
         }
       }
-    } finally {
-      await t.executor.run([removeRuntime(files)]).catch(() => undefined);
-    }
-  });
+    }),
+  );
 }

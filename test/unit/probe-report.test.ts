@@ -46,13 +46,10 @@ test("probe verdicts: failures by kind, mixed, stale after the switch and its le
 });
 
 test("nginx config quotes paths with spaces and quotes, and never lets a $ in a path become a variable", () => {
-  const text = nginxConfig({
-    deployPath: '/srv/my "app" $X',
-    webroot: "public",
-    listen: "80",
-    serverName: "_",
-    fpm: "/run/php/fpm.sock",
-  });
+  const text = nginxConfig(
+    { deployPath: '/srv/my "app" $X', webroot: "public", listen: "80", serverName: "_" },
+    "/run/php/fpm.sock",
+  );
   assert.match(text, /geo \$cutover_dollar \{ default "\$"; \}/);
   assert.ok(text.includes(`root "${nginxEscape('/srv/my "app" $X/current/public')}";`));
   assert.match(text, /set \$cutover_root \$realpath_root;/);
