@@ -1,6 +1,8 @@
 import { statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
+import { refuseDeployPath } from "./deploy-path.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import {
   type HookEntry,
@@ -72,7 +74,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
           host: h.host,
           user: h.user,
           port: h.port,
-          identityFile: h.identity_file ? path.resolve(configDir, h.identity_file) : undefined,
+          identityFile: h.identity_file ? expandPath(configDir, h.identity_file) : undefined,
           options: h.ssh_options ?? [],
         }
       : undefined;
@@ -83,6 +85,14 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       roles: h.roles ?? [],
     };
   });
+  for (const [i, h] of hosts.entries()) {
+    const refusal = refuseDeployPath(h.path);
+    if (refusal)
+      throw configError(
+        `${where(`hosts[${i}].path`)}: ${h.path} ${refusal}`,
+        "deploy into a directory of its own, e.g. /var/www/my-app",
+      );
+  }
   const seen = new Set<string>();
   for (const h of hosts) {
     if (seen.has(h.name))
@@ -209,6 +219,12 @@ function pickSettings(s: ParsedSettings): ParsedSettings {
   const { hosts: _hosts, ...settings } = s as ParsedSettings & { hosts?: unknown; stages?: unknown };
   const { stages: _stages, ...rest } = settings as ParsedSettings & { stages?: unknown };
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ParsedSettings;
+}
+
+/** `~/x` is the user's home, as in ssh_config; anything else is relative to the config file. */
+function expandPath(configDir: string, p: string): string {
+  if (p === "~" || p.startsWith("~/")) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(configDir, p);
 }
 
 function isDirectory(p: string): boolean {

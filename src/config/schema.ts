@@ -6,7 +6,11 @@ const releasePath = z
   .min(1, "must not be empty")
   .refine((p) => !p.startsWith("/"), "must be relative to the release (no leading /)")
   .refine((p) => !p.split("/").includes(".."), 'must not contain ".."')
-  .transform((p) => p.replace(/\/+$/, "").replace(/^\.\//, ""));
+  .transform((p) => p.replace(/\/+$/, "").replace(/^(\.\/)+/, ""))
+  .refine(
+    (p) => p !== "" && p.split("/").every((part) => part !== "" && part !== "."),
+    'must name a path inside the release, not the release itself ("." or "./"), without empty or "." parts',
+  );
 
 /** chmod mode as octal digits. YAML reads `0775` as the number 775, so numbers are taken digit by digit. */
 const mode = z

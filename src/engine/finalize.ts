@@ -2,7 +2,7 @@ import type { ResolvedStage } from "../config/resolve.js";
 import type { HostDeployPlan } from "../plan/deploy.js";
 import { hookCmds } from "../plan/hooks.js";
 import { afterCleanup } from "../plan/reconcile.js";
-import { appendHistory, type HistoryEntry, removeRelease, writeMeta } from "../plan/records.js";
+import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import { selectPrune } from "../plan/select.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
@@ -93,7 +93,7 @@ export async function recordFailure(
     t,
     "record the failure",
     [
-      cmd(["rm", "-rf", "--", l.release(plan.releaseId)]),
+      removeReleases(l, [plan.releaseId]),
       ...writeMeta(l, failed),
       appendHistory(l, historyEntry("deploy", t, failed, plan.previous, outcome, reason, started)),
     ],
@@ -166,15 +166,11 @@ export async function prune(
   metas.set(live.id, live);
   if (plan.previous && metas.has(plan.previous))
     metas.set(plan.previous, { ...metas.get(plan.previous)!, state: "superseded" });
-  const ids = selectPrune(metas, [...before.dirs, live.id], live.id, stage.keepReleases);
+  const ids = selectPrune(metas, [...before.dirs, live.id], live.id, stage.keepReleases, t.facts.foreign);
   if (ids.length === 0) return [];
   try {
     await timed(emit, t.host.name, "remove old releases", () =>
-      runStep(
-        { executor: t.executor, emit },
-        "remove old releases",
-        ids.flatMap((id) => removeRelease(t.layout, id)),
-      ),
+      runStep({ executor: t.executor, emit }, "remove old releases", [removeReleases(t.layout, ids)]),
     );
     return [];
   } catch (error) {

@@ -1,9 +1,12 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { parseHistory } from "../plan/history.js";
+import { layout } from "../plan/layout.js";
 import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";
 import { compareReleaseIds } from "../plan/release-id.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { cmd } from "../shell/cmd.js";
+import type { Emit } from "./events.js";
 import { listRelease } from "./list-release.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
@@ -60,22 +63,21 @@ export async function readHistory(
   stage: ResolvedStage,
   limit: number,
   hosts?: readonly string[],
+  emit: Emit = () => undefined,
 ): Promise<HistoryEntry[]> {
   const perHost = await withTargets(stage, hosts, async (t) => {
-    const file = `${t.host.path}/.cutover/history.jsonl`;
-    const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "read history", [
+    const file = layout(t.host.path).history;
+    const { stdout } = await runStep({ executor: t.executor, emit }, "read history", [
       cmd(["tail", "-n", String(limit), "--", file], { mayFail: true, quiet: true }),
     ]);
-    return stdout
-      .toString("utf8")
-      .split("\n")
-      .flatMap((line) => {
-        try {
-          return line ? [JSON.parse(line) as HistoryEntry] : [];
-        } catch {
-          return [];
-        }
+    const { entries, bad } = parseHistory(stdout.toString("utf8"));
+    if (bad > 0)
+      emit({
+        type: "warning",
+        host: t.host.name,
+        message: `${file}: skipped ${bad} line${bad === 1 ? "" : "s"} that are not history entries`,
       });
+    return entries;
   });
   return perHost
     .flat()

@@ -7,6 +7,7 @@ import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
 import { releaseLock } from "../plan/records.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { machineIdentity, processState } from "./machine.js";
 import { runStep } from "./steps.js";
 import type { Target } from "./targets.js";
 
@@ -16,23 +17,22 @@ export interface LockedTarget extends Target {
 }
 
 export function newOwner(who: string, command: string, now: Date): LockOwner {
+  const self = processState(process.pid);
   return {
     token: randomBytes(12).toString("hex"),
     who,
     machine: os.hostname(),
+    machine_id: machineIdentity(),
     pid: process.pid,
+    pid_start: self.kind === "running" ? self.start : undefined,
     since: now.toISOString(),
     command,
   };
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Whether a lock's holder is provably gone, judged from this machine. */
+export function holderGone(owner: LockOwner | undefined): boolean {
+  return isStale(owner, machineIdentity(), processState);
 }
 
 export async function readFacts(
@@ -55,7 +55,7 @@ async function tryLock(
   emit: Emit,
 ): Promise<Attempt> {
   let facts = await readFacts(target, sharedPaths, owner);
-  if (facts.lock.kind === "held" && isStale(facts.lock.owner, os.hostname(), pidAlive)) {
+  if (facts.lock.kind === "held" && holderGone(facts.lock.owner)) {
     emit({
       type: "warning",
       host: target.host.name,

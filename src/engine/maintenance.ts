@@ -1,14 +1,12 @@
-import os from "node:os";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { layout } from "../plan/layout.js";
-import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
+import { describeOwner, type LockOwner } from "../plan/lock.js";
 import { afterCleanup, findLeftovers, leftoverCmds } from "../plan/reconcile.js";
-import { appendHistory, removeRelease } from "../plan/records.js";
+import { appendHistory, clearObservedLock, removeReleases } from "../plan/records.js";
 import { selectPrune } from "../plan/select.js";
-import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
-import { lockAll, newOwner, pidAlive, readFacts, unlockAll } from "./lock.js";
+import { holderGone, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts } from "./targets.js";
@@ -29,9 +27,7 @@ export async function unlock(
   const who = whoAmI();
   try {
     const states = await Promise.all(targets.map(async (t) => ({ t, facts: await readFacts(t, []) })));
-    const live = states.filter(
-      ({ facts }) => facts.lock.kind === "held" && !isStale(facts.lock.owner, os.hostname(), pidAlive),
-    );
+    const live = states.filter(({ facts }) => facts.lock.kind === "held" && !holderGone(facts.lock.owner));
     if (live.length > 0 && !options.force) {
       const { t, facts } = live[0]!;
       const owner = facts.lock.kind === "held" ? facts.lock.owner : undefined;
@@ -52,7 +48,7 @@ export async function unlock(
         const l = layout(t.host.path);
         const reason = `cleared lock of ${describeOwner(owner)}`;
         await runStep({ executor: t.executor, emit: () => undefined }, "unlock", [
-          cmd(["rm", "-rf", "--", l.lock]),
+          clearObservedLock(l, facts.lock.raw),
           appendHistory(l, {
             event: "unlock",
             outcome: "ok",
@@ -71,7 +67,7 @@ export async function unlock(
           host: t.host.name,
           cleared: true,
           holder: describeOwner(owner),
-          stale: isStale(owner, os.hostname(), pidAlive),
+          stale: holderGone(owner),
         };
       }),
     );
@@ -102,10 +98,10 @@ export async function cleanup(
           const leftovers = findLeftovers(t.facts, now);
           const { metas, dirs } = afterCleanup(t.facts, leftovers);
           const live = t.facts.current.kind === "link" ? t.facts.current.release : undefined;
-          const prune = selectPrune(metas, dirs, live, stage.keepReleases);
+          const prune = selectPrune(metas, dirs, live, stage.keepReleases, t.facts.foreign);
           const cmds = [
             ...leftoverCmds(t.layout, leftovers),
-            ...prune.flatMap((id) => removeRelease(t.layout, id)),
+            ...(prune.length > 0 ? [removeReleases(t.layout, prune)] : []),
           ];
           if (cmds.length > 0) await runStep({ executor: t.executor, emit: options.emit }, "cleanup", cmds);
           return { host: t.host.name, removed: [...leftovers.incomplete, ...prune] };

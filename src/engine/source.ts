@@ -24,10 +24,14 @@ function gitRevision(dir: string): Revision | null {
   }
 }
 
-function kindOf(p: string): "dir" | "file" | "missing" {
+/** What the source has at `p`; a path reached through a symlinked parent is not in the source. */
+function kindOf(source: string, p: string): "dir" | "file" | "missing" {
   try {
-    const st = lstatSync(p);
-    return st.isDirectory() ? "dir" : "file";
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      if (!lstatSync(path.join(source, ...parts.slice(0, i))).isDirectory()) return "missing";
+    }
+    return lstatSync(path.join(source, p)).isDirectory() ? "dir" : "file";
   } catch {
     return "missing";
   }
@@ -35,8 +39,8 @@ function kindOf(p: string): "dir" | "file" | "missing" {
 
 export function sourceFacts(stage: ResolvedStage): SourceFacts {
   const paths = new Map<string, "dir" | "file" | "missing">();
-  for (const p of [...stage.sharedDirs, ...stage.sharedFiles, ...stage.writableDirs.map((w) => w.path)]) {
-    paths.set(p, kindOf(path.join(stage.source, p)));
+  for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) {
+    paths.set(p, kindOf(stage.source, p));
   }
   return { revision: gitRevision(stage.source), paths };
 }

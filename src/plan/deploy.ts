@@ -9,12 +9,13 @@ import { type Leftovers, leftoverCmds } from "./reconcile.js";
 import { writeMeta } from "./records.js";
 import { compareReleaseIds } from "./release-id.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
+import { linkInRelease, writableInRelease } from "./release-paths.js";
 import type { Step } from "./steps.js";
 
 /** What the deploying machine knows about the source tree. */
 export interface SourceFacts {
   readonly revision: Revision | null;
-  /** For each shared and writable path: what the source has there. */
+  /** For each shared path: what the source has there. */
   readonly paths: ReadonlyMap<string, "dir" | "file" | "missing">;
 }
 
@@ -62,9 +63,31 @@ export function checkTarget(host: ResolvedHost, facts: HostFacts): void {
       },
     );
   }
-  if (facts.current.kind === "other") {
+  if (facts.home !== undefined && path.normalize(facts.home) === l.root) {
+    throw new CutoverError("target", `${host.name}: deploy path ${l.root} is the login's home directory`, {
+      fix: "deploy into a directory of its own, e.g. ~/my-app",
+      exitCode: EXIT.usage,
+    });
+  }
+  checkInnerDirs(host, facts);
+  if (facts.current.kind === "other" || facts.current.kind === "file") {
     throw new CutoverError("target", `${host.name}: ${l.current} exists and is not a symlink`, {
       fix: "move it away, then deploy",
+      exitCode: EXIT.usage,
+    });
+  }
+}
+
+/**
+ * releases/, .cutover/ and its releases/ and tmp/ must be real directories (or not exist yet):
+ * through a symlink, the lock, the switch's rename and every removal would act somewhere else.
+ */
+export function checkInnerDirs(host: ResolvedHost, facts: HostFacts): void {
+  for (const [dir, kind] of facts.inner) {
+    if (dir === "shared" || kind === "dir" || kind === "missing") continue;
+    const full = path.join(host.path, dir);
+    throw new CutoverError("target", `${host.name}: ${full} is a ${kind}, not a directory`, {
+      fix: `cutover keeps its own state there; move ${full} away (it is left untouched), then run again`,
       exitCode: EXIT.usage,
     });
   }
@@ -125,22 +148,14 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   steps.push(...sharedSteps(ctx, l));
 
-  const writable: Cmd[] = stage.writableDirs.flatMap((w) => {
-    const dir = path.join(rel, w.path);
-    const copy = `${dir}.cutover-copy`;
-    const fromSource = source.paths.get(w.path) === "dir";
-    return [
-      cmd(["mkdir", "-p", "--", dir]),
-      // Files uploaded here are hard links into older releases; copy them so writes stay in this release.
-      ...(fromSource
-        ? [cmd(["cp", "-a", "--", dir, copy]), cmd(["rm", "-rf", "--", dir]), cmd(["mv", "--", copy, dir])]
-        : []),
-      cmd(["chmod", w.mode, "--", dir]),
-      ...(w.owner || w.group
-        ? [cmd(["chown", "-R", `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}`, "--", dir])]
-        : []),
-    ];
-  });
+  const writable: Cmd[] = stage.writableDirs.map((w) =>
+    writableInRelease(
+      rel,
+      w.path,
+      w.mode,
+      w.owner || w.group ? `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}` : "",
+    ),
+  );
   if (writable.length > 0) steps.push({ kind: "run", title: "prepare writable directories", cmds: writable });
 
   if (stage.hooks.build.length > 0)
@@ -222,9 +237,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
         },
       );
     }
-    const linkPath = path.join(rel, p);
-    if (p.includes("/")) links.push(cmd(["mkdir", "-p", "--", path.dirname(linkPath)]));
-    links.push(cmd(["rm", "-rf", "--", linkPath]), cmd(["ln", "-s", "--", sharedLinkTarget(p), linkPath]));
+    links.push(linkInRelease(rel, p, sharedLinkTarget(p)));
   }
   if (links.length > 0) steps.push({ kind: "run", title: "link shared paths", cmds: links });
   return steps;

@@ -1,79 +1,108 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
-import { releaseOfLink } from "./layout.js";
 import { type LockOwner, parseLockOwner } from "./lock.js";
+import { isIdShaped } from "./release-id.js";
 import { parseReleaseMeta, type ReleaseMeta } from "./release-meta.js";
 
 /**
  * One read of everything the planner needs from a host, optionally taking the lock in the same
  * exchange (mkdir is atomic; the owner file follows). Data arrives only as positional parameters.
+ * Output is NUL-separated fields (key, values...), so no name found on the host can forge a record:
+ * a directory called "x\nrelease .." is just a name. `current` and `releases/` are resolved on the
+ * host (realpath), so a deploy path behind a symlink or an absolute `current` still names the live
+ * release.
  */
 const PROBE = `
 root=$1 mode=$2 owner=$3; shift 3
 meta=$root/.cutover
-say() { printf '%s\\n' "$*"; }
-say "cutover-facts 1"
+put() { for f; do printf '%s\\000' "$f"; done; }
+kind() { if [ -L "$1" ]; then echo link; elif [ -d "$1" ]; then echo dir; elif [ -f "$1" ]; then echo file; elif [ -e "$1" ]; then echo other; else echo missing; fi; }
+put cutover-facts 2
 if [ "$mode" = lock ]; then
-  [ -e "$root" ] || say "created root"
-  [ -e "$meta" ] || say "created meta"
+  [ -e "$root" ] || put created root
+  [ -e "$meta" ] || put created meta
   if ! err=$(mkdir -p -- "$meta" 2>&1); then
-    say "lock error $err"
+    put lock error "$err"
   elif mkdir -- "$meta/lock" 2>/dev/null; then
-    if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then say "lock acquired"
-    else rm -rf -- "$meta/lock"; say "lock error cannot write $meta/lock/owner.json (disk full?)"; fi
+    if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then put lock acquired
+    else rm -rf -- "$meta/lock"; put lock error "cannot write $meta/lock/owner.json (disk full?)"; fi
   else
-    say "lock held $(cat -- "$meta/lock/owner.json" 2>/dev/null)"
+    put lock held "$(head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000')"
   fi
 elif [ -d "$meta/lock" ]; then
-  say "lock held $(cat -- "$meta/lock/owner.json" 2>/dev/null)"
+  put lock held "$(head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000')"
 fi
-if [ -d "$root" ]; then say "root ok"; elif [ -e "$root" ]; then say "root notdir"; else say "root missing"; exit 0; fi
-[ -w "$root" ] && say "writable yes" || say "writable no"
-if [ -L "$root/current" ]; then say "current link $(readlink -- "$root/current")"
-elif [ -d "$root/current" ]; then say "current dir"
-elif [ -e "$root/current" ]; then say "current other"
-else say "current missing"; fi
-for d in "$root"/releases/* "$root"/releases/.[!.]*; do
-  if [ -e "$d" ] || [ -L "$d" ]; then say "release \${d##*/}"; fi
-done
-for f in "$meta"/releases/*.json; do
-  if [ -f "$f" ]; then printf 'meta '; tr -d '\\n' < "$f"; echo; fi
-done
-for t in "$meta"/tmp/* "$meta"/tmp/.[!.]*; do
-  if [ -e "$t" ] || [ -L "$t" ]; then say "tmp \${t##*/}"; fi
-done
-for p in "$@"; do
-  s=$root/shared/$p
-  if [ -L "$s" ]; then say "shared link $p"; elif [ -d "$s" ]; then say "shared dir $p"
-  elif [ -f "$s" ]; then say "shared file $p"; elif [ -e "$s" ]; then say "shared other $p"
-  else say "shared missing $p"; fi
-done
-say "avail $(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
+put home "\${HOME:-}"
+if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then put root notdir; else put root missing; exit 0; fi
+[ -w "$root" ] && put writable yes || put writable no
+for d in releases shared .cutover .cutover/releases .cutover/tmp; do put inner "$d" "$(kind "$root/$d")"; done
+if [ -L "$root/current" ]; then put current link "$(readlink -- "$root/current")" "$(realpath -e -- "$root/current" 2>/dev/null)"
+else put current "$(kind "$root/current")"; fi
+put releases-real "$(realpath -e -- "$root/releases" 2>/dev/null)"
+if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
+  for d in "$root"/releases/* "$root"/releases/.[!.]* "$root"/releases/..?*; do
+    if [ -e "$d" ] || [ -L "$d" ]; then put release "$(kind "$d")" "\${d##*/}"; fi
+  done
+fi
+if [ -d "$meta/releases" ] && [ ! -L "$meta/releases" ]; then
+  for f in "$meta"/releases/*.json; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then put meta "\${f##*/}" "$(head -c 65536 -- "$f" | tr -d '\\000')"; fi
+  done
+fi
+if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
+  for t in "$meta"/tmp/* "$meta"/tmp/.[!.]* "$meta"/tmp/..?*; do
+    if [ -e "$t" ] || [ -L "$t" ]; then put tmp "\${t##*/}"; fi
+  done
+fi
+for p in "$@"; do put shared "$(kind "$root/shared/$p")" "$p"; done
+put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
 
 export type LockStatus =
   | { readonly kind: "free" }
   | { readonly kind: "acquired" }
-  | { readonly kind: "held"; readonly owner: LockOwner | undefined }
+  | { readonly kind: "held"; readonly owner: LockOwner | undefined; readonly raw: string }
   | { readonly kind: "error"; readonly message: string };
 
 export type CurrentLink =
-  | { readonly kind: "link"; readonly target: string; readonly release: string | undefined }
-  | { readonly kind: "dir" | "missing" | "other" };
+  | {
+      readonly kind: "link";
+      /** The link text, exactly as read: what a switch back restores. */
+      readonly target: string;
+      /** What it resolves to on the host (empty: dangling). */
+      readonly resolved: string;
+      /** The release it resolves to, when that is a direct child of releases/ with an id name. */
+      readonly release: string | undefined;
+    }
+  | { readonly kind: "dir" | "missing" | "other" | "file" };
 
-export type SharedKind = "dir" | "file" | "link" | "other" | "missing";
+export type PathKind = "dir" | "file" | "link" | "other" | "missing";
+export type SharedKind = PathKind;
+
+/** The directories cutover keeps under the deploy path. */
+export const INNER_DIRS = ["releases", "shared", ".cutover", ".cutover/releases", ".cutover/tmp"] as const;
+export type InnerDir = (typeof INNER_DIRS)[number];
 
 export interface HostFacts {
   readonly root: "ok" | "missing" | "notdir";
   /** What taking the lock created (the deploy path, its .cutover), undone if the run stops before preparing. */
   readonly created: readonly ("root" | "meta")[];
   readonly writable: boolean;
+  /** $HOME of the login on the host (a deploy path may not be it). */
+  readonly home: string | undefined;
+  readonly inner: ReadonlyMap<InnerDir, PathKind>;
   readonly current: CurrentLink;
+  /** Real directories directly in releases/ with an id-shaped name: the only ones cutover may own. */
   readonly releaseDirs: readonly string[];
+  /** Everything else in releases/ (other names, symlinks, files): never touched, only reported. */
+  readonly foreign: readonly string[];
+  /** Metadata whose file name matches its id and that parses: the rest is in `problems`. */
   readonly metas: ReadonlyMap<string, ReleaseMeta>;
   readonly tmp: readonly string[];
   readonly shared: ReadonlyMap<string, SharedKind>;
   readonly availKb: number | undefined;
   readonly lock: LockStatus;
+  /** What was found that cutover does not understand and so leaves alone: one line each. */
+  readonly problems: readonly string[];
 }
 
 export function factsProbe(deployPath: string, sharedPaths: readonly string[], lockOwner?: LockOwner): Cmd {
@@ -85,15 +114,44 @@ export function factsProbe(deployPath: string, sharedPaths: readonly string[], l
   ]);
 }
 
+/** Field counts of each record after its key. */
+const ARITY: Record<string, number> = {
+  "cutover-facts": 1,
+  created: 1,
+  home: 1,
+  root: 1,
+  writable: 1,
+  inner: 2,
+  "releases-real": 1,
+  release: 2,
+  meta: 2,
+  tmp: 1,
+  shared: 2,
+  avail: 1,
+};
+
+function arity(key: string, next: string | undefined): number {
+  if (key === "lock") return next === "acquired" ? 1 : 2;
+  if (key === "current") return next === "link" ? 3 : 1;
+  return ARITY[key] ?? -1;
+}
+
+const KINDS = new Set(["dir", "file", "link", "other", "missing"]);
+const asKind = (k: string | undefined): PathKind => (KINDS.has(k ?? "") ? (k as PathKind) : "other");
+
 export function parseFacts(deployPath: string, output: string, lockRequested: boolean): HostFacts {
-  const lines = output.split("\n");
-  if (lines[0] !== "cutover-facts 1") throw new Error(`unexpected probe output: ${output.slice(0, 200)}`);
+  const fields = output.split("\0");
+  if (fields[0] !== "cutover-facts" || fields[1] !== "2")
+    throw new Error(`unexpected probe output: ${JSON.stringify(output.slice(0, 200))}`);
   let root: HostFacts["root"] = "missing";
   let writable = false;
+  let home: string | undefined;
   const created: ("root" | "meta")[] = [];
+  const inner = new Map<InnerDir, PathKind>();
   let current: CurrentLink = { kind: "missing" };
-  const releaseDirs: string[] = [];
-  const metas = new Map<string, ReleaseMeta>();
+  let releasesReal = "";
+  const entries: { kind: PathKind; name: string }[] = [];
+  const metaFiles: { file: string; text: string }[] = [];
   const tmp: string[] = [];
   const shared = new Map<string, SharedKind>();
   let availKb: number | undefined;
@@ -101,51 +159,118 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     ? { kind: "error", message: "the probe gave no lock answer" }
     : { kind: "free" };
 
-  for (const line of lines.slice(1)) {
-    const space = line.indexOf(" ");
-    const key = space < 0 ? line : line.slice(0, space);
-    const rest = space < 0 ? "" : line.slice(space + 1);
+  let i = 2;
+  while (i < fields.length) {
+    const key = fields[i]!;
+    if (key === "" && i === fields.length - 1) break;
+    const n = arity(key, fields[i + 1]);
+    if (n < 0 || i + n >= fields.length)
+      throw new Error(`unexpected probe output at field ${i}: ${JSON.stringify(key.slice(0, 80))}`);
+    const v = fields.slice(i + 1, i + 1 + n);
+    i += 1 + n;
     switch (key) {
       case "root":
-        root = rest as HostFacts["root"];
+        root = v[0] === "ok" || v[0] === "notdir" ? v[0] : "missing";
         break;
       case "created":
-        created.push(rest as "root" | "meta");
+        if (v[0] === "root" || v[0] === "meta") created.push(v[0]);
+        break;
+      case "home":
+        home = v[0] || undefined;
         break;
       case "writable":
-        writable = rest === "yes";
+        writable = v[0] === "yes";
+        break;
+      case "inner":
+        if ((INNER_DIRS as readonly string[]).includes(v[0]!)) inner.set(v[0] as InnerDir, asKind(v[1]));
         break;
       case "current":
-        if (rest.startsWith("link ")) {
-          const target = rest.slice(5);
-          current = { kind: "link", target, release: releaseOfLink(deployPath, target) };
-        } else current = { kind: rest as "dir" | "missing" | "other" };
+        current =
+          v[0] === "link"
+            ? { kind: "link", target: v[1]!, resolved: v[2]!, release: undefined }
+            : { kind: v[0] === "dir" || v[0] === "file" || v[0] === "missing" ? v[0] : "other" };
+        break;
+      case "releases-real":
+        releasesReal = v[0]!;
         break;
       case "release":
-        releaseDirs.push(rest);
+        entries.push({ kind: asKind(v[0]), name: v[1]! });
         break;
-      case "meta": {
-        const meta = parseReleaseMeta(rest);
-        if (meta) metas.set(meta.id, meta);
+      case "meta":
+        metaFiles.push({ file: v[0]!, text: v[1]! });
         break;
-      }
       case "tmp":
-        tmp.push(rest);
+        tmp.push(v[0]!);
         break;
-      case "shared": {
-        const [kind, ...p] = rest.split(" ");
-        shared.set(p.join(" "), kind as SharedKind);
+      case "shared":
+        shared.set(v[1]!, asKind(v[0]));
         break;
-      }
       case "avail":
-        availKb = rest ? Number(rest) : undefined;
+        availKb = v[0] && /^\d+$/.test(v[0]) ? Number(v[0]) : undefined;
         break;
       case "lock":
-        if (rest === "acquired") lock = { kind: "acquired" };
-        else if (rest.startsWith("held")) lock = { kind: "held", owner: parseLockOwner(rest.slice(5)) };
-        else lock = { kind: "error", message: rest.replace(/^error /, "") };
+        if (v[0] === "acquired") lock = { kind: "acquired" };
+        else if (v[0] === "held") lock = { kind: "held", owner: parseLockOwner(v[1]!), raw: v[1]! };
+        else lock = { kind: "error", message: v[1]! };
         break;
     }
   }
-  return { root, created, writable, current, releaseDirs, metas, tmp, shared, availKb, lock };
+
+  const problems: string[] = [];
+  const releaseDirs: string[] = [];
+  const foreign: string[] = [];
+  for (const e of entries) {
+    if (e.kind === "dir" && isIdShaped(e.name)) releaseDirs.push(e.name);
+    else foreign.push(e.name);
+  }
+  if (foreign.length > 0)
+    problems.push(
+      `releases/ holds entries that are not cutover releases, left alone: ${foreign.map((n) => JSON.stringify(n)).join(", ")}`,
+    );
+  const metas = new Map<string, ReleaseMeta>();
+  for (const { file, text } of metaFiles) {
+    const id = file.replace(/\.json$/, "");
+    const parsed = isIdShaped(id) ? parseReleaseMeta(text) : undefined;
+    if (!parsed || parsed.id !== id) {
+      problems.push(
+        `.cutover/releases/${JSON.stringify(file).slice(1, -1)} is not valid release metadata (or its id is not its file name); ignored`,
+      );
+      continue;
+    }
+    metas.set(id, parsed);
+  }
+  if (current.kind === "link")
+    current = { ...current, release: resolvedRelease(current.resolved, releasesReal) };
+  if (root === "ok") {
+    for (const [dir, kind] of inner) {
+      if (dir !== "shared" && kind !== "dir" && kind !== "missing")
+        problems.push(`${deployPath}/${dir} is a ${kind}, not a directory`);
+    }
+  }
+  return {
+    root,
+    created,
+    writable,
+    home,
+    inner,
+    current,
+    releaseDirs,
+    foreign,
+    metas,
+    tmp,
+    shared,
+    availKb,
+    lock,
+    problems,
+  };
+}
+
+/**
+ * The release `current` resolves to or into (physically: releases/<id>, or a directory inside it),
+ * when its name is id-shaped. That release is live and is never removed.
+ */
+function resolvedRelease(resolved: string, releasesReal: string): string | undefined {
+  if (!resolved || !releasesReal || !resolved.startsWith(`${releasesReal}/`)) return undefined;
+  const name = resolved.slice(releasesReal.length + 1).split("/")[0]!;
+  return isIdShaped(name) ? name : undefined;
 }

@@ -1,19 +1,35 @@
+import { z } from "zod";
+
 /** Who holds a deploy lock. Written to `.cutover/lock/owner.json` right after the atomic mkdir. */
 export interface LockOwner {
   readonly token: string;
   readonly who: string;
+  /** Host name, for people: cloned VMs and containers share it, so it proves nothing. */
   readonly machine: string;
+  /** machine-id + boot id + pid namespace of the deploying process: equal only where its pid means the same process. */
+  readonly machine_id?: string;
   readonly pid: number;
+  /** The process's start time (clock ticks since boot): a reused pid has another. */
+  readonly pid_start?: string;
   readonly since: string;
   readonly command: string;
 }
 
+const ownerSchema = z.object({
+  token: z.string().min(1),
+  who: z.string().catch("unknown"),
+  machine: z.string().catch("unknown"),
+  machine_id: z.string().optional().catch(undefined),
+  pid: z.number().int().positive(),
+  pid_start: z.string().optional().catch(undefined),
+  since: z.string().catch("?"),
+  command: z.string().catch("?"),
+});
+
 export function parseLockOwner(text: string): LockOwner | undefined {
   try {
-    const v = JSON.parse(text) as Partial<LockOwner>;
-    if (typeof v.token !== "string" || typeof v.pid !== "number" || typeof v.machine !== "string")
-      return undefined;
-    return v as LockOwner;
+    const parsed = ownerSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -24,14 +40,25 @@ export function describeOwner(owner: LockOwner | undefined): string {
   return `${owner.who} (pid ${owner.pid} on ${owner.machine}, running "${owner.command}") since ${owner.since}`;
 }
 
+/** What this machine can tell about a local pid: gone, a zombie (killed, not reaped), or running since `start`. */
+export type ProcessState =
+  | { readonly kind: "gone" }
+  | { readonly kind: "zombie" }
+  | { readonly kind: "running"; readonly start: string | undefined };
+
 /**
- * A lock is provably stale only when its holder ran on this very machine and that pid is gone.
- * `pidAlive` is passed in so this stays a pure decision.
+ * A lock is provably stale only when its holder ran where its pid means the same process (same
+ * machine id, boot and pid namespace) and that process is gone, a zombie, or a newer process with
+ * the reused pid. A lock without a machine id (older cutover) is never provably stale.
+ * `processState` is passed in so this stays a pure decision.
  */
 export function isStale(
   owner: LockOwner | undefined,
-  machine: string,
-  pidAlive: (pid: number) => boolean,
+  machineId: string,
+  processState: (pid: number) => ProcessState,
 ): boolean {
-  return owner !== undefined && owner.machine === machine && !pidAlive(owner.pid);
+  if (owner?.machine_id === undefined || owner.machine_id !== machineId) return false;
+  const state = processState(owner.pid);
+  if (state.kind !== "running") return true;
+  return owner.pid_start !== undefined && state.start !== undefined && state.start !== owner.pid_start;
 }

@@ -76,18 +76,19 @@ function manifestHashes(text: string): Map<string, string> {
   return hashes;
 }
 
+/**
+ * Reads the listing field by field. Section markers are only recognised where a record starts: a
+ * file name or symlink target that reads "@@hashes" is data (find prints names as "./…", types are
+ * one letter, hashes are hex, inodes are digits), so nothing on the host can cut the manifest short.
+ */
 export function parseListing(output: string): Listing {
   const fields = output.split("\0");
-  const at = (marker: string) => fields.indexOf(marker);
-  const entriesAt = at("@@entries");
-  const hashesAt = at("@@hashes");
-  if (entriesAt < 0 || hashesAt < 0) throw new Error("unexpected manifest listing");
-  const previousAt = at("@@previous");
-  const manifestAt = at("@@manifest");
+  if (fields[0] !== "@@entries") throw new Error("unexpected manifest listing");
   const entries: Entry[] = [];
-  const raw = fields.slice(entriesAt + 1, hashesAt);
-  for (let i = 0; i + 6 < raw.length; i += 7) {
-    const [type, mode, size, path, link, inode, links] = raw.slice(i, i + 7) as string[];
+  let i = 1;
+  for (; i < fields.length && fields[i] !== "@@hashes"; i += 7) {
+    if (i + 6 >= fields.length) throw new Error("manifest listing cut short");
+    const [type, mode, size, path, link, inode, links] = fields.slice(i, i + 7) as string[];
     entries.push({
       type: type!,
       mode: mode!,
@@ -98,12 +99,15 @@ export function parseListing(output: string): Listing {
       links: Number(links),
     });
   }
-  const hashes = parseHashes(fields.slice(hashesAt + 1, previousAt < 0 ? undefined : previousAt));
-  if (previousAt >= 0 && manifestAt >= 0) {
+  if (fields[i] !== "@@hashes") throw new Error("manifest listing has no hashes");
+  const hashRecords: string[] = [];
+  for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 1) hashRecords.push(fields[i]!);
+  const hashes = parseHashes(hashRecords);
+  if (fields[i] === "@@previous") {
     const previousPathOfInode = new Map<string, string>();
-    const prev = fields.slice(previousAt + 1, manifestAt);
-    for (let i = 0; i + 1 < prev.length; i += 2) previousPathOfInode.set(prev[i]!, prev[i + 1]!);
-    const recorded = manifestHashes(fields.slice(manifestAt + 1).join("\0"));
+    for (i += 1; i < fields.length && fields[i] !== "@@manifest"; i += 2)
+      previousPathOfInode.set(fields[i]!, fields[i + 1] ?? "");
+    const recorded = manifestHashes(fields.slice(i + 1).join("\0"));
     for (const e of entries) {
       if (e.type !== "f" || hashes.has(e.path)) continue;
       const previousPath = previousPathOfInode.get(e.inode);

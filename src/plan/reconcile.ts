@@ -1,33 +1,41 @@
-import path from "node:path/posix";
-import { type Cmd, cmd } from "../shell/cmd.js";
+import type { Cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import type { Layout } from "./layout.js";
-import { removeRelease, writeMeta } from "./records.js";
+import { removeReleases, removeTmp, writeMeta } from "./records.js";
 import type { ReleaseMeta } from "./release-meta.js";
 
 /** What an interrupted earlier run left behind, found while holding the lock (so nobody else is working). */
 export interface Leftovers {
-  /** Release directories that never became complete: removed. */
+  /** Release directories whose metadata says they never became complete: removed. */
   readonly incomplete: readonly string[];
   /** Metadata whose release directory is gone: removed. */
   readonly orphanMetas: readonly string[];
   /** Metadata whose state contradicts `current`: rewritten. */
   readonly fixes: readonly ReleaseMeta[];
-  /** Temporary names under .cutover/tmp. */
+  /** Temporary names cutover itself makes under .cutover/tmp: removed. */
   readonly tmp: readonly string[];
 }
 
+/** The only names cutover creates in .cutover/tmp: the switch's new link and the PHP helpers' directory. */
+export function isOwnTmpName(name: string): boolean {
+  return name === "current" || /^php-[0-9a-f]{16}$/.test(name);
+}
+
+/**
+ * Only what cutover can prove is its own is ever a leftover: an id-named real directory in
+ * releases/ whose own metadata says `preparing`, and never the release `current` resolves to.
+ * A directory without metadata was not made by cutover (it writes the metadata first).
+ */
 export function findLeftovers(facts: HostFacts, now: string): Leftovers {
-  const live = facts.current.kind === "link" ? facts.current.release : undefined;
+  const live = liveRelease(facts);
   const dirs = new Set(facts.releaseDirs);
-  const incomplete = facts.releaseDirs.filter((id) => {
-    if (id === live) return false;
-    const meta = facts.metas.get(id);
-    return meta === undefined || meta.state === "preparing";
-  });
+  const foreign = new Set(facts.foreign);
+  const incomplete = facts.releaseDirs.filter(
+    (id) => id !== live && facts.metas.get(id)?.state === "preparing",
+  );
   // Failed and bad releases keep their metadata (the reason) after their files are deleted.
   const orphanMetas = [...facts.metas.values()]
-    .filter((m) => !dirs.has(m.id) && m.state !== "failed" && m.state !== "bad")
+    .filter((m) => !dirs.has(m.id) && !foreign.has(m.id) && m.state !== "failed" && m.state !== "bad")
     .map((m) => m.id);
   const fixes: ReleaseMeta[] = [];
   for (const meta of facts.metas.values()) {
@@ -43,7 +51,17 @@ export function findLeftovers(facts: HostFacts, now: string): Leftovers {
       });
     }
   }
-  return { incomplete, orphanMetas, fixes, tmp: facts.tmp };
+  return { incomplete, orphanMetas, fixes, tmp: facts.tmp.filter(isOwnTmpName) };
+}
+
+/** The release `current` resolves to on the host, if it is one of the releases. */
+export function liveRelease(facts: HostFacts): string | undefined {
+  return facts.current.kind === "link" ? facts.current.release : undefined;
+}
+
+/** Names in .cutover/tmp that cutover did not make: reported, never removed. */
+export function foreignTmp(facts: HostFacts): string[] {
+  return facts.tmp.filter((t) => !isOwnTmpName(t));
 }
 
 export function isEmpty(l: Leftovers): boolean {
@@ -64,12 +82,10 @@ export function afterCleanup(
 export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
   const { incomplete, orphanMetas, fixes, tmp } = leftovers;
   // Best effort: a process orphaned by a killed run may still be writing there; the next run retries.
-  const remove = [...incomplete, ...orphanMetas]
-    .flatMap((id) => removeRelease(l, id))
-    .map((c) => ({ ...c, mayFail: true }));
+  const remove = [...incomplete, ...orphanMetas];
   return [
-    ...remove,
-    ...(tmp.length > 0 ? [cmd(["rm", "-rf", "--", ...tmp.map((t) => path.join(l.tmp, t))])] : []),
+    ...(remove.length > 0 ? [{ ...removeReleases(l, remove), mayFail: true }] : []),
+    ...(tmp.length > 0 ? [removeTmp(l, tmp)] : []),
     ...fixes.flatMap((fixed) => writeMeta(l, fixed)),
   ];
 }

@@ -29,9 +29,16 @@ export interface HistoryEntry {
   readonly reason: string | null;
 }
 
+/** A line cut short by a crash or a full disk gets its newline first, so it cannot swallow this one. */
+const APPEND = `
+f=$1
+if [ -s "$f" ] && [ -n "$(tail -c 1 -- "$f")" ]; then printf '\\n' >> "$f"; fi
+printf '%s\\n' "$2" >> "$f"
+`;
+
 /** One JSON line appended to .cutover/history.jsonl (one short O_APPEND write). */
 export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
-  return cmd(["printf", "%s\\n", JSON.stringify(entry)], { stdoutTo: l.history, append: true });
+  return shProgram(APPEND, [l.history, JSON.stringify(entry)]);
 }
 
 const UNLOCK = `
@@ -44,6 +51,67 @@ export function releaseLock(l: Layout, owner: LockOwner): Cmd {
   return shProgram(UNLOCK, [l.lock, owner.token]);
 }
 
-export function removeRelease(l: Layout, id: string): Cmd[] {
-  return [cmd(["rm", "-rf", "--", l.release(id), l.releaseMeta(id), l.releaseManifest(id)])];
+/**
+ * Removes a lock only if it is still the one that was looked at (same owner file text), so a run
+ * that took the lock in between keeps it. A lock without an owner file must be older than 10 s:
+ * a run that has just made the directory is about to write its owner.
+ */
+const CLEAR_OBSERVED = `
+lock=$1 seen=$2
+[ -d "$lock" ] || { echo "the lock is gone already" >&2; exit 3; }
+now=$(head -c 4096 -- "$lock/owner.json" 2>/dev/null | tr -d '\\000')
+[ "$now" = "$seen" ] || { echo "the lock changed hands since it was read; not cleared" >&2; exit 3; }
+if [ -z "$seen" ] && [ -n "$(find "$lock" -maxdepth 0 -newermt '10 seconds ago')" ]; then
+  echo "the lock was taken a moment ago; not cleared" >&2; exit 3
+fi
+rm -rf -- "$lock"
+`;
+
+export function clearObservedLock(l: Layout, seenOwnerText: string): Cmd {
+  return shProgram(CLEAR_OBSERVED, [l.lock, seenOwnerText]);
+}
+
+/**
+ * The only way cutover deletes a release, checked again on the host at the moment of deletion:
+ * the name must be a release id, the entry a real directory directly in releases/ (a symlink there
+ * is not ours), and `current` must not resolve to it or into it. Its metadata and manifest go too.
+ */
+const REMOVE_RELEASES = `set -e
+root=$1; shift
+cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
+rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
+for id; do
+  case $id in
+    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z) ;;
+    *) echo "refusing to remove \\"$id\\": not a release id" >&2; exit 3 ;;
+  esac
+  d=$root/releases/$id
+  if [ -L "$d" ]; then echo "refusing to remove $d: it is a symlink, not a release cutover made" >&2; exit 3; fi
+  if [ -e "$d" ]; then
+    [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
+    case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
+    rm -rf -- "$d"
+  fi
+  rm -f -- "$root/.cutover/releases/$id.json" "$root/.cutover/releases/$id.manifest"
+done
+`;
+
+export function removeReleases(l: Layout, ids: readonly string[]): Cmd {
+  return shProgram(REMOVE_RELEASES, [l.root, ...ids]);
+}
+
+/** Removes cutover's own temporary names, checked on the host like releases. */
+const REMOVE_TMP = `set -e
+tmp=$1; shift
+for t; do
+  case $t in
+    current|php-[0-9a-f]*) ;;
+    *) echo "refusing to remove \\"$t\\" from $tmp: not a name cutover makes" >&2; exit 3 ;;
+  esac
+  rm -rf -- "$tmp/$t"
+done
+`;
+
+export function removeTmp(l: Layout, names: readonly string[]): Cmd {
+  return shProgram(REMOVE_TMP, [l.tmp, ...names]);
 }

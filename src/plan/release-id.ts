@@ -7,6 +7,14 @@
  */
 const ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
+/**
+ * The only names cutover ever gives a release: what it may own (and so remove). The migrated
+ * 00000000T000000Z has this shape too, but without metadata it is never taken for cutover's own.
+ */
+export function isIdShaped(text: string): boolean {
+  return ID.test(text);
+}
+
 /** A timestamp id of a real time (the migrated 00000000T000000Z is not one: it is older than all). */
 export function isReleaseId(text: string): boolean {
   return ID.test(text) && !Number.isNaN(timeOf(text).getTime());

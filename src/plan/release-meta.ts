@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** What cutover records about each release in `.cutover/releases/<id>.json` on every host. */
 export type ReleaseState = "preparing" | "ready" | "live" | "superseded" | "rolled-back" | "failed" | "bad";
 
@@ -31,23 +33,40 @@ export function isGood(meta: ReleaseMeta | undefined): boolean {
   return meta !== undefined && GOOD_STATES.has(meta.state);
 }
 
-const STATES: readonly string[] = [
-  "preparing",
-  "ready",
-  "live",
-  "superseded",
-  "rolled-back",
-  "failed",
-  "bad",
-];
+/**
+ * Metadata is read from hosts, so it is untrusted: the fields cutover relies on are checked, text
+ * the tables print gets a fallback, and unknown fields are dropped.
+ */
+const metaSchema = z.object({
+  id: z.string(),
+  state: z.enum(["preparing", "ready", "live", "superseded", "rolled-back", "failed", "bad"]),
+  stage: z.string().catch("?"),
+  who: z.string().catch("unknown"),
+  revision: z
+    .object({ commit: z.string(), dirty: z.boolean().catch(false) })
+    .nullable()
+    .catch(null),
+  started_at: z.string().catch(""),
+  finished_at: z.string().optional().catch(undefined),
+  files: z.number().int().nonnegative().optional().catch(undefined),
+  bytes: z.number().nonnegative().optional().catch(undefined),
+  checksum: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/)
+    .optional()
+    .catch(undefined),
+  reason: z.string().optional().catch(undefined),
+});
 
-/** Reads one metadata line; anything malformed is undefined (treated as an incomplete release). */
+/** Reads one metadata file; anything that is not metadata is undefined. */
 export function parseReleaseMeta(text: string): ReleaseMeta | undefined {
   try {
-    const value = JSON.parse(text) as Partial<ReleaseMeta>;
-    if (typeof value.id !== "string" || typeof value.state !== "string" || !STATES.includes(value.state))
-      return undefined;
-    return value as ReleaseMeta;
+    const parsed = metaSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) return undefined;
+    // Optional fields that failed their check are dropped, not written back as null.
+    return Object.fromEntries(
+      Object.entries(parsed.data).filter(([, v]) => v !== undefined),
+    ) as unknown as ReleaseMeta;
   } catch {
     return undefined;
   }

@@ -73,9 +73,11 @@ export function selectPrune(
   dirs: readonly string[],
   live: string | undefined,
   keep: number,
+  /** Names in releases/ that are not cutover's (symlinks, files): their metadata is left too. */
+  foreign: readonly string[] = [],
 ): string[] {
   const protectedIds = new Set(
-    [live, previousGood(metas, live)].filter((id): id is string => id !== undefined),
+    [live, previousGood(metas, live), ...foreign].filter((id): id is string => id !== undefined),
   );
   // Failed releases are listed by their metadata: their files may already be gone.
   const broken = [...metas.values()]

@@ -50,26 +50,56 @@ const INLINE_LIMIT = 100_000;
 /**
  * What a long-lived `sh -s` session is fed for one script. The script runs under coreutils `timeout`
  * (its own process group, killed whole when time is up: exit 124) with stdin from /dev/null, so
- * nothing it runs can eat the session's input; then an end marker with the exit code is printed on
- * stdout and on stderr. A small script is one `sh -c` argument; a large one (a manifest) is written
- * to a temp file through a quoted here-document first, and is not run if that write fails.
+ * nothing it runs can eat the session's input. It runs in the background so the session can first
+ * report its process group id on stderr (`stepGroupLine`): an interrupt kills that group on the
+ * host, whatever the transport. Then an end marker with the exit code is printed on stdout and on
+ * stderr. A small script is one `sh -c` argument; a large one (a manifest) is written to a temp file
+ * through a quoted here-document first, and is not run if that write fails.
  */
 export function sessionInput(script: string, nonce: string, timeoutSeconds: number): string {
   const marker = `__CUTOVER_END_${nonce}`;
   const limit = `timeout -k 5 ${Math.ceil(timeoutSeconds)} sh`;
   const eof = `__CUTOVER_SCRIPT_${nonce}`;
+  const start = (command: string) => [
+    `${command} </dev/null &`,
+    "__pid=$!",
+    `printf '\\n%s %s\\n' '${stepGroupMarker(nonce)}' "$__pid" >&2`,
+    'wait "$__pid"; __rc=$?',
+  ];
   const run =
     Buffer.byteLength(script) <= INLINE_LIMIT
-      ? [`${limit} -c ${quote(script)} </dev/null`, "__rc=$?"]
+      ? start(`${limit} -c ${quote(script)}`)
       : [
           `__f="\${TMPDIR:-/tmp}/cutover-$$-${nonce}.sh"`,
           `if cat > "$__f" <<'${eof}'`,
           script.endsWith("\n") ? script.slice(0, -1) : script,
           eof,
-          `then ${limit} "$__f" </dev/null; __rc=$?; else __rc=125; echo "cutover: cannot write $__f" >&2; fi`,
+          "then",
+          ...start(`${limit} "$__f"`),
+          `else __rc=125; echo "cutover: cannot write $__f" >&2; fi`,
           'rm -f "$__f"',
         ];
   return [...run, `printf '\\n%s %s\\n' '${marker}' "$__rc"`, `printf '\\n%s\\n' '${marker}' >&2`, ""].join(
     "\n",
   );
+}
+
+/** The stderr line that names a running step's process group: `\n<marker> <pgid>\n`. */
+export function stepGroupMarker(nonce: string): string {
+  return `__CUTOVER_GROUP_${nonce}`;
+}
+
+/**
+ * Stops a step's whole process group on its host: TERM, up to 3 s to finish, then KILL. It runs
+ * beside the session (a second shell, or a second SSH channel), since the session waits on the step.
+ */
+const KILL_GROUP = `g=$1
+kill -s TERM -- "-$g" 2>/dev/null || exit 0
+i=0
+while [ $i -lt 30 ] && kill -s 0 -- "-$g" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -s KILL -- "-$g" 2>/dev/null || true
+`;
+
+export function killGroupScript(pgid: number): string {
+  return renderCmd(shProgram(KILL_GROUP, [String(pgid)]));
 }

@@ -30,8 +30,11 @@ export interface Executor {
   transfer(transfer: Transfer, options?: RunOptions): Promise<TransferStats>;
   /** Starts connecting now, so the connection overlaps local work; run() would connect anyway. */
   connect(): void;
-  /** Kills whatever runs now (Ctrl-C); later calls start afresh. */
-  interrupt(): void;
+  /**
+   * Stops whatever runs now (Ctrl-C, or another host failed): the running step's whole process group
+   * on the target, and a transfer. Resolves when it is gone; the executor stays usable.
+   */
+  interrupt(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -53,10 +53,10 @@ export abstract class SessionExecutor implements Executor {
     this.session.connect();
   }
 
-  interrupt(): void {
+  interrupt(): Promise<void> {
     this.transfers.abort();
     this.transfers = new AbortController();
-    this.session.interrupt();
+    return this.session.interrupt();
   }
 
   close(): Promise<void> {

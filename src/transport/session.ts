@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { sessionInput } from "../shell/cmd.js";
+import { sessionInput, stepGroupMarker } from "../shell/cmd.js";
 import type { RunOptions, RunResult } from "./executor.js";
 import { TransportError } from "./executor.js";
 
@@ -13,11 +13,16 @@ import { TransportError } from "./executor.js";
 export class ShellSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The process group of the script running now, on the far side. */
+  private stepGroup: number | undefined;
+  private stepDone: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly host: string,
     private readonly command: string,
     private readonly args: readonly string[],
+    /** Stops a process group on the far side (the session itself is busy waiting for it). */
+    private readonly killGroup: (pgid: number) => Promise<void>,
     /** Runs before each (re)start, e.g. to remove a control socket a killed process left behind. */
     private readonly beforeStart: () => void = () => undefined,
   ) {}
@@ -34,7 +39,24 @@ export class ShellSession {
     this.start();
   }
 
-  interrupt(): void {
+  /**
+   * Stops the running script on the far side: its whole process group (hooks, builds and all they
+   * started), so nothing keeps running there once this resolves. The session lives on for the
+   * steps that record what happened. If the far side does not answer, the session is killed.
+   */
+  async interrupt(): Promise<void> {
+    const group = this.stepGroup;
+    if (group === undefined) return;
+    const done = this.stepDone;
+    const ended = await Promise.race([
+      this.killGroup(group).then(() => withTimeout(done, 5000)),
+      delay(15000).then(() => false),
+    ]).catch(() => false);
+    if (!ended) this.kill();
+  }
+
+  /** Kills the session process itself (for SSH: drops the connection); the next run starts afresh. */
+  private kill(): void {
     const child = this.child;
     this.child = undefined;
     if (child?.pid !== undefined && child.exitCode === null) killGroup(child.pid);
@@ -69,8 +91,9 @@ export class ShellSession {
     const marker = `__CUTOVER_END_${nonce}`;
     const outMarker = Buffer.from(`\n${marker} `);
     const errMarker = `\n${marker}\n`;
+    const groupLine = new RegExp(`\n${stepGroupMarker(nonce)} (\\d+)\n`);
 
-    return new Promise<RunResult>((resolve, reject) => {
+    const step = new Promise<RunResult>((resolve, reject) => {
       let out = Buffer.alloc(0);
       let err = "";
       let code: number | undefined;
@@ -83,7 +106,7 @@ export class ShellSession {
         const parts = (lines[stream] + text).split("\n");
         lines[stream] = flush ? "" : parts.pop()!;
         for (const line of parts)
-          if (line !== "" && !line.startsWith("__CUTOVER_END_")) options.onLine(stream, line);
+          if (line !== "" && !line.startsWith("__CUTOVER_")) options.onLine(stream, line);
       };
       const finish = () => {
         if (code === undefined || !errDone) return;
@@ -104,8 +127,16 @@ export class ShellSession {
         finish();
       };
       const onErr = (chunk: Buffer) => {
-        err += chunk.toString("utf8");
-        emitLines("stderr", chunk.toString("utf8"), false);
+        const text = chunk.toString("utf8");
+        err += text;
+        emitLines("stderr", text, false);
+        if (this.stepGroup === undefined) {
+          const m = groupLine.exec(err);
+          if (m) {
+            this.stepGroup = Number(m[1]);
+            err = err.slice(0, m.index) + (m.index > 0 ? "\n" : "") + err.slice(m.index + m[0].length);
+          }
+        }
         const at = err.indexOf(errMarker);
         if (at < 0) return;
         err = err.slice(0, at);
@@ -120,6 +151,7 @@ export class ShellSession {
         reject(new TransportError(this.host, `the shell session ended (${why})`, err));
       };
       const cleanup = () => {
+        this.stepGroup = undefined;
         if (timer) clearTimeout(timer);
         child.stdout.off("data", onOut);
         child.stderr.off("data", onErr);
@@ -131,7 +163,7 @@ export class ShellSession {
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           cleanup();
-          this.interrupt();
+          this.kill();
           reject(
             new TransportError(
               this.host,
@@ -143,7 +175,18 @@ export class ShellSession {
       }
       child.stdin.write(sessionInput(script, nonce, timeoutSeconds));
     });
+    this.stepDone = step.catch(() => undefined);
+    return step;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** True if `work` settles within `ms`. */
+function withTimeout(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([work.then(() => true), delay(ms).then(() => false)]);
 }
 
 function killGroup(pid: number): void {

@@ -41,6 +41,11 @@ export function masterArgs(addr: SshAddress, settings: SshSettings, controlPath:
   ];
 }
 
+/** A second command over the master's connection: `ssh ARGS SCRIPT` (the script is one shell word string). */
+export function sideArgs(addr: SshAddress, settings: SshSettings, controlPath: string): string[] {
+  return [...sshOptions(addr, settings, controlPath), "-o", "ControlMaster=no", "--", addr.host];
+}
+
 /** One word for rsync's -e parser: it splits on spaces and honours single or double quotes. */
 function rsyncWord(word: string): string {
   if (!/[\s'"]/.test(word)) return word;

@@ -1,11 +1,13 @@
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import type { SshAddress, SshSettings } from "../config/resolve.js";
 import type { Transfer } from "../plan/steps.js";
+import { killGroupScript } from "../shell/cmd.js";
 import { TransportError } from "./executor.js";
 import { rsyncArgs } from "./rsync.js";
 import { ShellSession } from "./session.js";
 import { SessionExecutor } from "./session-executor.js";
-import { explainSsh, masterArgs, rsyncHost, rsyncShell } from "./ssh-args.js";
+import { explainSsh, masterArgs, rsyncHost, rsyncShell, sideArgs } from "./ssh-args.js";
 
 /**
  * A host over SSH: one OpenSSH connection for the whole run. Its first process (a remote `sh -s`
@@ -22,8 +24,12 @@ export class SshExecutor extends SessionExecutor {
     // A killed master leaves its socket behind; a new master could not bind it.
     super(
       host,
-      new ShellSession(host, "ssh", masterArgs(addr, settings, controlPath), () =>
-        rmSync(controlPath, { force: true }),
+      new ShellSession(
+        host,
+        "ssh",
+        masterArgs(addr, settings, controlPath),
+        (pgid) => runBeside(sideArgs(addr, settings, controlPath), killGroupScript(pgid)),
+        () => rmSync(controlPath, { force: true }),
       ),
       timeoutSeconds,
     );
@@ -51,4 +57,20 @@ export class SshExecutor extends SessionExecutor {
     const message = explainSsh(error.stderr, this.host, this.addr);
     return message ? new TransportError(this.host, message, error.stderr) : error;
   }
+}
+
+/**
+ * One command on a second channel of the connection (or a new connection if the master is gone),
+ * while the session waits on its step. Bounded: an unreachable host cannot hold an interrupt up.
+ */
+function runBeside(args: readonly string[], script: string): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn("ssh", [...args, script], { stdio: "ignore" });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10000);
+    child.on("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.on("error", () => resolve());
+  });
 }

@@ -5,16 +5,16 @@ import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
 import { isStale } from "../../src/plan/lock.js";
 import { buildManifest, parseListing, unhashed } from "../../src/plan/manifest.js";
 import { afterCleanup, findLeftovers } from "../../src/plan/reconcile.js";
+import { hostFacts } from "../helpers/facts.js";
 
 const meta = (id: string, state: string) =>
   `meta ${JSON.stringify({ id, state, stage: "s", who: "w", revision: null, started_at: "t" })}`;
 
 test("facts parser reads links, releases, metadata, lock holder and shared paths", () => {
   const owner = { token: "t", who: "a@b", machine: "m", pid: 42, since: "s", command: "c" };
-  const f = parseFacts(
+  const f = hostFacts(
     "/srv/a b",
     [
-      "cutover-facts 1",
       `lock held ${JSON.stringify(owner)}`,
       "root ok",
       "writable yes",
@@ -27,23 +27,22 @@ test("facts parser reads links, releases, metadata, lock holder and shared paths
       "shared dir storage/my uploads",
       "shared missing .env",
       "avail 1234",
-    ].join("\n"),
+    ],
     true,
   );
   assert.equal(f.current.kind === "link" && f.current.release, "20261127T100000Z");
   assert.deepEqual(f.releaseDirs, ["20261127T100000Z", "20261127T110000Z"]);
   assert.equal(f.metas.size, 1);
-  assert.deepEqual(f.lock, { kind: "held", owner });
+  assert.deepEqual(f.lock, { kind: "held", owner, raw: JSON.stringify(owner) });
   assert.equal(f.shared.get("storage/my uploads"), "dir");
   assert.equal(f.shared.get(".env"), "missing");
   assert.equal(f.availKb, 1234);
 });
 
 test("leftovers: incomplete releases go, a ready-but-never-live release is marked failed, states follow current", () => {
-  const f = parseFacts(
+  const f = hostFacts(
     "/d",
     [
-      "cutover-facts 1",
       "root ok",
       "current link releases/20261127T100000Z",
       "release 20261127T090000Z",
@@ -57,11 +56,11 @@ test("leftovers: incomplete releases go, a ready-but-never-live release is marke
       meta("20261127T120000Z", "ready"),
       meta("20261127T080000Z", "superseded"),
       meta("20261127T070000Z", "failed"),
-    ].join("\n"),
+    ],
     false,
   );
   const l = findLeftovers(f, "now");
-  assert.deepEqual(l.incomplete, ["20261127T110000Z", "junk"]);
+  assert.deepEqual(l.incomplete, ["20261127T110000Z"], "junk is not ours: never removed");
   assert.deepEqual(l.orphanMetas, ["20261127T080000Z"]);
   assert.deepEqual(l.fixes.map((m) => `${m.id}:${m.state}`).sort(), [
     "20261127T090000Z:superseded",
@@ -73,24 +72,117 @@ test("leftovers: incomplete releases go, a ready-but-never-live release is marke
   assert.equal(after.metas.get("20261127T070000Z")?.state, "failed");
 });
 
-test("a lock is stale only on this machine with a dead pid", () => {
-  const owner = { token: "t", who: "w", machine: "here", pid: 7, since: "s", command: "c" };
+test("a lock is stale only where its pid means the same process, and that process is gone, a zombie or replaced", () => {
+  const owner = {
+    token: "t",
+    who: "w",
+    machine: "h",
+    machine_id: "m1",
+    pid: 7,
+    pid_start: "100",
+    since: "s",
+    command: "c",
+  };
+  const running = (start: string) => () => ({ kind: "running" as const, start });
   assert.equal(
-    isStale(owner, "here", () => false),
+    isStale(owner, "m1", () => ({ kind: "gone" })),
     true,
   );
   assert.equal(
-    isStale(owner, "here", () => true),
+    isStale(owner, "m1", () => ({ kind: "zombie" })),
+    true,
+    "a zombie is dead",
+  );
+  assert.equal(isStale(owner, "m1", running("100")), false);
+  assert.equal(isStale(owner, "m1", running("999")), true, "a reused pid is another process");
+  assert.equal(
+    isStale(owner, "m2", () => ({ kind: "gone" })),
     false,
+    "a clone with the same host name proves nothing",
+  );
+  const { machine_id: _m, ...legacy } = owner;
+  assert.equal(
+    isStale(legacy, "m1", () => ({ kind: "gone" })),
+    false,
+    "no machine id: never provably stale",
   );
   assert.equal(
-    isStale(owner, "elsewhere", () => false),
+    isStale(undefined, "m1", () => ({ kind: "gone" })),
     false,
   );
-  assert.equal(
-    isStale(undefined, "here", () => false),
-    false,
-  );
+});
+
+test("names from the host are data: newlines, '..' and forged records cannot make a release", () => {
+  const f = hostFacts("/d", [
+    "root ok",
+    "current link releases/20261127T100000Z",
+    "release 20261127T100000Z",
+    "release x\nrelease ..",
+    "release ..",
+    "release -rf",
+    "release link 20261127T090000Z",
+    "release file 20261127T080000Z",
+    `meta ${JSON.stringify({ id: "20261127T100000Z", state: "live", stage: "s", who: "w", revision: null, started_at: "t" })}`,
+    `meta ${JSON.stringify({ id: "", state: "bad" })}`,
+    `meta 20261127T110000Z.json ${JSON.stringify({ id: "../shared", state: "failed" })}`,
+    `meta 20261127T120000Z.json ${JSON.stringify({ id: "20261127T120000Z", state: "live", who: 5, revision: {} })}`,
+    "tmp x\ntmp ..",
+    "tmp current",
+    "tmp php-0123456789abcdef",
+  ]);
+  assert.deepEqual(f.releaseDirs, ["20261127T100000Z"]);
+  assert.equal(f.foreign.length, 5);
+  assert.deepEqual([...f.metas.keys()].sort(), ["20261127T100000Z", "20261127T120000Z"]);
+  const tolerant = f.metas.get("20261127T120000Z")!;
+  assert.equal(tolerant.who, "unknown");
+  assert.equal(tolerant.revision, null);
+  assert.ok(f.problems.some((p) => p.includes("not valid release metadata")));
+  const l = findLeftovers(f, "now");
+  assert.deepEqual(l.incomplete, []);
+  assert.deepEqual(l.tmp, ["current", "php-0123456789abcdef"]);
+});
+
+test("current is resolved on the host: an absolute link through a symlinked deploy path still names the live release", () => {
+  const out = [
+    "cutover-facts",
+    "2",
+    "root",
+    "ok",
+    "current",
+    "link",
+    "/real/app/releases/20261127T100000Z",
+    "/real/app/releases/20261127T100000Z",
+    "releases-real",
+    "/real/app/releases",
+    "release",
+    "dir",
+    "20261127T100000Z",
+    "meta",
+    "20261127T100000Z.json",
+    JSON.stringify({
+      id: "20261127T100000Z",
+      state: "live",
+      stage: "s",
+      who: "w",
+      revision: null,
+      started_at: "t",
+    }),
+    "",
+  ].join("\0");
+  const f = parseFacts("/link/app", out, false);
+  assert.equal(f.current.kind === "link" && f.current.release, "20261127T100000Z");
+  assert.deepEqual(findLeftovers(f, "now").incomplete, []);
+});
+
+test("a release directory without metadata is not cutover's: never a leftover", () => {
+  const f = hostFacts("/d", [
+    "root ok",
+    "current link releases/00000000T000000Z",
+    "release 00000000T000000Z",
+    "release 20261127T100000Z",
+  ]);
+  const l = findLeftovers(f, "now");
+  assert.deepEqual(l.incomplete, []);
 });
 
 test("layout links are relative and only our releases are recognised", () => {

@@ -5,6 +5,7 @@ import { chooseTargets } from "../../src/engine/rollback.js";
 import { batchSize } from "../../src/engine/switch.js";
 import { parseFacts } from "../../src/plan/facts.js";
 import { layout } from "../../src/plan/layout.js";
+import { hostFacts } from "../helpers/facts.js";
 
 test("rolling batch sizes: a count, or a percentage of the hosts rounded up, at least 1", () => {
   assert.equal(batchSize({ batch: 2, pauseSeconds: 0 }, 5), 2);
@@ -16,7 +17,7 @@ test("rolling batch sizes: a count, or a percentage of the hosts rounded up, at 
 const meta = (id: string, state: string) =>
   `meta ${JSON.stringify({ id, state, stage: "s", who: "w", revision: null, started_at: "t" })}`;
 function host(name: string, lines: string[]): LockedTarget {
-  const facts = parseFacts("/d", ["cutover-facts 1", "root ok", ...lines].join("\n"), false);
+  const facts = hostFacts("/d", ["root ok", ...lines]);
   return { host: { name, path: "/d", roles: [] }, layout: layout("/d"), facts, executor: undefined as never };
 }
 

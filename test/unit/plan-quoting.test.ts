@@ -10,6 +10,7 @@ import { findLeftovers } from "../../src/plan/reconcile.js";
 import { appendHistory, releaseLock, writeMeta } from "../../src/plan/records.js";
 import { switchTo } from "../../src/plan/switch.js";
 import { type Cmd, renderCmd } from "../../src/shell/cmd.js";
+import { hostFacts } from "../helpers/facts.js";
 
 const ROOT = '/srv/it\'s a "deploy" $PATH `x` ü\nnewline';
 const stage: ResolvedStage = {
@@ -48,10 +49,9 @@ const stage: ResolvedStage = {
   notify: [],
 };
 
-const facts = parseFacts(
+const facts = hostFacts(
   ROOT,
   [
-    "cutover-facts 1",
     "lock acquired",
     "root ok",
     "writable yes",
@@ -61,7 +61,7 @@ const facts = parseFacts(
     "shared dir storage/up loads",
     "shared file .env 'x'",
     "avail 100",
-  ].join("\n"),
+  ],
   true,
 );
 

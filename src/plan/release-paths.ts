@@ -1,0 +1,49 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
+
+/**
+ * Writes under a release only where the path stays inside it: every parent of the path inside the
+ * release must be a real directory (or not exist yet). A source tree with `var -> /outside` and
+ * `shared_dirs: [var/cache]` would otherwise make cutover delete /outside/cache. Checked on the
+ * host, right before the write, by the one program that does these writes.
+ */
+const INSIDE = `set -e
+mode=$1 rel=$2 p=$3; shift 3
+at=$rel rest=$p
+while :; do
+  case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
+  at=$at/$part
+  if [ -L "$at" ]; then echo "$at is a symlink (to $(readlink -- "$at")); refusing to write through it" >&2; exit 3; fi
+  if [ -e "$at" ] && [ ! -d "$at" ]; then echo "$at is not a directory" >&2; exit 3; fi
+done
+dest=$rel/$p
+case $mode in
+  link)
+    mkdir -p -- "\${dest%/*}"
+    rm -rf -- "$dest"
+    ln -s -- "$1" "$dest" ;;
+  writable)
+    if [ -L "$dest" ]; then echo "$dest is a symlink (to $(readlink -- "$dest")); a writable dir must be a directory" >&2; exit 3; fi
+    if [ -e "$dest" ] && [ ! -d "$dest" ]; then echo "$dest is not a directory" >&2; exit 3; fi
+    if [ -d "$dest" ]; then
+      # Uploaded files are hard links into older releases: copy them so writes stay in this release.
+      rm -rf -- "$dest.cutover-copy"
+      cp -a -- "$dest" "$dest.cutover-copy"
+      rm -rf -- "$dest"
+      mv -- "$dest.cutover-copy" "$dest"
+    else
+      mkdir -p -- "$dest"
+    fi
+    chmod "$1" -- "$dest"
+    if [ -n "$2" ]; then chown -R -P -- "$2" "$dest"; fi ;;
+esac
+`;
+
+/** Replaces `release/p` with a symlink to `linkTarget` (the shared path). */
+export function linkInRelease(release: string, p: string, linkTarget: string): Cmd {
+  return shProgram(INSIDE, ["link", release, p, linkTarget]);
+}
+
+/** Makes `release/p` a directory of this release's own (copied if uploaded), with its mode and owner. */
+export function writableInRelease(release: string, p: string, mode: string, owner: string): Cmd {
+  return shProgram(INSIDE, ["writable", release, p, mode, owner]);
+}
