@@ -5,7 +5,7 @@ import { afterCleanup } from "../plan/reconcile.js";
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import { selectPrune } from "../plan/select.js";
-import { type Cmd, cmd } from "../shell/cmd.js";
+import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
 import { runStep, timed } from "./steps.js";

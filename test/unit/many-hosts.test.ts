@@ -3,7 +3,6 @@ import { test } from "node:test";
 import type { LockedTarget } from "../../src/engine/lock.js";
 import { chooseTargets } from "../../src/engine/rollback.js";
 import { batchSize } from "../../src/engine/switch.js";
-import { parseFacts } from "../../src/plan/facts.js";
 import { layout } from "../../src/plan/layout.js";
 import { hostFacts } from "../helpers/facts.js";
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import type { ResolvedStage } from "../../src/config/resolve.js";
 import { planDeploy } from "../../src/plan/deploy.js";
-import { factsProbe, parseFacts } from "../../src/plan/facts.js";
+import { factsProbe } from "../../src/plan/facts.js";
 import { layout } from "../../src/plan/layout.js";
 import { manifestProbe } from "../../src/plan/manifest.js";
 import { findLeftovers } from "../../src/plan/reconcile.js";
