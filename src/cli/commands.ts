@@ -19,11 +19,9 @@ import {
 } from "../index.js";
 import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js";
 import { probeText } from "../probe/report.js";
-import { planText } from "../report/plan-text.js";
+import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
-import { withNotifications } from "./notifications.js";
-import { ProbedRun } from "./probed-run.js";
 
 const hostList = (value: string | undefined) =>
   value
@@ -58,7 +56,7 @@ export async function deployCommand(
   }
   if (ctx.global.dryRun) {
     const dry = await dryRunDeploy(stage, hosts);
-    ctx.print(planText(dry), dry);
+    ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
   const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
@@ -67,26 +65,22 @@ export async function deployCommand(
     opts.probeConcurrency === undefined ? (stage.probe?.concurrency ?? 16) : Number(opts.probeConcurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
-  const probe = probeUrl ? new ProbedRun(probeUrl, concurrency, ctx.emit) : undefined;
-  probe?.start();
-  const result = await withNotifications(stage, "deploy", ctx.emit, () =>
-    withSignals((signal) =>
-      deploy({
-        stage,
-        hosts,
-        lockWaitSeconds,
-        parallel,
-        force: opts.force,
-        emit: probe?.emit ?? ctx.emit,
-        signal,
-        command: `cutover ${ctx.argv.join(" ")}`,
-      }),
-    ),
+  const result = await withSignals((signal) =>
+    deploy({
+      stage,
+      hosts,
+      lockWaitSeconds,
+      parallel,
+      force: opts.force,
+      emit: ctx.emit,
+      signal,
+      command: `cutover ${ctx.argv.join(" ")}`,
+      probe: probeUrl ? { url: probeUrl, concurrency } : undefined,
+    }),
   );
-  const report = probe ? await probe.finish(result.release) : undefined;
   ctx.print(
-    `${deploySummary("deploy", result)}${report ? `\n${probeText(report)}` : ""}`,
-    report ? { ...result, probe: report } : result,
+    `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}`,
+    result,
   );
   ctx.failed(result);
   return result.exitCode;
@@ -182,10 +176,10 @@ export async function rollbackCommand(
   const hosts = hostList(opts.hosts);
   if (ctx.global.dryRun) {
     const dry = await dryRunRollback(stage, { hosts, to: opts.to, force: opts.force });
-    ctx.print(planText(dry), dry);
+    ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
-  const result = await withNotifications(stage, "rollback", ctx.emit, () =>
+  const result = await withSignals((signal) =>
     rollback({
       stage,
       hosts,
@@ -193,6 +187,7 @@ export async function rollbackCommand(
       force: opts.force,
       lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
       emit: ctx.emit,
+      signal,
       command: `cutover ${ctx.argv.join(" ")}`,
     }),
   );
@@ -229,7 +224,10 @@ export async function unlockCommand(
   stageName: string | undefined,
   opts: { force?: boolean; hosts?: string },
 ): Promise<ExitCode> {
-  const rows = await unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force });
+  // A signal waits for the unlock to finish: it is short, and half of it would leave no record.
+  const rows = await withSignals(() =>
+    unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force }),
+  );
   const human = rows
     .map((r) =>
       r.cleared
@@ -246,17 +244,24 @@ export async function cleanupCommand(
   stageName: string | undefined,
   opts: { hosts?: string; lockWait?: string },
 ): Promise<ExitCode> {
-  const rows = await cleanup(ctx.stage(stageName), {
-    hosts: hostList(opts.hosts),
-    emit: ctx.emit,
-    command: `cutover ${ctx.argv.join(" ")}`,
-    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-  });
+  const dryRun = ctx.global.dryRun ?? false;
+  const rows = await withSignals((signal) =>
+    cleanup(ctx.stage(stageName), {
+      hosts: hostList(opts.hosts),
+      emit: ctx.emit,
+      command: `cutover ${ctx.argv.join(" ")}`,
+      lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
+      signal,
+      dryRun,
+    }),
+  );
+  const verb = dryRun ? "would remove" : "removed";
   ctx.print(
     rows
-      .map(
-        (r) => `${r.host}: ${r.removed.length > 0 ? `removed ${r.removed.join(", ")}` : "nothing to remove"}`,
-      )
+      .flatMap((r) => [
+        `${r.host}: ${r.removed.length > 0 ? `${verb} ${r.removed.join(", ")}` : "nothing to remove"}`,
+        ...r.left.map((p) => `${r.host}: note: ${p}`),
+      ])
       .join("\n"),
     rows,
   );

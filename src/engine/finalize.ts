@@ -1,50 +1,59 @@
-import type { ResolvedStage } from "../config/resolve.js";
-import type { HostDeployPlan } from "../plan/deploy.js";
-import { hookCmds } from "../plan/hooks.js";
-import { afterCleanup } from "../plan/reconcile.js";
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
-import { selectPrune } from "../plan/select.js";
+import type { HostRun, RunPlan } from "../plan/run.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
 import { runStep, timed } from "./steps.js";
 
-export function historyEntry(
-  event: HistoryEntry["event"],
-  t: LockedTarget,
+/** One host of a run being applied: its planned commands and its open target. */
+export interface Unit {
+  readonly run: HostRun;
+  readonly t: LockedTarget;
+}
+
+/** What the records of a run need besides the unit: the action, the clock and when it started. */
+export interface RecordContext {
+  readonly plan: RunPlan;
+  readonly emit: Emit;
+  readonly clock: () => Date;
+  readonly started: Date;
+}
+
+function historyEntry(
+  ctx: RecordContext,
+  u: Unit,
   meta: ReleaseMeta,
-  previous: string | undefined,
   outcome: HistoryEntry["outcome"],
   reason: string | null,
-  started: Date,
 ): HistoryEntry {
+  const now = ctx.clock();
   return {
-    event,
+    event: ctx.plan.action,
     outcome,
-    stage: meta.stage,
-    host: t.host.name,
+    stage: ctx.plan.stage.name,
+    host: u.t.host.name,
     release: meta.id,
-    previous: previous ?? null,
+    previous: u.run.previous ?? null,
     revision: revisionText(meta.revision),
     who: meta.who,
-    at: new Date().toISOString(),
-    duration_ms: Date.now() - started.getTime(),
+    at: now.toISOString(),
+    duration_ms: Math.max(0, now.getTime() - ctx.started.getTime()),
     reason,
   };
 }
 
 /** Runs hooks as one step; returns the error instead of throwing, so callers decide what it means. */
 export async function tryHooks(
-  t: LockedTarget,
+  u: Unit,
   title: string,
   cmds: readonly Cmd[],
   emit: Emit,
 ): Promise<Error | undefined> {
   if (cmds.length === 0) return undefined;
   try {
-    await timed(emit, t.host.name, title, () =>
-      runStep({ executor: t.executor, emit, stream: true }, title, cmds),
+    await timed(emit, u.t.host.name, title, () =>
+      runStep({ executor: u.t.executor, emit, stream: true }, title, cmds),
     );
     return undefined;
   } catch (error) {
@@ -53,127 +62,128 @@ export async function tryHooks(
 }
 
 /** Hooks whose failure must not change the outcome: a failure becomes a warning. */
-export async function softHooks(
-  t: LockedTarget,
-  title: string,
-  cmds: readonly Cmd[],
-  emit: Emit,
-): Promise<string[]> {
-  const error = await tryHooks(t, title, cmds, emit);
+export async function softHooks(u: Unit, title: string, cmds: readonly Cmd[], emit: Emit): Promise<string[]> {
+  const error = await tryHooks(u, title, cmds, emit);
   if (!error) return [];
-  emit({ type: "warning", host: t.host.name, message: error.message });
+  emit({ type: "warning", host: u.t.host.name, message: error.message });
   return [error.message];
 }
 
-async function record(t: LockedTarget, title: string, cmds: readonly Cmd[], emit: Emit): Promise<void> {
+async function record(u: Unit, title: string, cmds: readonly Cmd[], emit: Emit): Promise<void> {
   try {
-    await runStep({ executor: t.executor, emit }, title, cmds);
+    await runStep({ executor: u.t.executor, emit }, title, cmds);
   } catch (error) {
-    emit({ type: "warning", host: t.host.name, message: `could not ${title}: ${(error as Error).message}` });
+    emit({
+      type: "warning",
+      host: u.t.host.name,
+      message: `could not ${title}: ${(error as Error).message}`,
+    });
   }
 }
 
 /**
- * A release that is not going to serve on this host: on_failure hooks, metadata `failed` with the
- * reason, a history line; its files go (the metadata stays, so `releases` shows why).
+ * The run ends before anything switched on this host. A deploy's release will not serve: on_failure
+ * hooks, metadata `failed` with the reason, its files removed (the metadata stays, so `releases`
+ * shows why). A rollback only writes its history line.
  */
-export async function recordFailure(
-  t: LockedTarget,
-  plan: HostDeployPlan,
+export async function recordNotSwitched(
+  ctx: RecordContext,
+  u: Unit,
   meta: ReleaseMeta,
   reason: string,
   outcome: HistoryEntry["outcome"],
-  emit: Emit,
-  started: Date,
 ): Promise<void> {
-  const l = t.layout;
-  await softHooks(t, "on_failure hook", hookCmds(plan.hooks, "on_failure", l.root), emit);
-  const failed: ReleaseMeta = { ...meta, state: "failed", finished_at: new Date().toISOString(), reason };
+  const l = u.t.layout;
+  if (ctx.plan.action === "rollback") {
+    await record(
+      u,
+      "record the failure",
+      [appendHistory(l, historyEntry(ctx, u, meta, outcome, reason))],
+      ctx.emit,
+    );
+    return;
+  }
+  await softHooks(u, "on_failure hook", u.run.onFailure, ctx.emit);
+  const failed: ReleaseMeta = { ...meta, state: "failed", finished_at: ctx.clock().toISOString(), reason };
   await record(
-    t,
+    u,
     "record the failure",
     [
-      removeReleases(l, [plan.releaseId]),
+      removeReleases(l, [meta.id]),
       ...writeMeta(l, failed),
-      appendHistory(l, historyEntry("deploy", t, failed, plan.previous, outcome, reason, started)),
+      appendHistory(l, historyEntry(ctx, u, failed, outcome, reason)),
     ],
-    emit,
+    ctx.emit,
   );
 }
 
-/** After the switch: the new release is live, the previous one superseded, one history line. */
-export async function recordLive(
-  t: LockedTarget,
-  plan: HostDeployPlan,
-  prepared: ReleaseMeta,
-  emit: Emit,
-  started: Date,
-): Promise<ReleaseMeta> {
-  const l = t.layout;
-  const live: ReleaseMeta = { ...prepared, state: "live", finished_at: new Date().toISOString() };
-  const previousMeta = plan.previous
-    ? afterCleanup(t.facts, plan.leftovers).metas.get(plan.previous)
+/** After the switch: the new release is live, the one before it superseded (or rolled-back), one history line. */
+export async function recordLive(ctx: RecordContext, u: Unit, meta: ReleaseMeta): Promise<ReleaseMeta> {
+  const l = u.t.layout;
+  const live: ReleaseMeta = {
+    ...meta,
+    state: "live",
+    ...(ctx.plan.action === "deploy" ? { finished_at: ctx.clock().toISOString() } : {}),
+  };
+  const before = u.run.previousMeta;
+  const who = live.who;
+  const previous: ReleaseMeta | undefined = before
+    ? ctx.plan.action === "deploy"
+      ? { ...before, state: "superseded" }
+      : { ...before, state: "rolled-back", reason: `rolled back to ${live.id} by ${who}` }
     : undefined;
   await record(
-    t,
-    "record the release",
+    u,
+    `record the ${ctx.plan.action}`,
     [
       ...writeMeta(l, live),
-      ...(previousMeta ? writeMeta(l, { ...previousMeta, state: "superseded" }) : []),
-      appendHistory(l, historyEntry("deploy", t, live, plan.previous, "ok", null, started)),
+      ...(previous ? writeMeta(l, previous) : []),
+      appendHistory(l, historyEntry(ctx, u, live, "ok", null)),
     ],
-    emit,
+    ctx.emit,
   );
   return live;
 }
 
-/** A live release switched back because a step after the switch failed (rollback_on). */
+/**
+ * A host switched back after the switch. A deploy's release is marked with `state` (bad: failed
+ * its health check) and the one before is live again; a rollback's metadata was not changed yet
+ * unless it was recorded, in which case it is put back.
+ */
 export async function recordSwitchedBack(
-  t: LockedTarget,
-  plan: HostDeployPlan,
-  live: ReleaseMeta,
+  ctx: RecordContext,
+  u: Unit,
+  meta: ReleaseMeta,
   reason: string,
   state: "failed" | "bad",
-  emit: Emit,
-  started: Date,
+  recorded: boolean,
 ): Promise<void> {
-  const l = t.layout;
-  const previousMeta = plan.previous
-    ? afterCleanup(t.facts, plan.leftovers).metas.get(plan.previous)
-    : undefined;
-  await record(
-    t,
-    "record the switch back",
-    [
-      ...writeMeta(l, { ...live, state, reason, finished_at: new Date().toISOString() }),
-      ...(previousMeta ? writeMeta(l, { ...previousMeta, state: "live" }) : []),
-      appendHistory(l, historyEntry("deploy", t, live, plan.previous, "rolled-back", reason, started)),
-    ],
-    emit,
-  );
+  const l = u.t.layout;
+  const before = u.run.previousMeta;
+  const cmds: Cmd[] =
+    ctx.plan.action === "deploy"
+      ? [
+          ...writeMeta(l, { ...meta, state, reason, finished_at: ctx.clock().toISOString() }),
+          ...(before ? writeMeta(l, { ...before, state: "live" }) : []),
+        ]
+      : recorded
+        ? [...writeMeta(l, u.run.meta), ...(before ? writeMeta(l, before) : [])]
+        : [];
+  const outcome = ctx.plan.action === "deploy" ? "rolled-back" : "failed";
+  cmds.push(appendHistory(l, historyEntry(ctx, u, meta, outcome, reason)));
+  await record(u, "record the switch back", cmds, ctx.emit);
 }
 
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
-export async function prune(
-  t: LockedTarget,
-  plan: HostDeployPlan,
-  stage: ResolvedStage,
-  live: ReleaseMeta,
-  emit: Emit,
-): Promise<string[]> {
-  const before = afterCleanup(t.facts, plan.leftovers);
-  const metas = new Map(before.metas);
-  metas.set(live.id, live);
-  if (plan.previous && metas.has(plan.previous))
-    metas.set(plan.previous, { ...metas.get(plan.previous)!, state: "superseded" });
-  const ids = selectPrune(metas, [...before.dirs, live.id], live.id, stage.keepReleases, t.facts.foreign);
+export async function prune(u: Unit, emit: Emit): Promise<string[]> {
+  const ids = u.run.prune;
   if (ids.length === 0) return [];
   try {
-    await timed(emit, t.host.name, "remove old releases", () =>
-      runStep({ executor: t.executor, emit }, "remove old releases", [removeReleases(t.layout, ids)]),
+    await timed(emit, u.t.host.name, "remove old releases", () =>
+      runStep({ executor: u.t.executor, emit }, "remove old releases", [removeReleases(u.t.layout, ids)]),
     );
     return [];
   } catch (error) {
-    return [`${t.host.name}: cleanup failed: ${(error as Error).message}`];
+    return [`${u.t.host.name}: cleanup failed: ${(error as Error).message}`];
   }
 }

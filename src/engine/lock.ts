@@ -90,8 +90,12 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
     const got = settled.flatMap((s) =>
       s.status === "fulfilled" && s.value.facts.lock.kind === "acquired" ? [s.value] : [],
     );
-    if (got.length === targets.length)
+    if (got.length === targets.length) {
+      for (const { target, facts } of got)
+        for (const message of facts.problems)
+          options.emit({ type: "warning", host: target.host.name, message });
       return got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
+    }
     const given = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
     await unlockAll(given, options.owner);
     await undoCreated(given);

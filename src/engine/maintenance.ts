@@ -2,9 +2,8 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { layout } from "../plan/layout.js";
 import { describeOwner, type LockOwner } from "../plan/lock.js";
-import { afterCleanup, findLeftovers, leftoverCmds } from "../plan/reconcile.js";
-import { appendHistory, clearObservedLock, removeReleases } from "../plan/records.js";
-import { selectPrune } from "../plan/select.js";
+import { planCleanup } from "../plan/reconcile.js";
+import { appendHistory, clearObservedLock } from "../plan/records.js";
 import type { Emit } from "./events.js";
 import { holderGone, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
@@ -76,39 +75,90 @@ export async function unlock(
   }
 }
 
-/** Removes leftovers of interrupted runs and releases beyond keep_releases, under the lock. */
+export interface CleanupRow {
+  readonly host: string;
+  readonly removed: readonly string[];
+  /** What was found that is not cutover's own: left alone. */
+  readonly left: readonly string[];
+}
+
+/**
+ * Removes leftovers of interrupted runs and releases beyond keep_releases, under the lock (or,
+ * with dryRun, only says what it would remove). A signal stops the removal on the hosts (the
+ * running step's process group), writes history and gives the lock back.
+ */
 export async function cleanup(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; emit: Emit; command: string; lockWaitSeconds?: number },
-): Promise<{ host: string; removed: string[] }[]> {
+  options: {
+    hosts?: readonly string[];
+    emit: Emit;
+    command: string;
+    lockWaitSeconds?: number;
+    signal?: AbortSignal;
+    dryRun?: boolean;
+  },
+): Promise<CleanupRow[]> {
+  const { emit, signal } = options;
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();
-  const owner = newOwner(who, options.command, new Date());
+  const started = new Date();
   try {
+    if (options.dryRun) {
+      return await Promise.all(
+        targets.map(async (t) => {
+          const facts = await readFacts(t, []);
+          const plan = planCleanup(layout(t.host.path), facts, stage.keepReleases, started.toISOString());
+          return { host: t.host.name, removed: plan.removed, left: facts.problems };
+        }),
+      );
+    }
+    const owner = newOwner(who, options.command, started);
     const locked = await lockAll(targets, {
       sharedPaths: [],
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
-      emit: options.emit,
+      emit,
     });
+    const stop = () => locked.forEach((t) => void t.executor.interrupt());
+    signal?.addEventListener("abort", stop, { once: true });
     try {
       return await Promise.all(
         locked.map(async (t) => {
-          const now = new Date().toISOString();
-          const leftovers = findLeftovers(t.facts, now);
-          const { metas, dirs } = afterCleanup(t.facts, leftovers);
-          const live = t.facts.current.kind === "link" ? t.facts.current.release : undefined;
-          const prune = selectPrune(metas, dirs, live, stage.keepReleases, t.facts.foreign);
-          const cmds = [
-            ...leftoverCmds(t.layout, leftovers),
-            ...(prune.length > 0 ? [removeReleases(t.layout, prune)] : []),
-          ];
-          if (cmds.length > 0) await runStep({ executor: t.executor, emit: options.emit }, "cleanup", cmds);
-          return { host: t.host.name, removed: [...leftovers.incomplete, ...prune] };
+          const plan = planCleanup(t.layout, t.facts, stage.keepReleases, new Date().toISOString());
+          let error: Error | undefined;
+          if (plan.cmds.length > 0 && !signal?.aborted)
+            error = await runStep({ executor: t.executor, emit }, "cleanup", plan.cmds).then(
+              () => undefined,
+              (e: Error) => e,
+            );
+          const outcome = signal?.aborted ? "aborted" : error ? "failed" : "ok";
+          if (plan.removed.length > 0 || outcome !== "ok")
+            await runStep({ executor: t.executor, emit }, "record", [
+              appendHistory(t.layout, {
+                event: "cleanup",
+                outcome,
+                stage: stage.name,
+                host: t.host.name,
+                release: null,
+                previous: null,
+                revision: null,
+                who,
+                at: new Date().toISOString(),
+                duration_ms: Date.now() - started.getTime(),
+                reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
+              }),
+            ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message }));
+          if (error) throw error;
+          if (signal?.aborted)
+            throw new CutoverError("interrupted", "cleanup interrupted by a signal", {
+              exitCode: EXIT.interrupted,
+            });
+          return { host: t.host.name, removed: plan.removed, left: t.facts.problems };
         }),
       );
     } finally {
-      await unlockAll(locked, owner, options.emit);
+      signal?.removeEventListener("abort", stop);
+      await unlockAll(locked, owner, emit);
     }
   } finally {
     await targets.close();

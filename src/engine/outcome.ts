@@ -31,6 +31,7 @@ export interface DeployResult {
   readonly error?: { readonly message: string; readonly detail: readonly string[]; readonly fix?: string };
 }
 
+/** The warning for what an interrupted earlier run left (empty when nothing). */
 export function describeLeftovers(l: Leftovers): string {
   const parts: string[] = [];
   if (l.incomplete.length > 0)
@@ -41,7 +42,7 @@ export function describeLeftovers(l: Leftovers): string {
     );
   for (const fix of l.fixes) parts.push(`marking ${fix.id} ${fix.state}`);
   if (l.tmp.length > 0) parts.push(`removing temporary ${l.tmp.join(", ")}`);
-  return `an earlier run was interrupted: ${parts.join("; ")}`;
+  return parts.length > 0 ? `an earlier run was interrupted: ${parts.join("; ")}` : "";
 }
 
 /** Interrupted runs exit 130; every other failure 1. */

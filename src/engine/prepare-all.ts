@@ -1,5 +1,5 @@
 import { CutoverError, EXIT } from "../errors.js";
-import type { LockedTarget } from "./lock.js";
+import type { Unit } from "./finalize.js";
 import type { Prepared } from "./prepare.js";
 
 /**
@@ -7,19 +7,19 @@ import type { Prepared } from "./prepare.js";
  * at once: their current step is killed, so no host waits on a deploy that cannot happen.
  */
 export async function prepareAll(
-  locked: readonly LockedTarget[],
-  prepare: (t: LockedTarget, stopped: AbortSignal) => Promise<Prepared>,
+  units: readonly Unit[],
+  prepare: (u: Unit, stopped: AbortSignal) => Promise<Prepared>,
   parallel: number | undefined,
   signal: AbortSignal | undefined,
-): Promise<{ done: Map<LockedTarget, Prepared>; error?: Error }> {
-  const done = new Map<LockedTarget, Prepared>();
+): Promise<{ done: Map<Unit, Prepared>; error?: Error }> {
+  const done = new Map<Unit, Prepared>();
   const stopped = new AbortController();
   let error: Error | undefined;
   const stop = (e: Error) => {
     if (error) return;
     error = e;
     stopped.abort();
-    for (const t of locked) t.executor.interrupt();
+    for (const u of units) void u.t.executor.interrupt();
   };
   const onAbort = () =>
     stop(
@@ -29,18 +29,18 @@ export async function prepareAll(
     );
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
-  const queue = [...locked];
+  const queue = [...units];
   const worker = async () => {
-    for (let t = queue.shift(); t && !error; t = queue.shift()) {
+    for (let u = queue.shift(); u && !error; u = queue.shift()) {
       try {
-        done.set(t, await prepare(t, stopped.signal));
+        done.set(u, await prepare(u, stopped.signal));
       } catch (e) {
         stop(e as Error);
       }
     }
   };
   await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(parallel ?? locked.length, locked.length)) }, worker),
+    Array.from({ length: Math.max(1, Math.min(parallel ?? units.length, units.length)) }, worker),
   );
   signal?.removeEventListener("abort", onAbort);
   return { done, error };

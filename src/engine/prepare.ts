@@ -1,8 +1,8 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import type { HostDeployPlan } from "../plan/deploy.js";
 import { buildManifest } from "../plan/manifest.js";
 import { writeFileAtomic, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
+import type { HostRun } from "../plan/run.js";
 import { cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
@@ -23,13 +23,14 @@ export interface Prepared {
  * switched to.
  */
 export async function prepareHost(
-  plan: HostDeployPlan,
+  plan: HostRun,
   stage: ResolvedStage,
   executor: Executor,
   emit: Emit,
   stopped: AbortSignal,
 ): Promise<Prepared> {
   const host = plan.host.name;
+  const releaseId = plan.meta.id;
   const ctx = { executor, emit };
   const target = { host: plan.host, executor, layout: plan.layout };
   let meta = plan.meta;
@@ -61,16 +62,16 @@ export async function prepareHost(
           }
           break;
         case "scan-current":
-          await scanCurrentPaths(target, stage, plan.releaseId, emit);
+          await scanCurrentPaths(target, stage, releaseId, emit);
           break;
         case "php-warmup":
-          await warmUp(target, stage, plan.releaseId, emit);
+          await warmUp(target, stage, releaseId, emit);
           break;
         case "smoke-http":
-          await smokeHttp(target, stage, plan.releaseId, emit);
+          await smokeHttp(target, stage, releaseId, emit);
           break;
         case "seal": {
-          const rel = plan.layout.release(plan.releaseId);
+          const rel = plan.layout.release(releaseId);
           const listing = await listRelease(ctx, step.title, rel, step.reuse);
           const manifest = buildManifest(
             listing,
@@ -78,7 +79,7 @@ export async function prepareHost(
           );
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
           await runStep(ctx, step.title, [
-            ...writeFileAtomic(plan.layout.releaseManifest(plan.releaseId), manifest.text),
+            ...writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text),
             ...writeMeta(plan.layout, meta),
           ]);
           break;
@@ -88,7 +89,7 @@ export async function prepareHost(
   }
   check();
   meta = { ...meta, state: "ready" };
-  const rel = plan.layout.release(plan.releaseId);
+  const rel = plan.layout.release(releaseId);
   await timed(emit, host, "mark ready", () =>
     runStep(ctx, "mark ready", [cmd(["sync", "-f", "--", rel]), ...writeMeta(plan.layout, meta)]),
   );

@@ -31,24 +31,36 @@ export interface Targets extends ReadonlyArray<Target> {
 }
 
 /**
+ * How a host is reached. The default is a local shell or the system OpenSSH client; tests pass
+ * their own to make a step, a switch or a connection fail exactly where they want.
+ */
+export type ExecutorFactory = (
+  host: ResolvedHost,
+  stage: ResolvedStage,
+  controlPath: () => string,
+) => Executor;
+
+export const systemExecutors: ExecutorFactory = (host, stage, controlPath) =>
+  host.ssh
+    ? new SshExecutor(host.name, host.ssh, stage.ssh, controlPath(), stage.commandTimeoutSeconds)
+    : new LocalExecutor(host.name, stage.commandTimeoutSeconds);
+
+/**
  * One executor per host for this run. SSH control sockets live in a private directory made for the
  * run (short path: socket names are limited to ~100 bytes) and removed with it.
  */
-export function openTargets(stage: ResolvedStage, hosts: readonly ResolvedHost[]): Targets {
+export function openTargets(
+  stage: ResolvedStage,
+  hosts: readonly ResolvedHost[],
+  make: ExecutorFactory = systemExecutors,
+): Targets {
   let controlDir: string | undefined;
   const targets = hosts.map((host, i): Target => {
-    if (!host.ssh) return { host, executor: new LocalExecutor(host.name, stage.commandTimeoutSeconds) };
-    controlDir ??= mkdtempSync(path.join(os.tmpdir(), "cutover-"));
-    return {
-      host,
-      executor: new SshExecutor(
-        host.name,
-        host.ssh,
-        stage.ssh,
-        path.join(controlDir, `c${i}`),
-        stage.commandTimeoutSeconds,
-      ),
+    const controlPath = () => {
+      controlDir ??= mkdtempSync(path.join(os.tmpdir(), "cutover-"));
+      return path.join(controlDir, `c${i}`);
     };
+    return { host, executor: make(host, stage, controlPath) };
   });
   return Object.assign(targets, {
     close: async () => {

@@ -5,7 +5,7 @@ import { type Cmd, cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
-import { type Leftovers, leftoverCmds } from "./reconcile.js";
+import type { Leftovers } from "./reconcile.js";
 import { writeMeta } from "./records.js";
 import { compareReleaseIds } from "./release-id.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
@@ -119,10 +119,6 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     started_at: ctx.now,
   };
   const steps: Step[] = [];
-
-  const cleanup = leftoverCmds(l, ctx.leftovers);
-  if (cleanup.length > 0)
-    steps.push({ kind: "run", title: "clean up what an interrupted run left", cmds: cleanup });
 
   const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
   const sharedParents = sharedAll.map((p) => path.dirname(path.join(l.shared, p)));

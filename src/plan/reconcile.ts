@@ -3,6 +3,7 @@ import type { HostFacts } from "./facts.js";
 import type { Layout } from "./layout.js";
 import { removeReleases, removeTmp, writeMeta } from "./records.js";
 import type { ReleaseMeta } from "./release-meta.js";
+import { selectPrune } from "./select.js";
 
 /** What an interrupted earlier run left behind, found while holding the lock (so nobody else is working). */
 export interface Leftovers {
@@ -18,7 +19,7 @@ export interface Leftovers {
 
 /** The only names cutover creates in .cutover/tmp: the switch's new link and the PHP helpers' directory. */
 export function isOwnTmpName(name: string): boolean {
-  return name === "current" || /^php-[0-9a-f]{16}$/.test(name);
+  return name === "current" || /^php-\d{8}T\d{6}Z$/.test(name);
 }
 
 /**
@@ -88,4 +89,20 @@ export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
     ...(tmp.length > 0 ? [removeTmp(l, tmp)] : []),
     ...fixes.flatMap((fixed) => writeMeta(l, fixed)),
   ];
+}
+
+/** `cutover cleanup`: the leftovers, then releases beyond `keep` (never the live one or the rollback target). */
+export function planCleanup(
+  l: Layout,
+  facts: HostFacts,
+  keep: number,
+  now: string,
+): { cmds: Cmd[]; removed: string[] } {
+  const leftovers = findLeftovers(facts, now);
+  const { metas, dirs } = afterCleanup(facts, leftovers);
+  const prune = selectPrune(metas, dirs, liveRelease(facts), keep, facts.foreign);
+  return {
+    cmds: [...leftoverCmds(l, leftovers), ...(prune.length > 0 ? [removeReleases(l, prune)] : [])],
+    removed: [...leftovers.incomplete, ...prune],
+  };
 }

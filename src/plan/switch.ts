@@ -28,13 +28,25 @@ export function switchTo(l: Layout, id: string): Cmd {
   return shProgram(SWITCH, [l.root, currentTarget(id)]);
 }
 
-const UNSWITCH = `set -e
-root=$1 expected=$2
-[ "$(readlink -- "$root/current" 2>/dev/null)" = "$expected" ] && rm -f -- "$root/current"
-sync -- "$root" 2>/dev/null || true
+/**
+ * The undo of a switch: `current` back exactly as it was. With a link before, the same rename with
+ * its old link text (absolute, relative, even dangling: what was there); without one, the link we
+ * made is removed, and only if it is still ours.
+ */
+const RESTORE = `set -e
+root=$1 previous=$2 ours=$3
+if [ -n "$previous" ]; then
+  tmp=$root/.cutover/tmp/current
+  rm -f -- "$tmp"
+  ln -s -- "$previous" "$tmp"
+  mv -f -- "$tmp" "$root/"
+  [ "$(readlink -- "$root/current")" = "$previous" ] || { echo "current is not back to $previous" >&2; exit 4; }
+else
+  [ "$(readlink -- "$root/current" 2>/dev/null)" = "$ours" ] && rm -f -- "$root/current"
+fi
+sync -- "$root" 2>/dev/null || sync
 `;
 
-/** Undo of a first deploy (there was no `current` before): remove the link we made, and only it. */
-export function removeCurrent(l: Layout, id: string): Cmd {
-  return shProgram(UNSWITCH, [l.root, currentTarget(id)]);
+export function restoreCurrent(l: Layout, previousLinkText: string | undefined, switchedTo: string): Cmd {
+  return shProgram(RESTORE, [l.root, previousLinkText ?? "", currentTarget(switchedTo)]);
 }

@@ -1,6 +1,7 @@
 import type { DryRun } from "../engine/dry-run.js";
+import type { HostRun, Phase, RunPlan } from "../plan/run.js";
 import type { Step } from "../plan/steps.js";
-import { renderCmd } from "../shell/cmd.js";
+import { type Cmd, renderCmd } from "../shell/cmd.js";
 import { quoteArgv } from "../shell/quote.js";
 import { rsyncArgs } from "../transport/rsync.js";
 
@@ -30,22 +31,113 @@ function stepLines(step: Step): string[] {
   }
 }
 
-/** The dry-run plan as text: every command, per host, in the order it would run. */
-export function planText(dry: DryRun): string {
-  const out: string[] = [`${dry.action} ${dry.release} (dry run: nothing was changed)`];
-  for (const h of dry.hosts) {
-    out.push("", `host ${h.host}`);
-    for (const step of h.plan?.prepare ?? []) {
-      out.push(`  # ${step.title}`, ...stepLines(step).map((l) => `  ${l}`));
+interface Section {
+  readonly title: string;
+  readonly lines: readonly string[];
+}
+
+const cmds = (title: string, list: readonly Cmd[]): Section[] =>
+  list.length > 0 ? [{ title, lines: list.map(renderCmd) }] : [];
+
+/** What one phase does on one host, as titled blocks of commands (or of descriptions). */
+function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
+  const { php, healthCheck } = plan.stage;
+  switch (phase.kind) {
+    case "clean":
+      return cmds("clean up what an interrupted run left", h.clean);
+    case "prepare":
+      return h.prepare.map((step) => ({ title: step.title, lines: stepLines(step) }));
+    case "switch": {
+      const batch = phase.batches.findIndex((b) => b.includes(h.host.name));
+      const where = phase.batches.length > 1 ? ` (batch ${batch + 1} of ${phase.batches.length})` : "";
+      return [
+        ...cmds("before_batch hooks", h.beforeBatch),
+        { title: `switch current (atomic rename)${where}`, lines: [renderCmd(h.switchTo)] },
+        ...cmds("after_batch hooks", h.afterBatch),
+        {
+          title: "undo if any host fails from here on: current back as it was",
+          lines: [renderCmd(h.switchBack)],
+        },
+      ];
     }
-    if (h.plan) out.push("  # --- barrier: every host ready ---");
-    out.push("  # switch current (atomic rename)", `  ${renderCmd(h.switchCmd).replace(/\n/g, "\n  ")}`);
-    if (h.after.length > 0)
-      out.push(
-        `  # ${dry.action === "deploy" ? "after_switch" : "after_rollback"} hooks`,
-        ...h.after.map((c) => `  ${renderCmd(c)}`),
+    case "php-reset": {
+      const resets = php.pools
+        .filter((p) => p.reset !== "none")
+        .map((p) =>
+          p.reset === "opcache"
+            ? `reset OPcache of ${p.address} through its own SAPI, then ask ${php.verifyRequests} workers which release they serve (up to ${php.resetWaitSeconds} s)`
+            : `run php.reload_command for ${p.address}, then ask ${php.verifyRequests} workers which release they serve`,
+        );
+      if (php.modPhp)
+        resets.unshift("run php.reload_command (Apache graceful) and wait for every old child to exit");
+      return resets.length > 0 ? [{ title: "reset and verify PHP", lines: resets }] : [];
+    }
+    case "health":
+      return [
+        {
+          title: "health check (a failure switches every host back)",
+          lines: [
+            healthCheck?.url
+              ? `GET ${healthCheck.url} expecting ${healthCheck.expectStatus}, ${healthCheck.retries} attempts`
+              : `run ${healthCheck?.command ?? ""}`,
+          ],
+        },
+      ];
+    case "record":
+      return [
+        {
+          title: "record",
+          lines: [
+            `${h.meta.id} live${h.previous ? `, ${h.previous} ${plan.action === "deploy" ? "superseded" : "rolled-back"}` : ""}; a history line`,
+          ],
+        },
+      ];
+    case "after":
+      return cmds(
+        `${phase.hook} hooks${phase.switchBackOnFailure ? " (a failure switches every host back)" : ""}`,
+        h.after,
       );
-    if (h.prune.length > 0) out.push(`  # remove old releases: ${h.prune.join(", ")}`);
+    case "prune":
+      return h.prune.length > 0 ? [{ title: "remove old releases", lines: [h.prune.join(", ")] }] : [];
+  }
+}
+
+const BARRIER: Record<string, string> = {
+  prepare: "--- barrier: every host ready ---",
+};
+
+/** The dry-run plan as text: every phase, and every command per host, in the order it would run. */
+export function planText(dry: DryRun): string {
+  const { plan } = dry;
+  const out: string[] = [`${plan.action} ${plan.release} (dry run: nothing was changed)`];
+  for (const [host, problems] of dry.problems)
+    for (const p of problems) out.push(`note: ${host}: ${p} (left alone)`);
+  for (const phase of plan.phases) {
+    const perHost = plan.hosts.map((h) => ({ h, sections: phaseSections(plan, phase, h) }));
+    if (perHost.every((p) => p.sections.length === 0)) continue;
+    out.push("", `== ${phase.kind}`);
+    for (const { h, sections } of perHost) {
+      if (sections.length === 0) continue;
+      out.push(`host ${h.host.name}`);
+      for (const s of sections)
+        out.push(`  # ${s.title}`, ...s.lines.map((l) => `  ${l.replace(/\n/g, "\n  ")}`));
+    }
+    if (BARRIER[phase.kind]) out.push(`  # ${BARRIER[phase.kind]}`);
   }
   return out.join("\n");
+}
+
+/** The dry-run plan for --json: phases with each host's titled commands (rendered text, no config). */
+export function planJson(dry: DryRun): unknown {
+  const { plan } = dry;
+  return {
+    action: plan.action,
+    release: plan.release,
+    stage: plan.stage.name,
+    notes: Object.fromEntries(dry.problems),
+    phases: plan.phases.map((phase) => ({
+      phase: phase.kind,
+      hosts: Object.fromEntries(plan.hosts.map((h) => [h.host.name, phaseSections(plan, phase, h)])),
+    })),
+  };
 }

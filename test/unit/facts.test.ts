@@ -128,7 +128,7 @@ test("names from the host are data: newlines, '..' and forged records cannot mak
     `meta 20261127T120000Z.json ${JSON.stringify({ id: "20261127T120000Z", state: "live", who: 5, revision: {} })}`,
     "tmp x\ntmp ..",
     "tmp current",
-    "tmp php-0123456789abcdef",
+    "tmp php-20261127T100000Z",
   ]);
   assert.deepEqual(f.releaseDirs, ["20261127T100000Z"]);
   assert.equal(f.foreign.length, 5);
@@ -139,7 +139,7 @@ test("names from the host are data: newlines, '..' and forged records cannot mak
   assert.ok(f.problems.some((p) => p.includes("not valid release metadata")));
   const l = findLeftovers(f, "now");
   assert.deepEqual(l.incomplete, []);
-  assert.deepEqual(l.tmp, ["current", "php-0123456789abcdef"]);
+  assert.deepEqual(l.tmp, ["current", "php-20261127T100000Z"]);
 });
 
 test("current is resolved on the host: an absolute link through a symlinked deploy path still names the live release", () => {

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { LockedTarget } from "../../src/engine/lock.js";
-import { chooseTargets } from "../../src/engine/rollback.js";
-import { batchSize } from "../../src/engine/switch.js";
-import { layout } from "../../src/plan/layout.js";
+import { batchSize, type HostState, planRollbackRun } from "../../src/plan/run.js";
 import { hostFacts } from "../helpers/facts.js";
+import { testStage } from "../helpers/stage.js";
 
 test("rolling batch sizes: a count, or a percentage of the hosts rounded up, at least 1", () => {
   assert.equal(batchSize({ batch: 2, pauseSeconds: 0 }, 5), 2);
@@ -15,10 +13,11 @@ test("rolling batch sizes: a count, or a percentage of the hosts rounded up, at 
 
 const meta = (id: string, state: string) =>
   `meta ${JSON.stringify({ id, state, stage: "s", who: "w", revision: null, started_at: "t" })}`;
-function host(name: string, lines: string[]): LockedTarget {
-  const facts = hostFacts("/d", ["root ok", ...lines]);
-  return { host: { name, path: "/d", roles: [] }, layout: layout("/d"), facts, executor: undefined as never };
+function host(name: string, lines: string[]): HostState {
+  return { host: { name, path: "/d", roles: [] }, facts: hostFacts("/d", ["root ok", ...lines]) };
 }
+const chooseTarget = (hosts: HostState[], to: string | undefined) =>
+  planRollbackRun({ stage: testStage(), hosts, to, force: false, now: "now" }).release;
 
 test("rollback preflight: every host must agree on the target and have its files", () => {
   const a = [
@@ -39,22 +38,19 @@ test("rollback preflight: every host must agree on the target and have its files
     meta("20261127T020000Z", "failed"),
     meta("20261127T030000Z", "live"),
   ];
-  assert.equal(
-    chooseTargets([host("h1", a), host("h2", a)], undefined, false, "now")[0]!.target,
-    "20261127T020000Z",
-  );
+  assert.equal(chooseTarget([host("h1", a), host("h2", a)], undefined), "20261127T020000Z");
   assert.throws(
-    () => chooseTargets([host("h1", a), host("h2", b)], undefined, false, "now"),
+    () => chooseTarget([host("h1", a), host("h2", b)], undefined),
     /hosts disagree .*h1 → 20261127T020000Z, h2 → 20261127T010000Z/,
   );
   assert.throws(
-    () => chooseTargets([host("h1", a), host("h2", b)], "20261127T020000Z", false, "now"),
+    () => chooseTarget([host("h1", a), host("h2", b)], "20261127T020000Z"),
     /h2: release 20261127T020000Z is failed/,
   );
   const noFiles = [...a.filter((l) => l !== "release 20261127T020000Z")];
   // Metadata whose files are gone counts as no release at all.
   assert.throws(
-    () => chooseTargets([host("h1", a), host("h2", noFiles)], "20261127T020000Z", false, "now"),
+    () => chooseTarget([host("h1", a), host("h2", noFiles)], "20261127T020000Z"),
     /h2: release 20261127T020000Z does not exist/,
   );
 });

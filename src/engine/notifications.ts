@@ -1,22 +1,23 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import type { Emit } from "../engine/events.js";
-import type { DeployResult } from "../engine/outcome.js";
-import { whoAmI } from "../engine/source.js";
 import { type Notification, notify } from "../notify/webhooks.js";
+import type { Emit } from "./events.js";
+import type { DeployResult } from "./outcome.js";
+import { whoAmI } from "./source.js";
 
 /**
  * Wraps a deploy or rollback with webhook notifications: `started` goes out without waiting, the
  * outcome after; each webhook costs at most its timeout, and a failure is only a warning.
  */
-export async function withNotifications(
+export async function withNotifications<R extends DeployResult>(
   stage: ResolvedStage,
   action: "deploy" | "rollback",
   emit: Emit,
-  work: () => Promise<DeployResult>,
-): Promise<DeployResult> {
+  work: () => Promise<R>,
+): Promise<R> {
   if (stage.notify.length === 0) return work();
-  const started = notify(stage.notify, {
-    event: "started",
+  /** A notification from before the run has a result: no release known yet, no host changed. */
+  const early = (event: Notification["event"], reason: string | null): Notification => ({
+    event,
     stage: stage.name,
     release: null,
     previous: null,
@@ -24,9 +25,21 @@ export async function withNotifications(
     who: whoAmI(),
     duration_ms: null,
     hosts: stage.hosts.map((h) => ({ host: h.name, state: "unchanged", serving: null })),
-    reason: null,
+    reason,
   });
-  const result = await work();
+  const started = notify(stage.notify, early("started", null));
+  let result: R;
+  try {
+    result = await work();
+  } catch (error) {
+    // The run ended before it had a result (lock held, plan refused): the outcome still goes out.
+    const warnings = [
+      ...(await started),
+      ...(await notify(stage.notify, early("failed", (error as Error).message))),
+    ];
+    for (const message of warnings) emit({ type: "warning", message });
+    throw error;
+  }
   const event: Notification["event"] =
     action === "rollback"
       ? result.ok

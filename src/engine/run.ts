@@ -1,0 +1,252 @@
+import { CutoverError, EXIT } from "../errors.js";
+import { revisionText } from "../plan/release-meta.js";
+import type { Phase, RunPlan } from "../plan/run.js";
+import type { Emit } from "./events.js";
+import {
+  prune,
+  type RecordContext,
+  recordLive,
+  recordNotSwitched,
+  recordSwitchedBack,
+  softHooks,
+  tryHooks,
+  type Unit,
+} from "./finalize.js";
+import { checkHealth } from "./health.js";
+import type { LockedTarget } from "./lock.js";
+import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.js";
+import { resetAndVerify } from "./php-runtime.js";
+import { type Prepared, prepareHost } from "./prepare.js";
+import { prepareAll } from "./prepare-all.js";
+import { runStep } from "./steps.js";
+import { type SwitchOutcome, switchAll, switchBackAll } from "./switch.js";
+
+export interface RunOptions {
+  readonly emit: Emit;
+  readonly signal?: AbortSignal;
+  /** Hosts prepared at the same time (default: all). */
+  readonly parallel?: number;
+  readonly clock: () => Date;
+  readonly started: Date;
+  readonly who: string;
+}
+
+const interrupted = () =>
+  new CutoverError("interrupted", "interrupted by a signal before the switch", {
+    exitCode: EXIT.interrupted,
+  });
+
+/**
+ * The one engine for deploy and rollback: applies a RunPlan phase by phase over the locked hosts
+ * (plan.hosts[i] is locked[i]). Before the switch a failure or a signal ends the run with nothing
+ * switched; after it, a failure switches every host that switched back (one routine, with the PHP
+ * reset), and a signal lets the switch, reset and records finish but stops after-hooks and pruning.
+ */
+export async function applyRun(
+  plan: RunPlan,
+  locked: readonly LockedTarget[],
+  options: RunOptions,
+): Promise<DeployResult> {
+  const { emit, signal, clock } = options;
+  const units: Unit[] = plan.hosts.map((run, i) => ({ run, t: locked[i]! }));
+  const rec: RecordContext = { plan, emit, clock, started: options.started };
+  const stage = plan.stage;
+  const first = units[0]!.run;
+  const base = {
+    release: plan.release,
+    stage: stage.name,
+    who: options.who,
+    started: options.started,
+    previous: first.previous ?? null,
+    revision: revisionText(first.meta.revision),
+  };
+  const prepared = new Map<Unit, Prepared>();
+  const metaOf = (u: Unit) => prepared.get(u)?.meta ?? u.run.meta;
+  const switched = new Set<Unit>();
+  const outcomes: SwitchOutcome[] = [];
+  let recorded = false;
+  const warnings: string[] = [];
+  const aborted = () => signal?.aborted === true;
+
+  const notSwitched = async (error: Error) => {
+    const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
+    await Promise.all(units.map((u) => recordNotSwitched(rec, u, metaOf(u), error.message, outcome)));
+    const hosts = units.map(
+      (u): HostOutcome => ({ host: u.t.host.name, state: "unchanged", serving: u.run.previous ?? null }),
+    );
+    return finish(base, hosts, [], error, exitFor(error));
+  };
+  const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
+    const hosts = await switchBackAll(units, switched, plan.release, stage, emit);
+    await Promise.all(
+      units.map(async (u) => {
+        if (!switched.has(u) || (plan.action === "deploy" && !recorded && state === "failed"))
+          await recordNotSwitched(rec, u, metaOf(u), error.message, "failed");
+        else await recordSwitchedBack(rec, u, metaOf(u), error.message, state, recorded);
+        if (afterHooks) await softHooks(u, "after_rollback hook", u.run.afterSwitchBack, emit);
+      }),
+    );
+    return finish(base, hosts, outcomes, error, EXIT.failed);
+  };
+
+  for (const phase of plan.phases) {
+    if (!switched.size && aborted()) return notSwitched(interrupted());
+    switch (phase.kind) {
+      case "clean": {
+        const error = await firstFailure(units, async (u) => {
+          if (u.run.clean.length > 0)
+            await runStep(
+              { executor: u.t.executor, emit },
+              "clean up what an interrupted run left",
+              u.run.clean,
+            );
+        });
+        if (error) return notSwitched(error);
+        break;
+      }
+      case "prepare": {
+        emit({ type: "phase", phase: `prepare release ${plan.release} on ${plural(units.length, "host")}` });
+        const prep = await prepareAll(
+          units,
+          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped),
+          options.parallel,
+          signal,
+        );
+        for (const [u, p] of prep.done) prepared.set(u, p);
+        if (prep.error) return notSwitched(prep.error);
+        break;
+      }
+      case "switch": {
+        const error = await switchPhase(phase, units, plan, emit, switched, outcomes);
+        if (error) return switchBack(error, "failed", false);
+        break;
+      }
+      case "php-reset": {
+        const error = await firstFailure(units, (u) => resetAndVerify(u.t, stage, plan.release, emit));
+        if (error) return switchBack(error, "failed", false);
+        break;
+      }
+      case "health": {
+        const error = await firstFailure(units, (u) =>
+          checkHealth(u.t, stage.healthCheck!, plan.release, emit),
+        );
+        if (error) {
+          emit({ type: "phase", phase: "health check failed: switching every host back" });
+          return switchBack(error, plan.action === "deploy" ? "bad" : "failed", plan.action === "deploy");
+        }
+        break;
+      }
+      case "record": {
+        emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
+        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u))));
+        recorded = true;
+        break;
+      }
+      case "after": {
+        if (aborted()) {
+          warnings.push(`interrupted after the switch: ${phase.hook} hooks and cleanup were skipped`);
+          break;
+        }
+        // A signal now stops the hooks on the hosts (their whole process groups), then the run ends.
+        const stop = () => units.forEach((u) => void u.t.executor.interrupt());
+        signal?.addEventListener("abort", stop, { once: true });
+        const errors = await Promise.all(
+          units.map((u) => tryHooks(u, `${phase.hook} hook`, u.run.after, emit)),
+        );
+        signal?.removeEventListener("abort", stop);
+        const error = errors.find((e) => e !== undefined);
+        if (error && phase.switchBackOnFailure && !aborted()) {
+          emit({ type: "phase", phase: `${phase.hook} failed: switching every host back (rollback_on)` });
+          return switchBack(new Error(`${phase.hook} hook failed: ${error.message}`), "failed", false);
+        }
+        for (const e of errors) if (e) emit({ type: "warning", message: e.message });
+        warnings.push(...errors.flatMap((e) => (e ? [e.message] : [])));
+        if (aborted())
+          warnings.push(`interrupted after the switch: ${phase.hook} hooks were stopped, cleanup skipped`);
+        break;
+      }
+      case "prune": {
+        if (aborted()) break;
+        warnings.push(...(await Promise.all(units.map((u) => prune(u, emit)))).flat());
+        break;
+      }
+    }
+  }
+  const hosts = units.map(
+    (u): HostOutcome => ({
+      host: u.t.host.name,
+      state: "live",
+      serving: plan.release,
+      upload: prepared.get(u)?.upload,
+    }),
+  );
+  return {
+    ...finish(base, hosts, outcomes, undefined, warnings.length > 0 ? EXIT.degraded : EXIT.ok),
+    warnings,
+  };
+}
+
+/**
+ * Every batch in turn (one batch: every host at once): before_batch hooks, the switch, after_batch
+ * hooks, the pause. Returns the first failure; `switched` holds the hosts whose `current` moved.
+ */
+async function switchPhase(
+  phase: Extract<Phase, { kind: "switch" }>,
+  units: readonly Unit[],
+  plan: RunPlan,
+  emit: Emit,
+  switched: Set<Unit>,
+  outcomes: SwitchOutcome[],
+): Promise<Error | undefined> {
+  const rolling = phase.batches.length > 1;
+  if (!rolling) emit({ type: "phase", phase: `switch ${plural(units.length, "host")} to ${plan.release}` });
+  for (const [i, names] of phase.batches.entries()) {
+    const group = units.filter((u) => names.includes(u.t.host.name));
+    if (rolling) emit({ type: "phase", phase: `batch ${i + 1}: ${names.join(", ")}` });
+    const before = await batchHooks(group, "before_batch", emit);
+    if (before) return before;
+    const done = await switchAll(group, emit);
+    outcomes.push(...done);
+    for (const o of done) if (o.ok) switched.add(o.unit);
+    const failed = done.find((o) => !o.ok);
+    if (failed) return failed.error;
+    const after = await batchHooks(group, "after_batch", emit);
+    if (after) return after;
+    if (i < phase.batches.length - 1 && phase.pauseSeconds > 0)
+      await new Promise((r) => setTimeout(r, phase.pauseSeconds * 1000));
+  }
+  return undefined;
+}
+
+async function batchHooks(
+  group: readonly Unit[],
+  hook: "before_batch" | "after_batch",
+  emit: Emit,
+): Promise<Error | undefined> {
+  const errors = await Promise.all(
+    group.map((u) =>
+      tryHooks(u, `${hook} hook`, hook === "before_batch" ? u.run.beforeBatch : u.run.afterBatch, emit),
+    ),
+  );
+  return errors.find((e) => e !== undefined);
+}
+
+/** Runs `work` on every host at once; the first failure, if any (the others still finish). */
+async function firstFailure(
+  units: readonly Unit[],
+  work: (u: Unit) => Promise<unknown>,
+): Promise<Error | undefined> {
+  const errors = await Promise.all(
+    units.map((u) =>
+      work(u).then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+    ),
+  );
+  return errors.find((e) => e !== undefined);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

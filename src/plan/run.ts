@@ -1,0 +1,274 @@
+import type { ResolvedHost, ResolvedStage, Rolling } from "../config/resolve.js";
+import { CutoverError, EXIT } from "../errors.js";
+import type { Cmd } from "../shell/cmd.js";
+import { type HostDeployPlan, planDeploy, type SourceFacts } from "./deploy.js";
+import type { HostFacts } from "./facts.js";
+import { type HookScope, hookCmds } from "./hooks.js";
+import { type Layout, layout } from "./layout.js";
+import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds, liveRelease } from "./reconcile.js";
+import type { ReleaseMeta } from "./release-meta.js";
+import { rollbackTarget, selectPrune } from "./select.js";
+import type { Step } from "./steps.js";
+import { restoreCurrent, switchTo } from "./switch.js";
+
+/** One host's part of a run: every command it will get, and the undo of the switch. */
+export interface HostRun {
+  readonly host: ResolvedHost;
+  readonly layout: Layout;
+  /** The release `current` resolves to before the run (what a switch back serves again). */
+  readonly previous: string | undefined;
+  readonly leftovers: Leftovers;
+  /** Removes what interrupted runs left (under the lock, before anything else). */
+  readonly clean: readonly Cmd[];
+  /** Builds the new release (deploy only). */
+  readonly prepare: readonly Step[];
+  readonly switchTo: Cmd;
+  /** The undo of the switch: `current` exactly as it was (its old link text, or no link). */
+  readonly switchBack: Cmd;
+  /** The switched-to release's metadata as it is before the run (deploy: `preparing`). */
+  readonly meta: ReleaseMeta;
+  /** The previously live release's metadata, once leftovers are cleaned up. */
+  readonly previousMeta: ReleaseMeta | undefined;
+  readonly hooks: HookScope;
+  /** before_batch / after_batch hooks of this host's batch (CUTOVER_BATCH, CUTOVER_BATCH_HOSTS set). */
+  readonly beforeBatch: readonly Cmd[];
+  readonly afterBatch: readonly Cmd[];
+  /** after_switch (deploy) or after_rollback (rollback) hooks, in the new release. */
+  readonly after: readonly Cmd[];
+  /** Deploy only: after_rollback hooks in the previous release, when a failed health check switches back. */
+  readonly afterSwitchBack: readonly Cmd[];
+  /** Deploy only: on_failure hooks, run in the deploy path when the release will not serve. */
+  readonly onFailure: readonly Cmd[];
+  /** Releases removed once the new one is live. */
+  readonly prune: readonly string[];
+}
+
+export type Phase =
+  | { readonly kind: "clean" }
+  | { readonly kind: "prepare" }
+  | {
+      readonly kind: "switch";
+      /** Host names per batch: one batch switches every host at once. */
+      readonly batches: readonly (readonly string[])[];
+      readonly pauseSeconds: number;
+    }
+  | { readonly kind: "php-reset" }
+  | { readonly kind: "health" }
+  | { readonly kind: "record" }
+  | {
+      readonly kind: "after";
+      readonly hook: "after_switch" | "after_rollback";
+      readonly switchBackOnFailure: boolean;
+    }
+  | { readonly kind: "prune" };
+
+/**
+ * A whole deploy or rollback as a value: its phases in order, and each host's commands. The same
+ * plan is rendered by --dry-run and applied by the engine; undo is part of it (each host's
+ * `switchBack`, `onFailure`, `afterSwitchBack`).
+ */
+export interface RunPlan {
+  readonly action: "deploy" | "rollback";
+  readonly stage: ResolvedStage;
+  readonly release: string;
+  readonly hosts: readonly HostRun[];
+  readonly phases: readonly Phase[];
+}
+
+export interface HostState {
+  readonly host: ResolvedHost;
+  readonly facts: HostFacts;
+}
+
+/** Hosts per rolling batch: a count, or a percentage of the hosts rounded up; at least 1. */
+export function batchSize(rolling: Rolling, hosts: number): number {
+  const size =
+    typeof rolling.batch === "number"
+      ? rolling.batch
+      : Math.ceil((Number.parseInt(rolling.batch, 10) / 100) * hosts);
+  return Math.min(Math.max(size, 1), hosts);
+}
+
+function batchesOf(stage: ResolvedStage, names: readonly string[]): string[][] {
+  const size = stage.rolling ? batchSize(stage.rolling, names.length) : names.length;
+  const out: string[][] = [];
+  for (let i = 0; i < names.length; i += size) out.push(names.slice(i, i + size));
+  return out;
+}
+
+/** The batch hooks of each host, with its batch's number and hosts in the environment. */
+function withBatchHooks(
+  stage: ResolvedStage,
+  hosts: readonly Omit<HostRun, "beforeBatch" | "afterBatch">[],
+  release: string,
+): HostRun[] {
+  const batches = batchesOf(
+    stage,
+    hosts.map((h) => h.host.name),
+  );
+  return hosts.map((h) => {
+    const i = batches.findIndex((b) => b.includes(h.host.name));
+    const scope = {
+      ...h.hooks,
+      extraEnv: { CUTOVER_BATCH: String(i + 1), CUTOVER_BATCH_HOSTS: batches[i]!.join(",") },
+    };
+    const cwd = h.layout.release(release);
+    return {
+      ...h,
+      beforeBatch: stage.rolling ? hookCmds(scope, "before_batch", cwd) : [],
+      afterBatch: stage.rolling ? hookCmds(scope, "after_batch", cwd) : [],
+    };
+  });
+}
+
+function switchPhases(stage: ResolvedStage, hosts: readonly HostState[]): Phase[] {
+  return [
+    {
+      kind: "switch",
+      batches: batchesOf(
+        stage,
+        hosts.map((h) => h.host.name),
+      ),
+      pauseSeconds: stage.rolling?.pauseSeconds ?? 0,
+    },
+    { kind: "php-reset" },
+    ...(stage.healthCheck ? [{ kind: "health" } as const] : []),
+    { kind: "record" },
+  ];
+}
+
+function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
+  return restoreCurrent(l, facts.current.kind === "link" ? facts.current.target : undefined, switchedTo);
+}
+
+export interface DeployRunInput {
+  readonly stage: ResolvedStage;
+  readonly hosts: readonly HostState[];
+  readonly source: SourceFacts;
+  readonly releaseId: string;
+  readonly who: string;
+  readonly now: string;
+}
+
+/** prepare everywhere -> barrier -> switch (at once, or in batches) -> reset -> health -> record -> after_switch -> prune. */
+export function planDeployRun(input: DeployRunInput): RunPlan {
+  const { stage, releaseId: id } = input;
+  const among = input.hosts.map((h) => h.host);
+  const hosts = input.hosts.map(({ host, facts }) => {
+    const leftovers = findLeftovers(facts, input.now);
+    const plan: HostDeployPlan = planDeploy({ ...input, host, facts, leftovers, among });
+    const l = plan.layout;
+    const { metas, dirs } = afterCleanup(facts, leftovers);
+    const previousMeta = plan.previous ? metas.get(plan.previous) : undefined;
+    const afterPrune = new Map(metas);
+    afterPrune.set(id, { ...plan.meta, state: "live" });
+    if (previousMeta) afterPrune.set(previousMeta.id, { ...previousMeta, state: "superseded" });
+    return {
+      host,
+      layout: l,
+      previous: plan.previous,
+      leftovers,
+      clean: leftoverCmds(l, leftovers),
+      prepare: plan.prepare,
+      switchTo: switchTo(l, id),
+      switchBack: undoOf(l, facts, id),
+      meta: plan.meta,
+      previousMeta,
+      hooks: plan.hooks,
+      after: hookCmds(plan.hooks, "after_switch", l.release(id)),
+      afterSwitchBack: plan.previous
+        ? hookCmds(
+            { ...plan.hooks, release: plan.previous, previous: id },
+            "after_rollback",
+            l.release(plan.previous),
+          )
+        : [],
+      onFailure: hookCmds(plan.hooks, "on_failure", l.root),
+      prune: selectPrune(afterPrune, [...dirs, id], id, stage.keepReleases, facts.foreign),
+    };
+  });
+  return {
+    action: "deploy",
+    stage,
+    release: id,
+    hosts: withBatchHooks(stage, hosts, id),
+    phases: [
+      { kind: "clean" },
+      { kind: "prepare" },
+      ...switchPhases(stage, input.hosts),
+      { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
+      { kind: "prune" },
+    ],
+  };
+}
+
+export interface RollbackRunInput {
+  readonly stage: ResolvedStage;
+  readonly hosts: readonly HostState[];
+  readonly to: string | undefined;
+  readonly force: boolean;
+  readonly now: string;
+}
+
+/**
+ * Decides the target on every host first (all must agree and have its files, or nothing is
+ * switched), then the same phases as a deploy after its barrier: switch -> reset -> health -> record
+ * -> after_rollback. A failure after the switch switches back to what was live.
+ */
+export function planRollbackRun(input: RollbackRunInput): RunPlan {
+  const { stage } = input;
+  const among = input.hosts.map((h) => h.host);
+  const chosen = input.hosts.map(({ host, facts }) => {
+    const leftovers = findLeftovers(facts, input.now);
+    const { metas, dirs } = afterCleanup(facts, leftovers);
+    const live = liveRelease(facts);
+    const target = rollbackTarget(host.name, metas, live, input.to, input.force);
+    if (!dirs.includes(target))
+      throw rollbackError(`${host.name}: release ${target} has no files on this host`);
+    return { host, facts, leftovers, metas, live: live!, target };
+  });
+  const targets = new Set(chosen.map((c) => c.target));
+  if (targets.size > 1) {
+    throw rollbackError(
+      `hosts disagree on the release to roll back to: ${chosen.map((c) => `${c.host.name} → ${c.target}`).join(", ")}`,
+      "name one with --to ID (it must exist and be good on every host)",
+    );
+  }
+  const release = chosen[0]!.target;
+  const hosts = chosen.map(({ host, facts, leftovers, metas, live }) => {
+    const l = layout(host.path);
+    const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
+    return {
+      host,
+      layout: l,
+      previous: live,
+      leftovers,
+      clean: leftoverCmds(l, leftovers),
+      prepare: [],
+      switchTo: switchTo(l, release),
+      switchBack: undoOf(l, facts, release),
+      meta: metas.get(release)!,
+      previousMeta: metas.get(live),
+      hooks,
+      after: hookCmds(hooks, "after_rollback", l.release(release)),
+      afterSwitchBack: [],
+      onFailure: [],
+      prune: [],
+    };
+  });
+  return {
+    action: "rollback",
+    stage,
+    release,
+    hosts: withBatchHooks(stage, hosts, release),
+    phases: [
+      { kind: "clean" },
+      ...switchPhases(stage, input.hosts),
+      { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
+    ],
+  };
+}
+
+function rollbackError(message: string, fix?: string): CutoverError {
+  return new CutoverError("rollback", message, { fix, exitCode: EXIT.failed });
+}
