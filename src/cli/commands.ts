@@ -214,7 +214,7 @@ export async function historyCommand(
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1)
     throw usageError(`--limit: expected a positive whole number, got "${opts.limit}"`);
-  const entries = await readHistory(ctx.stage(stageName), limit, hostList(opts.hosts));
+  const entries = await readHistory(ctx.stage(stageName), limit, hostList(opts.hosts), ctx.emit);
   ctx.print(historyTable(entries), entries);
   return EXIT.ok;
 }

@@ -1,6 +1,8 @@
 import type { Emit } from "../engine/events.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
+import { stageSecrets } from "../config/secrets.js";
 import { errorText } from "../report/error-text.js";
+import type { Redactor } from "../report/redact.js";
 import { progressRenderer } from "../report/render.js";
 
 export interface GlobalOptions {
@@ -23,12 +25,22 @@ export interface CommandContext {
   failed(result: DeployResult): void;
 }
 
-export function createContext(global: GlobalOptions, argv: readonly string[]): CommandContext {
-  const write = (text: string) => process.stderr.write(text);
+/** Everything printed passes the redactor, which learns each loaded stage's secrets. */
+export function createContext(
+  global: GlobalOptions,
+  argv: readonly string[],
+  redactor: Redactor,
+): CommandContext {
+  const write = (text: string) => process.stderr.write(redactor.apply(text));
+  const out = (text: string) => process.stdout.write(redactor.apply(text));
   return {
     global,
     argv,
-    stage: (name) => loadStage({ config: global.config, cwd: process.cwd(), stage: name }),
+    stage: (name) => {
+      const stage = loadStage({ config: global.config, cwd: process.cwd(), stage: name });
+      redactor.add(stageSecrets(stage));
+      return stage;
+    },
     emit: progressRenderer({
       verbose: global.verbose ?? false,
       quiet: global.quiet ?? false,
@@ -36,10 +48,10 @@ export function createContext(global: GlobalOptions, argv: readonly string[]): C
     }),
     print: (human, json) => {
       if (!global.json) {
-        process.stdout.write(`${human}\n`);
+        out(`${human}\n`);
         return;
       }
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      out(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
     },
     failed: (result) => {

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
+import { redactUrl } from "./secrets.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import {
@@ -193,7 +194,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
         }
       : undefined,
     notify: (merged.notify ?? []).map((w) => ({
-      url: w.url,
+      url: new Secret(w.url, redactUrl(w.url, true)),
       format: w.format ?? "json",
       secret: w.secret === undefined ? undefined : new Secret(w.secret),
       events: w.events ?? ["started", "succeeded", "failed", "rolled_back"],

@@ -83,27 +83,30 @@ export interface HealthCheck {
 export type NotifyEvent = "started" | "succeeded" | "failed" | "rolled_back";
 
 export interface Webhook {
-  readonly url: string;
+  /** The URL is a bearer token for most receivers (Slack, Discord, Teams): printed without its path. */
+  readonly url: Secret;
   readonly format: "json" | "slack";
   readonly secret?: Secret;
   readonly events: readonly NotifyEvent[];
   readonly timeoutSeconds: number;
 }
 
-/** A secret prints as [REDACTED] in logs, JSON and errors; only .reveal() gives the value. */
+/** A secret prints as [REDACTED] (or a shown form) in logs, JSON and errors; only .reveal() gives the value. */
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  readonly #shown: string;
+  constructor(value: string, shown = "[REDACTED]") {
     this.#value = value;
+    this.#shown = shown;
   }
   reveal(): string {
     return this.#value;
   }
   toString(): string {
-    return "[REDACTED]";
+    return this.#shown;
   }
   toJSON(): string {
-    return "[REDACTED]";
+    return this.#shown;
   }
 }
 

@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import type { HealthCheck, ResolvedHost } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
+import { redactUrl } from "../config/secrets.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
@@ -88,12 +89,13 @@ export async function checkHealth(
         continue;
       }
       const url = healthUrl(check, t.host);
+      const shown = redactUrl(url);
       try {
         const problem = judge(check, await get(url, check.timeoutSeconds * 1000), release);
         if (!problem) return;
-        reason = `${url}: ${problem}`;
+        reason = `${shown}: ${problem}`;
       } catch (error) {
-        reason = `${url}: ${(error as Error).message}`;
+        reason = `${shown}: ${(error as Error).message}`;
       }
     }
     throw new CutoverError(

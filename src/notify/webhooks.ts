@@ -75,7 +75,7 @@ export async function notify(hooks: readonly Webhook[], n: Notification): Promis
         let last = "";
         for (let attempt = 0; Date.now() < deadline; attempt++) {
           try {
-            await post(hook.url, payload, headers, deadline - Date.now());
+            await post(hook.url.reveal(), payload, headers, deadline - Date.now());
             return undefined;
           } catch (error) {
             last = (error as Error).message;

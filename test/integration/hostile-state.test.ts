@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { layout } from "../../src/plan/layout.js";
+import { clearObservedLock } from "../../src/plan/records.js";
+import { renderCmd } from "../../src/shell/cmd.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { assertCurrentComplete, snapshot } from "../helpers/tree.js";
+
+/** Regression tests for host state cutover did not make: each once deleted or corrupted data. */
+const fx = fixture();
+after(() => fx.cleanup());
+const meta = (...p: string[]) => path.join(fx.deployPath, ".cutover", ...p);
+const releases = () => readdirSync(path.join(fx.deployPath, "releases")).sort();
+const deployOk = async (...args: string[]) => {
+  const r = await cutover(["deploy", "-q", ...args], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+};
+
+test("setup: two good releases", async () => {
+  await deployOk();
+  await deployOk();
+  assert.equal(releases().length, 2);
+});
+
+test("metadata with an empty id does not make a deploy prune releases/", async () => {
+  writeFileSync(meta("releases", "x.json"), JSON.stringify({ id: "", state: "bad" }));
+  const before = releases();
+  const r = await deployOk();
+  assert.match(r.stderr, /x\.json is not valid release metadata/);
+  for (const id of before) assert.ok(releases().includes(id), `${id} survived`);
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  assert.ok(existsSync(meta("releases", "x.json")), "the foreign file is left alone");
+});
+
+test("metadata naming ../shared as a failed release does not make cleanup delete shared/", async () => {
+  writeFileSync(
+    meta("releases", "20200101T000000Z.json"),
+    JSON.stringify({ id: "../shared", state: "failed" }),
+  );
+  const shared = snapshot(path.join(fx.deployPath, "shared"));
+  const r = await cutover(["cleanup"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(snapshot(path.join(fx.deployPath, "shared")), shared);
+});
+
+test("names with newlines in releases/ and .cutover/tmp/ cannot forge records: cleanup removes nothing of theirs", async () => {
+  mkdirSync(path.join(fx.deployPath, "releases", "x\nrelease .."));
+  mkdirSync(meta("tmp", "x\ntmp .."), { recursive: true });
+  mkdirSync(path.join(fx.deployPath, "releases", "-rf"));
+  const before = snapshot(fx.deployPath);
+  const r = await cutover(["cleanup"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /note: .*not cutover releases/);
+  const after_ = snapshot(fx.deployPath);
+  for (const [p, v] of before) {
+    if (!p.startsWith(".cutover/history")) assert.equal(after_.get(p), v, `${p} unchanged`);
+  }
+  assert.ok(existsSync(path.join(fx.deployPath, "releases", "x\nrelease ..")));
+  assert.ok(existsSync(meta("tmp", "x\ntmp ..")));
+});
+
+test("a release directory without metadata (the migrated `current`) is never removed", async () => {
+  const legacy = path.join(fx.dir, "legacy app");
+  mkdirSync(path.join(legacy, "current/storage"), { recursive: true });
+  writeFileSync(path.join(legacy, "current/index.php"), "legacy");
+  writeFileSync(path.join(legacy, "current/storage/upload.jpg"), "a user's upload");
+  // The migration cutover prints for a `current` that is a real directory:
+  mkdirSync(path.join(legacy, "releases"));
+  renameSync(path.join(legacy, "current"), path.join(legacy, "releases/00000000T000000Z"));
+  symlinkSync("releases/00000000T000000Z", path.join(legacy, "current"));
+  fx.writeConfig({}, [{ path: legacy }]);
+  await deployOk();
+  await deployOk();
+  await deployOk();
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(
+    readFileSync(path.join(legacy, "releases/00000000T000000Z/storage/upload.jpg"), "utf8"),
+    "a user's upload",
+  );
+  fx.writeConfig();
+});
+
+test("a deploy path behind a symlink with an absolute current: the live release is never planned for removal", async () => {
+  const real = path.join(fx.dir, "real target");
+  const link = path.join(fx.dir, "linked target");
+  fx.writeConfig({}, [{ path: real }]);
+  await deployOk();
+  const live = path.basename(realpathSync(path.join(real, "current")));
+  // Another tool made `current` absolute; the config names the path through a symlink.
+  const tmp = path.join(real, "current.tmp");
+  symlinkSync(path.join(real, "releases", live), tmp);
+  renameSync(tmp, path.join(real, "current"));
+  symlinkSync(real, link);
+  fx.writeConfig({}, [{ path: link }]);
+  const dry = await cutover(["--dry-run", "deploy"], fx.app);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.doesNotMatch(dry.stdout, new RegExp(`clean up[^\\n]*\\n[^#]*${live}`));
+  await deployOk();
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  assert.ok(existsSync(path.join(real, "releases", live)), "the release that was live survived");
+  fx.writeConfig();
+});
+
+test("a symlinked parent in the source never makes shared or writable steps write outside the release", async () => {
+  const outside = path.join(fx.dir, "outside");
+  mkdirSync(path.join(outside, "cache"), { recursive: true });
+  writeFileSync(path.join(outside, "cache/keep.txt"), "not cutover's");
+  const before = snapshot(outside);
+  symlinkSync(outside, path.join(fx.app, "var"));
+  try {
+    for (const extra of [
+      { shared_dirs: ["storage/uploads", "var/cache"] },
+      { writable_dirs: ["var/cache"] },
+    ]) {
+      fx.writeConfig(extra);
+      const r = await cutover(["deploy"], fx.app);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /var is a symlink .*refusing to write through it/);
+      assert.deepEqual(snapshot(outside), before, "nothing outside changed");
+      assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+    }
+  } finally {
+    fx.writeConfig();
+    rmSync(path.join(fx.app, "var"));
+  }
+});
+
+test('shared_dirs: ["./"] is a configuration error, not a release replaced by a link', async () => {
+  fx.writeConfig({ shared_dirs: ["./"] });
+  const before = snapshot(fx.deployPath);
+  const r = await cutover(["deploy"], fx.app);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.split("\n")[0]!, /shared_dirs\[0\].*release itself/);
+  assert.deepEqual(snapshot(fx.deployPath), before);
+  fx.writeConfig();
+});
+
+test("system directories and the login's home are refused as deploy paths", async () => {
+  for (const p of ["/", "/etc", "/usr", "/var/"]) {
+    fx.writeConfig({}, [{ path: p }]);
+    const r = await cutover(["deploy", "--dry-run"], fx.app);
+    assert.equal(r.code, 2, `${p}: ${r.stderr}`);
+    assert.match(r.stderr.split("\n")[0]!, /is a system directory, not a deploy path/);
+  }
+  const home = path.join(fx.dir, "home of the login");
+  mkdirSync(home);
+  fx.writeConfig({}, [{ path: home }]);
+  // The check runs on the host, where $HOME is known.
+  const h = spawnSync(process.execPath, [BIN, "deploy"], {
+    cwd: fx.app,
+    env: { ...process.env, HOME: home, NO_COLOR: "1" },
+    encoding: "utf8",
+  });
+  assert.equal(h.status, 2, h.stderr);
+  assert.match(h.stderr.split("\n")[0]!, /is the login's home directory/);
+  assert.deepEqual(readdirSync(home), [], "nothing created in the home directory");
+  fx.writeConfig();
+});
+
+test("a symlink whose target reads @@hashes cannot cut the manifest short: verify still sees tampering", async () => {
+  symlinkSync("@@hashes", path.join(fx.app, "public/odd-link"));
+  symlinkSync("@@previous", path.join(fx.app, "public/@@manifest"));
+  try {
+    await deployOk();
+    const ok = await cutover(["verify"], fx.app);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const live = realpathSync(path.join(fx.deployPath, "current"));
+    writeFileSync(path.join(live, "src/lib.php"), "<?php // tampered\n");
+    const bad = await cutover(["verify"], fx.app);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stdout + bad.stderr, /content differs from the recorded checksum/);
+  } finally {
+    rmSync(path.join(fx.app, "public/odd-link"));
+    rmSync(path.join(fx.app, "public/@@manifest"));
+    await deployOk();
+  }
+});
+
+test("history: a cut-short last line does not swallow the next entry; broken lines and metadata never crash", async () => {
+  appendFileSync(meta("history.jsonl"), '{"event":"deploy","outcome":"ok","stage');
+  appendFileSync(meta("history.jsonl"), "");
+  await deployOk();
+  const h = await cutover(["--json", "history", "--limit", "3"], fx.app);
+  assert.equal(h.code, 0, h.stderr);
+  const entries = json<{ event: string; release: string }[]>(h);
+  const live = path.basename(realpathSync(path.join(fx.deployPath, "current")));
+  assert.equal(entries.at(-1)!.release, live, "the entry after the cut line is whole");
+  assert.match(h.stderr, /skipped 1 line/);
+  appendFileSync(
+    meta("history.jsonl"),
+    `${JSON.stringify({ event: "deploy", outcome: "ok" })}\n[1,2]\nnull\n`,
+  );
+  const id = "20300101T000000Z";
+  mkdirSync(path.join(fx.deployPath, "releases", id));
+  writeFileSync(meta("releases", `${id}.json`), JSON.stringify({ id, state: "superseded", revision: {} }));
+  const again = await cutover(["history"], fx.app);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /\n\s+at /);
+  const rel = await cutover(["releases"], fx.app);
+  assert.equal(rel.code, 0, rel.stderr);
+  assert.match(rel.stdout, new RegExp(id));
+});
+
+test("unlock clears only the lock it looked at", () => {
+  const l = layout(fx.deployPath);
+  const clear = (seen: string) =>
+    execFileSync("sh", ["-c", renderCmd(clearObservedLock(l, seen))], { stdio: "pipe" });
+  mkdirSync(l.lock, { recursive: true });
+  writeFileSync(l.lockOwner, '{"token":"newer","pid":1}\n');
+  assert.throws(() => clear('{"token":"older","pid":1}'), /changed hands/);
+  assert.ok(existsSync(l.lock), "a lock taken in between stays");
+  clear('{"token":"newer","pid":1}');
+  assert.ok(!existsSync(l.lock));
+});
