@@ -130,9 +130,12 @@ export async function applyRun(
         const error = await firstFailure(units, (u) =>
           checkHealth(u.t, stage.healthCheck!, plan.release, emit),
         );
-        if (error) {
+        if (error && !phase.switchBackOnFailure) {
+          emit({ type: "warning", message: error.message });
+          warnings.push(error.message);
+        } else if (error) {
           emit({ type: "phase", phase: "health check failed: switching every host back" });
-          return switchBack(error, plan.action === "deploy" ? "bad" : "failed", plan.action === "deploy");
+          return switchBack(error, "bad", true);
         }
         break;
       }

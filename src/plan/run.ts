@@ -53,7 +53,8 @@ export type Phase =
       readonly pauseSeconds: number;
     }
   | { readonly kind: "php-reset" }
-  | { readonly kind: "health" }
+  /** A deploy switches back on failure; a rollback (an emergency, by choice) warns and stays. */
+  | { readonly kind: "health"; readonly switchBackOnFailure: boolean }
   | { readonly kind: "record" }
   | {
       readonly kind: "after";
@@ -121,7 +122,7 @@ function withBatchHooks(
   });
 }
 
-function switchPhases(stage: ResolvedStage, hosts: readonly HostState[]): Phase[] {
+function switchPhases(stage: ResolvedStage, hosts: readonly HostState[], action: RunPlan["action"]): Phase[] {
   return [
     {
       kind: "switch",
@@ -132,7 +133,7 @@ function switchPhases(stage: ResolvedStage, hosts: readonly HostState[]): Phase[
       pauseSeconds: stage.rolling?.pauseSeconds ?? 0,
     },
     { kind: "php-reset" },
-    ...(stage.healthCheck ? [{ kind: "health" } as const] : []),
+    ...(stage.healthCheck ? [{ kind: "health", switchBackOnFailure: action === "deploy" } as const] : []),
     { kind: "record" },
   ];
 }
@@ -195,7 +196,7 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
     phases: [
       { kind: "clean" },
       { kind: "prepare" },
-      ...switchPhases(stage, input.hosts),
+      ...switchPhases(stage, input.hosts, "deploy"),
       { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
       { kind: "prune" },
     ],
@@ -213,7 +214,8 @@ export interface RollbackRunInput {
 /**
  * Decides the target on every host first (all must agree and have its files, or nothing is
  * switched), then the same phases as a deploy after its barrier: switch -> reset -> health -> record
- * -> after_rollback. A failure after the switch switches back to what was live.
+ * -> after_rollback. A failed switch or reset switches back to what was live; a failed health check
+ * only warns (the release rolled back from is no better).
  */
 export function planRollbackRun(input: RollbackRunInput): RunPlan {
   const { stage } = input;
@@ -263,7 +265,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     hosts: withBatchHooks(stage, hosts, release),
     phases: [
       { kind: "clean" },
-      ...switchPhases(stage, input.hosts),
+      ...switchPhases(stage, input.hosts, "rollback"),
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],
   };

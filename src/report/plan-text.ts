@@ -75,7 +75,7 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
     case "health":
       return [
         {
-          title: "health check (a failure switches every host back)",
+          title: `health check (${phase.switchBackOnFailure ? "a failure switches every host back" : "a failure is a warning"})`,
           lines: [
             healthCheck?.url
               ? `GET ${healthCheck.url} expecting ${healthCheck.expectStatus}, ${healthCheck.retries} attempts`

@@ -174,9 +174,12 @@ test("health check fails on one of three hosts: all go back, release bad, histor
     const to = await cutover(["rollback", "--to", result.release], fx.app);
     assert.equal(to.code, 1);
     assert.match(to.stderr, /is marked bad/);
+    // web2 still fails every health check: a rollback is kept and warns (exit 4) instead of undoing itself.
     const plain = await cutover(["--json", "rollback"], fx.app);
-    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.code, 4, plain.stderr);
+    assert.match(plain.stderr, /warning: web2: health check failed/);
     assert.notEqual(json<Result>(plain).release, result.release);
+    assert.ok(json<Result>(plain).hosts.every((h) => h.serving === json<Result>(plain).release));
   } finally {
     rmSync(path.join(paths[1]!, "BROKEN"), { force: true });
   }
