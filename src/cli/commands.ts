@@ -23,6 +23,7 @@ import { planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
 import { withNotifications } from "./notifications.js";
+import { schemaReference } from "./package-info.js";
 import { ProbedRun } from "./probed-run.js";
 
 const hostList = (value: string | undefined) =>
@@ -283,7 +284,11 @@ export async function initCommand(
     throw usageError(`${file} already exists`, "pass --force to overwrite it");
   const deployPath = opts.path ?? `/var/www/${path.basename(dir)}`;
   if (!deployPath.startsWith("/")) throw usageError(`--path: "${deployPath}" must be absolute`);
-  const { framework, text } = initTemplate(path.dirname(file), deployPath);
+  const { framework, text } = initTemplate(
+    path.dirname(file),
+    deployPath,
+    schemaReference(path.dirname(file)),
+  );
   if (ctx.global.dryRun) {
     ctx.print(text, { file, framework, text });
     return EXIT.ok;

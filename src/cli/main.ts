@@ -3,6 +3,7 @@ import pc from "picocolors";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { errorText } from "../report/error-text.js";
 import { createContext, type GlobalOptions } from "./context.js";
+import { packageVersion } from "./package-info.js";
 
 const EXIT_CODES = `
 Exit codes:
@@ -23,6 +24,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     .option("--json", "print a machine-readable result on stdout (progress goes to stderr)")
     .option("-v, --verbose", "show every step and its output")
     .option("-q, --quiet", "show only warnings, errors and the result")
+    .version(packageVersion(), "-V, --version", "print the version of cutover")
     .addHelpText("after", EXIT_CODES)
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })

@@ -4,13 +4,16 @@ import { z } from "zod";
 const releasePath = z
   .string()
   .min(1, "must not be empty")
-  .refine((p) => !p.startsWith("/"), "must be relative to the release (no leading /)")
-  .refine((p) => !p.split("/").includes(".."), 'must not contain ".."')
+  .regex(/^(?!\/)/, "must be relative to the release (no leading /)")
+  .regex(/^(?!(?:.*\/)?\.\.(?:\/|$))/, 'must not contain ".."')
   .transform((p) => p.replace(/\/+$/, "").replace(/^\.\//, ""));
 
 /** chmod mode as octal digits. YAML reads `0775` as the number 775, so numbers are taken digit by digit. */
 const mode = z
-  .union([z.string(), z.number().int()])
+  .union([
+    z.string().regex(/^[0-7]{3,4}$/, "must be an octal chmod mode such as 0775 or 2775"),
+    z.number().int(),
+  ])
   .transform((m) => String(m))
   .refine((m) => /^[0-7]{3,4}$/.test(m), "must be an octal chmod mode such as 0775 or 2775");
 
@@ -66,7 +69,7 @@ const writableDir = z.union([
 const absolutePath = z
   .string()
   .min(1)
-  .refine((p) => p.startsWith("/"), "must be an absolute path (the deploy path on the target)");
+  .regex(/^\//, "must be an absolute path (the deploy path on the target)");
 
 const hostObject = z
   .object({
@@ -86,23 +89,19 @@ const hostObject = z
 /** `[user@]host[:port]:/deploy/path`; an IPv6 address goes in brackets: `deploy@[::1]:2222:/srv/app`. */
 export const HOST_SHORTHAND = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?:(\/.*)$/;
 
-const hostShorthand = z.string().transform((text, ctx) => {
-  const m = HOST_SHORTHAND.exec(text);
-  if (!m) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      message: `"${text}" is not [user@]host[:port]:/absolute/path`,
-    });
-    return z.NEVER;
-  }
-  const [, user, host, port, path] = m;
-  return {
-    host: host!.replace(/^\[(.*)\]$/, "$1"),
-    path: path!,
-    ...(user ? { user } : {}),
-    ...(port ? { port: Number(port) } : {}),
-  } as z.output<typeof hostObject>;
-});
+// The message does not repeat the value: it may come from the environment (and hold a secret).
+const hostShorthand = z
+  .string()
+  .regex(HOST_SHORTHAND, "a host is [user@]host[:port]:/absolute/path, or an object with path")
+  .transform((text) => {
+    const [, user, host, port, path] = HOST_SHORTHAND.exec(text)!;
+    return {
+      host: host!.replace(/^\[(.*)\]$/, "$1"),
+      path: path!,
+      ...(user ? { user } : {}),
+      ...(port ? { port: Number(port) } : {}),
+    } as z.output<typeof hostObject>;
+  });
 
 const host = z.union([hostShorthand, hostObject]);
 

@@ -1,0 +1,89 @@
+import { type ZodTypeAny, z } from "zod";
+
+/** A JSON Schema (draft-07) node: plain data, written to schema/cutover.schema.json. */
+export type JsonSchema = { [key: string]: unknown };
+
+/**
+ * `${VAR}` or `${VAR:-default}`: in cutover.yaml a number or boolean may come from the environment,
+ * so editors must not flag `port: ${SSH_PORT}` (the loader turns the value into a number).
+ */
+export const ENV_REFERENCE = "^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}$";
+
+/**
+ * The JSON Schema of what users write (the input side of the zod schema), generated from the zod
+ * schema itself so the two cannot drift. Refinements that are functions (cross-field rules, digit
+ * checks of numeric modes) have no JSON Schema form; cutover checks them when it loads the file.
+ */
+export function toJsonSchema(schema: ZodTypeAny, title: string): JsonSchema {
+  return { $schema: "http://json-schema.org/draft-07/schema#", title, ...convert(schema) };
+}
+
+function convert(schema: ZodTypeAny): JsonSchema {
+  const def = schema._def as { description?: string };
+  const node = convertType(schema);
+  return def.description ? { description: def.description, ...node } : node;
+}
+
+function convertType(schema: ZodTypeAny): JsonSchema {
+  if (schema instanceof z.ZodOptional) return convert(schema.unwrap());
+  if (schema instanceof z.ZodEffects) return convert(schema.innerType());
+  if (schema instanceof z.ZodObject) return object(schema);
+  if (schema instanceof z.ZodString) return string(schema);
+  if (schema instanceof z.ZodNumber) return fromEnv(number(schema));
+  if (schema instanceof z.ZodBoolean) return fromEnv({ type: "boolean" });
+  if (schema instanceof z.ZodArray) {
+    const min = (schema._def as { minLength?: { value: number } }).minLength?.value;
+    return { type: "array", items: convert(schema.element), ...(min ? { minItems: min } : {}) };
+  }
+  if (schema instanceof z.ZodUnion) return { anyOf: (schema.options as ZodTypeAny[]).map(convert) };
+  if (schema instanceof z.ZodEnum) return { type: "string", enum: [...schema.options] };
+  if (schema instanceof z.ZodLiteral) return { const: schema.value };
+  if (schema instanceof z.ZodRecord) {
+    return {
+      type: "object",
+      propertyNames: convert(schema.keySchema),
+      additionalProperties: convert(schema.valueSchema),
+    };
+  }
+  throw new Error(`toJsonSchema: no JSON Schema for ${schema.constructor.name}`);
+}
+
+function object(schema: z.AnyZodObject): JsonSchema {
+  const shape = schema.shape as Record<string, ZodTypeAny>;
+  const required = Object.keys(shape).filter((key) => !shape[key]!.isOptional());
+  return {
+    type: "object",
+    properties: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, convert(value)])),
+    ...(required.length > 0 ? { required } : {}),
+    ...(schema._def.unknownKeys === "strict" ? { additionalProperties: false } : {}),
+  };
+}
+
+function string(schema: z.ZodString): JsonSchema {
+  const node: JsonSchema = { type: "string" };
+  const patterns: string[] = [];
+  for (const check of schema._def.checks) {
+    if (check.kind === "min") node.minLength = check.value;
+    else if (check.kind === "regex") patterns.push(check.regex.source);
+    else if (check.kind === "url") node.format = "uri";
+    else throw new Error(`toJsonSchema: no JSON Schema for string check ${check.kind}`);
+  }
+  if (patterns.length === 1) node.pattern = patterns[0];
+  if (patterns.length > 1) node.allOf = patterns.map((pattern) => ({ pattern }));
+  return node;
+}
+
+function number(schema: z.ZodNumber): JsonSchema {
+  const node: JsonSchema = { type: "number" };
+  for (const check of schema._def.checks) {
+    if (check.kind === "int") node.type = "integer";
+    else if (check.kind === "min") node[check.inclusive ? "minimum" : "exclusiveMinimum"] = check.value;
+    else if (check.kind === "max") node[check.inclusive ? "maximum" : "exclusiveMaximum"] = check.value;
+    else throw new Error(`toJsonSchema: no JSON Schema for number check ${check.kind}`);
+  }
+  return node;
+}
+
+function fromEnv(node: JsonSchema): JsonSchema {
+  return { anyOf: [node, { type: "string", pattern: ENV_REFERENCE }] };
+}
