@@ -1,6 +1,7 @@
 import type { Emit } from "../engine/events.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
+import type { Redactor } from "../report/redact.js";
 import { progressRenderer } from "../report/render.js";
 
 export interface GlobalOptions {
@@ -23,12 +24,24 @@ export interface CommandContext {
   failed(result: DeployResult): void;
 }
 
-export function createContext(global: GlobalOptions, argv: readonly string[]): CommandContext {
-  const write = (text: string) => process.stderr.write(text);
+/** Everything a command prints passes through `redactor`: values from the environment never show. */
+export function createContext(
+  global: GlobalOptions,
+  argv: readonly string[],
+  redactor: Redactor,
+): CommandContext {
+  const write = (text: string) => process.stderr.write(redactor.text(text));
+  const out = (text: string) => process.stdout.write(redactor.text(text));
   return {
     global,
     argv,
-    stage: (name) => loadStage({ config: global.config, cwd: process.cwd(), stage: name }),
+    stage: (name) =>
+      loadStage({
+        config: global.config,
+        cwd: process.cwd(),
+        stage: name,
+        onSecrets: (secrets) => redactor.add(secrets),
+      }),
     emit: progressRenderer({
       verbose: global.verbose ?? false,
       quiet: global.quiet ?? false,
@@ -36,10 +49,10 @@ export function createContext(global: GlobalOptions, argv: readonly string[]): C
     }),
     print: (human, json) => {
       if (!global.json) {
-        process.stdout.write(`${human}\n`);
+        out(`${human}\n`);
         return;
       }
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      out(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
     },
     failed: (result) => {

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import pc from "picocolors";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { errorText } from "../report/error-text.js";
+import { Redactor } from "../report/redact.js";
 import { createContext, type GlobalOptions } from "./context.js";
 import { packageVersion } from "./package-info.js";
 
@@ -16,7 +17,7 @@ Exit codes:
 
 type Commands = typeof import("./commands.js");
 
-function build(argv: readonly string[], done: (code: ExitCode) => void): Command {
+function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCode) => void): Command {
   const program = new Command("cutover")
     .description("Zero-downtime deploys with an atomic switch and one-command rollback.")
     .option("-c, --config <file>", "config file (default: ./cutover.yaml)")
@@ -34,7 +35,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
   const run =
     (action: (commands: Commands, ctx: ReturnType<typeof createContext>) => Promise<ExitCode>) =>
     async () => {
-      const ctx = createContext(program.opts<GlobalOptions>(), argv);
+      const ctx = createContext(program.opts<GlobalOptions>(), argv, redactor);
       done(await action(await import("./commands.js"), ctx));
     };
   const hostsOption = new Option("--hosts <names>", "only these hosts (comma-separated names)");
@@ -134,7 +135,8 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
 /** The only place that turns errors into exit codes and one-line messages. */
 export async function main(argv: readonly string[]): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
-  const program = build(argv, (c) => {
+  const redactor = new Redactor();
+  const program = build(argv, redactor, (c) => {
     code = c;
   });
   try {
@@ -145,21 +147,24 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const json = program.opts<GlobalOptions>().json ?? false;
-    return report(error, json);
+    return report(error, json, redactor);
   }
 }
 
-function report(error: unknown, json: boolean): ExitCode {
+function report(error: unknown, json: boolean, redactor: Redactor): ExitCode {
+  const write = (stream: NodeJS.WriteStream, text: string) => stream.write(redactor.text(text));
   if (error instanceof CutoverError) {
     const { state, fix, detail } = error.details;
-    process.stderr.write(errorText(error.message, { detail, state, fix }));
+    write(process.stderr, errorText(error.message, { detail, state, fix }));
     if (json)
-      process.stdout.write(
+      write(
+        process.stdout,
         `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
       );
     return error.exitCode;
   }
-  process.stderr.write(
+  write(
+    process.stderr,
     `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
   );
   return EXIT.failed;
