@@ -38,7 +38,7 @@ test("an unquoted whole reference is read as YAML reads the value; a quoted one 
   assert.equal(config.ssh?.accept_new_host_keys, true);
   assert.equal((config.stages.prod!.hosts[0] as { port: number }).port, 2222);
   assert.equal(
-    failure('keep_releases: "${KEEP}"\n' + HOSTS, { KEEP: "3" }).message,
+    failure(`keep_releases: "\${KEEP}"\n${HOSTS}`, { KEEP: "3" }).message,
     "cutover.yaml:1: keep_releases: expected number, got string",
   );
   const { config: text2 } = load(`source: "\${DIR}"\n${HOSTS}`, { DIR: "12" });
