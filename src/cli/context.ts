@@ -3,6 +3,7 @@ import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
 import { progressRenderer } from "../report/render.js";
+import { writer } from "./output.js";
 
 export interface GlobalOptions {
   readonly config?: string;
@@ -30,8 +31,8 @@ export function createContext(
   argv: readonly string[],
   redactor: Redactor,
 ): CommandContext {
-  const write = (text: string) => process.stderr.write(redactor.text(text));
-  const out = (text: string) => process.stdout.write(redactor.text(text));
+  const write = writer(process.stderr, redactor);
+  const out = writer(process.stdout, redactor);
   return {
     global,
     argv,

@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from "commander";
-import pc from "picocolors";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import { colors as pc } from "../report/colors.js";
 import { errorText } from "../report/error-text.js";
 import { Redactor } from "../report/redact.js";
 import { createContext, type GlobalOptions } from "./context.js";
+import { writer } from "./output.js";
 import { packageVersion } from "./package-info.js";
 
 const EXIT_CODES = `
@@ -30,7 +31,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(pc.red(text)) });
+    .configureOutput({ outputError: (text) => writer(process.stderr, redactor)(pc.red(text)) });
 
   const run =
     (action: (commands: Commands, ctx: ReturnType<typeof createContext>) => Promise<ExitCode>) =>
@@ -129,6 +130,18 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  program
+    .command("completion <shell>")
+    .description('print a shell completion script (bash or zsh): eval "$(cutover completion bash)"')
+    .action((shell) =>
+      run(async (_, ctx) =>
+        (await import("./completion-command.js")).completionCommand(ctx, shell, program),
+      )(),
+    );
+  program
+    .command("__stages", { hidden: true })
+    .description("the config's stage names, for completion")
+    .action(() => run(async (_, ctx) => (await import("./completion-command.js")).stagesCommand(ctx))());
   return program;
 }
 
@@ -152,19 +165,17 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
 }
 
 function report(error: unknown, json: boolean, redactor: Redactor): ExitCode {
-  const write = (stream: NodeJS.WriteStream, text: string) => stream.write(redactor.text(text));
+  const [out, err] = [writer(process.stdout, redactor), writer(process.stderr, redactor)];
   if (error instanceof CutoverError) {
     const { state, fix, detail } = error.details;
-    write(process.stderr, errorText(error.message, { detail, state, fix }));
+    err(errorText(error.message, { detail, state, fix }));
     if (json)
-      write(
-        process.stdout,
+      out(
         `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
       );
     return error.exitCode;
   }
-  write(
-    process.stderr,
+  err(
     `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
   );
   return EXIT.failed;
