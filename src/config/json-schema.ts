@@ -4,10 +4,11 @@ import { type ZodTypeAny, z } from "zod";
 export type JsonSchema = { [key: string]: unknown };
 
 /**
- * `${VAR}` or `${VAR:-default}`: in cutover.yaml a number or boolean may come from the environment,
- * so editors must not flag `port: ${SSH_PORT}` (the loader turns the value into a number).
+ * `${VAR}` or `${VAR:-default}` (config/interpolate.ts): editors must not flag `port: ${SSH_PORT}`
+ * (the loader turns the value into a number) or `path: ${DEPLOY_PATH}`, checked once it is filled in.
  */
-export const ENV_REFERENCE = "^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}$";
+const REFERENCE = "\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}";
+export const ENV_REFERENCE = `^${REFERENCE}$`;
 
 /**
  * The JSON Schema of what users write (the input side of the zod schema), generated from the zod
@@ -36,7 +37,7 @@ function convertType(schema: ZodTypeAny): JsonSchema {
     return { type: "array", items: convert(schema.element), ...(min ? { minItems: min } : {}) };
   }
   if (schema instanceof z.ZodUnion) return { anyOf: (schema.options as ZodTypeAny[]).map(convert) };
-  if (schema instanceof z.ZodEnum) return { type: "string", enum: [...schema.options] };
+  if (schema instanceof z.ZodEnum) return fromEnv({ type: "string", enum: [...schema.options] });
   if (schema instanceof z.ZodLiteral) return { const: schema.value };
   if (schema instanceof z.ZodRecord) {
     return {
@@ -70,7 +71,7 @@ function string(schema: z.ZodString): JsonSchema {
   }
   if (patterns.length === 1) node.pattern = patterns[0];
   if (patterns.length > 1) node.allOf = patterns.map((pattern) => ({ pattern }));
-  return node;
+  return patterns.length > 0 || node.format ? { anyOf: [node, { type: "string", pattern: REFERENCE }] } : node;
 }
 
 function number(schema: z.ZodNumber): JsonSchema {

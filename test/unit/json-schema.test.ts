@@ -36,7 +36,7 @@ function loaderError(text: string): string {
 }
 
 /** What the examples' `${VAR}` references need (CI recipes take them from the CI's secrets). */
-const EXAMPLE_ENV = { GITHUB_TOKEN: "t", DEPLOY_HOST: "web1.example.com" };
+const EXAMPLE_ENV = { GITHUB_TOKEN: "t", DEPLOY_HOST: "web1.example.com", DEPLOY_SSH_DIR: "/tmp/k" };
 
 /** Every valid config the user can read: examples/, the README's blocks, what `init` writes. */
 function validExamples(): [string, string][] {
