@@ -71,7 +71,9 @@ function string(schema: z.ZodString): JsonSchema {
   }
   if (patterns.length === 1) node.pattern = patterns[0];
   if (patterns.length > 1) node.allOf = patterns.map((pattern) => ({ pattern }));
-  return patterns.length > 0 || node.format ? { anyOf: [node, { type: "string", pattern: REFERENCE }] } : node;
+  return patterns.length > 0 || node.format
+    ? { anyOf: [node, { type: "string", pattern: REFERENCE }] }
+    : node;
 }
 
 function number(schema: z.ZodNumber): JsonSchema {
