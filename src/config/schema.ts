@@ -9,13 +9,16 @@ const releasePath = z
   .transform((p) => p.replace(/\/+$/, "").replace(/^\.\//, ""));
 
 /** chmod mode as octal digits. YAML reads `0775` as the number 775, so numbers are taken digit by digit. */
-const mode = z
-  .union([
-    z.string().regex(/^[0-7]{3,4}$/, "must be an octal chmod mode such as 0775 or 2775"),
-    z.number().int(),
-  ])
-  .transform((m) => String(m))
-  .refine((m) => /^[0-7]{3,4}$/.test(m), "must be an octal chmod mode such as 0775 or 2775");
+const OCTAL_MODE = /^[0-7]{3,4}$/;
+const MODE_MESSAGE = "must be an octal chmod mode such as 0775 or 2775";
+const mode = z.union([
+  z.string().regex(OCTAL_MODE, MODE_MESSAGE),
+  z
+    .number()
+    .int()
+    .transform((m) => String(m))
+    .refine((m) => OCTAL_MODE.test(m), MODE_MESSAGE),
+]);
 
 /** A hook is a shell command, or one limited to hosts with some roles, or run on only one host. */
 const hookEntry = z.union([
