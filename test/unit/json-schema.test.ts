@@ -60,7 +60,7 @@ function validExamples(): [string, string][] {
   return found;
 }
 
-test("the committed JSON Schema is the one generated from the zod schema (run `npm run build` if not)", () => {
+test("the committed JSON Schema is the one generated from the zod schema (`npm run schema` writes it)", () => {
   assert.equal(readFileSync(path.join(ROOT, SCHEMA_PATH), "utf8"), schemaText());
 });
 
