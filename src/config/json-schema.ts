@@ -15,46 +15,59 @@ export const ENV_REFERENCE = `^${REFERENCE}$`;
  * schema itself so the two cannot drift. Refinements that are functions (cross-field rules, digit
  * checks of numeric modes) have no JSON Schema form; cutover checks them when it loads the file.
  */
-export function toJsonSchema(schema: ZodTypeAny, title: string): JsonSchema {
-  return { $schema: "http://json-schema.org/draft-07/schema#", title, ...convert(schema) };
+export function toJsonSchema(
+  schema: ZodTypeAny,
+  title: string,
+  descriptions: Readonly<Record<string, string>>,
+): JsonSchema {
+  const describe = (at: string) => descriptions[at] ?? descriptions[at.replace(/^stages\.\*\./, "")];
+  return { $schema: "http://json-schema.org/draft-07/schema#", title, ...convert(schema, "", describe) };
 }
 
-function convert(schema: ZodTypeAny): JsonSchema {
-  const def = schema._def as { description?: string };
-  const node = convertType(schema);
-  return def.description ? { description: def.description, ...node } : node;
+/** Where a node is, for its description: `stages.*.hosts[].path`; stage settings share the top's. */
+type Describe = (at: string) => string | undefined;
+
+function convert(schema: ZodTypeAny, at: string, describe: Describe): JsonSchema {
+  const node = convertType(schema, at, describe);
+  const description = describe(at);
+  return description ? { description, ...node } : node;
 }
 
-function convertType(schema: ZodTypeAny): JsonSchema {
-  if (schema instanceof z.ZodOptional) return convert(schema.unwrap());
-  if (schema instanceof z.ZodEffects) return convert(schema.innerType());
-  if (schema instanceof z.ZodObject) return object(schema);
+function convertType(schema: ZodTypeAny, at: string, describe: Describe): JsonSchema {
+  const inner = (s: ZodTypeAny, path = at) => convertType(s, path, describe);
+  if (schema instanceof z.ZodOptional) return inner(schema.unwrap());
+  if (schema instanceof z.ZodEffects) return inner(schema.innerType());
+  if (schema instanceof z.ZodObject) return object(schema, at, describe);
   if (schema instanceof z.ZodString) return string(schema);
   if (schema instanceof z.ZodNumber) return fromEnv(number(schema));
   if (schema instanceof z.ZodBoolean) return fromEnv({ type: "boolean" });
   if (schema instanceof z.ZodArray) {
     const min = (schema._def as { minLength?: { value: number } }).minLength?.value;
-    return { type: "array", items: convert(schema.element), ...(min ? { minItems: min } : {}) };
+    return { type: "array", items: inner(schema.element, `${at}[]`), ...(min ? { minItems: min } : {}) };
   }
-  if (schema instanceof z.ZodUnion) return { anyOf: (schema.options as ZodTypeAny[]).map(convert) };
+  if (schema instanceof z.ZodUnion) return { anyOf: (schema.options as ZodTypeAny[]).map((o) => inner(o)) };
   if (schema instanceof z.ZodEnum) return fromEnv({ type: "string", enum: [...schema.options] });
   if (schema instanceof z.ZodLiteral) return { const: schema.value };
   if (schema instanceof z.ZodRecord) {
     return {
       type: "object",
-      propertyNames: convert(schema.keySchema),
-      additionalProperties: convert(schema.valueSchema),
+      propertyNames: inner(schema.keySchema, `${at}.*key`),
+      additionalProperties: inner(schema.valueSchema, `${at}.*`),
     };
   }
   throw new Error(`toJsonSchema: no JSON Schema for ${schema.constructor.name}`);
 }
 
-function object(schema: z.AnyZodObject): JsonSchema {
+function object(schema: z.AnyZodObject, at: string, describe: Describe): JsonSchema {
   const shape = schema.shape as Record<string, ZodTypeAny>;
   const required = Object.keys(shape).filter((key) => !shape[key]!.isOptional());
+  const property = ([key, value]: [string, ZodTypeAny]) => [
+    key,
+    convert(value, at ? `${at}.${key}` : key, describe),
+  ];
   return {
     type: "object",
-    properties: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, convert(value)])),
+    properties: Object.fromEntries(Object.entries(shape).map(property)),
     ...(required.length > 0 ? { required } : {}),
     ...(schema._def.unknownKeys === "strict" ? { additionalProperties: false } : {}),
   };

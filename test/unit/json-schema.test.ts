@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { parse } from "yaml";
 import { initTemplate } from "../../src/config/init.js";
 import { parseConfigText } from "../../src/config/load.js";
+import { KEY_DOCS } from "../../src/config/schema-docs.js";
 import { SCHEMA_PATH, schemaText } from "../../src/config/schema-file.js";
 import { CutoverError } from "../../src/errors.js";
 import { ROOT } from "../helpers/cli.js";
@@ -62,6 +63,15 @@ function validExamples(): [string, string][] {
 
 test("the committed JSON Schema is the one generated from the zod schema (`npm run schema` writes it)", () => {
   assert.equal(readFileSync(path.join(ROOT, SCHEMA_PATH), "utf8"), schemaText());
+});
+
+test("every key description lands in the schema (a renamed key leaves none behind)", () => {
+  const text = JSON.stringify(schema);
+  for (const [key, description] of Object.entries(KEY_DOCS))
+    assert.ok(text.includes(JSON.stringify(description)), `${key}: its description is in the schema`);
+  assert.equal(schema.properties.keep_releases.description, KEY_DOCS.keep_releases);
+  const stage = schema.properties.stages.additionalProperties;
+  assert.equal(stage.properties.keep_releases.description, KEY_DOCS.keep_releases, "stage settings too");
 });
 
 test("every example config in README.md and examples/ is valid for the JSON Schema and the loader", () => {
