@@ -18,6 +18,7 @@ have php || need+=(php8.2-cli)
 have cgi-fcgi || need+=(libfcgi-bin)
 have curl || need+=(curl)
 have crontab || need+=(cron)   # doctor reads crontabs
+have zsh || need+=(zsh)        # the completion tests run the zsh script in real zsh
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -14,9 +14,18 @@ export { CutoverError, EXIT, usageError } from "./errors.js";
 import { findConfigFile, loadConfig } from "./config/load.js";
 import { pickStage, type ResolvedStage, resolveStage } from "./config/resolve.js";
 
-/** Finds, validates and resolves the config for one stage (the only one, when none is named). */
-export function loadStage(options: { config?: string; cwd: string; stage?: string }): ResolvedStage {
+/**
+ * Finds, validates and resolves the config for one stage (the only one, when none is named).
+ * `onSecrets` learns the values taken from the environment before anything can print them.
+ */
+export function loadStage(options: {
+  config?: string;
+  cwd: string;
+  stage?: string;
+  onSecrets?: (secrets: readonly string[]) => void;
+}): ResolvedStage {
   const file = findConfigFile(options.config, options.cwd);
-  const { config } = loadConfig(file);
+  const { config, secrets } = loadConfig(file);
+  options.onSecrets?.(secrets);
   return resolveStage(config, file, pickStage(config, file, options.stage));
 }

@@ -22,6 +22,7 @@ import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
+import { schemaReference } from "./package-info.js";
 
 const hostList = (value: string | undefined) =>
   value
@@ -288,7 +289,11 @@ export async function initCommand(
     throw usageError(`${file} already exists`, "pass --force to overwrite it");
   const deployPath = opts.path ?? `/var/www/${path.basename(dir)}`;
   if (!deployPath.startsWith("/")) throw usageError(`--path: "${deployPath}" must be absolute`);
-  const { framework, text } = initTemplate(path.dirname(file), deployPath);
+  const { framework, text } = initTemplate(
+    path.dirname(file),
+    deployPath,
+    schemaReference(path.dirname(file)),
+  );
   if (ctx.global.dryRun) {
     ctx.print(text, { file, framework, text });
     return EXIT.ok;

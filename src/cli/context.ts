@@ -1,9 +1,10 @@
+import { stageSecrets } from "../config/secrets.js";
 import type { Emit } from "../engine/events.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
-import { stageSecrets } from "../config/secrets.js";
 import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
 import { progressRenderer } from "../report/render.js";
+import { writer } from "./output.js";
 
 export interface GlobalOptions {
   readonly config?: string;
@@ -25,19 +26,24 @@ export interface CommandContext {
   failed(result: DeployResult): void;
 }
 
-/** Everything printed passes the redactor, which learns each loaded stage's secrets. */
+/** Everything a command prints passes through `redactor`: values from the environment never show. */
 export function createContext(
   global: GlobalOptions,
   argv: readonly string[],
   redactor: Redactor,
 ): CommandContext {
-  const write = (text: string) => process.stderr.write(redactor.apply(text));
-  const out = (text: string) => process.stdout.write(redactor.apply(text));
+  const write = writer(process.stderr, redactor);
+  const out = writer(process.stdout, redactor);
   return {
     global,
     argv,
     stage: (name) => {
-      const stage = loadStage({ config: global.config, cwd: process.cwd(), stage: name });
+      const stage = loadStage({
+        config: global.config,
+        cwd: process.cwd(),
+        stage: name,
+        onSecrets: (secrets) => redactor.add(secrets),
+      });
       redactor.add(stageSecrets(stage));
       return stage;
     },

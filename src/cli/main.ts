@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from "commander";
-import pc from "picocolors";
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import { colors as pc } from "../report/colors.js";
 import { errorText } from "../report/error-text.js";
 import { Redactor } from "../report/redact.js";
 import { createContext, type GlobalOptions } from "./context.js";
+import { writer } from "./output.js";
+import { packageVersion } from "./package-info.js";
 
 const EXIT_CODES = `
 Exit codes:
@@ -24,11 +26,12 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--json", "print a machine-readable result on stdout (progress goes to stderr)")
     .option("-v, --verbose", "show every step and its output")
     .option("-q, --quiet", "show only warnings, errors and the result")
+    .version(packageVersion(), "-V, --version", "print the version of cutover")
     .addHelpText("after", EXIT_CODES)
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(pc.red(text)) });
+    .configureOutput({ outputError: (text) => writer(process.stderr, redactor)(pc.red(text)) });
 
   const run =
     (action: (commands: Commands, ctx: ReturnType<typeof createContext>) => Promise<ExitCode>) =>
@@ -127,6 +130,18 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  program
+    .command("completion <shell>")
+    .description('print a shell completion script (bash or zsh): eval "$(cutover completion bash)"')
+    .action((shell) =>
+      run(async (_, ctx) =>
+        (await import("./completion-command.js")).completionCommand(ctx, shell, program),
+      )(),
+    );
+  program
+    .command("__stages", { hidden: true })
+    .description("the config's stage names, for completion")
+    .action(() => run(async (_, ctx) => (await import("./completion-command.js")).stagesCommand(ctx))());
   return program;
 }
 
@@ -150,21 +165,18 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
 }
 
 function report(error: unknown, json: boolean, redactor: Redactor): ExitCode {
+  const [out, err] = [writer(process.stdout, redactor), writer(process.stderr, redactor)];
   if (error instanceof CutoverError) {
     const { state, fix, detail } = error.details;
-    process.stderr.write(redactor.apply(errorText(error.message, { detail, state, fix })));
+    err(errorText(error.message, { detail, state, fix }));
     if (json)
-      process.stdout.write(
-        redactor.apply(
-          `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
-        ),
+      out(
+        `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
       );
     return error.exitCode;
   }
-  process.stderr.write(
-    redactor.apply(
-      `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
-    ),
+  err(
+    `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
   );
   return EXIT.failed;
 }

@@ -58,10 +58,15 @@ const list = (items: string[], indent: string) =>
   items.length === 0 ? " []" : `\n${items.map((i) => `${indent}- ${JSON.stringify(i)}`).join("\n")}`;
 
 /** A commented cutover.yaml for the app in `dir`, with the detected framework's usual paths. */
-export function initTemplate(dir: string, deployPath: string): { framework: Framework; text: string } {
+export function initTemplate(
+  dir: string,
+  deployPath: string,
+  schema: string,
+): { framework: Framework; text: string } {
   const framework = detectFramework(dir);
   const p = propose(framework, dir);
-  const text = `# cutover.yaml: written by \`cutover init\` (detected: ${framework}).
+  const text = `# yaml-language-server: $schema=${schema}
+# cutover.yaml: written by \`cutover init\` (detected: ${framework}).
 # Reference: README.md, section "Configuration". Every top-level key can be overridden per stage.
 
 # Directory to ship, relative to this file.

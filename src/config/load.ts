@@ -3,14 +3,20 @@ import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { ZodIssue } from "zod";
 import { configError } from "../errors.js";
+import { redact } from "../report/redact.js";
+import { interpolate } from "./interpolate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { closest, keysAt } from "./suggest.js";
 
 export const CONFIG_NAMES = ["cutover.yaml", "cutover.yml"] as const;
 
+export type Env = Readonly<Record<string, string | undefined>>;
+
 export interface LoadedConfig {
   readonly file: string;
   readonly config: ParsedConfig;
+  /** Values the file took from the environment: the CLI never prints them. */
+  readonly secrets: readonly string[];
 }
 
 /** Finds the config file: the one given, or cutover.yaml in the working directory. */
@@ -35,18 +41,29 @@ function isFile(file: string): boolean {
   }
 }
 
-export function loadConfig(file: string): LoadedConfig {
+export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     throw configError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  return { file, config: parseConfigText(text, file) };
+  return { file, ...parseConfig(text, file, env) };
 }
 
-/** Parses and validates config text; every error names the file, line and key path. */
-export function parseConfigText(text: string, file: string): ParsedConfig {
+export function parseConfigText(text: string, file: string, env: Env = process.env): ParsedConfig {
+  return parseConfig(text, file, env).config;
+}
+
+/**
+ * Parses config text, fills in `${VAR}` from `env` and validates it; every error names the file,
+ * line and key path, and none repeats a value taken from the environment.
+ */
+export function parseConfig(
+  text: string,
+  file: string,
+  env: Env,
+): { config: ParsedConfig; secrets: readonly string[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -55,6 +72,19 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     throw configError(
       `${file}${line ? `:${line}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`,
       "fix the YAML syntax at that line",
+    );
+  }
+  const { secrets, unset } = interpolate(doc, env);
+  if (unset.length > 0) {
+    const lines = unset.map(
+      (u) =>
+        `${file}:${lineCounter.linePos(u.offset).line + u.linesIn}: ${formatPath(u.path)}: environment variable ${u.variable} is not set`,
+    );
+    const first = unset[0]!.variable;
+    throw configError(
+      lines[0]!,
+      `export ${first} before running cutover, give a default with \${${first}:-value}, or write $\${ for a literal \${`,
+      lines.slice(1),
     );
   }
   const data: unknown = doc.toJS() ?? {};
@@ -67,7 +97,7 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     return undefined;
   };
   const result = configSchema.safeParse(data);
-  if (result.success) return result.data;
+  if (result.success) return { config: result.data, secrets };
 
   // A typo explains the "required" error it causes, so unknown keys are reported first.
   const issues = flattenUnions(result.error.issues).sort(
@@ -75,7 +105,7 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
   );
   const lines = issues.map((issue) => {
     const line = lineOf(issue.path);
-    return `${file}${line ? `:${line}` : ""}: ${describeIssue(issue)}`;
+    return redact(`${file}${line ? `:${line}` : ""}: ${describeIssue(issue)}`, secrets);
   });
   throw configError(
     lines[0]!,

@@ -2,9 +2,9 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
-import { redactUrl } from "./secrets.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
+import { redactUrl } from "./secrets.js";
 import {
   type HookEntry,
   type ResolvedHost,

@@ -4,19 +4,26 @@ import { z } from "zod";
 const releasePath = z
   .string()
   .min(1, "must not be empty")
-  .refine((p) => !p.startsWith("/"), "must be relative to the release (no leading /)")
-  .refine((p) => !p.split("/").includes(".."), 'must not contain ".."')
+  .regex(/^(?!\/)/, "must be relative to the release (no leading /)")
+  .regex(/^(?!(?:.*\/)?\.\.(?:\/|$))/, 'must not contain ".."')
+  .regex(/^(?!(?:\.\/)*\.?\/*$)/, 'must name a path inside the release, not the release itself ("." or "./")')
   .transform((p) => p.replace(/\/+$/, "").replace(/^(\.\/)+/, ""))
   .refine(
-    (p) => p !== "" && p.split("/").every((part) => part !== "" && part !== "."),
-    'must name a path inside the release, not the release itself ("." or "./"), without empty or "." parts',
+    (p) => p.split("/").every((part) => part !== "" && part !== "."),
+    'must not have empty or "." parts',
   );
 
 /** chmod mode as octal digits. YAML reads `0775` as the number 775, so numbers are taken digit by digit. */
-const mode = z
-  .union([z.string(), z.number().int()])
-  .transform((m) => String(m))
-  .refine((m) => /^[0-7]{3,4}$/.test(m), "must be an octal chmod mode such as 0775 or 2775");
+const OCTAL_MODE = /^[0-7]{3,4}$/;
+const MODE_MESSAGE = "must be an octal chmod mode such as 0775 or 2775";
+const mode = z.union([
+  z.string().regex(OCTAL_MODE, MODE_MESSAGE),
+  z
+    .number()
+    .int()
+    .transform((m) => String(m))
+    .refine((m) => OCTAL_MODE.test(m), MODE_MESSAGE),
+]);
 
 /** A hook is a shell command, or one limited to hosts with some roles, or run on only one host. */
 const hookEntry = z.union([
@@ -70,7 +77,7 @@ const writableDir = z.union([
 const absolutePath = z
   .string()
   .min(1)
-  .refine((p) => p.startsWith("/"), "must be an absolute path (the deploy path on the target)");
+  .regex(/^\//, "must be an absolute path (the deploy path on the target)");
 
 const hostObject = z
   .object({
@@ -90,23 +97,19 @@ const hostObject = z
 /** `[user@]host[:port]:/deploy/path`; an IPv6 address goes in brackets: `deploy@[::1]:2222:/srv/app`. */
 export const HOST_SHORTHAND = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?:(\/.*)$/;
 
-const hostShorthand = z.string().transform((text, ctx) => {
-  const m = HOST_SHORTHAND.exec(text);
-  if (!m) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      message: `"${text}" is not [user@]host[:port]:/absolute/path`,
-    });
-    return z.NEVER;
-  }
-  const [, user, host, port, path] = m;
-  return {
-    host: host!.replace(/^\[(.*)\]$/, "$1"),
-    path: path!,
-    ...(user ? { user } : {}),
-    ...(port ? { port: Number(port) } : {}),
-  } as z.output<typeof hostObject>;
-});
+// The message does not repeat the value: it may come from the environment (and hold a secret).
+const hostShorthand = z
+  .string()
+  .regex(HOST_SHORTHAND, "a host is [user@]host[:port]:/absolute/path, or an object with path")
+  .transform((text) => {
+    const [, user, host, port, path] = HOST_SHORTHAND.exec(text)!;
+    return {
+      host: host!.replace(/^\[(.*)\]$/, "$1"),
+      path: path!,
+      ...(user ? { user } : {}),
+      ...(port ? { port: Number(port) } : {}),
+    } as z.output<typeof hostObject>;
+  });
 
 const host = z.union([hostShorthand, hostObject]);
 

@@ -1,8 +1,8 @@
 import http from "node:http";
 import https from "node:https";
 import type { HealthCheck, ResolvedHost } from "../config/resolve.js";
-import { CutoverError } from "../errors.js";
 import { redactUrl } from "../config/secrets.js";
+import { CutoverError } from "../errors.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";

@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { colors as pc } from "./colors.js";
 
 /** The error block on stderr: the first line says what and where; then details, state and fix. */
 export function errorText(

@@ -1,14 +1,33 @@
-/** Replaces every known secret in text that leaves the process (output, JSON, errors). Longest first. */
-export class Redactor {
-  private secrets: string[] = [];
+/**
+ * Values shorter than this are not masked: "22" or "yes" from the environment are no secret, and
+ * masking them would blank every such run of characters in the output.
+ */
+export const MIN_SECRET_LENGTH = 4;
 
-  add(values: readonly string[]): void {
-    this.secrets = [...new Set([...this.secrets, ...values])].sort((a, b) => b.length - a.length);
+export const REDACTED = "[REDACTED]";
+
+/** Replaces every secret in `text`, as written and as it appears inside JSON or shell quoting. */
+export function redact(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    const shell = secret.replace(/'/g, `'\\''`);
+    for (const form of [secret, shell]) forms.add(form).add(JSON.stringify(form).slice(1, -1));
+  }
+  let out = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join(REDACTED);
+  return out;
+}
+
+/** The secrets of one CLI run, learnt when its config is loaded; every line it prints goes through it. */
+export class Redactor {
+  readonly #secrets = new Set<string>();
+
+  add(secrets: readonly string[]): void {
+    for (const secret of secrets) this.#secrets.add(secret);
   }
 
-  apply(text: string): string {
-    let out = text;
-    for (const s of this.secrets) out = out.split(s).join("[REDACTED]");
-    return out;
+  text(text: string): string {
+    return this.#secrets.size === 0 ? text : redact(text, [...this.#secrets]);
   }
 }

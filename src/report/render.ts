@@ -1,5 +1,5 @@
-import pc from "picocolors";
 import type { EngineEvent } from "../engine/events.js";
+import { colors as pc, stripAnsi } from "./colors.js";
 
 export interface RenderOptions {
   readonly verbose: boolean;
@@ -57,9 +57,4 @@ export function table(rows: readonly (readonly string[])[]): string {
         .trimEnd(),
     )
     .join("\n");
-}
-
-function stripAnsi(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI colour codes is the point
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }

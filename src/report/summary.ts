@@ -1,6 +1,6 @@
-import pc from "picocolors";
 import type { DeployResult, ReleaseRow, VerifyRow } from "../index.js";
 import type { HistoryEntry } from "../plan/records.js";
+import { colors as pc } from "./colors.js";
 import { formatBytes, table } from "./render.js";
 
 export function deploySummary(action: "deploy" | "rollback", r: DeployResult): string {

@@ -12,9 +12,16 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would (NO_COLOR so output can be matched). */
-export function cutover(args: readonly string[], cwd: string): Promise<CliResult> {
+export function cutover(
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {

@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { parseConfigText } from "../../src/config/load.js";
-import { cutover } from "../helpers/cli.js";
+import { SCHEMA_PATH } from "../../src/config/schema-file.js";
+import { cutover, ROOT } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
 function app(files: Record<string, string>): string {
@@ -31,6 +32,21 @@ const CASES: [string, Record<string, string>, RegExp[]][] = [
   ["php", { "index.php": "", ".env": "" }, [/shared_files:\n {2}- "\.env"/]],
 ];
 
+const SCHEMA = readFileSync(path.join(ROOT, SCHEMA_PATH), "utf8");
+const schemaRef = (text: string) => /^# yaml-language-server: \$schema=(.+)$/m.exec(text)?.[1] ?? "(none)";
+
+test("init in a project with cutover in node_modules names its schema relatively (right on every clone)", async () => {
+  const dir = app({ "index.php": "", [`node_modules/cutover/${SCHEMA_PATH}`]: SCHEMA });
+  try {
+    const r = await cutover(["init"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(path.join(dir, "cutover.yaml"), "utf8");
+    assert.equal(schemaRef(text), `./node_modules/cutover/${SCHEMA_PATH}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const [framework, files, expected] of CASES) {
   test(`init detects ${framework} and writes a valid, commented cutover.yaml`, async () => {
     const dir = app(files);
@@ -40,6 +56,11 @@ for (const [framework, files, expected] of CASES) {
       assert.match(r.stdout, new RegExp(`detected ${framework}`));
       const text = readFileSync(path.join(dir, "cutover.yaml"), "utf8");
       for (const e of expected) assert.match(text, e);
+      assert.equal(
+        readFileSync(path.resolve(dir, schemaRef(text)), "utf8"),
+        SCHEMA,
+        "$schema= names the schema",
+      );
       assert.match(text, /^# /m);
       const config = parseConfigText(text, "cutover.yaml");
       assert.equal(

@@ -1,0 +1,40 @@
+/**
+ * What editors show when hovering a key of cutover.yaml (schema/cutover.schema.json), by key path;
+ * a stage's settings share the top level's. The README's configuration section says more.
+ */
+export const KEY_DOCS: Readonly<Record<string, string>> = {
+  source: "Directory to ship, relative to this file (default: its directory).",
+  exclude:
+    "rsync patterns left out of the upload; a leading / anchors at the source root (default: .git, .cutover).",
+  keep_releases: "Good releases kept per host (default 5); the live one and the rollback target always stay.",
+  shared_dirs:
+    "Directories in DEPLOY_PATH/shared/, symlinked into every release; seeded from the source on the first deploy.",
+  shared_files:
+    "Files in DEPLOY_PATH/shared/ (e.g. .env), symlinked into every release; never created empty.",
+  writable_dirs:
+    'Directories the app writes inside a release: per release, never hard-linked; "path" or { path, mode, owner, group }.',
+  hooks:
+    "Shell commands run in the release directory on every host: build, before_switch, after_switch, after_rollback, on_failure, before_batch, after_batch.",
+  ssh: "connect_timeout (seconds) and accept_new_host_keys (trust an unknown host key on first use, never a changed one).",
+  command_timeout:
+    "Seconds any one step may run on a host; its whole process group is killed after (default 3600).",
+  "upload.compare":
+    "mtime (size + nanosecond mtime, default) or checksum (content: use it from a fresh CI checkout).",
+  rolling: "Switch in batches: batch (a number of hosts or a percentage) and pause_seconds between batches.",
+  rollback_on: "[after_switch]: a failing after_switch hook on any host switches every host back.",
+  php: "PHP runtime: php-fpm pools and their reset (none, opcache, reload), mod_php, warm-up, reset checks.",
+  smoke:
+    "Checks before the switch, on every host, while the old release serves: commands and HTTP through php-fpm.",
+  health_check:
+    "After the switch, per host: url (with expect_*) or command; a failure switches every host back.",
+  notify: "Webhooks on started, succeeded, failed, rolled_back: JSON or Slack, signed with secret.",
+  probe: "HTTP load that `deploy --probe` runs during the deploy: url and concurrency.",
+  stages: "Stage name → its hosts and any top-level setting to override.",
+  hosts:
+    'Where to deploy: "[user@]host[:port]:/absolute/path", or { name, host, user, port, path, identity_file, ssh_options, roles }; no host = this machine.',
+  "hosts[].path": "The deploy path on the host (absolute): current, releases/, shared/ live here.",
+  "hosts[].name": "The host's name in output and for --hosts (default: host, or local).",
+  "hosts[].identity_file": "The SSH private key for this host (ssh -i).",
+  "hosts[].ssh_options": 'Any `ssh -o` options, as "Name=value".',
+  "hosts[].roles": "Roles that hooks with `roles:` run on.",
+};
