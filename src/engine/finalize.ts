@@ -157,6 +157,7 @@ export async function recordSwitchedBack(
   reason: string,
   state: "failed" | "bad",
   recorded: boolean,
+  outcome: HistoryEntry["outcome"],
 ): Promise<void> {
   const l = u.t.layout;
   const before = u.run.previousMeta;
@@ -169,8 +170,8 @@ export async function recordSwitchedBack(
       : recorded
         ? [...writeMeta(l, u.run.meta), ...(before ? writeMeta(l, before) : [])]
         : [];
-  const outcome = ctx.plan.action === "deploy" ? "rolled-back" : "failed";
-  cmds.push(appendHistory(l, historyEntry(ctx, u, meta, outcome, reason)));
+  const entry = outcome === "failed" && ctx.plan.action === "deploy" ? "rolled-back" : outcome;
+  cmds.push(appendHistory(l, historyEntry(ctx, u, meta, entry, reason)));
   await record(u, "record the switch back", cmds, ctx.emit);
 }
 

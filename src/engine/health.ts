@@ -69,10 +69,11 @@ export async function checkHealth(
   check: HealthCheck,
   release: string,
   emit: Emit,
+  signal?: AbortSignal,
 ): Promise<void> {
   await timed(emit, t.host.name, "health check", async () => {
     let reason = "";
-    for (let attempt = 1; attempt <= check.retries; attempt++) {
+    for (let attempt = 1; attempt <= check.retries && !signal?.aborted; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, check.intervalSeconds * 1000));
       if (check.command) {
         const cwd = t.layout.release(release);

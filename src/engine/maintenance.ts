@@ -148,11 +148,11 @@ export async function cleanup(
                 reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
               }),
             ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message }));
-          if (error) throw error;
           if (signal?.aborted)
             throw new CutoverError("interrupted", "cleanup interrupted by a signal", {
               exitCode: EXIT.interrupted,
             });
+          if (error) throw error;
           return { host: t.host.name, removed: plan.removed, left: t.facts.problems };
         }),
       );

@@ -31,16 +31,16 @@ export interface RunOptions {
   readonly who: string;
 }
 
-const interrupted = () =>
-  new CutoverError("interrupted", "interrupted by a signal before the switch", {
-    exitCode: EXIT.interrupted,
-  });
+const interrupted = (when: string) =>
+  new CutoverError("interrupted", `interrupted by a signal ${when}`, { exitCode: EXIT.interrupted });
 
 /**
  * The one engine for deploy and rollback: applies a RunPlan phase by phase over the locked hosts
  * (plan.hosts[i] is locked[i]). Before the switch a failure or a signal ends the run with nothing
- * switched; after it, a failure switches every host that switched back (one routine, with the PHP
- * reset), and a signal lets the switch, reset and records finish but stops after-hooks and pruning.
+ * switched. After it, a failure switches every host that switched back (one routine, with the PHP
+ * reset). A signal stops what may take long (hooks, the health check: their whole process groups
+ * on the hosts); during the health check or between batches that undoes the switch, since the
+ * release was never verified; the switch itself, the PHP reset and the records always finish.
  */
 export async function applyRun(
   plan: RunPlan,
@@ -67,6 +67,17 @@ export async function applyRun(
   let recorded = false;
   const warnings: string[] = [];
   const aborted = () => signal?.aborted === true;
+  /** Runs work that a signal may stop: the running steps on every host are killed, and the error says so. */
+  const interruptible = async (when: string, work: () => Promise<Error | undefined>) => {
+    const stop = () => units.forEach((u) => void u.t.executor.interrupt());
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      const error = await work();
+      return aborted() ? interrupted(when) : error;
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
+  };
 
   const notSwitched = async (error: Error) => {
     const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
@@ -77,20 +88,22 @@ export async function applyRun(
     return finish(base, hosts, [], error, exitFor(error));
   };
   const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
+    if (switched.size === 0) return notSwitched(error);
     const hosts = await switchBackAll(units, switched, plan.release, stage, emit);
+    const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
     await Promise.all(
       units.map(async (u) => {
         if (!switched.has(u) || (plan.action === "deploy" && !recorded && state === "failed"))
-          await recordNotSwitched(rec, u, metaOf(u), error.message, "failed");
-        else await recordSwitchedBack(rec, u, metaOf(u), error.message, state, recorded);
+          await recordNotSwitched(rec, u, metaOf(u), error.message, outcome);
+        else await recordSwitchedBack(rec, u, metaOf(u), error.message, state, recorded, outcome);
         if (afterHooks) await softHooks(u, "after_rollback hook", u.run.afterSwitchBack, emit);
       }),
     );
-    return finish(base, hosts, outcomes, error, EXIT.failed);
+    return finish(base, hosts, outcomes, error, exitFor(error));
   };
 
   for (const phase of plan.phases) {
-    if (!switched.size && aborted()) return notSwitched(interrupted());
+    if (!switched.size && aborted()) return notSwitched(interrupted("before the switch"));
     switch (phase.kind) {
       case "clean": {
         const error = await firstFailure(units, async (u) => {
@@ -117,7 +130,9 @@ export async function applyRun(
         break;
       }
       case "switch": {
-        const error = await switchPhase(phase, units, plan, emit, switched, outcomes);
+        const error = await interruptible("during the switch", () =>
+          switchPhase(phase, units, plan, emit, switched, outcomes),
+        );
         if (error) return switchBack(error, "failed", false);
         break;
       }
@@ -127,9 +142,16 @@ export async function applyRun(
         break;
       }
       case "health": {
-        const error = await firstFailure(units, (u) =>
-          checkHealth(u.t, stage.healthCheck!, plan.release, emit),
+        const error = await interruptible("during the health check", () =>
+          firstFailure(units, (u) => checkHealth(u.t, stage.healthCheck!, plan.release, emit, signal)),
         );
+        if (error instanceof CutoverError && error.code === "interrupted") {
+          emit({
+            type: "phase",
+            phase: "interrupted before the release was verified: switching every host back",
+          });
+          return switchBack(error, "failed", false);
+        }
         if (error && !phase.switchBackOnFailure) {
           emit({ type: "warning", message: error.message });
           warnings.push(error.message);
@@ -150,22 +172,22 @@ export async function applyRun(
           warnings.push(`interrupted after the switch: ${phase.hook} hooks and cleanup were skipped`);
           break;
         }
-        // A signal now stops the hooks on the hosts (their whole process groups), then the run ends.
-        const stop = () => units.forEach((u) => void u.t.executor.interrupt());
-        signal?.addEventListener("abort", stop, { once: true });
-        const errors = await Promise.all(
-          units.map((u) => tryHooks(u, `${phase.hook} hook`, u.run.after, emit)),
-        );
-        signal?.removeEventListener("abort", stop);
+        let errors: (Error | undefined)[] = [];
+        const stopped = await interruptible("after the switch", async () => {
+          errors = await Promise.all(units.map((u) => tryHooks(u, `${phase.hook} hook`, u.run.after, emit)));
+          return undefined;
+        });
+        if (stopped) {
+          warnings.push(`interrupted after the switch: ${phase.hook} hooks were stopped, cleanup skipped`);
+          break;
+        }
         const error = errors.find((e) => e !== undefined);
-        if (error && phase.switchBackOnFailure && !aborted()) {
+        if (error && phase.switchBackOnFailure) {
           emit({ type: "phase", phase: `${phase.hook} failed: switching every host back (rollback_on)` });
           return switchBack(new Error(`${phase.hook} hook failed: ${error.message}`), "failed", false);
         }
         for (const e of errors) if (e) emit({ type: "warning", message: e.message });
         warnings.push(...errors.flatMap((e) => (e ? [e.message] : [])));
-        if (aborted())
-          warnings.push(`interrupted after the switch: ${phase.hook} hooks were stopped, cleanup skipped`);
         break;
       }
       case "prune": {
@@ -175,6 +197,7 @@ export async function applyRun(
       }
     }
   }
+  for (const w of warnings) if (w.startsWith("interrupted")) emit({ type: "warning", message: w });
   const hosts = units.map(
     (u): HostOutcome => ({
       host: u.t.host.name,

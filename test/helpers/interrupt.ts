@@ -1,0 +1,66 @@
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { BIN } from "./cli.js";
+
+/** Pids of processes whose command line contains `marker` (from /proc; no names, no pkill). */
+export function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmdline.includes(marker) && !cmdline.includes("cutover.js")) out.push(Number(entry));
+    } catch {
+      // ended while we looked
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs the CLI and sends it `signal` as soon as a process with `marker` in its command line runs
+ * (a hook or step the test planted in the phase it wants to interrupt). Bounded: gives up after 60 s.
+ */
+export function interruptWhen(
+  args: readonly string[],
+  cwd: string,
+  marker: string,
+  signal: NodeJS.Signals = "SIGTERM",
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string; stdout: string; sent: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+    });
+    let stderr = "";
+    let stdout = "";
+    let sent = false;
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (!sent && processesWith(marker).length > 0) {
+        sent = true;
+        child.kill(signal);
+      }
+      if (Date.now() - started > 60_000) child.kill("SIGKILL");
+    }, 25);
+    child.on("close", (code) => {
+      clearInterval(poll);
+      resolve({ code, stderr, stdout, sent });
+    });
+  });
+}
+
+/** Waits until no process with `marker` runs (up to `ms`); returns those still running. */
+export async function settled(marker: string, ms = 2000): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  while (processesWith(marker).length > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  return processesWith(marker);
+}
