@@ -117,8 +117,17 @@ export async function recordNotSwitched(
   );
 }
 
-/** After the switch: the new release is live, the one before it superseded (or rolled-back), one history line. */
-export async function recordLive(ctx: RecordContext, u: Unit, meta: ReleaseMeta): Promise<ReleaseMeta> {
+/**
+ * After the switch: the new release is live, the one before it superseded (or rolled-back), one
+ * history line. Also for a host that could not be switched back after a failure: it does serve the
+ * new release, so its records say so (the history line with the failure).
+ */
+export async function recordLive(
+  ctx: RecordContext,
+  u: Unit,
+  meta: ReleaseMeta,
+  failure?: string,
+): Promise<ReleaseMeta> {
   const l = u.t.layout;
   const live: ReleaseMeta = {
     ...meta,
@@ -138,7 +147,7 @@ export async function recordLive(ctx: RecordContext, u: Unit, meta: ReleaseMeta)
     [
       ...writeMeta(l, live),
       ...(previous ? writeMeta(l, previous) : []),
-      appendHistory(l, historyEntry(ctx, u, live, "ok", null)),
+      appendHistory(l, historyEntry(ctx, u, live, failure ? "failed" : "ok", failure ?? null)),
     ],
     ctx.emit,
   );

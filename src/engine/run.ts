@@ -92,7 +92,11 @@ export async function applyRun(
     const hosts = await switchBackAll(units, switched, plan.release, stage, emit);
     const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
     await Promise.all(
-      units.map(async (u) => {
+      units.map(async (u, i) => {
+        if (hosts[i]!.serving === plan.release) {
+          await recordLive(rec, u, metaOf(u), `${error.message}; could not switch this host back`);
+          return;
+        }
         if (!switched.has(u) || (plan.action === "deploy" && !recorded && state === "failed"))
           await recordNotSwitched(rec, u, metaOf(u), error.message, outcome);
         else await recordSwitchedBack(rec, u, metaOf(u), error.message, state, recorded, outcome);
