@@ -8,7 +8,7 @@ export function redactUrl(text: string, hidePath = false): string {
   try {
     const url = new URL(text);
     if (hidePath) return `${url.protocol}//${url.host}/[REDACTED]`;
-    if (url.password) url.password = "[REDACTED]";
+    if (url.password) url.password = "***";
     return url.toString();
   } catch {
     return "[REDACTED URL]";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   appendFileSync,
   existsSync,
@@ -12,8 +12,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { machineIdentity } from "../../src/engine/machine.js";
 import { layout } from "../../src/plan/layout.js";
 import { clearObservedLock } from "../../src/plan/records.js";
 import { renderCmd } from "../../src/shell/cmd.js";
@@ -229,4 +231,38 @@ test("unlock clears only the lock it looked at", () => {
   assert.ok(existsSync(l.lock), "a lock taken in between stays");
   clear('{"token":"newer","pid":1}');
   assert.ok(!existsSync(l.lock));
+});
+
+test("a lock whose holder is a zombie (killed, never reaped) is stale; one from a clone with the same host name is not", async () => {
+  // `sh` forks a short sleep and execs into a long one, which never reaps it: a zombie for 5 s.
+  const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 5"]);
+  const zombie = await new Promise<number>((resolve) =>
+    parent.stdout.once("data", (c: Buffer) => resolve(Number(c.toString().trim()))),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  assert.match(readFileSync(`/proc/${zombie}/stat`, "utf8"), /\) Z /, "the holder is a zombie");
+  const l = layout(fx.deployPath);
+  const owner = (machineId: string) =>
+    JSON.stringify({
+      token: "z",
+      who: "gone@here",
+      machine: os.hostname(),
+      machine_id: machineId,
+      pid: zombie,
+      since: "s",
+      command: "cutover deploy",
+    });
+  try {
+    mkdirSync(l.lock);
+    writeFileSync(l.lockOwner, owner("a-clone-with-another-machine-id"));
+    const clone = await cutover(["deploy"], fx.app);
+    assert.equal(clone.code, 3, "same host name and pid on another machine proves nothing");
+    writeFileSync(l.lockOwner, owner(machineIdentity()));
+    const r = await cutover(["deploy"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /cleared a stale lock: its holder gone@here/);
+  } finally {
+    parent.kill("SIGKILL");
+    rmSync(l.lock, { recursive: true, force: true });
+  }
 });

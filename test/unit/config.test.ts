@@ -95,3 +95,29 @@ test("closest() suggests only plausible typos", () => {
   assert.equal(closest("shared_dir", ["shared_dirs", "shared_files"]), "shared_dirs");
   assert.equal(closest("zzzzzz", ["shared_dirs"]), undefined);
 });
+
+test("identity_file: ~/ is the user's home (as in ssh_config); other relative paths start at the config file", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const file = path.join(dir, "cutover.yaml");
+  const text =
+    "stages:\n  p:\n    hosts:\n      - { host: a, path: /srv/a, identity_file: ~/.ssh/id_deploy }\n      - { host: b, path: /srv/b, identity_file: keys/id }\n";
+  const stage = resolveStage(parseConfigText(text, file), file, "p");
+  assert.equal(stage.hosts[0]!.ssh!.identityFile, path.join(os.homedir(), ".ssh/id_deploy"));
+  assert.equal(stage.hosts[1]!.ssh!.identityFile, path.join(dir, "keys/id"));
+});
+
+test("webhook URLs and passwords in URLs are secrets: JSON and text show neither", async () => {
+  const { stageSecrets, redactUrl } = await import("../../src/config/secrets.js");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const file = path.join(dir, "cutover.yaml");
+  const hook = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
+  const text = `notify: [{ url: "${hook}", format: slack }]\nhealth_check: { url: "http://user:hunter22@web/health" }\nstages:\n  p:\n    hosts: [{ path: /srv/a }]\n`;
+  const stage = resolveStage(parseConfigText(text, file), file, "p");
+  const shown = JSON.stringify(stage);
+  assert.doesNotMatch(shown, /XXXXSECRET/);
+  assert.match(`${stage.notify[0]!.url}`, /^https:\/\/hooks\.slack\.com\/\[REDACTED\]$/);
+  assert.equal(stage.notify[0]!.url.reveal(), hook);
+  assert.equal(redactUrl("http://user:hunter22@web/health"), "http://user:***@web/health");
+  const secrets = stageSecrets(stage);
+  assert.ok(secrets.includes(hook) && secrets.includes("hunter22"));
+});
