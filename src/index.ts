@@ -2,6 +2,7 @@
 export { detectFramework, initTemplate } from "./config/init.js";
 export { findConfigFile, loadConfig, parseConfigText } from "./config/load.js";
 export { pickStage, type ResolvedStage, resolveStage } from "./config/resolve.js";
+export { type AdoptRow, adopt } from "./engine/adopt.js";
 export { type DeployOptions, deploy } from "./engine/deploy.js";
 export { type DryRun, dryRunDeploy, dryRunRollback } from "./engine/dry-run.js";
 export type { Emit, EngineEvent } from "./engine/events.js";

@@ -126,6 +126,15 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.cleanupCommand(ctx, stage, opts))());
   program
+    .command("adopt [stage]")
+    .description(
+      "take over releases made by Capistrano, Deployer, Envoyer or by hand: record them as rollback targets; moves nothing that serves",
+    )
+    .option("--migrate", "turn a `current` that is a real directory into a release, atomically (no downtime)")
+    .addOption(hostsOption)
+    .addOption(lockWait)
+    .action((stage, opts) => run((c, ctx) => c.adoptCommand(ctx, stage, opts))());
+  program
     .command("verify [stage]")
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)

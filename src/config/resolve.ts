@@ -104,8 +104,17 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     seen.add(h.name);
   }
 
-  const sharedDirs = merged.shared_dirs ?? [];
-  const sharedFiles = merged.shared_files ?? [];
+  const sharedEntries = [...(merged.shared_dirs ?? []), ...(merged.shared_files ?? [])];
+  const pathOf = (e: (typeof sharedEntries)[number]) => (typeof e === "string" ? e : e.path);
+  const sharedDirs = (merged.shared_dirs ?? []).map(pathOf);
+  const sharedFiles = (merged.shared_files ?? []).map(pathOf);
+  const sharedAccess = new Map(
+    sharedEntries.flatMap((e) =>
+      typeof e === "string" || (!e.mode && !e.owner && !e.group)
+        ? []
+        : [[e.path, { mode: e.mode, owner: e.owner, group: e.group }] as const],
+    ),
+  );
   const sharedAll = [...sharedDirs, ...sharedFiles];
   for (const [i, a] of sharedAll.entries()) {
     for (const b of sharedAll.slice(i + 1)) {
@@ -169,6 +178,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     sharedDirs,
     sharedFiles,
     writableDirs,
+    sharedAccess,
     hooks,
     hosts,
     ssh: {

@@ -62,7 +62,8 @@ const hooks = z
   .partial()
   .strict();
 
-const writableDir = z.union([
+/** A path with the mode and owner cutover gives it when it creates it (writable dirs; shared paths). */
+const pathWithAccess = z.union([
   releasePath,
   z
     .object({
@@ -73,6 +74,7 @@ const writableDir = z.union([
     })
     .strict(),
 ]);
+const writableDir = pathWithAccess;
 
 const absolutePath = z
   .string()
@@ -188,8 +190,8 @@ const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
-  shared_dirs: z.array(releasePath).optional(),
-  shared_files: z.array(releasePath).optional(),
+  shared_dirs: z.array(pathWithAccess).optional(),
+  shared_files: z.array(pathWithAccess).optional(),
   writable_dirs: z.array(writableDir).optional(),
   hooks: hooks.optional(),
   ssh: ssh.optional(),

@@ -9,6 +9,13 @@ export interface WritableDir {
   readonly group?: string;
 }
 
+/** How cutover sets up a shared path it creates or seeds (mode, then owner and group, recursively). */
+export interface SharedAccess {
+  readonly mode?: string;
+  readonly owner?: string;
+  readonly group?: string;
+}
+
 export interface SshAddress {
   readonly host: string;
   readonly user?: string;
@@ -126,6 +133,8 @@ export interface ResolvedStage {
   readonly sharedDirs: readonly string[];
   readonly sharedFiles: readonly string[];
   readonly writableDirs: readonly WritableDir[];
+  /** Shared paths with a mode or owner of their own, applied when cutover creates or seeds them. */
+  readonly sharedAccess: ReadonlyMap<string, SharedAccess>;
   readonly hooks: Readonly<Record<HookName, readonly HookEntry[]>>;
   readonly hosts: readonly ResolvedHost[];
   readonly ssh: SshSettings;

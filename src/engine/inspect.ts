@@ -3,8 +3,8 @@ import { parseHistory } from "../plan/history.js";
 import { layout } from "../plan/layout.js";
 import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";
-import { compareReleaseIds } from "../plan/release-id.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
+import { releaseOrder } from "../plan/release-order.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { listRelease } from "./list-release.js";
@@ -43,7 +43,7 @@ export async function listReleases(stage: ResolvedStage, hosts?: readonly string
   }));
   const ids = new Set(perHost.flatMap((h) => [...h.facts.metas.keys()]));
   return [...ids]
-    .sort(compareReleaseIds)
+    .sort(releaseOrder(new Map(perHost.flatMap((h) => [...h.facts.metas]))))
     .reverse()
     .map((id) => {
       const row: ReleaseRow["hosts"] = Object.fromEntries(

@@ -1,5 +1,5 @@
 import path from "node:path/posix";
-import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
+import type { ResolvedHost, ResolvedStage, SharedAccess } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { removeRuntime, runtimeFiles } from "../integrations/php/steps.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
@@ -8,8 +8,8 @@ import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import type { Leftovers } from "./reconcile.js";
 import { writeMeta } from "./records.js";
-import { compareReleaseIds } from "./release-id.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
+import { releaseOrder } from "./release-order.js";
 import { linkInRelease, writableInRelease } from "./release-paths.js";
 import type { Step } from "./steps.js";
 
@@ -54,12 +54,11 @@ export function checkTarget(host: ResolvedHost, facts: HostFacts): void {
     });
   }
   if (facts.current.kind === "dir") {
-    const migrate = `mkdir -p ${l.releases} && mv ${l.current} ${l.release("00000000T000000Z")} && ln -s releases/00000000T000000Z ${l.current}`;
     throw new CutoverError(
       "target",
       `${host.name}: ${l.current} is a real directory, not a symlink; cutover will not replace it`,
       {
-        fix: `move it into releases/ first, e.g.: ${migrate} (then deploy)`,
+        fix: "run `cutover adopt --migrate` first: it makes it a release and `current` a link to it in one atomic step (no downtime), then deploy",
         exitCode: EXIT.usage,
       },
     );
@@ -98,7 +97,7 @@ export function checkInnerDirs(host: ResolvedHost, facts: HostFacts): void {
 function linkSources(facts: HostFacts, live: string | undefined): string[] {
   const good = facts.releaseDirs
     .filter((id) => isGood(facts.metas.get(id)))
-    .sort(compareReleaseIds)
+    .sort(releaseOrder(facts.metas))
     .reverse();
   const ordered = live && good.includes(live) ? [live, ...good.filter((id) => id !== live)] : good;
   return ordered.slice(0, 3).map((id) => `../${id}`);
@@ -194,6 +193,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
   const rel = l.release(releaseId);
   const steps: Step[] = [];
   const links: Cmd[] = [];
+  const access: Cmd[] = [];
   const entries = [
     ...stage.sharedDirs.map((p) => ({ p, directory: true })),
     ...stage.sharedFiles.map((p) => ({ p, directory: false })),
@@ -203,6 +203,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
     const inSource = source.paths.get(p) ?? "missing";
     const target = path.join(l.shared, p);
     if (onHost === "missing") {
+      access.push(...accessCmds(target, stage.sharedAccess.get(p)));
       if (inSource === (directory ? "dir" : "file")) {
         steps.push({
           kind: "transfer",
@@ -241,5 +242,18 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
     links.push(linkInRelease(rel, p, sharedLinkTarget(p)));
   }
   if (links.length > 0) steps.push({ kind: "run", title: "link shared paths", cmds: links });
+  if (access.length > 0)
+    steps.push({ kind: "run", title: "set mode and owner of new shared paths", cmds: access });
   return steps;
+}
+
+/** A shared path's configured mode and owner, set once, when cutover has just created or seeded it. */
+function accessCmds(target: string, access: SharedAccess | undefined): Cmd[] {
+  if (!access) return [];
+  const owner =
+    access.owner || access.group ? `${access.owner ?? ""}${access.group ? `:${access.group}` : ""}` : "";
+  return [
+    ...(access.mode ? [cmd(["chmod", access.mode, "--", target])] : []),
+    ...(owner ? [cmd(["chown", "-R", "-P", "--", owner, target])] : []),
+  ];
 }

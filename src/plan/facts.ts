@@ -1,6 +1,6 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { type LockOwner, parseLockOwner } from "./lock.js";
-import { isIdShaped } from "./release-id.js";
+import { isAdoptableName, isIdShaped } from "./release-id.js";
 import { parseReleaseMeta, type ReleaseMeta } from "./release-meta.js";
 
 /**
@@ -53,7 +53,9 @@ if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
     if [ -e "$t" ] || [ -L "$t" ]; then put tmp "\${t##*/}"; fi
   done
 fi
-for p in "$@"; do put shared "$(kind "$root/shared/$p")" "$p"; done
+# Shared paths follow links (shared/storage -> ../storage is a directory to the app): "link" is a dangling one.
+skind() { if [ -d "$1" ]; then echo dir; elif [ -f "$1" ]; then echo file; elif [ -L "$1" ]; then echo link; elif [ -e "$1" ]; then echo other; else echo missing; fi; }
+for p in "$@"; do put shared "$(skind "$root/shared/$p")" "$p"; done
 put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
 
@@ -217,21 +219,12 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   }
 
   const problems: string[] = [];
-  const releaseDirs: string[] = [];
-  const foreign: string[] = [];
-  for (const e of entries) {
-    if (e.kind === "dir" && isIdShaped(e.name)) releaseDirs.push(e.name);
-    else foreign.push(e.name);
-  }
-  if (foreign.length > 0)
-    problems.push(
-      `releases/ holds entries that are not cutover releases, left alone: ${foreign.map((n) => JSON.stringify(n)).join(", ")}`,
-    );
   const metas = new Map<string, ReleaseMeta>();
   for (const { file, text } of metaFiles) {
     const id = file.replace(/\.json$/, "");
-    const parsed = isIdShaped(id) ? parseReleaseMeta(text) : undefined;
-    if (!parsed || parsed.id !== id) {
+    const parsed = isAdoptableName(id) ? parseReleaseMeta(text) : undefined;
+    // Another tool's release name is cutover's only once `adopt` recorded it.
+    if (!parsed || parsed.id !== id || (!isIdShaped(id) && !parsed.adopted)) {
       problems.push(
         `.cutover/releases/${JSON.stringify(file).slice(1, -1)} is not valid release metadata (or its id is not its file name); ignored`,
       );
@@ -239,6 +232,16 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     }
     metas.set(id, parsed);
   }
+  const releaseDirs: string[] = [];
+  const foreign: string[] = [];
+  for (const e of entries) {
+    if (e.kind === "dir" && (isIdShaped(e.name) || metas.get(e.name)?.adopted)) releaseDirs.push(e.name);
+    else foreign.push(e.name);
+  }
+  if (foreign.length > 0)
+    problems.push(
+      `releases/ holds entries that are not cutover releases, left alone: ${foreign.map((n) => JSON.stringify(n)).join(", ")}`,
+    );
   if (current.kind === "link")
     current = { ...current, release: resolvedRelease(current.resolved, releasesReal) };
   if (root === "ok") {
@@ -272,5 +275,5 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
 function resolvedRelease(resolved: string, releasesReal: string): string | undefined {
   if (!resolved || !releasesReal || !resolved.startsWith(`${releasesReal}/`)) return undefined;
   const name = resolved.slice(releasesReal.length + 1).split("/")[0]!;
-  return isIdShaped(name) ? name : undefined;
+  return isAdoptableName(name) ? name : undefined;
 }

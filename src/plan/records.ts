@@ -13,7 +13,7 @@ export function writeMeta(l: Layout, meta: ReleaseMeta): Cmd[] {
   return writeFileAtomic(l.releaseMeta(meta.id), `${JSON.stringify(meta)}\n`);
 }
 
-export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup";
+export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup" | "adopt";
 
 export interface HistoryEntry {
   readonly event: HistoryEvent;
@@ -73,8 +73,9 @@ export function clearObservedLock(l: Layout, seenOwnerText: string): Cmd {
 
 /**
  * The only way cutover deletes a release, checked again on the host at the moment of deletion:
- * the name must be a release id, the entry a real directory directly in releases/ (a symlink there
- * is not ours), and `current` must not resolve to it or into it. Its metadata and manifest go too.
+ * the name must be one cutover gives or adopts (one safe path component), the entry a real
+ * directory directly in releases/ (a symlink there is not ours) whose metadata names it, and
+ * `current` must not resolve to it or into it. Its metadata and manifest go too.
  */
 const REMOVE_RELEASES = `set -e
 root=$1; shift
@@ -82,17 +83,17 @@ cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
 rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
 for id; do
   case $id in
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z) ;;
-    *) echo "refusing to remove \\"$id\\": not a release id" >&2; exit 3 ;;
+    ""|-*|.*|*[!A-Za-z0-9._-]*) echo "refusing to remove \\"$id\\": not a release name" >&2; exit 3 ;;
   esac
-  d=$root/releases/$id
+  d=$root/releases/$id m=$root/.cutover/releases/$id.json
   if [ -L "$d" ]; then echo "refusing to remove $d: it is a symlink, not a release cutover made" >&2; exit 3; fi
   if [ -e "$d" ]; then
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
+    grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
     rm -rf -- "$d"
   fi
-  rm -f -- "$root/.cutover/releases/$id.json" "$root/.cutover/releases/$id.manifest"
+  rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
 `;
 

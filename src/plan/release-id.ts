@@ -15,6 +15,14 @@ export function isIdShaped(text: string): boolean {
   return ID.test(text);
 }
 
+/**
+ * A release name another tool gave (Capistrano's 20240101120000, Deployer's 1, 2, 3): safe as one
+ * path component and as a shell word. cutover owns such a release only once `adopt` recorded it.
+ */
+export function isAdoptableName(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(text);
+}
+
 /** A timestamp id of a real time (the migrated 00000000T000000Z is not one: it is older than all). */
 export function isReleaseId(text: string): boolean {
   return ID.test(text) && !Number.isNaN(timeOf(text).getTime());

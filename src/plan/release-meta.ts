@@ -22,6 +22,8 @@ export interface ReleaseMeta {
   readonly bytes?: number;
   readonly checksum?: string;
   readonly reason?: string;
+  /** Made by another tool (or by hand) and recorded by `cutover adopt`. */
+  readonly adopted?: { readonly tool: string };
 }
 
 /** How a revision reads in results and tables: the commit, "+dirty" for uncommitted changes. */
@@ -56,6 +58,7 @@ const metaSchema = z.object({
     .optional()
     .catch(undefined),
   reason: z.string().optional().catch(undefined),
+  adopted: z.object({ tool: z.string() }).optional().catch(undefined),
 });
 
 /** Reads one metadata file; anything that is not metadata is undefined. */

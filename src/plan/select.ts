@@ -1,16 +1,17 @@
 import { CutoverError } from "../errors.js";
-import { compareReleaseIds } from "./release-id.js";
 import { isGood, type ReleaseMeta } from "./release-meta.js";
+import { releaseOrder } from "./release-order.js";
 
 /** The last good release before the live one, by id (never by mtime). */
 export function previousGood(
   metas: ReadonlyMap<string, ReleaseMeta>,
   live: string | undefined,
 ): string | undefined {
+  const order = releaseOrder(metas);
   const candidates = [...metas.values()]
-    .filter((m) => isGood(m) && m.id !== live && (live === undefined || compareReleaseIds(m.id, live) < 0))
+    .filter((m) => isGood(m) && m.id !== live && (live === undefined || order(m.id, live) < 0))
     .map((m) => m.id)
-    .sort(compareReleaseIds);
+    .sort(order);
   return candidates.at(-1);
 }
 
@@ -76,6 +77,7 @@ export function selectPrune(
   /** Names in releases/ that are not cutover's (symlinks, files): their metadata is left too. */
   foreign: readonly string[] = [],
 ): string[] {
+  const order = releaseOrder(metas);
   const protectedIds = new Set(
     [live, previousGood(metas, live), ...foreign].filter((id): id is string => id !== undefined),
   );
@@ -83,9 +85,9 @@ export function selectPrune(
   const broken = [...metas.values()]
     .filter((m) => !isGood(m) && m.state !== "preparing" && !protectedIds.has(m.id))
     .map((m) => m.id)
-    .sort(compareReleaseIds);
-  const good = [...dirs.filter((id) => isGood(metas.get(id)))].sort(compareReleaseIds).reverse();
+    .sort(order);
+  const good = [...dirs.filter((id) => isGood(metas.get(id)))].sort(order).reverse();
   const kept = new Set([...protectedIds, ...good.slice(0, keep)]);
-  const oldGood = good.filter((id) => !kept.has(id)).sort(compareReleaseIds);
+  const oldGood = good.filter((id) => !kept.has(id)).sort(order);
   return [...broken, ...oldGood];
 }

@@ -15,6 +15,7 @@ if [ -d "$root/current" ] && [ ! -L "$root/current" ]; then
   echo "$root/current is a real directory; refusing to replace it" >&2; exit 3
 fi
 [ -e "$root/$target" ] || { echo "$root/$target does not exist" >&2; exit 3; }
+mkdir -p -- "$root/.cutover/tmp"
 rm -f -- "$tmp"
 ln -s -- "$target" "$tmp"
 mv -f -- "$tmp" "$root/"

@@ -47,12 +47,12 @@ export function releasesTable(rows: readonly ReleaseRow[]): string {
       ? `${r.meta.revision.commit.slice(0, 10)}${r.meta.revision.dirty ? "+dirty" : ""}`
       : "-";
     return [
-      `${r.id}${r.disagree ? pc.yellow(" !") : ""}`,
+      `${r.id}${r.disagree ? pc.yellow(" !") : ""}${r.meta.adopted ? ` (adopted: ${r.meta.adopted.tool})` : ""}`,
       state +
         (r.meta.reason && (r.meta.state === "failed" || r.meta.state === "bad") ? ` (${r.meta.reason})` : ""),
       rev,
       r.meta.who,
-      r.meta.finished_at ?? "-",
+      r.meta.finished_at ?? (r.meta.adopted ? r.meta.started_at : "-"),
       r.meta.files === undefined ? "-" : String(r.meta.files),
       r.meta.bytes === undefined ? "-" : formatBytes(r.meta.bytes),
     ];

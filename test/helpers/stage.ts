@@ -11,6 +11,7 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
     sharedDirs: [],
     sharedFiles: [],
     writableDirs: [],
+    sharedAccess: new Map(),
     hooks: {
       build: [],
       before_switch: [],

@@ -79,6 +79,7 @@ const ARGS: Record<string, string[]> = {
   unlock: ["unlock"],
   cleanup: ["cleanup"],
   verify: ["verify"],
+  adopt: ["adopt"],
   completion: ["completion", "bash"],
 };
 

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   readFileSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   statSync,
   utimesSync,
   writeFileSync,
@@ -203,4 +206,44 @@ test("upload.compare checksum: a fresh checkout (every mtime new) still hard-lin
   const ino = (id: string) => statSync(path.join(fx.deployPath, "releases", id, "src/lib.php")).ino;
   assert.equal(ino(before), ino(after_));
   fx.writeConfig();
+});
+
+test("shared paths with mode and owner: set when cutover creates or seeds them, so the web user can write on the first deploy", async () => {
+  const fresh = path.join(fx.dir, "fresh with owners");
+  fx.file("data/seed.txt", "seeded\n");
+  fx.writeConfig(
+    {
+      shared_dirs: [
+        "storage/uploads",
+        { path: "data", mode: "2770", owner: "www-data", group: "www-data" },
+        { path: "cache/app", mode: "0750", group: "www-data" },
+      ],
+    },
+    [{ path: fresh }],
+  );
+  try {
+    const r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const www = Number(execFileSync("id", ["-u", "www-data"]).toString());
+    const data = statSync(path.join(fresh, "shared/data"));
+    assert.equal(data.uid, www);
+    assert.equal(data.mode & 0o7777, 0o2770);
+    assert.equal(statSync(path.join(fresh, "shared/data/seed.txt")).uid, www, "seeded content too");
+    assert.equal(statSync(path.join(fresh, "shared/cache/app")).mode & 0o7777, 0o750);
+    chmodSync(fx.dir, 0o755); // mkdtemp made it private; the web user must reach the deploy path
+    execFileSync("runuser", [
+      "-u",
+      "www-data",
+      "--",
+      "touch",
+      path.join(fresh, "current/data/written-by-www-data"),
+    ]);
+    // Set once: a later deploy leaves what the admin changed since.
+    chmodSync(path.join(fresh, "shared/data"), 0o2775);
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    assert.equal(statSync(path.join(fresh, "shared/data")).mode & 0o7777, 0o2775);
+  } finally {
+    fx.writeConfig();
+    rmSync(path.join(fx.app, "data"), { recursive: true, force: true });
+  }
 });

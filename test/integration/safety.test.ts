@@ -84,7 +84,7 @@ test("current as a real directory is refused with the migration command", async 
   const r = await cutover(["deploy"], fx.app);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /current is a real directory, not a symlink/);
-  assert.match(r.stderr, /fix: move it into releases\/ first/);
+  assert.match(r.stderr, /fix: run `cutover adopt --migrate` first/);
   const after_ = snapshot(other);
   assert.deepEqual(after_, before);
   fx.writeConfig();

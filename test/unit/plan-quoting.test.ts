@@ -22,6 +22,7 @@ const stage: ResolvedStage = {
   sharedDirs: ["storage/up loads"],
   sharedFiles: [".env 'x'"],
   writableDirs: [{ path: "cache $dir", mode: "0775", owner: "www-data", group: "www data" }],
+  sharedAccess: new Map([["storage/up loads", { mode: "2775", owner: "-www data", group: "g'x" }]]),
   hooks: {
     build: [{ run: "echo 'built' > \"$CUTOVER_RELEASE_PATH/built\"" }],
     before_switch: [],

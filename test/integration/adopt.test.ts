@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { snapshot } from "../helpers/tree.js";
+
+/** Deploy paths laid out the way Capistrano, Deployer and Envoyer lay them out, adopted by cutover. */
+const fx = fixture();
+after(() => fx.cleanup());
+const live = (p: string) => path.basename(realpathSync(path.join(p, "current")));
+interface Row {
+  id: string;
+  meta: { state: string; adopted?: { tool: string }; revision: { commit: string } | null };
+}
+
+/** A release directory with the fixture app's files (as the other tool would have uploaded them). */
+function release(root: string, name: string, links: Record<string, string>, revision?: string): string {
+  const dir = path.join(root, "releases", name);
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["public/index.php", "src/lib.php"]) cpSync(path.join(fx.app, f), path.join(dir, f));
+  for (const [at, target] of Object.entries(links)) {
+    mkdirSync(path.dirname(path.join(dir, at)), { recursive: true });
+    symlinkSync(target, path.join(dir, at));
+  }
+  if (revision) writeFileSync(path.join(dir, "REVISION"), `${revision}\n`);
+  return dir;
+}
+
+/** Everything except cutover's own bookkeeping and the releases it adds. */
+function outsideCutover(root: string): Map<string, string> {
+  return new Map([...snapshot(root)].filter(([p]) => !p.startsWith(".cutover")));
+}
+
+function config(root: string, extra: Record<string, unknown> = {}) {
+  fx.writeConfig({ upload: { compare: "checksum" }, keep_releases: 2, ...extra }, [{ path: root }]);
+}
+
+test("Capistrano: timestamped releases, absolute current, REVISION files, revisions.log", async () => {
+  const root = path.join(fx.dir, "capistrano app");
+  mkdirSync(path.join(root, "shared/storage/uploads"), { recursive: true });
+  writeFileSync(path.join(root, "shared/storage/uploads/photo.jpg"), "a user's photo");
+  writeFileSync(path.join(root, "shared/.env"), "APP_KEY=cap\n");
+  const links = {
+    "storage/uploads": path.join(root, "shared/storage/uploads"),
+    ".env": path.join(root, "shared/.env"),
+  };
+  release(root, "20240101120000", links, "aaaaaaa1");
+  release(root, "20240102120000", links, "bbbbbbb2");
+  release(root, "20240103120000", links, "ccccccc3");
+  symlinkSync(path.join(root, "releases/20240103120000"), path.join(root, "current"));
+  writeFileSync(
+    path.join(root, "revisions.log"),
+    "Branch main (at ccccccc3) deployed as release 20240103120000 by deploy\n",
+  );
+  config(root);
+  const before = outsideCutover(root);
+
+  const dry = await cutover(["--dry-run", "adopt"], fx.app);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(
+    dry.stdout,
+    /would adopt 20240101120000, 20240102120000, 20240103120000 \(made by capistrano\)/,
+  );
+  const a = await cutover(["adopt"], fx.app);
+  assert.equal(a.code, 0, a.stderr);
+  assert.deepEqual(outsideCutover(root), before, "adopt moved nothing");
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.meta.state, r.meta.adopted?.tool, r.meta.revision?.commit]),
+    [
+      ["20240103120000", "live", "capistrano", "ccccccc3"],
+      ["20240102120000", "superseded", "capistrano", "bbbbbbb2"],
+      ["20240101120000", "superseded", "capistrano", "aaaaaaa1"],
+    ],
+  );
+
+  const d = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const id = json<{ release: string }>(d).release;
+  const ino = (rel: string) => statSync(path.join(root, "releases", rel, "src/lib.php")).ino;
+  assert.equal(ino(id), ino("20240103120000"), "the first deploy hard-links from the live adopted release");
+  assert.equal(readFileSync(path.join(root, "current/storage/uploads/photo.jpg"), "utf8"), "a user's photo");
+  // keep_releases 2: the new one and its rollback target stay; the two oldest adopted ones go.
+  assert.ok(existsSync(path.join(root, "releases/20240103120000")));
+  assert.ok(!existsSync(path.join(root, "releases/20240101120000")));
+  const rb = await cutover(["rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), "20240103120000", "rolled back to the adopted release");
+  assert.equal(readlinkSync(path.join(root, "current")), "releases/20240103120000");
+});
+
+test("Deployer: numbered releases, .dep/, relative current; order follows the numbers", async () => {
+  const root = path.join(fx.dir, "deployer app");
+  mkdirSync(path.join(root, "shared/storage/uploads"), { recursive: true });
+  writeFileSync(path.join(root, "shared/.env"), "APP_KEY=dep\n");
+  mkdirSync(path.join(root, ".dep"));
+  writeFileSync(path.join(root, ".dep/latest_release"), "10");
+  const links = { "storage/uploads": "../../../shared/storage/uploads", ".env": "../../shared/.env" };
+  for (const n of ["9", "10", "8"]) release(root, n, links);
+  // A later write touched release 8's directory: its mtime must not make it the newest.
+  utimesSync(path.join(root, "releases/8"), new Date(), new Date());
+  symlinkSync("releases/10", path.join(root, "current"));
+  config(root, { keep_releases: 5 });
+  const a = await cutover(["adopt"], fx.app);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /adopted 8, 9, 10 \(made by deployer\)/);
+  const rb = await cutover(["--json", "rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), "9", "the release before 10 is 9, by number");
+  const to = await cutover(["rollback", "--to", "10"], fx.app);
+  assert.equal(to.code, 0, to.stderr);
+  assert.equal(live(root), "10");
+});
+
+test("Envoyer: storage/ and .env in the deploy path are linked from shared/, never moved", async () => {
+  const root = path.join(fx.dir, "envoyer app");
+  mkdirSync(path.join(root, "storage/uploads"), { recursive: true });
+  writeFileSync(path.join(root, "storage/uploads/doc.pdf"), "an upload");
+  writeFileSync(path.join(root, ".env"), "APP_KEY=env\n");
+  const links = { storage: path.join(root, "storage"), ".env": path.join(root, ".env") };
+  release(root, "20240101120000", links);
+  release(root, "20240102120000", links);
+  symlinkSync(path.join(root, "releases/20240102120000"), path.join(root, "current"));
+  config(root, { shared_dirs: ["storage"], shared_files: [".env"] });
+  const before = outsideCutover(root);
+  const a = await cutover(["adopt"], fx.app);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /made by envoyer/);
+  assert.match(a.stdout, /shared\/storage links to storage in the deploy path/);
+  const after_ = outsideCutover(root);
+  for (const [p, v] of before) assert.equal(after_.get(p), v, `${p} unchanged`);
+  assert.equal(after_.get("shared/storage"), "link ../storage");
+  const d = await cutover(["deploy"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(readFileSync(path.join(root, "current/storage/uploads/doc.pdf"), "utf8"), "an upload");
+  assert.equal(readFileSync(path.join(root, "current/.env"), "utf8"), "APP_KEY=env\n");
+});
+
+test("by hand: `adopt --migrate` makes the current directory a release in one atomic exchange", async () => {
+  const root = path.join(fx.dir, "hand made app");
+  mkdirSync(path.join(root, "current/public"), { recursive: true });
+  writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'by hand';");
+  config(root, { shared_dirs: [], shared_files: [] });
+  const refused = await cutover(["adopt"], fx.app);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /is a real directory.*\n.*\n?.*--migrate/);
+  const m = await cutover(["adopt", "--migrate"], fx.app);
+  assert.equal(m.code, 0, m.stderr);
+  const id = live(root);
+  assert.match(id, /^\d{8}T\d{6}Z$/);
+  assert.equal(readlinkSync(path.join(root, "current")), `releases/${id}`);
+  assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
+  assert.ok(statSync(path.join(root, "current.before-cutover")).isDirectory(), "the old directory is kept");
+  const d = await cutover(["deploy"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const rb = await cutover(["rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), id);
+});
