@@ -95,3 +95,23 @@ test("closest() suggests only plausible typos", () => {
   assert.equal(closest("shared_dir", ["shared_dirs", "shared_files"]), "shared_dirs");
   assert.equal(closest("zzzzzz", ["shared_dirs"]), undefined);
 });
+
+test("the config file never ships: excluded (anchored, wildcards escaped) when it lies inside the source", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  mkdirSync(path.join(dir, "app"));
+  const text = (source: string, exclude = "") =>
+    `source: ${source}\n${exclude}stages:\n  p:\n    hosts: [{path: /a}]\n`;
+  const inside = path.join(dir, "deploy[1].yaml");
+  assert.deepEqual(resolveStage(parseConfigText(text("."), inside), inside, "p").exclude, [
+    ".git",
+    ".cutover",
+    "/deploy\\[1\\].yaml",
+  ]);
+  const own = parseConfigText(text(".", "exclude: [node_modules]\n"), inside);
+  assert.deepEqual(resolveStage(own, inside, "p").exclude, ["node_modules", "/deploy\\[1\\].yaml"]);
+  const outside = path.join(dir, "cutover.yaml");
+  assert.deepEqual(resolveStage(parseConfigText(text("app"), outside), outside, "p").exclude, [
+    ".git",
+    ".cutover",
+  ]);
+});
