@@ -212,7 +212,12 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
 function configFileExclude(file: string, source: string): string[] {
   const relative = path.relative(source, file);
   if (relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) return [];
-  return [`/${relative.split(path.sep).join("/").replace(/[[\]*?\\]/g, "\\$&")}`];
+  return [
+    `/${relative
+      .split(path.sep)
+      .join("/")
+      .replace(/[[\]*?\\]/g, "\\$&")}`,
+  ];
 }
 
 function pickSettings(s: ParsedSettings): ParsedSettings {
