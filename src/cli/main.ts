@@ -78,8 +78,7 @@ function build(argv: readonly string[], done: (code: ExitCode) => void): Command
     )
     .option(
       "--web-config <paths>",
-      "comma-separated files or directories with web server configs",
-      "/etc/nginx,/etc/apache2,/etc/httpd",
+      "comma-separated web server config files or directories to read, includes followed (default: what the installed and running nginx and Apache load: nginx -T, Apache's Includes)",
     )
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());

@@ -3,9 +3,8 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles } from "../integrations/php/steps.js";
-import { nginxPaths } from "../integrations/web/nginx-check.js";
-import { apacheEscape, nginxEscape } from "../integrations/web/server-config.js";
 import { layout } from "../plan/layout.js";
+import { readWebConfigs } from "./doctor-web.js";
 import { readFacts } from "./lock.js";
 import { withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
@@ -24,11 +23,12 @@ const MAX_SKEW_MS = 2000;
 
 /**
  * Inspects every host read-only and explains each setting that would serve stale or mixed code or
- * lose data, with the fix. Web server configs (nginx, Apache) are looked for in `configPaths`.
+ * lose data, with the fix. Web server configs (nginx, Apache) are read from `configPaths`, or, when
+ * none are given, as the installed and running servers load them (see readWebConfigs).
  */
 export async function doctor(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; configPaths: readonly string[] },
+  options: { hosts?: readonly string[]; configPaths?: readonly string[] },
 ): Promise<Finding[]> {
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   try {
@@ -54,18 +54,16 @@ export async function doctor(
 async function inspect(
   t: Target,
   stage: ResolvedStage,
-  configPaths: readonly string[],
+  configPaths: readonly string[] | undefined,
 ): Promise<{ findings: Finding[]; clockMs: number }> {
   const l = layout(t.host.path);
   const findings: Finding[] = [];
   const add = (level: Finding["level"], check: string, message: string, fix: string) =>
     findings.push({ host: t.host.name, level, check, message, fix });
   const facts = await readFacts(t, []);
-  // How DEPLOY_PATH/current reads inside quotes in the configs server-config prints.
-  const quotedCurrent = { nginx: nginxEscape(l.current), apache: apacheEscape(l.current) };
   const sent = Date.now();
   const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
-    doctorProbe(l.root, quotedCurrent, configPaths),
+    doctorProbe(l.root),
   ]);
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
@@ -86,39 +84,8 @@ async function inspect(
       "free space, or lower keep_releases",
     );
   }
-  const resets = stage.php.pools.some((p) => p.reset !== "none");
-  for (const [file, lines] of d.webConfigs) {
-    const nginx = nginxPaths(lines);
-    if (nginx.scriptRoot === "document_root") {
-      add(
-        resets ? "warning" : "error",
-        "nginx",
-        `${file} passes SCRIPT_FILENAME from $document_root under the symlinked ${l.current}: PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
-        "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
-      );
-    }
-    if (nginx.resolvedTwice) {
-      add(
-        "warning",
-        "nginx",
-        `${file} uses $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT: nginx resolves ${l.current} again for each, so a switch in between hands one request paths from two releases`,
-        "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
-      );
-    }
-    const apache = lines.find(
-      (line) =>
-        /^\d+:\s*DocumentRoot\s/.test(line) &&
-        (line.includes(l.current) || line.includes(quotedCurrent.apache)),
-    );
-    if (apache && !resets && !stage.php.modPhp) {
-      add(
-        "error",
-        "apache",
-        `${file} serves ${l.current} as Apache's DocumentRoot and nothing resets PHP after a switch: Apache passes paths through current, so PHP keeps serving the old release from OPcache and the realpath cache`,
-        "with php-fpm set php.fpm reset: opcache; with mod_php set php.mod_php: true and php.reload_command: apachectl graceful (see `cutover server-config apache`)",
-      );
-    }
-  }
+  const web = await readWebConfigs(t, stage, configPaths);
+  for (const f of web.findings) add(f.level, f.check, f.message, f.fix);
   for (const line of d.cron)
     add(
       "error",
@@ -158,10 +125,7 @@ async function inspect(
       );
     }
   }
-  const resolvesPerRequest = [...d.webConfigs.values()].some(
-    (lines) => nginxPaths(lines).scriptRoot === "realpath_root",
-  );
-  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, resolvesPerRequest, add);
+  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, web.resolvesPerRequest, add);
   return { findings, clockMs };
 }
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { nginxPaths } from "../../src/integrations/web/nginx-check.js";
 import { nginxConfig, nginxEscape } from "../../src/integrations/web/server-config.js";
 import type { Sample } from "../../src/probe/probe.js";
 import { judge, probeText } from "../../src/probe/report.js";
@@ -80,22 +79,4 @@ test("nginx config quotes paths with spaces and quotes, and never lets a $ in a 
   assert.match(text, /fastcgi_param SCRIPT_FILENAME \$cutover_root\$fastcgi_script_name;/);
   assert.match(text, /fastcgi_param DOCUMENT_ROOT \$cutover_root;/);
   assert.match(text, /fastcgi_pass unix:\/run\/php\/fpm\.sock;/);
-  // doctor reads the printed config as resolving current once per request.
-  assert.deepEqual(nginxPaths(text.split("\n")), { scriptRoot: "realpath_root", resolvedTwice: false });
-});
-
-test("doctor's reading of nginx configs: through current, resolved twice, resolved once", () => {
-  const naive = ["fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"];
-  assert.deepEqual(nginxPaths(naive), { scriptRoot: "document_root", resolvedTwice: false });
-  const twice = [
-    "12:    fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;",
-    '13:    fastcgi_param  DOCUMENT_ROOT "$realpath_root";',
-  ];
-  assert.deepEqual(nginxPaths(twice), { scriptRoot: "realpath_root", resolvedTwice: true });
-  const aliasOfNaive = ["set $r $document_root;", "fastcgi_param SCRIPT_FILENAME $r$fastcgi_script_name;"];
-  assert.deepEqual(nginxPaths(aliasOfNaive), { scriptRoot: "document_root", resolvedTwice: false });
-  assert.deepEqual(nginxPaths(["root /srv/app/current/public;"]), {
-    scriptRoot: undefined,
-    resolvedTwice: false,
-  });
 });

@@ -16,10 +16,12 @@ function nginxQuote(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `"${nginxEscape(value)}"`;
 }
 
+/** How a literal $ reads in a path that server-config wrote (see the geo line). */
+export const NGINX_DOLLAR = "$" + "{cutover_dollar}";
+
 /** How a path reads inside an nginx quoted string that server-config wrote. */
 export function nginxEscape(value: string): string {
-  const dollar = "$" + "{cutover_dollar}";
-  return value.replace(/[\\"]/g, "\\$&").replace(/\$/g, dollar);
+  return value.replace(/[\\"]/g, "\\$&").replace(/\$/g, NGINX_DOLLAR);
 }
 
 /** How a path reads inside an Apache double-quoted argument. */
