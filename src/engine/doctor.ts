@@ -3,8 +3,11 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles } from "../integrations/php/steps.js";
+import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
+import { exposedFiles } from "./doctor-http.js";
 import { readWebConfigs } from "./doctor-web.js";
+import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
 import { withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
@@ -34,6 +37,7 @@ export async function doctor(
   try {
     const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
     const findings = perHost.flatMap((h) => h.findings);
+    findings.push(...(await askForSecrets(stage, targets, perHost)));
     const clocks = perHost.map((h) => h.clockMs);
     const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
     if (skewMs > MAX_SKEW_MS) {
@@ -51,13 +55,45 @@ export async function doctor(
   }
 }
 
+/**
+ * Over HTTP, at the probe URL and each host's health check URL: the release's dotfiles, .git/HEAD
+ * and cutover.yaml must not be served. Compared with every inspected host's live release.
+ */
+async function askForSecrets(
+  stage: ResolvedStage,
+  targets: readonly Target[],
+  perHost: readonly { candidates: ReadonlyMap<string, ReadonlySet<string>> }[],
+): Promise<Finding[]> {
+  const candidates = new Map<string, Set<string>>();
+  for (const h of perHost)
+    for (const [path, hashes] of h.candidates)
+      candidates.set(path, new Set([...(candidates.get(path) ?? []), ...hashes]));
+  const bases: [string, string][] = [
+    ...(stage.probe ? [["probe", stage.probe.url] as [string, string]] : []),
+    ...(stage.healthCheck?.url
+      ? targets.map((t) => [t.host.name, healthUrl(stage.healthCheck!, t.host)] as [string, string])
+      : []),
+  ];
+  const exposed = await Promise.all(
+    bases.map(async ([host, base]) => (await exposedFiles(base, candidates)).map((e) => ({ host, ...e }))),
+  );
+  return exposed.flat().map((e) => ({
+    host: e.host,
+    level: "error" as const,
+    check: "http",
+    message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
+    fix: "deny dotfiles (except /.well-known/) and cutover.yaml in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
+  }));
+}
+
 async function inspect(
   t: Target,
   stage: ResolvedStage,
   configPaths: readonly string[] | undefined,
-): Promise<{ findings: Finding[]; clockMs: number }> {
+): Promise<{ findings: Finding[]; clockMs: number; candidates: Map<string, Set<string>> }> {
   const l = layout(t.host.path);
   const findings: Finding[] = [];
+  let candidates = new Map<string, Set<string>>();
   const add = (level: Finding["level"], check: string, message: string, fix: string) =>
     findings.push({ host: t.host.name, level, check, message, fix });
   const facts = await readFacts(t, []);
@@ -104,6 +140,10 @@ async function inspect(
   if (facts.current.kind === "link" && facts.current.release) {
     const id = facts.current.release;
     const rel = l.release(id);
+    const { stdout: hashes } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
+      exposedCandidates(rel),
+    ]);
+    candidates = parseCandidates(hashes.toString("utf8"));
     const { stdout: written } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
       writtenSinceDeploy(
         rel,
@@ -126,7 +166,7 @@ async function inspect(
     }
   }
   if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, web.resolvesPerRequest, add);
-  return { findings, clockMs };
+  return { findings, clockMs, candidates };
 }
 
 async function inspectPools(
