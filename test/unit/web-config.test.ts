@@ -7,6 +7,7 @@ import {
   parseNginxDump,
   parseWebServers,
 } from "../../src/integrations/web/config-probe.js";
+import { parseCandidates, pathsToAsk } from "../../src/integrations/web/exposed.js";
 import { judgeNginx } from "../../src/integrations/web/nginx-judge.js";
 import { parseNginx } from "../../src/integrations/web/nginx-parse.js";
 import { apacheConfig, NGINX_DOLLAR, nginxConfig } from "../../src/integrations/web/server-config.js";
@@ -258,4 +259,22 @@ test("host output: nginx masters (a -c path with spaces), Apache parents, nginx 
     ],
   );
   assert.deepEqual([...files.real], [["/a", "/r/a"]]);
+});
+
+test("exposed files: hashes by URL path from the host's output; the paths never to serve come first", () => {
+  const hash = "a".repeat(64);
+  const candidates = parseCandidates(
+    [
+      `@@hash ${hash} /.env`,
+      `@@hash ${"b".repeat(64)} /.env`,
+      `@@hash ${hash} /.htaccess`,
+      "@@hash short /.x",
+      `@@hash ${hash} relative`,
+    ].join("\n"),
+  );
+  assert.deepEqual([...candidates.keys()], ["/.env", "/.htaccess"]);
+  assert.equal(candidates.get("/.env")!.size, 2);
+  assert.deepEqual(pathsToAsk(candidates), ["/.env", "/cutover.yaml", "/.git/HEAD", "/.htaccess"]);
+  const many = new Map(Array.from({ length: 20 }, (_, i) => [`/.f${i}`, new Set([hash])]));
+  assert.equal(pathsToAsk(many).length, 8);
 });

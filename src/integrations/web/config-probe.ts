@@ -113,8 +113,9 @@ const MAX_FILES = 2000;
 
 /**
  * The files the arguments name (glob patterns expanded by the shell, directories walked through
- * symlinks, as sites-enabled/ holds them), each as `@@file PATH` and its lines behind `|`, so no
- * content can pass for a marker. Unreadable or missing ones are skipped: that is an answer too.
+ * symlinks, as sites-enabled/ holds them), each as `@@file PATH`, `@@real PATH` and its lines behind
+ * `|`, so no content can pass for a marker. Unreadable or missing ones are skipped: that is an answer
+ * too. Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each.
  */
 const READ = `IFS=
 emit() {
@@ -125,8 +126,10 @@ emit() {
   head -c 1048576 "$1" | sed 's/^/|/'
   printf '\\n'
 }
+n=0
 for pattern; do
   for f in $pattern; do
+    n=$((n + 1)); [ "$n" -gt ${MAX_FILES} ] && exit 0
     if [ -d "$f" ]; then
       find -L "$f" -type f 2>/dev/null | head -n ${MAX_FILES} | sort | while read -r g; do emit "$g"; done
     else
