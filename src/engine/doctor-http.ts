@@ -30,22 +30,34 @@ function fetchHash(url: string): Promise<{ status: number; sha256: string } | un
   });
 }
 
+export interface ExposedReport {
+  readonly exposed: readonly ExposedFile[];
+  /** Why nothing could be asked (a bad URL, no answer at all): the check did not run. */
+  readonly notAsked?: string;
+}
+
 /**
  * Asks the web server at `base` (a probe or health check URL) for the files no site may serve:
  * a 200 whose body is the release's own file (same sha256) is exposed. A 200 with another body is an
- * app's fallback page, not the file; an unreachable server says nothing.
+ * app's fallback page, not the file.
  */
 export async function exposedFiles(
   base: string,
   candidates: ReadonlyMap<string, ReadonlySet<string>>,
-): Promise<ExposedFile[]> {
-  const asked = await Promise.all(
-    pathsToAsk(candidates).map(async (path) => {
-      const url = new URL(path.slice(1), base).toString();
-      const reply = await fetchHash(url);
-      const served = reply?.status === 200 && candidates.get(path)?.has(reply.sha256) === true;
-      return served ? [{ url, path }] : [];
-    }),
+): Promise<ExposedReport> {
+  let urls: [string, string][];
+  try {
+    urls = pathsToAsk(candidates).map((path) => [path, new URL(path.slice(1), base).toString()]);
+  } catch {
+    return { exposed: [], notAsked: `${base} is not a URL` };
+  }
+  const replies = await Promise.all(
+    urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })),
   );
-  return asked.flat();
+  if (replies.every((r) => r.reply === undefined)) return { exposed: [], notAsked: `no answer from ${base}` };
+  return {
+    exposed: replies
+      .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
+      .map(({ path, url }) => ({ path, url })),
+  };
 }

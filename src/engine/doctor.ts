@@ -74,16 +74,29 @@ async function askForSecrets(
       ? targets.map((t) => [t.host.name, healthUrl(stage.healthCheck!, t.host)] as [string, string])
       : []),
   ];
-  const exposed = await Promise.all(
-    bases.map(async ([host, base]) => (await exposedFiles(base, candidates)).map((e) => ({ host, ...e }))),
+  const reports = await Promise.all(
+    bases.map(async ([host, base]) => ({ host, ...(await exposedFiles(base, candidates)) })),
   );
-  return exposed.flat().map((e) => ({
-    host: e.host,
-    level: "error" as const,
-    check: "http",
-    message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
-    fix: "deny dotfiles (except /.well-known/) and cutover.yaml in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
-  }));
+  return reports.flatMap(({ host, exposed, notAsked }) => [
+    ...(notAsked
+      ? [
+          {
+            host,
+            level: "warning" as const,
+            check: "http",
+            message: `could not ask the web server whether it serves .env, .git or cutover.yaml: ${notAsked}`,
+            fix: "check probe.url and health_check.url, or run doctor where they are reachable",
+          },
+        ]
+      : []),
+    ...exposed.map((e) => ({
+      host,
+      level: "error" as const,
+      check: "http",
+      message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
+      fix: "deny dotfiles (except /.well-known/) and cutover.yaml in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
+    })),
+  ]);
 }
 
 async function inspect(

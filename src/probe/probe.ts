@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { RELEASE_HEADER } from "../integrations/web/server-config.js";
 
 /** One probe request: when it was sent and answered, how, and which releases it names. */
 export interface Sample {
@@ -40,7 +41,7 @@ export function probeClock(): number {
 
 const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
 /** The app's own header, and the one `server-config nginx` adds from the release nginx resolved. */
-const RELEASE_HEADERS = ["x-release", "x-cutover-release"];
+const RELEASE_HEADERS = ["x-release", RELEASE_HEADER.toLowerCase()];
 
 /**
  * HTTP load over keep-alive connections: `concurrency` closed-loop clients, each sending the next

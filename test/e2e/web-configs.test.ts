@@ -232,7 +232,7 @@ interface ProbeJson {
   };
 }
 
-test("deploy --probe: an app that names no release is 'not measured' (null), never 0; behind the printed nginx config its X-Cutover-Release header identifies every answer: 0 stale, 0 mixed", async () => {
+test("deploy --probe: an app that names no release is 'not measured' (null), never 0; behind the printed nginx config its X-Cutover-Release header identifies every answer (0 stale, 0 mixed) and gates a health check", async () => {
   const r = await deployed("probe");
   const { fx, fpm } = r;
   try {
@@ -278,6 +278,14 @@ test("deploy --probe: an app that names no release is 'not measured' (null), nev
     assert.equal(identified.probe.identified, identified.probe.requests);
     const after = await fetch(`${nginx.url}/`);
     assert.equal(after.headers.get("x-cutover-release"), identified.release);
+    // The same header gates a deploy by release, still without the app's help.
+    r.write({ health_check: { url: `${nginx.url}/`, expect_header: { "X-Cutover-Release": "{release}" } } });
+    const gated = await cutover(["--json", "deploy"], fx.app);
+    assert.equal(gated.code, 0, gated.stderr);
+    assert.equal(
+      (await fetch(`${nginx.url}/`)).headers.get("x-cutover-release"),
+      json<{ release: string }>(gated).release,
+    );
   } finally {
     await r.stop();
   }
