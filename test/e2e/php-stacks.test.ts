@@ -491,7 +491,7 @@ test("Apache with mod_php: the vhost from `server-config apache --php mod_php` i
     assert.equal(flagged.code, 1, flagged.stdout + flagged.stderr);
     assert.match(
       flagged.stdout,
-      /error: local: .*vhost\.conf:\d+ .*serves .*current as Apache's DocumentRoot for the VirtualHost .*, and nothing resets PHP/,
+      /error: local: .*vhost\.conf:\d+ .*serves .*current\/public as Apache's DocumentRoot for the VirtualHost .*, and nothing resets PHP/,
     );
   } finally {
     await apache.stop();
