@@ -78,13 +78,12 @@ export async function readWebConfigs(
       const main = [...dump.keys()][0] ?? nginx.config ?? "/etc/nginx/nginx.conf";
       roots.push(rootFor(main));
     }
-    const apacheMains = servers.apache.map((a) =>
-      rootFor(
-        path.resolve(a.serverRoot ?? "/etc/apache2", a.config ?? "apache2.conf"),
-        a.serverRoot ?? undefined,
-      ),
+    // An Apache started without -f reads its compiled-in default, one of DEFAULT_APACHE.
+    const apache = servers.apache.flatMap((a) =>
+      a.config ? [rootFor(path.resolve(a.serverRoot ?? "/etc/apache2", a.config), a.serverRoot)] : [],
     );
-    roots.push(...apacheMains, ...DEFAULT_APACHE.map((f) => rootFor(f)));
+    const defaults = DEFAULT_APACHE.filter((f) => !apache.some((r) => r.file === f));
+    roots.push(...apache, ...defaults.map((f) => rootFor(f)));
     await read(roots.map((r) => r.file).filter((f) => !texts.has(f)));
   }
   const parse = () =>
