@@ -46,7 +46,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
  * Share of answered responses that must name a release for mixed and stale to be reported: a stale
  * answer that names nothing is invisible, so a few identified responses among many say nothing.
  */
-export const MIN_IDENTIFIED = 0.9;
+const MIN_IDENTIFIED = 0.9;
 
 /**
  * Judges the samples against a switch to `release` that ran from `switchStart` to `switchEnd`

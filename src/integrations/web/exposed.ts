@@ -1,7 +1,7 @@
 import { type Cmd, shProgram } from "../../shell/cmd.js";
 
 /** What must never be served, whatever the app: secrets, the repository, the deploy config. */
-export const NEVER_SERVED = ["/.env", "/cutover.yaml", "/.git/HEAD"] as const;
+const NEVER_SERVED = ["/.env", "/cutover.yaml", "/.git/HEAD"] as const;
 
 /** Where a web root usually is inside a release. */
 const WEBROOTS = ["", "public", "web", "htdocs", "www"];
