@@ -128,11 +128,11 @@ export async function serverConfigCommand(
 export async function doctorCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { webConfig: string; hosts?: string },
+  opts: { webConfig?: string; hosts?: string },
 ): Promise<ExitCode> {
   const findings = await doctor(ctx.stage(stageName), {
     hosts: hostList(opts.hosts),
-    configPaths: hostList(opts.webConfig) ?? [],
+    configPaths: hostList(opts.webConfig),
   });
   const human =
     findings.length === 0

@@ -67,23 +67,22 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("server-config <server> [stage]")
     .description(
-      "print a web server config (nginx or apache) for the stage's deploy path that never serves stale or mixed code",
+      "print a web server config (nginx or apache) for the stage's deploy path that never serves stale or mixed code, dotfiles or cutover.yaml",
     )
     .option("--listen <addr>", "listen address", "80")
     .option("--server-name <name>", "server_name / ServerName", "_")
     .option("--fpm <address>", "php-fpm socket path or host:port (default: the first php.fpm socket)")
-    .option("--webroot <dir>", "web root inside a release", "public")
+    .option("--webroot <dir>", "web root inside a release (. for the release root itself)", "public")
     .option("--php <sapi>", "apache: fpm (proxy_fcgi) or mod_php (default: mod_php if php.mod_php is set)")
     .action((server, stage, opts) => run((c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))());
   program
     .command("doctor [stage]")
     .description(
-      "inspect every host read-only for settings that serve stale or mixed code or lose data; exit 1 if any",
+      "inspect every host read-only for settings that serve stale or mixed code, expose secrets or lose data; exit 1 if any",
     )
     .option(
       "--web-config <paths>",
-      "comma-separated files or directories with web server configs",
-      "/etc/nginx,/etc/apache2,/etc/httpd",
+      "comma-separated web server config files or directories to read, includes followed (default: what the installed and running nginx and Apache load: nginx -T, Apache's Includes)",
     )
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());

@@ -173,7 +173,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     name: stageName,
     configFile: file,
     source,
-    exclude: merged.exclude ?? [...DEFAULTS.exclude],
+    exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
     sharedDirs,
     sharedFiles,
@@ -224,6 +224,21 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     rolling,
     rollbackOn: merged.rollback_on ?? [],
   };
+}
+
+/**
+ * The config file itself never ships when it lies inside the source: it names every host and holds
+ * webhook secrets, and a web root at the release root would serve it. An anchored rsync pattern.
+ */
+function configFileExclude(file: string, source: string): string[] {
+  const relative = path.relative(source, file);
+  if (relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) return [];
+  return [
+    `/${relative
+      .split(path.sep)
+      .join("/")
+      .replace(/[[\]*?\\]/g, "\\$&")}`,
+  ];
 }
 
 function pickSettings(s: ParsedSettings): ParsedSettings {

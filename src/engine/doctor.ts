@@ -3,9 +3,11 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles } from "../integrations/php/steps.js";
-import { nginxPaths } from "../integrations/web/nginx-check.js";
-import { apacheEscape, nginxEscape } from "../integrations/web/server-config.js";
+import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
+import { exposedFiles } from "./doctor-http.js";
+import { readWebConfigs } from "./doctor-web.js";
+import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
 import { withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
@@ -24,16 +26,18 @@ const MAX_SKEW_MS = 2000;
 
 /**
  * Inspects every host read-only and explains each setting that would serve stale or mixed code or
- * lose data, with the fix. Web server configs (nginx, Apache) are looked for in `configPaths`.
+ * lose data, with the fix. Web server configs (nginx, Apache) are read from `configPaths`, or, when
+ * none are given, as the installed and running servers load them (see readWebConfigs).
  */
 export async function doctor(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; configPaths: readonly string[] },
+  options: { hosts?: readonly string[]; configPaths?: readonly string[] },
 ): Promise<Finding[]> {
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   try {
     const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
     const findings = perHost.flatMap((h) => h.findings);
+    findings.push(...(await askForSecrets(stage, targets, perHost)));
     const clocks = perHost.map((h) => h.clockMs);
     const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
     if (skewMs > MAX_SKEW_MS) {
@@ -51,21 +55,64 @@ export async function doctor(
   }
 }
 
+/**
+ * Over HTTP, at the probe URL and each host's health check URL: the release's dotfiles, .git/HEAD
+ * and cutover.yaml must not be served. Compared with every inspected host's live release.
+ */
+async function askForSecrets(
+  stage: ResolvedStage,
+  targets: readonly Target[],
+  perHost: readonly { candidates: ReadonlyMap<string, ReadonlySet<string>> }[],
+): Promise<Finding[]> {
+  const candidates = new Map<string, Set<string>>();
+  for (const h of perHost)
+    for (const [path, hashes] of h.candidates)
+      candidates.set(path, new Set([...(candidates.get(path) ?? []), ...hashes]));
+  const bases: [string, string][] = [
+    ...(stage.probe ? [["probe", stage.probe.url] as [string, string]] : []),
+    ...(stage.healthCheck?.url
+      ? targets.map((t) => [t.host.name, healthUrl(stage.healthCheck!, t.host)] as [string, string])
+      : []),
+  ];
+  const reports = await Promise.all(
+    bases.map(async ([host, base]) => ({ host, ...(await exposedFiles(base, candidates)) })),
+  );
+  return reports.flatMap(({ host, exposed, notAsked }) => [
+    ...(notAsked
+      ? [
+          {
+            host,
+            level: "warning" as const,
+            check: "http",
+            message: `could not ask the web server whether it serves .env, .git or cutover.yaml: ${notAsked}`,
+            fix: "check probe.url and health_check.url, or run doctor where they are reachable",
+          },
+        ]
+      : []),
+    ...exposed.map((e) => ({
+      host,
+      level: "error" as const,
+      check: "http",
+      message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
+      fix: "deny dotfiles (except /.well-known/) and cutover.yaml in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
+    })),
+  ]);
+}
+
 async function inspect(
   t: Target,
   stage: ResolvedStage,
-  configPaths: readonly string[],
-): Promise<{ findings: Finding[]; clockMs: number }> {
+  configPaths: readonly string[] | undefined,
+): Promise<{ findings: Finding[]; clockMs: number; candidates: Map<string, Set<string>> }> {
   const l = layout(t.host.path);
   const findings: Finding[] = [];
+  let candidates = new Map<string, Set<string>>();
   const add = (level: Finding["level"], check: string, message: string, fix: string) =>
     findings.push({ host: t.host.name, level, check, message, fix });
   const facts = await readFacts(t, []);
-  // How DEPLOY_PATH/current reads inside quotes in the configs server-config prints.
-  const quotedCurrent = { nginx: nginxEscape(l.current), apache: apacheEscape(l.current) };
   const sent = Date.now();
   const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
-    doctorProbe(l.root, quotedCurrent, configPaths),
+    doctorProbe(l.root),
   ]);
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
@@ -86,39 +133,8 @@ async function inspect(
       "free space, or lower keep_releases",
     );
   }
-  const resets = stage.php.pools.some((p) => p.reset !== "none");
-  for (const [file, lines] of d.webConfigs) {
-    const nginx = nginxPaths(lines);
-    if (nginx.scriptRoot === "document_root") {
-      add(
-        resets ? "warning" : "error",
-        "nginx",
-        `${file} passes SCRIPT_FILENAME from $document_root under the symlinked ${l.current}: PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
-        "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
-      );
-    }
-    if (nginx.resolvedTwice) {
-      add(
-        "warning",
-        "nginx",
-        `${file} uses $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT: nginx resolves ${l.current} again for each, so a switch in between hands one request paths from two releases`,
-        "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
-      );
-    }
-    const apache = lines.find(
-      (line) =>
-        /^\d+:\s*DocumentRoot\s/.test(line) &&
-        (line.includes(l.current) || line.includes(quotedCurrent.apache)),
-    );
-    if (apache && !resets && !stage.php.modPhp) {
-      add(
-        "error",
-        "apache",
-        `${file} serves ${l.current} as Apache's DocumentRoot and nothing resets PHP after a switch: Apache passes paths through current, so PHP keeps serving the old release from OPcache and the realpath cache`,
-        "with php-fpm set php.fpm reset: opcache; with mod_php set php.mod_php: true and php.reload_command: apachectl graceful (see `cutover server-config apache`)",
-      );
-    }
-  }
+  const web = await readWebConfigs(t, stage, configPaths);
+  for (const f of web.findings) add(f.level, f.check, f.message, f.fix);
   for (const line of d.cron)
     add(
       "error",
@@ -137,6 +153,10 @@ async function inspect(
   if (facts.current.kind === "link" && facts.current.release) {
     const id = facts.current.release;
     const rel = l.release(id);
+    const { stdout: hashes } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
+      exposedCandidates(rel),
+    ]);
+    candidates = parseCandidates(hashes.toString("utf8"));
     const { stdout: written } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
       writtenSinceDeploy(
         rel,
@@ -158,11 +178,8 @@ async function inspect(
       );
     }
   }
-  const resolvesPerRequest = [...d.webConfigs.values()].some(
-    (lines) => nginxPaths(lines).scriptRoot === "realpath_root",
-  );
-  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, resolvesPerRequest, add);
-  return { findings, clockMs };
+  if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, web.resolvesPerRequest, add);
+  return { findings, clockMs, candidates };
 }
 
 async function inspectPools(

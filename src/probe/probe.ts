@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { RELEASE_HEADER } from "../integrations/web/server-config.js";
 
 /** One probe request: when it was sent and answered, how, and which releases it names. */
 export interface Sample {
@@ -7,7 +8,7 @@ export interface Sample {
   readonly doneAt: number;
   readonly status: number | null;
   readonly error: "reset" | "timeout" | "refused" | "other" | null;
-  /** Release ids the response names: the X-Release header, then any in the body. */
+  /** Release ids the response names: the X-Release and X-Cutover-Release headers, then the body. */
   readonly releases: readonly string[];
   /** For a failure only: the start of the response body, or the socket error. */
   readonly detail?: string;
@@ -39,6 +40,8 @@ export function probeClock(): number {
 }
 
 const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
+/** The app's own header, and the one `server-config nginx` adds from the release nginx resolved. */
+const RELEASE_HEADERS = ["x-release", RELEASE_HEADER.toLowerCase()];
 
 /**
  * HTTP load over keep-alive connections: `concurrency` closed-loop clients, each sending the next
@@ -94,9 +97,8 @@ export class Probe {
             if (body.length < 65536) body += c;
           });
           res.on("end", () => {
-            const header = res.headers["x-release"];
             const named = [
-              ...(typeof header === "string" ? [header] : []),
+              ...RELEASE_HEADERS.flatMap((h) => String(res.headers[h] ?? "").match(RELEASE_ID) ?? []),
               ...(body.match(RELEASE_ID) ?? []),
             ];
             const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;

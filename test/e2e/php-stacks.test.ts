@@ -201,7 +201,7 @@ for (const [name, stack] of STACKS) {
         assert.equal(finding?.level, "warning");
         assert.match(
           finding!.message,
-          /site\.conf uses \$realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT/,
+          /site\.conf:\d+ and .*site\.conf:\d+ use \$realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT/,
         );
         assert.match(finding!.fix, /set \$cutover_root \$realpath_root;/);
       }
@@ -260,7 +260,7 @@ test("negative control: the naive $document_root config without a reset serves s
     assert.ok(staleAfter(samples, marks).length > 0, "the probe must see stale responses here");
     const doc = await cutover(["doctor", "--web-config", r.webDir], r.fx.app);
     assert.equal(doc.code, 1, doc.stdout + doc.stderr);
-    assert.match(doc.stdout, /error: local: .*nginx\.conf passes SCRIPT_FILENAME from \$document_root/);
+    assert.match(doc.stdout, /error: local: .*nginx\.conf:\d+ passes SCRIPT_FILENAME from \$document_root/);
     assert.match(doc.stdout, /fix: use \$realpath_root/);
   } finally {
     await r.stop();
@@ -491,7 +491,7 @@ test("Apache with mod_php: the vhost from `server-config apache --php mod_php` i
     assert.equal(flagged.code, 1, flagged.stdout + flagged.stderr);
     assert.match(
       flagged.stdout,
-      /error: local: .*vhost\.conf serves .*current as Apache's DocumentRoot and nothing resets PHP/,
+      /error: local: .*vhost\.conf:\d+ .*serves .*current\/public as Apache's DocumentRoot for the VirtualHost .*, and nothing resets PHP/,
     );
   } finally {
     await apache.stop();

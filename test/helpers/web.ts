@@ -35,6 +35,16 @@ function daemon(
   };
 }
 
+/** A server that never listens says why: its log (a config error) goes into the error; it is stopped. */
+async function started(d: Daemon, listening: Promise<void>): Promise<void> {
+  try {
+    await listening;
+  } catch (error) {
+    await d.stop();
+    throw new Error(`${(error as Error).message}\n${d.log()}`);
+  }
+}
+
 function safeRead(file: string): string {
   try {
     return readFileSync(file, "utf8");
@@ -137,7 +147,7 @@ ${server(`${address}:${port}`)}
 `,
   );
   const d = daemon("/usr/sbin/nginx", ["-c", conf, "-g", "daemon off;"], path.join(dir, "nginx-error.log"));
-  await waitForPort(port, address);
+  await started(d, waitForPort(port, address));
   return { ...d, port, url: `http://${address}:${port}` };
 }
 
@@ -202,6 +212,6 @@ Include "${dir}/vhost.conf"
   const d = daemon("/usr/sbin/apache2", ["-f", conf, "-DFOREGROUND"], path.join(dir, "error.log"), {
     ownProcessGroup: true,
   });
-  await waitForPort(port);
+  await started(d, waitForPort(port));
   return { ...d, port, url: `http://127.0.0.1:${port}` };
 }

@@ -121,3 +121,23 @@ test("webhook URLs and passwords in URLs are secrets: JSON and text show neither
   const secrets = stageSecrets(stage);
   assert.ok(secrets.includes(hook) && secrets.includes("hunter22"));
 });
+
+test("the config file never ships: excluded (anchored, wildcards escaped) when it lies inside the source", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  mkdirSync(path.join(dir, "app"));
+  const text = (source: string, exclude = "") =>
+    `source: ${source}\n${exclude}stages:\n  p:\n    hosts: [{path: /a}]\n`;
+  const inside = path.join(dir, "deploy[1].yaml");
+  assert.deepEqual(resolveStage(parseConfigText(text("."), inside), inside, "p").exclude, [
+    ".git",
+    ".cutover",
+    "/deploy\\[1\\].yaml",
+  ]);
+  const own = parseConfigText(text(".", "exclude: [node_modules]\n"), inside);
+  assert.deepEqual(resolveStage(own, inside, "p").exclude, ["node_modules", "/deploy\\[1\\].yaml"]);
+  const outside = path.join(dir, "cutover.yaml");
+  assert.deepEqual(resolveStage(parseConfigText(text("app"), outside), outside, "p").exclude, [
+    ".git",
+    ".cutover",
+  ]);
+});

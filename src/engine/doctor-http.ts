@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import { pathsToAsk } from "../integrations/web/exposed.js";
+
+export interface ExposedFile {
+  readonly url: string;
+  readonly path: string;
+}
+
+const TIMEOUT_MS = 5000;
+const MAX_BODY = 1024 * 1024;
+
+/** Status and sha256 of the body of one GET (no redirects followed), or undefined when it fails. */
+function fetchHash(url: string): Promise<{ status: number; sha256: string } | undefined> {
+  const client = url.startsWith("https:") ? https : http;
+  return new Promise((resolve) => {
+    const req = client.get(url, { timeout: TIMEOUT_MS, agent: false }, (res) => {
+      const hash = createHash("sha256");
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_BODY) hash.update(c);
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest("hex") }));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+export interface ExposedReport {
+  readonly exposed: readonly ExposedFile[];
+  /** Why nothing could be asked (a bad URL, no answer at all): the check did not run. */
+  readonly notAsked?: string;
+}
+
+/**
+ * Asks the web server at `base` (a probe or health check URL) for the files no site may serve:
+ * a 200 whose body is the release's own file (same sha256) is exposed. A 200 with another body is an
+ * app's fallback page, not the file.
+ */
+export async function exposedFiles(
+  base: string,
+  candidates: ReadonlyMap<string, ReadonlySet<string>>,
+): Promise<ExposedReport> {
+  let urls: [string, string][];
+  try {
+    urls = pathsToAsk(candidates).map((path) => [path, new URL(path.slice(1), base).toString()]);
+  } catch {
+    return { exposed: [], notAsked: `${base} is not a URL` };
+  }
+  const replies = await Promise.all(
+    urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })),
+  );
+  if (replies.every((r) => r.reply === undefined)) return { exposed: [], notAsked: `no answer from ${base}` };
+  return {
+    exposed: replies
+      .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
+      .map(({ path, url }) => ({ path, url })),
+  };
+}

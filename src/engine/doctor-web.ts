@@ -1,0 +1,120 @@
+import path from "node:path/posix";
+import type { ResolvedStage } from "../config/resolve.js";
+import { judgeApache } from "../integrations/web/apache-judge.js";
+import { parseApache } from "../integrations/web/apache-parse.js";
+import {
+  listWebServers,
+  nginxDump,
+  parseConfigFiles,
+  parseNginxDump,
+  parseWebServers,
+  readConfigFiles,
+} from "../integrations/web/config-probe.js";
+import { judgeNginx, type WebFinding } from "../integrations/web/nginx-judge.js";
+import { parseNginx } from "../integrations/web/nginx-parse.js";
+import type { Cmd } from "../shell/cmd.js";
+import { runStep } from "./steps.js";
+import type { Target } from "./targets.js";
+
+export interface WebConfigReading {
+  readonly findings: readonly WebFinding[];
+  /** A PHP location for the deploy path resolves the symlink per request ($realpath_root). */
+  readonly resolvesPerRequest: boolean;
+}
+
+interface Root {
+  readonly file: string;
+  /** nginx's prefix for relative includes, then fallbacks for a site file read on its own. */
+  readonly nginxPrefixes: readonly string[];
+  readonly serverRoot: string;
+}
+
+const DEFAULT_APACHE = ["/etc/apache2/apache2.conf", "/etc/httpd/conf/httpd.conf"];
+const MAX_ROUNDS = 8;
+
+const rootFor = (file: string, serverRoot?: string): Root => ({
+  file,
+  nginxPrefixes: [path.dirname(file), "/etc/nginx"],
+  serverRoot: serverRoot ?? (file.startsWith("/etc/httpd/") ? "/etc/httpd" : "/etc/apache2"),
+});
+
+/**
+ * Reads the web server configuration that serves the deploy path as the servers read it, and judges
+ * every site under it. With `configPaths`, the files there (and what they include, wherever it is);
+ * otherwise each running nginx's and nginx's default configuration through `nginx -T` (every
+ * include resolved by nginx itself), and each running Apache's and the default Apache configuration
+ * with its Include/IncludeOptional followed.
+ */
+export async function readWebConfigs(
+  t: Target,
+  stage: ResolvedStage,
+  configPaths: readonly string[] | undefined,
+): Promise<WebConfigReading> {
+  const ask = async (c: Cmd) =>
+    (await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [c])).stdout.toString("utf8");
+  const texts = new Map<string, string>();
+  const real = new Map<string, string>();
+  const asked = new Set<string>();
+  const read = async (patterns: readonly string[]) => {
+    const wanted = patterns.filter((p) => !asked.has(p));
+    for (const p of wanted) asked.add(p);
+    if (wanted.length === 0) return false;
+    const files = parseConfigFiles(await ask(readConfigFiles(wanted)));
+    for (const [file, text] of files.texts) texts.set(file, text);
+    for (const [file, target] of files.real) real.set(file, target);
+    return true;
+  };
+  let roots: Root[];
+  if (configPaths) {
+    await read(configPaths);
+    // Debian's *-available files count only where *-enabled links them in.
+    roots = [...texts.keys()].filter((f) => !/\/[a-z]+-available\//.test(f)).map((f) => rootFor(f));
+  } else {
+    const servers = parseWebServers(await ask(listWebServers()));
+    roots = [];
+    for (const nginx of servers.nginx) {
+      const dump = parseNginxDump(await ask(nginxDump(nginx)));
+      for (const [file, text] of dump) texts.set(file, text);
+      const main = [...dump.keys()][0] ?? nginx.config ?? "/etc/nginx/nginx.conf";
+      roots.push(rootFor(main));
+    }
+    // An Apache started without -f reads its compiled-in default, one of DEFAULT_APACHE.
+    const apache = servers.apache.flatMap((a) =>
+      a.config ? [rootFor(path.resolve(a.serverRoot ?? "/etc/apache2", a.config), a.serverRoot)] : [],
+    );
+    const defaults = DEFAULT_APACHE.filter((f) => !apache.some((r) => r.file === f));
+    roots.push(...apache, ...defaults.map((f) => rootFor(f)));
+    await read(roots.map((r) => r.file).filter((f) => !texts.has(f)));
+  }
+  const parse = () =>
+    roots.map((r) => ({
+      root: r,
+      nginx: parseNginx(texts, r.file, r.nginxPrefixes),
+      apache: parseApache(texts, r.file, r.serverRoot),
+    }));
+  let parsed = parse();
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const unresolved = parsed.flatMap((p) => [...p.nginx.unresolved, ...p.apache.unresolved]);
+    if (!(await read(unresolved))) break;
+    parsed = parse();
+  }
+  // A file another one includes (itself, or through a symlink) is judged as part of it only.
+  const included = new Set(
+    parsed
+      .flatMap((p) => [...p.nginx.files.slice(1), ...p.apache.files.slice(1)])
+      .flatMap((f) => [f, real.get(f) ?? f]),
+  );
+  const resets = stage.php.pools.some((p) => p.reset !== "none");
+  const deployPath = t.host.path;
+  const judged = parsed
+    .filter((p) => !included.has(p.root.file) && texts.has(p.root.file))
+    .map((p) => ({
+      nginx: judgeNginx(p.nginx.directives, deployPath, resets),
+      apache: judgeApache(p.apache.directives, deployPath, resets || stage.php.modPhp),
+    }));
+  const findings = judged.flatMap((j) => [...j.nginx.findings, ...j.apache]);
+  return {
+    findings: [...new Map(findings.map((f) => [f.message, f])).values()],
+    resolvesPerRequest: judged.some((j) => j.nginx.resolvesPerRequest),
+  };
+}

@@ -1,0 +1,99 @@
+import { whereText } from "./config-files.js";
+import { type Directive, named } from "./nginx-parse.js";
+import { NGINX_DOLLAR } from "./server-config.js";
+
+export interface WebFinding {
+  readonly level: "error" | "warning";
+  readonly check: "nginx" | "apache";
+  readonly message: string;
+  readonly fix: string;
+}
+
+export interface NginxJudgement {
+  readonly findings: readonly WebFinding[];
+  /** A PHP location for the deploy path resolves the symlink per request ($realpath_root). */
+  readonly resolvesPerRequest: boolean;
+}
+
+/** The variable a value starts with: `$document_root$fastcgi_script_name` → document_root. */
+function leadingVariable(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : /^\$\{?(\w+)/.exec(value)?.[1];
+}
+
+/** A `root` as a path: server-config writes a literal $ in a path as ${cutover_dollar}. */
+const rootPath = (d: Directive) => (d.args[0] ?? "").replaceAll(NGINX_DOLLAR, "$");
+
+/** Every location with a fastcgi_pass, with its enclosing blocks (outermost first). */
+function phpLocations(block: readonly Directive[], outer: readonly Directive[]): Directive[][] {
+  return block.flatMap((d) => {
+    if (d.name !== "location" && d.name !== "if") return [];
+    const chain = [...outer, d];
+    const own = named(d.block, "fastcgi_pass").length > 0 ? [chain] : [];
+    return [...own, ...phpLocations(d.block ?? [], chain)];
+  });
+}
+
+function servers(block: readonly Directive[]): Directive[] {
+  return block.flatMap((d) => (d.name === "server" ? [d] : d.name === "http" ? servers(d.block ?? []) : []));
+}
+
+/**
+ * Judges every server block, and every PHP location in it, whose root is under `deployPath`, as
+ * nginx reads them: the nearest `root`; the fastcgi_params of the innermost level that has any
+ * (nginx inherits them only into levels without their own); the last SCRIPT_FILENAME (php-fpm keeps
+ * the last); `set` variables of the server and the location. Other sites are not looked at.
+ */
+export function judgeNginx(
+  main: readonly Directive[],
+  deployPath: string,
+  /** A php-fpm reset after each switch makes a $document_root config safe (but costly). */
+  resets: boolean,
+): NginxJudgement {
+  const findings: WebFinding[] = [];
+  let resolvesPerRequest = false;
+  const http = main.filter((d) => d.name === "http");
+  for (const server of servers(main)) {
+    for (const chain of phpLocations(server.block ?? [], [])) {
+      const levels = [
+        main,
+        ...http.map((h) => h.block ?? []),
+        server.block ?? [],
+        ...chain.map((c) => c.block ?? []),
+      ];
+      const inner = [...levels].reverse();
+      const root = inner.map((l) => named(l, "root").at(-1)).find((d) => d !== undefined);
+      if (!root || !(rootPath(root) === deployPath || rootPath(root).startsWith(`${deployPath}/`))) continue;
+      const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
+      const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
+      const sets = new Map(
+        [server.block ?? [], ...chain.map((c) => c.block ?? [])]
+          .flatMap((l) => named(l, "set"))
+          .map((s) => [leadingVariable(s.args[0]), leadingVariable(s.args[1])] as const),
+      );
+      const script = param("SCRIPT_FILENAME");
+      const direct = leadingVariable(script?.args[1]);
+      const scriptRoot = direct === undefined ? undefined : (sets.get(direct) ?? direct);
+      const location = chain.at(-1)!;
+      const site = `the server block at ${server.at.file}:${server.at.line}, location ${location.args.join(" ")} at line ${location.at.line}`;
+      if (script && (scriptRoot === "document_root" || scriptRoot === "request_filename")) {
+        findings.push({
+          level: resets ? "warning" : "error",
+          check: "nginx",
+          message: `${whereText(script.at)} passes SCRIPT_FILENAME from $${scriptRoot} under the symlinked ${rootPath(root)} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
+          fix: "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
+        });
+      }
+      if (scriptRoot === "realpath_root") resolvesPerRequest = true;
+      const docRoot = param("DOCUMENT_ROOT");
+      if (script && direct === "realpath_root" && leadingVariable(docRoot?.args[1]) === "realpath_root") {
+        findings.push({
+          level: "warning",
+          check: "nginx",
+          message: `${whereText(script.at)} and ${whereText(docRoot!.at)} use $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT (${site}): nginx resolves ${rootPath(root)} again for each, so a switch in between hands one request paths from two releases`,
+          fix: "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
+        });
+      }
+    }
+  }
+  return { findings, resolvesPerRequest };
+}
