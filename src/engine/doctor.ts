@@ -5,6 +5,7 @@ import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles } from "../integrations/php/steps.js";
 import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
+import { isAdoptableName } from "../plan/release-id.js";
 import { exposedFiles } from "./doctor-http.js";
 import { readWebConfigs } from "./doctor-web.js";
 import { healthUrl } from "./health.js";
@@ -122,7 +123,15 @@ async function inspect(
       "error",
       "current",
       `${l.current} is a real directory`,
-      "move it into releases/ (cutover deploy prints the command)",
+      "run `cutover adopt --migrate`: it becomes a release and current a link to it, atomically",
+    );
+  const unadopted = facts.foreign.filter((name) => isAdoptableName(name));
+  if (unadopted.length > 0)
+    add(
+      "warning",
+      "adopt",
+      `releases/ holds ${unadopted.length} release(s) cutover did not make (${unadopted.slice(0, 3).join(", ")}${unadopted.length > 3 ? ", …" : ""}): not rollback targets, never hard-link sources`,
+      "run `cutover adopt` to record them (it moves nothing)",
     );
   if (!d.rsync) add("error", "rsync", "rsync is not installed", "apt-get install rsync");
   if (facts.availKb !== undefined && facts.availKb < LOW_DISK_KB) {

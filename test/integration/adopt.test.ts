@@ -67,6 +67,11 @@ test("Capistrano: timestamped releases, absolute current, REVISION files, revisi
   );
   config(root);
   const before = outsideCutover(root);
+  const doc = await cutover(["doctor", "--web-config", path.join(fx.dir, "no web configs")], fx.app);
+  assert.match(
+    doc.stdout,
+    /releases\/ holds 3 release\(s\) cutover did not make[^\n]*\n\s*fix: run `cutover adopt`/,
+  );
 
   const dry = await cutover(["--dry-run", "adopt"], fx.app);
   assert.equal(dry.code, 0, dry.stderr);
@@ -87,13 +92,23 @@ test("Capistrano: timestamped releases, absolute current, REVISION files, revisi
     ],
   );
 
+  fx.writeConfig({ upload: { compare: "checksum" }, keep_releases: 5 }, [{ path: root }]);
   const d = await cutover(["--json", "deploy"], fx.app);
   assert.equal(d.code, 0, d.stderr);
   const id = json<{ release: string }>(d).release;
+  // Nothing outside cutover's records and the new release changed.
+  const afterDeploy = outsideCutover(root);
+  for (const [p, v] of before)
+    if (p !== "current" && !p.startsWith(`releases/${id}`))
+      assert.equal(afterDeploy.get(p), v, `${p} unchanged`);
   const ino = (rel: string) => statSync(path.join(root, "releases", rel, "src/lib.php")).ino;
   assert.equal(ino(id), ino("20240103120000"), "the first deploy hard-links from the live adopted release");
   assert.equal(readFileSync(path.join(root, "current/storage/uploads/photo.jpg"), "utf8"), "a user's photo");
-  // keep_releases 2: the new one and its rollback target stay; the two oldest adopted ones go.
+  // cleanup with keep_releases 2: the new one and its rollback target stay; the two oldest adopted ones go.
+  config(root);
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /removed 20240101120000, 20240102120000/);
   assert.ok(existsSync(path.join(root, "releases/20240103120000")));
   assert.ok(!existsSync(path.join(root, "releases/20240101120000")));
   const rb = await cutover(["rollback"], fx.app);
