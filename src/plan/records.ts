@@ -38,7 +38,7 @@ printf '%s\\n' "$2" >> "$f"
 
 /** One JSON line appended to .cutover/history.jsonl (one short O_APPEND write). */
 export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
-  return shProgram(APPEND, [l.history, JSON.stringify(entry)]);
+  return shProgram(APPEND, [l.history, JSON.stringify(entry)], { label: "append to history" });
 }
 
 const UNLOCK = `
@@ -98,7 +98,9 @@ done
 `;
 
 export function removeReleases(l: Layout, ids: readonly string[]): Cmd {
-  return shProgram(REMOVE_RELEASES, [l.root, ...ids]);
+  return shProgram(REMOVE_RELEASES, [l.root, ...ids], {
+    label: "remove releases, each checked on the host to be cutover's",
+  });
 }
 
 /** Removes cutover's own temporary names, checked on the host like releases. */
@@ -114,5 +116,5 @@ done
 `;
 
 export function removeTmp(l: Layout, names: readonly string[]): Cmd {
-  return shProgram(REMOVE_TMP, [l.tmp, ...names]);
+  return shProgram(REMOVE_TMP, [l.tmp, ...names], { label: "remove cutover's temporary names" });
 }

@@ -40,10 +40,14 @@ esac
 
 /** Replaces `release/p` with a symlink to `linkTarget` (the shared path). */
 export function linkInRelease(release: string, p: string, linkTarget: string): Cmd {
-  return shProgram(INSIDE, ["link", release, p, linkTarget]);
+  return shProgram(INSIDE, ["link", release, p, linkTarget], {
+    label: "link into the release, refusing symlinked parents",
+  });
 }
 
 /** Makes `release/p` a directory of this release's own (copied if uploaded), with its mode and owner. */
 export function writableInRelease(release: string, p: string, mode: string, owner: string): Cmd {
-  return shProgram(INSIDE, ["writable", release, p, mode, owner]);
+  return shProgram(INSIDE, ["writable", release, p, mode, owner], {
+    label: "own writable dir in the release, refusing symlinks",
+  });
 }

@@ -26,7 +26,9 @@ date +%s%N
 `;
 
 export function switchTo(l: Layout, id: string): Cmd {
-  return shProgram(SWITCH, [l.root, currentTarget(id)]);
+  return shProgram(SWITCH, [l.root, currentTarget(id)], {
+    label: "rename a new link over current, fsync, read it back",
+  });
 }
 
 /**
@@ -49,5 +51,7 @@ sync -- "$root" 2>/dev/null || sync
 `;
 
 export function restoreCurrent(l: Layout, previousLinkText: string | undefined, switchedTo: string): Cmd {
-  return shProgram(RESTORE, [l.root, previousLinkText ?? "", currentTarget(switchedTo)]);
+  return shProgram(RESTORE, [l.root, previousLinkText ?? "", currentTarget(switchedTo)], {
+    label: "put current back as it was (its old link text, or no link)",
+  });
 }

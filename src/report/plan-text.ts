@@ -1,7 +1,7 @@
 import type { DryRun } from "../engine/dry-run.js";
 import type { HostRun, Phase, RunPlan } from "../plan/run.js";
 import type { Step } from "../plan/steps.js";
-import { type Cmd, renderCmd } from "../shell/cmd.js";
+import { type Cmd, displayCmd } from "../shell/cmd.js";
 import { quoteArgv } from "../shell/quote.js";
 import { rsyncArgs } from "../transport/rsync.js";
 
@@ -9,7 +9,7 @@ function stepLines(step: Step): string[] {
   switch (step.kind) {
     case "run":
     case "hook":
-      return step.cmds.map(renderCmd);
+      return step.cmds.map(displayCmd);
     case "transfer":
       return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
     case "scan-current":
@@ -37,7 +37,7 @@ interface Section {
 }
 
 const cmds = (title: string, list: readonly Cmd[]): Section[] =>
-  list.length > 0 ? [{ title, lines: list.map(renderCmd) }] : [];
+  list.length > 0 ? [{ title, lines: list.map(displayCmd) }] : [];
 
 /** What one phase does on one host, as titled blocks of commands (or of descriptions). */
 function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
@@ -52,11 +52,11 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
       const where = phase.batches.length > 1 ? ` (batch ${batch + 1} of ${phase.batches.length})` : "";
       return [
         ...cmds("before_batch hooks", h.beforeBatch),
-        { title: `switch current (atomic rename)${where}`, lines: [renderCmd(h.switchTo)] },
+        { title: `switch current (atomic rename)${where}`, lines: [displayCmd(h.switchTo)] },
         ...cmds("after_batch hooks", h.afterBatch),
         {
           title: "undo if any host fails from here on: current back as it was",
-          lines: [renderCmd(h.switchBack)],
+          lines: [displayCmd(h.switchBack)],
         },
       ];
     }

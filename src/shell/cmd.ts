@@ -15,6 +15,8 @@ export interface Cmd {
   readonly mayFail?: boolean;
   /** Drop the command's stderr (used for probes whose failure is an answer). */
   readonly quiet?: boolean;
+  /** For people (dry runs): what a fixed program does, shown instead of its text. */
+  readonly label?: string;
 }
 
 export function cmd(argv: readonly string[], options: Omit<Cmd, "argv"> = {}): Cmd {
@@ -24,6 +26,15 @@ export function cmd(argv: readonly string[], options: Omit<Cmd, "argv"> = {}): C
 /** A fixed POSIX sh program whose data arrives only as positional parameters ("$1", "$2", ...). */
 export function shProgram(program: string, args: readonly string[], options: Omit<Cmd, "argv"> = {}): Cmd {
   return cmd(["sh", "-c", program, "sh", ...args], options);
+}
+
+/**
+ * A command as a person should read it in a dry run: a labelled fixed program by its label and its
+ * arguments (its text is in the source), anything else exactly as it will run.
+ */
+export function displayCmd(c: Cmd): string {
+  if (c.label === undefined || c.argv[0] !== "sh" || c.argv[1] !== "-c") return renderCmd(c);
+  return renderCmd({ ...c, argv: ["__LABEL__", ...c.argv.slice(4)] }).replace("__LABEL__", `[${c.label}]`);
 }
 
 export function renderCmd(c: Cmd): string {
