@@ -6,6 +6,7 @@ import { Redactor } from "../report/redact.js";
 import { createContext, type GlobalOptions } from "./context.js";
 import { writer } from "./output.js";
 import { packageVersion } from "./package-info.js";
+import { addSnapshotCommands } from "./snapshot-command.js";
 
 const EXIT_CODES = `
 Exit codes:
@@ -130,6 +131,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  addSnapshotCommands(program, (action) => run((_, ctx) => action(ctx)));
   program
     .command("completion <shell>")
     .description('print a shell completion script (bash or zsh): eval "$(cutover completion bash)"')
