@@ -100,6 +100,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("switch back to the last good release before the live one (or --to ID)")
     .option("--to <id>", "the release to switch to")
     .option("--force", "allow a release marked bad, and reset: reload where php-fpm kills running requests")
+    .option(
+      "--restore-shared",
+      "after the switch back, restore the snapshot of shared/ taken before the live release was deployed",
+    )
     .addOption(hostsOption)
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());

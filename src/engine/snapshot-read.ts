@@ -1,4 +1,6 @@
+import type { SnapshotState } from "../plan/run.js";
 import { parseSnapshotFacts, type SnapshotFacts, snapshotProbe } from "../plan/snapshot-facts.js";
+import { nextSnapshotId } from "../plan/snapshot-select.js";
 import type { Emit } from "./events.js";
 import { runStep } from "./steps.js";
 import type { Target } from "./targets.js";
@@ -19,4 +21,17 @@ export function sqliteBackedUp(stdout: Buffer): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === "sqlite") out.push(fields[i + 1]!);
   return out;
+}
+
+/** Every host's snapshots and the id a new snapshot gets on all of them (newer than any name there). */
+export async function snapshotState(
+  targets: readonly Target[],
+  now: Date,
+  emit: Emit,
+): Promise<SnapshotState> {
+  const facts = await Promise.all(targets.map((t) => readSnapshots(t, emit)));
+  return {
+    id: nextSnapshotId(now, facts),
+    facts: new Map(targets.map((t, i) => [t.host.name, facts[i]!])),
+  };
 }
