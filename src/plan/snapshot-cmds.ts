@@ -62,7 +62,7 @@ for f; do
     exit 1
   }
   rm -f -- "$t" "$t-wal" "$t-shm" "$t-journal"
-  (cd -- "$d/work" && sqlite3 -bail "$f" ".backup copy.db") || { echo "sqlite3 .backup of $f failed" >&2; exit 1; }
+  (cd -- "$d/work" && sqlite3 -bail "$f" ".timeout 30000" ".backup copy.db") || { echo "sqlite3 .backup of $f failed" >&2; exit 1; }
   chmod --reference="$f" -- "$d/work/copy.db" && chown --reference="$f" -- "$d/work/copy.db" 2>/dev/null
   mv -f -- "$d/work/copy.db" "$t" || exit 1
   printf 'sqlite\\000%s\\000' "$rel"

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 
-/** Runs SQL through the sqlite3 CLI; the output as text. */
+/** Runs SQL through the sqlite3 CLI (waiting up to 10 s for a busy database); the output as text. */
 export function sql(db: string, statements: string): string {
-  return execFileSync("sqlite3", [db, statements]).toString().trim();
+  return execFileSync("sqlite3", ["-cmd", ".timeout 10000", db, statements]).toString().trim();
 }
 
 /**
