@@ -57,7 +57,10 @@ test("snapshot facts: only id-named real directories whose metadata names them a
   assert.match(f.problems[0]!, /evil\\nmeta/, "a newline in a name is shown escaped, and forges no record");
   assert.ok(f.taken.includes("20260101T000005Z"));
   assert.throws(() => parseSnapshotFacts("garbage"), /unexpected snapshot probe output/);
-  assert.throws(() => parseSnapshotFacts("cutover-snapshots\x001\0entry\0dir\0"), /unexpected/);
+  assert.throws(
+    () => parseSnapshotFacts(["cutover-snapshots", "1", "entry", "dir"].join("\0")),
+    /unexpected/,
+  );
 });
 
 test("prune: partial snapshots, interrupted restores and complete ones beyond keep; a new id is newer than every name", () => {
