@@ -80,6 +80,7 @@ const ARGS: Record<string, string[]> = {
   cleanup: ["cleanup"],
   verify: ["verify"],
   completion: ["completion", "bash"],
+  snapshot: ["snapshot", "list"],
 };
 
 test("--json works on every command: a JSON document on stdout", async () => {
