@@ -16,6 +16,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { interruptWhen, settled } from "../helpers/interrupt.js";
 import { snapshot as tree } from "../helpers/tree.js";
 
 const live = (deployPath: string) => path.basename(realpathSync(path.join(deployPath, "current")));
@@ -124,6 +125,37 @@ test("hostile state in .cutover/snapshots: odd names and bad metadata are listed
     rmSync(path.join(snaps, second), { recursive: true });
     assert.deepEqual(tree(snaps), hostile, "everything that is not provably cutover's is byte-identical");
     assert.deepEqual(tree(outside), outsideTree);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("SIGTERM during a snapshot: its copy is stopped on the host, it stays partial (never restored), prune removes it", async () => {
+  const fx = fixture();
+  try {
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const bin = path.join(fx.dir, "slow-bin");
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, "rsync"), "#!/bin/sh\nexec sleep 47.25\n", { mode: 0o755 });
+    const before = tree(path.join(fx.deployPath, "shared"));
+    const run = await interruptWhen(["snapshot", "create"], fx.app, "sleep 47.25", "SIGTERM", {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.ok(run.sent);
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(await settled("sleep 47.25"), [], "nothing of the snapshot runs on the host");
+    assert.ok(!existsSync(path.join(fx.deployPath, ".cutover/lock")), "the lock is given back");
+    assert.deepEqual(tree(path.join(fx.deployPath, "shared")), before);
+    const list = json<{ id: string; hosts: Record<string, string> }[]>(
+      await cutover(["--json", "snapshot", "list"], fx.app),
+    );
+    assert.deepEqual(Object.values(list[0]!.hosts), ["partial"]);
+    r = await cutover(["snapshot", "restore", list[0]!.id], fx.app);
+    assert.equal(r.code, 1);
+    r = await cutover(["snapshot", "prune"], fx.app);
+    assert.match(r.stdout, new RegExp(`removed ${list[0]!.id}`));
+    assert.deepEqual(readdirSync(path.join(fx.deployPath, ".cutover/snapshots")), []);
   } finally {
     fx.cleanup();
   }
