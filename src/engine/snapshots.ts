@@ -3,6 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import type { HostFacts } from "../plan/facts.js";
 import { layout } from "../plan/layout.js";
 import { liveRelease } from "../plan/reconcile.js";
+import { appendHistory } from "../plan/records.js";
 import { removeSnapshots } from "../plan/snapshot-cmds.js";
 import type { SnapshotFacts } from "../plan/snapshot-facts.js";
 import type { SnapshotMeta } from "../plan/snapshot-meta.js";
@@ -174,7 +175,23 @@ export function restoreSnapshots(
         now,
         hosts.map((h) => h.snaps),
       );
-      return (h) => restoreCmds({ ...metaInput(stage, h, saved, now), reason: "before-restore" }, id);
+      // A restore replaces data: who did it, from which snapshot, and where the old data went is history.
+      return (h) => [
+        ...restoreCmds({ ...metaInput(stage, h, saved, now), reason: "before-restore" }, id),
+        appendHistory(layout(h.t.host.path), {
+          event: "restore-shared",
+          outcome: "ok",
+          stage: stage.name,
+          host: h.t.host.name,
+          release: liveRelease(h.facts) ?? null,
+          previous: null,
+          revision: null,
+          who: whoAmI(),
+          at: now.toISOString(),
+          duration_ms: null,
+          reason: `shared/ restored from snapshot ${id}; the replaced shared/ is snapshot ${saved}`,
+        }),
+      ];
     },
     (h) => ({ host: h.t.host.name, id, saved }),
   );

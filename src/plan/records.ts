@@ -13,7 +13,7 @@ export function writeMeta(l: Layout, meta: ReleaseMeta): Cmd[] {
   return writeFileAtomic(l.releaseMeta(meta.id), `${JSON.stringify(meta)}\n`);
 }
 
-export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup";
+export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup" | "restore-shared";
 
 export interface HistoryEntry {
   readonly event: HistoryEvent;

@@ -83,6 +83,9 @@ test("snapshot â†’ the app writes, changes and deletes files and database rows â
     assert.deepEqual(files(), before, "content, modes, symlinks and directories are back");
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1,2,3");
     assert.equal(readFileSync(path.join(fx.deployPath, "current/.env"), "utf8"), "APP_KEY=secret\n");
+    const history = json<{ event: string; reason: string }[]>(await ok("--json", "history"));
+    assert.match(history.at(-1)!.reason, new RegExp(`restored from snapshot ${snap.id}.*${restored.saved}`));
+    assert.equal(history.at(-1)!.event, "restore-shared");
     // The replaced shared/ was kept as a snapshot: the restore can be undone.
     assert.equal(readFileSync(snaps(restored.saved, "shared/.env"), "utf8"), "APP_KEY=changed\n");
   } finally {
