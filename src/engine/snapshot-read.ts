@@ -1,5 +1,5 @@
-import type { SnapshotState } from "../plan/run.js";
 import { parseSnapshotFacts, type SnapshotFacts, snapshotProbe } from "../plan/snapshot-facts.js";
+import type { SnapshotState } from "../plan/snapshot-plan.js";
 import { nextSnapshotId } from "../plan/snapshot-select.js";
 import type { Emit } from "./events.js";
 import { runStep } from "./steps.js";

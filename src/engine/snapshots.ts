@@ -167,7 +167,7 @@ export function restoreSnapshots(
         if (h.snaps.shared !== "dir")
           throw new CutoverError(
             "snapshot",
-            `${h.t.host.name}: ${h.t.host.path}/shared is a ${h.snaps.shared}, not a directory; restore renames a directory in its place`,
+            `${h.t.host.name}: ${h.t.host.path}/shared is ${h.snaps.shared === "missing" ? "missing" : `a ${h.snaps.shared}`}, not a directory; restore renames a directory in its place`,
             { state: "nothing was changed", exitCode: EXIT.failed },
           );
       }

@@ -8,9 +8,7 @@ import { type Layout, layout } from "./layout.js";
 import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds, liveRelease } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import { rollbackTarget, selectPrune } from "./select.js";
-import type { SnapshotFacts } from "./snapshot-facts.js";
-import { restoreCmds, type SnapshotInput, snapshotAndPrune } from "./snapshot-plan.js";
-import { snapshotBefore } from "./snapshot-select.js";
+import { restoreSharedCmds, type SnapshotState, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
 import type { Step } from "./steps.js";
 import { restoreCurrent, switchTo } from "./switch.js";
 
@@ -159,25 +157,6 @@ function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
   return restoreCurrent(l, facts.current.kind === "link" ? facts.current.target : undefined, switchedTo);
 }
 
-/** Each host's snapshots (by host name) and the id a new snapshot gets on all of them. */
-export interface SnapshotState {
-  readonly id: string;
-  readonly facts: ReadonlyMap<string, SnapshotFacts>;
-}
-
-function snapshotInput(
-  stage: ResolvedStage,
-  host: ResolvedHost,
-  snaps: SnapshotState,
-  who: string,
-  now: string,
-  live: string | undefined,
-): Omit<SnapshotInput, "reason"> {
-  const facts = snaps.facts.get(host.name);
-  if (!facts) throw new Error(`no snapshot facts for host ${host.name}`);
-  return { layout: layout(host.path), facts, id: snaps.id, stage: stage.name, who, now, live };
-}
-
 export interface DeployRunInput {
   readonly stage: ResolvedStage;
   readonly hosts: readonly HostState[];
@@ -281,7 +260,8 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     const target = rollbackTarget(host.name, metas, live, input.to, input.force);
     if (!dirs.includes(target))
       throw rollbackError(`${host.name}: release ${target} has no files on this host`);
-    const restore = input.restoreShared && restoreShared(stage, host, live!, input.restoreShared, input.now);
+    const restore =
+      input.restoreShared && restoreSharedCmds(stage, host, live!, input.restoreShared, input.now);
     return { host, facts, leftovers, metas, live: live!, target, restore: restore ?? [] };
   });
   const targets = new Set(chosen.map((c) => c.target));
@@ -326,29 +306,6 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],
   };
-}
-
-/**
- * The commands that put shared/ back as it was before `live` was deployed: the newest complete
- * snapshot taken before that deploy (none on a host: nothing is switched anywhere).
- */
-function restoreShared(
-  stage: ResolvedStage,
-  host: ResolvedHost,
-  live: string,
-  snaps: SnapshotState & { readonly who: string },
-  now: string,
-): Cmd[] {
-  const input = snapshotInput(stage, host, snaps, snaps.who, now, live);
-  const before = snapshotBefore(input.facts, live);
-  if (!before)
-    throw rollbackError(
-      `${host.name}: no complete snapshot taken before ${live} was deployed, so --restore-shared has nothing to restore`,
-      "roll back without --restore-shared, or restore one by id (`cutover snapshot list`, `cutover snapshot restore ID`)",
-    );
-  if (input.facts.shared !== "dir")
-    throw rollbackError(`${host.name}: ${host.path}/shared is a ${input.facts.shared}, not a directory`);
-  return restoreCmds({ ...input, reason: "before-restore" }, before.id);
 }
 
 function rollbackError(message: string, fix?: string): CutoverError {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CutoverError } from "../../src/errors.js";
-import { planRollbackRun, type SnapshotState } from "../../src/plan/run.js";
+import { planRollbackRun } from "../../src/plan/run.js";
 import { parseSnapshotFacts, type SnapshotFacts } from "../../src/plan/snapshot-facts.js";
+import type { SnapshotState } from "../../src/plan/snapshot-plan.js";
 import { nextSnapshotId, selectSnapshotPrune, snapshotBefore } from "../../src/plan/snapshot-select.js";
 import { hostFacts } from "../helpers/facts.js";
 import { testStage } from "../helpers/stage.js";
