@@ -34,6 +34,8 @@ export interface SnapshotRow {
   readonly id?: string;
   /** restore: the snapshot of shared/ taken just before it, so the restore can be undone. */
   readonly saved?: string;
+  /** restore: one rename exchange, or two renames where the host lacks it (a window without shared/). */
+  readonly swap?: "exchange" | "renames";
   /** create: SQLite databases copied with the online backup. */
   readonly sqlite?: readonly string[];
   /** prune: snapshots removed (or, in a dry run, to be removed). */
@@ -193,7 +195,7 @@ export function restoreSnapshots(
         }),
       ];
     },
-    (h) => ({ host: h.t.host.name, id, saved }),
+    (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]) }),
   );
 }
 
@@ -239,4 +241,10 @@ export async function listSnapshots(
   } finally {
     await targets.close();
   }
+}
+
+/** What the restore program printed: how shared/ was swapped. */
+function swapOf(stdout: Buffer | undefined): SnapshotRow["swap"] {
+  const text = stdout?.toString("utf8").trim();
+  return text === "exchange" || text === "renames" ? text : undefined;
 }

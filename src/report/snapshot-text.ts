@@ -30,7 +30,7 @@ export function snapshotRowsText(
         ];
       if (action === "restore")
         return [
-          `${r.host}: shared/ restored from ${r.id} (the replaced shared/ was saved as snapshot ${r.saved})`,
+          `${r.host}: shared/ restored from ${r.id} by ${r.swap === "renames" ? "two renames (this host has no rename exchange)" : "one rename exchange"}; the replaced shared/ is snapshot ${r.saved}`,
         ];
       return [`${r.host}: ${r.removed?.length ? `removed ${r.removed.join(", ")}` : "nothing to remove"}`];
     })

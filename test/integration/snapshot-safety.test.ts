@@ -31,6 +31,9 @@ test("a disk that fills during a snapshot leaves shared/ untouched, and no snaps
     let r = await cutover(["deploy", "-q"], fx.app);
     assert.equal(r.code, 0, r.stderr);
     const release = live(deployPath);
+    r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const small = json<{ id: string }[]>(r)[0]!.id;
     // Incompressible data: more than half of the 2 MiB, so a second copy cannot fit.
     writeFileSync(path.join(deployPath, "shared/storage/uploads/big.bin"), randomBytes(1200 * 1024));
     const before = tree(path.join(deployPath, "shared"));
@@ -41,9 +44,12 @@ test("a disk that fills during a snapshot leaves shared/ untouched, and no snaps
     assert.deepEqual(tree(path.join(deployPath, "shared")), before);
     assert.deepEqual(
       readdirSync(path.join(deployPath, ".cutover/snapshots")),
-      [],
+      [small],
       "the partial snapshot is gone",
     );
+    r = await cutover(["snapshot", "restore", small], fx.app);
+    assert.equal(r.code, 1, "a restore that cannot first save the live shared/ changes nothing");
+    assert.deepEqual(tree(path.join(deployPath, "shared")), before);
 
     fx.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
     r = await cutover(["deploy"], fx.app);
@@ -51,9 +57,12 @@ test("a disk that fills during a snapshot leaves shared/ untouched, and no snaps
     assert.match(r.stderr, /snapshot shared\/ failed/);
     assert.equal(live(deployPath), release);
     assert.deepEqual(tree(path.join(deployPath, "shared")), before);
-    assert.deepEqual(readdirSync(path.join(deployPath, ".cutover/snapshots")), []);
+    assert.deepEqual(readdirSync(path.join(deployPath, ".cutover/snapshots")), [small]);
     r = await cutover(["--json", "snapshot", "list"], fx.app);
-    assert.deepEqual(json(r), []);
+    assert.deepEqual(
+      json<{ id: string }[]>(r).map((s) => s.id),
+      [small],
+    );
   } finally {
     execFileSync("umount", [mount]);
     rmSync(mount, { recursive: true, force: true });

@@ -77,9 +77,10 @@ test("snapshot â†’ the app writes, changes and deletes files and database rows â
     writeFileSync(shared(".env"), "APP_KEY=changed\n");
     assert.notDeepEqual(files(), before);
 
-    const restored = json<{ id: string; saved: string }[]>(
+    const restored = json<{ id: string; saved: string; swap: string }[]>(
       await ok("--json", "snapshot", "restore", snap.id),
     )[0]!;
+    assert.equal(restored.swap, "exchange");
     assert.deepEqual(files(), before, "content, modes, symlinks and directories are back");
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1,2,3");
     assert.equal(readFileSync(path.join(fx.deployPath, "current/.env"), "utf8"), "APP_KEY=secret\n");
@@ -139,6 +140,11 @@ test("before_deploy: each deploy snapshots shared/ first; rollback --restore-sha
     list.filter((s) => s.meta.reason !== "before-restore").length <= 3 + 1,
     "keep: 3 (+ before-restore ones)",
   );
+  assert.match(
+    (await ok("--dry-run", "deploy")).stdout,
+    /== snapshot\n[^]*== prepare/,
+    "the snapshot phase comes first",
+  );
   const dry = await ok("--dry-run", "rollback", "--restore-shared");
   assert.match(dry.stdout, /== restore-shared/);
   assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=era-2\n", "a dry run changes nothing");
@@ -148,4 +154,23 @@ test("before_deploy: each deploy snapshots shared/ first; rollback --restore-sha
   // The snapshot before `first` may be pruned by now or never taken: nothing is switched then.
   const again = await cutover(["rollback", "--restore-shared", "--to", first], fx.app);
   assert.notEqual(again.code, 0);
+});
+
+test("without renameat2's exchange (an unknown machine), restore falls back to two renames back to back", async () => {
+  const snap = await create();
+  writeFileSync(shared(".env"), "APP_KEY=fallback\n");
+  const bin = path.join(fx.dir, "odd-machine");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(path.join(bin, "uname"), "#!/bin/sh\necho mystery-cpu\n", { mode: 0o755 });
+  const r = await cutover(["--json", "snapshot", "restore", snap.id], fx.app, {
+    PATH: `${bin}:${process.env.PATH}`,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(json<{ swap: string }[]>(r)[0]!.swap, "renames");
+  assert.equal(readFileSync(shared(".env"), "utf8"), readFileSync(snaps(snap.id, "shared/.env"), "utf8"));
+  assert.deepEqual(
+    readdirSync(snaps()).filter((n) => n.startsWith("restore-")),
+    [],
+    "no work directory is left behind",
+  );
 });
