@@ -142,7 +142,7 @@ test("before_deploy: each deploy snapshots shared/ first; rollback --restore-sha
   );
   assert.match(
     (await ok("--dry-run", "deploy")).stdout,
-    /== snapshot\n[^]*== prepare/,
+    /== snapshot\n[\s\S]*== prepare/,
     "the snapshot phase comes first",
   );
   const dry = await ok("--dry-run", "rollback", "--restore-shared");
