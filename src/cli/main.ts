@@ -12,6 +12,7 @@ const EXIT_CODES = `
 Exit codes:
   0    success
   1    deploy or rollback failed; nothing switched, or every switched host was switched back
+       (snapshot commands: failed, shared/ unchanged on that host)
   2    usage or configuration error; nothing was changed
   3    another run holds the lock
   4    the new release is live but a step after the switch failed (hook or cleanup)
