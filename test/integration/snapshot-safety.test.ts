@@ -134,6 +134,17 @@ test("hostile state in .cutover/snapshots: odd names and bad metadata are listed
     rmSync(path.join(snaps, second), { recursive: true });
     assert.deepEqual(tree(snaps), hostile, "everything that is not provably cutover's is byte-identical");
     assert.deepEqual(tree(outside), outsideTree);
+
+    // .cutover/snapshots itself a symlink: nothing is written or removed through it.
+    rmSync(snaps, { recursive: true });
+    symlinkSync(outside, snaps);
+    r = await cutover(["snapshot", "create"], fx.app);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is not a directory cutover made; refusing to write there/);
+    r = await cutover(["snapshot", "prune"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\.cutover\/snapshots is a link, not a directory; left alone/);
+    assert.deepEqual(tree(outside), outsideTree);
   } finally {
     fx.cleanup();
   }
