@@ -32,7 +32,7 @@ try {
 }
 `;
 
-test("restore under HTTP load on nginx + php-fpm, with the app writing files and SQLite rows to shared/: 0 failed requests", async () => {
+test("restore under HTTP load on nginx + php-fpm, with the app writing files and SQLite rows to shared/: 0 failed requests", async (t) => {
   const fx = fixture("web");
   chmodSync(fx.dir, 0o755);
   chmodSync(fx.app, 0o755);
@@ -144,6 +144,9 @@ test("restore under HTTP load on nginx + php-fpm, with the app writing files and
       naiveSamples = await naive.stop();
     }
     const naiveFailed = naiveSamples.filter((s) => s.error !== null || s.status !== 200).length;
+    t.diagnostic(
+      `cutover restores: ${failed.length}/${samples.length} failed; naive restores: ${naiveFailed}/${naiveSamples.length} failed`,
+    );
     assert.ok(naiveFailed > 0, `no failure seen in ${naiveSamples.length} requests during naive restores`);
   } finally {
     for (const s of stop) await s();
