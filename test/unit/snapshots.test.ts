@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { CutoverError } from "../../src/errors.js";
+import { layout } from "../../src/plan/layout.js";
 import { planRollbackRun } from "../../src/plan/run.js";
+import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
 import { parseSnapshotFacts, type SnapshotFacts } from "../../src/plan/snapshot-facts.js";
-import type { SnapshotState } from "../../src/plan/snapshot-plan.js";
+import { type SnapshotState, snapshotCmd } from "../../src/plan/snapshot-plan.js";
 import { nextSnapshotId, selectSnapshotPrune, snapshotBefore } from "../../src/plan/snapshot-select.js";
+import { type Cmd, renderCmd } from "../../src/shell/cmd.js";
 import { hostFacts } from "../helpers/facts.js";
 import { testStage } from "../helpers/stage.js";
 
@@ -140,4 +144,34 @@ test("rollback --restore-shared: restores after the switch back, or refuses befo
     (e: Error) =>
       e instanceof CutoverError && /web1: no complete snapshot taken before 20261127T020000Z/.test(e.message),
   );
+});
+
+test("the snapshot programs reach the shell with exactly their argv, whatever the deploy path holds", () => {
+  const root = '/srv/it\'s a "deploy" $PATH `x` ü\nnewline';
+  const l = layout(root);
+  const words = (c: Cmd) =>
+    execFileSync("sh", ["-c", renderCmd({ argv: ["printf", "%s\\0", ...c.argv] })])
+      .toString("utf8")
+      .split("\0")
+      .slice(0, -1);
+  const f = facts(snap("20260101T000000Z"));
+  const cmds = [
+    snapshotCmd({
+      layout: l,
+      facts: f,
+      id: "20260101T000001Z",
+      reason: "manual",
+      stage: "p",
+      who: "w",
+      now: "n",
+      live: undefined,
+    }),
+    restoreSnapshot(l, "20260101T000000Z"),
+    removeSnapshots(l, ["20260101T000000Z", "restore-20260101T000000Z"]),
+  ];
+  for (const c of cmds) {
+    assert.deepEqual(words(c), [...c.argv]);
+    assert.equal(c.argv[4], root, "the deploy path is the first positional parameter");
+  }
+  assert.equal(cmds[0]!.argv[6], "20260101T000000Z", "linked to the newest complete snapshot");
 });
