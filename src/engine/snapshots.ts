@@ -11,7 +11,7 @@ import { restoreCmds, snapshotCmd } from "../plan/snapshot-plan.js";
 import { findComplete, nextSnapshotId, selectSnapshotPrune } from "../plan/snapshot-select.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
-import { lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
+import { lockAll, newOwner, readFacts, undoCreated, unlockAll } from "./lock.js";
 import { readSnapshots, sqliteBackedUp } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
@@ -88,27 +88,34 @@ async function snapshotRun(
     try {
       const hosts = await Promise.all(locked.map((t) => read(t, t.facts)));
       const cmdsOf = plan(hosts, now);
-      return await Promise.all(
+      const interrupted = (h: HostState) =>
+        new CutoverError("interrupted", `${h.t.host.name}: interrupted by a signal`, {
+          exitCode: EXIT.interrupted,
+          state: "a snapshot cut short stays partial: never restored, removed by `snapshot prune`",
+        });
+      // Every host finishes (or fails) before the lock is given back; then the first failure is thrown.
+      const settled = await Promise.allSettled(
         hosts.map(async (h) => {
           const outputs: Buffer[] = [];
           try {
             // One step per program: a failure names the host and carries that program's stderr.
-            for (const c of cmdsOf(h))
+            for (const c of cmdsOf(h)) {
+              if (signal?.aborted) throw interrupted(h);
               outputs.push((await runStep({ executor: h.t.executor, emit }, title, [c])).stdout);
+            }
           } catch (error) {
-            if (signal?.aborted)
-              throw new CutoverError("interrupted", `${h.t.host.name}: interrupted by a signal`, {
-                exitCode: EXIT.interrupted,
-                state: "a snapshot cut short stays partial: never restored, removed by `snapshot prune`",
-              });
-            throw error;
+            throw signal?.aborted ? interrupted(h) : error;
           }
           return finish(h, outputs);
         }),
       );
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      return settled.map((r) => (r as PromiseFulfilledResult<SnapshotRow>).value);
     } finally {
       signal?.removeEventListener("abort", stop);
       await unlockAll(locked, owner, emit);
+      await undoCreated(locked);
     }
   } finally {
     await targets.close();
