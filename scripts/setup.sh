@@ -19,6 +19,8 @@ have cgi-fcgi || need+=(libfcgi-bin)
 have curl || need+=(curl)
 have crontab || need+=(cron)   # doctor reads crontabs
 have zsh || need+=(zsh)        # the completion tests run the zsh script in real zsh
+have sqlite3 || need+=(sqlite3) # snapshots back up SQLite databases online (sqlite3 .backup)
+php -m 2>/dev/null | grep -qx pdo_sqlite || need+=(php8.2-sqlite3)   # the snapshot tests' app writes SQLite
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -172,12 +172,17 @@ export async function diffCommand(
 export async function rollbackCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { to?: string; force?: boolean; hosts?: string; lockWait?: string },
+  opts: { to?: string; force?: boolean; hosts?: string; lockWait?: string; restoreShared?: boolean },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
   if (ctx.global.dryRun) {
-    const dry = await dryRunRollback(stage, { hosts, to: opts.to, force: opts.force });
+    const dry = await dryRunRollback(stage, {
+      hosts,
+      to: opts.to,
+      force: opts.force,
+      restoreShared: opts.restoreShared,
+    });
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
@@ -187,6 +192,7 @@ export async function rollbackCommand(
       hosts,
       to: opts.to,
       force: opts.force,
+      restoreShared: opts.restoreShared,
       lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
       emit: ctx.emit,
       signal,

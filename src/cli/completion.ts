@@ -8,21 +8,29 @@ export interface CommandSpec {
   readonly valueOptions: readonly string[];
   /** Positional arguments in order: "stage" completes stage names, "server" and "shell" their choices. */
   readonly args: readonly string[];
+  /** A command group's subcommands (`snapshot create|list|...`): the first positional word. */
+  readonly subcommands: readonly string[];
 }
 
 const flags = (options: readonly Option[]) =>
   options.flatMap((o) => [o.short, o.long].filter((f): f is string => f !== undefined));
 
 export function commandSpecs(program: Command): { global: CommandSpec; commands: CommandSpec[] } {
-  const spec = (c: Command): CommandSpec => ({
-    name: c.name(),
-    options: flags(c.options),
-    valueOptions: flags(c.options.filter((o) => o.required || o.optional)),
-    args: c.registeredArguments.map((a) => a.name()),
-  });
+  // A group offers its subcommands first, then a stage; its options are those of all its subcommands.
+  const spec = (c: Command, group = true): CommandSpec => {
+    const subs = group ? c.commands : [];
+    const options = [...c.options, ...subs.flatMap((s) => s.options)];
+    return {
+      name: c.name(),
+      options: [...new Set(flags(options))],
+      valueOptions: [...new Set(flags(options.filter((o) => o.required || o.optional)))],
+      args: subs.length > 0 ? ["subcommand", "stage"] : c.registeredArguments.map((a) => a.name()),
+      subcommands: subs.map((s) => s.name()),
+    };
+  };
   return {
-    global: spec(program),
-    commands: program.commands.filter((c) => !c.name().startsWith("__")).map(spec),
+    global: spec(program, false),
+    commands: program.commands.filter((c) => !c.name().startsWith("__")).map((c) => spec(c)),
   };
 }
 
@@ -42,7 +50,8 @@ export function completionScript(shell: "bash" | "zsh", program: Command): strin
   const positions = commands
     .flatMap((c) =>
       c.args.map(
-        (a, i) => `      ${c.name}:${i}) want="${a === "stage" ? "@stage" : (CHOICES[a] ?? "")}" ;;`,
+        (a, i) =>
+          `      ${c.name}:${i}) want="${a === "stage" ? "@stage" : a === "subcommand" ? c.subcommands.join(" ") : (CHOICES[a] ?? "")}" ;;`,
       ),
     )
     .join("\n");

@@ -6,11 +6,13 @@ import { Redactor } from "../report/redact.js";
 import { createContext, type GlobalOptions } from "./context.js";
 import { writer } from "./output.js";
 import { packageVersion } from "./package-info.js";
+import { addSnapshotCommands } from "./snapshot-command.js";
 
 const EXIT_CODES = `
 Exit codes:
   0    success
   1    deploy or rollback failed; nothing switched, or every switched host was switched back
+       (snapshot commands: failed, shared/ unchanged on that host)
   2    usage or configuration error; nothing was changed
   3    another run holds the lock
   4    the new release is live but a step after the switch failed (hook or cleanup)
@@ -98,6 +100,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("switch back to the last good release before the live one (or --to ID)")
     .option("--to <id>", "the release to switch to")
     .option("--force", "allow a release marked bad, and reset: reload where php-fpm kills running requests")
+    .option(
+      "--restore-shared",
+      "after the switch back, restore the snapshot of shared/ taken before the live release was deployed",
+    )
     .addOption(hostsOption)
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());
@@ -138,6 +144,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  addSnapshotCommands(program, (action) => run((_, ctx) => action(ctx)));
   program
     .command("completion <shell>")
     .description('print a shell completion script (bash or zsh): eval "$(cutover completion bash)"')

@@ -22,6 +22,7 @@ export const DEFAULTS = {
   writableMode: "0775",
   connectTimeoutSeconds: 10,
   commandTimeoutSeconds: 3600,
+  keepSnapshots: 5,
 } as const;
 
 export function stageNames(config: ParsedConfig): string[] {
@@ -223,6 +224,10 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     },
     rolling,
     rollbackOn: merged.rollback_on ?? [],
+    snapshots: {
+      beforeDeploy: merged.snapshots?.before_deploy ?? false,
+      keep: merged.snapshots?.keep ?? DEFAULTS.keepSnapshots,
+    },
   };
 }
 

@@ -29,6 +29,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
     "After the switch, per host: url (with expect_*) or command; a failure switches every host back.",
   notify: "Webhooks on started, succeeded, failed, rolled_back: JSON or Slack, signed with secret.",
   probe: "HTTP load that `deploy --probe` runs during the deploy: url and concurrency.",
+  snapshots:
+    "Hard-link snapshots of DEPLOY_PATH/shared/: before_deploy (take one before every deploy) and keep (complete snapshots kept per host, default 5).",
   stages: "Stage name → its hosts and any top-level setting to override.",
   hosts:
     'Where to deploy: "[user@]host[:port]:/absolute/path", or { name, host, user, port, path, identity_file, ssh_options, roles }; no host = this machine.',

@@ -210,6 +210,13 @@ const settings = {
     .object({ url: z.string().url(), concurrency: z.number().int().min(1).max(1000).optional() })
     .strict()
     .optional(),
+  snapshots: z
+    .object({
+      before_deploy: z.boolean().optional(),
+      keep: z.number().int().min(1, "must keep at least 1 snapshot").optional(),
+    })
+    .strict()
+    .optional(),
 };
 
 const stage = z

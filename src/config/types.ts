@@ -151,4 +151,11 @@ export interface ResolvedStage {
   readonly rolling?: Rolling;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
+  readonly snapshots: SnapshotSettings;
+}
+
+/** Hard-link snapshots of shared/: taken before every deploy when beforeDeploy; `keep` complete ones stay. */
+export interface SnapshotSettings {
+  readonly beforeDeploy: boolean;
+  readonly keep: number;
 }

@@ -9,6 +9,7 @@ import { type DeployResult, describeLeftovers } from "./outcome.js";
 import { refuseUnsafeReload } from "./php-runtime.js";
 import { withProbe } from "./probed-run.js";
 import { applyRun } from "./run.js";
+import { snapshotState } from "./snapshot-read.js";
 import { sourceFacts, whoAmI } from "./source.js";
 import { type ExecutorFactory, openTargets, selectHosts } from "./targets.js";
 
@@ -65,7 +66,18 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
           started,
           locked.flatMap((t) => [...t.facts.releaseDirs, ...t.facts.metas.keys()]),
         );
-        plan = planDeployRun({ stage, hosts: locked, source, releaseId, who, now: started.toISOString() });
+        const snapshots = stage.snapshots.beforeDeploy
+          ? await snapshotState(locked, started, emit)
+          : undefined;
+        plan = planDeployRun({
+          stage,
+          hosts: locked,
+          source,
+          releaseId,
+          who,
+          now: started.toISOString(),
+          snapshots,
+        });
       } catch (error) {
         await unlockAll(locked, owner, emit);
         await undoCreated(locked);

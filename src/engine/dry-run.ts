@@ -3,6 +3,7 @@ import type { HostFacts } from "../plan/facts.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import { planDeployRun, planRollbackRun, type RunPlan } from "../plan/run.js";
 import { readFacts } from "./lock.js";
+import { snapshotState } from "./snapshot-read.js";
 import { sourceFacts, whoAmI } from "./source.js";
 import { openTargets, selectHosts } from "./targets.js";
 
@@ -16,11 +17,16 @@ async function readAll(
   stage: ResolvedStage,
   hosts: readonly string[] | undefined,
   sharedPaths: readonly string[],
+  withSnapshots: boolean,
 ) {
   const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
     const facts = await Promise.all(targets.map((t) => readFacts(t, sharedPaths)));
-    return targets.map((t, i) => ({ host: t.host, facts: facts[i]! as HostFacts }));
+    const snapshots = withSnapshots ? await snapshotState(targets, new Date(), () => undefined) : undefined;
+    return {
+      hosts: targets.map((t, i) => ({ host: t.host, facts: facts[i]! as HostFacts })),
+      snapshots,
+    };
   } finally {
     await targets.close();
   }
@@ -31,7 +37,12 @@ const problemsOf = (read: readonly { host: { name: string }; facts: HostFacts }[
 
 /** The exact plan a deploy would run, from a read-only look at every host. Changes nothing. */
 export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string[]): Promise<DryRun> {
-  const read = await readAll(stage, hosts, [...stage.sharedDirs, ...stage.sharedFiles]);
+  const { hosts: read, snapshots } = await readAll(
+    stage,
+    hosts,
+    [...stage.sharedDirs, ...stage.sharedFiles],
+    stage.snapshots.beforeDeploy,
+  );
   const started = new Date();
   const releaseId = nextReleaseId(
     started,
@@ -44,21 +55,23 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
     releaseId,
     who: whoAmI(),
     now: started.toISOString(),
+    snapshots,
   });
   return { plan, problems: problemsOf(read) };
 }
 
 export async function dryRunRollback(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; to?: string; force?: boolean },
+  options: { hosts?: readonly string[]; to?: string; force?: boolean; restoreShared?: boolean },
 ): Promise<DryRun> {
-  const read = await readAll(stage, options.hosts, []);
+  const { hosts: read, snapshots } = await readAll(stage, options.hosts, [], options.restoreShared ?? false);
   const plan = planRollbackRun({
     stage,
     hosts: read,
     to: options.to,
     force: options.force ?? false,
     now: new Date().toISOString(),
+    restoreShared: snapshots ? { ...snapshots, who: whoAmI() } : undefined,
   });
   return { plan, problems: problemsOf(read) };
 }

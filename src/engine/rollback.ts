@@ -6,6 +6,7 @@ import { withNotifications } from "./notifications.js";
 import { type DeployResult, describeLeftovers } from "./outcome.js";
 import { refuseUnsafeReload } from "./php-runtime.js";
 import { applyRun } from "./run.js";
+import { snapshotState } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
 import { type ExecutorFactory, openTargets, selectHosts } from "./targets.js";
 
@@ -20,6 +21,8 @@ export interface RollbackOptions {
   readonly command: string;
   readonly now?: () => Date;
   readonly executors?: ExecutorFactory;
+  /** After the switch back, restore the snapshot of shared/ taken before the live release was deployed. */
+  readonly restoreShared?: boolean;
 }
 
 /** A rollback is a run of the same engine as a deploy, without the prepare phase; webhooks around it. */
@@ -48,6 +51,9 @@ async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
         to: options.to,
         force: options.force ?? false,
         now: started.toISOString(),
+        restoreShared: options.restoreShared
+          ? { ...(await snapshotState(locked, started, emit)), who }
+          : undefined,
       });
       await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
       for (const h of plan.hosts) {

@@ -121,6 +121,17 @@ export async function applyRun(
         if (error) return notSwitched(error);
         break;
       }
+      case "snapshot": {
+        emit({ type: "phase", phase: "snapshot shared/" });
+        const error = await interruptible("during the snapshot", () =>
+          firstFailure(units, async (u) => {
+            if (u.run.snapshot.length > 0)
+              await runStep({ executor: u.t.executor, emit }, "snapshot shared/", u.run.snapshot);
+          }),
+        );
+        if (error) return notSwitched(error);
+        break;
+      }
       case "prepare": {
         emit({ type: "phase", phase: `prepare release ${plan.release} on ${plural(units.length, "host")}` });
         const prep = await prepareAll(
@@ -143,6 +154,18 @@ export async function applyRun(
       case "php-reset": {
         const error = await firstFailure(units, (u) => resetAndVerify(u.t, stage, plan.release, emit));
         if (error) return switchBack(error, "failed", false);
+        break;
+      }
+      case "restore-shared": {
+        emit({ type: "phase", phase: "restore shared/" });
+        const error = await firstFailure(units, (u) =>
+          runStep({ executor: u.t.executor, emit }, "restore shared/", u.run.restoreShared),
+        );
+        if (error) {
+          const message = `${error.message}; the code was switched back, shared/ was not restored on that host`;
+          emit({ type: "warning", message });
+          warnings.push(message);
+        }
         break;
       }
       case "health": {

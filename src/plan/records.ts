@@ -13,7 +13,7 @@ export function writeMeta(l: Layout, meta: ReleaseMeta): Cmd[] {
   return writeFileAtomic(l.releaseMeta(meta.id), `${JSON.stringify(meta)}\n`);
 }
 
-export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup" | "adopt";
+export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup" | "adopt" | "restore-shared";
 
 export interface HistoryEntry {
   readonly event: HistoryEvent;

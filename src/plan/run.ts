@@ -8,6 +8,7 @@ import { type Layout, layout } from "./layout.js";
 import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds, liveRelease } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import { rollbackTarget, selectPrune } from "./select.js";
+import { restoreSharedCmds, type SnapshotState, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
 import type { Step } from "./steps.js";
 import { restoreCurrent, switchTo } from "./switch.js";
 
@@ -20,6 +21,10 @@ export interface HostRun {
   readonly leftovers: Leftovers;
   /** Removes what interrupted runs left (under the lock, before anything else). */
   readonly clean: readonly Cmd[];
+  /** Deploy with snapshots.before_deploy: a snapshot of shared/, then snapshots beyond keep removed. */
+  readonly snapshot: readonly Cmd[];
+  /** Rollback --restore-shared: shared/ back as it was before the release rolled back from was deployed. */
+  readonly restoreShared: readonly Cmd[];
   /** Builds the new release (deploy only). */
   readonly prepare: readonly Step[];
   readonly switchTo: Cmd;
@@ -45,6 +50,8 @@ export interface HostRun {
 
 export type Phase =
   | { readonly kind: "clean" }
+  /** A failed snapshot stops the deploy before anything is uploaded (shared/ is only read). */
+  | { readonly kind: "snapshot" }
   | { readonly kind: "prepare" }
   | {
       readonly kind: "switch";
@@ -53,6 +60,8 @@ export type Phase =
       readonly pauseSeconds: number;
     }
   | { readonly kind: "php-reset" }
+  /** After the switch back: a failure is a warning (exit 4); shared/ is then untouched. */
+  | { readonly kind: "restore-shared" }
   /** A deploy switches back on failure; a rollback (an emergency, by choice) warns and stays. */
   | { readonly kind: "health"; readonly switchBackOnFailure: boolean }
   | { readonly kind: "record" }
@@ -122,7 +131,12 @@ function withBatchHooks(
   });
 }
 
-function switchPhases(stage: ResolvedStage, hosts: readonly HostState[], action: RunPlan["action"]): Phase[] {
+function switchPhases(
+  stage: ResolvedStage,
+  hosts: readonly HostState[],
+  action: RunPlan["action"],
+  restoreShared = false,
+): Phase[] {
   return [
     {
       kind: "switch",
@@ -133,6 +147,7 @@ function switchPhases(stage: ResolvedStage, hosts: readonly HostState[], action:
       pauseSeconds: stage.rolling?.pauseSeconds ?? 0,
     },
     { kind: "php-reset" },
+    ...(restoreShared ? [{ kind: "restore-shared" } as const] : []),
     ...(stage.healthCheck ? [{ kind: "health", switchBackOnFailure: action === "deploy" } as const] : []),
     { kind: "record" },
   ];
@@ -145,13 +160,15 @@ function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
 export interface DeployRunInput {
   readonly stage: ResolvedStage;
   readonly hosts: readonly HostState[];
+  /** Read when snapshots.before_deploy is set: a snapshot is then taken before anything is uploaded. */
+  readonly snapshots?: SnapshotState;
   readonly source: SourceFacts;
   readonly releaseId: string;
   readonly who: string;
   readonly now: string;
 }
 
-/** prepare everywhere -> barrier -> switch (at once, or in batches) -> reset -> health -> record -> after_switch -> prune. */
+/** [snapshot] -> prepare everywhere -> barrier -> switch (at once, or in batches) -> reset -> health -> record -> after_switch -> prune. */
 export function planDeployRun(input: DeployRunInput): RunPlan {
   const { stage, releaseId: id } = input;
   const among = input.hosts.map((h) => h.host);
@@ -170,6 +187,19 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
       previous: plan.previous,
       leftovers,
       clean: leftoverCmds(l, leftovers),
+      // A first deploy has no shared/ yet: nothing to snapshot.
+      snapshot:
+        input.snapshots && input.snapshots.facts.get(host.name)?.shared !== "missing"
+          ? snapshotAndPrune(
+              {
+                ...snapshotInput(stage, host, input.snapshots, input.who, input.now, plan.previous),
+                reason: "before-deploy",
+                release: id,
+              },
+              stage.snapshots.keep,
+            )
+          : [],
+      restoreShared: [],
       prepare: plan.prepare,
       switchTo: switchTo(l, id),
       switchBack: undoOf(l, facts, id),
@@ -195,6 +225,7 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
     hosts: withBatchHooks(stage, hosts, id),
     phases: [
       { kind: "clean" },
+      ...(input.snapshots ? [{ kind: "snapshot" } as const] : []),
       { kind: "prepare" },
       ...switchPhases(stage, input.hosts, "deploy"),
       { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
@@ -209,6 +240,8 @@ export interface RollbackRunInput {
   readonly to: string | undefined;
   readonly force: boolean;
   readonly now: string;
+  /** rollback --restore-shared: restore the snapshot taken before the live release was deployed. */
+  readonly restoreShared?: SnapshotState & { readonly who: string };
 }
 
 /**
@@ -227,7 +260,9 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     const target = rollbackTarget(host.name, metas, live, input.to, input.force);
     if (!dirs.includes(target))
       throw rollbackError(`${host.name}: release ${target} has no files on this host`);
-    return { host, facts, leftovers, metas, live: live!, target };
+    const restore =
+      input.restoreShared && restoreSharedCmds(stage, host, live!, input.restoreShared, input.now);
+    return { host, facts, leftovers, metas, live: live!, target, restore: restore ?? [] };
   });
   const targets = new Set(chosen.map((c) => c.target));
   if (targets.size > 1) {
@@ -237,7 +272,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     );
   }
   const release = chosen[0]!.target;
-  const hosts = chosen.map(({ host, facts, leftovers, metas, live }) => {
+  const hosts = chosen.map(({ host, facts, leftovers, metas, live, restore }) => {
     const l = layout(host.path);
     const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
     return {
@@ -246,6 +281,8 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
       previous: live,
       leftovers,
       clean: leftoverCmds(l, leftovers),
+      snapshot: [],
+      restoreShared: restore,
       prepare: [],
       switchTo: switchTo(l, release),
       switchBack: undoOf(l, facts, release),
@@ -265,7 +302,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     hosts: withBatchHooks(stage, hosts, release),
     phases: [
       { kind: "clean" },
-      ...switchPhases(stage, input.hosts, "rollback"),
+      ...switchPhases(stage, input.hosts, "rollback", input.restoreShared !== undefined),
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],
   };

@@ -45,6 +45,16 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
   switch (phase.kind) {
     case "clean":
       return cmds("clean up what an interrupted run left", h.clean);
+    case "snapshot":
+      return cmds(
+        "snapshot shared/ before the deploy (a failure stops it here), then prune beyond snapshots.keep",
+        h.snapshot,
+      );
+    case "restore-shared":
+      return cmds(
+        "restore shared/ from the snapshot taken before the release rolled back from (the live shared/ is snapshotted first; a failure is a warning)",
+        h.restoreShared,
+      );
     case "prepare":
       return h.prepare.map((step) => ({ title: step.title, lines: stepLines(step) }));
     case "switch": {

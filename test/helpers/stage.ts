@@ -37,6 +37,7 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
     rollbackOn: [],
     smoke: { commands: [], http: [] },
     notify: [],
+    snapshots: { beforeDeploy: false, keep: 5 },
     ...overrides,
   };
 }

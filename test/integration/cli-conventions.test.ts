@@ -81,6 +81,7 @@ const ARGS: Record<string, string[]> = {
   verify: ["verify"],
   adopt: ["adopt"],
   completion: ["completion", "bash"],
+  snapshot: ["snapshot", "list"],
 };
 
 test("--json works on every command: a JSON document on stdout", async () => {

@@ -33,6 +33,7 @@ const CASES: [string[], string[]][] = [
     [
       "--to",
       "--force",
+      "--restore-shared",
       "--hosts",
       "--lock-wait",
       "--config",
@@ -55,6 +56,15 @@ const CASES: [string[], string[]][] = [
     ["cutover", "server-config", ""],
     ["nginx", "apache"],
   ],
+  [
+    ["cutover", "snapshot", ""],
+    ["create", "list", "restore", "prune"],
+  ],
+  [
+    ["cutover", "snapshot", "create", ""],
+    ["production", "staging"],
+  ],
+  [["cutover", "snapshot", "create", "--lock"], ["--lock-wait"]],
   [
     ["cutover", "server-config", "nginx", ""],
     ["production", "staging"],

@@ -48,6 +48,7 @@ const stage: ResolvedStage = {
   rollbackOn: [],
   smoke: { commands: [], http: [] },
   notify: [],
+  snapshots: { beforeDeploy: true, keep: 2 },
 };
 
 const facts = hostFacts(

@@ -1,0 +1,75 @@
+import { createSnapshots, listSnapshots, pruneSnapshots, restoreSnapshots } from "../engine/snapshots.js";
+import { EXIT, type ExitCode, usageError } from "../errors.js";
+import { isIdShaped } from "../plan/release-id.js";
+import { snapshotRowsText, snapshotTable } from "../report/snapshot-text.js";
+import { type CommandContext, withSignals } from "./context.js";
+
+export interface SnapshotOpts {
+  readonly hosts?: string;
+  readonly lockWait?: string;
+}
+
+const hostList = (value: string | undefined) =>
+  value
+    ?.split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+
+function options(ctx: CommandContext, opts: SnapshotOpts) {
+  const wait = Number(opts.lockWait ?? 0);
+  if (!Number.isFinite(wait) || wait < 0)
+    throw usageError(`--lock-wait: expected a number of seconds, got "${opts.lockWait}"`);
+  return {
+    hosts: hostList(opts.hosts),
+    emit: ctx.emit,
+    command: `cutover ${ctx.argv.join(" ")}`,
+    lockWaitSeconds: wait,
+    dryRun: ctx.global.dryRun ?? false,
+  };
+}
+
+export async function snapshotCreate(
+  ctx: CommandContext,
+  stage: string | undefined,
+  opts: SnapshotOpts,
+): Promise<ExitCode> {
+  const o = options(ctx, opts);
+  const rows = await withSignals((signal) => createSnapshots(ctx.stage(stage), { ...o, signal }));
+  ctx.print(snapshotRowsText("create", rows), rows);
+  return EXIT.ok;
+}
+
+export async function snapshotList(
+  ctx: CommandContext,
+  stage: string | undefined,
+  opts: SnapshotOpts,
+): Promise<ExitCode> {
+  const rows = await listSnapshots(ctx.stage(stage), hostList(opts.hosts), ctx.emit);
+  ctx.print(snapshotTable(rows), rows);
+  return EXIT.ok;
+}
+
+export async function snapshotRestore(
+  ctx: CommandContext,
+  id: string,
+  stage: string | undefined,
+  opts: SnapshotOpts,
+): Promise<ExitCode> {
+  if (!isIdShaped(id))
+    throw usageError(`snapshot restore: "${id}" is not a snapshot id`, "`cutover snapshot list` shows them");
+  const o = options(ctx, opts);
+  const rows = await withSignals((signal) => restoreSnapshots(ctx.stage(stage), id, { ...o, signal }));
+  ctx.print(snapshotRowsText("restore", rows), rows);
+  return EXIT.ok;
+}
+
+export async function snapshotPrune(
+  ctx: CommandContext,
+  stage: string | undefined,
+  opts: SnapshotOpts,
+): Promise<ExitCode> {
+  const o = options(ctx, opts);
+  const rows = await withSignals((signal) => pruneSnapshots(ctx.stage(stage), { ...o, signal }));
+  ctx.print(snapshotRowsText("prune", rows), rows);
+  return EXIT.ok;
+}

@@ -1,0 +1,37 @@
+import { parseSnapshotFacts, type SnapshotFacts, snapshotProbe } from "../plan/snapshot-facts.js";
+import type { SnapshotState } from "../plan/snapshot-plan.js";
+import { nextSnapshotId } from "../plan/snapshot-select.js";
+import type { Emit } from "./events.js";
+import { runStep } from "./steps.js";
+import type { Target } from "./targets.js";
+
+/** Reads a host's snapshots; what cutover does not understand there is reported as a warning. */
+export async function readSnapshots(t: Target, emit: Emit): Promise<SnapshotFacts> {
+  const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "read snapshots", [
+    snapshotProbe(t.host.path),
+  ]);
+  const facts = parseSnapshotFacts(stdout.toString("utf8"));
+  for (const message of facts.problems) emit({ type: "warning", host: t.host.name, message });
+  return facts;
+}
+
+/** The `sqlite\0<path>\0` records a snapshot prints: the databases it backed up online. */
+export function sqliteBackedUp(stdout: Buffer): string[] {
+  const fields = stdout.toString("utf8").split("\0");
+  const out: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === "sqlite") out.push(fields[i + 1]!);
+  return out;
+}
+
+/** Every host's snapshots and the id a new snapshot gets on all of them (newer than any name there). */
+export async function snapshotState(
+  targets: readonly Target[],
+  now: Date,
+  emit: Emit,
+): Promise<SnapshotState> {
+  const facts = await Promise.all(targets.map((t) => readSnapshots(t, emit)));
+  return {
+    id: nextSnapshotId(now, facts),
+    facts: new Map(targets.map((t, i) => [t.host.name, facts[i]!])),
+  };
+}

@@ -1,0 +1,151 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
+import type { Layout } from "./layout.js";
+import type { SnapshotMeta } from "./snapshot-meta.js";
+
+const ID = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+
+/**
+ * Takes a snapshot of DEPLOY_PATH/shared into .cutover/snapshots/<id>/shared. Immutability: files
+ * are copied from shared/, never linked to it (the app may write a file in place, and a link would
+ * carry that write into the snapshot); unchanged files (size and nanosecond mtime) are hard-linked
+ * to the previous snapshot instead, which is safe because nothing ever writes into a snapshot.
+ * SQLite databases (found by their header, not their name) are then replaced by an online backup
+ * (`sqlite3 .backup`), and their -wal/-shm/-journal copies dropped. The metadata says `partial`
+ * until the copy is synced; any failure (a full disk) removes the snapshot. shared/ is only read.
+ * Prints `sqlite\0<path>\0` for each database backed up.
+ */
+const CREATE = `
+root=$1 id=$2 prev=$3 partial=$4 complete=$5 sqlite=$6
+snaps=$root/.cutover/snapshots
+shared=$root/shared
+case $id in ${ID}) ;; *) echo "refusing snapshot id \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
+[ -d "$shared" ] || { echo "$shared is not a directory: nothing to snapshot" >&2; exit 3; }
+if [ -L "$snaps" ] || { [ -e "$snaps" ] && [ ! -d "$snaps" ]; }; then
+  echo "$snaps is not a directory cutover made; refusing to write there" >&2; exit 3
+fi
+mkdir -p -- "$snaps" || exit 1
+d=$snaps/$id
+mkdir -- "$d" || { echo "cannot make $d" >&2; exit 1; }
+fail() { rm -rf -- "$d"; echo "snapshot $id failed and was removed ($1); shared/ was not changed" >&2; exit 1; }
+printf '%s\\n' "$partial" > "$d/snapshot.json" || fail "cannot write its metadata"
+set --
+case $prev in ${ID})
+  if [ -d "$snaps/$prev/shared" ] && [ ! -L "$snaps/$prev" ] && [ ! -L "$snaps/$prev/shared" ]; then
+    set -- "--link-dest=$snaps/$prev/shared"
+  fi ;;
+esac
+rsync -a --modify-window=-1 "$@" "$shared/" "$d/shared/"
+rc=$?
+# 24: files vanished while they were copied (the app deleted them): the snapshot simply lacks them.
+[ $rc -eq 0 ] || [ $rc -eq 24 ] || fail "rsync exit $rc"
+mkdir -- "$d/work" || fail "cannot make its work directory"
+find -H "$shared" -type f -size +15c -exec sh -c "$sqlite" sh "$shared" "$d" {} + || fail "a SQLite backup failed"
+rmdir -- "$d/work" || fail "cannot remove its work directory"
+sync -f -- "$d/snapshot.json" 2>/dev/null || sync
+{ printf '%s\\n' "$complete" > "$d/snapshot.json.tmp" && mv -f -- "$d/snapshot.json.tmp" "$d/snapshot.json"; } ||
+  fail "cannot mark it complete"
+sync -f -- "$d/snapshot.json" 2>/dev/null || sync
+`;
+
+/** Run by find for batches of files: backs up each SQLite database consistently into the snapshot. */
+const SQLITE = `
+src=$1 d=$2; shift 2
+magic=" 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00"
+for f; do
+  [ "$(od -An -tx1 -N16 -- "$f" 2>/dev/null)" = "$magic" ] || continue
+  rel=\${f#"$src"/}
+  t=$d/shared/$rel
+  # A database made after the copy started has no directory there: the snapshot lacks it, like any new file.
+  [ -d "\${t%/*}" ] || continue
+  command -v sqlite3 >/dev/null || {
+    echo "$f is a SQLite database and sqlite3 is not installed: install it (a file copy of a live database is not consistent)" >&2
+    exit 1
+  }
+  rm -f -- "$t" "$t-wal" "$t-shm" "$t-journal"
+  (cd -- "$d/work" && sqlite3 -bail "$f" ".timeout 30000" ".backup copy.db") || { echo "sqlite3 .backup of $f failed" >&2; exit 1; }
+  chmod --reference="$f" -- "$d/work/copy.db" && chown --reference="$f" -- "$d/work/copy.db" 2>/dev/null
+  mv -f -- "$d/work/copy.db" "$t" || exit 1
+  printf 'sqlite\\000%s\\000' "$rel"
+done
+`;
+
+export function createSnapshot(l: Layout, meta: SnapshotMeta, linkTo: string | undefined): Cmd {
+  const text = (state: SnapshotMeta["state"]) => JSON.stringify({ ...meta, state });
+  return shProgram(CREATE, [l.root, meta.id, linkTo ?? "", text("partial"), text("complete"), SQLITE]);
+}
+
+/**
+ * Swaps the restored tree in for shared/ in one renameat2(RENAME_EXCHANGE) (perl's syscall: every
+ * Debian has perl-base), so shared/ is never missing and never half-restored; the release links
+ * (`../../shared/<path>`) resolve by name, so they reach the restored tree at once. Where the kernel
+ * or file system lacks the exchange, two renames back to back (a window of microseconds in which
+ * shared/ is missing). Afterwards $1 holds the old tree. Prints which way it went.
+ */
+const EXCHANGE = `my ($new, $live, $arch) = @ARGV;
+my %nr = (x86_64 => 316, aarch64 => 276, riscv64 => 276, i686 => 353, i386 => 353, armv7l => 382, ppc64le => 357, s390x => 347);
+if (exists $nr{$arch} && syscall($nr{$arch}, -100, $new, -100, $live, 2) == 0) { print "exchange\\n"; exit 0; }
+rename($live, "$new.old") or die "cannot move $live aside: $!\\n";
+rename($new, $live) or do { my $e = $!; rename("$new.old", $live); die "cannot rename the restored tree in: $e\\n"; };
+rename("$new.old", $new) or die "cannot move the old tree to $new: $!\\n";
+print "renames\\n";
+`;
+
+/**
+ * Restores a complete snapshot: copies its tree (a copy, never links: the app will write to it)
+ * to .cutover/snapshots/restore-<id> on the file system of shared/, syncs it, and swaps it in
+ * (EXCHANGE); the old tree is removed. Checked on the host: the id's format, a real directory whose
+ * metadata names that id and says complete, shared/ a real directory on the same file system.
+ */
+const RESTORE = `
+root=$1 id=$2 exchange=$3
+snaps=$root/.cutover/snapshots
+shared=$root/shared
+d=$snaps/$id
+new=$snaps/restore-$id
+case $id in ${ID}) ;; *) echo "refusing to restore \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
+if [ -L "$snaps" ] || [ -L "$d" ] || [ -L "$d/shared" ] || [ ! -d "$d/shared" ]; then
+  echo "snapshot $id has no tree cutover made on this host" >&2; exit 3
+fi
+grep -q -F -- "\\"id\\":\\"$id\\"" "$d/snapshot.json" && grep -q -F -- '"state":"complete"' "$d/snapshot.json" ||
+  { echo "snapshot $id is not complete; refusing to restore it" >&2; exit 3; }
+if [ -L "$shared" ] || [ ! -d "$shared" ]; then
+  echo "$shared is not a real directory; restore renames a directory in its place, so it refuses" >&2; exit 3
+fi
+command -v perl >/dev/null || { echo "restore needs perl on the host (for one atomic rename exchange)" >&2; exit 3; }
+[ "$(stat -c %d -- "$snaps")" = "$(stat -c %d -- "$shared")" ] ||
+  { echo "$shared is on another file system than $snaps: the restored tree cannot be renamed in" >&2; exit 3; }
+rm -rf -- "$new" "$new.old"
+rsync -a "$d/shared/" "$new/" || { rc=$?; rm -rf -- "$new"; echo "copying snapshot $id failed (rsync exit $rc); shared/ was not changed" >&2; exit 1; }
+sync -f -- "$new" 2>/dev/null || sync
+perl -e "$exchange" -- "$new" "$shared" "$(uname -m)" || { rm -rf -- "$new"; exit 1; }
+sync -f -- "$shared" 2>/dev/null || sync
+rm -rf -- "$new"
+`;
+
+export function restoreSnapshot(l: Layout, id: string): Cmd {
+  return shProgram(RESTORE, [l.root, id, EXCHANGE]);
+}
+
+/**
+ * The only way cutover deletes snapshots, checked again on the host: an id-named real directory
+ * whose metadata names that id, or the work directory of an interrupted restore (restore-<id>).
+ */
+const REMOVE = `
+snaps=$1/.cutover/snapshots; shift
+[ -L "$snaps" ] && { echo "$snaps is a symlink; refusing to remove anything there" >&2; exit 3; }
+for n; do
+  case $n in
+    ${ID}) d=$snaps/$n
+      if [ -L "$d" ] || [ ! -d "$d" ]; then echo "refusing to remove $d: not a directory cutover made" >&2; exit 3; fi
+      grep -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null ||
+        { echo "refusing to remove $d: its metadata does not name it" >&2; exit 3; }
+      rm -rf -- "$d" ;;
+    restore-${ID}) [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" "$snaps/$n.old" ;;
+    *) echo "refusing to remove \\"$n\\": not a snapshot id" >&2; exit 3 ;;
+  esac
+done
+`;
+
+export function removeSnapshots(l: Layout, names: readonly string[]): Cmd {
+  return shProgram(REMOVE, [l.root, ...names]);
+}
