@@ -10,7 +10,7 @@ import {
   planAdopt,
 } from "../plan/adopt.js";
 import { layout as layoutOf } from "../plan/layout.js";
-import { appendHistory, writeMeta } from "../plan/records.js";
+import { appendHistory, pathEntry, writeMeta } from "../plan/records.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
@@ -128,19 +128,19 @@ export async function adopt(
           const row = rowOf(plan, migrated);
           await runStep({ executor: t.executor, emit }, "record the adopted releases", [
             ...plan.cmds,
-            appendHistory(l, {
-              event: "adopt",
-              outcome: "ok",
-              stage: stage.name,
-              host: t.host.name,
-              release: null,
-              previous: null,
-              revision: null,
-              who,
-              at: new Date().toISOString(),
-              duration_ms: Date.now() - started.getTime(),
-              reason: `adopted ${row.adopted.length} release(s) made by ${row.tool}${row.linked.length > 0 ? `; linked shared ${row.linked.join(", ")}` : ""}`,
-            }),
+            appendHistory(
+              l,
+              pathEntry({
+                event: "adopt",
+                outcome: "ok",
+                stage: stage.name,
+                host: t.host.name,
+                who,
+                at: new Date().toISOString(),
+                duration_ms: Date.now() - started.getTime(),
+                reason: `adopted ${row.adopted.length} release(s) made by ${row.tool}${row.linked.length > 0 ? `; linked shared ${row.linked.join(", ")}` : ""}`,
+              }),
+            ),
           ]);
           return row;
         }),

@@ -3,7 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { layout } from "../plan/layout.js";
 import { describeOwner, type LockOwner } from "../plan/lock.js";
 import { planCleanup } from "../plan/reconcile.js";
-import { appendHistory, clearObservedLock } from "../plan/records.js";
+import { appendHistory, clearObservedLock, pathEntry } from "../plan/records.js";
 import type { Emit } from "./events.js";
 import { holderGone, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
@@ -48,19 +48,18 @@ export async function unlock(
         const reason = `cleared lock of ${describeOwner(owner)}`;
         await runStep({ executor: t.executor, emit: () => undefined }, "unlock", [
           clearObservedLock(l, facts.lock.raw),
-          appendHistory(l, {
-            event: "unlock",
-            outcome: "ok",
-            stage: stage.name,
-            host: t.host.name,
-            release: null,
-            previous: null,
-            revision: null,
-            who,
-            at: new Date().toISOString(),
-            duration_ms: null,
-            reason,
-          }),
+          appendHistory(
+            l,
+            pathEntry({
+              event: "unlock",
+              outcome: "ok",
+              stage: stage.name,
+              host: t.host.name,
+              who,
+              at: new Date().toISOString(),
+              reason,
+            }),
+          ),
         ]);
         return {
           host: t.host.name,
@@ -134,19 +133,19 @@ export async function cleanup(
           const outcome = signal?.aborted ? "aborted" : error ? "failed" : "ok";
           if (plan.removed.length > 0 || outcome !== "ok")
             await runStep({ executor: t.executor, emit }, "record", [
-              appendHistory(t.layout, {
-                event: "cleanup",
-                outcome,
-                stage: stage.name,
-                host: t.host.name,
-                release: null,
-                previous: null,
-                revision: null,
-                who,
-                at: new Date().toISOString(),
-                duration_ms: Date.now() - started.getTime(),
-                reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
-              }),
+              appendHistory(
+                t.layout,
+                pathEntry({
+                  event: "cleanup",
+                  outcome,
+                  stage: stage.name,
+                  host: t.host.name,
+                  who,
+                  at: new Date().toISOString(),
+                  duration_ms: Date.now() - started.getTime(),
+                  reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
+                }),
+              ),
             ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message }));
           if (signal?.aborted)
             throw new CutoverError("interrupted", "cleanup interrupted by a signal", {

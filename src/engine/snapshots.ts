@@ -3,7 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import type { HostFacts } from "../plan/facts.js";
 import { layout } from "../plan/layout.js";
 import { liveRelease } from "../plan/reconcile.js";
-import { appendHistory } from "../plan/records.js";
+import { appendHistory, pathEntry } from "../plan/records.js";
 import { removeSnapshots } from "../plan/snapshot-cmds.js";
 import type { SnapshotFacts } from "../plan/snapshot-facts.js";
 import type { SnapshotMeta } from "../plan/snapshot-meta.js";
@@ -187,19 +187,19 @@ export function restoreSnapshots(
       // A restore replaces data: who did it, from which snapshot, and where the old data went is history.
       return (h) => [
         ...restoreCmds({ ...metaInput(stage, h, saved, now), reason: "before-restore" }, id),
-        appendHistory(layout(h.t.host.path), {
-          event: "restore-shared",
-          outcome: "ok",
-          stage: stage.name,
-          host: h.t.host.name,
-          release: liveRelease(h.facts) ?? null,
-          previous: null,
-          revision: null,
-          who: whoAmI(),
-          at: now.toISOString(),
-          duration_ms: null,
-          reason: `shared/ restored from snapshot ${id}; the replaced shared/ is snapshot ${saved}`,
-        }),
+        appendHistory(
+          layout(h.t.host.path),
+          pathEntry({
+            event: "restore-shared",
+            outcome: "ok",
+            stage: stage.name,
+            host: h.t.host.name,
+            release: liveRelease(h.facts) ?? null,
+            who: whoAmI(),
+            at: now.toISOString(),
+            reason: `shared/ restored from snapshot ${id}; the replaced shared/ is snapshot ${saved}`,
+          }),
+        ),
       ];
     },
     (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]) }),

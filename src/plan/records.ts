@@ -29,6 +29,14 @@ export interface HistoryEntry {
   readonly reason: string | null;
 }
 
+/** A history line for work that is about the deploy path rather than one deploy (unlock, cleanup, adopt, restore). */
+export function pathEntry(
+  entry: Pick<HistoryEntry, "event" | "outcome" | "stage" | "host" | "who" | "at" | "reason"> &
+    Partial<Pick<HistoryEntry, "release" | "duration_ms">>,
+): HistoryEntry {
+  return { release: null, previous: null, revision: null, duration_ms: null, ...entry };
+}
+
 /** A line cut short by a crash or a full disk gets its newline first, so it cannot swallow this one. */
 const APPEND = `
 f=$1

@@ -11,45 +11,22 @@ import { appendHistory, releaseLock, writeMeta } from "../../src/plan/records.js
 import { switchTo } from "../../src/plan/switch.js";
 import { type Cmd, renderCmd } from "../../src/shell/cmd.js";
 import { hostFacts } from "../helpers/facts.js";
+import { testStage } from "../helpers/stage.js";
 
 const ROOT = '/srv/it\'s a "deploy" $PATH `x` ü\nnewline';
-const stage: ResolvedStage = {
-  name: "prod",
-  configFile: "/cfg/cutover.yaml",
+const stage: ResolvedStage = testStage({
   source: "/src/my 'app'",
-  exclude: [".git"],
-  keepReleases: 3,
   sharedDirs: ["storage/up loads"],
   sharedFiles: [".env 'x'"],
   writableDirs: [{ path: "cache $dir", mode: "0775", owner: "www-data", group: "www data" }],
   sharedAccess: new Map([["storage/up loads", { mode: "2775", owner: "-www data", group: "g'x" }]]),
   hooks: {
+    ...testStage().hooks,
     build: [{ run: "echo 'built' > \"$CUTOVER_RELEASE_PATH/built\"" }],
-    before_switch: [],
-    after_switch: [],
-    after_rollback: [],
-    on_failure: [],
-    before_batch: [],
-    after_batch: [],
   },
   hosts: [{ name: "web 1", path: ROOT, roles: [] }],
-  ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false },
-  commandTimeoutSeconds: 60,
-  uploadCompare: "mtime",
-  php: {
-    binary: "php",
-    pools: [],
-    warmup: [],
-    forbidCurrentPaths: false,
-    modPhp: false,
-    verifyRequests: 8,
-    resetWaitSeconds: 5,
-  },
-  rollbackOn: [],
-  smoke: { commands: [], http: [] },
-  notify: [],
   snapshots: { beforeDeploy: true, keep: 2 },
-};
+});
 
 const facts = hostFacts(
   ROOT,
