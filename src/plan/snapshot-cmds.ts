@@ -39,7 +39,11 @@ rc=$?
 # 24: files vanished while they were copied (the app deleted them): the snapshot simply lacks them.
 [ $rc -eq 0 ] || [ $rc -eq 24 ] || fail "rsync exit $rc"
 mkdir -- "$d/work" || fail "cannot make its work directory"
-find -H "$shared" -type f -size +15c -exec sh -c "$sqlite" sh "$shared" "$d" {} + || fail "a SQLite backup failed"
+# Databases are found among the snapshot's own copies (the app cannot change those, and find does not
+# follow the links they hold), then backed up from their place in shared/ only where that place is
+# still a real path under shared/ (the app may have swapped a directory for a link meanwhile).
+real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
+find "$d/shared" -type f -size +15c -exec sh -c "$sqlite" sh "$real_shared" "$d" {} + || fail "a SQLite backup failed"
 rmdir -- "$d/work" || fail "cannot remove its work directory"
 sync -f -- "$d/snapshot.json" 2>/dev/null || sync
 { printf '%s\\n' "$complete" > "$d/snapshot.json.tmp" && mv -f -- "$d/snapshot.json.tmp" "$d/snapshot.json"; } ||
@@ -47,23 +51,28 @@ sync -f -- "$d/snapshot.json" 2>/dev/null || sync
 sync -f -- "$d/snapshot.json" 2>/dev/null || sync
 `;
 
-/** Run by find for batches of files: backs up each SQLite database consistently into the snapshot. */
+/**
+ * Run by find for batches of the snapshot's files: replaces each copy of a SQLite database with an
+ * online backup of the live one. Writes only inside the snapshot (real directories find walked);
+ * reads the live database only through a path with no symlink in it (-nofollow for the file itself).
+ */
 const SQLITE = `
 src=$1 d=$2; shift 2
 magic=" 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00"
-for f; do
-  [ "$(od -An -tx1 -N16 -- "$f" 2>/dev/null)" = "$magic" ] || continue
-  rel=\${f#"$src"/}
-  t=$d/shared/$rel
-  # A database made after the copy started has no directory there: the snapshot lacks it, like any new file.
-  [ -d "\${t%/*}" ] || continue
+for t; do
+  [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
+  rel=\${t#"$d/shared/"}
+  f=$src/$rel
+  # Gone, or reached through a link since the copy: the snapshot keeps the copy it made.
+  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] || continue
   command -v sqlite3 >/dev/null || {
     echo "$f is a SQLite database and sqlite3 is not installed: install it (a file copy of a live database is not consistent)" >&2
     exit 1
   }
-  rm -f -- "$t" "$t-wal" "$t-shm" "$t-journal"
-  (cd -- "$d/work" && sqlite3 -bail "$f" ".timeout 30000" ".backup copy.db") || { echo "sqlite3 .backup of $f failed" >&2; exit 1; }
-  chmod --reference="$f" -- "$d/work/copy.db" && chown --reference="$f" -- "$d/work/copy.db" 2>/dev/null
+  rm -f -- "$d/work/copy.db"
+  (cd -- "$d/work" && sqlite3 -bail -nofollow "$f" ".timeout 30000" ".backup copy.db") || { echo "sqlite3 .backup of $f failed" >&2; exit 1; }
+  chmod --reference="$t" -- "$d/work/copy.db" && chown --reference="$t" -- "$d/work/copy.db" 2>/dev/null
+  rm -f -- "$t-wal" "$t-shm" "$t-journal"
   mv -f -- "$d/work/copy.db" "$t" || exit 1
   printf 'sqlite\\000%s\\000' "$rel"
 done

@@ -8,12 +8,15 @@ import {
   readdirSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { quote } from "../../src/shell/quote.js";
+import { fakeBin } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { interruptWhen, settled } from "../helpers/interrupt.js";
@@ -176,6 +179,36 @@ test("SIGTERM during a snapshot: its copy is stopped on the host, it stays parti
     r = await cutover(["snapshot", "prune"], fx.app);
     assert.match(r.stdout, new RegExp(`removed ${list[0]!.id}`));
     assert.deepEqual(readdirSync(path.join(fx.deployPath, ".cutover/snapshots")), []);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a shared directory swapped for a link to outside during a snapshot: nothing outside is removed or written", async () => {
+  const fx = fixture();
+  const victim = path.join(fx.dir, "victim");
+  mkdirSync(victim);
+  writeFileSync(path.join(victim, "passwd"), "root:x:0:0\n");
+  try {
+    fx.writeConfig({ shared_dirs: ["storage/uploads", "a"] });
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const shared = path.join(fx.deployPath, "shared");
+    rmSync(path.join(shared, "a"), { recursive: true });
+    symlinkSync(victim, path.join(shared, "a"));
+    const evil = path.join(fx.dir, "evil.db");
+    execFileSync("sqlite3", [evil, "CREATE TABLE t(x); INSERT INTO t VALUES ('app data');"]);
+    // The app's move, made exactly between the copy and the SQLite pass: the copy holds the link
+    // a -> victim, shared/a becomes a real directory with a database named like the victim's file.
+    const bin = fakeBin(path.join(fx.dir, "racing-bin"), ["rsync"], {
+      rsync: `/usr/bin/rsync "$@"; rc=$?
+case "$*" in *"/.cutover/snapshots/"*) rm -f ${quote(`${shared}/a`)}; mkdir ${quote(`${shared}/a`)}; cp ${quote(evil)} ${quote(`${shared}/a/passwd`)} ;; esac
+exit $rc`,
+    });
+    const before = tree(victim);
+    const r = await cutover(["snapshot", "create"], fx.app, { PATH: bin });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(tree(victim), before, "the file outside is neither removed nor replaced");
+    assert.ok(statSync(path.join(shared, "a/passwd")).isFile(), "the app's move happened");
   } finally {
     fx.cleanup();
   }
