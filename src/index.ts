@@ -28,5 +28,5 @@ export function loadStage(options: {
   const file = findConfigFile(options.config, options.cwd);
   const { config, secrets } = loadConfig(file);
   options.onSecrets?.(secrets);
-  return resolveStage(config, file, pickStage(config, file, options.stage));
+  return resolveStage(config, file, pickStage(config, file, options.stage), secrets);
 }

@@ -1,4 +1,3 @@
-import { stageSecrets } from "../config/secrets.js";
 import type { Emit } from "../engine/events.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
@@ -44,7 +43,7 @@ export function createContext(
         stage: name,
         onSecrets: (secrets) => redactor.add(secrets),
       });
-      redactor.add(stageSecrets(stage));
+      redactor.add(stage.secrets.values);
       return stage;
     },
     emit: progressRenderer({

@@ -4,13 +4,14 @@ import path from "node:path";
 import { configError } from "../errors.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
-import { redactUrl } from "./secrets.js";
+import { redactUrl, stageSecrets } from "./secrets.js";
 import {
   type HookEntry,
   type ResolvedHost,
   type ResolvedStage,
   type Rolling,
   Secret,
+  SecretValues,
   type SshAddress,
 } from "./types.js";
 
@@ -54,7 +55,13 @@ export function pickStage(config: ParsedConfig, file: string, wanted: string | u
   return wanted;
 }
 
-export function resolveStage(config: ParsedConfig, file: string, stageName: string): ResolvedStage {
+/** `envSecrets`: the values interpolated from the environment (they join the stage's own secrets). */
+export function resolveStage(
+  config: ParsedConfig,
+  file: string,
+  stageName: string,
+  envSecrets: readonly string[] = [],
+): ResolvedStage {
   const stage = config.stages?.[stageName];
   if (!stage) throw configError(`${file}: no stage "${stageName}"`);
   const where = (key: string) => `${file}: stages.${stageName}.${key}`;
@@ -170,7 +177,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
     ? { batch: merged.rolling.batch as Rolling["batch"], pauseSeconds: merged.rolling.pause_seconds ?? 0 }
     : undefined;
 
-  return {
+  const resolved: Omit<ResolvedStage, "secrets"> = {
     name: stageName,
     configFile: file,
     source,
@@ -229,6 +236,7 @@ export function resolveStage(config: ParsedConfig, file: string, stageName: stri
       keep: merged.snapshots?.keep ?? DEFAULTS.keepSnapshots,
     },
   };
+  return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
 }
 
 /**

@@ -8,15 +8,17 @@ export function redactUrl(text: string, hidePath = false): string {
   try {
     const url = new URL(text);
     if (hidePath) return `${url.protocol}//${url.host}/[REDACTED]`;
-    if (url.password) url.password = "***";
-    return url.toString();
+    // A user name can be a token too (https://TOKEN@host), and so can any query value (?token=…).
+    const userinfo = url.username || url.password ? "***@" : "";
+    const query = [...url.searchParams.keys()].map((k) => `${encodeURIComponent(k)}=***`).join("&");
+    return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query ? `?${query}` : ""}`;
   } catch {
     return "[REDACTED URL]";
   }
 }
 
 /** The secret strings of a stage: webhook URLs and secrets, passwords in URLs. */
-export function stageSecrets(stage: ResolvedStage): string[] {
+export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
   const secrets: string[] = [];
   const passwordOf = (text: string | undefined) => {
     try {
@@ -33,7 +35,17 @@ export function stageSecrets(stage: ResolvedStage): string[] {
     if (hook.secret) secrets.push(hook.secret.reveal());
     passwordOf(hook.url.reveal());
   }
-  passwordOf(stage.healthCheck?.url);
-  passwordOf(stage.probe?.url);
+  for (const url of [stage.healthCheck?.url, stage.probe?.url]) {
+    passwordOf(url);
+    try {
+      const parsed = new URL(url ?? "");
+      // A user name alone (https://TOKEN@host) and query values are credentials when they are long:
+      // short ones ("admin", "1") would only blank ordinary words everywhere.
+      const candidates = [...(parsed.password ? [] : [parsed.username]), ...parsed.searchParams.values()];
+      secrets.push(...candidates.filter((v) => v.length >= 8));
+    } catch {
+      // not a URL
+    }
+  }
   return secrets.filter((s) => s.length >= 4);
 }

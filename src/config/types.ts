@@ -117,6 +117,20 @@ export class Secret {
   }
 }
 
+/** The secret strings of a stage: usable by redaction, never serialised (JSON shows [REDACTED]). */
+export class SecretValues {
+  readonly #values: readonly string[];
+  constructor(values: readonly string[]) {
+    this.#values = values;
+  }
+  get values(): readonly string[] {
+    return this.#values;
+  }
+  toJSON(): string {
+    return "[REDACTED]";
+  }
+}
+
 export interface Rolling {
   /** Hosts per batch: a count, or a percentage of the selected hosts. */
   readonly batch: number | `${number}%`;
@@ -151,6 +165,11 @@ export interface ResolvedStage {
   readonly rolling?: Rolling;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
+  /**
+   * Values that must never be written to a host, sent to a webhook or printed: what came from the
+   * environment, webhook URLs and secrets, credentials and query values of URLs.
+   */
+  readonly secrets: SecretValues;
   readonly snapshots: SnapshotSettings;
 }
 

@@ -1,6 +1,7 @@
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { HostRun, RunPlan } from "../plan/run.js";
+import { redact } from "../report/redact.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
@@ -18,6 +19,11 @@ export interface RecordContext {
   readonly emit: Emit;
   readonly clock: () => Date;
   readonly started: Date;
+}
+
+/** Reasons are written to hosts and sent to webhooks: a secret in an error (a URL's token) never is. */
+function keepSecret(ctx: RecordContext, text: string): string {
+  return redact(text, ctx.plan.stage.secrets.values);
 }
 
 function historyEntry(
@@ -39,7 +45,7 @@ function historyEntry(
     who: meta.who,
     at: now.toISOString(),
     duration_ms: Math.max(0, now.getTime() - ctx.started.getTime()),
-    reason,
+    reason: reason === null ? null : keepSecret(ctx, reason),
   };
 }
 
@@ -104,7 +110,12 @@ export async function recordNotSwitched(
     return;
   }
   await softHooks(u, "on_failure hook", u.run.onFailure, ctx.emit);
-  const failed: ReleaseMeta = { ...meta, state: "failed", finished_at: ctx.clock().toISOString(), reason };
+  const failed: ReleaseMeta = {
+    ...meta,
+    state: "failed",
+    finished_at: ctx.clock().toISOString(),
+    reason: keepSecret(ctx, reason),
+  };
   await record(
     u,
     "record the failure",
@@ -173,7 +184,12 @@ export async function recordSwitchedBack(
   const cmds: Cmd[] =
     ctx.plan.action === "deploy"
       ? [
-          ...writeMeta(l, { ...meta, state, reason, finished_at: ctx.clock().toISOString() }),
+          ...writeMeta(l, {
+            ...meta,
+            state,
+            reason: keepSecret(ctx, reason),
+            finished_at: ctx.clock().toISOString(),
+          }),
           ...(before ? writeMeta(l, { ...before, state: "live" }) : []),
         ]
       : recorded

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { CutoverError, EXIT } from "../errors.js";
+import { checkInnerDirs } from "../plan/deploy.js";
 import { factsProbe, type HostFacts, parseFacts } from "../plan/facts.js";
 import { type Layout, layout } from "../plan/layout.js";
 import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
@@ -43,7 +44,17 @@ export async function readFacts(
   const { stdout } = await runStep({ executor: target.executor, emit: () => undefined }, "read host state", [
     factsProbe(target.host.path, sharedPaths, owner),
   ]);
-  return parseFacts(target.host.path, stdout.toString("utf8"), owner !== undefined);
+  try {
+    return parseFacts(target.host.path, stdout.toString("utf8"), owner !== undefined);
+  } catch (error) {
+    throw new CutoverError(
+      "target",
+      `${target.host.name}: cannot read the state of ${target.host.path}: ${(error as Error).message}`,
+      {
+        fix: "check what the login prints on the host (rc files writing to stdout) and that it has a POSIX sh and coreutils",
+      },
+    );
+  }
 }
 
 type Attempt = { target: Target; facts: HostFacts };
@@ -91,14 +102,35 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
       s.status === "fulfilled" && s.value.facts.lock.kind === "acquired" ? [s.value] : [],
     );
     if (got.length === targets.length) {
+      const locked = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
+      try {
+        // Through a symlinked .cutover or releases/ every later step would act somewhere else.
+        for (const t of locked) checkInnerDirs(t.host, t.facts);
+      } catch (error) {
+        await unlockAll(locked, options.owner);
+        await undoCreated(locked);
+        throw error;
+      }
       for (const { target, facts } of got)
         for (const message of facts.problems)
           options.emit({ type: "warning", host: target.host.name, message });
-      return got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
+      return locked;
     }
     const given = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
     await unlockAll(given, options.owner);
     await undoCreated(given);
+    // A host whose answer could not be read may hold our lock: give it back (only if it is ours).
+    await Promise.all(
+      settled.flatMap((s, i) =>
+        s.status === "rejected"
+          ? [
+              targets[i]!.executor.run([releaseLock(layout(targets[i]!.host.path), options.owner)]).catch(
+                () => undefined,
+              ),
+            ]
+          : [],
+      ),
+    );
 
     const failure = settled.find((s) => s.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;

@@ -1,5 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { type Notification, notify } from "../notify/webhooks.js";
+import { redact } from "../report/redact.js";
 import type { Emit } from "./events.js";
 import type { DeployResult } from "./outcome.js";
 import { whoAmI } from "./source.js";
@@ -25,7 +26,7 @@ export async function withNotifications<R extends DeployResult>(
     who: whoAmI(),
     duration_ms: null,
     hosts: stage.hosts.map((h) => ({ host: h.name, state: "unchanged", serving: null })),
-    reason,
+    reason: reason === null ? null : redact(reason, stage.secrets.values),
   });
   const started = notify(stage.notify, early("started", null));
   let result: R;
@@ -61,7 +62,7 @@ export async function withNotifications<R extends DeployResult>(
       who: result.who,
       duration_ms: result.durationMs,
       hosts: result.hosts.map((h) => ({ host: h.host, state: h.state, serving: h.serving })),
-      reason: result.error?.message ?? null,
+      reason: result.error ? redact(result.error.message, stage.secrets.values) : null,
     })),
   ];
   for (const message of warnings) emit({ type: "warning", message });

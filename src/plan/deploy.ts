@@ -10,7 +10,7 @@ import type { Leftovers } from "./reconcile.js";
 import { writeMeta } from "./records.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
-import { linkInRelease, writableInRelease } from "./release-paths.js";
+import { accessInShared, linkInRelease, writableInRelease } from "./release-paths.js";
 import type { Step } from "./steps.js";
 
 /** What the deploying machine knows about the source tree. */
@@ -203,7 +203,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
     const inSource = source.paths.get(p) ?? "missing";
     const target = path.join(l.shared, p);
     if (onHost === "missing") {
-      access.push(...accessCmds(target, stage.sharedAccess.get(p)));
+      access.push(...accessCmds(l.shared, p, stage.sharedAccess.get(p)));
       if (inSource === (directory ? "dir" : "file")) {
         steps.push({
           kind: "transfer",
@@ -248,12 +248,9 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
 }
 
 /** A shared path's configured mode and owner, set once, when cutover has just created or seeded it. */
-function accessCmds(target: string, access: SharedAccess | undefined): Cmd[] {
+function accessCmds(sharedDir: string, p: string, access: SharedAccess | undefined): Cmd[] {
   if (!access) return [];
   const owner =
     access.owner || access.group ? `${access.owner ?? ""}${access.group ? `:${access.group}` : ""}` : "";
-  return [
-    ...(access.mode ? [cmd(["chmod", access.mode, "--", target])] : []),
-    ...(owner ? [cmd(["chown", "-R", "-P", "--", owner, target])] : []),
-  ];
+  return [accessInShared(sharedDir, p, access.mode ?? "", owner)];
 }

@@ -1,3 +1,5 @@
+import { jsonString } from "./manifest.js";
+
 /** What changed between two release manifests, by path. */
 export interface ReleaseDiff {
   readonly added: readonly string[];
@@ -18,13 +20,13 @@ function entries(manifest: string): Map<string, Entry> {
   const map = new Map<string, Entry>();
   for (const line of manifest.split("\n")) {
     const m = /^("(?:[^"\\]|\\.)*") (\S+)(?: (.*))?$/.exec(line);
-    if (!m) continue;
-    const name = JSON.parse(m[1]!) as string;
-    const [type, rest = ""] = [m[2]!, m[3]];
+    const name = m ? jsonString(m[1]!) : undefined;
+    if (name === undefined) continue; // the host's manifest is not trusted: a bad line is no entry
+    const [type, rest = ""] = [m![2]!, m![3]];
     if (type === "f") {
       const [mode, hash] = rest.split(" ");
       map.set(name, { type, mode, hash });
-    } else if (type === "l") map.set(name, { type, target: JSON.parse(rest) as string });
+    } else if (type === "l") map.set(name, { type, target: jsonString(rest) ?? "?" });
     else map.set(name, { type, mode: rest || undefined });
   }
   return map;

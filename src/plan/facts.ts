@@ -142,7 +142,9 @@ const KINDS = new Set(["dir", "file", "link", "other", "missing"]);
 const asKind = (k: string | undefined): PathKind => (KINDS.has(k ?? "") ? (k as PathKind) : "other");
 
 export function parseFacts(deployPath: string, output: string, lockRequested: boolean): HostFacts {
-  const fields = output.split("\0");
+  // A login shell's rc files may print a banner before the probe's first field: skip it.
+  const start = output.indexOf("cutover-facts\u00002\u0000");
+  const fields = output.slice(Math.max(0, start)).split("\0");
   if (fields[0] !== "cutover-facts" || fields[1] !== "2")
     throw new Error(`unexpected probe output: ${JSON.stringify(output.slice(0, 200))}`);
   let root: HostFacts["root"] = "missing";

@@ -71,7 +71,9 @@ function manifestHashes(text: string): Map<string, string> {
   const hashes = new Map<string, string>();
   for (const line of text.split("\n")) {
     const m = /^("(?:[^"\\]|\\.)*") f \d+ ([0-9a-f]{64})$/.exec(line);
-    if (m) hashes.set(`./${JSON.parse(m[1]!) as string}`, m[2]!);
+    const name = m ? jsonString(m[1]!) : undefined;
+    // A line that does not parse (a manifest changed on the host) just reuses no hash: the file is read.
+    if (name !== undefined) hashes.set(`./${name}`, m![2]!);
   }
   return hashes;
 }
@@ -81,6 +83,16 @@ function manifestHashes(text: string): Map<string, string> {
  * file name or symlink target that reads "@@hashes" is data (find prints names as "./…", types are
  * one letter, hashes are hex, inodes are digits), so nothing on the host can cut the manifest short.
  */
+/** A JSON string literal from a manifest line, or undefined when the host's text is not one. */
+export function jsonString(text: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseListing(output: string): Listing {
   const fields = output.split("\0");
   if (fields[0] !== "@@entries") throw new Error("unexpected manifest listing");

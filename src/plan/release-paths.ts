@@ -51,3 +51,22 @@ export function writableInRelease(release: string, p: string, mode: string, owne
     label: "own writable dir in the release, refusing symlinks",
   });
 }
+
+/**
+ * The mode and owner of a shared path cutover has just created or seeded, set only where the path
+ * is what it seems: reached from shared/ without a symlink (an app that can write a parent could
+ * otherwise plant `shared/data -> /etc` between the mkdir and the chmod).
+ */
+const SHARED_ACCESS = `set -e
+shared=$1 p=$2 mode=$3 owner=$4
+real=$(realpath -e -- "$shared")
+[ "$(realpath -e -- "$shared/$p")" = "$real/$p" ] || { echo "$shared/$p is reached through a symlink; not changing its mode or owner" >&2; exit 3; }
+[ -z "$mode" ] || chmod "$mode" -- "$shared/$p"
+[ -z "$owner" ] || chown -R -P -- "$owner" "$shared/$p"
+`;
+
+export function accessInShared(sharedDir: string, p: string, mode: string, owner: string): Cmd {
+  return shProgram(SHARED_ACCESS, [sharedDir, p, mode, owner], {
+    label: "set mode and owner of a new shared path, refusing symlinks",
+  });
+}

@@ -1,4 +1,4 @@
-import type { ResolvedStage } from "../../src/config/resolve.js";
+import { type ResolvedStage, SecretValues } from "../../src/config/resolve.js";
 
 /** A resolved stage for unit tests of pure planning code; override what the test is about. */
 export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage {
@@ -37,6 +37,7 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
     rollbackOn: [],
     smoke: { commands: [], http: [] },
     notify: [],
+    secrets: new SecretValues([]),
     snapshots: { beforeDeploy: false, keep: 5 },
     ...overrides,
   };

@@ -266,3 +266,31 @@ test("a lock whose holder is a zombie (killed, never reaped) is stale; one from 
     rmSync(l.lock, { recursive: true, force: true });
   }
 });
+
+test("a manifest line the host changed into bad JSON: diff and the next deploy go on (the file is hashed again)", async () => {
+  const live = path.basename(realpathSync(path.join(fx.deployPath, "current")));
+  appendFileSync(meta("releases", `${live}.manifest`), `"\\q" f 644 ${"0".repeat(64)}\n`);
+  const d = await cutover(["diff", "test", live, live], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  await deployOk();
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+});
+
+test("a symlinked .cutover is refused by every command that takes the lock, and nothing is written through it", async () => {
+  const other = path.join(fx.dir, "other state");
+  const root = path.join(fx.dir, "linked state");
+  mkdirSync(other);
+  mkdirSync(root);
+  symlinkSync(other, path.join(root, ".cutover"));
+  fx.writeConfig({}, [{ path: root }]);
+  try {
+    for (const args of [["deploy"], ["cleanup"], ["rollback"], ["adopt"], ["snapshot", "create"]]) {
+      const r = await cutover(args, fx.app);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr.split("\n")[0]!, /\.cutover is a link, not a directory/);
+      assert.deepEqual(readdirSync(other), [], `${args.join(" ")} wrote through the link`);
+    }
+  } finally {
+    fx.writeConfig();
+  }
+});

@@ -14,6 +14,7 @@ import { fixture } from "../helpers/fixture.js";
 const fx = fixture();
 const HOOK_TOKEN = "T0KEN-in-the-path-9f8e7d";
 const PASSWORD = "pa55-w0rd-in-url";
+const QUERY_TOKEN = "query-t0ken-5e6f";
 let server: http.Server;
 let port = 0;
 const bodies: string[] = [];
@@ -56,12 +57,16 @@ test("webhook URLs and URL passwords never appear in output, JSON, dry runs, rec
   assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
   fx.writeConfig({
     notify: [{ url: `http://127.0.0.1:${port}/hooks/${HOOK_TOKEN}`, timeout: 1 }],
-    health_check: { url: `http://admin:${PASSWORD}@127.0.0.1:${port}/health`, retries: 1, timeout: 2 },
+    health_check: {
+      url: `http://admin:${PASSWORD}@127.0.0.1:${port}/health?token=${QUERY_TOKEN}`,
+      retries: 1,
+      timeout: 2,
+    },
   });
   const dry = await cutover(["--json", "--dry-run", "deploy"], fx.app);
   const run = await cutover(["--json", "-v", "deploy"], fx.app);
   assert.equal(run.code, 1, "the health check fails");
-  assert.match(run.stderr, /health check failed .*http:\/\/admin:\*\*\*@127\.0\.0\.1/);
+  assert.match(run.stderr, /health check failed .*http:\/\/\*\*\*@127\.0\.0\.1:\d+\/health\?token=\*\*\*/);
   assert.match(run.stderr, /notification .* to http:\/\/127\.0\.0\.1:\d+\/\[REDACTED\] failed/);
   for (const [where, text] of [
     ["dry run", dry.stdout + dry.stderr],
@@ -71,6 +76,7 @@ test("webhook URLs and URL passwords never appear in output, JSON, dry runs, rec
   ]) {
     assert.ok(!text!.includes(HOOK_TOKEN), `${where} shows the webhook URL`);
     assert.ok(!text!.includes(PASSWORD), `${where} shows the password`);
+    assert.ok(!text!.includes(QUERY_TOKEN), `${where} shows the URL's query token`);
   }
   assert.ok(bodies.length >= 2, "the webhooks were sent");
 });

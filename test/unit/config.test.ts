@@ -117,7 +117,8 @@ test("webhook URLs and passwords in URLs are secrets: JSON and text show neither
   assert.doesNotMatch(shown, /XXXXSECRET/);
   assert.match(`${stage.notify[0]!.url}`, /^https:\/\/hooks\.slack\.com\/\[REDACTED\]$/);
   assert.equal(stage.notify[0]!.url.reveal(), hook);
-  assert.equal(redactUrl("http://user:hunter22@web/health"), "http://user:***@web/health");
+  assert.equal(redactUrl("http://user:hunter22@web/health"), "http://***@web/health");
+  assert.equal(redactUrl("https://TOKEN@web/h?token=abc&x=1"), "https://***@web/h?token=***&x=***");
   const secrets = stageSecrets(stage);
   assert.ok(secrets.includes(hook) && secrets.includes("hunter22"));
 });

@@ -5,7 +5,7 @@ import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
 import { isStale } from "../../src/plan/lock.js";
 import { buildManifest, parseListing, unhashed } from "../../src/plan/manifest.js";
 import { afterCleanup, findLeftovers } from "../../src/plan/reconcile.js";
-import { hostFacts } from "../helpers/facts.js";
+import { hostFacts, probeOutput } from "../helpers/facts.js";
 
 const meta = (id: string, state: string) =>
   `meta ${JSON.stringify({ id, state, stage: "s", who: "w", revision: null, started_at: "t" })}`;
@@ -232,4 +232,13 @@ test("manifest: hard-linked files reuse the previous release's hash by inode; ot
   assert.equal(listing.hashes.get("./moved.php"), h("b"));
   assert.equal(listing.hashes.get("./new.php"), h("c"));
   assert.deepEqual(unhashed(listing), ["./elsewhere.php"]);
+});
+
+test("a banner printed by the login's rc files before the probe's output is skipped", () => {
+  const f = parseFacts(
+    "/d",
+    `Welcome to web1\n${probeOutput("/d", ["root ok", "release 20261127T100000Z"])}`,
+    false,
+  );
+  assert.deepEqual(f.releaseDirs, ["20261127T100000Z"]);
 });
