@@ -1,4 +1,4 @@
-import { stripAnsi } from "../report/colors.js";
+import { neutralizeControls, stripAnsi } from "../report/colors.js";
 import type { Redactor } from "../report/redact.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -17,7 +17,7 @@ export function wantsColor(stream: { readonly isTTY?: boolean }, env: Env): bool
 export function writer(stream: NodeJS.WriteStream, redactor: Redactor, env: Env = process.env) {
   const color = wantsColor(stream, env);
   return (text: string): void => {
-    const safe = redactor.text(text);
+    const safe = neutralizeControls(redactor.text(text));
     stream.write(color ? safe : stripAnsi(safe));
   };
 }

@@ -10,3 +10,16 @@ export function stripAnsi(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI colour codes is the point
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
+
+/**
+ * Control characters other than newline and tab, and escape sequences other than our own colours,
+ * made visible: text read from hosts (metadata, history, lock owners) cannot move the cursor,
+ * retitle the terminal or hide lines.
+ */
+export function neutralizeControls(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    /\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+    (m) => (m.length > 1 ? m : `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`),
+  );
+}
