@@ -12,6 +12,15 @@ export interface GlobalOptions {
   readonly json?: boolean;
   readonly verbose?: boolean;
   readonly quiet?: boolean;
+  readonly component?: string;
+}
+
+/** One component's run of a command: its stage is that part, its JSON goes to `onJson` (tagged there). */
+export interface ComponentScope {
+  readonly component: string;
+  /** Several components run in turn: their human output is headed by the component's name. */
+  readonly header: boolean;
+  readonly onJson: (json: unknown) => void;
 }
 
 /** What every command gets: its stage, a renderer for progress, and a way to print its result. */
@@ -31,6 +40,7 @@ export function createContext(
   global: GlobalOptions,
   argv: readonly string[],
   redactor: Redactor,
+  scope?: ComponentScope,
 ): CommandContext {
   const write = writer(process.stderr, redactor);
   const out = writer(process.stdout, redactor);
@@ -42,6 +52,7 @@ export function createContext(
         config: global.config,
         cwd: process.cwd(),
         stage: name,
+        component: scope?.component,
         onSecrets: (secrets) => redactor.add(secrets),
       });
       redactor.add(stageSecrets(stage));
@@ -52,12 +63,14 @@ export function createContext(
       quiet: global.quiet ?? false,
       write,
     }),
-    print: (human, json) => {
+    print: (text, json) => {
+      const human = scope?.header ? `component ${scope.component}:\n${text}` : text;
       if (!global.json) {
         out(`${human}\n`);
         return;
       }
-      out(`${JSON.stringify(json, null, 2)}\n`);
+      if (scope) scope.onJson(json);
+      else out(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
     },
     failed: (result) => {
