@@ -73,6 +73,7 @@ export async function runForComponents(
     const scope = {
       component: names[0]!,
       header: false,
+      siblings: [],
       onJson: (j: unknown) => out(jsonText(tag(j, names[0]!))),
     };
     return action(createContext(global, argv, redactor, scope));
@@ -91,9 +92,18 @@ async function runEach(
   const done: string[] = [];
   let code: ExitCode = EXIT.ok;
   for (const [i, component] of names.entries()) {
-    if (!global.quiet)
-      writer(process.stderr, redactor)(`component ${component} (${i + 1} of ${names.length})\n`);
-    const scope = { component, header: true, onJson: (j: unknown) => results.push(tag(j, component)) };
+    let announced = global.quiet ?? false;
+    const scope = {
+      component,
+      header: true,
+      siblings: names,
+      onJson: (j: unknown) => results.push(tag(j, component)),
+      resolved: () => {
+        if (!announced)
+          writer(process.stderr, redactor)(`component ${component} (${i + 1} of ${names.length})\n`);
+        announced = true;
+      },
+    };
     let exit: ExitCode;
     try {
       exit = await action(createContext(global, argv, redactor, scope));
@@ -123,9 +133,12 @@ function tag(json: unknown, component: string): unknown {
 
 const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
-/** An error in one component names it, and the components that finished before it. */
+/**
+ * An error in one component names it, and the components that finished before it. Usage and config
+ * errors are the whole command's (every component is resolved before the first runs).
+ */
 function inComponent(error: unknown, component: string, done: readonly string[]): unknown {
-  if (!(error instanceof CutoverError)) return error;
+  if (!(error instanceof CutoverError) || error.exitCode === EXIT.usage) return error;
   const { state, ...details } = error.details;
   const before = done.length > 0 ? `components finished before it: ${done.join(", ")}` : undefined;
   return new CutoverError(error.code, `component ${component}: ${error.message}`, {

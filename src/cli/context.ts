@@ -20,6 +20,10 @@ export interface ComponentScope {
   readonly component: string;
   /** Several components run in turn: their human output is headed by the component's name. */
   readonly header: boolean;
+  /** Every component of this run: all are resolved before any runs, so a config error changes nothing. */
+  readonly siblings: readonly string[];
+  /** Called once the stage resolved, before anything runs (progress names the component). */
+  readonly resolved?: () => void;
   readonly onJson: (json: unknown) => void;
 }
 
@@ -48,13 +52,17 @@ export function createContext(
     global,
     argv,
     stage: (name) => {
-      const stage = loadStage({
-        config: global.config,
-        cwd: process.cwd(),
-        stage: name,
-        component: scope?.component,
-        onSecrets: (secrets) => redactor.add(secrets),
-      });
+      const load = (component: string | undefined) =>
+        loadStage({
+          config: global.config,
+          cwd: process.cwd(),
+          stage: name,
+          component,
+          onSecrets: (secrets) => redactor.add(secrets),
+        });
+      for (const other of scope?.siblings ?? []) load(other);
+      const stage = load(scope?.component);
+      scope?.resolved?.();
       redactor.add(stageSecrets(stage));
       return stage;
     },
