@@ -41,9 +41,11 @@ const CASES: [string[], string[]][] = [
       "--json",
       "--verbose",
       "--quiet",
+      "--component",
       "--version",
     ],
   ],
+  [["cutover", "deploy", "--component", ""], []],
   [
     ["cutover", "deploy", ""],
     ["production", "staging"],
