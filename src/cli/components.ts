@@ -6,10 +6,11 @@ import { type CommandContext, createContext, type GlobalOptions } from "./contex
 import { writer } from "./output.js";
 
 /**
- * How a command treats `components:` without --component: `each` runs it once per component, in
+ * How a command treats `components:` without --component: `each-*` runs it once per component, in
  * config order, each a whole run of the one engine (so a failure in one never leaves another
- * half-switched); `stop` ends at the first that fails, and the rest are not started. `one` needs
- * the component named (rollback, restore and ids mean one part). `none`: --component means nothing.
+ * half-switched); `each-stop` (commands that change hosts) ends at the first that fails, and the
+ * rest are not started; `each-continue` (read-only ones) goes on. `one` needs the component named
+ * (rollback, restore and release ids mean one part). `none`: --component means nothing there.
  */
 type Policy = "none" | "one" | "each-stop" | "each-continue";
 
@@ -66,7 +67,7 @@ export async function runForComponents(
   if (names.length > 1 && policy === "one")
     throw usageError(
       `${command}: ${file} defines ${names.length} components; name one with --component (${names.join(", ")})`,
-      `e.g. \`cutover ${command} --component ${names[0]}\``,
+      `add --component ${names[0]} (or another of the names above)`,
     );
   const out = writer(process.stdout, redactor);
   if (names.length === 1) {
@@ -92,7 +93,8 @@ async function runEach(
   const done: string[] = [];
   let code: ExitCode = EXIT.ok;
   for (const [i, component] of names.entries()) {
-    let announced = global.quiet ?? false;
+    // Commands that change hosts print progress on stderr: it says which component it belongs to.
+    let announced = (global.quiet ?? false) || !stopOnFailure;
     const scope = {
       component,
       header: true,
