@@ -141,10 +141,11 @@ const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
  */
 function inComponent(error: unknown, component: string, done: readonly string[]): unknown {
   if (!(error instanceof CutoverError) || error.exitCode === EXIT.usage) return error;
-  const { state, ...details } = error.details;
-  const before = done.length > 0 ? `components finished before it: ${done.join(", ")}` : undefined;
+  const { state, fix, ...details } = error.details;
+  const before = done.length > 0 ? `finished before it: ${done.join(", ")}` : undefined;
   return new CutoverError(error.code, `component ${component}: ${error.message}`, {
     ...details,
-    state: [state, before].filter(Boolean).join("; ") || undefined,
+    state: [state && `${component}: ${state}`, before].filter(Boolean).join("; ") || undefined,
+    fix: fix && `${fix} (with --component ${component})`,
   });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
@@ -215,6 +215,25 @@ test("a component that fails stops the run there: earlier ones stay live on thei
   assertCurrentComplete(paths.admin);
   assert.deepEqual(snapshot(paths.worker), before.worker);
   p.writeConfig();
+});
+
+test("a lock held on one component ends a deploy of all there, naming it and what finished before it", async () => {
+  const lock = path.join(paths.admin, ".cutover/lock");
+  mkdirSync(lock);
+  const owner = { token: "t", who: "someone", pid: 1, machine: "elsewhere", since: "2026-01-01T00:00:00Z" };
+  writeFileSync(path.join(lock, "owner.json"), JSON.stringify({ ...owner, command: "cutover deploy" }));
+  const [admin, worker] = [snapshot(paths.admin), snapshot(paths.worker)];
+  fx.file("api/public/index.php", "<?php echo 'api v4';\n");
+  const r = await cutover(["--json", "deploy"], fx.app);
+  assert.equal(r.code, 3, r.stderr);
+  const { error } = json<{ error: { message: string; state: string; fix: string } }>(r);
+  assert.match(error.message, /^component admin: local: .* is locked by someone/);
+  assert.equal(error.state, "admin: nothing was changed; finished before it: api");
+  assert.match(error.fix, /\(with --component admin\)$/);
+  assert.equal(read(paths.api, "current/public/index.php"), "<?php echo 'api v4';\n");
+  assertCurrentComplete(paths.api);
+  assert.deepEqual([snapshot(paths.admin), snapshot(paths.worker)], [admin, worker]);
+  rmSync(lock, { recursive: true });
 });
 
 test("--component on a config without components is a usage error", async () => {
