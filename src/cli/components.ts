@@ -44,6 +44,8 @@ export interface Invocation {
   /** The command's path (`deploy`, `snapshot restore`) and its positional arguments. */
   readonly command: string;
   readonly args: readonly string[];
+  /** The command's --hosts, when it has one. */
+  readonly hosts?: string;
 }
 
 /** Runs `action` for the selected components (or once, for a config without them). */
@@ -99,6 +101,10 @@ async function runEach(
       component,
       header: true,
       siblings: names,
+      hosts: run.hosts
+        ?.split(",")
+        .map((h) => h.trim())
+        .filter(Boolean),
       onJson: (j: unknown) => results.push(tag(j, component)),
       resolved: () => {
         if (!announced)

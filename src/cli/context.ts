@@ -1,5 +1,6 @@
 import { stageSecrets } from "../config/secrets.js";
 import type { Emit } from "../engine/events.js";
+import { selectHosts } from "../engine/targets.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
@@ -22,6 +23,8 @@ export interface ComponentScope {
   readonly header: boolean;
   /** Every component of this run: all are resolved before any runs, so a config error changes nothing. */
   readonly siblings: readonly string[];
+  /** The command's --hosts: every component of the run must have them all (checked before any runs). */
+  readonly hosts?: readonly string[];
   /** Called once the stage resolved, before anything runs (progress names the component). */
   readonly resolved?: () => void;
   readonly onJson: (json: unknown) => void;
@@ -60,7 +63,7 @@ export function createContext(
           component,
           onSecrets: (secrets) => redactor.add(secrets),
         });
-      for (const other of scope?.siblings ?? []) load(other);
+      for (const other of scope?.siblings ?? []) selectHosts(load(other), scope?.hosts);
       const stage = load(scope?.component);
       scope?.resolved?.();
       redactor.add(stageSecrets(stage));

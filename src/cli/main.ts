@@ -38,10 +38,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .configureOutput({ outputError: (text) => writer(process.stderr, redactor)(pc.red(text)) });
 
   // The command being run, for --component: which commands run once per component, which need one.
-  let invoked = { command: "", args: [] as readonly string[] };
+  let invoked: { command: string; args: readonly string[]; hosts?: string } = { command: "", args: [] };
   program.hook("preAction", (_, command) => {
     const parent = command.parent && command.parent !== program ? `${command.parent.name()} ` : "";
-    invoked = { command: `${parent}${command.name()}`, args: command.args };
+    invoked = { command: `${parent}${command.name()}`, args: command.args, hosts: command.opts().hosts };
   });
   const run = (action: (commands: Commands, ctx: CommandContext) => Promise<ExitCode>) => async () => {
     const global = program.opts<GlobalOptions>();

@@ -114,3 +114,26 @@ test("over SSH: rollback --component api switches api back on both hosts; the ot
   assert.deepEqual(trees("worker"), worker);
   for (const dir of dirs("admin part")) assert.equal(live(dir), first.admin);
 });
+
+test("over SSH: --hosts naming a host one component lacks is refused before any component runs", async () => {
+  const all = [trees("api"), trees("admin part"), trees("worker")];
+  fx.file("api/public/index.php", "<?php echo 'api v3';\n");
+  const r = await cutover(["deploy", "--hosts", "web1"], fx.app);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error: --hosts: no host named web1 in component worker of stage test\n/);
+  assert.deepEqual([trees("api"), trees("admin part"), trees("worker")], all);
+
+  const web2 = await cutover(["--json", "deploy", "--hosts", "web2"], fx.app);
+  assert.equal(web2.code, 0, web2.stderr);
+  const results = json<{ components: Result[] }>(web2).components;
+  assert.deepEqual(
+    results.map((c) => [c.component, c.hosts.map((h) => h.host)]),
+    [
+      ["api", ["web2"]],
+      ["admin", ["web2"]],
+      ["worker", ["web2"]],
+    ],
+  );
+  assert.deepEqual(trees("api")[0], all[0]![0], "web1 untouched");
+  assert.equal(live(dirs("api")[1]!), results[0]!.release);
+});
