@@ -168,6 +168,38 @@ test("verify and cleanup take --component; without it they cover every component
   assert.deepEqual(snapshot(paths.admin), before.admin);
 });
 
+test("snapshot restore and diff FROM TO need --component; with it they touch that component only", async () => {
+  const created = await cutover(["--json", "snapshot", "create", "--component", "api"], fx.app);
+  assert.equal(created.code, 0, created.stderr);
+  const [row] = json<{ component: string; id: string }[]>(created);
+  assert.equal(row!.component, "api");
+  writeFileSync(path.join(paths.api, "shared/.env"), "PART=changed\n");
+  const before = trees();
+  for (const args of [
+    ["snapshot", "restore", row!.id],
+    ["diff", "test", first.api!, apiSecond],
+  ]) {
+    const r = await cutover(args, fx.app);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(
+      r.stderr,
+      /^error: (snapshot restore|diff): .* defines 3 components; name one with --component/,
+    );
+  }
+  assert.deepEqual(trees(), before);
+  const diff = await cutover(["--json", "diff", "test", first.api!, apiSecond, "--component", "api"], fx.app);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.deepEqual(
+    json<{ component: string; modified: string[] }[]>(diff).map((d) => [d.component, d.modified]),
+    [["api", ["public/index.php"]]],
+  );
+  const restored = await cutover(["snapshot", "restore", row!.id, "--component", "api"], fx.app);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(read(paths.api, "shared/.env"), "PART=api\n");
+  assert.deepEqual(snapshot(paths.admin), before.admin);
+  assert.deepEqual(snapshot(paths.worker), before.worker);
+});
+
 test("unknown component names are a usage error listing the known ones, with nothing changed", async () => {
   const before = trees();
   for (const args of [
