@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
@@ -200,6 +202,41 @@ test("snapshot restore and diff FROM TO need --component; with it they touch tha
   assert.deepEqual(snapshot(paths.worker), before.worker);
 });
 
+test("webhooks say which component was deployed", async () => {
+  const bodies: Record<string, unknown>[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on("end", () => {
+      bodies.push(JSON.parse(body) as Record<string, unknown>);
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    p.writeConfig({
+      api: {},
+      admin: {
+        path: "admin part",
+        notify: [{ url: `http://127.0.0.1:${port}/hook`, events: ["succeeded"] }],
+      },
+      worker: { path: paths.worker, keep_releases: 2 },
+    });
+    const r = await cutover(["deploy", "--component", "admin"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      bodies.map((b) => [b.event, b.stage, b.component, b.release]),
+      [["succeeded", "test", "admin", live(paths.admin)]],
+    );
+  } finally {
+    server.close();
+    p.writeConfig();
+  }
+});
+
 test("unknown component names are a usage error listing the known ones, with nothing changed", async () => {
   const before = trees();
   for (const args of [
@@ -224,6 +261,7 @@ test("unknown component names are a usage error listing the known ones, with not
 
 test("a component that fails stops the run there: earlier ones stay live on their new release, later ones are not started", async () => {
   const before = trees();
+  const adminLive = live(paths.admin);
   p.writeConfig({
     api: {},
     admin: { path: "admin part", hooks: { build: ["echo broken build >&2; exit 7"] } },
@@ -243,7 +281,7 @@ test("a component that fails stops the run there: earlier ones stay live on thei
   assert.match(r.stderr, /not started after that failure: worker/);
   assert.equal(live(paths.api), all.components[0]!.release);
   assertCurrentComplete(paths.api);
-  assert.equal(live(paths.admin), first.admin, "admin never switched");
+  assert.equal(live(paths.admin), adminLive, "admin never switched");
   assertCurrentComplete(paths.admin);
   assert.deepEqual(snapshot(paths.worker), before.worker);
   p.writeConfig();

@@ -110,6 +110,19 @@ test("two components in one directory, or one inside another, are refused", () =
   assert.equal(nested.exitCode, 2);
 });
 
+test("a deploy path named like cutover's own layout (current, releases, shared, .cutover) is refused", () => {
+  const e = failure(YAML.replace("path: /srv/admin-part", "path: old/releases"), "api");
+  assert.match(
+    e.message,
+    /components\.admin\.path: \/srv\/app\/old\/releases on host web ends in "releases"/,
+  );
+  const named = failure(
+    "components: { shared: { source: app/api } }\nstages: { prod: { hosts: [{ path: /srv/1 }] } }",
+    "shared",
+  );
+  assert.match(named.message, /components\.shared\.path: \/srv\/1\/shared on host local ends in "shared"/);
+});
+
 test("a missing source directory and roles no host has are named with their key", () => {
   assert.match(
     failure(YAML.replace("source: jobs", "source: nope"), "worker").message,
