@@ -19,6 +19,7 @@ function policyOf(command: string, args: readonly string[]): Policy {
     case "init":
     case "completion":
     case "__stages":
+    case "__components":
       return "none";
     case "rollback":
     case "server-config":

@@ -163,7 +163,15 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("__stages", { hidden: true })
     .description("the config's stage names, for completion")
-    .action(() => run(async (_, ctx) => (await import("./completion-command.js")).stagesCommand(ctx))());
+    .action(() =>
+      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "stages"))(),
+    );
+  program
+    .command("__components", { hidden: true })
+    .description("the config's component names, for completion")
+    .action(() =>
+      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "components"))(),
+    );
   return program;
 }
 
