@@ -19,13 +19,16 @@ export async function completionCommand(
 }
 
 /**
- * The stage names for completion, one a line. It reads only the `stages` keys, so a file that does
+ * The stage (or component) names for completion, one a line. It reads only the `stages` keys, so a file that does
  * not validate yet (or needs unset environment variables) still completes.
  */
-export async function stagesCommand(ctx: CommandContext): Promise<ExitCode> {
+export async function namesCommand(ctx: CommandContext, key: "stages" | "components"): Promise<ExitCode> {
   const file = findConfigFile(ctx.global.config, process.cwd());
-  const data = parse(readFileSync(file, "utf8")) as { stages?: Record<string, unknown> } | null;
-  const names = Object.keys(data?.stages ?? {});
+  const data = parse(readFileSync(file, "utf8")) as Record<
+    string,
+    Record<string, unknown> | undefined
+  > | null;
+  const names = Object.keys(data?.[key] ?? {});
   ctx.print(names.join("\n"), names);
   return EXIT.ok;
 }

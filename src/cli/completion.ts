@@ -39,8 +39,8 @@ const CHOICES: Record<string, string> = { server: "nginx apache", shell: "bash z
 
 /**
  * A bash completion function (zsh runs the same one through bashcompinit): commands, their options,
- * the choices of `server-config` and `completion`, and the stage names of the config in use, which
- * it asks `cutover __stages` for (honouring -c FILE on the line).
+ * the choices of `server-config` and `completion`, and the stage and component names of the config in
+ * use, which it asks `cutover __stages` and `cutover __components` for (honouring -c FILE on the line).
  */
 export function completionScript(shell: "bash" | "zsh", program: Command): string {
   const { global, commands } = commandSpecs(program);
@@ -77,6 +77,7 @@ ${cases}
   done
   case "$prev" in
     -c|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --component) COMPREPLY=($(compgen -W "$(cutover "\${config[@]}" __components 2>/dev/null)" -- "$cur")); return ;;
   esac
   case " $global_values $values " in *" $prev "*) COMPREPLY=(); return ;; esac
   if [[ "$cur" == -* ]]; then

@@ -1,4 +1,5 @@
 import type { Emit } from "../engine/events.js";
+import { selectHosts } from "../engine/targets.js";
 import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
@@ -11,6 +12,21 @@ export interface GlobalOptions {
   readonly json?: boolean;
   readonly verbose?: boolean;
   readonly quiet?: boolean;
+  readonly component?: string;
+}
+
+/** One component's run of a command: its stage is that part, its JSON goes to `onJson` (tagged there). */
+export interface ComponentScope {
+  readonly component: string;
+  /** Several components run in turn: their human output is headed by the component's name. */
+  readonly header: boolean;
+  /** Every component of this run: all are resolved before any runs, so a config error changes nothing. */
+  readonly siblings: readonly string[];
+  /** The command's --hosts: every component of the run must have them all (checked before any runs). */
+  readonly hosts?: readonly string[];
+  /** Called once the stage resolved, before anything runs (progress names the component). */
+  readonly resolved?: () => void;
+  readonly onJson: (json: unknown) => void;
 }
 
 /** What every command gets: its stage, a renderer for progress, and a way to print its result. */
@@ -30,6 +46,7 @@ export function createContext(
   global: GlobalOptions,
   argv: readonly string[],
   redactor: Redactor,
+  scope?: ComponentScope,
 ): CommandContext {
   const write = writer(process.stderr, redactor);
   const out = writer(process.stdout, redactor);
@@ -37,12 +54,17 @@ export function createContext(
     global,
     argv,
     stage: (name) => {
-      const stage = loadStage({
-        config: global.config,
-        cwd: process.cwd(),
-        stage: name,
-        onSecrets: (secrets) => redactor.add(secrets),
-      });
+      const load = (component: string | undefined) =>
+        loadStage({
+          config: global.config,
+          cwd: process.cwd(),
+          stage: name,
+          component,
+          onSecrets: (secrets) => redactor.add(secrets),
+        });
+      for (const other of scope?.siblings ?? []) selectHosts(load(other), scope?.hosts);
+      const stage = load(scope?.component);
+      scope?.resolved?.();
       redactor.add(stage.secrets.values);
       return stage;
     },
@@ -51,12 +73,14 @@ export function createContext(
       quiet: global.quiet ?? false,
       write,
     }),
-    print: (human, json) => {
+    print: (text, json) => {
+      const human = scope?.header ? `component ${scope.component}:\n${text}` : text;
       if (!global.json) {
         out(`${human}\n`);
         return;
       }
-      out(`${JSON.stringify(json, null, 2)}\n`);
+      if (scope) scope.onJson(json);
+      else out(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
     },
     failed: (result) => {

@@ -3,7 +3,8 @@ import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { colors as pc } from "../report/colors.js";
 import { errorText } from "../report/error-text.js";
 import { Redactor } from "../report/redact.js";
-import { createContext, type GlobalOptions } from "./context.js";
+import { runForComponents } from "./components.js";
+import type { CommandContext, GlobalOptions } from "./context.js";
 import { writer } from "./output.js";
 import { packageVersion } from "./package-info.js";
 import { addSnapshotCommands } from "./snapshot-command.js";
@@ -28,6 +29,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--json", "print a machine-readable result on stdout (progress goes to stderr)")
     .option("-v, --verbose", "show every step and its output")
     .option("-q, --quiet", "show only warnings, errors and the result")
+    .option("--component <name>", "only this component of the config's `components:` (default: each in turn)")
     .version(packageVersion(), "-V, --version", "print the version of cutover")
     .addHelpText("after", EXIT_CODES)
     .showSuggestionAfterError(true)
@@ -35,12 +37,17 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .exitOverride()
     .configureOutput({ outputError: (text) => writer(process.stderr, redactor)(pc.red(text)) });
 
-  const run =
-    (action: (commands: Commands, ctx: ReturnType<typeof createContext>) => Promise<ExitCode>) =>
-    async () => {
-      const ctx = createContext(program.opts<GlobalOptions>(), argv, redactor);
-      done(await action(await import("./commands.js"), ctx));
-    };
+  // The command being run, for --component: which commands run once per component, which need one.
+  let invoked: { command: string; args: readonly string[]; hosts?: string } = { command: "", args: [] };
+  program.hook("preAction", (_, command) => {
+    const parent = command.parent && command.parent !== program ? `${command.parent.name()} ` : "";
+    invoked = { command: `${parent}${command.name()}`, args: command.args, hosts: command.opts().hosts };
+  });
+  const run = (action: (commands: Commands, ctx: CommandContext) => Promise<ExitCode>) => async () => {
+    const global = program.opts<GlobalOptions>();
+    const commands = await import("./commands.js");
+    done(await runForComponents({ global, argv, redactor, ...invoked }, (ctx) => action(commands, ctx)));
+  };
   const hostsOption = new Option("--hosts <names>", "only these hosts (comma-separated names)");
   const lockWait = new Option(
     "--lock-wait <seconds>",
@@ -156,7 +163,15 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("__stages", { hidden: true })
     .description("the config's stage names, for completion")
-    .action(() => run(async (_, ctx) => (await import("./completion-command.js")).stagesCommand(ctx))());
+    .action(() =>
+      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "stages"))(),
+    );
+  program
+    .command("__components", { hidden: true })
+    .description("the config's component names, for completion")
+    .action(() =>
+      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "components"))(),
+    );
   return program;
 }
 

@@ -20,11 +20,12 @@ export function toJsonSchema(
   title: string,
   descriptions: Readonly<Record<string, string>>,
 ): JsonSchema {
-  const describe = (at: string) => descriptions[at] ?? descriptions[at.replace(/^stages\.\*\./, "")];
+  const describe = (at: string) =>
+    descriptions[at] ?? descriptions[at.replace(/^(?:stages|components)\.\*\./, "")];
   return { $schema: "http://json-schema.org/draft-07/schema#", title, ...convert(schema, "", describe) };
 }
 
-/** Where a node is, for its description: `stages.*.hosts[].path`; stage settings share the top's. */
+/** Where a node is, for its description: `stages.*.hosts[].path`; stage and component settings share the top's. */
 type Describe = (at: string) => string | undefined;
 
 function convert(schema: ZodTypeAny, at: string, describe: Describe): JsonSchema {

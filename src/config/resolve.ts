@@ -77,7 +77,6 @@ export function resolveStage(
   }
 
   const hosts: ResolvedHost[] = stage.hosts.map((h, i) => {
-    const fallback = h.host ?? (stage.hosts.length === 1 ? "local" : `local-${i + 1}`);
     const ssh: SshAddress | undefined = h.host
       ? {
           host: h.host,
@@ -88,7 +87,7 @@ export function resolveStage(
         }
       : undefined;
     return {
-      name: h.name ?? fallback,
+      name: hostName(h, i, stage.hosts.length),
       path: path.posix.normalize(h.path).replace(/(.)\/$/, "$1"),
       ssh,
       roles: h.roles ?? [],
@@ -239,6 +238,11 @@ export function resolveStage(
   return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
 }
 
+/** A host's name in output and for --hosts: its `name`, its address, or local / local-N. */
+export function hostName(h: { name?: string; host?: string }, index: number, count: number): string {
+  return h.name ?? h.host ?? (count === 1 ? "local" : `local-${index + 1}`);
+}
+
 /**
  * The config file itself never ships when it lies inside the source: it names every host and holds
  * webhook secrets, and a web root at the release root would serve it. An anchored rsync pattern.
@@ -256,7 +260,11 @@ function configFileExclude(file: string, source: string): string[] {
 
 function pickSettings(s: ParsedSettings): ParsedSettings {
   const { hosts: _hosts, ...settings } = s as ParsedSettings & { hosts?: unknown; stages?: unknown };
-  const { stages: _stages, ...rest } = settings as ParsedSettings & { stages?: unknown };
+  const {
+    stages: _stages,
+    components: _components,
+    ...rest
+  } = settings as ParsedSettings & { stages?: unknown; components?: unknown };
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as ParsedSettings;
 }
 

@@ -1,6 +1,6 @@
 /**
  * What editors show when hovering a key of cutover.yaml (schema/cutover.schema.json), by key path;
- * a stage's settings share the top level's. The README's configuration section says more.
+ * a stage's and a component's settings share the top level's. The README's configuration section says more.
  */
 export const KEY_DOCS: Readonly<Record<string, string>> = {
   source: "Directory to ship, relative to this file (default: its directory).",
@@ -38,5 +38,12 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   "hosts[].name": "The host's name in output and for --hosts (default: host, or local).",
   "hosts[].identity_file": "The SSH private key for this host (ssh -i).",
   "hosts[].ssh_options": 'Any `ssh -o` options, as "Name=value".',
-  "hosts[].roles": "Roles that hooks with `roles:` run on.",
+  "hosts[].roles": "Roles that hooks with `roles:` run on, and that components with `roles:` deploy to.",
+  components:
+    "Parts deployed apart (name → settings): each has its own source, releases, current, shared/ and .cutover/ under its own deploy path; its keys win over the stage's.",
+  "components.*.source":
+    "The part's directory, relative to the stage's source (default: the component's name).",
+  "components.*.path":
+    "The part's deploy path: relative to each host's deploy path (default: the component's name), or absolute.",
+  "components.*.roles": "Deploy this part only to the stage's hosts with one of these roles (default: all).",
 };

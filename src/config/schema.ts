@@ -223,10 +223,35 @@ const stage = z
   .object({ hosts: z.array(host).min(1, "a stage needs at least one host"), ...settings })
   .strict();
 
+/** Names that also serve as a directory under the deploy path: never "." or "..". */
+const NAME = /^(?!\.\.?$)[A-Za-z0-9_.-]+$/;
+
+// ssh stays per stage: it is how the hosts are reached, not a property of a part.
+const { ssh: _ssh, ...partSettings } = settings;
+
+/** A part of the codebase (or one app of several) with its own releases, current, shared/ and .cutover/. */
+const component = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .regex(/^(?!(?:.*\/)?\.\.(?:\/|$))/, 'must not contain ".."')
+      .optional(),
+    roles: z.array(z.string().min(1)).optional(),
+    ...partSettings,
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     ...settings,
     stages: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "stage names use letters, digits, _ . -"), stage),
+    components: z
+      .record(
+        z.string().regex(NAME, 'component names use letters, digits, _ . - (not "." or "..")'),
+        component,
+      )
+      .optional(),
   })
   .strict();
 
@@ -234,3 +259,4 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type ParsedStage = z.output<typeof stage>;
 export type ParsedSettings = Omit<ParsedStage, "hosts">;
+export type ParsedComponent = z.output<typeof component>;

@@ -140,6 +140,8 @@ export interface Rolling {
 /** The configuration the code uses: every default applied, every path absolute, nothing optional. */
 export interface ResolvedStage {
   readonly name: string;
+  /** The part of `components:` this unit deploys (its hosts' paths are the part's own); absent without parts. */
+  readonly component?: string;
   readonly configFile: string;
   readonly source: string;
   readonly exclude: readonly string[];

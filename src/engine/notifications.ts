@@ -16,10 +16,12 @@ export async function withNotifications<R extends DeployResult>(
   work: () => Promise<R>,
 ): Promise<R> {
   if (stage.notify.length === 0) return work();
+  const part = stage.component === undefined ? {} : { component: stage.component };
   /** A notification from before the run has a result: no release known yet, no host changed. */
   const early = (event: Notification["event"], reason: string | null): Notification => ({
     event,
     stage: stage.name,
+    ...part,
     release: null,
     previous: null,
     revision: null,
@@ -56,6 +58,7 @@ export async function withNotifications<R extends DeployResult>(
     ...(await notify(stage.notify, {
       event,
       stage: result.stage,
+      ...part,
       release: result.release,
       previous: result.previous,
       revision: result.revision,

@@ -18,9 +18,10 @@ export function selectHosts(stage: ResolvedStage, only: readonly string[] | unde
   const known = stage.hosts.map((h) => h.name);
   const unknown = only.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
+    const where = `${stage.component ? `component ${stage.component} of ` : ""}stage ${stage.name}`;
     throw usageError(
-      `--hosts: no host named ${unknown.join(", ")} in stage ${stage.name}`,
-      `hosts in ${stage.name}: ${known.join(", ")}`,
+      `--hosts: no host named ${unknown.join(", ")} in ${where}`,
+      `hosts in ${where}: ${known.join(", ")}${stage.component ? "; deploy the components apart with --component" : ""}`,
     );
   }
   return stage.hosts.filter((h) => only.includes(h.name));

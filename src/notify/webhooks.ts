@@ -7,6 +7,8 @@ import type { NotifyEvent, Webhook } from "../config/resolve.js";
 export interface Notification {
   readonly event: NotifyEvent;
   readonly stage: string;
+  /** The part of `components:` deployed, when the config has parts. */
+  readonly component?: string;
   readonly release: string | null;
   readonly previous: string | null;
   readonly revision: string | null;
@@ -24,7 +26,7 @@ function body(hook: Webhook, n: Notification): string {
     failed: ":x:",
     rolled_back: ":rewind:",
   }[n.event];
-  const text = `${icon} cutover ${n.event.replace("_", " ")}: ${n.stage} ${n.release ?? ""} by ${n.who}${n.reason ? ` (${n.reason})` : ""}`;
+  const text = `${icon} cutover ${n.event.replace("_", " ")}: ${n.stage}${n.component ? `/${n.component}` : ""} ${n.release ?? ""} by ${n.who}${n.reason ? ` (${n.reason})` : ""}`;
   return JSON.stringify({ text });
 }
 

@@ -29,6 +29,7 @@ export function hookEnv(scope: HookScope): Record<string, string> {
     CUTOVER_DEPLOY_PATH: l.root,
     CUTOVER_PREVIOUS_RELEASE: previous ?? "",
     CUTOVER_STAGE: stage.name,
+    CUTOVER_COMPONENT: stage.component ?? "",
     CUTOVER_HOST: scope.host.name,
     ...scope.extraEnv,
   };

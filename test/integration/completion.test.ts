@@ -14,7 +14,7 @@ writeFileSync(path.join(bin, "cutover"), `#!/bin/sh\nexec '${process.execPath}' 
 chmodSync(path.join(bin, "cutover"), 0o755);
 writeFileSync(
   path.join(dir, "cutover.yaml"),
-  "stages:\n  production:\n    hosts: [{path: /a}]\n  staging:\n    hosts: [{path: /b}]\n",
+  "components: { api: {}, admin: {} }\nstages:\n  production:\n    hosts: [{path: /a}]\n  staging:\n    hosts: [{path: /b}]\n",
 );
 writeFileSync(path.join(dir, "other.yaml"), "stages:\n  canary:\n    hosts: [{path: /a}]\n");
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,9 +41,15 @@ const CASES: [string[], string[]][] = [
       "--json",
       "--verbose",
       "--quiet",
+      "--component",
       "--version",
     ],
   ],
+  [
+    ["cutover", "deploy", "--component", ""],
+    ["api", "admin"],
+  ],
+  [["cutover", "-c", "other.yaml", "releases", "--component", ""], []],
   [
     ["cutover", "deploy", ""],
     ["production", "staging"],
