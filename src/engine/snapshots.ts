@@ -130,6 +130,7 @@ const metaInput = (stage: ResolvedStage, h: HostState, id: string, now: Date) =>
   who: whoAmI(),
   now: now.toISOString(),
   live: liveRelease(h.facts),
+  sharedPaths: [...stage.sharedDirs, ...stage.sharedFiles],
 });
 
 /** `snapshot create`: a snapshot of shared/ on every host, one id for all. Nothing is pruned. */

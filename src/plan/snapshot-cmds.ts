@@ -12,12 +12,21 @@ const ID = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0
  * SQLite databases (found by their header, not their name) are then replaced by an online backup
  * (`sqlite3 .backup`), and their -wal/-shm/-journal copies dropped. The metadata says `partial`
  * until the copy is synced; any failure (a full disk) removes the snapshot. shared/ is only read.
+ * Refuses configured shared paths that are links (the data behind would not be in it).
  * Prints `sqlite\0<path>\0` for each database backed up.
  */
 const CREATE = `
-root=$1 id=$2 prev=$3 partial=$4 complete=$5 sqlite=$6
+root=$1 id=$2 prev=$3 partial=$4 complete=$5 sqlite=$6; shift 6
 snaps=$root/.cutover/snapshots
 shared=$root/shared
+# A configured shared path that is a link (an adopted Envoyer layout: shared/storage -> ../storage)
+# would be kept as the link alone, not its data: refuse rather than keep a backup that is not one.
+for p; do
+  if [ -L "$shared/$p" ]; then
+    echo "shared/$p is a link (to $(readlink -- "$shared/$p")): a snapshot would hold the link, not the data; move the data into shared/$p, or turn snapshots off" >&2
+    exit 3
+  fi
+done
 case $id in ${ID}) ;; *) echo "refusing snapshot id \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
 [ -d "$shared" ] || { echo "$shared is not a directory: nothing to snapshot" >&2; exit 3; }
 if [ -L "$snaps" ] || { [ -e "$snaps" ] && [ ! -d "$snaps" ]; }; then
@@ -78,9 +87,22 @@ for t; do
 done
 `;
 
-export function createSnapshot(l: Layout, meta: SnapshotMeta, linkTo: string | undefined): Cmd {
+export function createSnapshot(
+  l: Layout,
+  meta: SnapshotMeta,
+  linkTo: string | undefined,
+  sharedPaths: readonly string[],
+): Cmd {
   const text = (state: SnapshotMeta["state"]) => JSON.stringify({ ...meta, state });
-  return shProgram(CREATE, [l.root, meta.id, linkTo ?? "", text("partial"), text("complete"), SQLITE]);
+  return shProgram(CREATE, [
+    l.root,
+    meta.id,
+    linkTo ?? "",
+    text("partial"),
+    text("complete"),
+    SQLITE,
+    ...sharedPaths,
+  ]);
 }
 
 /**

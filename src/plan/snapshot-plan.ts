@@ -17,6 +17,8 @@ export interface SnapshotInput {
   readonly now: string;
   readonly live: string | undefined;
   readonly release?: string;
+  /** The configured shared paths: one that is a symlink would be snapshotted as the link alone. */
+  readonly sharedPaths: readonly string[];
 }
 
 /** One host's new snapshot: hard-linked to its newest complete one. */
@@ -31,7 +33,7 @@ export function snapshotCmd(input: SnapshotInput): Cmd {
     live: input.live ?? null,
     release: input.release ?? null,
   };
-  return createSnapshot(input.layout, meta, linkBase(input.facts));
+  return createSnapshot(input.layout, meta, linkBase(input.facts), input.sharedPaths);
 }
 
 /**
@@ -64,7 +66,8 @@ export function snapshotInput(
 ): Omit<SnapshotInput, "reason"> {
   const facts = snaps.facts.get(host.name);
   if (!facts) throw new Error(`no snapshot facts for host ${host.name}`);
-  return { layout: layout(host.path), facts, id: snaps.id, stage: stage.name, who, now, live };
+  const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];
+  return { layout: layout(host.path), facts, id: snaps.id, stage: stage.name, who, now, live, sharedPaths };
 }
 
 /**

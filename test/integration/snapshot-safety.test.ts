@@ -190,10 +190,9 @@ test("a shared directory swapped for a link to outside during a snapshot: nothin
   mkdirSync(victim);
   writeFileSync(path.join(victim, "passwd"), "root:x:0:0\n");
   try {
-    fx.writeConfig({ shared_dirs: ["storage/uploads", "a"] });
     assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
-    const shared = path.join(fx.deployPath, "shared");
-    rmSync(path.join(shared, "a"), { recursive: true });
+    // A link the app made inside a shared directory (the configured path itself being a link is refused).
+    const shared = path.join(fx.deployPath, "shared/storage/uploads");
     symlinkSync(victim, path.join(shared, "a"));
     const evil = path.join(fx.dir, "evil.db");
     execFileSync("sqlite3", [evil, "CREATE TABLE t(x); INSERT INTO t VALUES ('app data');"]);
@@ -209,6 +208,30 @@ exit $rc`,
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(tree(victim), before, "the file outside is neither removed nor replaced");
     assert.ok(statSync(path.join(shared, "a/passwd")).isFile(), "the app's move happened");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a configured shared path that is a link (an adopted Envoyer layout) is refused: a snapshot would hold the link, not the data", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ shared_dirs: ["storage"], shared_files: [] });
+    mkdirSync(path.join(fx.deployPath, "storage/uploads"), { recursive: true });
+    writeFileSync(path.join(fx.deployPath, "storage/uploads/photo.jpg"), "data");
+    mkdirSync(path.join(fx.deployPath, "shared"), { recursive: true });
+    symlinkSync("../storage", path.join(fx.deployPath, "shared/storage"));
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const r = await cutover(["snapshot", "create"], fx.app);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /shared\/storage is a link \(to \.\.\/storage\): a snapshot would hold the link, not the data/,
+    );
+    assert.ok(
+      !existsSync(path.join(fx.deployPath, ".cutover/snapshots")) ||
+        readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).length === 0,
+    );
   } finally {
     fx.cleanup();
   }

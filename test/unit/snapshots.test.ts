@@ -165,6 +165,7 @@ test("the snapshot programs reach the shell with exactly their argv, whatever th
       who: "w",
       now: "n",
       live: undefined,
+      sharedPaths: ["up loads", "-x 'y'"],
     }),
     restoreSnapshot(l, "20260101T000000Z"),
     removeSnapshots(l, ["20260101T000000Z", "restore-20260101T000000Z"]),
