@@ -5,7 +5,11 @@ import { Redactor } from "../../src/report/redact.js";
 
 function capture(isTTY: boolean, env: Record<string, string> = {}) {
   let out = "";
-  const stream = { isTTY, write: (t: string) => ((out += t), true) } as unknown as NodeJS.WriteStream;
+  const write = (t: string) => {
+    out += t;
+    return true;
+  };
+  const stream = { isTTY, write } as unknown as NodeJS.WriteStream;
   const redactor = new Redactor();
   redactor.add(["s3cret-value"]);
   return { write: writer(stream, redactor, env), text: () => out };
