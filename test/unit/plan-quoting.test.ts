@@ -19,6 +19,8 @@ const stage: ResolvedStage = {
   source: "/src/my 'app'",
   exclude: [".git"],
   keepReleases: 3,
+  strategy: "releases",
+  keepBuilds: 3,
   sharedDirs: ["storage/up loads"],
   sharedFiles: [".env 'x'"],
   writableDirs: [{ path: "cache $dir", mode: "0775", owner: "www-data", group: "www data" }],
