@@ -1,0 +1,320 @@
+import path from "node:path/posix";
+import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
+import { CutoverError, EXIT } from "../errors.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
+import type { HostFacts } from "./facts.js";
+import { type HookScope, hookCmds } from "./hooks.js";
+import { ensureSharedLink, ensureWritable, markBeforeUpload, measureWindow } from "./in-place-paths.js";
+import { type Layout, layout } from "./layout.js";
+import { findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
+import { writeMeta } from "./records.js";
+import type { ReleaseMeta } from "./release-meta.js";
+import type { DeployRunInput, HostRun, HostState, RollbackRunInput, RunPlan } from "./run.js";
+import { switchPhases, withBatchHooks } from "./run.js";
+import { rollbackTarget } from "./select.js";
+import type { Step, Transfer } from "./steps.js";
+
+/** Builds kept on the deploying machine (one directory per release id under `root`). */
+export interface BuildCache {
+  readonly root: string;
+  readonly ids: readonly string[];
+}
+
+/** How an in-place host switches: the upload is the switch, and its undo is another upload. */
+export interface InPlaceSwitch {
+  /** rsync --delay-updates --delete-delay of the build into `current/` (after `switchTo`, the time mark). */
+  readonly upload: Transfer;
+  /** Lists what changed since the mark, for the window in which a request could see a mix. */
+  readonly measure: Cmd;
+  /** Paths inside `current/` that the upload never touches (shared and writable). */
+  readonly untouched: readonly string[];
+  /** The same upload of the build that was live; none on a first deploy or when it is not kept here. */
+  readonly undo: Transfer | undefined;
+}
+
+/** Hooks and `sync` see the live directory as "the release": there is no other. */
+function inPlaceLayout(root: string): Layout {
+  const l = layout(root);
+  return { ...l, release: () => l.current };
+}
+
+/** The release live on an in-place host: its metadata says so (there is no link to read). */
+export function liveInPlace(facts: HostFacts): string | undefined {
+  return [...facts.metas.values()]
+    .filter((m) => m.state === "live")
+    .map((m) => m.id)
+    .sort()
+    .at(-1);
+}
+
+const targetError = (message: string, fix: string) =>
+  new CutoverError("target", message, { fix, exitCode: EXIT.usage });
+
+/** An in-place deploy path must not hold the releases layout: mixing the two would serve neither. */
+export function checkInPlaceTarget(host: ResolvedHost, facts: HostFacts): void {
+  const l = layout(host.path);
+  if (facts.root === "notdir")
+    throw targetError(
+      `${host.name}: deploy path ${l.root} exists and is not a directory`,
+      "point `path:` at a directory",
+    );
+  if (facts.home !== undefined && path.normalize(facts.home) === l.root)
+    throw targetError(
+      `${host.name}: deploy path ${l.root} is the login's home directory`,
+      "deploy into a directory of its own, e.g. ~/my-app",
+    );
+  if (facts.current.kind === "link")
+    throw targetError(
+      `${host.name}: ${l.current} is a symlink (the releases layout), but strategy is in-place`,
+      "keep strategy: releases for this deploy path (it is the stronger one), or deploy in-place to a new path",
+    );
+  if (facts.current.kind === "file" || facts.current.kind === "other")
+    throw targetError(
+      `${host.name}: ${l.current} exists and is not a directory`,
+      "move it away, then deploy",
+    );
+  if (facts.releaseDirs.length > 0)
+    throw targetError(
+      `${host.name}: ${l.releases} holds releases of strategy: releases, but strategy is in-place`,
+      "keep strategy: releases for this deploy path, or deploy in-place to a new path",
+    );
+  for (const [dir, kind] of facts.inner) {
+    if (dir === "shared" || dir === "releases" || kind === "dir" || kind === "missing") continue;
+    throw targetError(
+      `${host.name}: ${path.join(l.root, dir)} is a ${kind}, not a directory`,
+      "move it away (it is left untouched), then run again",
+    );
+  }
+}
+
+/** Metadata without a release directory is normal here: only cutover's own temporary names are leftovers. */
+function leftoversOf(facts: HostFacts, now: string): Leftovers {
+  return { incomplete: [], orphanMetas: [], fixes: [], tmp: findLeftovers(facts, now).tmp };
+}
+
+function upload(stage: ResolvedStage, builds: BuildCache, id: string, l: Layout): Transfer {
+  return {
+    from: path.join(builds.root, id),
+    to: l.current,
+    directory: true,
+    linkDest: [],
+    exclude: [...stage.exclude, ...untouched(stage).map((p) => `/${p}`)],
+    compare: stage.uploadCompare,
+    live: true,
+  };
+}
+
+function untouched(stage: ResolvedStage): string[] {
+  return [...stage.sharedDirs, ...stage.sharedFiles, ...stage.writableDirs.map((w) => w.path)];
+}
+
+function inPlaceSwitch(
+  stage: ResolvedStage,
+  builds: BuildCache,
+  id: string,
+  undoId: string | undefined,
+  l: Layout,
+): InPlaceSwitch {
+  return {
+    upload: upload(stage, builds, id, l),
+    measure: measureWindow(l.current, l.root),
+    untouched: untouched(stage),
+    undo: undoId && builds.ids.includes(undoId) ? upload(stage, builds, undoId, l) : undefined,
+  };
+}
+
+/** Before the switch: cutover's directories, the metadata, seeded shared paths and their links, writable dirs. */
+function prepareSteps(
+  stage: ResolvedStage,
+  host: ResolvedHost,
+  facts: HostFacts,
+  input: DeployRunInput,
+  meta: ReleaseMeta,
+  l: Layout,
+): Step[] {
+  const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
+  const dirs = [l.current, l.shared, path.dirname(l.releaseMeta(meta.id)), l.tmp];
+  const steps: Step[] = [
+    {
+      kind: "run",
+      title: "prepare the live directory",
+      cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta)],
+    },
+  ];
+  const seed: Cmd[] = [];
+  for (const p of sharedAll) {
+    const directory = stage.sharedDirs.includes(p);
+    const target = path.join(l.shared, p);
+    if ((facts.shared.get(p) ?? "missing") !== "missing") continue;
+    if ((input.source.paths.get(p) ?? "missing") === (directory ? "dir" : "file")) {
+      seed.push(cmd(["mkdir", "-p", "--", path.dirname(target)]));
+      steps.push({
+        kind: "transfer",
+        title: `seed shared/${p} from the source`,
+        transfer: {
+          from: path.join(stage.source, p),
+          to: target,
+          directory,
+          linkDest: [],
+          exclude: [],
+          compare: "mtime",
+        },
+      });
+    } else if (directory) seed.push(cmd(["mkdir", "-p", "--", target]));
+    else
+      throw new CutoverError(
+        "config",
+        `${host.name}: shared file "${p}" exists neither in ${l.shared}/ nor in the source (${stage.source})`,
+        {
+          fix: `create ${target} on ${host.name} (e.g. copy your .env there), or add it to the source`,
+          exitCode: EXIT.usage,
+        },
+      );
+  }
+  if (seed.length > 0) steps.splice(1, 0, { kind: "run", title: "create shared paths", cmds: seed });
+  const ensure = [
+    ...sharedAll.map((p) => ensureSharedLink(l.current, p)),
+    ...stage.writableDirs.map((w) =>
+      ensureWritable(
+        l.current,
+        w.path,
+        w.mode,
+        w.owner || w.group ? `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}` : "",
+      ),
+    ),
+  ];
+  if (ensure.length > 0)
+    steps.push({
+      kind: "run",
+      title: "link shared paths and create writable dirs where missing",
+      cmds: ensure,
+    });
+  return steps;
+}
+
+/** Deploy: prepare (directories, metadata, links) -> barrier -> the delayed-update upload -> reset -> health -> record -> after_switch. */
+export function planInPlaceDeployRun(input: DeployRunInput & { readonly builds: BuildCache }): RunPlan {
+  const { stage, releaseId: id } = input;
+  const among = input.hosts.map((h) => h.host);
+  const hosts = input.hosts.map(({ host, facts }): Omit<HostRun, "beforeBatch" | "afterBatch"> => {
+    checkInPlaceTarget(host, facts);
+    const l = inPlaceLayout(host.path);
+    const previous = liveInPlace(facts);
+    const hooks: HookScope = { stage, host, among, layout: l, release: id, previous };
+    const meta: ReleaseMeta = {
+      id,
+      state: "preparing",
+      stage: stage.name,
+      who: input.who,
+      revision: input.source.revision,
+      started_at: input.now,
+    };
+    const leftovers = leftoversOf(facts, input.now);
+    return {
+      host,
+      layout: l,
+      previous,
+      leftovers,
+      clean: leftoverCmds(l, leftovers),
+      snapshot: [],
+      restoreShared: [],
+      prepare: prepareSteps(stage, host, facts, input, meta, l),
+      switchTo: markBeforeUpload(l.root),
+      switchBack: markBeforeUpload(l.root),
+      inPlace: inPlaceSwitch(stage, input.builds, id, previous, l),
+      meta,
+      previousMeta: previous ? facts.metas.get(previous) : undefined,
+      hooks,
+      after: hookCmds(hooks, "after_switch", l.current),
+      afterSwitchBack: previous
+        ? hookCmds({ ...hooks, release: previous, previous: id }, "after_rollback", l.current)
+        : [],
+      onFailure: hookCmds(hooks, "on_failure", l.root),
+      prune: [],
+    };
+  });
+  return {
+    action: "deploy",
+    stage,
+    release: id,
+    hosts: withBatchHooks(stage, hosts, id),
+    phases: [
+      { kind: "clean" },
+      { kind: "prepare" },
+      ...switchPhases(stage, input.hosts, "deploy"),
+      { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
+    ],
+  };
+}
+
+/** Rollback: the same upload, of the kept build of the target release; every host must agree on it. */
+export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly builds: BuildCache }): RunPlan {
+  const { stage, builds } = input;
+  const among = input.hosts.map((h) => h.host);
+  const chosen = input.hosts.map(({ host, facts }: HostState) => {
+    checkInPlaceTarget(host, facts);
+    const live = liveInPlace(facts);
+    return {
+      host,
+      facts,
+      live: live!,
+      target: rollbackTarget(host.name, facts.metas, live, input.to, input.force),
+    };
+  });
+  const targets = new Set(chosen.map((c) => c.target));
+  if (targets.size > 1)
+    throw new CutoverError(
+      "rollback",
+      `hosts disagree on the release to roll back to: ${chosen.map((c) => `${c.host.name} → ${c.target}`).join(", ")}`,
+      {
+        fix: "name one with --to ID (it must exist and be good on every host)",
+        exitCode: EXIT.failed,
+      },
+    );
+  const release = chosen[0]!.target;
+  if (!builds.ids.includes(release))
+    throw new CutoverError(
+      "rollback",
+      `the build of release ${release} is not kept on this machine (${builds.root})`,
+      {
+        fix: `roll back from the machine that deployed it, or --to one of: ${builds.ids.join(", ") || "(none kept)"}`,
+        exitCode: EXIT.failed,
+      },
+    );
+  const hosts = chosen.map(({ host, facts, live }): Omit<HostRun, "beforeBatch" | "afterBatch"> => {
+    const l = inPlaceLayout(host.path);
+    const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
+    const leftovers = leftoversOf(facts, input.now);
+    return {
+      host,
+      layout: l,
+      previous: live,
+      leftovers,
+      clean: leftoverCmds(l, leftovers),
+      snapshot: [],
+      restoreShared: [],
+      prepare: [],
+      switchTo: markBeforeUpload(l.root),
+      switchBack: markBeforeUpload(l.root),
+      inPlace: inPlaceSwitch(stage, builds, release, live, l),
+      meta: facts.metas.get(release)!,
+      previousMeta: facts.metas.get(live),
+      hooks,
+      after: hookCmds(hooks, "after_rollback", l.current),
+      afterSwitchBack: [],
+      onFailure: [],
+      prune: [],
+    };
+  });
+  return {
+    action: "rollback",
+    stage,
+    release,
+    hosts: withBatchHooks(stage, hosts, release),
+    phases: [
+      { kind: "clean" },
+      ...switchPhases(stage, input.hosts, "rollback"),
+      { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
+    ],
+  };
+}
