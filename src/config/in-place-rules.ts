@@ -1,4 +1,5 @@
 import { configError } from "../errors.js";
+import type { ResolvedStage } from "./resolve.js";
 import type { ParsedSettings } from "./schema.js";
 
 /**
@@ -21,4 +22,25 @@ export function refuseInPlaceConflicts(merged: ParsedSettings, file: string): vo
       `build on this machine before \`cutover deploy\` and drop ${key}, or use strategy: releases`,
     );
   }
+}
+
+const RELEASES_ONLY: Readonly<Record<string, string>> = {
+  cleanup:
+    "there are no release directories on the hosts; deploy removes builds beyond keep_builds on this machine",
+  verify:
+    "there is no sealed release directory to recompute; compare the live directory with its build instead",
+  diff: "in-place releases have no manifests on the hosts",
+  adopt: "adopting makes `current` a symlink, which in-place deploys refuse",
+};
+
+/** Commands that read or rewrite the releases layout say so instead of acting on an in-place path. */
+export function requireReleasesStrategy(
+  stage: ResolvedStage,
+  command: keyof typeof RELEASES_ONLY & string,
+): void {
+  if (stage.strategy !== "in-place") return;
+  throw configError(
+    `${stage.configFile}: \`cutover ${command}\` does not apply to strategy: in-place (stage ${stage.name}): ${RELEASES_ONLY[command]}`,
+    "use `cutover releases` and `cutover history` to see what is live",
+  );
 }

@@ -1,6 +1,6 @@
 import { type InPlaceWindow, parseWindow } from "../plan/in-place-window.js";
 import type { Transfer } from "../plan/steps.js";
-import { TransportError } from "../transport/executor.js";
+import { type TransferStats, TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { StepError } from "./step-error.js";
@@ -16,14 +16,15 @@ export async function uploadLive(
   transfer: Transfer,
   title: string,
   emit: Emit,
-): Promise<InPlaceWindow | undefined> {
+): Promise<{ window: InPlaceWindow | undefined; stats: TransferStats }> {
   const plan = u.run.inPlace!;
   const host = u.t.host.name;
   const ctx = { executor: u.t.executor, emit };
   return timed(emit, host, title, async () => {
     await runStep(ctx, title, [u.run.switchTo]);
+    let stats: TransferStats;
     try {
-      await u.t.executor.transfer(transfer, {
+      stats = await u.t.executor.transfer(transfer, {
         onLine: (stream, line) => emit({ type: "output", host, stream, line }),
       });
     } catch (error) {
@@ -31,6 +32,6 @@ export async function uploadLive(
       throw error;
     }
     const { stdout } = await runStep(ctx, "measure the mixed window", [plan.measure]);
-    return parseWindow(stdout.toString(), plan.untouched);
+    return { window: parseWindow(stdout.toString(), plan.untouched), stats };
   });
 }

@@ -70,7 +70,8 @@ export function finish(
   error: Error | undefined,
   exitCode: ExitCode,
 ): DeployResult {
-  const uploads = hosts.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
+  const all = hosts.map((h) => withWindow(h, outcomes));
+  const uploads = all.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
   return {
     ok: error === undefined,
     exitCode,
@@ -80,7 +81,7 @@ export function finish(
     previous: base.previous,
     revision: base.revision,
     durationMs: Date.now() - base.started.getTime(),
-    hosts: hosts.map((h) => withWindow(h, outcomes)),
+    hosts: all,
     filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),
     bytesTransferred: uploads.reduce((n, u) => n + u.bytesTransferred, 0),
     switchSkewMs: skewMs(outcomes),
@@ -95,8 +96,8 @@ export function finish(
   };
 }
 
-/** An in-place host's measured window, from its switch outcome (the last one: a switch back comes after). */
+/** An in-place host's measured window and upload, from its switch outcome. */
 function withWindow(h: HostOutcome, outcomes: readonly SwitchOutcome[]): HostOutcome {
   const o = outcomes.find((x) => x.unit.t.host.name === h.host);
-  return o?.unit.run.inPlace ? { ...h, mixedWindow: o.window ?? null } : h;
+  return o?.unit.run.inPlace ? { ...h, upload: h.upload ?? o.upload, mixedWindow: o.window ?? null } : h;
 }

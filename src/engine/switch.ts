@@ -1,5 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import type { InPlaceWindow } from "../plan/in-place-window.js";
+import type { TransferStats } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { uploadLive } from "./in-place-switch.js";
@@ -15,13 +16,20 @@ export interface SwitchOutcome {
   readonly error?: Error;
   /** strategy: in-place: when files of both builds were live side by side (undefined: nothing changed). */
   readonly window?: InPlaceWindow;
+  /** strategy: in-place: what the upload (the switch) transferred. */
+  readonly upload?: TransferStats;
 }
 
 async function switchOne(u: Unit, emit: Emit): Promise<SwitchOutcome> {
   if (u.run.inPlace) {
     try {
-      const window = await uploadLive(u, u.run.inPlace.upload, "upload into the live directory", emit);
-      return { unit: u, ok: true, at: window?.endMs ?? Date.now(), window };
+      const { window, stats } = await uploadLive(
+        u,
+        u.run.inPlace.upload,
+        "upload into the live directory",
+        emit,
+      );
+      return { unit: u, ok: true, at: window?.endMs ?? Date.now(), window, upload: stats };
     } catch (error) {
       return { unit: u, ok: false, at: Date.now(), error: error as Error };
     }
