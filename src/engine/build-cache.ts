@@ -71,9 +71,17 @@ export async function createBuild(stage: ResolvedStage, id: string, cache: Build
 export async function pruneBuilds(stage: ResolvedStage, keep: readonly string[]): Promise<string[]> {
   const { root, ids } = await listBuilds(stage);
   const drop = ids.slice(0, Math.max(0, ids.length - stage.keepBuilds)).filter((id) => !keep.includes(id));
-  for (const id of drop) {
-    await rm(path.join(root, id), { recursive: true, force: true });
-    await rm(path.join(root, `${id}.json`), { force: true });
-  }
+  for (const id of drop) await removeBuild(root, id);
   return drop;
+}
+
+/** A build no host serves (its deploy failed): it is no rollback target, so it need not take a place. */
+export async function dropBuild(stage: ResolvedStage, id: string): Promise<void> {
+  const root = buildsRoot(stage);
+  if (await isOurs(root, id, stage)) await removeBuild(root, id);
+}
+
+async function removeBuild(root: string, id: string): Promise<void> {
+  await rm(path.join(root, id), { recursive: true, force: true });
+  await rm(path.join(root, `${id}.json`), { force: true });
 }

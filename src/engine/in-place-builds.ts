@@ -1,7 +1,7 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { type BuildCache, checkInPlaceTarget } from "../plan/in-place.js";
 import type { HostState, RunPlan } from "../plan/run.js";
-import { createBuild, listBuilds, pruneBuilds } from "./build-cache.js";
+import { createBuild, dropBuild, listBuilds, pruneBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";
 import type { DeployResult } from "./outcome.js";
 
@@ -19,13 +19,14 @@ export async function inPlaceBuild(
   return createBuild(stage, id, cache);
 }
 
-/** After a deploy: builds beyond keep_builds go; whatever a host serves or could roll back to stays. */
+/** After a deploy: a build nothing serves and builds beyond keep_builds go; whatever a host serves or could roll back to stays. */
 export async function pruneInPlaceBuilds(plan: RunPlan, result: DeployResult, emit: Emit): Promise<void> {
   const keep = [
     ...plan.hosts.flatMap((h) => (h.previous ? [h.previous] : [])),
     ...result.hosts.flatMap((h) => (h.serving ? [h.serving] : [])),
   ];
   try {
+    if (!keep.includes(plan.release)) await dropBuild(plan.stage, plan.release);
     await pruneBuilds(plan.stage, keep);
   } catch (error) {
     emit({ type: "warning", message: `could not remove old builds: ${(error as Error).message}` });

@@ -234,10 +234,7 @@ export async function resetAndVerify(
           ]);
           reports = parseReports(stdout.toString("utf8"));
           wrong = reports.filter(
-            (r) =>
-              typeof r.serving !== "string" ||
-              !r.serving.endsWith(served) ||
-              r.opcache?.restart_pending,
+            (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );
           if ((reports.length > 0 && wrong.length === 0) || Date.now() > deadline) break;
           await new Promise((r) => setTimeout(r, 200));

@@ -204,3 +204,37 @@ test("--dry-run shows the delayed-update upload as the switch and the re-upload 
   assert.match(r.stdout, /undo if any host fails from here on: upload the build that was live\n\s+rsync /);
   assert.deepEqual(snapshot(fx.deployPath), before);
 });
+
+test("doctor says what in place costs and when to prefer the symlink strategy", async () => {
+  const r = await run("doctor", "--json");
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const findings = json<{ level: string; check: string; message: string; fix: string }[]>(r);
+  assert.deepEqual(
+    findings.map((f) => `${f.level} ${f.check}`),
+    ["warning strategy"],
+  );
+  assert.match(findings[0]!.message, /serves .*current\/public, updated file by file/);
+  assert.match(findings[0]!.fix, /use strategy: releases/);
+});
+
+test("a failed health check after an in-place upload uploads the previous build again", async () => {
+  const before = code();
+  const liveBefore = json<{ id: string; hosts: Record<string, { live: boolean }> }[]>(
+    await run("releases", "--json"),
+  ).find((row) => row.hosts.local!.live)!.id;
+  fx.writeConfig({
+    strategy: "in-place",
+    keep_builds: 2,
+    health_check: { command: "false", retries: 1, interval: 0 },
+  });
+  fx.file("src/lib.php", "<?php function version() { return 'broken'; }\n");
+  const r = await run("deploy", "--json");
+  assert.equal(r.code, 1, r.stderr);
+  const result = json<Result>(r);
+  assert.equal(result.hosts[0]!.serving, liveBefore);
+  assert.deepEqual(code(), before, "the previous build, byte for byte");
+  const rows = json<{ id: string; meta: { state: string } }[]>(await run("releases", "--json"));
+  assert.equal(rows.find((row) => row.id === result.release)!.meta.state, "bad");
+  assert.ok(!readdirSync(buildsDir()).includes(result.release), "the bad build is not kept");
+  fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
+});
