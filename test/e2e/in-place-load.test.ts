@@ -135,6 +135,15 @@ test("in place under load: every mixed or failed response was in flight during a
   let seen: Awaited<ReturnType<typeof deploysUnderLoad>>;
   try {
     seen = await deploysUnderLoad(inPlace);
+    // The rig's pool is what doctor recommends for in place: no OPcache finding, only the strategy's cost.
+    const doc = await cutover(["--json", "doctor"], inPlace.fx.app, {
+      XDG_CACHE_HOME: path.join(inPlace.fx.dir, "cache"),
+    });
+    assert.deepEqual(
+      json<{ level: string; check: string }[]>(doc).map((f) => `${f.level} ${f.check}`),
+      ["warning strategy"],
+      doc.stdout + doc.stderr,
+    );
   } finally {
     await inPlace.stop();
   }
