@@ -12,6 +12,7 @@ import type { ReleaseMeta } from "./release-meta.js";
 import type { DeployRunInput, HostRun, HostState, RollbackRunInput, RunPlan } from "./run.js";
 import { switchPhases, withBatchHooks } from "./run.js";
 import { rollbackTarget } from "./select.js";
+import { restoreSharedCmds, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
 import type { Step, Transfer } from "./steps.js";
 
 /** Builds kept on the deploying machine (one directory per release id under `root`). */
@@ -216,7 +217,18 @@ export function planInPlaceDeployRun(input: DeployRunInput & { readonly builds: 
       previous,
       leftovers,
       clean: leftoverCmds(l, leftovers),
-      snapshot: [],
+      // As with releases: a first deploy has no shared/ to snapshot yet.
+      snapshot:
+        input.snapshots && input.snapshots.facts.get(host.name)?.shared !== "missing"
+          ? snapshotAndPrune(
+              {
+                ...snapshotInput(stage, host, input.snapshots, input.who, input.now, previous),
+                reason: "before-deploy",
+                release: id,
+              },
+              stage.snapshots.keep,
+            )
+          : [],
       restoreShared: [],
       prepare: prepareSteps(stage, host, facts, input, meta, l),
       switchTo: markBeforeUpload(l.root),
@@ -240,6 +252,7 @@ export function planInPlaceDeployRun(input: DeployRunInput & { readonly builds: 
     hosts: withBatchHooks(stage, hosts, id),
     phases: [
       { kind: "clean" },
+      ...(input.snapshots ? [{ kind: "snapshot" } as const] : []),
       { kind: "prepare" },
       ...switchPhases(stage, input.hosts, "deploy"),
       { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
@@ -292,7 +305,9 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
       leftovers,
       clean: leftoverCmds(l, leftovers),
       snapshot: [],
-      restoreShared: [],
+      restoreShared: input.restoreShared
+        ? restoreSharedCmds(stage, host, live, input.restoreShared, input.now)
+        : [],
       prepare: [],
       switchTo: markBeforeUpload(l.root),
       switchBack: markBeforeUpload(l.root),
@@ -313,7 +328,7 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
     hosts: withBatchHooks(stage, hosts, release),
     phases: [
       { kind: "clean" },
-      ...switchPhases(stage, input.hosts, "rollback"),
+      ...switchPhases(stage, input.hosts, "rollback", input.restoreShared !== undefined),
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],
   };

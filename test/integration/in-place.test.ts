@@ -4,6 +4,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
@@ -236,5 +237,22 @@ test("a failed health check after an in-place upload uploads the previous build 
   const rows = json<{ id: string; meta: { state: string } }[]>(await run("releases", "--json"));
   assert.equal(rows.find((row) => row.id === result.release)!.meta.state, "bad");
   assert.ok(!readdirSync(buildsDir()).includes(result.release), "the bad build is not kept");
+  fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
+});
+
+test("snapshots of shared/ before an in-place deploy, and rollback --restore-shared puts shared/ and the code back", async () => {
+  fx.writeConfig({ strategy: "in-place", keep_builds: 2, snapshots: { before_deploy: true, keep: 3 } });
+  const codeBefore = code();
+  const env = path.join(fx.deployPath, "shared/.env");
+  const envBefore = readFileSync(env, "utf8");
+  fx.file("src/lib.php", "<?php function version() { return 'v4'; }\n");
+  const deployed = await deploy();
+  const list = json<{ meta: { reason: string; release: string } }[]>(await run("snapshot", "list", "--json"));
+  assert.deepEqual([list[0]!.meta.reason, list[0]!.meta.release], ["before-deploy", deployed.release]);
+  writeFileSync(env, "APP_KEY=written by v4\n");
+  const r = await run("rollback", "--restore-shared", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(code(), codeBefore, "the code of the build before");
+  assert.equal(readFileSync(env, "utf8"), envBefore, "and shared/ as it was before the deploy");
   fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
 });
