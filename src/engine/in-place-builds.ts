@@ -1,5 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { type BuildCache, checkInPlaceTarget } from "../plan/in-place.js";
+import type { BuildCache } from "../plan/in-place.js";
+import { checkInPlaceTarget } from "../plan/in-place-target.js";
 import type { HostState, RunPlan } from "../plan/run.js";
 import { createBuild, dropBuild, listBuilds, pruneBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";

@@ -1,7 +1,7 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { parseHistory } from "../plan/history.js";
-import { liveInPlace } from "../plan/in-place.js";
+import { liveInPlace } from "../plan/in-place-target.js";
 import { layout } from "../plan/layout.js";
 import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";

@@ -1,19 +1,20 @@
 import path from "node:path/posix";
-import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
+import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
-import { type Cmd, cmd } from "../shell/cmd.js";
+import type { Cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds } from "./hooks.js";
-import { ensureSharedLink, ensureWritable, markBeforeUpload, measureWindow } from "./in-place-paths.js";
+import { markBeforeUpload, measureWindow } from "./in-place-paths.js";
+import { prepareSteps } from "./in-place-prepare.js";
+import { checkInPlaceTarget, liveInPlace } from "./in-place-target.js";
 import { type Layout, layout } from "./layout.js";
 import { findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
-import { writeMeta } from "./records.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import type { DeployRunInput, HostRun, HostState, RollbackRunInput, RunPlan } from "./run.js";
 import { switchPhases, withBatchHooks } from "./run.js";
 import { rollbackTarget } from "./select.js";
 import { restoreSharedCmds, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
-import type { Step, Transfer } from "./steps.js";
+import type { Transfer } from "./steps.js";
 
 /** Builds kept on the deploying machine (one directory per release id under `root`). */
 export interface BuildCache {
@@ -37,55 +38,6 @@ export interface InPlaceSwitch {
 function inPlaceLayout(root: string): Layout {
   const l = layout(root);
   return { ...l, release: () => l.current };
-}
-
-/** The release live on an in-place host: its metadata says so (there is no link to read). */
-export function liveInPlace(facts: HostFacts): string | undefined {
-  return [...facts.metas.values()]
-    .filter((m) => m.state === "live")
-    .map((m) => m.id)
-    .sort()
-    .at(-1);
-}
-
-const targetError = (message: string, fix: string) =>
-  new CutoverError("target", message, { fix, exitCode: EXIT.usage });
-
-/** An in-place deploy path must not hold the releases layout: mixing the two would serve neither. */
-export function checkInPlaceTarget(host: ResolvedHost, facts: HostFacts): void {
-  const l = layout(host.path);
-  if (facts.root === "notdir")
-    throw targetError(
-      `${host.name}: deploy path ${l.root} exists and is not a directory`,
-      "point `path:` at a directory",
-    );
-  if (facts.home !== undefined && path.normalize(facts.home) === l.root)
-    throw targetError(
-      `${host.name}: deploy path ${l.root} is the login's home directory`,
-      "deploy into a directory of its own, e.g. ~/my-app",
-    );
-  if (facts.current.kind === "link")
-    throw targetError(
-      `${host.name}: ${l.current} is a symlink (the releases layout), but strategy is in-place`,
-      "keep strategy: releases for this deploy path (it is the stronger one), or deploy in-place to a new path",
-    );
-  if (facts.current.kind === "file" || facts.current.kind === "other")
-    throw targetError(
-      `${host.name}: ${l.current} exists and is not a directory`,
-      "move it away, then deploy",
-    );
-  if (facts.releaseDirs.length > 0)
-    throw targetError(
-      `${host.name}: ${l.releases} holds releases of strategy: releases, but strategy is in-place`,
-      "keep strategy: releases for this deploy path, or deploy in-place to a new path",
-    );
-  for (const [dir, kind] of facts.inner) {
-    if (dir === "shared" || dir === "releases" || kind === "dir" || kind === "missing") continue;
-    throw targetError(
-      `${host.name}: ${path.join(l.root, dir)} is a ${kind}, not a directory`,
-      "move it away (it is left untouched), then run again",
-    );
-  }
 }
 
 /** Metadata without a release directory is normal here: only cutover's own temporary names are leftovers. */
@@ -122,75 +74,6 @@ function inPlaceSwitch(
     untouched: untouched(stage),
     undo: undoId && builds.ids.includes(undoId) ? upload(stage, builds, undoId, l) : undefined,
   };
-}
-
-/** Before the switch: cutover's directories, the metadata, seeded shared paths and their links, writable dirs. */
-function prepareSteps(
-  stage: ResolvedStage,
-  host: ResolvedHost,
-  facts: HostFacts,
-  input: DeployRunInput,
-  meta: ReleaseMeta,
-  l: Layout,
-): Step[] {
-  const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
-  const dirs = [l.current, l.shared, path.dirname(l.releaseMeta(meta.id)), l.tmp];
-  const steps: Step[] = [
-    {
-      kind: "run",
-      title: "prepare the live directory",
-      cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta)],
-    },
-  ];
-  const seed: Cmd[] = [];
-  for (const p of sharedAll) {
-    const directory = stage.sharedDirs.includes(p);
-    const target = path.join(l.shared, p);
-    if ((facts.shared.get(p) ?? "missing") !== "missing") continue;
-    if ((input.source.paths.get(p) ?? "missing") === (directory ? "dir" : "file")) {
-      seed.push(cmd(["mkdir", "-p", "--", path.dirname(target)]));
-      steps.push({
-        kind: "transfer",
-        title: `seed shared/${p} from the source`,
-        transfer: {
-          from: path.join(stage.source, p),
-          to: target,
-          directory,
-          linkDest: [],
-          exclude: [],
-          compare: "mtime",
-        },
-      });
-    } else if (directory) seed.push(cmd(["mkdir", "-p", "--", target]));
-    else
-      throw new CutoverError(
-        "config",
-        `${host.name}: shared file "${p}" exists neither in ${l.shared}/ nor in the source (${stage.source})`,
-        {
-          fix: `create ${target} on ${host.name} (e.g. copy your .env there), or add it to the source`,
-          exitCode: EXIT.usage,
-        },
-      );
-  }
-  if (seed.length > 0) steps.splice(1, 0, { kind: "run", title: "create shared paths", cmds: seed });
-  const ensure = [
-    ...sharedAll.map((p) => ensureSharedLink(l.current, p)),
-    ...stage.writableDirs.map((w) =>
-      ensureWritable(
-        l.current,
-        w.path,
-        w.mode,
-        w.owner || w.group ? `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}` : "",
-      ),
-    ),
-  ];
-  if (ensure.length > 0)
-    steps.push({
-      kind: "run",
-      title: "link shared paths and create writable dirs where missing",
-      cmds: ensure,
-    });
-  return steps;
 }
 
 /** Deploy: prepare (directories, metadata, links) -> barrier -> the delayed-update upload -> reset -> health -> record -> after_switch. */
