@@ -256,3 +256,24 @@ test("snapshots of shared/ before an in-place deploy, and rollback --restore-sha
   assert.equal(readFileSync(env, "utf8"), envBefore, "and shared/ as it was before the deploy");
   fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
 });
+
+test("a writable dir under a symlink the build put in current is refused before anything goes live", async () => {
+  const other = fixture();
+  try {
+    const otherEnv = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    const outside = path.join(other.dir, "outside");
+    mkdirSync(outside);
+    symlinkSync(outside, path.join(other.app, "var"));
+    other.writeConfig({ strategy: "in-place" });
+    assert.equal((await cutover(["-c", other.config, "deploy"], other.app, otherEnv)).code, 0);
+    other.writeConfig({ strategy: "in-place", writable_dirs: ["bootstrap/cache", "var/cache"] });
+    const before = snapshot(path.join(other.deployPath, "current"));
+    const r = await cutover(["-c", other.config, "deploy"], other.app, otherEnv);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /current\/var is a symlink \(to .*outside\); refusing to write through it/);
+    assert.deepEqual(readdirSync(outside), [], "nothing written outside");
+    assert.deepEqual(snapshot(path.join(other.deployPath, "current")), before);
+  } finally {
+    other.cleanup();
+  }
+});
