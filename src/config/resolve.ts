@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
 import { refuseDeployPath } from "./deploy-path.js";
+import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import { redactUrl, stageSecrets } from "./secrets.js";
 import {
@@ -20,6 +21,7 @@ export * from "./types.js";
 export const DEFAULTS = {
   exclude: [".git", ".cutover"],
   keepReleases: 5,
+  keepBuilds: 3,
   writableMode: "0775",
   connectTimeoutSeconds: 10,
   commandTimeoutSeconds: 3600,
@@ -166,6 +168,7 @@ export function resolveStage(
       'set php.reload_command: "apachectl graceful" (mod_php keeps OPcache in Apache\'s children)',
     );
   }
+  refuseInPlaceConflicts(merged, file);
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -182,6 +185,8 @@ export function resolveStage(
     source,
     exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
+    strategy: merged.strategy ?? "releases",
+    keepBuilds: merged.keep_builds ?? DEFAULTS.keepBuilds,
     sharedDirs,
     sharedFiles,
     writableDirs,

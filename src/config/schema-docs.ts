@@ -7,6 +7,9 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   exclude:
     "rsync patterns left out of the upload; a leading / anchors at the source root (default: .git, .cutover).",
   keep_releases: "Good releases kept per host (default 5); the live one and the rollback target always stay.",
+  strategy:
+    "releases (default: a directory per release, `current` an atomic symlink) or in-place (`current` is one real directory, updated by rsync --delay-updates; weaker: see the README).",
+  keep_builds: "strategy: in-place: builds kept on the deploying machine for rollback (default 3).",
   shared_dirs:
     "Directories in DEPLOY_PATH/shared/, symlinked into every release; seeded from the source on the first deploy.",
   shared_files:

@@ -190,6 +190,8 @@ const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
+  strategy: z.enum(["releases", "in-place"]).optional(),
+  keep_builds: z.number().int().min(1, "must keep at least 1 build").optional(),
   shared_dirs: z.array(pathWithAccess).optional(),
   shared_files: z.array(pathWithAccess).optional(),
   writable_dirs: z.array(writableDir).optional(),

@@ -146,6 +146,10 @@ export interface ResolvedStage {
   readonly source: string;
   readonly exclude: readonly string[];
   readonly keepReleases: number;
+  /** releases (a directory per release, `current` a symlink) or in-place (`current` one real directory). */
+  readonly strategy: "releases" | "in-place";
+  /** in-place: builds kept on the deploying machine for rollback. */
+  readonly keepBuilds: number;
   readonly sharedDirs: readonly string[];
   readonly sharedFiles: readonly string[];
   readonly writableDirs: readonly WritableDir[];

@@ -1,4 +1,5 @@
 import path from "node:path/posix";
+import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import {
@@ -54,6 +55,7 @@ export async function adopt(
     dryRun?: boolean;
   },
 ): Promise<AdoptRow[]> {
+  requireReleasesStrategy(stage, "adopt");
   const { emit } = options;
   const sharedPaths = [...stage.sharedDirs, ...stage.sharedFiles];
   const targets = openTargets(stage, selectHosts(stage, options.hosts));

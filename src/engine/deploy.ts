@@ -1,8 +1,10 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { planInPlaceDeployRun } from "../plan/in-place.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import { planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
 import type { Emit } from "./events.js";
+import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
 import { type DeployResult, describeLeftovers } from "./outcome.js";
@@ -69,15 +71,11 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
         const snapshots = stage.snapshots.beforeDeploy
           ? await snapshotState(locked, started, emit)
           : undefined;
-        plan = planDeployRun({
-          stage,
-          hosts: locked,
-          source,
-          releaseId,
-          who,
-          now: started.toISOString(),
-          snapshots,
-        });
+        const input = { stage, hosts: locked, source, releaseId, who, now: started.toISOString(), snapshots };
+        plan =
+          stage.strategy === "in-place"
+            ? planInPlaceDeployRun({ ...input, builds: await inPlaceBuild(stage, releaseId, locked, emit) })
+            : planDeployRun(input);
       } catch (error) {
         await unlockAll(locked, owner, emit);
         await undoCreated(locked);
@@ -87,7 +85,7 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
         const message = describeLeftovers(h.leftovers);
         if (message) emit({ type: "warning", host: h.host.name, message });
       }
-      return await applyRun(plan, locked, {
+      const result = await applyRun(plan, locked, {
         emit,
         signal: options.signal,
         parallel: options.parallel,
@@ -95,6 +93,8 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
         started,
         who,
       });
+      if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
+      return result;
     } finally {
       await unlockAll(locked, owner, emit);
     }

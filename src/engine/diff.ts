@@ -1,3 +1,4 @@
+import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
 import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
@@ -23,6 +24,7 @@ export async function diffReleases(
   stage: ResolvedStage,
   options: { hosts?: readonly string[]; from?: string; to?: string },
 ): Promise<HostDiff[]> {
+  requireReleasesStrategy(stage, "diff");
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   try {
     return await Promise.all(

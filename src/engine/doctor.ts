@@ -7,6 +7,7 @@ import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.
 import { layout } from "../plan/layout.js";
 import { isAdoptableName } from "../plan/release-id.js";
 import { exposedFiles } from "./doctor-http.js";
+import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
 import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
@@ -118,7 +119,8 @@ async function inspect(
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
 
-  if (facts.current.kind === "dir")
+  if (stage.strategy === "in-place") inPlaceFindings(facts, l, add);
+  else if (facts.current.kind === "dir")
     add(
       "error",
       "current",
@@ -215,7 +217,15 @@ async function inspectPools(
         continue;
       }
       const ini = report.ini;
-      if (ini["opcache.validate_timestamps"] === "0" && pool.reset === "none" && !resolvesPerRequest) {
+      // In place, $realpath_root resolves to current itself: only OPcache's own checks see new code.
+      const inPlace = stage.strategy === "in-place";
+      if (inPlace) inPlacePoolFindings(pool, ini, add);
+      if (
+        !inPlace &&
+        ini["opcache.validate_timestamps"] === "0" &&
+        pool.reset === "none" &&
+        !resolvesPerRequest
+      ) {
         add(
           "warning",
           "opcache",
@@ -224,7 +234,7 @@ async function inspectPools(
         );
       }
       const ttl = Number(ini.realpath_cache_ttl || 0);
-      if (ttl > 0 && pool.reset === "none" && !resolvesPerRequest) {
+      if (!inPlace && ttl > 0 && pool.reset === "none" && !resolvesPerRequest) {
         add(
           "warning",
           "realpath",

@@ -1,7 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import type { HostFacts } from "../plan/facts.js";
+import { type BuildCache, planInPlaceDeployRun, planInPlaceRollbackRun } from "../plan/in-place.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import { planDeployRun, planRollbackRun, type RunPlan } from "../plan/run.js";
+import { listBuilds } from "./build-cache.js";
 import { readFacts } from "./lock.js";
 import { snapshotState } from "./snapshot-read.js";
 import { sourceFacts, whoAmI } from "./source.js";
@@ -48,7 +50,7 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
     started,
     read.flatMap((r) => [...r.facts.releaseDirs, ...r.facts.metas.keys()]),
   );
-  const plan = planDeployRun({
+  const input = {
     stage,
     hosts: read,
     source: sourceFacts(stage),
@@ -56,7 +58,12 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
     who: whoAmI(),
     now: started.toISOString(),
     snapshots,
-  });
+  };
+  // In place, the build this run would make is named, not made: a dry run writes nothing here either.
+  const plan =
+    stage.strategy === "in-place"
+      ? planInPlaceDeployRun({ ...input, builds: withBuild(await listBuilds(stage), releaseId) })
+      : planDeployRun(input);
   return { plan, problems: problemsOf(read) };
 }
 
@@ -65,13 +72,21 @@ export async function dryRunRollback(
   options: { hosts?: readonly string[]; to?: string; force?: boolean; restoreShared?: boolean },
 ): Promise<DryRun> {
   const { hosts: read, snapshots } = await readAll(stage, options.hosts, [], options.restoreShared ?? false);
-  const plan = planRollbackRun({
+  const input = {
     stage,
     hosts: read,
     to: options.to,
     force: options.force ?? false,
     now: new Date().toISOString(),
     restoreShared: snapshots ? { ...snapshots, who: whoAmI() } : undefined,
-  });
+  };
+  const plan =
+    stage.strategy === "in-place"
+      ? planInPlaceRollbackRun({ ...input, builds: await listBuilds(stage) })
+      : planRollbackRun(input);
   return { plan, problems: problemsOf(read) };
+}
+
+function withBuild(cache: BuildCache, id: string): BuildCache {
+  return { ...cache, ids: [...cache.ids, id] };
 }

@@ -1,5 +1,7 @@
+import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { parseHistory } from "../plan/history.js";
+import { liveInPlace } from "../plan/in-place-target.js";
 import { layout } from "../plan/layout.js";
 import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";
@@ -48,9 +50,14 @@ export async function listReleases(stage: ResolvedStage, hosts?: readonly string
     .map((id) => {
       const row: ReleaseRow["hosts"] = Object.fromEntries(
         perHost.map(({ host, facts }) => {
-          const live = facts.current.kind === "link" && facts.current.release === id;
+          // In place, the live release's files are `current` itself; the others' builds are on the deploying machine.
+          const inPlace = stage.strategy === "in-place";
+          const live = inPlace
+            ? liveInPlace(facts) === id
+            : facts.current.kind === "link" && facts.current.release === id;
           const meta = facts.metas.get(id);
-          return [host, { state: meta?.state ?? "missing", live, onDisk: facts.releaseDirs.includes(id) }];
+          const onDisk = inPlace ? live : facts.releaseDirs.includes(id);
+          return [host, { state: meta?.state ?? "missing", live, onDisk }];
         }),
       );
       const states = new Set(Object.values(row).map((s) => `${s.state}/${s.live}`));
@@ -96,6 +103,7 @@ export interface VerifyRow {
 
 /** Recomputes the checksum of the release `current` points to on every host and compares it. */
 export async function verify(stage: ResolvedStage, hosts?: readonly string[]): Promise<VerifyRow[]> {
+  requireReleasesStrategy(stage, "verify");
   return withTargets(stage, hosts, async (t) => {
     const facts = await readFacts(t, []);
     const release = facts.current.kind === "link" ? facts.current.release : undefined;

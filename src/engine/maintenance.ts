@@ -1,3 +1,4 @@
+import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { layout } from "../plan/layout.js";
@@ -97,6 +98,7 @@ export async function cleanup(
     dryRun?: boolean;
   },
 ): Promise<CleanupRow[]> {
+  requireReleasesStrategy(stage, "cleanup");
   const { emit, signal } = options;
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();

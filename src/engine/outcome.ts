@@ -1,4 +1,5 @@
 import { CutoverError, EXIT, type ExitCode } from "../errors.js";
+import type { InPlaceWindow } from "../plan/in-place-window.js";
 import type { Leftovers } from "../plan/reconcile.js";
 import type { TransferStats } from "../transport/executor.js";
 import { type SwitchOutcome, skewMs } from "./switch.js";
@@ -10,6 +11,8 @@ export interface HostOutcome {
   /** The release `current` points to now (null: no current link). */
   readonly serving: string | null;
   readonly upload?: TransferStats;
+  /** strategy: in-place: when files of two builds were live side by side on this host (null: nothing changed). */
+  readonly mixedWindow?: InPlaceWindow | null;
 }
 
 export interface DeployResult {
@@ -67,7 +70,8 @@ export function finish(
   error: Error | undefined,
   exitCode: ExitCode,
 ): DeployResult {
-  const uploads = hosts.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
+  const all = hosts.map((h) => withWindow(h, outcomes));
+  const uploads = all.map((h) => h.upload).filter((u): u is TransferStats => u !== undefined);
   return {
     ok: error === undefined,
     exitCode,
@@ -77,7 +81,7 @@ export function finish(
     previous: base.previous,
     revision: base.revision,
     durationMs: Date.now() - base.started.getTime(),
-    hosts,
+    hosts: all,
     filesTransferred: uploads.reduce((n, u) => n + u.filesTransferred, 0),
     bytesTransferred: uploads.reduce((n, u) => n + u.bytesTransferred, 0),
     switchSkewMs: skewMs(outcomes),
@@ -90,4 +94,10 @@ export function finish(
         }
       : undefined,
   };
+}
+
+/** An in-place host's measured window and upload, from its switch outcome. */
+function withWindow(h: HostOutcome, outcomes: readonly SwitchOutcome[]): HostOutcome {
+  const o = outcomes.find((x) => x.unit.t.host.name === h.host);
+  return o?.unit.run.inPlace ? { ...h, upload: h.upload ?? o.upload, mixedWindow: o.window ?? null } : h;
 }

@@ -226,16 +226,15 @@ export async function resetAndVerify(
         const deadline = Date.now() + stage.php.resetWaitSeconds * 1000;
         let reports: RuntimeReport[] = [];
         let wrong: RuntimeReport[] = [];
+        // In place, `current` is the one directory: only the completed OPcache restart shows the new code.
+        const served = stage.strategy === "in-place" ? "/current" : `/releases/${release}`;
         for (;;) {
           const { stdout } = await runStep(ctx, `verify ${pool.address}`, [
             askPool(stage.php, files, pool, "status", stage.php.verifyRequests),
           ]);
           reports = parseReports(stdout.toString("utf8"));
           wrong = reports.filter(
-            (r) =>
-              typeof r.serving !== "string" ||
-              !r.serving.endsWith(`/releases/${release}`) ||
-              r.opcache?.restart_pending,
+            (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );
           if ((reports.length > 0 && wrong.length === 0) || Date.now() > deadline) break;
           await new Promise((r) => setTimeout(r, 200));

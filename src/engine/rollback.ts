@@ -1,5 +1,7 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { planInPlaceRollbackRun } from "../plan/in-place.js";
 import { planRollbackRun } from "../plan/run.js";
+import { listBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";
 import { lockAll, newOwner, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
@@ -45,7 +47,7 @@ async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
       emit,
     });
     try {
-      const plan = planRollbackRun({
+      const input = {
         stage,
         hosts: locked,
         to: options.to,
@@ -54,7 +56,11 @@ async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
         restoreShared: options.restoreShared
           ? { ...(await snapshotState(locked, started, emit)), who }
           : undefined,
-      });
+      };
+      const plan =
+        stage.strategy === "in-place"
+          ? planInPlaceRollbackRun({ ...input, builds: await listBuilds(stage) })
+          : planRollbackRun(input);
       await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
       for (const h of plan.hosts) {
         const message = describeLeftovers(h.leftovers);

@@ -260,7 +260,8 @@ async function switchPhase(
     if (before) return before;
     const done = await switchAll(group, emit);
     outcomes.push(...done);
-    for (const o of done) if (o.ok) switched.add(o.unit);
+    // An in-place upload that failed may have renamed some files already: it is undone too.
+    for (const o of done) if (o.ok || o.unit.run.inPlace) switched.add(o.unit);
     const failed = done.find((o) => !o.ok);
     if (failed) return failed.error;
     const after = await batchHooks(group, "after_batch", emit);

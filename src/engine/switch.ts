@@ -1,6 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import type { InPlaceWindow } from "../plan/in-place-window.js";
+import type { TransferStats } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
+import { uploadLive } from "./in-place-switch.js";
 import type { HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
 import { runStep, timed } from "./steps.js";
@@ -11,9 +14,26 @@ export interface SwitchOutcome {
   /** When the rename happened, by the host's clock (ms). */
   readonly at: number;
   readonly error?: Error;
+  /** strategy: in-place: when files of both builds were live side by side (undefined: nothing changed). */
+  readonly window?: InPlaceWindow;
+  /** strategy: in-place: what the upload (the switch) transferred. */
+  readonly upload?: TransferStats;
 }
 
 async function switchOne(u: Unit, emit: Emit): Promise<SwitchOutcome> {
+  if (u.run.inPlace) {
+    try {
+      const { window, stats } = await uploadLive(
+        u,
+        u.run.inPlace.upload,
+        "upload into the live directory",
+        emit,
+      );
+      return { unit: u, ok: true, at: window?.endMs ?? Date.now(), window, upload: stats };
+    } catch (error) {
+      return { unit: u, ok: false, at: Date.now(), error: error as Error };
+    }
+  }
   try {
     const { stdout } = await timed(emit, u.t.host.name, "switch current", () =>
       runStep({ executor: u.t.executor, emit }, "switch current", [u.run.switchTo]),
@@ -48,9 +68,12 @@ export async function switchBackAll(
       const previous = u.run.previous ?? null;
       if (!switched.has(u)) return { host: u.t.host.name, state: "unchanged", serving: previous };
       try {
-        await timed(emit, u.t.host.name, "switch back", () =>
-          runStep({ executor: u.t.executor, emit }, "switch back", [u.run.switchBack]),
-        );
+        const undo = u.run.inPlace && (u.run.inPlace.undo ?? noBuildToRestore(previous));
+        if (undo) await uploadLive(u, undo, "upload the previous build again", emit);
+        else
+          await timed(emit, u.t.host.name, "switch back", () =>
+            runStep({ executor: u.t.executor, emit }, "switch back", [u.run.switchBack]),
+          );
       } catch (error) {
         emit({
           type: "warning",
@@ -66,6 +89,14 @@ export async function switchBackAll(
       }
       return { host: u.t.host.name, state: "switched-back", serving: previous };
     }),
+  );
+}
+
+function noBuildToRestore(previous: string | null): never {
+  throw new Error(
+    previous
+      ? `the build of ${previous} is not kept on this machine, so it cannot be uploaded again`
+      : "nothing was live before (first in-place deploy), so there is no build to upload again",
   );
 }
 

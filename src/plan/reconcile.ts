@@ -17,9 +17,9 @@ export interface Leftovers {
   readonly tmp: readonly string[];
 }
 
-/** The only names cutover creates in .cutover/tmp: the switch's new link and the PHP helpers' directories. */
+/** The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark and the PHP helpers' directories. */
 export function isOwnTmpName(name: string): boolean {
-  return name === "current" || /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name);
+  return name === "current" || name === "in-place-mark" || /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name);
 }
 
 /**

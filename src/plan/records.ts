@@ -116,7 +116,7 @@ const REMOVE_TMP = `set -e
 tmp=$1; shift
 for t; do
   case $t in
-    current|php-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z|php-check-[0-9]*) ;;
+    current|in-place-mark|php-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z|php-check-[0-9]*) ;;
     *) echo "refusing to remove \\"$t\\" from $tmp: not a name cutover makes" >&2; exit 3 ;;
   esac
   rm -rf -- "$tmp/$t"

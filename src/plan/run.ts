@@ -4,6 +4,7 @@ import type { Cmd } from "../shell/cmd.js";
 import { type HostDeployPlan, planDeploy, type SourceFacts } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds } from "./hooks.js";
+import type { InPlaceSwitch } from "./in-place.js";
 import { type Layout, layout } from "./layout.js";
 import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds, liveRelease } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
@@ -28,6 +29,8 @@ export interface HostRun {
   /** Builds the new release (deploy only). */
   readonly prepare: readonly Step[];
   readonly switchTo: Cmd;
+  /** strategy: in-place: `switchTo` only marks the time; this upload is the switch (and its undo). */
+  readonly inPlace?: InPlaceSwitch;
   /** The undo of the switch: `current` exactly as it was (its old link text, or no link). */
   readonly switchBack: Cmd;
   /** The switched-to release's metadata as it is before the run (deploy: `preparing`). */
@@ -107,7 +110,7 @@ function batchesOf(stage: ResolvedStage, names: readonly string[]): string[][] {
 }
 
 /** The batch hooks of each host, with its batch's number and hosts in the environment. */
-function withBatchHooks(
+export function withBatchHooks(
   stage: ResolvedStage,
   hosts: readonly Omit<HostRun, "beforeBatch" | "afterBatch">[],
   release: string,
@@ -131,7 +134,7 @@ function withBatchHooks(
   });
 }
 
-function switchPhases(
+export function switchPhases(
   stage: ResolvedStage,
   hosts: readonly HostState[],
   action: RunPlan["action"],

@@ -16,6 +16,11 @@ export interface Transfer {
    * working tree) or "checksum" (content; mtimes not kept, so a fresh CI checkout still links).
    */
   readonly compare: "mtime" | "checksum";
+  /**
+   * Into the live directory (strategy: in-place): rsync --delay-updates --delete-delay, so files
+   * are renamed into place together at the end and removals follow them.
+   */
+  readonly live?: true;
 }
 
 export type Step =

@@ -1,6 +1,7 @@
 import type { DryRun } from "../engine/dry-run.js";
+import type { InPlaceSwitch } from "../plan/in-place.js";
 import type { HostRun, Phase, RunPlan } from "../plan/run.js";
-import type { Step } from "../plan/steps.js";
+import type { Step, Transfer } from "../plan/steps.js";
 import { type Cmd, displayCmd } from "../shell/cmd.js";
 import { quoteArgv } from "../shell/quote.js";
 import { rsyncArgs } from "../transport/rsync.js";
@@ -60,6 +61,12 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
     case "switch": {
       const batch = phase.batches.findIndex((b) => b.includes(h.host.name));
       const where = phase.batches.length > 1 ? ` (batch ${batch + 1} of ${phase.batches.length})` : "";
+      if (h.inPlace)
+        return [
+          ...cmds("before_batch hooks", h.beforeBatch),
+          ...inPlaceSections(h.inPlace, h.switchTo, where),
+          ...cmds("after_batch hooks", h.afterBatch),
+        ];
       return [
         ...cmds("before_batch hooks", h.beforeBatch),
         { title: `switch current (atomic rename)${where}`, lines: [displayCmd(h.switchTo)] },
@@ -110,6 +117,21 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
     case "prune":
       return h.prune.length > 0 ? [{ title: "remove old releases", lines: [h.prune.join(", ")] }] : [];
   }
+}
+
+/** strategy: in-place: the upload is the switch; its undo uploads the build that was live. */
+function inPlaceSections(p: InPlaceSwitch, mark: Cmd, where: string): Section[] {
+  const rsync = (t: Transfer) => `rsync ${quoteArgv(rsyncArgs(t, t.to))}`;
+  return [
+    {
+      title: `switch in place: upload with delayed updates into the live directory, then measure the mixed window${where}`,
+      lines: [displayCmd(mark), rsync(p.upload), displayCmd(p.measure)],
+    },
+    {
+      title: "undo if any host fails from here on: upload the build that was live",
+      lines: [p.undo ? rsync(p.undo) : "(none: no build of what was live is kept on this machine)"],
+    },
+  ];
 }
 
 const BARRIER: Record<string, string> = {

@@ -19,6 +19,14 @@ export function deploySummary(action: "deploy" | "rollback", r: DeployResult): s
       ...r.hosts.map((h) => [h.host, h.state, h.serving ?? "(none)"]),
     ]).replace(/^/gm, "  "),
   );
+  for (const h of r.hosts) {
+    if (h.mixedWindow === undefined) continue;
+    lines.push(
+      h.mixedWindow
+        ? `  ${h.host}: in-place, files of both builds were live together for ${h.mixedWindow.ms} ms (${h.mixedWindow.files} files renamed into place)`
+        : `  ${h.host}: in-place, no file changed`,
+    );
+  }
   for (const w of r.warnings) lines.push(`${pc.yellow("warning:")} ${w}`);
   return lines.join("\n");
 }

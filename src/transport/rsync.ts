@@ -11,7 +11,8 @@ import { TransportError } from "./executor.js";
  */
 export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
   const mode = t.compare === "checksum" ? ["-rlpgoD", "--checksum"] : ["-a", "--modify-window=-1"];
-  const args = [...mode, "--stats", ...extra];
+  const live = t.live ? ["--delay-updates", "--delete-delay"] : [];
+  const args = [...mode, ...live, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
   for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);
   if (t.directory) args.push(`${t.from.replace(/\/+$/, "")}/`, `${destination.replace(/\/+$/, "")}/`);

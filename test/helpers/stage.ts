@@ -8,6 +8,8 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
     source: "/src/app",
     exclude: [".git"],
     keepReleases: 3,
+    strategy: "releases",
+    keepBuilds: 3,
     sharedDirs: [],
     sharedFiles: [],
     writableDirs: [],

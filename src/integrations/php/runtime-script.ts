@@ -34,6 +34,7 @@ $result['ini'] = [
     'opcache.enable' => ini_get('opcache.enable'),
     'opcache.validate_timestamps' => ini_get('opcache.validate_timestamps'),
     'opcache.revalidate_path' => ini_get('opcache.revalidate_path'),
+    'opcache.revalidate_freq' => ini_get('opcache.revalidate_freq'),
     'opcache.preload' => ini_get('opcache.preload'),
     'realpath_cache_ttl' => ini_get('realpath_cache_ttl'),
     'session.save_path' => ini_get('session.save_path'),

@@ -1,0 +1,83 @@
+import path from "node:path/posix";
+import { type Cmd, shProgram } from "../shell/cmd.js";
+
+/**
+ * strategy: in-place. `current` is one real directory (the vhost serves DEPLOY_PATH/current/public,
+ * as with releases). Shared paths inside it are links into DEPLOY_PATH/shared/, writable paths are
+ * its own directories: both are excluded from the upload, so it never touches them.
+ */
+
+/** Relative link from `current/<p>` to `shared/<p>`. */
+export function sharedLinkFromCurrent(p: string): string {
+  return `${"../".repeat(p.split("/").length)}shared/${p}`;
+}
+
+/**
+ * Creates `live/p` only where nothing is there yet: a link to the shared path, or a writable
+ * directory with its mode and owner. What is already there stays as it is (it may be the app's
+ * data). Refuses to write through a symlinked or non-directory parent inside the live directory.
+ */
+const ENSURE = `set -e
+kind=$1 live=$2 p=$3; shift 3
+at=$live rest=$p
+while :; do
+  case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
+  at=$at/$part
+  if [ -L "$at" ]; then echo "$at is a symlink (to $(readlink -- "$at")); refusing to write through it" >&2; exit 3; fi
+  if [ -e "$at" ] && [ ! -d "$at" ]; then echo "$at is not a directory" >&2; exit 3; fi
+done
+dest=$live/$p
+if [ -e "$dest" ] || [ -L "$dest" ]; then exit 0; fi
+mkdir -p -- "\${dest%/*}"
+case $kind in
+  link) ln -s -- "$1" "$dest" ;;
+  writable)
+    mkdir -- "$dest"
+    chmod "$1" -- "$dest"
+    if [ -n "$2" ]; then chown -R -P -- "$2" "$dest"; fi ;;
+esac
+`;
+
+export function ensureSharedLink(live: string, p: string): Cmd {
+  return shProgram(ENSURE, ["link", live, p, sharedLinkFromCurrent(p)], {
+    label: "link a shared path into the live directory where nothing is there yet",
+  });
+}
+
+export function ensureWritable(live: string, p: string, mode: string, owner: string): Cmd {
+  return shProgram(ENSURE, ["writable", live, p, mode, owner], {
+    label: "create a writable directory in the live directory where nothing is there yet",
+  });
+}
+
+/** Where the switch leaves its time mark (cutover's own name in .cutover/tmp). */
+export function markPath(root: string): string {
+  return path.join(root, ".cutover", "tmp", "in-place-mark");
+}
+
+/** Before the upload: a file whose mtime is the host's "now", for the window measured after it. */
+const MARK = `set -e
+mkdir -p -- "\${1%/*}"
+rm -f -- "$1"
+: > "$1"
+`;
+
+export function markBeforeUpload(root: string): Cmd {
+  return shProgram(MARK, [markPath(root)], { label: "mark the host's time before the upload" });
+}
+
+/**
+ * After the upload: every entry of the live directory whose inode changed since the mark, with its
+ * ctime (rename(2) sets it, so the renames at the end of rsync --delay-updates are what it shows),
+ * NUL-separated; then the mark is removed.
+ */
+const MEASURE = `set -e
+find "$1" -xdev -cnewer "$2" -printf '%C@ %y %P\\0'
+rm -f -- "$2"
+`;
+
+export function measureWindow(live: string, root: string): Cmd {
+  return shProgram(MEASURE, [live, markPath(root)], {
+    label: "list what changed in the live directory since the mark, with change times",
+  });
+}

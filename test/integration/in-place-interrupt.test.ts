@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { cutover } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { interruptWhen, settled } from "../helpers/interrupt.js";
+import { snapshot } from "../helpers/tree.js";
+
+const fx = fixture();
+after(() => fx.cleanup());
+
+test("SIGTERM during the in-place upload: the previous build is uploaded again, no .~tmp~ is left, exit 130", async () => {
+  fx.writeConfig({ strategy: "in-place" });
+  const env = { XDG_CACHE_HOME: path.join(fx.dir, "cache") };
+  const first = await cutover(["-c", fx.config, "deploy"], fx.app, env);
+  assert.equal(first.code, 0, first.stderr);
+  const live = path.join(fx.deployPath, "current");
+  const before = snapshot(live);
+
+  // A big new file keeps rsync busy long enough to be interrupted while it transfers.
+  fx.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+  execFileSync("sh", ["-c", 'head -c 300M /dev/zero > "$1"', "sh", path.join(fx.app, "public/big.bin")]);
+  const r = await interruptWhen(["-c", fx.config, "deploy"], fx.app, "--delay-updates", "SIGTERM", env);
+  assert.ok(r.sent, `the upload was seen running: ${r.stderr}`);
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /upload the previous build again/);
+  assert.deepEqual(await settled("--delay-updates"), []);
+  assert.deepEqual(snapshot(live), before, "the first build, exactly; no .~tmp~ left");
+  const history = readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8").trim().split("\n");
+  assert.match(history.at(-1)!, /"outcome":"aborted"/);
+});
