@@ -4,8 +4,6 @@ import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
 import type { ExitCode } from "../errors.js";
 import {
-  adopt,
-  cleanup,
   deploy,
   dryRunDeploy,
   dryRunRollback,
@@ -14,7 +12,6 @@ import {
   listReleases,
   readHistory,
   rollback,
-  unlock,
   usageError,
   verify,
 } from "../index.js";
@@ -23,20 +20,11 @@ import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { type CommandContext, withSignals } from "./context.js";
+import { hostList, seconds } from "./options.js";
 import { schemaReference } from "./package-info.js";
 
-const hostList = (value: string | undefined) =>
-  value
-    ?.split(",")
-    .map((h) => h.trim())
-    .filter(Boolean);
-
-function seconds(value: string | undefined, flag: string): number {
-  if (value === undefined) return 0;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag}: expected a number of seconds, got "${value}"`);
-  return n;
-}
+/** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
+export { adoptCommand, cleanupCommand, unlockCommand } from "./housekeeping.js";
 
 export async function deployCommand(
   ctx: CommandContext,
@@ -224,93 +212,6 @@ export async function historyCommand(
     throw usageError(`--limit: expected a positive whole number, got "${opts.limit}"`);
   const entries = await readHistory(ctx.stage(stageName), limit, hostList(opts.hosts), ctx.emit);
   ctx.print(historyTable(entries), entries);
-  return EXIT.ok;
-}
-
-export async function unlockCommand(
-  ctx: CommandContext,
-  stageName: string | undefined,
-  opts: { force?: boolean; hosts?: string },
-): Promise<ExitCode> {
-  // A signal waits for the unlock to finish: it is short, and half of it would leave no record.
-  const rows = await withSignals(() =>
-    unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force }),
-  );
-  const human = rows
-    .map((r) =>
-      r.cleared
-        ? `${r.host}: cleared the lock of ${r.holder}${r.stale ? " (stale)" : ""}`
-        : `${r.host}: not locked`,
-    )
-    .join("\n");
-  ctx.print(human, rows);
-  return EXIT.ok;
-}
-
-export async function cleanupCommand(
-  ctx: CommandContext,
-  stageName: string | undefined,
-  opts: { hosts?: string; lockWait?: string },
-): Promise<ExitCode> {
-  const dryRun = ctx.global.dryRun ?? false;
-  const rows = await withSignals((signal) =>
-    cleanup(ctx.stage(stageName), {
-      hosts: hostList(opts.hosts),
-      emit: ctx.emit,
-      command: `cutover ${ctx.argv.join(" ")}`,
-      lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-      signal,
-      dryRun,
-    }),
-  );
-  const verb = dryRun ? "would remove" : "removed";
-  ctx.print(
-    rows
-      .flatMap((r) => [
-        `${r.host}: ${r.removed.length > 0 ? `${verb} ${r.removed.join(", ")}` : "nothing to remove"}`,
-        ...r.left.map((p) => `${r.host}: note: ${p}`),
-      ])
-      .join("\n"),
-    rows,
-  );
-  return EXIT.ok;
-}
-
-export async function adoptCommand(
-  ctx: CommandContext,
-  stageName: string | undefined,
-  opts: { hosts?: string; lockWait?: string; migrate?: boolean },
-): Promise<ExitCode> {
-  const dryRun = ctx.global.dryRun ?? false;
-  const rows = await adopt(ctx.stage(stageName), {
-    hosts: hostList(opts.hosts),
-    emit: ctx.emit,
-    command: `cutover ${ctx.argv.join(" ")}`,
-    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-    migrate: opts.migrate,
-    dryRun,
-  });
-  const verb = dryRun ? "would adopt" : "adopted";
-  ctx.print(
-    rows
-      .flatMap((r) => [
-        `${r.host}: ${r.adopted.length > 0 ? `${verb} ${r.adopted.join(", ")} (made by ${r.tool})` : "nothing to adopt"}`,
-        ...(r.migrated
-          ? [
-              `${r.host}: current ${dryRun ? "would become" : "is now"} a link to releases/${r.migrated} (the old directory: current.before-cutover)`,
-            ]
-          : []),
-        ...r.linked.map(
-          (p) =>
-            `${r.host}: shared/${p} ${dryRun ? "would link" : "links"} to ${p} in the deploy path (kept where it is)`,
-        ),
-        ...r.skipped.map(
-          (n) => `${r.host}: note: releases/${JSON.stringify(n)} is not a name cutover can adopt; left alone`,
-        ),
-      ])
-      .join("\n"),
-    rows,
-  );
   return EXIT.ok;
 }
 

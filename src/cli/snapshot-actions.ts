@@ -3,27 +3,19 @@ import { EXIT, type ExitCode, usageError } from "../errors.js";
 import { isIdShaped } from "../plan/release-id.js";
 import { snapshotRowsText, snapshotTable } from "../report/snapshot-text.js";
 import { type CommandContext, withSignals } from "./context.js";
+import { hostList, seconds } from "./options.js";
 
 export interface SnapshotOpts {
   readonly hosts?: string;
   readonly lockWait?: string;
 }
 
-const hostList = (value: string | undefined) =>
-  value
-    ?.split(",")
-    .map((h) => h.trim())
-    .filter(Boolean);
-
 function options(ctx: CommandContext, opts: SnapshotOpts) {
-  const wait = Number(opts.lockWait ?? 0);
-  if (!Number.isFinite(wait) || wait < 0)
-    throw usageError(`--lock-wait: expected a number of seconds, got "${opts.lockWait}"`);
   return {
     hosts: hostList(opts.hosts),
     emit: ctx.emit,
     command: `cutover ${ctx.argv.join(" ")}`,
-    lockWaitSeconds: wait,
+    lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
     dryRun: ctx.global.dryRun ?? false,
   };
 }

@@ -1,6 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { planInPlaceRollbackRun } from "../plan/in-place.js";
-import { planRollbackRun } from "../plan/run.js";
+import { planRollbackRun } from "../plan/rollback-run.js";
 import { listBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";
 import { lockAll, newOwner, unlockAll } from "./lock.js";

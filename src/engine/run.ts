@@ -1,6 +1,6 @@
 import { CutoverError, EXIT } from "../errors.js";
 import { revisionText } from "../plan/release-meta.js";
-import type { Phase, RunPlan } from "../plan/run.js";
+import type { RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
 import {
   prune,
@@ -18,8 +18,9 @@ import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.
 import { resetAndVerify } from "./php-runtime.js";
 import { type Prepared, prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
+import { firstFailure, plural, switchPhase } from "./run-parts.js";
 import { runStep } from "./steps.js";
-import { type SwitchOutcome, switchAll, switchBackAll } from "./switch.js";
+import { type SwitchOutcome, switchBackAll } from "./switch.js";
 
 export interface RunOptions {
   readonly emit: Emit;
@@ -237,70 +238,4 @@ export async function applyRun(
     ...finish(base, hosts, outcomes, undefined, warnings.length > 0 ? EXIT.degraded : EXIT.ok),
     warnings,
   };
-}
-
-/**
- * Every batch in turn (one batch: every host at once): before_batch hooks, the switch, after_batch
- * hooks, the pause. Returns the first failure; `switched` holds the hosts whose `current` moved.
- */
-async function switchPhase(
-  phase: Extract<Phase, { kind: "switch" }>,
-  units: readonly Unit[],
-  plan: RunPlan,
-  emit: Emit,
-  switched: Set<Unit>,
-  outcomes: SwitchOutcome[],
-): Promise<Error | undefined> {
-  const rolling = phase.batches.length > 1;
-  if (!rolling) emit({ type: "phase", phase: `switch ${plural(units.length, "host")} to ${plan.release}` });
-  for (const [i, names] of phase.batches.entries()) {
-    const group = units.filter((u) => names.includes(u.t.host.name));
-    if (rolling) emit({ type: "phase", phase: `batch ${i + 1}: ${names.join(", ")}` });
-    const before = await batchHooks(group, "before_batch", emit);
-    if (before) return before;
-    const done = await switchAll(group, emit);
-    outcomes.push(...done);
-    // An in-place upload that failed may have renamed some files already: it is undone too.
-    for (const o of done) if (o.ok || o.unit.run.inPlace) switched.add(o.unit);
-    const failed = done.find((o) => !o.ok);
-    if (failed) return failed.error;
-    const after = await batchHooks(group, "after_batch", emit);
-    if (after) return after;
-    if (i < phase.batches.length - 1 && phase.pauseSeconds > 0)
-      await new Promise((r) => setTimeout(r, phase.pauseSeconds * 1000));
-  }
-  return undefined;
-}
-
-async function batchHooks(
-  group: readonly Unit[],
-  hook: "before_batch" | "after_batch",
-  emit: Emit,
-): Promise<Error | undefined> {
-  const errors = await Promise.all(
-    group.map((u) =>
-      tryHooks(u, `${hook} hook`, hook === "before_batch" ? u.run.beforeBatch : u.run.afterBatch, emit),
-    ),
-  );
-  return errors.find((e) => e !== undefined);
-}
-
-/** Runs `work` on every host at once; the first failure, if any (the others still finish). */
-async function firstFailure(
-  units: readonly Unit[],
-  work: (u: Unit) => Promise<unknown>,
-): Promise<Error | undefined> {
-  const errors = await Promise.all(
-    units.map((u) =>
-      work(u).then(
-        () => undefined,
-        (e: Error) => e,
-      ),
-    ),
-  );
-  return errors.find((e) => e !== undefined);
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

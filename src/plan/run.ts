@@ -1,15 +1,14 @@
 import type { ResolvedHost, ResolvedStage, Rolling } from "../config/resolve.js";
-import { CutoverError, EXIT } from "../errors.js";
 import type { Cmd } from "../shell/cmd.js";
 import { type HostDeployPlan, planDeploy, type SourceFacts } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds } from "./hooks.js";
 import type { InPlaceSwitch } from "./in-place.js";
-import { type Layout, layout } from "./layout.js";
-import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds, liveRelease } from "./reconcile.js";
+import type { Layout } from "./layout.js";
+import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
-import { rollbackTarget, selectPrune } from "./select.js";
-import { restoreSharedCmds, type SnapshotState, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
+import { selectPrune } from "./select.js";
+import { type SnapshotState, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
 import type { Step } from "./steps.js";
 import { restoreCurrent, switchTo } from "./switch.js";
 
@@ -156,7 +155,8 @@ export function switchPhases(
   ];
 }
 
-function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
+/** The undo of a switch on one host: `current` back exactly as it was. */
+export function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
   return restoreCurrent(l, facts.current.kind === "link" ? facts.current.target : undefined, switchedTo);
 }
 
@@ -235,82 +235,4 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
       { kind: "prune" },
     ],
   };
-}
-
-export interface RollbackRunInput {
-  readonly stage: ResolvedStage;
-  readonly hosts: readonly HostState[];
-  readonly to: string | undefined;
-  readonly force: boolean;
-  readonly now: string;
-  /** rollback --restore-shared: restore the snapshot taken before the live release was deployed. */
-  readonly restoreShared?: SnapshotState & { readonly who: string };
-}
-
-/**
- * Decides the target on every host first (all must agree and have its files, or nothing is
- * switched), then the same phases as a deploy after its barrier: switch -> reset -> health -> record
- * -> after_rollback. A failed switch or reset switches back to what was live; a failed health check
- * only warns (the release rolled back from is no better).
- */
-export function planRollbackRun(input: RollbackRunInput): RunPlan {
-  const { stage } = input;
-  const among = input.hosts.map((h) => h.host);
-  const chosen = input.hosts.map(({ host, facts }) => {
-    const leftovers = findLeftovers(facts, input.now);
-    const { metas, dirs } = afterCleanup(facts, leftovers);
-    const live = liveRelease(facts);
-    const target = rollbackTarget(host.name, metas, live, input.to, input.force);
-    if (!dirs.includes(target))
-      throw rollbackError(`${host.name}: release ${target} has no files on this host`);
-    const restore =
-      input.restoreShared && restoreSharedCmds(stage, host, live!, input.restoreShared, input.now);
-    return { host, facts, leftovers, metas, live: live!, target, restore: restore ?? [] };
-  });
-  const targets = new Set(chosen.map((c) => c.target));
-  if (targets.size > 1) {
-    throw rollbackError(
-      `hosts disagree on the release to roll back to: ${chosen.map((c) => `${c.host.name} → ${c.target}`).join(", ")}`,
-      "name one with --to ID (it must exist and be good on every host)",
-    );
-  }
-  const release = chosen[0]!.target;
-  const hosts = chosen.map(({ host, facts, leftovers, metas, live, restore }) => {
-    const l = layout(host.path);
-    const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
-    return {
-      host,
-      layout: l,
-      previous: live,
-      leftovers,
-      clean: leftoverCmds(l, leftovers),
-      snapshot: [],
-      restoreShared: restore,
-      prepare: [],
-      switchTo: switchTo(l, release),
-      switchBack: undoOf(l, facts, release),
-      meta: metas.get(release)!,
-      previousMeta: metas.get(live),
-      hooks,
-      after: hookCmds(hooks, "after_rollback", l.release(release)),
-      afterSwitchBack: [],
-      onFailure: [],
-      prune: [],
-    };
-  });
-  return {
-    action: "rollback",
-    stage,
-    release,
-    hosts: withBatchHooks(stage, hosts, release),
-    phases: [
-      { kind: "clean" },
-      ...switchPhases(stage, input.hosts, "rollback", input.restoreShared !== undefined),
-      { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
-    ],
-  };
-}
-
-function rollbackError(message: string, fix?: string): CutoverError {
-  return new CutoverError("rollback", message, { fix, exitCode: EXIT.failed });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchSize, type HostState, planRollbackRun } from "../../src/plan/run.js";
+import { planRollbackRun } from "../../src/plan/rollback-run.js";
+import { batchSize, type HostState } from "../../src/plan/run.js";
 import { hostFacts } from "../helpers/facts.js";
 import { testStage } from "../helpers/stage.js";
 

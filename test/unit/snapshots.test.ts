@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { CutoverError } from "../../src/errors.js";
 import { layout } from "../../src/plan/layout.js";
-import { planRollbackRun } from "../../src/plan/run.js";
+import { planRollbackRun } from "../../src/plan/rollback-run.js";
 import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
 import { parseSnapshotFacts, type SnapshotFacts } from "../../src/plan/snapshot-facts.js";
 import { type SnapshotState, snapshotCmd } from "../../src/plan/snapshot-plan.js";
