@@ -1,5 +1,6 @@
 import path from "node:path/posix";
 import { type Cmd, shProgram } from "../shell/cmd.js";
+import { PARENTS_ARE_DIRECTORIES } from "./release-paths.js";
 
 /**
  * strategy: in-place. `current` is one real directory (the vhost serves DEPLOY_PATH/current/public,
@@ -19,14 +20,8 @@ export function sharedLinkFromCurrent(p: string): string {
  */
 const ENSURE = `set -e
 kind=$1 live=$2 p=$3; shift 3
-at=$live rest=$p
-while :; do
-  case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
-  at=$at/$part
-  if [ -L "$at" ]; then echo "$at is a symlink (to $(readlink -- "$at")); refusing to write through it" >&2; exit 3; fi
-  if [ -e "$at" ] && [ ! -d "$at" ]; then echo "$at is not a directory" >&2; exit 3; fi
-done
-dest=$live/$p
+rel=$live
+${PARENTS_ARE_DIRECTORIES}dest=$live/$p
 if [ -e "$dest" ] || [ -L "$dest" ]; then exit 0; fi
 mkdir -p -- "\${dest%/*}"
 case $kind in

@@ -10,9 +10,9 @@ import { checkInPlaceTarget, liveInPlace } from "./in-place-target.js";
 import { type Layout, layout } from "./layout.js";
 import { findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
-import type { RollbackRunInput } from "./rollback-run.js";
+import { type RollbackRunInput, rollbackPlan } from "./rollback-run.js";
 import type { DeployRunInput, HostRun, HostState, RunPlan } from "./run.js";
-import { switchPhases, withBatchHooks } from "./run.js";
+import { deployPlan } from "./run.js";
 import { rollbackTarget } from "./select.js";
 import { restoreSharedCmds, snapshotAndPrune, snapshotInput } from "./snapshot-plan.js";
 import type { Transfer } from "./steps.js";
@@ -129,19 +129,8 @@ export function planInPlaceDeployRun(input: DeployRunInput & { readonly builds: 
       prune: [],
     };
   });
-  return {
-    action: "deploy",
-    stage,
-    release: id,
-    hosts: withBatchHooks(stage, hosts, id),
-    phases: [
-      { kind: "clean" },
-      ...(input.snapshots ? [{ kind: "snapshot" } as const] : []),
-      { kind: "prepare" },
-      ...switchPhases(stage, input.hosts, "deploy"),
-      { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
-    ],
-  };
+  // Builds live on the deploying machine: nothing to prune on the hosts.
+  return deployPlan(input, hosts, false);
 }
 
 /** Rollback: the same upload, of the kept build of the target release; every host must agree on it. */
@@ -205,15 +194,5 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
       prune: [],
     };
   });
-  return {
-    action: "rollback",
-    stage,
-    release,
-    hosts: withBatchHooks(stage, hosts, release),
-    phases: [
-      { kind: "clean" },
-      ...switchPhases(stage, input.hosts, "rollback", input.restoreShared !== undefined),
-      { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
-    ],
-  };
+  return rollbackPlan(input, release, hosts);
 }

@@ -1,6 +1,20 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
+ * Sh code: every parent of $p below $rel must be a real directory or not exist yet; anything else
+ * ends the program (exit 3) naming it. Shared by the programs that write into a release or the live
+ * directory of an in-place deploy.
+ */
+export const PARENTS_ARE_DIRECTORIES = `at=$rel rest=$p
+while :; do
+  case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
+  at=$at/$part
+  if [ -L "$at" ]; then echo "$at is a symlink (to $(readlink -- "$at")); refusing to write through it" >&2; exit 3; fi
+  if [ -e "$at" ] && [ ! -d "$at" ]; then echo "$at is not a directory" >&2; exit 3; fi
+done
+`;
+
+/**
  * Writes under a release only where the path stays inside it: every parent of the path inside the
  * release must be a real directory (or not exist yet). A source tree with `var -> /outside` and
  * `shared_dirs: [var/cache]` would otherwise make cutover delete /outside/cache. Checked on the
@@ -8,14 +22,7 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  */
 const INSIDE = `set -e
 mode=$1 rel=$2 p=$3; shift 3
-at=$rel rest=$p
-while :; do
-  case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
-  at=$at/$part
-  if [ -L "$at" ]; then echo "$at is a symlink (to $(readlink -- "$at")); refusing to write through it" >&2; exit 3; fi
-  if [ -e "$at" ] && [ ! -d "$at" ]; then echo "$at is not a directory" >&2; exit 3; fi
-done
-dest=$rel/$p
+${PARENTS_ARE_DIRECTORIES}dest=$rel/$p
 case $mode in
   link)
     mkdir -p -- "\${dest%/*}"

@@ -3,7 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { type HookScope, hookCmds } from "./hooks.js";
 import { layout } from "./layout.js";
 import { afterCleanup, findLeftovers, leftoverCmds, liveRelease } from "./reconcile.js";
-import { type HostState, type RunPlan, switchPhases, undoOf, withBatchHooks } from "./run.js";
+import { type HostRun, type HostState, type RunPlan, switchPhases, undoOf, withBatchHooks } from "./run.js";
 import { rollbackTarget } from "./select.js";
 import { restoreSharedCmds, type SnapshotState } from "./snapshot-plan.js";
 import { switchTo } from "./switch.js";
@@ -69,6 +69,16 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
       prune: [],
     };
   });
+  return rollbackPlan(input, release, hosts);
+}
+
+/** A rollback's phases around its hosts' parts, whatever the strategy. */
+export function rollbackPlan(
+  input: Pick<RollbackRunInput, "stage" | "hosts" | "restoreShared">,
+  release: string,
+  hosts: readonly Omit<HostRun, "beforeBatch" | "afterBatch">[],
+): RunPlan {
+  const { stage } = input;
   return {
     action: "rollback",
     stage,

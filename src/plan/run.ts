@@ -221,6 +221,16 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
       prune: selectPrune(afterPrune, [...dirs, id], id, stage.keepReleases, facts.foreign),
     };
   });
+  return deployPlan(input, hosts, true);
+}
+
+/** A deploy's phases around its hosts' parts, whatever the strategy; `prune` when releases are kept on the hosts. */
+export function deployPlan(
+  input: Pick<DeployRunInput, "stage" | "hosts" | "releaseId" | "snapshots">,
+  hosts: readonly Omit<HostRun, "beforeBatch" | "afterBatch">[],
+  prune: boolean,
+): RunPlan {
+  const { stage, releaseId: id } = input;
   return {
     action: "deploy",
     stage,
@@ -232,7 +242,7 @@ export function planDeployRun(input: DeployRunInput): RunPlan {
       { kind: "prepare" },
       ...switchPhases(stage, input.hosts, "deploy"),
       { kind: "after", hook: "after_switch", switchBackOnFailure: stage.rollbackOn.includes("after_switch") },
-      { kind: "prune" },
+      ...(prune ? [{ kind: "prune" } as const] : []),
     ],
   };
 }
