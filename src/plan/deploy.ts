@@ -189,10 +189,37 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 }
 
 function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
-  const { stage, host, facts, source, releaseId } = ctx;
-  const rel = l.release(releaseId);
-  const steps: Step[] = [];
-  const links: Cmd[] = [];
+  const rel = l.release(ctx.releaseId);
+  const setup = sharedSetup(ctx.stage, ctx.host, ctx.facts, ctx.source, l);
+  const links = [
+    ...setup.make,
+    ...[...ctx.stage.sharedDirs, ...ctx.stage.sharedFiles].map((p) =>
+      linkInRelease(rel, p, sharedLinkTarget(p)),
+    ),
+  ];
+  return [
+    ...setup.seeds,
+    ...(links.length > 0 ? [{ kind: "run", title: "link shared paths", cmds: links } as const] : []),
+    ...(setup.access.length > 0
+      ? [{ kind: "run", title: "set mode and owner of new shared paths", cmds: setup.access } as const]
+      : []),
+  ];
+}
+
+/**
+ * The shared paths a host lacks, for every strategy: seeded from the source (a transfer each), or
+ * made (an empty directory); the mode and owner they get then; and the refusals (a shared file
+ * that exists nowhere, a path of the wrong kind). Existing shared data is never touched.
+ */
+export function sharedSetup(
+  stage: ResolvedStage,
+  host: ResolvedHost,
+  facts: HostFacts,
+  source: SourceFacts,
+  l: Layout,
+): { seeds: Step[]; make: Cmd[]; access: Cmd[] } {
+  const seeds: Step[] = [];
+  const make: Cmd[] = [];
   const access: Cmd[] = [];
   const entries = [
     ...stage.sharedDirs.map((p) => ({ p, directory: true })),
@@ -205,7 +232,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
     if (onHost === "missing") {
       access.push(...accessCmds(l.shared, p, stage.sharedAccess.get(p)));
       if (inSource === (directory ? "dir" : "file")) {
-        steps.push({
+        seeds.push({
           kind: "transfer",
           title: `seed shared/${p} from the source`,
           transfer: {
@@ -218,7 +245,7 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
           },
         });
       } else if (directory) {
-        links.push(cmd(["mkdir", "-p", "--", target]));
+        make.push(cmd(["mkdir", "-p", "--", target]));
       } else {
         throw new CutoverError(
           "config",
@@ -239,12 +266,8 @@ function sharedSteps(ctx: DeployContext, l: Layout): Step[] {
         },
       );
     }
-    links.push(linkInRelease(rel, p, sharedLinkTarget(p)));
   }
-  if (links.length > 0) steps.push({ kind: "run", title: "link shared paths", cmds: links });
-  if (access.length > 0)
-    steps.push({ kind: "run", title: "set mode and owner of new shared paths", cmds: access });
-  return steps;
+  return { seeds, make, access };
 }
 
 /** A shared path's configured mode and owner, set once, when cutover has just created or seeded it. */

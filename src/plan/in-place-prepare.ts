@@ -1,7 +1,7 @@
 import path from "node:path/posix";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
-import { CutoverError, EXIT } from "../errors.js";
-import { type Cmd, cmd } from "../shell/cmd.js";
+import { cmd } from "../shell/cmd.js";
+import { sharedSetup } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { ensureSharedLink, ensureWritable } from "./in-place-paths.js";
 import type { Layout } from "./layout.js";
@@ -28,37 +28,14 @@ export function prepareSteps(
       cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta)],
     },
   ];
-  const seed: Cmd[] = [];
-  for (const p of sharedAll) {
-    const directory = stage.sharedDirs.includes(p);
-    const target = path.join(l.shared, p);
-    if ((facts.shared.get(p) ?? "missing") !== "missing") continue;
-    if ((input.source.paths.get(p) ?? "missing") === (directory ? "dir" : "file")) {
-      seed.push(cmd(["mkdir", "-p", "--", path.dirname(target)]));
-      steps.push({
-        kind: "transfer",
-        title: `seed shared/${p} from the source`,
-        transfer: {
-          from: path.join(stage.source, p),
-          to: target,
-          directory,
-          linkDest: [],
-          exclude: [],
-          compare: "mtime",
-        },
-      });
-    } else if (directory) seed.push(cmd(["mkdir", "-p", "--", target]));
-    else
-      throw new CutoverError(
-        "config",
-        `${host.name}: shared file "${p}" exists neither in ${l.shared}/ nor in the source (${stage.source})`,
-        {
-          fix: `create ${target} on ${host.name} (e.g. copy your .env there), or add it to the source`,
-          exitCode: EXIT.usage,
-        },
-      );
-  }
-  if (seed.length > 0) steps.splice(1, 0, { kind: "run", title: "create shared paths", cmds: seed });
+  const setup = sharedSetup(stage, host, facts, input.source, l);
+  // Seeds go to shared/<p>, whose parents may not exist yet.
+  const parents = setup.seeds.flatMap((st) =>
+    st.kind === "transfer" ? [cmd(["mkdir", "-p", "--", path.dirname(st.transfer.to)])] : [],
+  );
+  const make = [...parents, ...setup.make];
+  if (make.length > 0) steps.push({ kind: "run", title: "create shared paths", cmds: make });
+  steps.push(...setup.seeds);
   const ensure = [
     ...sharedAll.map((p) => ensureSharedLink(l.current, p)),
     ...stage.writableDirs.map((w) =>
@@ -76,5 +53,7 @@ export function prepareSteps(
       title: "link shared paths and create writable dirs where missing",
       cmds: ensure,
     });
+  if (setup.access.length > 0)
+    steps.push({ kind: "run", title: "set mode and owner of new shared paths", cmds: setup.access });
   return steps;
 }
