@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { BIN } from "./cli.js";
 
-/** Pids of processes whose command line contains `marker` (from /proc; no names, no pkill). */
+/** Pids of processes whose command line contains `marker` (read from /proc, never matched by process name). */
 export function processesWith(marker: string): number[] {
   const out: number[] = [];
   for (const entry of readdirSync("/proc")) {
