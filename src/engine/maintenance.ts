@@ -9,7 +9,7 @@ import type { Emit } from "./events.js";
 import { holderGone, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
-import { openTargets, selectHosts } from "./targets.js";
+import { interruptOnSignal, openTargets, selectHosts } from "./targets.js";
 
 export interface UnlockRow {
   readonly host: string;
@@ -120,8 +120,7 @@ export async function cleanup(
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
     });
-    const stop = () => locked.forEach((t) => void t.executor.interrupt());
-    signal?.addEventListener("abort", stop, { once: true });
+    const stopInterrupting = interruptOnSignal(locked, signal);
     try {
       return await Promise.all(
         locked.map(async (t) => {
@@ -158,7 +157,7 @@ export async function cleanup(
         }),
       );
     } finally {
-      signal?.removeEventListener("abort", stop);
+      stopInterrupting();
       await unlockAll(locked, owner, emit);
     }
   } finally {

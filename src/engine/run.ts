@@ -21,6 +21,7 @@ import { prepareAll } from "./prepare-all.js";
 import { firstFailure, plural, switchPhase } from "./run-parts.js";
 import { runStep } from "./steps.js";
 import { type SwitchOutcome, switchBackAll } from "./switch.js";
+import { interruptOnSignal } from "./targets.js";
 
 export interface RunOptions {
   readonly emit: Emit;
@@ -70,13 +71,15 @@ export async function applyRun(
   const aborted = () => signal?.aborted === true;
   /** Runs work that a signal may stop: the running steps on every host are killed, and the error says so. */
   const interruptible = async (when: string, work: () => Promise<Error | undefined>) => {
-    const stop = () => units.forEach((u) => void u.t.executor.interrupt());
-    signal?.addEventListener("abort", stop, { once: true });
+    const stopInterrupting = interruptOnSignal(
+      units.map((u) => u.t),
+      signal,
+    );
     try {
       const error = await work();
       return aborted() ? interrupted(when) : error;
     } finally {
-      signal?.removeEventListener("abort", stop);
+      stopInterrupting();
     }
   };
 

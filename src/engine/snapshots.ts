@@ -15,7 +15,7 @@ import { lockAll, newOwner, readFacts, undoCreated, unlockAll } from "./lock.js"
 import { readSnapshots, sqliteBackedUp } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
-import { openTargets, selectHosts, type Target } from "./targets.js";
+import { interruptOnSignal, openTargets, selectHosts, type Target } from "./targets.js";
 
 export interface SnapshotOptions {
   readonly hosts?: readonly string[];
@@ -83,8 +83,7 @@ async function snapshotRun(
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
     });
-    const stop = () => locked.forEach((t) => void t.executor.interrupt());
-    signal?.addEventListener("abort", stop, { once: true });
+    const stopInterrupting = interruptOnSignal(locked, signal);
     try {
       const hosts = await Promise.all(locked.map((t) => read(t, t.facts)));
       const cmdsOf = plan(hosts, now);
@@ -113,7 +112,7 @@ async function snapshotRun(
       if (failed) throw (failed as PromiseRejectedResult).reason;
       return settled.map((r) => (r as PromiseFulfilledResult<SnapshotRow>).value);
     } finally {
-      signal?.removeEventListener("abort", stop);
+      stopInterrupting();
       await unlockAll(locked, owner, emit);
       await undoCreated(locked);
     }

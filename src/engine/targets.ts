@@ -70,3 +70,18 @@ export function openTargets(
     },
   });
 }
+
+/**
+ * Until the returned function is called, a signal stops whatever runs on these targets (the
+ * running step's process group on each host). Returns the function that ends this.
+ */
+export function interruptOnSignal(
+  targets: readonly { readonly executor: Executor }[],
+  signal: AbortSignal | undefined,
+): () => void {
+  const stop = () => {
+    for (const t of targets) void t.executor.interrupt();
+  };
+  signal?.addEventListener("abort", stop, { once: true });
+  return () => signal?.removeEventListener("abort", stop);
+}
