@@ -3,6 +3,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
@@ -13,6 +14,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
+import { fakeBin } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { snapshot } from "../helpers/tree.js";
@@ -184,4 +186,27 @@ test("by hand: `adopt --migrate` makes the current directory a release in one at
   const rb = await cutover(["rollback"], fx.app);
   assert.equal(rb.code, 0, rb.stderr);
   assert.equal(live(root), id);
+});
+
+test("adopt --migrate that cannot exchange removes only the copy it made; a taken release name or leftover is refused first", async () => {
+  const root = path.join(fx.dir, "hand made, no exchange");
+  mkdirSync(path.join(root, "current/public"), { recursive: true });
+  writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'still serving';");
+  config(root, { shared_dirs: [], shared_files: [] });
+  const before = snapshot(path.join(root, "current"));
+  // perl (the exchange) fails on this host: the hard-linked copy made just before is removed again.
+  const bin = fakeBin(path.join(fx.dir, "no-perl-bin"), ["perl"], { perl: "exit 1" });
+  const r = await cutover(["adopt", "--migrate"], fx.app, { PATH: bin });
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(statSync(path.join(root, "current")).isDirectory(), "current is still the directory");
+  assert.deepEqual(snapshot(path.join(root, "current")), before);
+  assert.deepEqual(readdirSync(path.join(root, "releases")), [], "the copy is gone");
+  // Names that are already there are never overwritten or removed.
+  mkdirSync(path.join(root, "current.before-cutover"));
+  writeFileSync(path.join(root, "current.before-cutover/keep"), "someone's");
+  const taken = await cutover(["adopt", "--migrate"], fx.app);
+  assert.equal(taken.code, 1, taken.stderr);
+  assert.match(taken.stderr, /current\.before-cutover exists; move it away first/);
+  assert.equal(readFileSync(path.join(root, "current.before-cutover/keep"), "utf8"), "someone's");
+  assert.deepEqual(snapshot(path.join(root, "current")), before);
 });
