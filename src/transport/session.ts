@@ -16,6 +16,9 @@ export class ShellSession {
   /** The process group of the script running now, on the far side. */
   private stepGroup: number | undefined;
   private stepDone: Promise<unknown> = Promise.resolve();
+  private stepRunning = false;
+  /** Interrupts waiting for the running step to name its process group. */
+  private groupKnown: (() => void)[] = [];
 
   constructor(
     private readonly host: string,
@@ -45,6 +48,9 @@ export class ShellSession {
    * steps that record what happened. If the far side does not answer, the session is killed.
    */
   async interrupt(): Promise<void> {
+    // A step just sent may not have named its process group yet: wait for that (or for its end).
+    if (this.stepGroup === undefined && this.stepRunning)
+      await new Promise<void>((resolve) => this.groupKnown.push(resolve));
     const group = this.stepGroup;
     if (group === undefined) return;
     const done = this.stepDone;
@@ -53,6 +59,12 @@ export class ShellSession {
       delay(15000).then(() => false),
     ]).catch(() => false);
     if (!ended) this.kill();
+  }
+
+  private wakeInterrupts(): void {
+    const waiting = this.groupKnown;
+    this.groupKnown = [];
+    for (const wake of waiting) wake();
   }
 
   /** Kills the session process itself (for SSH: drops the connection); the next run starts afresh. */
@@ -93,6 +105,7 @@ export class ShellSession {
     const errMarker = `\n${marker}\n`;
     const groupLine = new RegExp(`\n${stepGroupMarker(nonce)} (\\d+)\n`);
 
+    this.stepRunning = true;
     const step = new Promise<RunResult>((resolve, reject) => {
       let out = Buffer.alloc(0);
       let err = "";
@@ -134,6 +147,7 @@ export class ShellSession {
           const m = groupLine.exec(err);
           if (m) {
             this.stepGroup = Number(m[1]);
+            this.wakeInterrupts();
             err = err.slice(0, m.index) + (m.index > 0 ? "\n" : "") + err.slice(m.index + m[0].length);
           }
         }
@@ -152,6 +166,8 @@ export class ShellSession {
       };
       const cleanup = () => {
         this.stepGroup = undefined;
+        this.stepRunning = false;
+        this.wakeInterrupts();
         if (timer) clearTimeout(timer);
         child.stdout.off("data", onOut);
         child.stderr.off("data", onErr);
