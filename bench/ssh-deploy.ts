@@ -2,7 +2,8 @@
  * Benchmark (run by hand, prints figures): the generated 5,000-file (~40 MB) app over SSH on loopback
  * to 1, 4 and 16 hosts (one sshd each, own loopback address): first deploy and 1-file incremental
  * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; and in the same
- * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor).
+ * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor);
+ * for each host count, the median of each phase and step of the incremental deploy from --timings.
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16]
  */
 import { spawn } from "node:child_process";
@@ -44,6 +45,29 @@ async function timed(args: string[], cwd: string): Promise<{ ms: number; stdout:
   return { ms: Number(process.hrtime.bigint() - started) / 1e6 - 50, stdout };
 }
 
+interface Timings {
+  phases: { phase: string; ms: number }[];
+  steps: { host: string; step: string; ms: number }[];
+}
+
+/** Medians over the runs: each phase's wall time, each step's time on its slowest host. */
+function printTimings(runs: readonly Timings[]): void {
+  const phase = (name: string) =>
+    name.replace(/\d{8}T\d{6}Z/, "<id>").replace(/on \d+ hosts?|\d+ hosts?/, "N");
+  const phases = [...new Set(runs.flatMap((t) => t.phases.map((p) => phase(p.phase))))];
+  const parts = phases.map((name) => {
+    const ms = runs.map((t) => t.phases.filter((p) => phase(p.phase) === name).reduce((a, p) => a + p.ms, 0));
+    return `${name} ${median(ms)}`;
+  });
+  console.log(`    phases (ms): ${parts.join("; ")}`);
+  const steps = [...new Set(runs.flatMap((t) => t.steps.map((s) => s.step)))];
+  const slowest = steps.map((name) => {
+    const ms = runs.map((t) => Math.max(0, ...t.steps.filter((s) => s.step === name).map((s) => s.ms)));
+    return `${name} ${median(ms)}`;
+  });
+  console.log(`    steps, slowest host (ms): ${slowest.join("; ")}`);
+}
+
 const sshCmd = `ssh -o BatchMode=yes -o UserKnownHostsFile=${rig.knownHosts} -i '${rig.clientKey}' -p ${servers[0]!.port}`;
 const bare = { first: [] as number[], incremental: [] as number[] };
 for (let run = 0; run < runs; run++) {
@@ -70,6 +94,7 @@ for (const n of counts) {
   const incremental: number[] = [];
   const skew: number[] = [];
   const perHost: number[] = [];
+  const timings: Timings[] = [];
   for (let run = 0; run < runs; run++) {
     const targets = servers
       .slice(0, n)
@@ -89,12 +114,14 @@ for (const n of counts) {
     writeFileSync(path.join(app, "public/index.php"), `<?php echo 'v${n}-${run}';\n`);
     const before = accepted();
     const inc = await timed(
-      [process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"],
+      [process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json", "--timings"],
       app,
     );
     incremental.push(inc.ms);
     perHost.push((accepted() - before) / n);
-    skew.push((JSON.parse(inc.stdout) as { switchSkewMs: number }).switchSkewMs);
+    const result = JSON.parse(inc.stdout) as { switchSkewMs: number; timings: Timings };
+    skew.push(result.switchSkewMs);
+    timings.push(result.timings);
     for (let i = 0; i < n; i++)
       rmSync(path.join(work, `t${n}-${run}-${i}`), { recursive: true, force: true });
   }
@@ -102,6 +129,7 @@ for (const n of counts) {
     `${String(n).padStart(2)} host${n === 1 ? " " : "s"}: first ${median(first).toFixed(0)} ms, 1-file incremental ${median(incremental).toFixed(0)} ms, ` +
       `switch skew ${median(skew)} ms, SSH connections per host per deploy ${median(perHost)}`,
   );
+  printTimings(timings);
 }
 await rig.stopAll();
 rmSync(work, { recursive: true, force: true });

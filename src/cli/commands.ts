@@ -19,6 +19,7 @@ import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js"
 import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
+import { withTimings } from "../report/timings.js";
 import { type CommandContext, withSignals } from "./context.js";
 import { hostList, seconds } from "./options.js";
 import { schemaReference } from "./package-info.js";
@@ -36,6 +37,7 @@ export async function deployCommand(
     probe?: string;
     probeConcurrency?: string;
     force?: boolean;
+    timings?: boolean;
   },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
@@ -55,6 +57,7 @@ export async function deployCommand(
     opts.probeConcurrency === undefined ? (stage.probe?.concurrency ?? 16) : Number(opts.probeConcurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
+  const timed = withTimings(opts.timings, ctx.emit);
   const result = await withSignals((signal) =>
     deploy({
       stage,
@@ -62,15 +65,17 @@ export async function deployCommand(
       lockWaitSeconds,
       parallel,
       force: opts.force,
-      emit: ctx.emit,
+      emit: timed.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
       probe: probeUrl ? { url: probeUrl, concurrency } : undefined,
     }),
   );
   ctx.print(
-    `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}`,
-    result,
+    ...timed.print(
+      `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}`,
+      result,
+    ),
   );
   ctx.failed(result);
   return result.exitCode;
@@ -160,7 +165,14 @@ export async function diffCommand(
 export async function rollbackCommand(
   ctx: CommandContext,
   stageName: string | undefined,
-  opts: { to?: string; force?: boolean; hosts?: string; lockWait?: string; restoreShared?: boolean },
+  opts: {
+    to?: string;
+    force?: boolean;
+    hosts?: string;
+    lockWait?: string;
+    restoreShared?: boolean;
+    timings?: boolean;
+  },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
@@ -174,6 +186,7 @@ export async function rollbackCommand(
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
+  const timed = withTimings(opts.timings, ctx.emit);
   const result = await withSignals((signal) =>
     rollback({
       stage,
@@ -182,12 +195,12 @@ export async function rollbackCommand(
       force: opts.force,
       restoreShared: opts.restoreShared,
       lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-      emit: ctx.emit,
+      emit: timed.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
     }),
   );
-  ctx.print(deploySummary("rollback", result), result);
+  ctx.print(...timed.print(deploySummary("rollback", result), result));
   ctx.failed(result);
   return result.exitCode;
 }

@@ -71,6 +71,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     )
     .option("--probe-concurrency <n>", "keep-alive connections of the probe (default 16)")
     .option("--force", "allow php.fpm reset: reload where php-fpm kills running requests on reload")
+    .option("--timings", "print where the time went, per phase and per host (in --json: timings)")
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
   program
@@ -111,6 +112,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
       "--restore-shared",
       "after the switch back, restore the snapshot of shared/ taken before the live release was deployed",
     )
+    .option("--timings", "print where the time went, per phase and per host (in --json: timings)")
     .addOption(hostsOption)
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());

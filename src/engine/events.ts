@@ -14,6 +14,8 @@ export type EngineEvent =
       readonly stream: "stdout" | "stderr";
       readonly line: string;
     }
+  /** Time spent on a host outside a step (taking the lock and reading the host); not printed as progress. */
+  | { readonly type: "timing"; readonly host: string; readonly step: string; readonly ms: number }
   | { readonly type: "warning"; readonly host?: string; readonly message: string }
   | { readonly type: "info"; readonly host?: string; readonly message: string };
 

@@ -65,7 +65,14 @@ async function tryLock(
   owner: LockOwner,
   emit: Emit,
 ): Promise<Attempt> {
+  const started = Date.now();
   let facts = await readFacts(target, sharedPaths, owner);
+  emit({
+    type: "timing",
+    host: target.host.name,
+    step: "connect, lock and read host",
+    ms: Date.now() - started,
+  });
   if (facts.lock.kind === "held" && holderGone(facts.lock.owner)) {
     emit({
       type: "warning",

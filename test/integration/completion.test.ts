@@ -34,6 +34,7 @@ const CASES: [string[], string[]][] = [
       "--to",
       "--force",
       "--restore-shared",
+      "--timings",
       "--hosts",
       "--lock-wait",
       "--config",

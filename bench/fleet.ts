@@ -1,0 +1,132 @@
+/**
+ * Benchmark (run by hand, prints figures): a fleet of HOSTS sshd on 127.0.0.2 … (one shared host
+ * key and authorized key, started here on free ports, stopped by PID), one deploy to all of them:
+ * first deploy, 1-file incremental, and the incremental again with --parallel. Prints wall time,
+ * the deploying process's peak RSS and its CPU time per host (its own, and that of the ssh/rsync
+ * children it waited for), and the slowest host's prepare steps from --timings.
+ *   npx tsx bench/fleet.ts [hosts=100] [files=500] [megabytes=4] [parallel=10]
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
+import { generateApp } from "./gen-app.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const hosts = Number(process.argv[2] ?? 100);
+const files = Number(process.argv[3] ?? 500);
+const megabytes = Number(process.argv[4] ?? 4);
+const parallel = Number(process.argv[5] ?? 10);
+const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-fleet-"));
+const app = path.join(work, "app");
+generateApp(app, files, megabytes);
+
+const rig = sshRig();
+const servers: Sshd[] = [];
+const stopAll = async () => {
+  await rig.stopAll();
+  rmSync(work, { recursive: true, force: true });
+};
+process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
+const bootStarted = Date.now();
+try {
+  for (let i = 0; i < hosts; i++) servers.push(await rig.start({ address: `127.0.0.${i + 2}` }));
+} catch (error) {
+  await stopAll();
+  throw error;
+}
+console.log(`started ${hosts} sshd in ${Date.now() - bootStarted} ms (pids ${servers[0]!.pid}…)`);
+writeFileSync(
+  path.join(app, "cutover.yaml"),
+  stringify({
+    exclude: ["cutover.yaml"],
+    shared_files: [".env"],
+    keep_releases: 3,
+    stages: {
+      fleet: {
+        hosts: servers.map((s, i) => sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` })),
+      },
+    },
+  }),
+);
+
+interface Usage {
+  maxRSS: number;
+  userMs: number;
+  systemMs: number;
+  childrenMs: number;
+}
+interface Timings {
+  steps: { host: string; step: string; ms: number }[];
+  phases: { phase: string; ms: number }[];
+}
+
+/** One deploy of the fleet; usage comes from bench/usage-hook.mjs on fd 3. */
+async function deploy(extra: string[]): Promise<{ ms: number; usage: Usage; timings: Timings }> {
+  const started = process.hrtime.bigint();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      path.join(root, "bench/usage-hook.mjs"),
+      path.join(root, "bin/cutover.js"),
+      "--json",
+      "deploy",
+      "-q",
+      "--timings",
+      ...extra,
+    ],
+    { cwd: app, stdio: ["ignore", "pipe", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  let usage = "";
+  child.stdout!.on("data", (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr!.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  child.stdio[3]!.on("data", (c: Buffer) => {
+    usage += c.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (code !== 0) throw new Error(`deploy failed (exit ${code}): ${stderr.slice(-2000)}`);
+  return {
+    ms,
+    usage: JSON.parse(usage) as Usage,
+    timings: (JSON.parse(stdout) as { timings: Timings }).timings,
+  };
+}
+
+function report(label: string, r: { ms: number; usage: Usage; timings: Timings }): void {
+  const perHost = (x: number) => (x / hosts).toFixed(1);
+  console.log(
+    `${label}: ${(r.ms / 1000).toFixed(2)} s wall; peak RSS ${(r.usage.maxRSS / 1024).toFixed(0)} MiB; CPU per host: ` +
+      `cutover ${perHost(r.usage.userMs + r.usage.systemMs)} ms, its ssh/rsync children ${perHost(r.usage.childrenMs)} ms`,
+  );
+  console.log(`  phases: ${r.timings.phases.map((p) => `${p.phase} ${p.ms} ms`).join("; ")}`);
+  const byHost = new Map<string, number>();
+  for (const s of r.timings.steps) byHost.set(s.host, (byHost.get(s.host) ?? 0) + s.ms);
+  const sorted = [...byHost.values()].sort((a, b) => a - b);
+  console.log(
+    `  host step time: median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms over ${sorted.length} hosts`,
+  );
+}
+
+try {
+  console.log(
+    `app: ${files} files, ~${megabytes} MB; ${hosts} hosts; ${os.cpus().length} cores; node ${process.version}`,
+  );
+  report("first deploy", await deploy([]));
+  writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 1';\n");
+  report("1-file incremental", await deploy([]));
+  writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 2';\n");
+  report(`1-file incremental, --parallel ${parallel}`, await deploy(["--parallel", String(parallel)]));
+} finally {
+  await stopAll();
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { EngineEvent } from "../../src/engine/events.js";
+import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
+import type { Executor } from "../../src/transport/executor.js";
+import { fixture } from "../helpers/fixture.js";
+
+/**
+ * The switch skew stays small only if little happens on a host between "prepared" and "switched":
+ * at most 2 round trips (issue 13). Counted on real local targets through a wrapping executor, in
+ * the order they happen together with the engine's events.
+ */
+const fx = fixture();
+after(() => fx.cleanup());
+const hosts = ["a", "b"].map((n, i) => ({ name: `web${i + 1}`, path: path.join(fx.dir, `host ${n}`) }));
+
+type Entry = { kind: "call"; host: string } | { kind: "event"; event: EngineEvent };
+
+function counting(log: Entry[]): ExecutorFactory {
+  return (host, stage, controlPath) => {
+    const real = systemExecutors(host, stage, controlPath);
+    const wrapped: Executor = {
+      host: real.host,
+      run: (cmds, o) => {
+        log.push({ kind: "call", host: host.name });
+        return real.run(cmds, o);
+      },
+      transfer: (t, o) => {
+        log.push({ kind: "call", host: host.name });
+        return real.transfer(t, o);
+      },
+      connect: () => real.connect(),
+      interrupt: () => real.interrupt(),
+      close: () => real.close(),
+    };
+    return wrapped;
+  };
+}
+
+/** Calls to `host` after its step `from` ended and before its step `to` ended. */
+function callsBetween(log: readonly Entry[], host: string, from: string, to: string): number {
+  const ended = (step: string) =>
+    log.findIndex(
+      (e) =>
+        e.kind === "event" &&
+        e.event.type === "step" &&
+        e.event.host === host &&
+        e.event.step === step &&
+        e.event.status === "ok",
+    );
+  const [start, end] = [ended(from), ended(to)];
+  assert.ok(start >= 0 && end > start, `${host}: ${from} then ${to}`);
+  return log.slice(start, end).filter((e) => e.kind === "call" && e.host === host).length;
+}
+
+test("at most 2 round trips per host between 'mark ready' and the switch; negative control: the prepare steps are counted", async () => {
+  fx.writeConfig({}, hosts);
+  for (const version of ["v1", "v2"]) {
+    fx.file("src/lib.php", `<?php function version() { return '${version}'; }\n`);
+    const log: Entry[] = [];
+    const result = await deploy({
+      stage: loadStage({ cwd: fx.app }),
+      emit: (event) => log.push({ kind: "event", event }),
+      command: "cutover deploy (test)",
+      executors: counting(log),
+    });
+    assert.equal(result.ok, true);
+    for (const h of hosts) {
+      const between = callsBetween(log, h.name, "mark ready", "switch current");
+      assert.ok(
+        between >= 1 && between <= 2,
+        `${h.name}: ${between} round trips between prepared and switched`,
+      );
+      assert.ok(
+        callsBetween(log, h.name, "create release directory", "mark ready") > 2,
+        "the counter sees calls",
+      );
+    }
+  }
+});
