@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
+import { resolveBalancer } from "./balancer.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
@@ -234,6 +235,7 @@ export function resolveStage(
       resetWaitSeconds: merged.php?.reset_wait ?? 15,
     },
     rolling,
+    balancer: resolveBalancer(merged.balancer, hosts, where),
     rollbackOn: merged.rollback_on ?? [],
     snapshots: {
       beforeDeploy: merged.snapshots?.before_deploy ?? false,

@@ -185,6 +185,51 @@ const rolling = z
   })
   .strict();
 
+/** A share of the hosts: a count, or a percentage such as "25%". */
+const share = z.union([
+  z.number().int().min(1),
+  z.string().regex(/^\d{1,3}%$/, 'a number of hosts, or a percentage such as "25%"'),
+]);
+
+/** The load balancer in front of the stage's hosts (see "Behind a load balancer" in the README). */
+const balancerCommon = {
+  /** Host name -> its server in the balancer (HAProxy: server name; nginx: address). */
+  servers: z
+    .record(
+      z.string().min(1),
+      z.string().regex(/^[^\s;{}#]+$/, "a server name or address, without spaces or ; { } #"),
+    )
+    .optional(),
+  /** Where the balancer runs: [user@]host[:port], reached over SSH; this machine when absent. */
+  ssh: z
+    .string()
+    .regex(/^(?:[^@\s/]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::\d{1,5})?$/, "[user@]host[:port]")
+    .optional(),
+  drain_timeout: z.number().min(0).optional(),
+  max_unavailable: share.optional(),
+};
+const balancer = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("haproxy"),
+      socket: z
+        .string()
+        .regex(/^\//, "the absolute path of HAProxy's admin socket (stats socket ... level admin)"),
+      backend: z.string().regex(/^[^\s;/]+$/, "a backend name, without spaces, ; or /"),
+      ...balancerCommon,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("nginx"),
+      upstream_file: z.string().regex(/^\//, "the absolute path of the file included in the upstream block"),
+      test_command: z.string().min(1).optional(),
+      reload_command: z.string().min(1).optional(),
+      ...balancerCommon,
+    })
+    .strict(),
+]);
+
 /** Keys that may stand at the top level and be overridden per stage. */
 const settings = {
   source: z.string().min(1).optional(),
@@ -203,6 +248,7 @@ const settings = {
     .strict()
     .optional(),
   rolling: rolling.optional(),
+  balancer: balancer.optional(),
   rollback_on: z.array(z.literal("after_switch")).optional(),
   php: php.optional(),
   smoke: smoke.optional(),

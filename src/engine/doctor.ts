@@ -11,7 +11,7 @@ import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
 import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
-import { withRuntime } from "./php-runtime.js";
+import { phpOfHost, withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts, type Target } from "./targets.js";
 
@@ -195,11 +195,12 @@ async function inspect(
 
 async function inspectPools(
   t: Target,
-  stage: ResolvedStage,
+  stageOfAll: ResolvedStage,
   /** A web server config for this path resolves the symlink per request ($realpath_root). */
   resolvesPerRequest: boolean,
   add: (level: Finding["level"], check: string, message: string, fix: string) => void,
 ): Promise<void> {
+  const stage = phpOfHost(stageOfAll, t.host);
   const l = layout(t.host.path);
   const files = inspectionFiles(randomBytes(8).toString("hex"));
   const ctx = { executor: t.executor, emit: () => undefined };

@@ -1,6 +1,8 @@
 import { CutoverError, EXIT } from "../errors.js";
 import { revisionText } from "../plan/release-meta.js";
 import type { RunPlan } from "../plan/run.js";
+import type { BalancerLink } from "./balancer.js";
+import { type DrainedFailure, drainedSwitchPhase, putBack } from "./drained.js";
 import type { Emit } from "./events.js";
 import {
   prune,
@@ -31,6 +33,8 @@ export interface RunOptions {
   readonly clock: () => Date;
   readonly started: Date;
   readonly who: string;
+  /** The balancer a rolling run takes batches out of (plan phases with `drains`). */
+  readonly balancer?: BalancerLink;
 }
 
 const interrupted = (when: string) =>
@@ -149,6 +153,20 @@ export async function applyRun(
         break;
       }
       case "switch": {
+        if (phase.drains && options.balancer) {
+          const link = options.balancer;
+          let failure: DrainedFailure | undefined;
+          const error = await interruptible("during the switch", async () => {
+            failure = await drainedSwitchPhase(phase, units, plan, link, emit, switched, outcomes, signal);
+            return failure?.error;
+          });
+          if (!error) break;
+          const unhealthy = failure?.unhealthy === true;
+          if (unhealthy) emit({ type: "phase", phase: "health check failed: switching every host back" });
+          const result = await switchBack(error, unhealthy ? "bad" : "failed", unhealthy);
+          if (failure?.out) await putBack(link, failure.out, emit);
+          return result;
+        }
         const error = await interruptible("during the switch", () =>
           switchPhase(phase, units, plan, emit, switched, outcomes),
         );

@@ -1,0 +1,67 @@
+import { configError } from "../errors.js";
+import type { ParsedSettings } from "./schema.js";
+import type { Balancer, ResolvedHost, SshAddress } from "./types.js";
+
+const SSH_TARGET = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?$/;
+
+function sshAddress(text: string): SshAddress {
+  const [, user, host, port] = SSH_TARGET.exec(text)!;
+  return {
+    host: host!.replace(/^\[(.*)\]$/, "$1"),
+    user,
+    port: port ? Number(port) : undefined,
+    options: [],
+  };
+}
+
+/**
+ * The stage's balancer with every host mapped to its server. HAProxy servers default to the host's
+ * name; nginx needs each host's address, since the upstream file lists addresses.
+ */
+export function resolveBalancer(
+  parsed: ParsedSettings["balancer"],
+  hosts: readonly ResolvedHost[],
+  where: (key: string) => string,
+): Balancer | undefined {
+  if (!parsed) return undefined;
+  const given = parsed.servers ?? {};
+  const names = hosts.map((h) => h.name);
+  const stray = Object.keys(given).find((name) => !names.includes(name));
+  if (stray)
+    throw configError(
+      `${where(`balancer.servers.${stray}`)}: no host named "${stray}" in this stage`,
+      `name one of the stage's hosts: ${names.join(", ")}`,
+    );
+  const missing = names.find((name) => given[name] === undefined);
+  if (parsed.type === "nginx" && missing)
+    throw configError(
+      `${where("balancer.servers")}: host "${missing}" has no upstream address`,
+      `add "${missing}: ADDRESS:PORT" (the address the upstream file lists for it)`,
+    );
+  const servers = new Map(names.map((name) => [name, given[name] ?? name]));
+  const taken = new Map<string, string>();
+  for (const [host, server] of servers) {
+    const other = taken.get(server);
+    if (other)
+      throw configError(
+        `${where("balancer.servers")}: hosts "${other}" and "${host}" are both server "${server}"`,
+        "give every host its own server in the balancer",
+      );
+    taken.set(server, host);
+  }
+  const base = {
+    servers,
+    ssh: parsed.ssh ? sshAddress(parsed.ssh) : undefined,
+    drainTimeoutSeconds: parsed.drain_timeout ?? 30,
+    maxUnavailable: (parsed.max_unavailable ?? "50%") as Balancer["maxUnavailable"],
+  };
+  return parsed.type === "haproxy"
+    ? { ...base, type: "haproxy", socket: parsed.socket, backend: parsed.backend }
+    : {
+        ...base,
+        type: "nginx",
+        upstreamFile: parsed.upstream_file,
+        testCommand: parsed.test_command ?? "nginx -t",
+        reloadCommand: parsed.reload_command ?? "nginx -s reload",
+      };
+}
