@@ -252,10 +252,14 @@ export async function resetAndVerify(
         // In place, `current` is the one directory: only the completed OPcache restart shows the new code.
         const served = stage.strategy === "in-place" ? "/current" : `/releases/${release}`;
         for (;;) {
-          const { stdout } = await runStep(ctx, `verify ${pool.address}`, [
+          // A reloaded master re-executes itself: until it accepts again, the connection fails; retried.
+          const asked = await runStep(ctx, `verify ${pool.address}`, [
             askPool(stage.php, files, pool, "status", stage.php.verifyRequests),
-          ]);
-          reports = parseReports(stdout.toString("utf8"));
+          ]).catch((error: Error) => {
+            if (pool.reset !== "reload" || Date.now() > deadline) throw error;
+            return undefined;
+          });
+          reports = asked ? parseReports(asked.stdout.toString("utf8")) : [];
           wrong = reports.filter(
             (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );
