@@ -235,7 +235,9 @@ for (const kind of ["haproxy", "nginx"] as const) {
       const idle = failures(drained).length;
       assert.ok(idle < drained.length / 100, `${idle} connections closed at nginx reloads`);
       if (idle > 0)
-        process.stderr.write(`# ${kind}: ${idle} connections closed at nginx reloads, of ${drained.length} requests\n`);
+        process.stderr.write(
+          `# ${kind}: ${idle} connections closed at nginx reloads, of ${drained.length} requests\n`,
+        );
       assert.deepEqual(
         drained.filter((s) => s.releases.length > 1).slice(0, 3),
         [],
