@@ -1,7 +1,9 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { blueGreenDeploy } from "../engine/blue-green.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
+import type { PoolSwitch } from "../engine/pool-switch.js";
 import type { ExitCode } from "../errors.js";
 import {
   deploy,
@@ -19,6 +21,7 @@ import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js"
 import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
+import { switchText } from "./blue-green.js";
 import { type CommandContext, withSignals } from "./context.js";
 import { hostList, seconds } from "./options.js";
 import { schemaReference } from "./package-info.js";
@@ -55,8 +58,9 @@ export async function deployCommand(
     opts.probeConcurrency === undefined ? (stage.probe?.concurrency ?? 16) : Number(opts.probeConcurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
+  const run = stage.blueGreen ? blueGreenDeploy : deploy;
   const result = await withSignals((signal) =>
-    deploy({
+    run({
       stage,
       hosts,
       lockWaitSeconds,
@@ -69,7 +73,7 @@ export async function deployCommand(
     }),
   );
   ctx.print(
-    `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}`,
+    `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}${"switch" in result && result.switch ? `\n${switchText(result.switch as PoolSwitch)}` : ""}`,
     result,
   );
   ctx.failed(result);
@@ -251,3 +255,4 @@ export async function initCommand(
   });
   return EXIT.ok;
 }
+export { switchBackCommand } from "./blue-green.js";

@@ -1,6 +1,6 @@
 import { configError } from "../errors.js";
 import type { ParsedSettings } from "./schema.js";
-import type { Balancer, ResolvedHost, SshAddress } from "./types.js";
+import type { Balancer, BlueGreen, ResolvedHost, SshAddress } from "./types.js";
 
 const SSH_TARGET = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?$/;
 
@@ -53,6 +53,8 @@ export function resolveBalancer(
     servers,
     ssh: parsed.ssh ? sshAddress(parsed.ssh) : undefined,
     drainTimeoutSeconds: parsed.drain_timeout ?? 30,
+    probeUrl: parsed.probe_url,
+    switchConfirm: parsed.switch_confirm ?? 20,
     maxUnavailable: (parsed.max_unavailable ?? "50%") as Balancer["maxUnavailable"],
   };
   return parsed.type === "haproxy"
@@ -64,4 +66,47 @@ export function resolveBalancer(
         testCommand: parsed.test_command ?? "nginx -t",
         reloadCommand: parsed.reload_command ?? "nginx -s reload",
       };
+}
+
+/** strategy: blue-green needs a balancer and two pools that split the stage's hosts. */
+export function resolveBlueGreen(
+  merged: ParsedSettings,
+  hosts: readonly ResolvedHost[],
+  where: (key: string) => string,
+): BlueGreen | undefined {
+  if (merged.strategy !== "blue-green") {
+    if (merged.pools)
+      throw configError(
+        `${where("pools")}: pools are for strategy: blue-green`,
+        "set strategy: blue-green, or remove pools",
+      );
+    return undefined;
+  }
+  if (!merged.balancer)
+    throw configError(
+      `${where("strategy")}: blue-green needs a balancer`,
+      "add balancer: (type: haproxy or nginx)",
+    );
+  if (!merged.pools)
+    throw configError(
+      `${where("pools")}: blue-green needs pools: { blue: [hosts], green: [hosts] }`,
+      "list each host's name in one pool",
+    );
+  const names = hosts.map((h) => h.name);
+  const { blue, green } = merged.pools;
+  for (const [pool, list] of [
+    ["blue", blue],
+    ["green", green],
+  ] as const) {
+    const stray = list.find((n) => !names.includes(n));
+    if (stray)
+      throw configError(`${where(`pools.${pool}`)}: no host named "${stray}"`, `hosts: ${names.join(", ")}`);
+  }
+  const unplaced = names.find((n) => blue.includes(n) === green.includes(n));
+  if (unplaced)
+    throw configError(
+      `${where("pools")}: host "${unplaced}" must be in exactly one pool`,
+      "list every host once, in blue or green",
+    );
+  return { pools: { blue, green } };
 }

@@ -206,6 +206,10 @@ const balancerCommon = {
     .regex(/^(?:[^@\s/]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::\d{1,5})?$/, "[user@]host[:port]")
     .optional(),
   drain_timeout: z.number().min(0).optional(),
+  /** blue-green: a URL through the balancer, probed after a switch until only the new pool answers. */
+  probe_url: z.string().url().optional(),
+  /** blue-green: consecutive answers from the new pool that end the switch (default 20). */
+  switch_confirm: z.number().int().min(1).max(10000).optional(),
   max_unavailable: share.optional(),
 };
 const balancer = z.discriminatedUnion("type", [
@@ -235,7 +239,12 @@ const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
-  strategy: z.enum(["releases", "in-place"]).optional(),
+  strategy: z.enum(["releases", "in-place", "blue-green"]).optional(),
+  /** strategy: blue-green: the stage's hosts in two pools; the balancer serves one of them. */
+  pools: z
+    .object({ blue: z.array(z.string().min(1)).min(1), green: z.array(z.string().min(1)).min(1) })
+    .strict()
+    .optional(),
   keep_builds: z.number().int().min(1, "must keep at least 1 build").optional(),
   shared_dirs: z.array(pathWithAccess).optional(),
   shared_files: z.array(pathWithAccess).optional(),

@@ -170,6 +170,8 @@ export interface ResolvedStage {
   readonly probe?: { readonly url: string; readonly concurrency: number };
   readonly rolling?: Rolling;
   readonly balancer?: Balancer;
+  /** strategy: blue-green (the hosts deploy as with `releases`). */
+  readonly blueGreen?: BlueGreen;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
   /**
@@ -189,7 +191,15 @@ export interface SnapshotSettings {
 /** The load balancer in front of the stage's hosts: drained rolling deploys take hosts out of it. */
 export type Balancer = HaproxyBalancer | NginxBalancer;
 
+/** strategy: blue-green: two pools of hosts; the balancer serves one, deploys go to the other. */
+export interface BlueGreen {
+  readonly pools: { readonly blue: readonly string[]; readonly green: readonly string[] };
+}
+
 interface BalancerBase {
+  /** blue-green: probed through the balancer after a switch. */
+  readonly probeUrl?: string;
+  readonly switchConfirm: number;
   /** Host name -> its server in the balancer: every host of the stage has one. */
   readonly servers: ReadonlyMap<string, string>;
   /** Reached over SSH when set; this machine otherwise. */

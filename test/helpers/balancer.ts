@@ -76,7 +76,10 @@ export interface Haproxy extends Daemon {
 }
 
 /** HAProxy 2.6 in the foreground: frontend on a free port, backend `app` with a server per backend. */
-export async function startHaproxy(dir: string, servers: readonly { name: string; address: string }[]) {
+export async function startHaproxy(
+  dir: string,
+  servers: readonly { name: string; address: string; disabled?: boolean }[],
+) {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const socket = path.join(dir, "admin.sock");
@@ -97,7 +100,7 @@ frontend web
   default_backend app
 backend app
   balance roundrobin
-${servers.map((s) => `  server ${s.name} ${s.address}`).join("\n")}
+${servers.map((s) => `  server ${s.name} ${s.address}${s.disabled ? " disabled" : ""}`).join("\n")}
 `,
   );
   const d = daemon("/usr/sbin/haproxy", ["-db", "-f", conf]);
@@ -116,9 +119,13 @@ export async function startNginxBalancer(
   dir: string,
   upstreamFile: string,
   addresses: readonly string[],
+  down: readonly string[] = [],
 ): Promise<Nginx & { readonly conf: string }> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(upstreamFile, addresses.map((a) => `server ${a};\n`).join(""));
+  writeFileSync(
+    upstreamFile,
+    addresses.map((a) => `server ${a}${down.includes(a) ? " down" : ""};\n`).join(""),
+  );
   const web = await startNginx(
     dir,
     (listen) => `upstream app {
