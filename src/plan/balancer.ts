@@ -41,7 +41,7 @@ export interface ServerState {
 
 /**
  * `show servers state BACKEND`: a version line, a `#` header, then one line per server with
- * srv_op_state (2 = running) and srv_admin_state (a bit set: maintenance and drain flags).
+ * srv_op_state (2 = running) and srv_admin_state (bits: 0x67 maintenance of any origin, 0x18 drain).
  */
 export function parseHaproxyState(text: string, backend: string): ServerState[] | undefined {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
@@ -61,7 +61,7 @@ export function parseHaproxyState(text: string, backend: string): ServerState[] 
       const opState = Number(f[op!]);
       const adminState = Number(f[admin!]);
       const why =
-        adminState & 0x23
+        adminState & 0x67
           ? "in maintenance"
           : adminState & 0x18
             ? "draining"
