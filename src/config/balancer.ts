@@ -4,8 +4,19 @@ import type { Balancer, BlueGreen, ResolvedHost, SshAddress } from "./types.js";
 
 const SSH_TARGET = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?$/;
 
-function sshAddress(text: string): SshAddress {
-  const [, user, host, port] = SSH_TARGET.exec(text)!;
+type ParsedSsh = NonNullable<NonNullable<ParsedSettings["balancer"]>["ssh"]>;
+
+/** `expand` resolves an identity file as for the stage's hosts (relative to the config file, or ~/). */
+function sshAddress(ssh: ParsedSsh, expand: (p: string) => string): SshAddress {
+  if (typeof ssh !== "string")
+    return {
+      host: ssh.host,
+      user: ssh.user,
+      port: ssh.port,
+      identityFile: ssh.identity_file ? expand(ssh.identity_file) : undefined,
+      options: ssh.ssh_options ?? [],
+    };
+  const [, user, host, port] = SSH_TARGET.exec(ssh)!;
   return {
     host: host!.replace(/^\[(.*)\]$/, "$1"),
     user,
@@ -22,6 +33,7 @@ export function resolveBalancer(
   parsed: ParsedSettings["balancer"],
   hosts: readonly ResolvedHost[],
   where: (key: string) => string,
+  expand: (p: string) => string,
 ): Balancer | undefined {
   if (!parsed) return undefined;
   const given = parsed.servers ?? {};
@@ -51,7 +63,7 @@ export function resolveBalancer(
   }
   const base = {
     servers,
-    ssh: parsed.ssh ? sshAddress(parsed.ssh) : undefined,
+    ssh: parsed.ssh ? sshAddress(parsed.ssh, expand) : undefined,
     drainTimeoutSeconds: parsed.drain_timeout ?? 30,
     probeUrl: parsed.probe_url,
     switchConfirm: parsed.switch_confirm ?? 20,

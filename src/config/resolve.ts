@@ -236,7 +236,7 @@ export function resolveStage(
       resetWaitSeconds: merged.php?.reset_wait ?? 15,
     },
     rolling,
-    balancer: resolveBalancer(merged.balancer, hosts, where),
+    balancer: resolveBalancer(merged.balancer, hosts, where, (p) => expandPath(configDir, p)),
     blueGreen: resolveBlueGreen(merged, hosts, where),
     rollbackOn: merged.rollback_on ?? [],
     snapshots: {

@@ -200,10 +200,24 @@ const balancerCommon = {
       z.string().regex(/^[^\s;{}#]+$/, "a server name or address, without spaces or ; { } #"),
     )
     .optional(),
-  /** Where the balancer runs: [user@]host[:port], reached over SSH; this machine when absent. */
+  /** Where the balancer runs, reached over SSH: "[user@]host[:port]" or as a host; this machine when absent. */
   ssh: z
-    .string()
-    .regex(/^(?:[^@\s/]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::\d{1,5})?$/, "[user@]host[:port]")
+    .union([
+      z
+        .string()
+        .regex(/^(?:[^@\s/]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::\d{1,5})?$/, "[user@]host[:port]"),
+      z
+        .object({
+          host: z.string().min(1),
+          user: z.string().min(1).optional(),
+          port: z.number().int().min(1).max(65535).optional(),
+          identity_file: z.string().min(1).optional(),
+          ssh_options: z
+            .array(z.string().regex(/^\w+[ =]/, 'each option is "Name=value", as for ssh -o'))
+            .optional(),
+        })
+        .strict(),
+    ])
     .optional(),
   drain_timeout: z.number().min(0).optional(),
   /** blue-green: a URL through the balancer, probed after a switch until only the new pool answers. */

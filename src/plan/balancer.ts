@@ -1,5 +1,5 @@
 import type { Balancer, HaproxyBalancer, NginxBalancer } from "../config/resolve.js";
-import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
+import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
  * The balancer's side of a drained rolling run, as data: what takes a batch out of service, what
@@ -15,14 +15,19 @@ export interface BatchDrain {
   readonly timeoutSeconds: number;
 }
 
-/** HAProxy's runtime API: one connection, the commands `;`-separated, the answer printed. Perl is on every Debian. */
-const ASK_SOCKET = `use IO::Socket::UNIX;
-my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "cannot connect to HAProxy's socket $ARGV[0]: $!\\n";
+/**
+ * HAProxy's runtime API: one connection, the commands `;`-separated, the answer printed. Perl (and
+ * its IO::Socket::UNIX) is on every Debian; the socket and the commands are its arguments.
+ */
+const ASK_SOCKET = `exec perl -e '
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "cannot connect to the HAProxy socket $ARGV[0]: $!\\n";
 print $s "$ARGV[1]\\n";
-print while <$s>;`;
+print while <$s>;
+' "$1" "$2"`;
 
 export function haproxyAsk(b: HaproxyBalancer, commands: readonly string[]): Cmd {
-  return cmd(["perl", "-e", ASK_SOCKET, b.socket, commands.join("; ")], { label: "ask HAProxy" });
+  return shProgram(ASK_SOCKET, [b.socket, commands.join("; ")], { label: "ask HAProxy" });
 }
 
 function setState(b: HaproxyBalancer, servers: readonly string[], state: "drain" | "ready"): Cmd {
@@ -41,7 +46,7 @@ export interface ServerState {
 
 /**
  * `show servers state BACKEND`: a version line, a `#` header, then one line per server with
- * srv_op_state (2 = running) and srv_admin_state (bits: 0x67 maintenance of any origin, 0x18 drain).
+ * srv_op_state (2 = running) and srv_admin_state (bits: 0x63 maintenance, forced or inherited; 0x18 drain). 0x04 stays set on a server disabled in the config even once it is ready again.
  */
 export function parseHaproxyState(text: string, backend: string): ServerState[] | undefined {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
@@ -61,7 +66,7 @@ export function parseHaproxyState(text: string, backend: string): ServerState[] 
       const opState = Number(f[op!]);
       const adminState = Number(f[admin!]);
       const why =
-        adminState & 0x67
+        adminState & 0x63
           ? "in maintenance"
           : adminState & 0x18
             ? "draining"

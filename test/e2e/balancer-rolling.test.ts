@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { answeredFailures, failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
 import { cutover, json } from "../helpers/cli.js";
+import { sshHost, sshRig } from "../helpers/sshd.js";
 import { snapshot } from "../helpers/tree.js";
 
 for (const kind of ["haproxy", "nginx"] as const) {
@@ -136,3 +137,28 @@ for (const kind of ["haproxy", "nginx"] as const) {
     }
   });
 }
+
+test("haproxy over SSH: the balancer host is reached with the stage's SSH executor; drained rolling deploy and its checks", async () => {
+  const r = await rig("haproxy");
+  const ssh = sshRig();
+  try {
+    const server = await ssh.start({ address: "127.0.0.9" });
+    const { path: _path, ...reach } = sshHost(ssh, server, "/");
+    r.settings({ ...r.balancer, ssh: reach });
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /balancer take .* out of service/);
+    assert.match(server.log(), /Accepted publickey/, "the balancer was reached over SSH");
+    assert.deepEqual(r.serverStates(), ["no check", "no check"]);
+    r.settings({ ...r.balancer, ssh: { ...reach, port: 1 } });
+    const unreachable = await cutover(["deploy"], r.fx.app);
+    assert.equal(unreachable.code, 1, unreachable.stderr);
+    assert.match(
+      unreachable.stderr.split("\n")[0]!,
+      /balancer: cannot read HAProxy backend app .* on 127\.0\.0\.9/,
+    );
+  } finally {
+    await ssh.stopAll();
+    await r.stop();
+  }
+});

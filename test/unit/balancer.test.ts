@@ -66,15 +66,17 @@ const STATE = `1
 3 app 2 web2 127.0.0.3 2 8 1
 3 app 3 web3 127.0.0.4 2 1 1
 3 app 4 web4 127.0.0.5 0 0 1
+3 app 5 web5 127.0.0.6 2 4 1
 4 other 1 web1 127.0.0.9 2 0 1
 `;
 
-test("show servers state: running and ready is in service; drain, maintenance and down are not", () => {
+test("show servers state: running and ready is in service (also once disabled in the config); drain, maintenance and down are not", () => {
   assert.deepEqual(parseHaproxyState(STATE, "app"), [
     { name: "web1", inService: true },
     { name: "web2", inService: false, why: "draining" },
     { name: "web3", inService: false, why: "in maintenance" },
     { name: "web4", inService: false, why: "down" },
+    { name: "web5", inService: true },
   ]);
   assert.equal(parseHaproxyState("Can't find backend.\n", "app"), undefined, "an error is no state");
 });
