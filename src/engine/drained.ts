@@ -1,4 +1,5 @@
 /** The switch phase of a rolling run behind a balancer: each batch out of service while it changes. */
+import type { ResolvedStage } from "../config/resolve.js";
 import type { BatchDrain } from "../plan/balancer.js";
 import { sessionsOf } from "../plan/balancer.js";
 import type { Phase, RunPlan } from "../plan/run.js";
@@ -6,10 +7,11 @@ import type { BalancerLink } from "./balancer.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { checkHealth } from "./health.js";
+import type { HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
 import { batchHooks, firstFailure } from "./run-parts.js";
 import { runStep, timed } from "./steps.js";
-import { type SwitchOutcome, switchAll } from "./switch.js";
+import { type SwitchOutcome, switchAll, switchBackAll } from "./switch.js";
 
 export interface DrainedFailure {
   readonly error: Error;
@@ -40,7 +42,7 @@ async function waitIdle(link: BalancerLink, drain: BatchDrain, emit: Emit): Prom
 }
 
 /** After a failed batch was switched back: its servers back in service (a failure is a warning). */
-export async function putBack(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
+async function putBack(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
   await balancerStep(link, `put ${drain.servers.join(", ")} back in service`, drain.ready, emit).catch(
     (e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }),
   );
@@ -125,4 +127,41 @@ async function switchDrained(
     checkHealth(u.t, stage.healthCheck!, plan.release, emit, signal),
   );
   return sick ? { error: sick, unhealthy: true, out: drain } : undefined;
+}
+
+/**
+ * The switch back of a drained run: batch by batch, each out of service while `current` goes back
+ * and PHP is reset, then back in service. `out` (a failed batch still out of service) is not taken
+ * out again. What each host serves afterwards, as switchBackAll reports it.
+ */
+export async function drainedSwitchBack(
+  phase: Extract<Phase, { kind: "switch" }>,
+  units: readonly Unit[],
+  switched: ReadonlySet<Unit>,
+  release: string,
+  stage: ResolvedStage,
+  link: BalancerLink,
+  emit: Emit,
+  out: BatchDrain | undefined,
+): Promise<HostOutcome[]> {
+  const outcomes = new Map<Unit, HostOutcome>();
+  // The batch already out goes back in service first: never more out at once than a batch.
+  const order = phase.batches
+    .map((names, i) => ({ names, drain: phase.drains![i]! }))
+    .sort((a, b) => Number(b.drain === out) - Number(a.drain === out));
+  for (const { names, drain } of order) {
+    const group = units.filter((u) => names.includes(u.t.host.name));
+    if (!group.some((u) => switched.has(u))) continue;
+    // A batch that cannot be drained is still switched back (undrained, with a warning).
+    if (drain !== out)
+      await balancerStep(link, `take ${drain.servers.join(", ")} out of service`, drain.out, emit)
+        .then(() => waitIdle(link, drain, emit))
+        .catch((e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }));
+    const hosts = await switchBackAll(group, switched, release, stage, emit);
+    for (const [j, u] of group.entries()) outcomes.set(u, hosts[j]!);
+    await putBack(link, drain, emit);
+  }
+  return units.map(
+    (u) => outcomes.get(u) ?? { host: u.t.host.name, state: "unchanged", serving: u.run.previous ?? null },
+  );
 }

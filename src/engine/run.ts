@@ -1,8 +1,9 @@
 import { CutoverError, EXIT } from "../errors.js";
+import type { BatchDrain } from "../plan/balancer.js";
 import { revisionText } from "../plan/release-meta.js";
-import type { RunPlan } from "../plan/run.js";
+import type { Phase, RunPlan } from "../plan/run.js";
 import type { BalancerLink } from "./balancer.js";
-import { type DrainedFailure, drainedSwitchPhase, putBack } from "./drained.js";
+import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase } from "./drained.js";
 import type { Emit } from "./events.js";
 import {
   prune,
@@ -95,9 +96,28 @@ export async function applyRun(
     );
     return finish(base, hosts, [], error, exitFor(error));
   };
+  // Behind a balancer, a switch back is drained too (a php-fpm reload meets no request in flight).
+  const drained = options.balancer
+    ? plan.phases.find(
+        (p): p is Extract<Phase, { kind: "switch" }> => p.kind === "switch" && p.drains !== undefined,
+      )
+    : undefined;
+  /** The batch a drained switch phase left out of service when it failed. */
+  let outOfService: BatchDrain | undefined;
   const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
     if (switched.size === 0) return notSwitched(error);
-    const hosts = await switchBackAll(units, switched, plan.release, stage, emit);
+    const hosts = drained
+      ? await drainedSwitchBack(
+          drained,
+          units,
+          switched,
+          plan.release,
+          stage,
+          options.balancer!,
+          emit,
+          outOfService,
+        )
+      : await switchBackAll(units, switched, plan.release, stage, emit);
     const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
     await Promise.all(
       units.map(async (u, i) => {
@@ -163,9 +183,8 @@ export async function applyRun(
           if (!error) break;
           const unhealthy = failure?.unhealthy === true;
           if (unhealthy) emit({ type: "phase", phase: "health check failed: switching every host back" });
-          const result = await switchBack(error, unhealthy ? "bad" : "failed", unhealthy);
-          if (failure?.out) await putBack(link, failure.out, emit);
-          return result;
+          outOfService = failure?.out;
+          return switchBack(error, unhealthy ? "bad" : "failed", unhealthy);
         }
         const error = await interruptible("during the switch", () =>
           switchPhase(phase, units, plan, emit, switched, outcomes),
