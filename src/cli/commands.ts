@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { blueGreenDeploy } from "../engine/blue-green.js";
+import { blueGreenDeploy, idlePoolStage } from "../engine/blue-green.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
 import type { PoolSwitch } from "../engine/pool-switch.js";
@@ -48,7 +48,7 @@ export async function deployCommand(
     throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
   }
   if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage, hosts);
+    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts);
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }

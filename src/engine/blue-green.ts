@@ -11,7 +11,7 @@ import { whoAmI } from "./source.js";
 import { openTargets } from "./targets.js";
 
 /** The stage as the deploy engine sees it during a blue-green deploy: the idle pool alone, no balancer. */
-function poolStage(stage: ResolvedStage, hosts: readonly string[]): ResolvedStage {
+export function poolStage(stage: ResolvedStage, hosts: readonly string[]): ResolvedStage {
   return {
     ...stage,
     hosts: stage.hosts.filter((h) => hosts.includes(h.name)),
@@ -52,7 +52,7 @@ export async function blueGreenDeploy(
       type: "phase",
       phase: `${pools.live} serves; deploy to the idle pool ${pools.idle}: ${hosts.join(", ")}`,
     });
-    const result = await deploy({ ...options, stage: poolStage(stage, hosts) });
+    const result = await deploy({ ...options, stage: poolStage(stage, hosts), outOfService: true });
     if (!result.ok || result.exitCode !== 0) {
       emit({
         type: "warning",
@@ -117,5 +117,13 @@ export async function switchBack(options: {
     } finally {
       await targets.close();
     }
+  });
+}
+
+/** The stage of the idle pool, as the balancer says now (for --dry-run: read only). */
+export async function idlePoolStage(stage: ResolvedStage): Promise<ResolvedStage> {
+  return withLink(stage, async (link) => {
+    const pools = await readPools(link, stage);
+    return poolStage(stage, poolHosts(stage.blueGreen!, pools.idle));
   });
 }

@@ -28,6 +28,8 @@ export interface DeployOptions {
   readonly parallel?: number;
   /** Go ahead where cutover would refuse: reset: reload on a php-fpm that kills requests on reload. */
   readonly force?: boolean;
+  /** The hosts are out of the balancer (blue-green's idle pool): a php-fpm reload meets no request. */
+  readonly outOfService?: boolean;
   /** HTTP load during the deploy, judged afterwards (observes; never changes the outcome). */
   readonly probe?: { readonly url: string; readonly concurrency: number };
   /** How hosts are reached (tests inject failing executors). */
@@ -69,7 +71,8 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
       let plan: RunPlan;
       try {
         // Drained, a php-fpm reload meets no request in flight.
-        if (!drains(stage)) await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
+        if (!drains(stage) && !options.outOfService)
+          await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
         const releaseId = nextReleaseId(
           started,
           locked.flatMap((t) => [...t.facts.releaseDirs, ...t.facts.metas.keys()]),

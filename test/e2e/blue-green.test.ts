@@ -50,8 +50,8 @@ for (const kind of ["haproxy", "nginx"] as const) {
         {
           strategy: "blue-green",
           pools: { blue: [blue!.name], green: [green!.name] },
+          // php-fpm reloads (process_control_timeout 0) are safe on the idle pool: it gets no request.
           rolling: undefined,
-          php: undefined,
           health_check: { url: `http://{name}:${port}/health.php`, expect_body: "ok" },
         },
       );
@@ -69,6 +69,11 @@ for (const kind of ["haproxy", "nginx"] as const) {
       const toBlue = await run(["deploy"]);
       assert.deepEqual([toBlue.out.from, toBlue.out.to], ["green", "blue"]);
       assert.deepEqual(r.backends.map(live), [toBlue.release, toGreen.release]);
+
+      const dry = await cutover(["deploy", "--dry-run"], r.fx.app);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.ok(dry.stdout.includes(green!.deployPath), "--dry-run plans the idle pool");
+      assert.ok(!dry.stdout.includes(blue!.deployPath), "--dry-run leaves the live pool alone");
 
       const marks: Mark[] = [];
       const samples = await underLoad(r.url, async () => {
