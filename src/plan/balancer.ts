@@ -16,24 +16,32 @@ export interface BatchDrain {
 }
 
 /**
- * HAProxy's runtime API: one connection, the commands `;`-separated, the answer printed. Perl (and
- * its IO::Socket::UNIX) is on every Debian; the socket and the commands are its arguments.
+ * HAProxy's runtime API: one connection, the commands `;`-separated. Perl (and its IO::Socket::UNIX)
+ * is on every Debian; the socket and the commands are its arguments. A `set` command answers nothing
+ * when it worked, so with "silent" any answer ("Permission denied", "No such server.") fails the step.
  */
 const ASK_SOCKET = `exec perl -e '
 use IO::Socket::UNIX;
 my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "cannot connect to the HAProxy socket $ARGV[0]: $!\\n";
 print $s "$ARGV[1]\\n";
-print while <$s>;
-' "$1" "$2"`;
+my $answer = join "", <$s>;
+if ($ARGV[2] eq "silent" && $answer =~ /\\S/) { $answer =~ s/\\s+/ /g; die "HAProxy refused: $answer\\n"; }
+print $answer;
+' "$1" "$2" "$3"`;
 
-export function haproxyAsk(b: HaproxyBalancer, commands: readonly string[]): Cmd {
-  return shProgram(ASK_SOCKET, [b.socket, commands.join("; ")], { label: "ask HAProxy" });
+export function haproxyAsk(
+  b: HaproxyBalancer,
+  commands: readonly string[],
+  answer: "silent" | "read" = "read",
+): Cmd {
+  return shProgram(ASK_SOCKET, [b.socket, commands.join("; "), answer], { label: "ask HAProxy" });
 }
 
 function setState(b: HaproxyBalancer, servers: readonly string[], state: "drain" | "ready"): Cmd {
   return haproxyAsk(
     b,
     servers.map((s) => `set server ${b.backend}/${s} state ${state}`),
+    "silent",
   );
 }
 

@@ -41,9 +41,13 @@ export function poolsOf(bg: BlueGreen, b: Balancer, states: readonly ServerState
 export function switchPools(bg: BlueGreen, b: Balancer, to: PoolName): Cmd {
   const servers = (pool: PoolName) => bg.pools[pool].map((h) => b.servers.get(h)!);
   if (b.type === "haproxy")
-    return haproxyAsk(b, [
-      ...servers(to).map((s) => `set server ${b.backend}/${s} state ready`),
-      ...servers(otherPool(to)).map((s) => `set server ${b.backend}/${s} state drain`),
-    ]);
+    return haproxyAsk(
+      b,
+      [
+        ...servers(to).map((s) => `set server ${b.backend}/${s} state ready`),
+        ...servers(otherPool(to)).map((s) => `set server ${b.backend}/${s} state drain`),
+      ],
+      "silent",
+    );
   return nginxSwap(b, nginxUpstream(b, servers(otherPool(to))));
 }

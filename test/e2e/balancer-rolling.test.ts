@@ -148,6 +148,20 @@ for (const kind of ["haproxy", "nginx"] as const) {
       putBack();
       const again = await cutover(["--json", "doctor"], r.fx.app);
       assert.equal(again.code, 0, again.stdout);
+      if (r.readOnly) {
+        // Last: a socket that reads but refuses changes. The first change (the drain) fails after the
+        // release was built: it is marked failed, current and the balancer stay as they were.
+        r.settings(r.readOnly);
+        const states = r.serverStates();
+        const d = await cutover(["deploy"], r.fx.app);
+        assert.equal(d.code, 1, d.stderr);
+        assert.match(d.stderr, /HAProxy refused: Permission denied/);
+        assert.deepEqual(
+          r.backends.map((b) => snapshot(b.deployPath).get("current")),
+          before.map((b) => b.get("current")),
+        );
+        assert.deepEqual(r.serverStates(), states, "no server left out");
+      }
     } finally {
       await r.stop();
     }

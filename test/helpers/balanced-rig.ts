@@ -20,6 +20,8 @@ export interface Rig {
   /** The balancer's frontend. */
   readonly url: string;
   readonly balancer: Record<string, unknown>;
+  /** HAProxy only: the balancer through a socket that may read but not change (level operator). */
+  readonly readOnly?: Record<string, unknown>;
   /** A server's state in the balancer, read without cutover: "ready", "drain" or "maint"/"down". */
   readonly serverStates: () => string[];
   /** Breaks the balancer so it cannot be read (wrong socket, config that fails nginx -t); returns the undo. */
@@ -56,6 +58,7 @@ echo "slow $a\\n";
   let balancer: Record<string, unknown>;
   let serverStates: () => string[];
   let breakIt: () => () => void;
+  let readOnly: Record<string, unknown> | undefined;
   let takeOut: () => () => void;
   let stopBalancer: () => Promise<void>;
   try {
@@ -71,6 +74,7 @@ echo "slow $a\\n";
       url = h.url;
       stopBalancer = h.stop;
       balancer = { type: "haproxy", socket: h.socket, backend: "app", servers, drain_timeout: 20 };
+      readOnly = { ...balancer, socket: h.operatorSocket };
       serverStates = () => {
         const stat = h
           .ask("show stat")
@@ -154,6 +158,7 @@ echo "slow $a\\n";
     get balancer() {
       return balancer;
     },
+    readOnly,
     serverStates,
     breakIt,
     takeOut,

@@ -71,6 +71,8 @@ export function backendSettings(fx: Fixture) {
 export interface Haproxy extends Daemon {
   readonly url: string;
   readonly socket: string;
+  /** A socket at level operator: it reads states, and answers "Permission denied" to set commands. */
+  readonly operatorSocket: string;
   /** One runtime API command, answered (through socat, as an operator would). */
   ask(command: string): string;
 }
@@ -88,6 +90,7 @@ export async function startHaproxy(
     conf,
     `global
   stats socket "${socket}" mode 600 level admin
+  stats socket "${path.join(dir, "operator.sock")}" mode 600 level operator
   maxconn 4096
 defaults
   mode http
@@ -109,6 +112,7 @@ ${servers.map((s) => `  server ${s.name} ${s.address}${s.disabled ? " disabled" 
     ...d,
     url: `http://127.0.0.1:${port}`,
     socket,
+    operatorSocket: path.join(dir, "operator.sock"),
     ask: (command: string) =>
       execFileSync("socat", ["-t", "2", "-", `UNIX-CONNECT:${socket}`], { input: `${command}\n` }).toString(),
   } satisfies Haproxy;
