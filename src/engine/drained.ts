@@ -22,13 +22,18 @@ export interface DrainedFailure {
 }
 
 /** Waits until the batch's servers have no sessions, or the drain timeout passes (then a warning). */
-async function waitIdle(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
+async function waitIdle(
+  link: BalancerLink,
+  drain: BatchDrain,
+  emit: Emit,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + drain.timeoutSeconds * 1000;
   await timed(emit, "balancer", `wait for ${drain.servers.join(", ")} to finish their sessions`, async () => {
     for (;;) {
       const { stdout } = await runStep({ executor: link.executor, emit }, "read sessions", [drain.sessions]);
       const left = sessionsOf(link.config, drain, stdout.toString("utf8"));
-      if (left === 0) return;
+      if (left === 0 || signal?.aborted) return;
       if (Date.now() > deadline) {
         emit({
           type: "warning",
@@ -41,8 +46,8 @@ async function waitIdle(link: BalancerLink, drain: BatchDrain, emit: Emit): Prom
   });
 }
 
-/** After a failed batch was switched back: its servers back in service (a failure is a warning). */
-async function putBack(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
+/** After a failed batch was switched back (or never switched): back in service (a failure is a warning). */
+export async function putBack(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
   await balancerStep(link, `put ${drain.servers.join(", ")} back in service`, drain.ready, emit).catch(
     (e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }),
   );
@@ -70,6 +75,7 @@ export async function drainedSwitchPhase(
   for (const [i, names] of phase.batches.entries()) {
     const drain = phase.drains![i]!;
     const group = units.filter((u) => names.includes(u.t.host.name));
+    if (signal?.aborted) return { error: new Error("interrupted"), unhealthy: false };
     emit({ type: "phase", phase: `batch ${i + 1}: ${names.join(", ")} (out of the balancer)` });
     const before = await batchHooks(group, "before_batch", emit);
     if (before) return { error: before, unhealthy: false };
@@ -110,10 +116,12 @@ async function switchDrained(
   signal?: AbortSignal,
 ): Promise<DrainedFailure | undefined> {
   try {
-    await waitIdle(link, drain, emit);
+    await waitIdle(link, drain, emit, signal);
   } catch (error) {
     return { error: error as Error, unhealthy: false, out: drain };
   }
+  // A signal while the batch drained: it is not switched (the engine reports the interruption).
+  if (signal?.aborted) return { error: new Error("interrupted"), unhealthy: false, out: drain };
   const done = await switchAll(group, emit);
   outcomes.push(...done);
   for (const o of done) if (o.ok || o.unit.run.inPlace) switched.add(o.unit);

@@ -3,7 +3,7 @@ import type { BatchDrain } from "../plan/balancer.js";
 import { revisionText } from "../plan/release-meta.js";
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { BalancerLink } from "./balancer.js";
-import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase } from "./drained.js";
+import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase, putBack } from "./drained.js";
 import type { Emit } from "./events.js";
 import {
   prune,
@@ -105,7 +105,10 @@ export async function applyRun(
   /** The batch a drained switch phase left out of service when it failed. */
   let outOfService: BatchDrain | undefined;
   const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
-    if (switched.size === 0) return notSwitched(error);
+    if (switched.size === 0) {
+      if (outOfService) await putBack(options.balancer!, outOfService, emit);
+      return notSwitched(error);
+    }
     const hosts = drained
       ? await drainedSwitchBack(
           drained,

@@ -4,6 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { answeredFailures, failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
 import { cutover, json } from "../helpers/cli.js";
+import { interruptWhen } from "../helpers/interrupt.js";
 import { sshHost, sshRig } from "../helpers/sshd.js";
 import { snapshot } from "../helpers/tree.js";
 
@@ -74,12 +75,21 @@ for (const kind of ["haproxy", "nginx"] as const) {
         const d = await cutover(["--json", "deploy"], r.fx.app);
         assert.equal(d.code, 1, d.stderr);
         assert.match(d.stderr, /health check failed: switching every host back/);
+        assert.deepEqual(r.backends.map(live), [releases[1], releases[1]], "both switched back");
+        // A rollback behind the balancer drains each batch the same way.
+        const rolled = await cutover(["--json", "rollback"], r.fx.app);
+        assert.equal(rolled.code, 0, rolled.stderr);
+        assert.match(rolled.stderr, /out of service/);
       });
       r.fx.file("public/health.php", "<?php echo 'ok';\n");
-      assert.deepEqual(r.backends.map(live), [releases[1], releases[1]], "both switched back");
+      assert.deepEqual(r.backends.map(live), [releases[0], releases[0]], "rolled back");
       assert.deepEqual(r.serverStates(), [inService, inService], "both back in service");
       const backFailed = kind === "haproxy" ? failures(back) : answeredFailures(back);
-      assert.deepEqual(backFailed.slice(0, 3), [], "failed requests during the drained switch back");
+      assert.deepEqual(
+        backFailed.slice(0, 3),
+        [],
+        "failed requests during the drained switch back and rollback",
+      );
 
       // Negative control: the same rolling deploys without the balancer (reload forced) fail requests.
       r.settings(undefined);
@@ -189,6 +199,30 @@ test("haproxy over SSH: the balancer host is reached with the stage's SSH execut
     );
   } finally {
     await ssh.stopAll();
+    await r.stop();
+  }
+});
+
+test("haproxy: a signal while a batch drains: nothing switched, the batch back in service, exit 130", async () => {
+  const r = await rig("haproxy");
+  try {
+    r.fx.file("public/hold.php", "<?php sleep(4); echo 'held';\n");
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const before = r.backends.map(live);
+    // Requests that hold sessions on both servers, so the drain of the first batch has to wait.
+    const held = Array.from({ length: 4 }, () =>
+      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const run = await interruptWhen(["deploy"], r.fx.app, "show stat", "SIGTERM");
+    assert.ok(run.sent, "the signal came while cutover read the sessions of the drained batch");
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(r.backends.map(live), before, "nothing switched");
+    assert.deepEqual(r.serverStates(), ["no check", "no check"], "the drained batch is back in service");
+    assert.deepEqual(await Promise.all(held), ["held", "held", "held", "held"], "held requests finished");
+  } finally {
     await r.stop();
   }
 });

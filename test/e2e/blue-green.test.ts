@@ -107,6 +107,10 @@ for (const kind of ["haproxy", "nginx"] as const) {
       );
       const history = readFileSync(path.join(blue!.deployPath, ".cutover", "history.jsonl"), "utf8");
       assert.match(history, /"event":"switch".*"event":"switch-back"/s, "switches are in the history");
+      const shown = await cutover(["--json", "history"], r.fx.app);
+      assert.equal(shown.code, 0, shown.stderr);
+      const events = json<{ event: string }[]>(shown).map((e) => e.event);
+      assert.ok(events.includes("switch") && events.includes("switch-back"), events.join(", "));
 
       // A green release that fails its health check (checked directly) is never put in service.
       r.fx.file("public/health.php", "<?php http_response_code(500); echo 'broken';\n");
