@@ -75,6 +75,12 @@ for (const kind of ["haproxy", "nginx"] as const) {
       assert.ok(dry.stdout.includes(green!.deployPath), "--dry-run plans the idle pool");
       assert.ok(!dry.stdout.includes(blue!.deployPath), "--dry-run leaves the live pool alone");
 
+      const doctor = await cutover(["--json", "doctor"], r.fx.app);
+      assert.ok(
+        !doctor.stdout.includes('"check": "balancer"'),
+        `doctor accepts one pool out: ${doctor.stdout}`,
+      );
+
       const marks: Mark[] = [];
       const samples = await underLoad(r.url, async () => {
         const deployed = await run(["deploy"]);
