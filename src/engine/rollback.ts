@@ -1,4 +1,5 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { usageError } from "../errors.js";
 import { planInPlaceRollbackRun } from "../plan/in-place.js";
 import { planRollbackRun } from "../plan/rollback-run.js";
 import { drains } from "../plan/run.js";
@@ -31,6 +32,11 @@ export interface RollbackOptions {
 
 /** A rollback is a run of the same engine as a deploy, without the prepare phase; webhooks around it. */
 export async function rollback(options: RollbackOptions): Promise<DeployResult> {
+  if (options.stage.blueGreen && !options.hosts?.length)
+    throw usageError(
+      `rollback: stage ${options.stage.name} is blue-green; a rollback of every host would switch the live pool in place`,
+      "run `cutover switch-back` to serve the other pool again (or roll one pool back with --hosts)",
+    );
   return withNotifications(options.stage, "rollback", options.emit, () =>
     withBalancer(options.stage, options.stage.hosts, options.executors, (balancer) =>
       rollbackRun(options, balancer),

@@ -75,6 +75,9 @@ for (const kind of ["haproxy", "nginx"] as const) {
       assert.ok(dry.stdout.includes(green!.deployPath), "--dry-run plans the idle pool");
       assert.ok(!dry.stdout.includes(blue!.deployPath), "--dry-run leaves the live pool alone");
 
+      const rollback = await cutover(["rollback"], r.fx.app);
+      assert.equal(rollback.code, 2, rollback.stderr);
+      assert.match(rollback.stderr, /is blue-green.*\n.*cutover switch-back/);
       const doctor = await cutover(["--json", "doctor"], r.fx.app);
       assert.ok(
         !doctor.stdout.includes('"check": "balancer"'),
