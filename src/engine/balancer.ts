@@ -1,7 +1,7 @@
 import type { Balancer, ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
 import { haproxyAsk, parseHaproxyState, parseNginxUpstream, type ServerState } from "../plan/balancer.js";
-import { cmd } from "../shell/cmd.js";
+import { shProgram } from "../shell/cmd.js";
 import type { Executor } from "../transport/executor.js";
 import { type ExecutorFactory, openTargets } from "./targets.js";
 
@@ -26,6 +26,14 @@ export function openBalancer(stage: ResolvedStage, make?: ExecutorFactory): Bala
   return { config: b, executor: targets[0]!.executor, close: () => targets.close() };
 }
 
+/** The upstream file, and whether nginx accepts its config now (its first [emerg] line, or last line, if not). */
+const READ_UPSTREAM = `cat -- "$1" || exit 1
+if ! out=$(sh -c "$2" 2>&1); then
+  why=$(printf '%s\\n' "$out" | grep -m 1 -F '[emerg]' || printf '%s\\n' "$out" | tail -n 1)
+  printf 'nginx config test failed (%s): %s\\n' "$2" "$why" >&2
+  exit 1
+fi`;
+
 function unreachable(b: Balancer, why: string): CutoverError {
   return new CutoverError("balancer", `balancer: cannot read ${describeBalancer(b)}: ${why}`, {
     state: "nothing was changed",
@@ -42,23 +50,18 @@ export async function readServers(link: BalancerLink): Promise<ServerState[]> {
   const asked =
     b.type === "haproxy"
       ? haproxyAsk(b, [`show servers state ${b.backend}`])
-      : cmd([
-          "sh",
-          "-c",
-          'cat -- "$1" && sh -c "$2" >/dev/null 2>&1 || { echo "nginx config test failed: $2" >&2; exit 1; }',
-          "sh",
-          b.upstreamFile,
-          b.testCommand,
-        ]);
+      : shProgram(READ_UPSTREAM, [b.upstreamFile, b.testCommand], {
+          label: "read the upstream file, test nginx",
+        });
   const result = await link.executor
     .run([asked])
     .catch((e: Error) => ({ code: -1, stdout: Buffer.from(""), stderr: e.message }));
   const text = result.stdout.toString("utf8");
-  const firstLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
-  if (result.code !== 0) throw unreachable(b, firstLine(result.stderr) || `exit ${result.code}`);
+  const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
+  if (result.code !== 0) throw unreachable(b, lastLine(result.stderr) || `exit ${result.code}`);
   if (b.type === "nginx") return parseNginxUpstream(text);
   const states = parseHaproxyState(text, b.backend);
-  if (!states) throw unreachable(b, firstLine(text) || "no answer");
+  if (!states) throw unreachable(b, lastLine(text) || "no answer");
   return states;
 }
 
