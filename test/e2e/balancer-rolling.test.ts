@@ -145,6 +145,11 @@ for (const kind of ["haproxy", "nginx"] as const) {
       );
       undo();
 
+      if (kind === "haproxy") {
+        r.settings({ ...r.balancer, backend: "nope" });
+        await refusedUnchanged(/balancer: cannot read HAProxy backend nope .*Can't find backend/);
+      }
+
       const servers = r.balancer.servers as Record<string, string>;
       const second = r.backends[1]!.name;
       r.settings({
