@@ -1,7 +1,9 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { blueGreenDeploy, idlePoolStage } from "../engine/blue-green.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
+import type { PoolSwitch } from "../engine/pool-switch.js";
 import type { ExitCode } from "../errors.js";
 import {
   deploy,
@@ -20,6 +22,7 @@ import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import { withTimings } from "../report/timings.js";
+import { switchText } from "./blue-green.js";
 import { type CommandContext, withSignals } from "./context.js";
 import { hostList, seconds } from "./options.js";
 import { schemaReference } from "./package-info.js";
@@ -47,7 +50,7 @@ export async function deployCommand(
     throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
   }
   if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage, hosts);
+    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts);
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
@@ -58,8 +61,9 @@ export async function deployCommand(
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
   const timed = withTimings(opts.timings, ctx.emit);
+  const run = stage.blueGreen ? blueGreenDeploy : deploy;
   const result = await withSignals((signal) =>
-    deploy({
+    run({
       stage,
       hosts,
       lockWaitSeconds,
@@ -71,12 +75,13 @@ export async function deployCommand(
       probe: probeUrl ? { url: probeUrl, concurrency } : undefined,
     }),
   );
-  ctx.print(
-    ...timed.print(
-      `${deploySummary("deploy", result)}${result.probe ? `\n${probeText(result.probe)}` : ""}`,
-      result,
-    ),
-  );
+  const poolSwitch = "switch" in result && result.switch ? (result.switch as PoolSwitch) : undefined;
+  const text = [
+    deploySummary("deploy", result),
+    ...(result.probe ? [probeText(result.probe)] : []),
+    ...(poolSwitch ? [switchText(poolSwitch)] : []),
+  ].join("\n");
+  ctx.print(...timed.print(text, result));
   ctx.failed(result);
   return result.exitCode;
 }
@@ -264,3 +269,4 @@ export async function initCommand(
   });
   return EXIT.ok;
 }
+export { switchBackCommand } from "./blue-green.js";

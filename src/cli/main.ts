@@ -117,6 +117,12 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());
   program
+    .command("switch-back [stage]")
+    .description(
+      "strategy: blue-green: put the pool that served before the last switch back in service (no upload; health-checked first)",
+    )
+    .action((stage) => run((c, ctx) => c.switchBackCommand(ctx, stage))());
+  program
     .command("releases [stage]")
     .description("list releases with their state on every host")
     .addOption(hostsOption)

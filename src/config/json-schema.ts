@@ -47,6 +47,8 @@ function convertType(schema: ZodTypeAny, at: string, describe: Describe): JsonSc
     return { type: "array", items: inner(schema.element, `${at}[]`), ...(min ? { minItems: min } : {}) };
   }
   if (schema instanceof z.ZodUnion) return { anyOf: (schema.options as ZodTypeAny[]).map((o) => inner(o)) };
+  if (schema instanceof z.ZodDiscriminatedUnion)
+    return { oneOf: (schema.options as ZodTypeAny[]).map((o) => inner(o)) };
   if (schema instanceof z.ZodEnum) return fromEnv({ type: "string", enum: [...schema.options] });
   if (schema instanceof z.ZodLiteral) return { const: schema.value };
   if (schema instanceof z.ZodRecord) {

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
+import { resolveBalancer, resolveBlueGreen } from "./balancer.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
@@ -185,7 +186,8 @@ export function resolveStage(
     source,
     exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
-    strategy: merged.strategy ?? "releases",
+    // Blue-green hosts keep releases like any other; the pools and the balancer do the rest.
+    strategy: merged.strategy === "in-place" ? "in-place" : "releases",
     keepBuilds: merged.keep_builds ?? DEFAULTS.keepBuilds,
     sharedDirs,
     sharedFiles,
@@ -234,6 +236,8 @@ export function resolveStage(
       resetWaitSeconds: merged.php?.reset_wait ?? 15,
     },
     rolling,
+    balancer: resolveBalancer(merged.balancer, hosts, where, (p) => expandPath(configDir, p)),
+    blueGreen: resolveBlueGreen(merged, hosts, where),
     rollbackOn: merged.rollback_on ?? [],
     snapshots: {
       beforeDeploy: merged.snapshots?.before_deploy ?? false,

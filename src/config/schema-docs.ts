@@ -23,6 +23,10 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
     "Seconds any one step may run on a host; its whole process group is killed after (default 3600).",
   "upload.compare":
     "mtime (size + nanosecond mtime, default) or checksum (content: use it from a fresh CI checkout).",
+  pools:
+    "strategy: blue-green: the host names of the blue and the green pool; a deploy goes to the pool out of the balancer, then the balancer switches to it.",
+  balancer:
+    "The load balancer in front of the hosts (type: haproxy or nginx): with rolling, each batch is taken out of it while it switches.",
   rolling: "Switch in batches: batch (a number of hosts or a percentage) and pause_seconds between batches.",
   rollback_on: "[after_switch]: a failing after_switch hook on any host switches every host back.",
   php: "PHP runtime: php-fpm pools and their reset (none, opcache, reload), mod_php, warm-up, reset checks.",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { balancer } from "./schema-balancer.js";
 
 /** A path inside a release: relative, no "..", no leading "/", so it can never escape the release. */
 const releasePath = z
@@ -190,7 +191,12 @@ const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
-  strategy: z.enum(["releases", "in-place"]).optional(),
+  strategy: z.enum(["releases", "in-place", "blue-green"]).optional(),
+  /** strategy: blue-green: the stage's hosts in two pools; the balancer serves one of them. */
+  pools: z
+    .object({ blue: z.array(z.string().min(1)).min(1), green: z.array(z.string().min(1)).min(1) })
+    .strict()
+    .optional(),
   keep_builds: z.number().int().min(1, "must keep at least 1 build").optional(),
   shared_dirs: z.array(pathWithAccess).optional(),
   shared_files: z.array(pathWithAccess).optional(),
@@ -203,6 +209,7 @@ const settings = {
     .strict()
     .optional(),
   rolling: rolling.optional(),
+  balancer: balancer.optional(),
   rollback_on: z.array(z.literal("after_switch")).optional(),
   php: php.optional(),
   smoke: smoke.optional(),

@@ -169,6 +169,9 @@ export interface ResolvedStage {
   /** HTTP load to run during deploys (`deploy --probe URL` overrides the url). */
   readonly probe?: { readonly url: string; readonly concurrency: number };
   readonly rolling?: Rolling;
+  readonly balancer?: Balancer;
+  /** strategy: blue-green (the hosts deploy as with `releases`). */
+  readonly blueGreen?: BlueGreen;
   /** Failures after the switch that switch every host back. */
   readonly rollbackOn: readonly "after_switch"[];
   /**
@@ -183,4 +186,40 @@ export interface ResolvedStage {
 export interface SnapshotSettings {
   readonly beforeDeploy: boolean;
   readonly keep: number;
+}
+
+/** The load balancer in front of the stage's hosts: drained rolling deploys take hosts out of it. */
+export type Balancer = HaproxyBalancer | NginxBalancer;
+
+/** strategy: blue-green: two pools of hosts; the balancer serves one, deploys go to the other. */
+export interface BlueGreen {
+  readonly pools: { readonly blue: readonly string[]; readonly green: readonly string[] };
+}
+
+interface BalancerBase {
+  /** blue-green: probed through the balancer after a switch. */
+  readonly probeUrl?: string;
+  readonly switchConfirm: number;
+  /** Host name -> its server in the balancer: every host of the stage has one. */
+  readonly servers: ReadonlyMap<string, string>;
+  /** Reached over SSH when set; this machine otherwise. */
+  readonly ssh?: SshAddress;
+  /** Longest wait for a drained server's sessions to end before it is deployed anyway. */
+  readonly drainTimeoutSeconds: number;
+  /** Most hosts out of service at once: a count, or a percentage of the stage's hosts. */
+  readonly maxUnavailable: number | `${number}%`;
+}
+
+export interface HaproxyBalancer extends BalancerBase {
+  readonly type: "haproxy";
+  readonly socket: string;
+  readonly backend: string;
+}
+
+export interface NginxBalancer extends BalancerBase {
+  readonly type: "nginx";
+  /** Holds only `server ADDRESS;` lines, included in the upstream block; cutover rewrites it. */
+  readonly upstreamFile: string;
+  readonly testCommand: string;
+  readonly reloadCommand: string;
 }

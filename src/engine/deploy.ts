@@ -1,8 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { planInPlaceDeployRun } from "../plan/in-place.js";
 import { nextReleaseId } from "../plan/release-id.js";
-import { planDeployRun, type RunPlan } from "../plan/run.js";
+import { drains, planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
+import { type BalancerLink, withBalancer } from "./balancer.js";
 import type { Emit } from "./events.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
@@ -27,6 +28,8 @@ export interface DeployOptions {
   readonly parallel?: number;
   /** Go ahead where cutover would refuse: reset: reload on a php-fpm that kills requests on reload. */
   readonly force?: boolean;
+  /** The hosts are out of the balancer (blue-green's idle pool): a php-fpm reload meets no request. */
+  readonly outOfService?: boolean;
   /** HTTP load during the deploy, judged afterwards (observes; never changes the outcome). */
   readonly probe?: { readonly url: string; readonly concurrency: number };
   /** How hosts are reached (tests inject failing executors). */
@@ -39,12 +42,16 @@ export interface DeployOptions {
  */
 export async function deploy(options: DeployOptions): Promise<DeployResult & { probe?: ProbeReport }> {
   return withNotifications(options.stage, "deploy", options.emit, () =>
-    withProbe(options.probe, options.emit, (emit) => deployRun({ ...options, emit })),
+    withProbe(options.probe, options.emit, (emit) =>
+      withBalancer(options.stage, options.stage.hosts, options.executors, (balancer) =>
+        deployRun({ ...options, emit }, balancer),
+      ),
+    ),
   );
 }
 
 /** Lock -> read every host -> plan (pure) -> apply; nothing switches unless every host is ready. */
-async function deployRun(options: DeployOptions): Promise<DeployResult> {
+async function deployRun(options: DeployOptions, balancer: BalancerLink | undefined): Promise<DeployResult> {
   const { stage, emit } = options;
   const clock = options.now ?? (() => new Date());
   const started = clock();
@@ -63,7 +70,9 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
     try {
       let plan: RunPlan;
       try {
-        await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
+        // Drained, a php-fpm reload meets no request in flight.
+        if (!drains(stage) && !options.outOfService)
+          await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
         const releaseId = nextReleaseId(
           started,
           locked.flatMap((t) => [...t.facts.releaseDirs, ...t.facts.metas.keys()]),
@@ -92,6 +101,7 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
         clock,
         started,
         who,
+        balancer,
       });
       if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
       return result;

@@ -6,12 +6,13 @@ import { askPool, inspectionFiles } from "../integrations/php/steps.js";
 import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
 import { isAdoptableName } from "../plan/release-id.js";
+import { balancerFindings } from "./doctor-balancer.js";
 import { exposedFiles } from "./doctor-http.js";
 import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
 import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
-import { withRuntime } from "./php-runtime.js";
+import { phpOfHost, withRuntime } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts, type Target } from "./targets.js";
 
@@ -40,6 +41,7 @@ export async function doctor(
     const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
     const findings = perHost.flatMap((h) => h.findings);
     findings.push(...(await askForSecrets(stage, targets, perHost)));
+    findings.push(...(await balancerFindings(stage)));
     const clocks = perHost.map((h) => h.clockMs);
     const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
     if (skewMs > MAX_SKEW_MS) {
@@ -195,11 +197,12 @@ async function inspect(
 
 async function inspectPools(
   t: Target,
-  stage: ResolvedStage,
+  stageOfAll: ResolvedStage,
   /** A web server config for this path resolves the symlink per request ($realpath_root). */
   resolvesPerRequest: boolean,
   add: (level: Finding["level"], check: string, message: string, fix: string) => void,
 ): Promise<void> {
+  const stage = phpOfHost(stageOfAll, t.host);
   const l = layout(t.host.path);
   const files = inspectionFiles(randomBytes(8).toString("hex"));
   const ctx = { executor: t.executor, emit: () => undefined };

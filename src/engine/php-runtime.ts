@@ -21,6 +21,20 @@ import type { Target } from "./targets.js";
 
 type Host = Target & { readonly layout: LockedTarget["layout"] };
 
+/** php.fpm sockets and php.reload_command may name the host ({name}): several slots on one machine. */
+export function phpOfHost(stage: ResolvedStage, host: { readonly name: string }): ResolvedStage {
+  const php = stage.php;
+  const named = (text: string) => text.replaceAll("{name}", host.name);
+  return {
+    ...stage,
+    php: {
+      ...php,
+      pools: php.pools.map((p) => ({ ...p, address: named(p.address) })),
+      reloadCommand: php.reloadCommand === undefined ? undefined : named(php.reloadCommand),
+    },
+  };
+}
+
 /** Installs the PHP helper files, runs `work` with them, and removes them whatever happens. */
 export async function withRuntime<T>(
   ctx: StepContext,
@@ -74,12 +88,13 @@ export async function refuseUnsafeReload(
   if (pools.length === 0) return;
   await Promise.all(
     targets.map(async (t) => {
+      const { php } = phpOfHost(stage, t.host);
       const files = runtimeFiles(t.layout, `check-${process.pid}`);
       const ctx = { executor: t.executor, emit };
       await withRuntime(ctx, t.layout, files, "", async () => {
-        for (const pool of pools) {
+        for (const pool of php.pools.filter((p) => p.reset === "reload")) {
           const { stdout } = await runStep(ctx, `check ${pool.address} before reloads`, [
-            askPool(stage.php, files, pool, "status"),
+            askPool(php, files, pool, "status"),
           ]);
           const fpm = parseReports(stdout.toString("utf8"))[0]?.fpm;
           const timeout = fpm?.process_control_timeout;
@@ -111,7 +126,8 @@ export async function refuseUnsafeReload(
 }
 
 /** Compiles the new release's PHP files into every pool's OPcache before the switch. */
-export async function warmUp(t: Host, stage: ResolvedStage, release: string, emit: Emit): Promise<void> {
+export async function warmUp(t: Host, stageOfAll: ResolvedStage, release: string, emit: Emit): Promise<void> {
+  const stage = phpOfHost(stageOfAll, t.host);
   const files = runtimeFiles(t.layout, release);
   await runStep(
     { executor: t.executor, emit },
@@ -134,7 +150,13 @@ export async function warmUp(t: Host, stage: ResolvedStage, release: string, emi
 }
 
 /** Smoke checks through FastCGI: the new release's own scripts, while the old one still serves. */
-export async function smokeHttp(t: Host, stage: ResolvedStage, release: string, emit: Emit): Promise<void> {
+export async function smokeHttp(
+  t: Host,
+  stageOfAll: ResolvedStage,
+  release: string,
+  emit: Emit,
+): Promise<void> {
+  const stage = phpOfHost(stageOfAll, t.host);
   const files = runtimeFiles(t.layout, release);
   const pool = stage.php.pools[0]!;
   await runStep(
@@ -207,10 +229,11 @@ function describe(reports: readonly RuntimeReport[]): string {
  */
 export async function resetAndVerify(
   t: Host,
-  stage: ResolvedStage,
+  stageOfAll: ResolvedStage,
   release: string,
   emit: Emit,
 ): Promise<void> {
+  const stage = phpOfHost(stageOfAll, t.host);
   const ctx = { executor: t.executor, emit };
   if (stage.php.modPhp) await reloadApache(t, stage, emit);
   const pools = stage.php.pools.filter((p) => p.reset !== "none");
@@ -229,10 +252,14 @@ export async function resetAndVerify(
         // In place, `current` is the one directory: only the completed OPcache restart shows the new code.
         const served = stage.strategy === "in-place" ? "/current" : `/releases/${release}`;
         for (;;) {
-          const { stdout } = await runStep(ctx, `verify ${pool.address}`, [
+          // A reloaded master re-executes itself: until it accepts again, the connection fails; retried.
+          const asked = await runStep(ctx, `verify ${pool.address}`, [
             askPool(stage.php, files, pool, "status", stage.php.verifyRequests),
-          ]);
-          reports = parseReports(stdout.toString("utf8"));
+          ]).catch((error: Error) => {
+            if (pool.reset !== "reload" || Date.now() > deadline) throw error;
+            return undefined;
+          });
+          reports = asked ? parseReports(asked.stdout.toString("utf8")) : [];
           wrong = reports.filter(
             (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );

@@ -1,6 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { usageError } from "../errors.js";
 import { planInPlaceRollbackRun } from "../plan/in-place.js";
 import { planRollbackRun } from "../plan/rollback-run.js";
+import { drains } from "../plan/run.js";
+import { type BalancerLink, withBalancer } from "./balancer.js";
 import { listBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";
 import { lockAll, newOwner, unlockAll } from "./lock.js";
@@ -29,10 +32,22 @@ export interface RollbackOptions {
 
 /** A rollback is a run of the same engine as a deploy, without the prepare phase; webhooks around it. */
 export async function rollback(options: RollbackOptions): Promise<DeployResult> {
-  return withNotifications(options.stage, "rollback", options.emit, () => rollbackRun(options));
+  if (options.stage.blueGreen && !options.hosts?.length)
+    throw usageError(
+      `rollback: stage ${options.stage.name} is blue-green; a rollback of every host would switch the live pool in place`,
+      "run `cutover switch-back` to serve the other pool again (or roll one pool back with --hosts)",
+    );
+  return withNotifications(options.stage, "rollback", options.emit, () =>
+    withBalancer(options.stage, options.stage.hosts, options.executors, (balancer) =>
+      rollbackRun(options, balancer),
+    ),
+  );
 }
 
-async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
+async function rollbackRun(
+  options: RollbackOptions,
+  balancer: BalancerLink | undefined,
+): Promise<DeployResult> {
   const { stage, emit } = options;
   const clock = options.now ?? (() => new Date());
   const started = clock();
@@ -61,7 +76,8 @@ async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
         stage.strategy === "in-place"
           ? planInPlaceRollbackRun({ ...input, builds: await listBuilds(stage) })
           : planRollbackRun(input);
-      await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
+      // Drained, a php-fpm reload meets no request in flight.
+      if (!drains(stage)) await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
       for (const h of plan.hosts) {
         const message = describeLeftovers(h.leftovers);
         if (message) emit({ type: "warning", host: h.host.name, message });
@@ -70,7 +86,7 @@ async function rollbackRun(options: RollbackOptions): Promise<DeployResult> {
         type: "phase",
         phase: `switch ${locked.length} host${locked.length === 1 ? "" : "s"} back to ${plan.release}`,
       });
-      return await applyRun(plan, locked, { emit, signal: options.signal, clock, started, who });
+      return await applyRun(plan, locked, { emit, signal: options.signal, clock, started, who, balancer });
     } finally {
       await unlockAll(locked, owner, emit);
     }

@@ -37,7 +37,7 @@ export async function switchPhase(
   return undefined;
 }
 
-async function batchHooks(
+export async function batchHooks(
   group: readonly Unit[],
   hook: "before_batch" | "after_batch",
   emit: Emit,

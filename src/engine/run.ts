@@ -1,6 +1,9 @@
 import { CutoverError, EXIT } from "../errors.js";
+import type { BatchDrain } from "../plan/balancer.js";
 import { revisionText } from "../plan/release-meta.js";
-import type { RunPlan } from "../plan/run.js";
+import type { Phase, RunPlan } from "../plan/run.js";
+import type { BalancerLink } from "./balancer.js";
+import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase, putBack } from "./drained.js";
 import type { Emit } from "./events.js";
 import {
   prune,
@@ -31,6 +34,8 @@ export interface RunOptions {
   readonly clock: () => Date;
   readonly started: Date;
   readonly who: string;
+  /** The balancer a rolling run takes batches out of (plan phases with `drains`). */
+  readonly balancer?: BalancerLink;
 }
 
 const interrupted = (when: string) =>
@@ -91,9 +96,31 @@ export async function applyRun(
     );
     return finish(base, hosts, [], error, exitFor(error));
   };
+  // Behind a balancer, a switch back is drained too (a php-fpm reload meets no request in flight).
+  const drained = options.balancer
+    ? plan.phases.find(
+        (p): p is Extract<Phase, { kind: "switch" }> => p.kind === "switch" && p.drains !== undefined,
+      )
+    : undefined;
+  /** The batch a drained switch phase left out of service when it failed. */
+  let outOfService: BatchDrain | undefined;
   const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
-    if (switched.size === 0) return notSwitched(error);
-    const hosts = await switchBackAll(units, switched, plan.release, stage, emit);
+    if (switched.size === 0) {
+      if (outOfService) await putBack(options.balancer!, outOfService, emit);
+      return notSwitched(error);
+    }
+    const hosts = drained
+      ? await drainedSwitchBack(
+          drained,
+          units,
+          switched,
+          plan.release,
+          stage,
+          options.balancer!,
+          emit,
+          outOfService,
+        )
+      : await switchBackAll(units, switched, plan.release, stage, emit);
     const outcome = exitFor(error) === EXIT.interrupted ? "aborted" : "failed";
     await Promise.all(
       units.map(async (u, i) => {
@@ -149,6 +176,19 @@ export async function applyRun(
         break;
       }
       case "switch": {
+        if (phase.drains && options.balancer) {
+          const link = options.balancer;
+          let failure: DrainedFailure | undefined;
+          const error = await interruptible("during the switch", async () => {
+            failure = await drainedSwitchPhase(phase, units, plan, link, emit, switched, outcomes, signal);
+            return failure?.error;
+          });
+          if (!error) break;
+          const unhealthy = failure?.unhealthy === true;
+          if (unhealthy) emit({ type: "phase", phase: "health check failed: switching every host back" });
+          outOfService = failure?.out;
+          return switchBack(error, unhealthy ? "bad" : "failed", unhealthy);
+        }
         const error = await interruptible("during the switch", () =>
           switchPhase(phase, units, plan, emit, switched, outcomes),
         );

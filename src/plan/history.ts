@@ -5,7 +5,16 @@ const nullableText = z.string().nullable().catch(null);
 
 /** A history line as read from a host: untrusted, so checked; text fields get fallbacks. */
 const entrySchema = z.object({
-  event: z.enum(["deploy", "rollback", "unlock", "cleanup", "adopt", "restore-shared"]),
+  event: z.enum([
+    "deploy",
+    "rollback",
+    "unlock",
+    "cleanup",
+    "adopt",
+    "restore-shared",
+    "switch",
+    "switch-back",
+  ]),
   outcome: z.enum(["ok", "failed", "aborted", "rolled-back", "degraded"]),
   stage: z.string().catch("?"),
   host: z.string().catch("?"),

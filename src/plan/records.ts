@@ -13,7 +13,15 @@ export function writeMeta(l: Layout, meta: ReleaseMeta): Cmd[] {
   return writeFileAtomic(l.releaseMeta(meta.id), `${JSON.stringify(meta)}\n`);
 }
 
-export type HistoryEvent = "deploy" | "rollback" | "unlock" | "cleanup" | "adopt" | "restore-shared";
+export type HistoryEvent =
+  | "deploy"
+  | "rollback"
+  | "unlock"
+  | "cleanup"
+  | "adopt"
+  | "restore-shared"
+  | "switch"
+  | "switch-back";
 
 export interface HistoryEntry {
   readonly event: HistoryEvent;

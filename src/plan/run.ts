@@ -1,5 +1,6 @@
 import type { ResolvedHost, ResolvedStage, Rolling } from "../config/resolve.js";
 import type { Cmd } from "../shell/cmd.js";
+import { type BatchDrain, drainBatchCap, planDrains } from "./balancer.js";
 import { type HostDeployPlan, planDeploy, type SourceFacts } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds } from "./hooks.js";
@@ -60,6 +61,12 @@ export type Phase =
       /** Host names per batch: one batch switches every host at once. */
       readonly batches: readonly (readonly string[])[];
       readonly pauseSeconds: number;
+      /**
+       * Behind a balancer, per batch: its servers out of service until their sessions end, then the
+       * switch, the PHP reset and the health check of that batch alone, then back in service.
+       */
+      readonly drains?: readonly BatchDrain[];
+      readonly switchBackOnFailure?: boolean;
     }
   | { readonly kind: "php-reset" }
   /** After the switch back: a failure is a warning (exit 4); shared/ is then untouched. */
@@ -101,8 +108,14 @@ export function batchSize(rolling: Rolling, hosts: number): number {
   return Math.min(Math.max(size, 1), hosts);
 }
 
+/** A rolling stage behind a balancer takes each batch out of service while it switches. */
+export function drains(stage: ResolvedStage): boolean {
+  return stage.rolling !== undefined && stage.balancer !== undefined;
+}
+
 function batchesOf(stage: ResolvedStage, names: readonly string[]): string[][] {
-  const size = stage.rolling ? batchSize(stage.rolling, names.length) : names.length;
+  const rolled = stage.rolling ? batchSize(stage.rolling, names.length) : names.length;
+  const size = drains(stage) ? Math.min(rolled, drainBatchCap(stage.balancer!, names.length)) : rolled;
   const out: string[][] = [];
   for (let i = 0; i < names.length; i += size) out.push(names.slice(i, i + size));
   return out;
@@ -139,15 +152,25 @@ export function switchPhases(
   action: RunPlan["action"],
   restoreShared = false,
 ): Phase[] {
+  const batches = batchesOf(
+    stage,
+    hosts.map((h) => h.host.name),
+  );
+  const pauseSeconds = stage.rolling?.pauseSeconds ?? 0;
+  if (drains(stage))
+    return [
+      {
+        kind: "switch",
+        batches,
+        pauseSeconds,
+        drains: planDrains(stage.balancer!, batches),
+        switchBackOnFailure: action === "deploy",
+      },
+      ...(restoreShared ? [{ kind: "restore-shared" } as const] : []),
+      { kind: "record" },
+    ];
   return [
-    {
-      kind: "switch",
-      batches: batchesOf(
-        stage,
-        hosts.map((h) => h.host.name),
-      ),
-      pauseSeconds: stage.rolling?.pauseSeconds ?? 0,
-    },
+    { kind: "switch", batches, pauseSeconds },
     { kind: "php-reset" },
     ...(restoreShared ? [{ kind: "restore-shared" } as const] : []),
     ...(stage.healthCheck ? [{ kind: "health", switchBackOnFailure: action === "deploy" } as const] : []),

@@ -67,9 +67,26 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
           ...inPlaceSections(h.inPlace, h.switchTo, where),
           ...cmds("after_batch hooks", h.afterBatch),
         ];
+      const drain = phase.drains?.[batch];
       return [
         ...cmds("before_batch hooks", h.beforeBatch),
+        ...(drain
+          ? [
+              {
+                title: `on the balancer: take ${drain.servers.join(", ")} out of service, then wait until their sessions end (at most ${drain.timeoutSeconds} s)`,
+                lines: [displayCmd(drain.out), displayCmd(drain.sessions)],
+              },
+            ]
+          : []),
         { title: `switch current (atomic rename)${where}`, lines: [displayCmd(h.switchTo)] },
+        ...(drain
+          ? [
+              {
+                title: "then, for this batch alone: reset and verify PHP, health check; then back in service",
+                lines: [displayCmd(drain.ready)],
+              },
+            ]
+          : []),
         ...cmds("after_batch hooks", h.afterBatch),
         {
           title: "undo if any host fails from here on: current back as it was",

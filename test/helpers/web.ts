@@ -9,7 +9,7 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-function daemon(
+export function daemon(
   command: string,
   args: readonly string[],
   logFile?: string,
@@ -36,7 +36,7 @@ function daemon(
 }
 
 /** A server that never listens says why: its log (a config error) goes into the error; it is stopped. */
-async function started(d: Daemon, listening: Promise<void>): Promise<void> {
+export async function started(d: Daemon, listening: Promise<void>): Promise<void> {
   try {
     await listening;
   } catch (error) {
@@ -116,14 +116,15 @@ export interface Nginx extends Daemon {
   readonly url: string;
 }
 
-/** nginx serving the server blocks `server` returns for a free port (listening on `address`). */
+/** nginx serving the server blocks `server` returns for a free port (or `port`), listening on `address`. */
 export async function startNginx(
   dir: string,
   server: (listen: string) => string,
   address = "127.0.0.1",
+  fixedPort?: number,
 ): Promise<Nginx> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort(address);
+  const port = fixedPort ?? (await freePort(address));
   const conf = path.join(dir, "nginx.conf");
   // Relative includes (fastcgi_params) resolve next to the main config, as they do in /etc/nginx.
   copyFileSync("/etc/nginx/fastcgi_params", path.join(dir, "fastcgi_params"));

@@ -1,0 +1,23 @@
+import { switchBack } from "../engine/blue-green.js";
+import type { PoolSwitch } from "../engine/pool-switch.js";
+import { EXIT, type ExitCode } from "../errors.js";
+import type { CommandContext } from "./context.js";
+
+/** One line for a switch of the balancer: where to, and how long until only the new pool answered. */
+export function switchText(s: PoolSwitch): string {
+  const measured =
+    s.switchMs === null
+      ? "not measured (set balancer.probe_url)"
+      : `${s.switchMs} ms until ${s.confirm} requests in a row were served by ${s.to}`;
+  return `balancer switched from ${s.from} to ${s.to} (${s.release}): ${measured}; ${s.from} stays warm for \`cutover switch-back\``;
+}
+
+export async function switchBackCommand(
+  ctx: CommandContext,
+  stageName: string | undefined,
+): Promise<ExitCode> {
+  const stage = ctx.stage(stageName);
+  const report = await switchBack({ stage, emit: ctx.emit, command: `cutover ${ctx.argv.join(" ")}` });
+  ctx.print(switchText(report), report);
+  return EXIT.ok;
+}

@@ -1,0 +1,122 @@
+import type { Balancer, ResolvedHost, ResolvedStage } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
+import { haproxyAsk, parseHaproxyState, parseNginxUpstream, type ServerState } from "../plan/balancer.js";
+import { shProgram } from "../shell/cmd.js";
+import type { Executor } from "../transport/executor.js";
+import { type ExecutorFactory, openTargets } from "./targets.js";
+
+/** The balancer and the shell on its host (this machine, or over SSH). */
+export interface BalancerLink {
+  readonly config: Balancer;
+  readonly executor: Executor;
+  close(): Promise<void>;
+}
+
+export function describeBalancer(b: Balancer): string {
+  const where = b.ssh ? ` on ${b.ssh.host}` : "";
+  return b.type === "haproxy"
+    ? `HAProxy backend ${b.backend} (socket ${b.socket}${where})`
+    : `nginx upstream file ${b.upstreamFile}${where}`;
+}
+
+export function openBalancer(stage: ResolvedStage, make?: ExecutorFactory): BalancerLink {
+  const b = stage.balancer!;
+  const host: ResolvedHost = { name: "balancer", path: "/", ssh: b.ssh, roles: [] };
+  const targets = openTargets(stage, [host], make);
+  return { config: b, executor: targets[0]!.executor, close: () => targets.close() };
+}
+
+/** The upstream file, and whether nginx accepts its config now (its first [emerg] line, or last line, if not). */
+const READ_UPSTREAM = `cat -- "$1" || exit 1
+if ! out=$(sh -c "$2" 2>&1); then
+  why=$(printf '%s\\n' "$out" | grep -m 1 -F '[emerg]' || printf '%s\\n' "$out" | tail -n 1)
+  printf 'nginx config test failed (%s): %s\\n' "$2" "$why" >&2
+  exit 1
+fi`;
+
+function unreachable(b: Balancer, why: string): CutoverError {
+  return new CutoverError("balancer", `balancer: cannot read ${describeBalancer(b)}: ${why}`, {
+    state: "nothing was changed",
+    fix:
+      b.type === "haproxy"
+        ? "check balancer.socket (HAProxy's `stats socket PATH level admin`), balancer.backend and that HAProxy runs"
+        : "check balancer.upstream_file and balancer.test_command on the balancer host",
+  });
+}
+
+/** Every server of the balancer with its state; throws a one-line error when it cannot be read. */
+export async function readServers(link: BalancerLink): Promise<ServerState[]> {
+  const b = link.config;
+  const asked =
+    b.type === "haproxy"
+      ? haproxyAsk(b, [`show servers state ${b.backend}`])
+      : shProgram(READ_UPSTREAM, [b.upstreamFile, b.testCommand], {
+          label: "read the upstream file, test nginx",
+        });
+  const result = await link.executor
+    .run([asked])
+    .catch((e: Error) => ({ code: -1, stdout: Buffer.from(""), stderr: e.message }));
+  const text = result.stdout.toString("utf8");
+  const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
+  if (result.code !== 0) throw unreachable(b, lastLine(result.stderr) || `exit ${result.code}`);
+  if (b.type === "nginx") return parseNginxUpstream(text);
+  const states = parseHaproxyState(text, b.backend);
+  if (!states) throw unreachable(b, lastLine(text) || "no answer");
+  return states;
+}
+
+/**
+ * Before anything changes: the balancer answers, knows every host's server, and (for a run that
+ * takes servers out) none is out of service already, since that would take more capacity out.
+ */
+export async function checkBalancer(
+  link: BalancerLink,
+  hosts: readonly ResolvedHost[],
+  requireInService: boolean,
+): Promise<ServerState[]> {
+  const b = link.config;
+  const states = await readServers(link);
+  for (const h of hosts) {
+    const server = b.servers.get(h.name)!;
+    const state = states.find((s) => s.name === server);
+    if (!state)
+      throw new CutoverError(
+        "balancer",
+        `balancer: host ${h.name}: ${describeBalancer(b)} has no server "${server}"`,
+        {
+          state: "nothing was changed",
+          fix: `known servers: ${states.map((s) => s.name).join(", ") || "none"}; map the host with balancer.servers.${h.name}`,
+        },
+      );
+    if (requireInService && !state.inService)
+      throw new CutoverError(
+        "balancer",
+        `balancer: host ${h.name}: server "${server}" is ${state.why} in ${describeBalancer(b)}`,
+        {
+          state: "nothing was changed",
+          fix: "put it back in service (or find out why it is down) before a deploy takes more servers out",
+        },
+      );
+  }
+  return states;
+}
+
+/**
+ * Runs `work` with the stage's balancer when a rolling run drains through it, checked first (before
+ * any lock or change); without one, `work` gets undefined.
+ */
+export async function withBalancer<T>(
+  stage: ResolvedStage,
+  hosts: readonly ResolvedHost[],
+  make: ExecutorFactory | undefined,
+  work: (link: BalancerLink | undefined) => Promise<T>,
+): Promise<T> {
+  if (!stage.balancer || !stage.rolling) return work(undefined);
+  const link = openBalancer(stage, make);
+  try {
+    await checkBalancer(link, hosts, true);
+    return await work(link);
+  } finally {
+    await link.close();
+  }
+}

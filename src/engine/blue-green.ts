@@ -1,0 +1,129 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { CutoverError, usageError } from "../errors.js";
+import { type BalancerLink, openBalancer } from "./balancer.js";
+import { type DeployOptions, deploy } from "./deploy.js";
+import type { Emit } from "./events.js";
+import { checkHealth } from "./health.js";
+import { lockAll, newOwner, unlockAll } from "./lock.js";
+import type { DeployResult } from "./outcome.js";
+import { type PoolSwitch, poolHosts, readPools, recordSwitch, switchToPool } from "./pool-switch.js";
+import { whoAmI } from "./source.js";
+import { openTargets } from "./targets.js";
+
+/** The stage as the deploy engine sees it during a blue-green deploy: the idle pool alone, no balancer. */
+export function poolStage(stage: ResolvedStage, hosts: readonly string[]): ResolvedStage {
+  return {
+    ...stage,
+    hosts: stage.hosts.filter((h) => hosts.includes(h.name)),
+    balancer: undefined,
+    rolling: undefined,
+    blueGreen: undefined,
+  };
+}
+
+async function withLink<T>(stage: ResolvedStage, work: (link: BalancerLink) => Promise<T>): Promise<T> {
+  const link = openBalancer(stage);
+  try {
+    return await work(link);
+  } finally {
+    await link.close();
+  }
+}
+
+/**
+ * strategy: blue-green. The balancer says which pool is idle; the normal engine deploys there and
+ * health-checks each host directly (the balancer does not send it a request). Only a release that
+ * passed goes in service: the balancer switches to the idle pool in one step, the old pool stays
+ * warm for `switch-back`.
+ */
+export async function blueGreenDeploy(
+  options: DeployOptions,
+): Promise<DeployResult & { switch?: PoolSwitch }> {
+  const { stage, emit } = options;
+  if (options.hosts && options.hosts.length > 0)
+    throw usageError(
+      "--hosts does not apply to strategy: blue-green",
+      "a deploy goes to the whole idle pool",
+    );
+  return withLink(stage, async (link) => {
+    const pools = await readPools(link, stage);
+    const hosts = poolHosts(stage.blueGreen!, pools.idle);
+    emit({
+      type: "phase",
+      phase: `${pools.live} serves; deploy to the idle pool ${pools.idle}: ${hosts.join(", ")}`,
+    });
+    const result = await deploy({ ...options, stage: poolStage(stage, hosts), outOfService: true });
+    if (!result.ok || result.exitCode !== 0) {
+      emit({
+        type: "warning",
+        message: `the balancer still serves ${pools.live}: ${pools.idle} was not put in service`,
+      });
+      return result;
+    }
+    const report = await switchToPool(link, stage, pools, result.release, emit);
+    await recordSwitch(stage, "switch", report, whoAmI(), emit);
+    return { ...result, switch: report };
+  });
+}
+
+/**
+ * Back to the pool that served before the last switch: it still runs its release, so nothing is
+ * uploaded. Under the lock of every host; the pool is health-checked directly first.
+ */
+export async function switchBack(options: {
+  readonly stage: ResolvedStage;
+  readonly emit: Emit;
+  readonly command: string;
+}): Promise<PoolSwitch> {
+  const { stage, emit } = options;
+  if (!stage.blueGreen)
+    throw usageError(
+      `stage ${stage.name} is not blue-green`,
+      "switch-back needs strategy: blue-green and pools",
+    );
+  return withLink(stage, async (link) => {
+    const pools = await readPools(link, stage);
+    const hosts = poolHosts(stage.blueGreen!, pools.idle);
+    const targets = openTargets(stage, stage.hosts);
+    const who = whoAmI();
+    const owner = newOwner(who, options.command, new Date());
+    try {
+      const locked = await lockAll(targets, { sharedPaths: [], owner, waitMs: 0, emit });
+      try {
+        const idle = locked.filter((t) => hosts.includes(t.host.name));
+        const serving = new Set(
+          idle.map((t) => (t.facts.current.kind === "link" ? t.facts.current.release : undefined)),
+        );
+        const [release] = [...serving];
+        if (serving.size !== 1 || !release)
+          throw new CutoverError(
+            "switch-back",
+            `switch-back: the ${pools.idle} pool does not serve one release on every host (${[...serving].map((r) => r ?? "none").join(", ")})`,
+            {
+              state: "nothing was changed",
+              fix: "deploy first: `cutover deploy` puts a release on the idle pool",
+            },
+          );
+        if (stage.healthCheck) {
+          emit({ type: "phase", phase: `health check of ${pools.idle} (${release}), directly` });
+          for (const t of idle) await checkHealth(t, stage.healthCheck, release, emit);
+        }
+        const report = await switchToPool(link, stage, pools, release, emit);
+        await recordSwitch(stage, "switch-back", report, who, emit);
+        return report;
+      } finally {
+        await unlockAll(locked, owner, emit);
+      }
+    } finally {
+      await targets.close();
+    }
+  });
+}
+
+/** The stage of the idle pool, as the balancer says now (for --dry-run: read only). */
+export async function idlePoolStage(stage: ResolvedStage): Promise<ResolvedStage> {
+  return withLink(stage, async (link) => {
+    const pools = await readPools(link, stage);
+    return poolStage(stage, poolHosts(stage.blueGreen!, pools.idle));
+  });
+}

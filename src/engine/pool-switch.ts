@@ -1,0 +1,160 @@
+import http from "node:http";
+import https from "node:https";
+import type { BlueGreen, ResolvedStage } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
+import { RELEASE_HEADER } from "../integrations/web/server-config.js";
+import { type PoolName, type Pools, poolsOf, switchPools } from "../plan/blue-green.js";
+import { layout } from "../plan/layout.js";
+import { appendHistory, pathEntry } from "../plan/records.js";
+import { type BalancerLink, checkBalancer, describeBalancer } from "./balancer.js";
+import type { Emit } from "./events.js";
+import { runStep, timed } from "./steps.js";
+import { openTargets } from "./targets.js";
+
+/** What a switch of the balancer from one pool to the other did, and how long until it was complete. */
+export interface PoolSwitch {
+  readonly from: PoolName;
+  readonly to: PoolName;
+  /** The release the new pool serves. */
+  readonly release: string;
+  /** From sending the switch to the first of `confirm` consecutive answers from the new pool (null: not measured). */
+  readonly switchMs: number | null;
+  readonly confirm: number;
+  /** The balancer command alone (sent to answered). */
+  readonly commandMs: number;
+}
+
+/** The pools as the balancer serves them; a one-line error (nothing changed) when that is unclear. */
+export async function readPools(link: BalancerLink, stage: ResolvedStage): Promise<Pools> {
+  const states = await checkBalancer(link, stage.hosts, false);
+  const pools = poolsOf(stage.blueGreen!, link.config, states);
+  if (typeof pools === "string")
+    throw new CutoverError("balancer", `blue-green: ${pools} in ${describeBalancer(link.config)}`, {
+      state: "nothing was changed",
+      fix: "put exactly one pool in service (the other drained or in maintenance / marked down) and run again",
+    });
+  return pools;
+}
+
+export function poolHosts(bg: BlueGreen, pool: PoolName): readonly string[] {
+  return bg.pools[pool];
+}
+
+const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
+
+function ask(url: string, agent: http.Agent): Promise<string[]> {
+  const get = url.startsWith("https:") ? https.get : http.get;
+  return new Promise((resolve) => {
+    const req = get(url, { agent, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        if (body.length < 65536) body += c;
+      });
+      res.on("end", () =>
+        resolve([
+          ...["x-release", RELEASE_HEADER.toLowerCase()].flatMap(
+            (h) => String(res.headers[h] ?? "").match(RELEASE_ID) ?? [],
+          ),
+          ...(body.match(RELEASE_ID) ?? []),
+        ]),
+      );
+      res.on("error", () => resolve([]));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve([]));
+  });
+}
+
+/**
+ * Requests through the balancer, one after the other, until `confirm` in a row name only `release`:
+ * the switch was complete when the first of them was sent. Null after 30 s.
+ */
+async function measure(url: string, release: string, confirm: number, since: number): Promise<number | null> {
+  const agent = url.startsWith("https:")
+    ? new https.Agent({ keepAlive: true })
+    : new http.Agent({ keepAlive: true });
+  const deadline = since + 30_000;
+  let runStart: number | undefined;
+  let run = 0;
+  try {
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      const named = await ask(url, agent);
+      if (named.length > 0 && named.every((r) => r === release)) {
+        runStart ??= sent;
+        run += 1;
+        if (run >= confirm) return Math.round((runStart - since) * 10) / 10;
+      } else {
+        runStart = undefined;
+        run = 0;
+      }
+    }
+    return null;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Switches the balancer to pool `to` in one step, then measures until only it answers. */
+export async function switchToPool(
+  link: BalancerLink,
+  stage: ResolvedStage,
+  pools: Pools,
+  release: string,
+  emit: Emit,
+): Promise<PoolSwitch> {
+  const b = link.config;
+  const to = pools.idle;
+  emit({ type: "phase", phase: `switch the balancer from ${pools.live} to ${to} (${release})` });
+  const since = performance.now();
+  await timed(emit, "balancer", `switch to ${to}`, () =>
+    runStep({ executor: link.executor, emit }, `switch the balancer to ${to}`, [
+      switchPools(stage.blueGreen!, b, to),
+    ]),
+  );
+  const commandMs = Math.round((performance.now() - since) * 10) / 10;
+  const switchMs = b.probeUrl ? await measure(b.probeUrl, release, b.switchConfirm, since) : null;
+  if (b.probeUrl && switchMs === null)
+    emit({
+      type: "warning",
+      message: `balancer: ${b.probeUrl} did not answer ${b.switchConfirm} times in a row from ${to} (${release}) within 30 s`,
+    });
+  return { from: pools.live, to, release, switchMs, confirm: b.switchConfirm, commandMs };
+}
+
+/** A history line on every host of both pools: who switched the balancer where, and how fast. */
+export async function recordSwitch(
+  stage: ResolvedStage,
+  event: "switch" | "switch-back",
+  report: PoolSwitch,
+  who: string,
+  emit: Emit,
+): Promise<void> {
+  const targets = openTargets(stage, stage.hosts);
+  const reason = `balancer: ${report.from} -> ${report.to}${report.switchMs === null ? "" : `; only ${report.to} answered after ${report.switchMs} ms`}`;
+  try {
+    await Promise.all(
+      targets.map((t) =>
+        runStep({ executor: t.executor, emit }, "record the switch", [
+          appendHistory(
+            layout(t.host.path),
+            pathEntry({
+              event,
+              outcome: "ok",
+              stage: stage.name,
+              host: t.host.name,
+              who,
+              at: new Date().toISOString(),
+              reason,
+              release: report.release,
+              duration_ms: report.switchMs === null ? null : Math.round(report.switchMs),
+            }),
+          ),
+        ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message })),
+      ),
+    );
+  } finally {
+    await targets.close();
+  }
+}

@@ -1,0 +1,185 @@
+import type { Balancer, HaproxyBalancer, NginxBalancer } from "../config/resolve.js";
+import { type Cmd, shProgram } from "../shell/cmd.js";
+
+/**
+ * The balancer's side of a drained rolling run, as data: what takes a batch out of service, what
+ * reads its sessions, what puts it back. Applied by the engine on the balancer host.
+ */
+export interface BatchDrain {
+  /** The batch's servers in the balancer. */
+  readonly servers: readonly string[];
+  readonly out: Cmd;
+  readonly ready: Cmd;
+  /** Prints what sessionsOf() reads: the sessions the batch's servers still have. */
+  readonly sessions: Cmd;
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * HAProxy's runtime API: one connection, the commands `;`-separated. Perl (and its IO::Socket::UNIX)
+ * is on every Debian; the socket and the commands are its arguments. A `set` command answers nothing
+ * when it worked, so with "silent" any answer ("Permission denied", "No such server.") fails the step.
+ */
+const ASK_SOCKET = `exec perl -e '
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "cannot connect to the HAProxy socket $ARGV[0]: $!\\n";
+print $s "$ARGV[1]\\n";
+my $answer = join "", <$s>;
+if ($ARGV[2] eq "silent" && $answer =~ /\\S/) { $answer =~ s/\\s+/ /g; die "HAProxy refused: $answer\\n"; }
+print $answer;
+' "$1" "$2" "$3"`;
+
+export function haproxyAsk(
+  b: HaproxyBalancer,
+  commands: readonly string[],
+  answer: "silent" | "read" = "read",
+): Cmd {
+  return shProgram(ASK_SOCKET, [b.socket, commands.join("; "), answer], { label: "ask HAProxy" });
+}
+
+function setState(b: HaproxyBalancer, servers: readonly string[], state: "drain" | "ready"): Cmd {
+  return haproxyAsk(
+    b,
+    servers.map((s) => `set server ${b.backend}/${s} state ${state}`),
+    "silent",
+  );
+}
+
+export interface ServerState {
+  readonly name: string;
+  /** In service: HAProxy up and ready (not drain or maint); nginx not marked down. */
+  readonly inService: boolean;
+  readonly why?: string;
+}
+
+/**
+ * `show servers state BACKEND`: a version line, a `#` header, then one line per server with
+ * srv_op_state (2 = running) and srv_admin_state (bits: 0x63 maintenance, forced or inherited; 0x18 drain). 0x04 stays set on a server disabled in the config even once it is ready again.
+ */
+export function parseHaproxyState(text: string, backend: string): ServerState[] | undefined {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const header = lines
+    .find((l) => l.startsWith("# "))
+    ?.slice(2)
+    .split(" ");
+  if (!header) return undefined;
+  const col = (name: string) => header.indexOf(name);
+  const [be, srv, op, admin] = ["be_name", "srv_name", "srv_op_state", "srv_admin_state"].map(col);
+  if ([be, srv, op, admin].some((i) => i === undefined || i < 0)) return undefined;
+  return lines
+    .filter((l) => !l.startsWith("#") && l.includes(" "))
+    .map((l) => l.split(" "))
+    .filter((f) => f[be!] === backend)
+    .map((f) => {
+      const opState = Number(f[op!]);
+      const adminState = Number(f[admin!]);
+      const why =
+        adminState & 0x63
+          ? "in maintenance"
+          : adminState & 0x18
+            ? "draining"
+            : opState !== 2
+              ? "down"
+              : undefined;
+      return { name: f[srv!]!, inService: why === undefined, ...(why ? { why } : {}) };
+    });
+}
+
+/** `show stat` CSV: the current sessions (scur) of these servers of the backend. */
+export function parseHaproxySessions(text: string, backend: string, servers: readonly string[]): number {
+  const lines = text.split("\n");
+  const header = lines[0]?.replace(/^# /, "").split(",") ?? [];
+  const scur = header.indexOf("scur");
+  return lines
+    .slice(1)
+    .map((l) => l.split(","))
+    .filter((f) => f[0] === backend && servers.includes(f[1] ?? ""))
+    .reduce((sum, f) => sum + (Number(f[scur]) || 0), 0);
+}
+
+/** The upstream file: only server lines, included in the `upstream` block of the nginx config. */
+export function nginxUpstream(b: NginxBalancer, down: readonly string[]): string {
+  const lines = [...b.servers.values()].map((a) => `server ${a}${down.includes(a) ? " down" : ""};`);
+  return `# written by cutover: included in the upstream block; servers marked down are being deployed\n${lines.join("\n")}\n`;
+}
+
+/** Server addresses of an upstream file, and whether each is marked down. */
+export function parseNginxUpstream(text: string): ServerState[] {
+  return [...text.matchAll(/^\s*server\s+(\S+?)((?:\s+[^;\s]+)*)\s*;/gm)].map((m) => {
+    const down = /\bdown\b/.test(m[2] ?? "");
+    return { name: m[1]!, inService: !down, ...(down ? { why: "marked down" } : {}) };
+  });
+}
+
+/**
+ * Rewrites the upstream file atomically (temp file, rename), then tests the nginx config: a failed
+ * test puts the old file back and reloads nothing. Then the reload.
+ */
+const SWAP_UPSTREAM = `file=$1; tmp="$1.cutover-tmp"; old="$1.cutover-old"
+printf '%s' "$2" > "$tmp"
+cp -p -- "$file" "$old"
+mv -f -- "$tmp" "$file"
+if ! sh -c "$3" >&2; then mv -f -- "$old" "$file"; echo "nginx config test failed: the upstream file was put back" >&2; exit 1; fi
+rm -f -- "$old"
+sh -c "$4"`;
+
+export function nginxSwap(b: NginxBalancer, content: string): Cmd {
+  return shProgram(SWAP_UPSTREAM, [b.upstreamFile, content, b.testCommand, b.reloadCommand], {
+    label: "write the upstream file, test it, reload nginx",
+  });
+}
+
+/** Connections the balancer host holds to these addresses (nginx opens one per request in flight). */
+const COUNT_CONNECTIONS = `n=0
+for a in "$@"; do c=$(ss -Htn state established dst "$a" | wc -l); n=$((n + c)); done
+echo "$n"`;
+
+/** IPv4 or [IPv6] with a port: what `ss` can filter on. */
+const SS_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
+
+export function nginxSessions(addresses: readonly string[]): Cmd {
+  return shProgram(
+    COUNT_CONNECTIONS,
+    addresses.filter((a) => SS_ADDRESS.test(a)),
+    {
+      label: "count connections to the servers",
+    },
+  );
+}
+
+/** Drain batches: at most `maxUnavailable` of `hosts` at once (at least one). */
+export function drainBatchCap(b: Balancer, hosts: number): number {
+  const cap =
+    typeof b.maxUnavailable === "number"
+      ? b.maxUnavailable
+      : Math.floor((Number.parseInt(b.maxUnavailable, 10) / 100) * hosts);
+  return Math.max(cap, 1);
+}
+
+/** Each batch's balancer actions, for batches of host names. */
+export function planDrains(b: Balancer, batches: readonly (readonly string[])[]): BatchDrain[] {
+  return batches.map((hosts) => {
+    const servers = hosts.map((h) => b.servers.get(h)!);
+    if (b.type === "haproxy")
+      return {
+        servers,
+        out: setState(b, servers, "drain"),
+        ready: setState(b, servers, "ready"),
+        sessions: haproxyAsk(b, ["show stat"]),
+        timeoutSeconds: b.drainTimeoutSeconds,
+      };
+    return {
+      servers,
+      out: nginxSwap(b, nginxUpstream(b, servers)),
+      ready: nginxSwap(b, nginxUpstream(b, [])),
+      sessions: nginxSessions(servers),
+      timeoutSeconds: b.drainTimeoutSeconds,
+    };
+  });
+}
+
+export function sessionsOf(b: Balancer, drain: BatchDrain, stdout: string): number {
+  return b.type === "haproxy"
+    ? parseHaproxySessions(stdout, b.backend, drain.servers)
+    : Number(stdout.trim()) || 0;
+}

@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { answeredFailures, failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
+import { cutover, json } from "../helpers/cli.js";
+import { interruptWhen } from "../helpers/interrupt.js";
+import { sshHost, sshRig } from "../helpers/sshd.js";
+import { snapshot } from "../helpers/tree.js";
+
+for (const kind of ["haproxy", "nginx"] as const) {
+  test(`${kind}: drained rolling deploys with a php-fpm reload per host (process_control_timeout 0): 0 failed; without drain: failures`, async () => {
+    const r = await rig(kind);
+    try {
+      r.settings(r.balancer);
+      const first = await cutover(["--json", "deploy"], r.fx.app);
+      assert.equal(first.code, 0, first.stderr);
+
+      const releases: string[] = [];
+      // The servers' states, read without cutover every 20 ms during the deploys.
+      const seen: string[][] = [];
+      const watcher = setInterval(() => seen.push(r.serverStates()), 20);
+      const drained = await underLoad(r.url, async () => {
+        for (let i = 0; i < 2; i++) {
+          const d = await cutover(["--json", "deploy"], r.fx.app);
+          assert.equal(d.code, 0, d.stderr);
+          releases.push(json<{ release: string }>(d).release);
+          assert.match(d.stderr, /out of service/, "each batch was taken out of the balancer");
+        }
+      }).finally(() => clearInterval(watcher));
+      const inService = kind === "haproxy" ? "no check" : "ready";
+      for (const i of [0, 1])
+        assert.ok(
+          seen.some((states) => states[i] !== inService),
+          `server ${i + 1} was taken out`,
+        );
+      assert.ok(
+        seen.every((states) => states.some((state) => state === inService)),
+        "never both out at once (max_unavailable 50%)",
+      );
+      assert.ok(drained.length > 300, `only ${drained.length} requests`);
+      // HAProxy changes server states without closing a client connection: nothing at all may fail.
+      // nginx reloads to drain: its old workers close idle keep-alive connections (see answeredFailures).
+      const failed = kind === "haproxy" ? failures(drained) : answeredFailures(drained);
+      assert.deepEqual(failed.slice(0, 3), [], "failed requests with drain");
+      const idle = failures(drained).length;
+      assert.ok(idle < drained.length / 50, `${idle} connections closed at nginx reloads`);
+      if (idle > 0)
+        process.stderr.write(
+          `# ${kind}: ${idle} connections closed at nginx reloads, of ${drained.length} requests\n`,
+        );
+      assert.deepEqual(
+        drained.filter((s) => s.releases.length > 1).slice(0, 3),
+        [],
+        "responses mixing releases",
+      );
+      assert.deepEqual(r.backends.map(live), [releases[1], releases[1]]);
+      assert.deepEqual(r.serverStates(), [inService, inService], "all back in service");
+      // The reloads really happened (php-fpm logs each), so the drain is what kept requests whole.
+      for (const b of r.backends)
+        assert.ok(
+          (
+            readFileSync(path.join(r.fx.dir, `fpm-${b.name}`, "fpm.log"), "utf8").match(
+              /Reloading in progress/g,
+            ) ?? []
+          ).length >= 3,
+        );
+
+      // The second batch fails its health check: both hosts go back, each drained, none left out.
+      r.fx.file(
+        "public/health.php",
+        "<?php if ($_SERVER['SERVER_ADDR'] === '127.0.0.3') { http_response_code(500); echo 'sick'; return; } echo 'ok';\n",
+      );
+      const back = await underLoad(r.url, async () => {
+        const d = await cutover(["--json", "deploy"], r.fx.app);
+        assert.equal(d.code, 1, d.stderr);
+        assert.match(d.stderr, /health check failed: switching every host back/);
+        assert.deepEqual(r.backends.map(live), [releases[1], releases[1]], "both switched back");
+        // A rollback behind the balancer drains each batch the same way.
+        const rolled = await cutover(["--json", "rollback"], r.fx.app);
+        assert.equal(rolled.code, 0, rolled.stderr);
+        assert.match(rolled.stderr, /out of service/);
+      });
+      r.fx.file("public/health.php", "<?php echo 'ok';\n");
+      assert.deepEqual(r.backends.map(live), [releases[0], releases[0]], "rolled back");
+      assert.deepEqual(r.serverStates(), [inService, inService], "both back in service");
+      const backFailed = kind === "haproxy" ? failures(back) : answeredFailures(back);
+      assert.deepEqual(
+        backFailed.slice(0, 3),
+        [],
+        "failed requests during the drained switch back and rollback",
+      );
+
+      // Negative control: the same rolling deploys without the balancer (reload forced) fail requests.
+      r.settings(undefined);
+      const refused = await cutover(["deploy"], r.fx.app);
+      assert.equal(refused.code, 1, "an undrained reload with process_control_timeout 0 is refused");
+      assert.match(refused.stderr, /process_control_timeout is 0/);
+      const undrained = await underLoad(r.url, async () => {
+        for (let i = 0; i < 2; i++) {
+          const d = await cutover(["--json", "deploy", "--force"], r.fx.app);
+          assert.equal(d.code, 0, d.stderr);
+        }
+      });
+      const killed = answeredFailures(undrained);
+      assert.ok(killed.length > 0, `no failure in ${undrained.length} requests without drain`);
+      assert.ok(
+        killed.some((s) => s.status === 502),
+        "requests in flight at the php-fpm reload fail with 502",
+      );
+      process.stderr.write(
+        `# ${kind}: ${killed.length} of ${undrained.length} requests failed without drain\n`,
+      );
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test(`${kind}: balancer unreadable, a host unknown to it, or a server out of service: one-line error, nothing changed`, async () => {
+    const r = await rig(kind);
+    try {
+      r.settings(r.balancer);
+      const first = await cutover(["--json", "deploy"], r.fx.app);
+      assert.equal(first.code, 0, first.stderr);
+      const before = r.backends.map((b) => snapshot(b.deployPath));
+      const refusedUnchanged = async (pattern: RegExp) => {
+        const d = await cutover(["deploy"], r.fx.app);
+        assert.equal(d.code, 1, d.stderr);
+        assert.match(d.stderr.trim().split("\n")[0]!, pattern);
+        assert.doesNotMatch(d.stderr, /\n\s+at /, "no stack trace");
+        assert.deepEqual(
+          r.backends.map((b) => snapshot(b.deployPath)),
+          before,
+          "nothing changed on any host",
+        );
+        return d;
+      };
+
+      const undo = r.breakIt();
+      r.settings(r.balancer);
+      await refusedUnchanged(
+        kind === "haproxy"
+          ? /balancer: cannot read HAProxy backend app .*cannot connect to the HAProxy socket .*no such\.sock/
+          : /balancer: cannot read nginx upstream file .*nginx config test failed .*unknown directive "this"/,
+      );
+      undo();
+
+      if (kind === "haproxy") {
+        r.settings({ ...r.balancer, backend: "nope" });
+        await refusedUnchanged(/balancer: cannot read HAProxy backend nope .*Can't find backend/);
+      }
+
+      const servers = r.balancer.servers as Record<string, string>;
+      const second = r.backends[1]!.name;
+      r.settings({
+        ...r.balancer,
+        servers: { ...servers, [second]: kind === "haproxy" ? "web9" : "127.0.0.9:1" },
+      });
+      await refusedUnchanged(new RegExp(`balancer: host ${second.replaceAll(".", "\\.")}: .* has no server`));
+      const doctor = await cutover(["--json", "doctor"], r.fx.app);
+      assert.equal(doctor.code, 1, doctor.stdout);
+      assert.match(doctor.stdout, /has no server/, "doctor names the unknown server");
+
+      r.settings(r.balancer);
+      const putBack = r.takeOut();
+      await refusedUnchanged(/balancer: host 127\.0\.0\.3: server .* is (in maintenance|marked down)/);
+      putBack();
+      const again = await cutover(["--json", "doctor"], r.fx.app);
+      assert.equal(again.code, 0, again.stdout);
+      if (r.readOnly) {
+        // Last: a socket that reads but refuses changes. The first change (the drain) fails after the
+        // release was built: it is marked failed, current and the balancer stay as they were.
+        r.settings(r.readOnly);
+        const states = r.serverStates();
+        const d = await cutover(["deploy"], r.fx.app);
+        assert.equal(d.code, 1, d.stderr);
+        assert.match(d.stderr, /HAProxy refused: Permission denied/);
+        assert.deepEqual(
+          r.backends.map((b) => snapshot(b.deployPath).get("current")),
+          before.map((b) => b.get("current")),
+        );
+        assert.deepEqual(r.serverStates(), states, "no server left out");
+      }
+    } finally {
+      await r.stop();
+    }
+  });
+}
+
+test("haproxy over SSH: the balancer host is reached with the stage's SSH executor; drained rolling deploy and its checks", async () => {
+  const r = await rig("haproxy");
+  const ssh = sshRig();
+  try {
+    const server = await ssh.start({ address: "127.0.0.9" });
+    const { path: _path, ...reach } = sshHost(ssh, server, "/");
+    r.settings({ ...r.balancer, ssh: reach });
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /balancer take .* out of service/);
+    assert.match(server.log(), /Accepted publickey/, "the balancer was reached over SSH");
+    assert.deepEqual(r.serverStates(), ["no check", "no check"]);
+    r.settings({ ...r.balancer, ssh: { ...reach, port: 1 } });
+    const unreachable = await cutover(["deploy"], r.fx.app);
+    assert.equal(unreachable.code, 1, unreachable.stderr);
+    assert.match(
+      unreachable.stderr.split("\n")[0]!,
+      /balancer: cannot read HAProxy backend app .* on 127\.0\.0\.9/,
+    );
+  } finally {
+    await ssh.stopAll();
+    await r.stop();
+  }
+});
+
+test("haproxy: a signal while a batch drains: nothing switched, the batch back in service, exit 130", async () => {
+  const r = await rig("haproxy");
+  try {
+    r.fx.file("public/hold.php", "<?php sleep(4); echo 'held';\n");
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const before = r.backends.map(live);
+    // Requests that hold sessions on both servers, so the drain of the first batch has to wait.
+    const held = Array.from({ length: 4 }, () =>
+      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const run = await interruptWhen(["deploy"], r.fx.app, "show stat", "SIGTERM");
+    assert.ok(run.sent, "the signal came while cutover read the sessions of the drained batch");
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(r.backends.map(live), before, "nothing switched");
+    assert.deepEqual(r.serverStates(), ["no check", "no check"], "the drained batch is back in service");
+    assert.deepEqual(await Promise.all(held), ["held", "held", "held", "held"], "held requests finished");
+  } finally {
+    await r.stop();
+  }
+});
