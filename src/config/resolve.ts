@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
+import { resolveAgent } from "./agent-settings.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
@@ -239,6 +240,7 @@ export function resolveStage(
       beforeDeploy: merged.snapshots?.before_deploy ?? false,
       keep: merged.snapshots?.keep ?? DEFAULTS.keepSnapshots,
     },
+    agent: resolveAgent(merged.agent),
   };
   return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
 }

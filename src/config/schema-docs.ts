@@ -34,6 +34,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   probe: "HTTP load that `deploy --probe` runs during the deploy: url and concurrency.",
   snapshots:
     "Hard-link snapshots of DEPLOY_PATH/shared/: before_deploy (take one before every deploy) and keep (complete snapshots kept per host, default 5).",
+  agent:
+    "`cutover agent`: listen (default 127.0.0.1), port (default 9720), secrets (webhook secrets, from the environment as $VAR in braces), poll (seconds, default 60, 0 = off), backoff_max, body_limit, rate_limit (requests a minute), state_file.",
   stages: "Stage name → its hosts and any top-level setting to override.",
   hosts:
     'Where to deploy: "[user@]host[:port]:/absolute/path", or { name, host, user, port, path, identity_file, ssh_options, roles }; no host = this machine.',

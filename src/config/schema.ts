@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { agentSchema } from "./agent-schema.js";
 
 /** A path inside a release: relative, no "..", no leading "/", so it can never escape the release. */
 const releasePath = z
@@ -219,6 +220,7 @@ const settings = {
     })
     .strict()
     .optional(),
+  agent: agentSchema.optional(),
 };
 
 const stage = z
@@ -228,8 +230,8 @@ const stage = z
 /** Names that also serve as a directory under the deploy path: never "." or "..". */
 const NAME = /^(?!\.\.?$)[A-Za-z0-9_.-]+$/;
 
-// ssh stays per stage: it is how the hosts are reached, not a property of a part.
-const { ssh: _ssh, ...partSettings } = settings;
+// ssh stays per stage: it is how the hosts are reached, not a property of a part; so does the agent.
+const { ssh: _ssh, agent: _agent, ...partSettings } = settings;
 
 /** A part of the codebase (or one app of several) with its own releases, current, shared/ and .cutover/. */
 const component = z

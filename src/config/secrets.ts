@@ -35,6 +35,7 @@ export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
     if (hook.secret) secrets.push(hook.secret.reveal());
     passwordOf(hook.url.reveal());
   }
+  for (const secret of stage.agent?.secrets ?? []) secrets.push(secret.reveal());
   for (const url of [stage.healthCheck?.url, stage.probe?.url]) {
     passwordOf(url);
     try {

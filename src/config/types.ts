@@ -1,3 +1,4 @@
+import type { AgentSettings } from "./agent-settings.js";
 import type { HookName } from "./schema.js";
 
 /** The resolved configuration the code works with: every default applied, every path absolute. */
@@ -177,6 +178,8 @@ export interface ResolvedStage {
    */
   readonly secrets: SecretValues;
   readonly snapshots: SnapshotSettings;
+  /** `cutover agent` (absent in hand-built stages of unit tests: the defaults apply). */
+  readonly agent?: AgentSettings;
 }
 
 /** Hard-link snapshots of shared/: taken before every deploy when beforeDeploy; `keep` complete ones stay. */
