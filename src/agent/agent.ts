@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { AgentSettings } from "../config/agent-settings.js";
-import { CutoverError } from "../errors.js";
+import { CutoverError, EXIT } from "../errors.js";
 import { Deliveries } from "./deliveries.js";
 import type { Log } from "./log.js";
 import { Poller } from "./poller.js";
@@ -79,7 +79,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       handled = outcome.commit;
       last = lastOf(reason, outcome);
       const fields = { reason, commit: outcome.commit, release: last.release };
-      if (outcome.action === "failed") log("error", "pull.failed", { ...fields, error: outcome.error });
+      if (outcome.action === "failed" && outcome.result?.exitCode === EXIT.interrupted)
+        log("warn", "pull.aborted", { ...fields, error: outcome.error });
+      else if (outcome.action === "failed") log("error", "pull.failed", { ...fields, error: outcome.error });
       else if (outcome.action === "skipped") log("warn", "pull.skipped", { ...fields, why: outcome.reason });
       else log("info", `pull.${outcome.action}`, fields);
     } catch (error) {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { AGENT_DEFAULTS } from "../config/agent-settings.js";
 import type { ResolvedStage } from "../config/resolve.js";
-import { listReleases, type ReleaseRow } from "../engine/inspect.js";
+import { listReleases, type ReleaseRow, readHistory } from "../engine/inspect.js";
 import type { DeployResult } from "../engine/outcome.js";
 import { usageError } from "../errors.js";
 import type { Live, PullDeps } from "./pull.js";
@@ -31,10 +31,18 @@ export function liveOf(rows: readonly ReleaseRow[], hostCount: number): Live {
 
 const REJECTED = new Set(["failed", "bad", "rolled-back"]);
 
-/** The newest release made from `commit` failed, was switched back, or was rolled back from. */
-export function rejectedBy(rows: readonly ReleaseRow[], commit: string): string | undefined {
+/**
+ * The newest release made from `commit` failed, was switched back, or was rolled back from. One
+ * that failed because its run was interrupted (`aborted` in the history) says nothing about the commit.
+ */
+export function rejectedBy(
+  rows: readonly ReleaseRow[],
+  commit: string,
+  aborted: ReadonlySet<string> = new Set(),
+): string | undefined {
   const newest = rows.find((r) => r.meta.revision?.commit === commit); // rows are newest first
   if (newest === undefined || !REJECTED.has(newest.meta.state)) return undefined;
+  if (newest.meta.state === "failed" && aborted.has(newest.id)) return undefined;
   return `release ${newest.id} of this commit is ${newest.meta.state}${newest.meta.reason ? `: ${newest.meta.reason}` : ""}`;
 }
 
@@ -49,7 +57,10 @@ export function pullDeps(
     resolve,
     live: async () => liveOf(await listReleases(stage), stage.hosts.length),
     rejected: async (commit) => {
-      const fromReleases = rejectedBy(await listReleases(stage), commit);
+      const aborted = (await readHistory(stage, 500))
+        .filter((e) => e.event === "deploy" && e.outcome === "aborted" && e.release !== null)
+        .map((e) => e.release!);
+      const fromReleases = rejectedBy(await listReleases(stage), commit, new Set(aborted));
       if (fromReleases) return fromReleases;
       const remembered = readState(file).state.failed.find((f) => f.commit === commit);
       return remembered ? `it failed at ${remembered.at}: ${remembered.reason}` : undefined;

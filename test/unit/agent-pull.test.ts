@@ -112,6 +112,11 @@ test("the live commit is the one every host serves; the newest release of a comm
   assert.equal(rejectedBy(rows, A), undefined);
   assert.equal(rejectedBy([row("4", "live", B, [true]), ...rows], B), undefined);
   assert.match(rejectedBy([row("5", "rolled-back", A, [false])], A)!, /rolled-back/);
+  assert.equal(
+    rejectedBy(rows, B, new Set(["3"])),
+    undefined,
+    "an interrupted run is not the commit's fault",
+  );
 });
 
 test("the state file: written whole, read back, and anything else is an empty state", () => {
