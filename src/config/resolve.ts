@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
 import { refuseDeployPath } from "./deploy-path.js";
+import { repositorySecrets, resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import { redactUrl, stageSecrets } from "./secrets.js";
@@ -169,6 +170,11 @@ export function resolveStage(
     );
   }
   refuseInPlaceConflicts(merged, file);
+  if (merged.strategy === "in-place" && (merged.build?.local.length ?? 0) > 0)
+    throw configError(
+      `${file}: build.local is not supported with strategy: in-place`,
+      "use strategy: releases or git, or build before `cutover deploy`",
+    );
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -186,6 +192,8 @@ export function resolveStage(
     exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
     strategy: merged.strategy ?? "releases",
+    git: resolveGitSource(merged, file, configDir),
+    buildLocal: merged.build?.local ?? [],
     keepBuilds: merged.keep_builds ?? DEFAULTS.keepBuilds,
     sharedDirs,
     sharedFiles,
@@ -240,7 +248,16 @@ export function resolveStage(
       keep: merged.snapshots?.keep ?? DEFAULTS.keepSnapshots,
     },
   };
-  return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
+  return {
+    ...resolved,
+    secrets: new SecretValues([
+      ...new Set([
+        ...envSecrets,
+        ...stageSecrets(resolved),
+        ...repositorySecrets(resolved.git?.repository ?? ""),
+      ]),
+    ]),
+  };
 }
 
 /** A host's name in output and for --hosts: its `name`, its address, or local / local-N. */
