@@ -36,6 +36,7 @@ export async function deployCommand(
     probe?: string;
     probeConcurrency?: string;
     force?: boolean;
+    ref?: string;
   },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
@@ -45,7 +46,7 @@ export async function deployCommand(
     throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
   }
   if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage, hosts);
+    const dry = await dryRunDeploy(stage, hosts, opts.ref);
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
@@ -62,6 +63,7 @@ export async function deployCommand(
       lockWaitSeconds,
       parallel,
       force: opts.force,
+      ref: opts.ref,
       emit: ctx.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,

@@ -71,6 +71,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     )
     .option("--probe-concurrency <n>", "keep-alive connections of the probe (default 16)")
     .option("--force", "allow php.fpm reset: reload where php-fpm kills running requests on reload")
+    .option(
+      "--ref <ref>",
+      "strategy: git: deploy this branch, tag or full commit id instead of the stage's ref",
+    )
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
   program

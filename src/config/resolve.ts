@@ -4,6 +4,7 @@ import path from "node:path";
 import { configError } from "../errors.js";
 import { resolveAgent } from "./agent-settings.js";
 import { refuseDeployPath } from "./deploy-path.js";
+import { repositorySecrets, resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import { redactUrl, stageSecrets } from "./secrets.js";
@@ -170,6 +171,11 @@ export function resolveStage(
     );
   }
   refuseInPlaceConflicts(merged, file);
+  if (merged.strategy === "in-place" && (merged.build?.local.length ?? 0) > 0)
+    throw configError(
+      `${file}: build.local is not supported with strategy: in-place`,
+      "use strategy: releases or git, or build before `cutover deploy`",
+    );
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -187,6 +193,8 @@ export function resolveStage(
     exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
     strategy: merged.strategy ?? "releases",
+    git: resolveGitSource(merged, file, configDir),
+    buildLocal: merged.build?.local ?? [],
     keepBuilds: merged.keep_builds ?? DEFAULTS.keepBuilds,
     sharedDirs,
     sharedFiles,
@@ -242,7 +250,16 @@ export function resolveStage(
     },
     agent: resolveAgent(merged.agent),
   };
-  return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
+  return {
+    ...resolved,
+    secrets: new SecretValues([
+      ...new Set([
+        ...envSecrets,
+        ...stageSecrets(resolved),
+        ...repositorySecrets(resolved.git?.repository ?? ""),
+      ]),
+    ]),
+  };
 }
 
 /** A host's name in output and for --hosts: its `name`, its address, or local / local-N. */

@@ -186,17 +186,34 @@ const rolling = z
   })
   .strict();
 
+/** strategy: git: where each host's mirror fetches from, and which commit a deploy extracts. */
+const gitSettings = {
+  repository: z.string().min(1, "a repository URL or path").optional(),
+  ref: z
+    .string()
+    .min(1)
+    .regex(/^(?!-)[^\s\0]+$/, "a branch, tag or full commit id (no spaces, no leading -)")
+    .optional(),
+  repository_path: releasePath.optional(),
+  submodules: z.boolean().optional(),
+};
+
+/** Build once: commands run on the deploying machine in a clean export; their result is shipped. */
+const build = z.object({ local: z.array(z.string().min(1, "a build command must not be empty")) }).strict();
+
 /** Keys that may stand at the top level and be overridden per stage. */
 const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
-  strategy: z.enum(["releases", "in-place"]).optional(),
+  strategy: z.enum(["releases", "in-place", "git"]).optional(),
+  ...gitSettings,
   keep_builds: z.number().int().min(1, "must keep at least 1 build").optional(),
   shared_dirs: z.array(pathWithAccess).optional(),
   shared_files: z.array(pathWithAccess).optional(),
   writable_dirs: z.array(writableDir).optional(),
   hooks: hooks.optional(),
+  build: build.optional(),
   ssh: ssh.optional(),
   command_timeout: z.number().positive().optional(),
   upload: z

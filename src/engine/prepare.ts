@@ -7,10 +7,12 @@ import { cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
+import { withCommitDetails } from "./git-source.js";
 import { listRelease } from "./list-release.js";
 import { scanCurrentPaths, smokeHttp, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
+import { verifyUpload } from "./verify-upload.js";
 
 export interface Prepared {
   readonly meta: ReleaseMeta;
@@ -60,6 +62,14 @@ export async function prepareHost(
               throw new StepError(host, step.title, error.message, error.stderr);
             throw error;
           }
+          break;
+        case "git-describe": {
+          const { stdout } = await runStep(ctx, step.title, step.cmds);
+          meta = { ...meta, revision: withCommitDetails(meta.revision, stdout.toString("utf8")) };
+          break;
+        }
+        case "verify-upload":
+          await verifyUpload(ctx, step.title, plan.layout.release(releaseId), step.checksum);
           break;
         case "scan-current":
           await scanCurrentPaths(target, stage, releaseId, emit);

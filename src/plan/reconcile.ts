@@ -17,9 +17,17 @@ export interface Leftovers {
   readonly tmp: readonly string[];
 }
 
-/** The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark and the PHP helpers' directories. */
+/**
+ * The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark,
+ * the PHP helpers' directories and strategy: git's extraction of a commit (directory and archive).
+ */
 export function isOwnTmpName(name: string): boolean {
-  return name === "current" || name === "in-place-mark" || /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name);
+  return (
+    name === "current" ||
+    name === "in-place-mark" ||
+    /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name) ||
+    /^git-\d{8}T\d{6}Z(\.tar)?$/.test(name)
+  );
 }
 
 /**

@@ -10,7 +10,12 @@ function stepLines(step: Step): string[] {
   switch (step.kind) {
     case "run":
     case "hook":
+    case "git-describe":
       return step.cmds.map(displayCmd);
+    case "verify-upload":
+      return [
+        `list and sha256 every uploaded file; refuse the release unless its manifest checksum is the local build's (${step.checksum})`,
+      ];
     case "transfer":
       return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
     case "scan-current":

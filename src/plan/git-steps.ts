@@ -1,0 +1,118 @@
+import path from "node:path/posix";
+import type { GitSource } from "../config/types.js";
+import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
+import type { Layout } from "./layout.js";
+
+/** git on a host: no prompts, and no hooks or fsmonitor from a repository config cutover did not write. */
+const GIT = `g() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c core.fsmonitor=false --git-dir="$repo" "$@"; }
+fail() { printf 'cutover: %s\\n' "$*" >&2; exit 3; }
+`;
+
+/**
+ * The host's bare mirror of the repository: made on the first deploy (under a temp name, then
+ * renamed), refused when it is a symlink, not a bare repository, or a mirror of another
+ * repository; then it fetches what is new (branches and tags, forced, so a force-push is followed)
+ * and must end up holding the commit. The URL may carry a token: it is passed on each fetch, and
+ * only the URL without credentials (`shown`) is stored in the mirror.
+ */
+const MIRROR = `set -e
+repo=$1 url=$2 shown=$3 commit=$4
+${GIT}
+if [ -L "$repo" ]; then fail "$repo is a symlink; cutover does not follow it: move it away, then deploy again"; fi
+if [ -e "$repo" ]; then
+  [ -d "$repo" ] || fail "$repo is not a directory: move it away, then deploy again"
+  [ "$(g rev-parse --is-bare-repository 2>/dev/null)" = true ] || fail "$repo is not a bare git repository: move it away, then deploy again"
+  origin=$(g config --get cutover.origin 2>/dev/null) || origin=
+  [ "$origin" = "$shown" ] || fail "$repo mirrors another repository (\${origin:-unknown}), not $shown: move it away, then deploy again"
+else
+  new=$(mktemp -d -- "$repo.new.XXXXXX")
+  git init -q --bare -- "$new"
+  git --git-dir="$new" config cutover.origin "$shown"
+  mv -T -- "$new" "$repo"
+fi
+g fetch -q --prune --no-tags --force -- "$url" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
+if ! g cat-file -e "$commit^{commit}" 2>/dev/null; then
+  g fetch -q --no-tags -- "$url" "$commit" 2>/dev/null || true
+fi
+g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $shown (fetched into $repo)"
+`;
+
+/**
+ * Extracts a tree of the commit (`git archive`, never a checkout into a live tree) into a staging
+ * directory, and seeds the shared directories the host lacks from it (never over existing data).
+ */
+const EXTRACT = `set -e
+repo=$1 tree=$2 staging=$3 shared=$4; shift 4
+${GIT}
+[ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
+mkdir -- "$staging"
+g archive --format=tar -o "$staging.tar" "$tree"
+tar -x --no-same-owner -f "$staging.tar" -C "$staging"
+rm -f -- "$staging.tar"
+for p; do
+  if [ -d "$staging/$p" ] && [ ! -L "$staging/$p" ] && [ ! -e "$shared/$p" ] && [ ! -L "$shared/$p" ]; then
+    mkdir -p -- "$(dirname -- "$shared/$p")"
+    cp -a -- "$staging/$p" "$shared/$p"
+  fi
+done
+`;
+
+/** The commit's author, date and subject, as the host's mirror has them (NUL-separated). */
+const DESCRIBE = `set -e
+repo=$1 commit=$2
+${GIT}
+g log -1 --no-show-signature --format='%an <%ae>%x00%aI%x00%s' "$commit" --
+`;
+
+export function gitMirrorDir(l: Layout): string {
+  return path.join(l.meta, "repo");
+}
+
+export function gitStagingDir(l: Layout, releaseId: string): string {
+  return path.join(l.tmp, `git-${releaseId}`);
+}
+
+export function mirrorFetch(l: Layout, git: GitSource, commit: string): Cmd {
+  return shProgram(MIRROR, [gitMirrorDir(l), git.repository, git.shown, commit], {
+    label: "fetch into the mirror",
+  });
+}
+
+/**
+ * Builds the release from the commit: extract into staging, then rsync into the release with
+ * unchanged files hard-linked to earlier releases. Content decides (--checksum, mtimes not kept):
+ * an archive's files all carry the commit's time, so mtimes say nothing.
+ */
+export function extractCommit(input: {
+  readonly l: Layout;
+  readonly git: GitSource;
+  readonly commit: string;
+  readonly releaseId: string;
+  readonly seedDirs: readonly string[];
+  readonly linkDest: readonly string[];
+  readonly exclude: readonly string[];
+}): Cmd[] {
+  const { l, git, commit, releaseId } = input;
+  const staging = gitStagingDir(l, releaseId);
+  const tree = git.path ? `${commit}:${git.path}` : `${commit}^{tree}`;
+  return [
+    shProgram(EXTRACT, [gitMirrorDir(l), tree, staging, l.shared, ...input.seedDirs], {
+      label: "git archive into staging",
+    }),
+    cmd([
+      "rsync",
+      "-rlpgoD",
+      "--checksum",
+      ...input.linkDest.map((d) => `--link-dest=${d}`),
+      ...input.exclude.map((x) => `--exclude=${x}`),
+      "--",
+      `${staging}/`,
+      `${l.release(releaseId)}/`,
+    ]),
+    cmd(["rm", "-rf", "--", staging]),
+  ];
+}
+
+export function describeCommit(l: Layout, commit: string): Cmd {
+  return shProgram(DESCRIBE, [gitMirrorDir(l), commit], { label: "read commit details" });
+}

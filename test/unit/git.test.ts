@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { repositorySecrets, shownRepository } from "../../src/config/git-source.js";
+import { withCommitDetails } from "../../src/engine/git-source.js";
+import { parseLsRemote, pickRef } from "../../src/git/resolve.js";
+import { parseReleaseMeta } from "../../src/plan/release-meta.js";
+
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+const C = "c".repeat(40);
+
+test("ls-remote: an annotated tag resolves to the commit it names; tags before branches, as git does", () => {
+  const refs = parseLsRemote(
+    [
+      `${A}\tHEAD`,
+      `${A}\trefs/heads/main`,
+      `${B}\trefs/tags/main`,
+      `${C}\trefs/tags/main^{}`,
+      "junk line",
+      "",
+    ].join("\n"),
+  );
+  assert.deepEqual(pickRef(refs, "main"), { commit: C, refName: "refs/tags/main" });
+  assert.deepEqual(pickRef(refs, "HEAD"), { commit: A, refName: "HEAD" });
+  assert.deepEqual(pickRef(refs, "refs/heads/main"), { commit: A, refName: "refs/heads/main" });
+  assert.equal(pickRef(refs, "heads/main"), undefined);
+  assert.equal(pickRef(refs, "other"), undefined);
+});
+
+test("repository URLs: credentials never shown, and listed as secrets", () => {
+  const url = "https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/org/app.git?token=qwertyuiop123";
+  assert.equal(shownRepository(url), "https://git.example.test/org/app.git");
+  assert.deepEqual(
+    new Set(repositorySecrets(url)),
+    new Set(["deploy-bot", "ghp_abcdefghijklmnop", "qwertyuiop123"].filter((s) => s.length >= 8)),
+  );
+  assert.equal(shownRepository("git@github.com:org/app.git"), "git@github.com:org/app.git");
+  assert.equal(shownRepository("/srv/git/app.git"), "/srv/git/app.git");
+  assert.deepEqual(repositorySecrets("/srv/git/app.git"), []);
+});
+
+test("commit details from a host are one-line text: control characters replaced, length capped", () => {
+  const revision = { commit: A, dirty: false, ref: "refs/heads/main" };
+  const out = withCommitDetails(
+    revision,
+    `Eve \u001b[31m<e@x>\u00002026-01-01T00:00:00Z\u0000${"s".repeat(500)}\n`,
+  );
+  assert.equal(out?.author, "Eve ?[31m<e@x>");
+  assert.equal(out?.subject?.length, 200);
+  assert.equal(out?.commit, A);
+  // Output that is not three fields still leaves the commit recorded.
+  assert.deepEqual(withCommitDetails(revision, ""), revision);
+  assert.deepEqual(withCommitDetails(revision, "a\0b\0c\0d"), revision);
+});
+
+test("hostile revision metadata parses: wrong types dropped, the commit kept", () => {
+  const meta = parseReleaseMeta(
+    JSON.stringify({
+      id: "20260101T000000Z",
+      state: "live",
+      revision: { commit: A, dirty: "yes", author: 5, subject: ["x"], ref: "refs/heads/\nmain", extra: 1 },
+    }),
+  );
+  assert.deepEqual(meta?.revision, { commit: A, dirty: false, ref: "refs/heads/?main" });
+  const none = parseReleaseMeta(JSON.stringify({ id: "x", state: "live", revision: { dirty: true } }));
+  assert.equal(none?.revision, null);
+});
