@@ -78,6 +78,21 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
   program
+    .command("pull [stage]")
+    .description(
+      "on the server: deploy the configured ref of strategy: git if it moved since the live release (for cron); quiet when there is nothing to do",
+    )
+    .option("--retry", "deploy the ref's commit even if it failed or was rolled back before")
+    .action((stage, opts) => run((c, ctx) => c.pullCommand(ctx, stage, opts))());
+  program
+    .command("agent [stage]")
+    .description(
+      "on the server: keep the stage at its configured ref: poll the repository and take signed push webhooks (GitHub, GitLab, Gitea); GET /status; JSON-lines log",
+    )
+    .option("--listen <address>", "address to bind (default: agent.listen, else 127.0.0.1)")
+    .option("--port <port>", "port to bind, 0 = any free one (default: agent.port, else 9720)")
+    .action((stage, opts) => run((c, ctx) => c.agentCommand(ctx, stage, opts))());
+  program
     .command("server-config <server> [stage]")
     .description(
       "print a web server config (nginx or apache) for the stage's deploy path that never serves stale or mixed code, dotfiles or cutover.yaml",
