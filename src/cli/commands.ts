@@ -25,6 +25,7 @@ import { schemaReference } from "./package-info.js";
 
 /** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
 export { adoptCommand, cleanupCommand, unlockCommand } from "./housekeeping.js";
+export { logCommand } from "./log-command.js";
 /** pull and agent: the server keeps itself at a ref of the repository. */
 export { agentCommand, pullCommand } from "./pull-command.js";
 

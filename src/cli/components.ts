@@ -29,6 +29,7 @@ function policyOf(command: string, args: readonly string[]): Policy {
       return args.length > 1 ? "one" : "each-continue";
     case "releases":
     case "history":
+    case "log":
     case "verify":
     case "doctor":
     case "snapshot list":

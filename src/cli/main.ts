@@ -145,6 +145,14 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.historyCommand(ctx, stage, opts))());
   program
+    .command("log [stage]")
+    .description(
+      "the revision log: which release and commit went up or was rolled back to, by whom, when, how it ended",
+    )
+    .option("--limit <n>", "deploys and rollbacks to show", "20")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.logCommand(ctx, stage, opts))());
+  program
     .command("unlock [stage]")
     .description("clear a lock left by a run that died (use --force if its holder may be alive)")
     .option("--force", "clear it even if the holder may still be running")

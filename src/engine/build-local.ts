@@ -13,6 +13,8 @@ const LOCAL = "local build";
 export interface LocalBuild {
   readonly dir: string;
   readonly checksum: string;
+  /** strategy: git: the commit's author, date and subject as `git log` printed them (see withCommitDetails). */
+  readonly commitDetails?: string;
   /** Removes the temp directory (the build and, for git, the fetched objects). */
   cleanup(): void;
 }
@@ -95,11 +97,20 @@ async function exportCommit(
     await g(["cat-file", "-e", `${commit}^{commit}`]).catch(() =>
       g(["fetch", "-q", "--no-tags", "--", git.repository, commit]),
     );
+    const details = await g([
+      "log",
+      "-1",
+      "--no-show-signature",
+      "--format=%an <%ae>%x00%aI%x00%s",
+      commit,
+      "--",
+    ]);
     const tree = git.path ? `${commit}:${git.path}` : commit;
     await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
     await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], {
       timeoutMs,
     });
+    return Buffer.from(details, "latin1").toString("utf8");
   } catch (error) {
     throw failure(
       `cannot export commit ${commit} of ${git.shown} for the local build`,
@@ -127,7 +138,8 @@ export async function buildLocally(
   mkdirSync(dir);
   try {
     emit({ type: "step", host: LOCAL, step: "export the source", status: "start" });
-    if (stage.git && commit) await exportCommit(stage, commit, temp, dir, timeoutMs);
+    let commitDetails: string | undefined;
+    if (stage.git && commit) commitDetails = await exportCommit(stage, commit, temp, dir, timeoutMs);
     else
       await run(
         "rsync",
@@ -150,7 +162,7 @@ export async function buildLocally(
     const probe = manifestProbe(dir);
     const listing = await run(probe.argv[0]!, probe.argv.slice(1), { timeoutMs });
     const { checksum } = buildManifest(parseListing(Buffer.from(listing, "latin1").toString("utf8")), []);
-    return { dir, checksum, cleanup };
+    return { dir, checksum, commitDetails, cleanup };
   } catch (error) {
     cleanup();
     throw error;

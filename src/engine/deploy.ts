@@ -7,7 +7,7 @@ import { planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
 import { buildLocally, type LocalBuild } from "./build-local.js";
 import type { Emit } from "./events.js";
-import { gitSourceFacts } from "./git-source.js";
+import { gitSourceFacts, withCommitDetails } from "./git-source.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
@@ -64,7 +64,13 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
     let source = await deploySource(stage, options.ref);
     if (stage.buildLocal.length > 0) {
       build = await buildLocally(stage, source.revision?.commit, emit);
-      source = { ...source, built: { dir: build.dir, checksum: build.checksum } };
+      source = {
+        ...source,
+        revision: build.commitDetails
+          ? withCommitDetails(source.revision, build.commitDetails)
+          : source.revision,
+        built: { dir: build.dir, checksum: build.checksum },
+      };
     }
     const locked = await lockAll(targets, {
       sharedPaths: [...stage.sharedDirs, ...stage.sharedFiles],

@@ -93,6 +93,7 @@ const ARGS: Record<string, string[]> = {
   rollback: ["rollback"],
   releases: ["releases"],
   history: ["history"],
+  log: ["log"],
   unlock: ["unlock"],
   cleanup: ["cleanup"],
   verify: ["verify"],
