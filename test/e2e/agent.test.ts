@@ -209,6 +209,10 @@ test("webhooks: valid GitHub, GitLab and Gitea pushes deploy; bad ones are refus
   const again = await post(b, replayed, body);
   assert.equal(again.status, 409);
   assert.equal(await b.stop(), 0);
+  for (const agent of [a, b]) {
+    assert.deepEqual(agent.other, [], "every log line is JSON");
+    assert.ok(!agent.lines.some((l) => JSON.stringify(l).includes(SECRET)), "the secret is never logged");
+  }
 });
 
 test("rate limit: requests beyond agent.rate_limit a minute are answered 429 with Retry-After", async () => {
