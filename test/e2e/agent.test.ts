@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
@@ -230,5 +238,28 @@ test("rate limit: requests beyond agent.rate_limit a minute are answered 429 wit
   assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
   assert.ok(Number(retryAfter) >= 1);
   assert.ok(a.lines.some((l) => l.event === "request.limited"));
+  assert.equal(await a.stop(), 0);
+});
+
+test("poll errors back off exponentially up to backoff_max; once the repository answers, the agent deploys", async () => {
+  const s = setup({ poll: 1, backoff_max: 4 });
+  const missing = `${s.origin.bare}.moved`;
+  // The origin is not there yet: every poll fails until it is.
+  rmSync(missing, { recursive: true, force: true });
+  const text = readFileSync(s.config, "utf8").replace(s.origin.bare, missing);
+  writeFileSync(s.config, text);
+  const a = await s.start();
+  const failed = async (failures: number) =>
+    a.waitFor((l) => l.event === "poll.failed" && l.failures === failures, 15_000);
+  assert.deepEqual(
+    [(await failed(1)).retry_in_s, (await failed(2)).retry_in_s, (await failed(3)).retry_in_s],
+    [2, 4, 4],
+  );
+  const polling = (await a.status()).poll as { lastError: string; failures: number };
+  assert.ok(polling.lastError.length > 0 && polling.failures >= 3, JSON.stringify(polling));
+  const commit = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+  renameSync(s.origin.bare, missing);
+  await until(() => liveCommit(s.deployPath) === commit, 30_000, "deployed once the repository answered");
+  assert.equal(((await a.status()).poll as { failures: number }).failures, 0);
   assert.equal(await a.stop(), 0);
 });
