@@ -120,6 +120,7 @@ test("polling: a pushed commit is deployed within the poll interval; GET /status
   const s = setup({ poll: 1 });
   const first = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
   const a = await s.start();
+  assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/, "binds the loopback address by default");
   await until(() => liveCommit(s.deployPath) === first, 30_000, "first commit live");
   await a.waitFor((l) => l.event === "pull.deployed");
   const from = a.lines.length;
