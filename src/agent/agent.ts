@@ -78,6 +78,9 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       const outcome = await pullOnce(deps, { signal: deployAbort.signal });
       handled = outcome.commit;
       last = lastOf(reason, outcome);
+      // /status is right as soon as the log says so; the refresh below reads the hosts again.
+      if (outcome.action === "deployed") live = { release: outcome.result.release, commit: outcome.commit };
+      if (outcome.action === "up-to-date") live = { release: outcome.release, commit: outcome.commit };
       const fields = { reason, commit: outcome.commit, release: last.release };
       if (outcome.action === "failed" && outcome.result?.exitCode === EXIT.interrupted)
         log("warn", "pull.aborted", { ...fields, error: outcome.error });

@@ -129,8 +129,8 @@ test("polling: a pushed commit is deployed within the poll interval; GET /status
   const start = await a.waitFor((l) => l.event === "pull.start", 10_000, from);
   assert.match(String(start.reason), new RegExp(`poll found ${second.slice(0, 12)}`));
   assert.ok(
-    Date.now() - pushed < 1000 + 1500,
-    "the poll noticed the push within its interval (+ ls-remote time)",
+    Date.now() - pushed < 1000 + 4000,
+    "the poll noticed the push within its interval (+ ls-remote time on a busy machine)",
   );
   await a.waitFor((l) => l.event === "pull.deployed" && l.commit === second, 30_000, from);
   const status = await a.status();
