@@ -132,3 +132,21 @@ export function extractCommit(input: {
 export function describeCommit(l: Layout, commit: string): Cmd {
   return shProgram(DESCRIBE, [gitMirrorDir(l), commit], { label: "read commit details" });
 }
+
+/** doctor: the mirror's state and whether the host's git reaches the repository (reads only). */
+const CHECK = `repo=$1 url=$2 shown=$3
+export GIT_TERMINAL_PROMPT=0
+if [ -L "$repo" ]; then echo "mirror symlink"
+elif [ ! -e "$repo" ]; then echo "mirror missing"
+elif [ "$(git -c core.hooksPath=/dev/null --git-dir="$repo" rev-parse --is-bare-repository 2>/dev/null)" != true ]; then echo "mirror notbare"
+else
+  o=$(git -c core.hooksPath=/dev/null --git-dir="$repo" config --get cutover.origin 2>/dev/null) || o=
+  if [ "$o" = "$shown" ]; then echo "mirror ok"; else printf 'mirror other %s\\n' "$o"; fi
+fi
+if out=$(timeout 60 git ls-remote -- "$url" HEAD 2>&1 >/dev/null); then echo "reach ok"
+else printf 'reach fail %s\\n' "$(printf '%s\\n' "$out" | grep -v '^$' | tail -n 3 | tr '\\n' ' ')"; fi
+`;
+
+export function gitCheckProbe(l: Layout, git: GitSource): Cmd {
+  return shProgram(CHECK, [gitMirrorDir(l), git.repository, git.shown], { label: "check the git mirror" });
+}
