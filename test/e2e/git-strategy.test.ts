@@ -233,6 +233,12 @@ test("--dry-run shows the git steps and changes nothing; a token in the URL is n
   assert.notEqual(secret.code, 0);
   assert.doesNotMatch(secret.stdout + secret.stderr, /s3cr3t-t0ken-value/);
   assert.match(secret.stderr, /https:\/\/127\.0\.0\.1:1\/repo\.git/);
+  // With a commit id nothing is resolved: the plan itself holds the URL, and prints it redacted.
+  const planned = await cutover(["deploy", "--dry-run", "--ref", "a".repeat(40)], fx.app);
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.match(planned.stdout, /fetch into the mirror/);
+  assert.doesNotMatch(planned.stdout + planned.stderr, /s3cr3t-t0ken-value/);
+  assert.match(planned.stdout, /https:\/\/127\.0\.0\.1:1\/repo\.git/);
   assert.deepEqual(snapshot(deployPath), before);
 });
 
