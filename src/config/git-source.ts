@@ -29,8 +29,11 @@ export function repositorySecrets(repository: string): string[] {
   try {
     const url = new URL(repository);
     if (!/^(https?|ssh|git|ftps?):$/.test(url.protocol)) return [];
-    const values = [url.username, url.password, ...url.searchParams.values()];
-    return values.flatMap((v) => [v, decodeURIComponent(v)]).filter((v) => v.length >= 8);
+    // A password is a secret whatever its length (from 4 characters, as stageSecrets); a user name or
+    // query value when long enough to be a token (short ones would blank ordinary words everywhere).
+    const long = [url.username, ...url.searchParams.values()].filter((v) => v.length >= 8);
+    const values = [...long, ...(url.password.length >= 4 ? [url.password] : [])];
+    return values.flatMap((v) => [v, decodeURIComponent(v)]);
   } catch {
     return [];
   }

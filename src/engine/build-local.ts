@@ -105,11 +105,30 @@ async function exportCommit(
       commit,
       "--",
     ]);
-    const tree = git.path ? `${commit}:${git.path}` : commit;
-    await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
-    await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], {
-      timeoutMs,
-    });
+    if (git.submodules) {
+      // A throwaway checkout with its submodules (relative URLs resolve against the repository), copied without .git.
+      const src = path.join(temp, "checkout");
+      const w = (args: string[]) =>
+        run(
+          "git",
+          ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
+          {
+            timeoutMs,
+          },
+        );
+      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], { timeoutMs });
+      await w(["remote", "set-url", "origin", git.repository]);
+      await w(["checkout", "-q", commit]);
+      await w(["submodule", "update", "-q", "--init", "--recursive"]);
+      const from = git.path ? path.join(src, git.path) : src;
+      await run("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], { timeoutMs });
+    } else {
+      const tree = git.path ? `${commit}:${git.path}` : commit;
+      await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
+      await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], {
+        timeoutMs,
+      });
+    }
     return Buffer.from(details, "latin1").toString("utf8");
   } catch (error) {
     throw failure(

@@ -6,6 +6,7 @@ import { askPool, inspectionFiles } from "../integrations/php/steps.js";
 import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
 import { isAdoptableName } from "../plan/release-id.js";
+import { gitFindings } from "./doctor-git.js";
 import { exposedFiles } from "./doctor-http.js";
 import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
@@ -40,6 +41,7 @@ export async function doctor(
     const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
     const findings = perHost.flatMap((h) => h.findings);
     findings.push(...(await askForSecrets(stage, targets, perHost)));
+    findings.push(...(await gitFindings(stage, targets)));
     const clocks = perHost.map((h) => h.clockMs);
     const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
     if (skewMs > MAX_SKEW_MS) {

@@ -38,17 +38,33 @@ g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $
 `;
 
 /**
- * Extracts a tree of the commit (`git archive`, never a checkout into a live tree) into a staging
- * directory, and seeds the shared directories the host lacks from it (never over existing data).
+ * Extracts a tree of the commit into a staging directory (never a checkout into a live tree):
+ * `git archive`; or, with submodules (`url` set), a throwaway clone sharing the mirror's objects,
+ * checked out at the commit with its submodules, copied without .git. Then seeds the shared
+ * directories the host lacks from it (never over existing data).
  */
 const EXTRACT = `set -e
-repo=$1 tree=$2 staging=$3 shared=$4; shift 4
+repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6; shift 6
 ${GIT}
+if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
-mkdir -- "$staging"
-g archive --format=tar -o "$staging.tar" "$tree"
-tar -x --no-same-owner -f "$staging.tar" -C "$staging"
-rm -f -- "$staging.tar"
+if [ -z "$url" ]; then
+  mkdir -- "$staging"
+  g archive --format=tar -o "$staging.tar" "$tree"
+  tar -x --no-same-owner -f "$staging.tar" -C "$staging"
+  rm -f -- "$staging.tar"
+else
+  src=$staging.src
+  git clone -q --shared --no-checkout -- "$repo" "$src"
+  w() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c advice.detachedHead=false -C "$src" "$@"; }
+  # Relative submodule URLs are relative to the repository, not to the mirror.
+  w remote set-url origin "$url"
+  w checkout -q "$commit"
+  w submodule update -q --init --recursive
+  mkdir -- "$staging"
+  rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/"
+  rm -rf -- "$src"
+fi
 for p; do
   if [ -d "$staging/$p" ] && [ ! -L "$staging/$p" ] && [ ! -e "$shared/$p" ] && [ ! -L "$shared/$p" ]; then
     mkdir -p -- "$(dirname -- "$shared/$p")"
@@ -94,10 +110,10 @@ export function extractCommit(input: {
 }): Cmd[] {
   const { l, git, commit, releaseId } = input;
   const staging = gitStagingDir(l, releaseId);
-  const tree = git.path ? `${commit}:${git.path}` : `${commit}^{tree}`;
+  const url = git.submodules ? git.repository : "";
   return [
-    shProgram(EXTRACT, [gitMirrorDir(l), tree, staging, l.shared, ...input.seedDirs], {
-      label: "git archive into staging",
+    shProgram(EXTRACT, [gitMirrorDir(l), commit, git.path ?? "", staging, l.shared, url, ...input.seedDirs], {
+      label: git.submodules ? "check out with submodules into staging" : "git archive into staging",
     }),
     cmd([
       "rsync",
@@ -115,4 +131,22 @@ export function extractCommit(input: {
 
 export function describeCommit(l: Layout, commit: string): Cmd {
   return shProgram(DESCRIBE, [gitMirrorDir(l), commit], { label: "read commit details" });
+}
+
+/** doctor: the mirror's state and whether the host's git reaches the repository (reads only). */
+const CHECK = `repo=$1 url=$2 shown=$3
+export GIT_TERMINAL_PROMPT=0
+if [ -L "$repo" ]; then echo "mirror symlink"
+elif [ ! -e "$repo" ]; then echo "mirror missing"
+elif [ "$(git -c core.hooksPath=/dev/null --git-dir="$repo" rev-parse --is-bare-repository 2>/dev/null)" != true ]; then echo "mirror notbare"
+else
+  o=$(git -c core.hooksPath=/dev/null --git-dir="$repo" config --get cutover.origin 2>/dev/null) || o=
+  if [ "$o" = "$shown" ]; then echo "mirror ok"; else printf 'mirror other %s\\n' "$o"; fi
+fi
+if out=$(timeout 60 git ls-remote -- "$url" HEAD 2>&1 >/dev/null); then echo "reach ok"
+else printf 'reach fail %s\\n' "$(printf '%s\\n' "$out" | grep -v '^$' | tail -n 3 | tr '\\n' ' ')"; fi
+`;
+
+export function gitCheckProbe(l: Layout, git: GitSource): Cmd {
+  return shProgram(CHECK, [gitMirrorDir(l), git.repository, git.shown], { label: "check the git mirror" });
 }

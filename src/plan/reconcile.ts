@@ -26,7 +26,7 @@ export function isOwnTmpName(name: string): boolean {
     name === "current" ||
     name === "in-place-mark" ||
     /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name) ||
-    /^git-\d{8}T\d{6}Z(\.tar)?$/.test(name)
+    /^git-\d{8}T\d{6}Z(\.tar|\.src)?$/.test(name)
   );
 }
 

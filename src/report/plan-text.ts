@@ -149,6 +149,12 @@ export function planText(dry: DryRun): string {
   const out: string[] = [`${plan.action} ${plan.release} (dry run: nothing was changed)`];
   for (const [host, problems] of dry.problems)
     for (const p of problems) out.push(`note: ${host}: ${p} (left alone)`);
+  if (plan.action === "deploy" && plan.stage.buildLocal.length > 0)
+    out.push(
+      "",
+      "== build once, on this machine (in a clean export; its result is what every host gets)",
+      ...plan.stage.buildLocal.map((line) => `  ${line}`),
+    );
   for (const phase of plan.phases) {
     const perHost = plan.hosts.map((h) => ({ h, sections: phaseSections(plan, phase, h) }));
     if (perHost.every((p) => p.sections.length === 0)) continue;

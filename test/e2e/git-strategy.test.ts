@@ -166,6 +166,10 @@ test("unknown ref, abbreviated id, unreachable repository: a clear error, nothin
   assert.equal(gone.code, 1);
   assert.match(gone.result.error!.message, /cannot read repository .*no such repo\.git/);
   assert.doesNotMatch(gone.stderr, /at .*\.js:\d+/, "no stack trace");
+  const doctor = await cutover(["doctor"], fx.app);
+  assert.equal(doctor.code, 1);
+  assert.match(doctor.stdout + doctor.stderr, /local: cannot read repository .*no such repo\.git/);
+  assert.match(doctor.stdout + doctor.stderr, /the host's git cannot read .*no such repo\.git: fatal: /);
   assert.deepEqual(snapshot(deployPath), before, "the deploy path is exactly as it was");
 });
 
@@ -197,11 +201,23 @@ test("hostile mirror state: a symlinked or foreign .cutover/repo is refused, nev
   const foreign = await deploy();
   assert.equal(foreign.code, 1);
   assert.match(foreign.stderr, /mirrors another repository \(https:\/\/elsewhere\.test\/x\.git\)/);
+  const doctor = await cutover(["doctor"], fx.app);
+  assert.equal(doctor.code, 1);
+  assert.match(
+    doctor.stdout + doctor.stderr,
+    /\.cutover\/repo mirrors another repository \(https:\/\/elsewhere\.test\/x\.git\)/,
+  );
   assert.equal(live(), before);
   execFileSync("rm", ["-rf", mirror]);
   execFileSync("mv", ["-T", moved, mirror]);
   const again = await deploy();
   assert.equal(again.code, 0, again.stderr);
+  const healthy = await cutover(["doctor"], fx.app);
+  assert.doesNotMatch(
+    healthy.stdout + healthy.stderr,
+    /git/,
+    "a healthy mirror and repository: no git finding",
+  );
 });
 
 test("--dry-run shows the git steps and changes nothing; a token in the URL is never printed", async () => {
@@ -217,6 +233,12 @@ test("--dry-run shows the git steps and changes nothing; a token in the URL is n
   assert.notEqual(secret.code, 0);
   assert.doesNotMatch(secret.stdout + secret.stderr, /s3cr3t-t0ken-value/);
   assert.match(secret.stderr, /https:\/\/127\.0\.0\.1:1\/repo\.git/);
+  // With a commit id nothing is resolved: the plan itself holds the URL, and prints it redacted.
+  const planned = await cutover(["deploy", "--dry-run", "--ref", "a".repeat(40)], fx.app);
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.match(planned.stdout, /fetch into the mirror/);
+  assert.doesNotMatch(planned.stdout + planned.stderr, /s3cr3t-t0ken-value/);
+  assert.match(planned.stdout, /https:\/\/127\.0\.0\.1:1\/repo\.git/);
   assert.deepEqual(snapshot(deployPath), before);
 });
 

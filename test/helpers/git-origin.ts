@@ -5,6 +5,8 @@ import path from "node:path";
 export interface GitOrigin {
   /** The bare repository hosts fetch from. */
   readonly bare: string;
+  /** Runs git in the working clone (as the author); returns its trimmed output. */
+  git(...args: string[]): string;
   /** Commits the files (path → content; null removes) and pushes the branch; returns the commit id. */
   commit(files: Record<string, string | null>, message: string, branch?: string): string;
   /** An annotated tag on the branch's tip, pushed. */
@@ -31,7 +33,7 @@ export function gitOrigin(dir: string): GitOrigin {
       .trim();
   mkdirSync(work, { recursive: true });
   execFileSync("git", ["init", "-q", "-b", "main", work]);
-  execFileSync("git", ["init", "-q", "--bare", bare]);
+  execFileSync("git", ["init", "-q", "--bare", "-b", "main", bare]);
   git("remote", "add", "origin", bare);
   const write = (files: Record<string, string | null>) => {
     for (const [p, content] of Object.entries(files)) {
@@ -55,6 +57,7 @@ export function gitOrigin(dir: string): GitOrigin {
   };
   return {
     bare,
+    git,
     commit,
     tag: (name, branch = "main") => {
       git("tag", "-a", name, "-m", `tag ${name}`, branch);

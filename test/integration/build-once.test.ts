@@ -51,6 +51,15 @@ test("upload strategy: the build runs once, its result lands on every host, each
   assert.equal((r.stderr.match(/✓ web\d verify upload against the local build/g) ?? []).length, 3, r.stderr);
 });
 
+test("--dry-run names the build and the verification, and builds nothing", async () => {
+  const counted = runs();
+  const r = await cutover(["deploy", "--dry-run"], fx.app, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /== build once, on this machine[^\n]*\n {2}printf "run\\n" >> "\$BUILD_COUNTER"/);
+  assert.match(r.stdout, /# verify upload against the local build/);
+  assert.equal(runs(), counted);
+});
+
 test("a failing build command: nothing is uploaded, no host changes", async () => {
   const before = paths.map(live);
   fx.writeConfig({ build: { local: ["echo broken >&2; exit 7"] } }, hosts);
