@@ -27,11 +27,24 @@ function send(
   res.end(text);
 }
 
-/** Refuses a request whose body is too large: answer, then close (the rest is never read). */
+/**
+ * Refuses a request whose body is too large: answers at once, then reads and drops the rest (a
+ * client still sending would otherwise get a reset instead of the answer), up to a bound in bytes
+ * and time, after which the connection is cut.
+ */
 function tooLarge(req: http.IncomingMessage, res: http.ServerResponse, log: Log, limit: number): void {
   log("warn", "webhook.rejected", { reason: `body larger than ${limit} bytes`, status: 413 });
-  res.on("finish", () => req.destroy());
-  send(res, 413, { status: "rejected", reason: `body larger than ${limit} bytes` }, { connection: "close" });
+  let dropped = 0;
+  const cut = setTimeout(() => req.destroy(), 10_000);
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > 16 * limit) req.destroy();
+  });
+  req.on("close", () => clearTimeout(cut));
+  req.resume();
+  // No "Connection: close": node would close the socket under a client still sending, which then
+  // sees a reset instead of this answer.
+  send(res, 413, { status: "rejected", reason: `body larger than ${limit} bytes` });
 }
 
 /** `GET /status` and `POST /webhook`; every request counts against the rate limit. */

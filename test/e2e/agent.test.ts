@@ -186,6 +186,20 @@ test("webhooks: valid GitHub, GitLab and Gitea pushes deploy; bad ones are refus
     assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
     if (status === 202) assert.equal(r.body.status, "ignored", what);
   }
+  // Without a Content-Length (chunked), the limit is counted as the body arrives.
+  const chunks = new ReadableStream({
+    start: (c) => {
+      for (let i = 0; i < 8; i++) c.enqueue(new TextEncoder().encode("y".repeat(1000)));
+      c.close();
+    },
+  });
+  const chunked = await fetch(`${a.url}/webhook`, {
+    method: "POST",
+    headers: signed("github", "y".repeat(8000)),
+    body: chunks,
+    duplex: "half",
+  } as RequestInit);
+  assert.equal(chunked.status, 413);
   // A replay: the first delivery is genuine (and deploys); the same id again is refused.
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(
@@ -198,7 +212,7 @@ test("webhooks: valid GitHub, GitLab and Gitea pushes deploy; bad ones are refus
   const logged = a.lines
     .slice(before.lines)
     .filter((l) => l.event === "webhook.rejected" || l.event === "webhook.ignored");
-  assert.equal(logged.length, cases.length, JSON.stringify(logged));
+  assert.equal(logged.length, cases.length + 1, JSON.stringify(logged));
   assert.ok(logged.every((l) => typeof l.reason === "string" && typeof l.status === "number"));
 
   const genuine = await post(a, replayed, body);
