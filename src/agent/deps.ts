@@ -5,7 +5,7 @@ import { listReleases, type ReleaseRow, readHistory } from "../engine/inspect.js
 import type { DeployResult } from "../engine/outcome.js";
 import { usageError } from "../errors.js";
 import type { Live, PullDeps } from "./pull.js";
-import { readState, withFailure, withoutFailure, writeState } from "./state.js";
+import { type FailedCommit, readState, withFailure, withoutFailure, writeState } from "./state.js";
 
 /** Pull and the agent run on the server itself: every host of the stage must be a local deploy path. */
 export function requireLocal(stage: ResolvedStage, command: string): void {
@@ -46,6 +46,18 @@ export function rejectedBy(
   return `release ${newest.id} of this commit is ${newest.meta.state}${newest.meta.reason ? `: ${newest.meta.reason}` : ""}`;
 }
 
+/** An attempt at `commit` that failed before making a release, unless a release of it came later. */
+export function rememberedFailure(
+  rows: readonly ReleaseRow[],
+  failed: readonly FailedCommit[],
+  commit: string,
+): string | undefined {
+  const remembered = failed.find((f) => f.commit === commit);
+  if (remembered === undefined) return undefined;
+  const later = rows.some((r) => r.meta.revision?.commit === commit && r.meta.started_at > remembered.at);
+  return later ? undefined : `it failed at ${remembered.at}: ${remembered.reason}`;
+}
+
 export function pullDeps(
   stage: ResolvedStage,
   resolve: PullDeps["resolve"],
@@ -60,10 +72,10 @@ export function pullDeps(
       const aborted = (await readHistory(stage, 500))
         .filter((e) => e.event === "deploy" && e.outcome === "aborted" && e.release !== null)
         .map((e) => e.release!);
-      const fromReleases = rejectedBy(await listReleases(stage), commit, new Set(aborted));
+      const rows = await listReleases(stage);
+      const fromReleases = rejectedBy(rows, commit, new Set(aborted));
       if (fromReleases) return fromReleases;
-      const remembered = readState(file).state.failed.find((f) => f.commit === commit);
-      return remembered ? `it failed at ${remembered.at}: ${remembered.reason}` : undefined;
+      return rememberedFailure(rows, readState(file).state.failed, commit);
     },
     deploy,
     remember: (commit, failure) => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { liveOf, rejectedBy } from "../../src/agent/deps.js";
+import { liveOf, rejectedBy, rememberedFailure } from "../../src/agent/deps.js";
 import { nextDelay } from "../../src/agent/poller.js";
 import { type PullDeps, pullOnce } from "../../src/agent/pull.js";
 import { DeployQueue } from "../../src/agent/queue.js";
@@ -117,6 +117,19 @@ test("the live commit is the one every host serves; the newest release of a comm
     undefined,
     "an interrupted run is not the commit's fault",
   );
+  const failed = [{ commit: A, at: "2026-11-30T10:00:00.000Z", reason: "mirror fetch failed" }];
+  const made = (at: string) => {
+    const r = row("6", "superseded", A, [false]);
+    return [{ ...r, meta: { ...r.meta, started_at: at } }];
+  };
+  assert.match(rememberedFailure([], failed, A)!, /mirror fetch failed/);
+  assert.match(rememberedFailure(made("2026-11-30T09:00:00.000Z"), failed, A)!, /mirror fetch failed/);
+  assert.equal(
+    rememberedFailure(made("2026-11-30T11:00:00.000Z"), failed, A),
+    undefined,
+    "a later release of it",
+  );
+  assert.equal(rememberedFailure([], failed, B), undefined);
 });
 
 test("the state file: written whole, read back, and anything else is an empty state", () => {
