@@ -30,6 +30,8 @@ export async function prepareHost(
   executor: Executor,
   emit: Emit,
   stopped: AbortSignal,
+  /** Told the metadata as it grows (the commit's details), so a failure later still records them. */
+  learnt: (meta: ReleaseMeta) => void = () => undefined,
 ): Promise<Prepared> {
   const host = plan.host.name;
   const releaseId = plan.meta.id;
@@ -66,6 +68,7 @@ export async function prepareHost(
         case "git-describe": {
           const { stdout } = await runStep(ctx, step.title, step.cmds);
           meta = { ...meta, revision: withCommitDetails(meta.revision, stdout.toString("utf8")) };
+          learnt(meta);
           break;
         }
         case "verify-upload":

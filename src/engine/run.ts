@@ -1,5 +1,5 @@
 import { CutoverError, EXIT } from "../errors.js";
-import { revisionText } from "../plan/release-meta.js";
+import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
 import {
@@ -63,7 +63,9 @@ export async function applyRun(
     revision: revisionText(first.meta.revision),
   };
   const prepared = new Map<Unit, Prepared>();
-  const metaOf = (u: Unit) => prepared.get(u)?.meta ?? u.run.meta;
+  // What a host learnt while preparing (the commit's details) is recorded even when its prepare failed.
+  const learnt = new Map<Unit, ReleaseMeta>();
+  const metaOf = (u: Unit) => prepared.get(u)?.meta ?? learnt.get(u) ?? u.run.meta;
   const switched = new Set<Unit>();
   const outcomes: SwitchOutcome[] = [];
   let recorded = false;
@@ -140,7 +142,7 @@ export async function applyRun(
         emit({ type: "phase", phase: `prepare release ${plan.release} on ${plural(units.length, "host")}` });
         const prep = await prepareAll(
           units,
-          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped),
+          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped, (m) => learnt.set(u, m)),
           options.parallel,
           signal,
         );

@@ -9,14 +9,14 @@ fail() { printf 'cutover: %s\\n' "$*" >&2; exit 3; }
 `;
 
 /**
- * The host's bare mirror of the repository: made on the first deploy (under a temp name, then
- * renamed), refused when it is a symlink, not a bare repository, or a mirror of another
- * repository; then it fetches what is new (branches and tags, forced, so a force-push is followed)
+ * The host's bare mirror of the repository: made on the first deploy (in .cutover/tmp, then
+ * renamed), refused when it is a symlink, not a bare repository, a mirror of another repository,
+ * or has settings cutover did not write; then it fetches what is new (branches and tags, forced, so a force-push is followed)
  * and must end up holding the commit. The URL may carry a token: it is passed on each fetch, and
  * only the URL without credentials (`shown`) is stored in the mirror.
  */
 const MIRROR = `set -e
-repo=$1 url=$2 shown=$3 commit=$4
+repo=$1 url=$2 shown=$3 commit=$4 tmp=$5
 ${GIT}
 if [ -L "$repo" ]; then fail "$repo is a symlink; cutover does not follow it: move it away, then deploy again"; fi
 if [ -e "$repo" ]; then
@@ -24,8 +24,11 @@ if [ -e "$repo" ]; then
   [ "$(g rev-parse --is-bare-repository 2>/dev/null)" = true ] || fail "$repo is not a bare git repository: move it away, then deploy again"
   origin=$(g config --get cutover.origin 2>/dev/null) || origin=
   [ "$origin" = "$shown" ] || fail "$repo mirrors another repository (\${origin:-unknown}), not $shown: move it away, then deploy again"
+  # Settings git init and cutover did not write (core.sshCommand, url.*.insteadOf, include.path...) could run or redirect.
+  extra=$(g config --local --name-only --list 2>/dev/null | grep -v -x -e core.repositoryformatversion -e core.filemode -e core.bare -e core.logallrefupdates -e core.ignorecase -e core.precomposeunicode -e core.symlinks -e extensions.objectformat -e cutover.origin | tr '\\n' ' ') || true
+  [ -z "$extra" ] || fail "$repo has settings cutover did not write ($extra): move it away, then deploy again"
 else
-  new=$(mktemp -d -- "$repo.new.XXXXXX")
+  new=$(mktemp -d -- "$tmp/git-mirror.XXXXXX")
   git init -q --bare -- "$new"
   git --git-dir="$new" config cutover.origin "$shown"
   mv -T -- "$new" "$repo"
@@ -89,7 +92,7 @@ export function gitStagingDir(l: Layout, releaseId: string): string {
 }
 
 export function mirrorFetch(l: Layout, git: GitSource, commit: string): Cmd {
-  return shProgram(MIRROR, [gitMirrorDir(l), git.repository, git.shown, commit], {
+  return shProgram(MIRROR, [gitMirrorDir(l), git.repository, git.shown, commit, l.tmp], {
     label: "fetch into the mirror",
   });
 }

@@ -42,7 +42,20 @@ export function isGood(meta: ReleaseMeta | undefined): boolean {
 }
 
 /** Text from a host that tables print: one line, control characters replaced, at most 200 characters. */
-const shortText = z.string().transform((t) => t.replace(/\p{Cc}/gu, "?").slice(0, 200));
+export const shortText = z.string().transform((t) => t.replace(/\p{Cc}/gu, "?").slice(0, 200));
+
+/** strategy: git's details of a commit, as read back from a host (metadata or history). */
+export const revisionInfoFields = {
+  ref: shortText.optional().catch(undefined),
+  author: shortText.optional().catch(undefined),
+  date: shortText.optional().catch(undefined),
+  subject: shortText.optional().catch(undefined),
+};
+
+/** Optional fields that failed their check are dropped, not kept (or written back) as undefined. */
+export function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 
 /**
  * Metadata is read from hosts, so it is untrusted: the fields cutover relies on are checked, text
@@ -54,17 +67,8 @@ const metaSchema = z.object({
   stage: z.string().catch("?"),
   who: z.string().catch("unknown"),
   revision: z
-    .object({
-      commit: z.string(),
-      dirty: z.boolean().catch(false),
-      ref: shortText.optional().catch(undefined),
-      author: shortText.optional().catch(undefined),
-      date: shortText.optional().catch(undefined),
-      subject: shortText.optional().catch(undefined),
-    })
-    .transform(
-      (r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as Revision,
-    )
+    .object({ commit: z.string(), dirty: z.boolean().catch(false), ...revisionInfoFields })
+    .transform((r) => withoutUndefined(r) as unknown as Revision)
     .nullable()
     .catch(null),
   started_at: z.string().catch(""),

@@ -56,8 +56,13 @@ export function revisionLog(
     .map(({ first, hosts }) => {
       const outcomes = new Set([...hosts.values()].map((e) => e.outcome));
       const meta = first.release ? metas.get(first.release) : undefined;
+      // The release's metadata is gone once it is pruned; the history line keeps the commit and its details.
       const fromHistory = first.revision
-        ? { commit: first.revision.replace(/\+dirty$/, ""), dirty: first.revision.endsWith("+dirty") }
+        ? {
+            commit: first.revision.replace(/\+dirty$/, ""),
+            dirty: first.revision.endsWith("+dirty"),
+            ...first.revision_info,
+          }
         : null;
       return {
         at: first.at,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
@@ -63,6 +63,15 @@ test("log: commit, author, subject, who, outcome per run; failures and rollbacks
   assert.equal(rows[2]!.revision!.ref, "refs/heads/main");
   assert.match(rows[0]!.who, /@/);
   assert.equal(rows[0]!.previous, rows[2]!.release);
+
+  // The history line itself carries the commit's details (the log outlives pruned metadata).
+  const journal = readFileSync(path.join(paths[1]!, ".cutover/history.jsonl"), "utf8");
+  assert.match(
+    journal,
+    new RegExp(
+      `"revision":"${c2}","revision_info":\\{"ref":"refs/heads/main","author":"Ada Author <ada@example.test>","date":"[^"]+","subject":"Second version"\\}`,
+    ),
+  );
 
   const text = await cutover(["log", "--limit", "2"], fx.app);
   assert.equal(text.code, 0, text.stderr);

@@ -210,6 +210,19 @@ test("hostile mirror state: a symlinked or foreign .cutover/repo is refused, nev
   assert.equal(live(), before);
   execFileSync("rm", ["-rf", mirror]);
   execFileSync("mv", ["-T", moved, mirror]);
+  // Our own mirror with a setting that would run a command on fetch: refused, and the command never runs.
+  const ran = path.join(fx.dir, "ssh command ran");
+  execFileSync("git", ["--git-dir", mirror, "config", "core.sshCommand", `touch '${ran}'`]);
+  execFileSync("git", ["--git-dir", mirror, "config", "url.file:///elsewhere.insteadOf", origin.bare]);
+  const tampered = await deploy();
+  assert.equal(tampered.code, 1);
+  assert.match(
+    tampered.stderr,
+    /has settings cutover did not write \(core\.sshcommand url\.file:\/\/\/elsewhere\.insteadof \)/,
+  );
+  assert.ok(!existsSync(ran));
+  execFileSync("git", ["--git-dir", mirror, "config", "--unset", "core.sshCommand"]);
+  execFileSync("git", ["--git-dir", mirror, "config", "--remove-section", "url.file:///elsewhere"]);
   const again = await deploy();
   assert.equal(again.code, 0, again.stderr);
   const healthy = await cutover(["doctor"], fx.app);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { parseHistory } from "../../src/plan/history.js";
 import type { HistoryEntry } from "../../src/plan/records.js";
 import type { ReleaseMeta } from "../../src/plan/release-meta.js";
 import { revisionLog } from "../../src/plan/revision-log.js";
@@ -91,4 +92,38 @@ test("one run on several hosts is one row; newest first; other events are left o
     1,
     "limit",
   );
+});
+
+test("a pruned release: the history line's commit details stand in for its metadata", () => {
+  const [row] = revisionLog(
+    [
+      entry({
+        release: "20250101T000000Z",
+        revision: "e".repeat(40),
+        revision_info: { ref: "refs/tags/v1", author: "Bo <b@x>", subject: "old" },
+      }),
+    ],
+    metas,
+    5,
+  );
+  assert.deepEqual(row!.revision, {
+    commit: "e".repeat(40),
+    dirty: false,
+    ref: "refs/tags/v1",
+    author: "Bo <b@x>",
+    subject: "old",
+  });
+});
+
+test("history lines from a host: hostile revision_info is checked, dropped or cleaned, never fatal", () => {
+  const line = (info: unknown) => JSON.stringify({ ...entry({}), revision_info: info });
+  const { entries, bad } = parseHistory(
+    [line({ subject: "fine\u0007", author: 42, extra: "x" }), line("not an object"), line(undefined)].join(
+      "\n",
+    ),
+  );
+  assert.equal(bad, 0);
+  assert.deepEqual(entries[0]!.revision_info, { subject: "fine?" });
+  assert.equal("revision_info" in entries[1]!, false);
+  assert.equal("revision_info" in entries[2]!, false);
 });
