@@ -61,8 +61,17 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   let live: Live = { release: null, commit: null };
   let last: LastResult | null = null;
   let running: { reason: string; since: string } | null = null;
-  // The commit the last pull looked at: a poll that sees it again has nothing to do.
+  // The commit the last pull looked at, and the one the running pull works on: a poll that sees
+  // either has nothing to add.
   let handled: string | undefined;
+  let pulling: string | undefined;
+  const tracked: PullDeps = {
+    ...deps,
+    resolve: async (signal) => {
+      pulling = await deps.resolve(signal);
+      return pulling;
+    },
+  };
 
   const refreshLive = async () => {
     try {
@@ -75,7 +84,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     running = { reason, since: new Date().toISOString() };
     log("info", "pull.start", { reason });
     try {
-      const outcome = await pullOnce(deps, { signal: deployAbort.signal });
+      const outcome = await pullOnce(tracked, { signal: deployAbort.signal });
       handled = outcome.commit;
       last = lastOf(reason, outcome);
       // /status is right as soon as the log says so; the refresh below reads the hosts again.
@@ -99,6 +108,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       log("error", "pull.error", { reason, error: (error as Error).message });
     } finally {
       running = null;
+      pulling = undefined;
       await refreshLive();
     }
   });
@@ -110,7 +120,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           settings.backoffMaxSeconds * 1000,
           async () => {
             const commit = await deps.resolve();
-            if (commit !== handled) queue.trigger(`poll found ${commit.slice(0, 12)}`);
+            if (commit !== handled && commit !== pulling) queue.trigger(`poll found ${commit.slice(0, 12)}`);
             return commit;
           },
           (error, failures, retryInMs) =>

@@ -90,3 +90,42 @@ test("three pushes during a deploy: at most one pull waits, and it deploys the n
   assert.ok(!commits.includes(second.commit));
   assert.equal(await a.stop(), 0);
 });
+
+test("a failing commit is tried once, not in a loop: later polls and a restarted agent leave it alone", async () => {
+  const origin = gitOrigin(path.join(fx.dir, "repo 2"));
+  const deployPath = path.join(fx.dir, "deploy 2");
+  const config = path.join(fx.dir, "failing.yaml");
+  writeFileSync(
+    config,
+    stringify({
+      strategy: "git",
+      repository: origin.bare,
+      ref: "main",
+      agent: { poll: 0.5 },
+      hooks: { build: ["test ! -e BROKEN"] }, // the release's build fails when the commit has BROKEN
+      stages: { production: { hosts: [{ path: deployPath }] } },
+    }),
+  );
+  const good = origin.commit({ "index.php": "<?php echo 1;\n" }, "good");
+  const a = await startAgent(config, fx.dir);
+  agent = a;
+  await a.waitFor((l) => l.event === "pull.deployed" && l.commit === good, 60_000);
+  const broken = origin.commit({ BROKEN: "yes\n" }, "broken build");
+  await a.waitFor((l) => l.event === "pull.failed" && l.commit === broken, 60_000);
+  await new Promise((r) => setTimeout(r, 3000)); // six more polls
+  const tries = a.lines.filter(
+    (l) => l.event === "pull.start" && String(l.reason).includes(broken.slice(0, 12)),
+  );
+  assert.equal(tries.length, 1, "tried once");
+  assert.equal(liveCommit(deployPath), good);
+  assert.equal(await a.stop(), 0);
+
+  const b = await startAgent(config, fx.dir);
+  agent = b;
+  const skipped = await b.waitFor((l) => l.event === "pull.skipped" && l.commit === broken, 30_000);
+  assert.match(String(skipped.why), /is failed/);
+  assert.equal(liveCommit(deployPath), good);
+  const fixed = origin.commit({ BROKEN: null }, "fixed");
+  await b.waitFor((l) => l.event === "pull.deployed" && l.commit === fixed, 60_000);
+  assert.equal(await b.stop(), 0);
+});
