@@ -81,7 +81,7 @@ test("pull deploys a new commit, then has nothing to do: exit 0, no output, no n
   const before = releaseDirs();
   const again = await pull("pull");
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(again.stdout, "", "quiet for cron");
+  assert.equal(again.stdout + again.stderr, "", "quiet for cron");
   assert.deepEqual(releaseDirs(), before);
   const asJson = json<{ action: string; commit: string }>(await pull("--json", "pull"));
   assert.deepEqual([asJson.action, asJson.commit], ["up-to-date", first]);
