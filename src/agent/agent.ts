@@ -44,7 +44,7 @@ function lastOf(reason: string, outcome: PullOutcome): LastResult {
     case "deployed":
       return { ...base, release: outcome.result.release };
     case "failed":
-      return { ...base, release: outcome.result?.release ?? null, error: outcome.error };
+      return { ...base, release: outcome.result.release, error: outcome.error };
   }
 }
 
@@ -91,7 +91,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       if (outcome.action === "deployed") live = { release: outcome.result.release, commit: outcome.commit };
       if (outcome.action === "up-to-date") live = { release: outcome.release, commit: outcome.commit };
       const fields = { reason, commit: outcome.commit, release: last.release };
-      if (outcome.action === "failed" && outcome.result?.exitCode === EXIT.interrupted)
+      if (outcome.action === "failed" && outcome.result.exitCode === EXIT.interrupted)
         log("warn", "pull.aborted", { ...fields, error: outcome.error });
       else if (outcome.action === "failed") log("error", "pull.failed", { ...fields, error: outcome.error });
       else if (outcome.action === "skipped") log("warn", "pull.skipped", { ...fields, why: outcome.reason });

@@ -26,7 +26,7 @@ export type PullOutcome =
   | {
       readonly action: "failed";
       readonly commit: string;
-      readonly result?: DeployResult;
+      readonly result: DeployResult;
       readonly error: string;
     };
 

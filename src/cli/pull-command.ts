@@ -71,7 +71,7 @@ export async function pullCommand(
       return EXIT.ok;
     case "deployed":
     case "failed": {
-      const result = outcome.result!;
+      const { result } = outcome;
       ctx.print(deploySummary("deploy", result), {
         action: outcome.action,
         commit: outcome.commit,
