@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { resolveComponent } from "../../src/config/components.js";
 import { repositorySecrets, shownRepository } from "../../src/config/git-source.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { resolveStage } from "../../src/config/resolve.js";
@@ -104,6 +105,36 @@ test("config: a repository path is relative to the config file; URLs and scp-lik
       /build\.local is not supported with strategy: in-place/,
     );
     assert.throws(() => stageOf("strategy: git\nrepository: /r.git\nref: --upload-pack=x"), /no leading -/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("components with strategy: git need no local directory; each deploys its repository_path", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cutover-git-parts-"));
+  const file = path.join(dir, "cutover.yaml");
+  try {
+    const config = parseConfigText(
+      [
+        "strategy: git",
+        "repository: /srv/git/mono.git",
+        "components:",
+        "  api: { repository_path: services/api }",
+        "  web: { repository_path: services/web, ref: stable }",
+        "stages: { p: { hosts: [{ path: /srv/app }] } }",
+      ].join("\n"),
+      file,
+    );
+    const api = resolveComponent(config, file, "p", "api");
+    const web = resolveComponent(config, file, "p", "web");
+    assert.deepEqual(
+      [api.git?.path, api.git?.ref, api.hosts[0]!.path],
+      ["services/api", "HEAD", "/srv/app/api"],
+    );
+    assert.deepEqual(
+      [web.git?.path, web.git?.ref, web.hosts[0]!.path],
+      ["services/web", "stable", "/srv/app/web"],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
