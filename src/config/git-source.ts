@@ -5,9 +5,9 @@ import type { GitSource } from "./types.js";
 
 const GIT_KEYS = ["repository", "ref", "repository_path", "submodules"] as const;
 
-/** A URL git understands by scheme (ssh://, https://, file://...) or scp-like `user@host:path`. */
+/** A URL git reads by scheme (ssh://, https://, file://...), or scp-like `[user@]host:path` (a colon before any slash). */
 function isRemote(repository: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repository) || /^[^/:]+@[^/:]+:/.test(repository);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repository) || /^[^/]+:/.test(repository);
 }
 
 /**

@@ -19,10 +19,19 @@ export interface LocalBuild {
   cleanup(): void;
 }
 
+type Limits = { readonly timeoutMs: number; readonly signal?: AbortSignal };
+
 function run(
   file: string,
   args: readonly string[],
-  options: { cwd?: string; timeoutMs: number; emit?: Emit; env?: Record<string, string> },
+  options: {
+    cwd?: string;
+    timeoutMs: number;
+    emit?: Emit;
+    env?: Record<string, string>;
+    /** Ctrl-C: the command's whole process group is killed (it runs detached from the terminal's). */
+    signal?: AbortSignal;
+  },
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], {
@@ -45,14 +54,18 @@ function run(
       err += c.toString();
       if (options.emit) lines("stderr", c.toString());
     });
-    const timer = setTimeout(() => {
+    const kill = () => {
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {}
-    }, options.timeoutMs);
+    };
+    const timer = setTimeout(kill, options.timeoutMs);
+    options.signal?.addEventListener("abort", kill, { once: true });
+    if (options.signal?.aborted) kill();
     child.on("error", (e) => reject(Object.assign(e, { stderr: err })));
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
       if (code === 0) resolve(out);
       else reject(Object.assign(new Error(signal ? `killed by ${signal}` : `exit ${code}`), { stderr: err }));
     });
@@ -71,20 +84,14 @@ function failure(title: string, error: unknown, fix: string, shown?: [string, st
 }
 
 /** The commit, exported from a throwaway bare repository into `dir` (no checkout, no working tree). */
-async function exportCommit(
-  stage: ResolvedStage,
-  commit: string,
-  temp: string,
-  dir: string,
-  timeoutMs: number,
-) {
+async function exportCommit(stage: ResolvedStage, commit: string, temp: string, dir: string, limits: Limits) {
   const git = stage.git!;
   const repo = path.join(temp, "repo.git");
   const shown: [string, string] = [git.repository, git.shown];
   const g = (args: string[]) =>
-    run("git", ["-c", "core.hooksPath=/dev/null", `--git-dir=${repo}`, ...args], { timeoutMs });
+    run("git", ["-c", "core.hooksPath=/dev/null", `--git-dir=${repo}`, ...args], limits);
   try {
-    await run("git", ["init", "-q", "--bare", "--", repo], { timeoutMs });
+    await run("git", ["init", "-q", "--bare", "--", repo], limits);
     await g([
       "fetch",
       "-q",
@@ -112,22 +119,18 @@ async function exportCommit(
         run(
           "git",
           ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
-          {
-            timeoutMs,
-          },
+          limits,
         );
-      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], { timeoutMs });
+      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], limits);
       await w(["remote", "set-url", "origin", git.repository]);
       await w(["checkout", "-q", commit]);
       await w(["submodule", "update", "-q", "--init", "--recursive"]);
       const from = git.path ? path.join(src, git.path) : src;
-      await run("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], { timeoutMs });
+      await run("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], limits);
     } else {
       const tree = git.path ? `${commit}:${git.path}` : commit;
       await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
-      await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], {
-        timeoutMs,
-      });
+      await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], limits);
     }
     return Buffer.from(details, "latin1").toString("utf8");
   } catch (error) {
@@ -149,8 +152,9 @@ export async function buildLocally(
   stage: ResolvedStage,
   commit: string | undefined,
   emit: Emit,
+  signal?: AbortSignal,
 ): Promise<LocalBuild> {
-  const timeoutMs = stage.commandTimeoutSeconds * 1000;
+  const limits: Limits = { timeoutMs: stage.commandTimeoutSeconds * 1000, signal };
   const temp = mkdtempSync(path.join(os.tmpdir(), "cutover-build-"));
   const cleanup = () => rmSync(temp, { recursive: true, force: true });
   const dir = path.join(temp, "build");
@@ -158,19 +162,19 @@ export async function buildLocally(
   try {
     emit({ type: "step", host: LOCAL, step: "export the source", status: "start" });
     let commitDetails: string | undefined;
-    if (stage.git && commit) commitDetails = await exportCommit(stage, commit, temp, dir, timeoutMs);
+    if (stage.git && commit) commitDetails = await exportCommit(stage, commit, temp, dir, limits);
     else
       await run(
         "rsync",
         ["-a", ...stage.exclude.map((x) => `--exclude=${x}`), "--", `${stage.source}/`, `${dir}/`],
-        { timeoutMs },
+        limits,
       ).catch((e) => {
         throw failure(`cannot copy ${stage.source} for the local build`, e, "check the source directory");
       });
     emit({ type: "step", host: LOCAL, step: "export the source", status: "ok" });
     for (const line of stage.buildLocal) {
       emit({ type: "step", host: LOCAL, step: `build: ${line}`, status: "start" });
-      await run("sh", ["-c", line], { cwd: dir, timeoutMs, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
+      await run("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
         (e) => {
           throw failure(`build.local command failed: ${line}`, e, "fix the build; nothing was uploaded");
         },
@@ -179,11 +183,16 @@ export async function buildLocally(
     }
     for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) removeInside(dir, p);
     const probe = manifestProbe(dir);
-    const listing = await run(probe.argv[0]!, probe.argv.slice(1), { timeoutMs });
+    const listing = await run(probe.argv[0]!, probe.argv.slice(1), limits);
     const { checksum } = buildManifest(parseListing(Buffer.from(listing, "latin1").toString("utf8")), []);
     return { dir, checksum, commitDetails, cleanup };
   } catch (error) {
     cleanup();
+    if (signal?.aborted)
+      throw new CutoverError("interrupted", "interrupted by a signal during the local build", {
+        state: "nothing was changed on any host",
+        exitCode: EXIT.interrupted,
+      });
     throw error;
   }
 }

@@ -63,7 +63,7 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
     // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
     let source = await deploySource(stage, options.ref);
     if (stage.buildLocal.length > 0) {
-      build = await buildLocally(stage, source.revision?.commit, emit);
+      build = await buildLocally(stage, source.revision?.commit, emit, options.signal);
       source = {
         ...source,
         revision: build.commitDetails

@@ -71,11 +71,16 @@ const v1 = origin.commit(
 );
 
 test("a branch: the exact commit is extracted, its details recorded; shared paths seeded from it", async () => {
-  writeConfig();
+  writeConfig({ hooks: { build: ['printf "%s" "$(cat public/index.php)" > built.txt'] } });
   const r = await deploy();
   assert.equal(r.code, 0, r.stderr);
   assert.equal(live(), r.result.release);
   assert.equal(read("public/index.php"), "<?php echo 'v1';\n");
+  assert.equal(read("built.txt"), "<?php echo 'v1';", "hooks.build ran in the extracted release");
+  assert.ok(
+    statSync(path.join(deployPath, "current/bootstrap/cache")).isDirectory(),
+    "writable dirs are made",
+  );
   const m = meta(r.result.release);
   assert.equal(m.revision.commit, v1);
   assert.equal(m.revision.dirty, false);

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { Emit } from "../../src/engine/events.js";
 import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
-import { cutover, json } from "../helpers/cli.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
@@ -67,6 +68,32 @@ test("a failing build command: nothing is uploaded, no host changes", async () =
   assert.equal(r.code, 1);
   assert.match(json<Result>(r).error!.message, /build\.local command failed: echo broken/);
   assert.match(r.stderr, /broken/);
+  assert.deepEqual(paths.map(live), before);
+});
+
+test("SIGTERM during the local build: the build's processes are stopped, exit 130, no host changes", async () => {
+  const before = paths.map(live);
+  const pidFile = path.join(fx.dir, "build pid");
+  fx.writeConfig({ build: { local: ['echo $$ > "$BUILD_PID"; exec sleep 60'] } }, hosts);
+  const child = spawn(process.execPath, [BIN, "deploy"], {
+    cwd: fx.app,
+    env: { ...process.env, NO_COLOR: "1", BUILD_PID: pidFile },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+  const buildPid = Number(readFileSync(pidFile, "utf8"));
+  assert.ok(existsSync(`/proc/${buildPid}`), "the build runs");
+  const started = Date.now();
+  child.kill("SIGTERM");
+  assert.equal(await exited, 130, stderr);
+  assert.ok(Date.now() - started < 10_000);
+  assert.ok(!existsSync(`/proc/${buildPid}`), "the build's process is gone");
+  assert.match(stderr, /interrupted by a signal during the local build/);
   assert.deepEqual(paths.map(live), before);
 });
 
