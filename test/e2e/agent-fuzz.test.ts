@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
@@ -21,7 +22,7 @@ after(async () => {
 const SEED = Number(process.env.AGENT_FUZZ_SEED ?? 20261130);
 const ROUNDS = 300;
 
-test(`${ROUNDS} random requests (seed ${SEED}): every one answered, the agent alive, nothing deployed`, async () => {
+test(`${ROUNDS} random requests and 40 raw sockets (seed ${SEED}): every one answered, the agent alive, nothing deployed`, async () => {
   const dir = path.join(fx.dir, "fuzz");
   mkdirSync(dir, { recursive: true });
   const origin = gitOrigin(dir);
@@ -122,6 +123,26 @@ test(`${ROUNDS} random requests (seed ${SEED}): every one answered, the agent al
     assert.ok(allowed.has(res.status), `round ${i}: ${method} ${where} → ${res.status}`);
     tally.set(res.status, (tally.get(res.status) ?? 0) + 1);
     await res.arrayBuffer();
+  }
+  // Not even HTTP: raw bytes, broken request lines and headers on a socket of their own.
+  const { hostname, port } = new URL(agent.url);
+  for (let i = 0; i < 40; i++) {
+    const raw = r.pick([
+      () => junk(300),
+      () =>
+        Buffer.from(
+          `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ${r.int(99999)}\r\n\r\n${text(50)}`,
+        ),
+      () => Buffer.from(`GET /status HTTP/1.1\r\n${text(200)}\r\n\r\n`),
+      () => Buffer.from(`${text(20)} ${text(20)} HTTP/9.9\r\n\r\n`),
+    ])();
+    await new Promise<void>((done) => {
+      const socket = net.connect(Number(port), hostname, () => socket.end(raw));
+      socket.setTimeout(2000, () => socket.destroy());
+      socket.on("data", () => undefined);
+      socket.on("error", () => done());
+      socket.on("close", () => done());
+    });
   }
   // The fuzz reached every check, including those after a proven signature (a provider is named).
   for (const code of [401, 403, 404, 413])
