@@ -4,7 +4,7 @@ import path from "node:path";
 import { configError } from "../errors.js";
 import { resolveAgent } from "./agent-settings.js";
 import { refuseDeployPath } from "./deploy-path.js";
-import { repositorySecrets, resolveGitSource } from "./git-source.js";
+import { resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import { redactUrl, stageSecrets } from "./secrets.js";
@@ -171,11 +171,6 @@ export function resolveStage(
     );
   }
   refuseInPlaceConflicts(merged, file);
-  if (merged.strategy === "in-place" && (merged.build?.local.length ?? 0) > 0)
-    throw configError(
-      `${file}: build.local is not supported with strategy: in-place`,
-      "use strategy: releases or git, or build before `cutover deploy`",
-    );
   const hooks = Object.fromEntries(
     HOOK_NAMES.map((name) => [
       name,
@@ -252,13 +247,7 @@ export function resolveStage(
   };
   return {
     ...resolved,
-    secrets: new SecretValues([
-      ...new Set([
-        ...envSecrets,
-        ...stageSecrets(resolved),
-        ...repositorySecrets(resolved.git?.repository ?? ""),
-      ]),
-    ]),
+    secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]),
   };
 }
 

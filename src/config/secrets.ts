@@ -1,3 +1,4 @@
+import { repositorySecrets } from "./git-source.js";
 import type { ResolvedStage } from "./types.js";
 
 /**
@@ -17,7 +18,7 @@ export function redactUrl(text: string, hidePath = false): string {
   }
 }
 
-/** The secret strings of a stage: webhook URLs and secrets, passwords in URLs. */
+/** The secret strings of a stage: webhook URLs and secrets, passwords in URLs, credentials in the repository URL. */
 export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
   const secrets: string[] = [];
   const passwordOf = (text: string | undefined) => {
@@ -48,5 +49,5 @@ export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
       // not a URL
     }
   }
-  return secrets.filter((s) => s.length >= 4);
+  return [...secrets.filter((s) => s.length >= 4), ...repositorySecrets(stage.git?.repository ?? "")];
 }

@@ -62,6 +62,11 @@ async function deployRun(options: DeployOptions): Promise<DeployResult> {
   try {
     // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
     let source = await deploySource(stage, options.ref);
+    if (stage.git && source.revision)
+      emit({
+        type: "info",
+        message: `${stage.git.shown}: ${source.revision.ref ?? "commit"} → ${source.revision.commit}`,
+      });
     if (stage.buildLocal.length > 0) {
       build = await buildLocally(stage, source.revision?.commit, emit, options.signal);
       source = {

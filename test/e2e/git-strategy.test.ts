@@ -81,6 +81,11 @@ test("a branch: the exact commit is extracted, its details recorded; shared path
     statSync(path.join(deployPath, "current/bootstrap/cache")).isDirectory(),
     "writable dirs are made",
   );
+  assert.match(
+    r.stderr,
+    new RegExp(`origin ü\\.git: refs/heads/main → ${v1}\n`),
+    "the resolved commit is shown",
+  );
   const m = meta(r.result.release);
   assert.equal(m.revision.commit, v1);
   assert.equal(m.revision.dirty, false);
