@@ -9,8 +9,11 @@ export type { Emit, EngineEvent } from "./engine/events.js";
 export { listReleases, type ReleaseRow, readHistory, type VerifyRow, verify } from "./engine/inspect.js";
 export { cleanup, type UnlockRow, unlock } from "./engine/maintenance.js";
 export type { DeployResult, HostOutcome } from "./engine/outcome.js";
+export { readRevisionLog } from "./engine/revision-log.js";
 export { type RollbackOptions, rollback } from "./engine/rollback.js";
 export { CutoverError, EXIT, usageError } from "./errors.js";
+export { type ResolvedRef, resolveRef } from "./git/resolve.js";
+export type { LogRow } from "./plan/revision-log.js";
 
 import { componentNames, resolveComponent } from "./config/components.js";
 import { findConfigFile, loadConfig } from "./config/load.js";

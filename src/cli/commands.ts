@@ -29,6 +29,9 @@ import { schemaReference } from "./package-info.js";
 
 /** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
 export { adoptCommand, cleanupCommand, unlockCommand } from "./housekeeping.js";
+export { logCommand } from "./log-command.js";
+/** pull and agent: the server keeps itself at a ref of the repository. */
+export { agentCommand, pullCommand } from "./pull-command.js";
 
 export async function deployCommand(
   ctx: CommandContext,
@@ -41,6 +44,7 @@ export async function deployCommand(
     probeConcurrency?: string;
     force?: boolean;
     timings?: boolean;
+    ref?: string;
   },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
@@ -50,7 +54,7 @@ export async function deployCommand(
     throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
   }
   if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts);
+    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts, opts.ref);
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
@@ -70,6 +74,7 @@ export async function deployCommand(
       parallel,
       force: opts.force,
       emit: timed.emit,
+      ref: opts.ref,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
       probe: probeUrl ? { url: probeUrl, concurrency } : undefined,

@@ -22,6 +22,7 @@ function policyOf(command: string, args: readonly string[]): Policy {
     case "__components":
       return "none";
     case "rollback":
+    case "agent": // it never ends: one agent per component
     case "server-config":
     case "snapshot restore":
       return "one";
@@ -29,6 +30,7 @@ function policyOf(command: string, args: readonly string[]): Policy {
       return args.length > 1 ? "one" : "each-continue";
     case "releases":
     case "history":
+    case "log":
     case "verify":
     case "doctor":
     case "snapshot list":

@@ -72,8 +72,27 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--probe-concurrency <n>", "keep-alive connections of the probe (default 16)")
     .option("--force", "allow php.fpm reset: reload where php-fpm kills running requests on reload")
     .option("--timings", "print where the time went, per phase and per host (in --json: timings)")
+    .option(
+      "--ref <ref>",
+      "strategy: git: deploy this branch, tag or full commit id instead of the stage's ref",
+    )
     .addOption(lockWait)
     .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
+  program
+    .command("pull [stage]")
+    .description(
+      "on the server: deploy the configured ref of strategy: git if it moved since the live release (for cron); quiet when there is nothing to do",
+    )
+    .option("--retry", "deploy the ref's commit even if it failed or was rolled back before")
+    .action((stage, opts) => run((c, ctx) => c.pullCommand(ctx, stage, opts))());
+  program
+    .command("agent [stage]")
+    .description(
+      "on the server: keep the stage at its configured ref: poll the repository and take signed push webhooks (GitHub, GitLab, Gitea); GET /status; JSON-lines log",
+    )
+    .option("--listen <address>", "address to bind (default: agent.listen, else 127.0.0.1)")
+    .option("--port <port>", "port to bind, 0 = any free one (default: agent.port, else 9720)")
+    .action((stage, opts) => run((c, ctx) => c.agentCommand(ctx, stage, opts))());
   program
     .command("server-config <server> [stage]")
     .description(
@@ -133,6 +152,14 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--limit <n>", "entries to show", "20")
     .addOption(hostsOption)
     .action((stage, opts) => run((c, ctx) => c.historyCommand(ctx, stage, opts))());
+  program
+    .command("log [stage]")
+    .description(
+      "the revision log: which release and commit went up or was rolled back to, by whom, when, how it ended",
+    )
+    .option("--limit <n>", "deploys and rollbacks to show", "20")
+    .addOption(hostsOption)
+    .action((stage, opts) => run((c, ctx) => c.logCommand(ctx, stage, opts))());
   program
     .command("unlock [stage]")
     .description("clear a lock left by a run that died (use --force if its holder may be alive)")

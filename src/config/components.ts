@@ -45,7 +45,9 @@ export function resolveComponent(
   checkPathsApart(config, file, stageName);
   const { path: _path, roles, source, ...settings } = part;
   const stageSource = path.resolve(path.dirname(file), stage.source ?? config.source ?? ".");
-  const partSource = path.resolve(stageSource, source ?? name);
+  // strategy: git ships from the repository (repository_path picks the part): no local directory needed.
+  const fromGit = (part.strategy ?? stage.strategy ?? config.strategy) === "git" && source === undefined;
+  const partSource = fromGit ? stageSource : path.resolve(stageSource, source ?? name);
   if (!isDirectory(partSource))
     throw configError(
       `${file}: components.${name}.source: ${partSource} is not a directory`,

@@ -9,6 +9,11 @@ import type { ParsedSettings } from "./schema.js";
  */
 export function refuseInPlaceConflicts(merged: ParsedSettings, file: string): void {
   if (merged.strategy !== "in-place") return;
+  if ((merged.build?.local.length ?? 0) > 0)
+    throw configError(
+      `${file}: build.local is not supported with strategy: in-place`,
+      "use strategy: releases or git, or build before `cutover deploy`",
+    );
   const conflicts: [string, boolean][] = [
     ["hooks.build", (merged.hooks?.build?.length ?? 0) > 0],
     ["hooks.before_switch", (merged.hooks?.before_switch?.length ?? 0) > 0],

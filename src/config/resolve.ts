@@ -3,7 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { configError } from "../errors.js";
 import { resolveBalancer, resolveBlueGreen } from "./balancer.js";
+import { resolveAgent } from "./agent-settings.js";
 import { refuseDeployPath } from "./deploy-path.js";
+import { resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
 import { redactUrl, stageSecrets } from "./secrets.js";
@@ -187,7 +189,9 @@ export function resolveStage(
     exclude: [...(merged.exclude ?? DEFAULTS.exclude), ...configFileExclude(file, source)],
     keepReleases: merged.keep_releases ?? DEFAULTS.keepReleases,
     // Blue-green hosts keep releases like any other; the pools and the balancer do the rest.
-    strategy: merged.strategy === "in-place" ? "in-place" : "releases",
+    strategy: merged.strategy === "blue-green" ? "releases" : (merged.strategy ?? "releases"),
+    git: resolveGitSource(merged, file, configDir),
+    buildLocal: merged.build?.local ?? [],
     keepBuilds: merged.keep_builds ?? DEFAULTS.keepBuilds,
     sharedDirs,
     sharedFiles,
@@ -243,8 +247,12 @@ export function resolveStage(
       beforeDeploy: merged.snapshots?.before_deploy ?? false,
       keep: merged.snapshots?.keep ?? DEFAULTS.keepSnapshots,
     },
+    agent: resolveAgent(merged.agent),
   };
-  return { ...resolved, secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]) };
+  return {
+    ...resolved,
+    secrets: new SecretValues([...new Set([...envSecrets, ...stageSecrets(resolved)])]),
+  };
 }
 
 /** A host's name in output and for --hosts: its `name`, its address, or local / local-N. */

@@ -8,7 +8,14 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
     "rsync patterns left out of the upload; a leading / anchors at the source root (default: .git, .cutover).",
   keep_releases: "Good releases kept per host (default 5); the live one and the rollback target always stay.",
   strategy:
-    "releases (default: a directory per release, `current` an atomic symlink) or in-place (`current` is one real directory, updated by rsync --delay-updates; weaker: see the README).",
+    "releases (default: a directory per release, `current` an atomic symlink) or in-place (`current` is one real directory, updated by rsync --delay-updates; weaker: see the README), or git (releases extracted on each host from a commit of `repository`).",
+  repository:
+    "strategy: git: the repository URL, or a path (relative to this file); each host mirrors it in .cutover/repo.",
+  ref: "strategy: git: the branch, tag or full 40-character commit id to deploy (default HEAD); `deploy --ref` overrides it.",
+  repository_path: "strategy: git: deploy only this sub-directory of the repository (e.g. app).",
+  submodules: "strategy: git: also extract the commit's submodules (default false).",
+  build:
+    "Build once: local is a list of commands run on this machine in a clean export (git: of the commit); the result is uploaded to every host and its manifest verified there before the switch.",
   keep_builds: "strategy: in-place: builds kept on the deploying machine for rollback (default 3).",
   shared_dirs:
     "Directories in DEPLOY_PATH/shared/, symlinked into every release; seeded from the source on the first deploy.",
@@ -38,6 +45,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   probe: "HTTP load that `deploy --probe` runs during the deploy: url and concurrency.",
   snapshots:
     "Hard-link snapshots of DEPLOY_PATH/shared/: before_deploy (take one before every deploy) and keep (complete snapshots kept per host, default 5).",
+  agent:
+    "`cutover agent`: listen (default 127.0.0.1), port (default 9720), secrets (webhook secrets, from the environment as $VAR in braces), poll (seconds, default 60, 0 = off), backoff_max, body_limit, rate_limit (requests a minute), state_file.",
   stages: "Stage name → its hosts and any top-level setting to override.",
   hosts:
     'Where to deploy: "[user@]host[:port]:/absolute/path", or { name, host, user, port, path, identity_file, ssh_options, roles }; no host = this machine.',

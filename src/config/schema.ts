@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { balancer } from "./schema-balancer.js";
+import { agentSchema } from "./agent-schema.js";
 
 /** A path inside a release: relative, no "..", no leading "/", so it can never escape the release. */
 const releasePath = z
@@ -186,22 +187,39 @@ const rolling = z
   })
   .strict();
 
+/** strategy: git: where each host's mirror fetches from, and which commit a deploy extracts. */
+const gitSettings = {
+  repository: z.string().min(1, "a repository URL or path").optional(),
+  ref: z
+    .string()
+    .min(1)
+    .regex(/^(?!-)[^\s\0]+$/, "a branch, tag or full commit id (no spaces, no leading -)")
+    .optional(),
+  repository_path: releasePath.optional(),
+  submodules: z.boolean().optional(),
+};
+
+/** Build once: commands run on the deploying machine in a clean export; their result is shipped. */
+const build = z.object({ local: z.array(z.string().min(1, "a build command must not be empty")) }).strict();
+
 /** Keys that may stand at the top level and be overridden per stage. */
 const settings = {
   source: z.string().min(1).optional(),
   exclude: z.array(z.string().min(1)).optional(),
   keep_releases: z.number().int().min(1, "must keep at least 1 release").optional(),
-  strategy: z.enum(["releases", "in-place", "blue-green"]).optional(),
+  strategy: z.enum(["releases", "in-place", "blue-green", "git"]).optional(),
   /** strategy: blue-green: the stage's hosts in two pools; the balancer serves one of them. */
   pools: z
     .object({ blue: z.array(z.string().min(1)).min(1), green: z.array(z.string().min(1)).min(1) })
     .strict()
     .optional(),
+  ...gitSettings,
   keep_builds: z.number().int().min(1, "must keep at least 1 build").optional(),
   shared_dirs: z.array(pathWithAccess).optional(),
   shared_files: z.array(pathWithAccess).optional(),
   writable_dirs: z.array(writableDir).optional(),
   hooks: hooks.optional(),
+  build: build.optional(),
   ssh: ssh.optional(),
   command_timeout: z.number().positive().optional(),
   upload: z
@@ -226,6 +244,7 @@ const settings = {
     })
     .strict()
     .optional(),
+  agent: agentSchema.optional(),
 };
 
 const stage = z
@@ -235,8 +254,8 @@ const stage = z
 /** Names that also serve as a directory under the deploy path: never "." or "..". */
 const NAME = /^(?!\.\.?$)[A-Za-z0-9_.-]+$/;
 
-// ssh stays per stage: it is how the hosts are reached, not a property of a part.
-const { ssh: _ssh, ...partSettings } = settings;
+// ssh stays per stage: it is how the hosts are reached, not a property of a part; so does the agent.
+const { ssh: _ssh, agent: _agent, ...partSettings } = settings;
 
 /** A part of the codebase (or one app of several) with its own releases, current, shared/ and .cutover/. */
 const component = z

@@ -1,3 +1,4 @@
+import { repositorySecrets } from "./git-source.js";
 import type { ResolvedStage } from "./types.js";
 
 /**
@@ -17,7 +18,7 @@ export function redactUrl(text: string, hidePath = false): string {
   }
 }
 
-/** The secret strings of a stage: webhook URLs and secrets, passwords in URLs. */
+/** The secret strings of a stage: webhook URLs and secrets, passwords in URLs, credentials in the repository URL. */
 export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
   const secrets: string[] = [];
   const passwordOf = (text: string | undefined) => {
@@ -35,6 +36,7 @@ export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
     if (hook.secret) secrets.push(hook.secret.reveal());
     passwordOf(hook.url.reveal());
   }
+  for (const secret of stage.agent?.secrets ?? []) secrets.push(secret.reveal());
   for (const url of [stage.healthCheck?.url, stage.probe?.url]) {
     passwordOf(url);
     try {
@@ -47,5 +49,5 @@ export function stageSecrets(stage: Omit<ResolvedStage, "secrets">): string[] {
       // not a URL
     }
   }
-  return secrets.filter((s) => s.length >= 4);
+  return [...secrets.filter((s) => s.length >= 4), ...repositorySecrets(stage.git?.repository ?? "")];
 }

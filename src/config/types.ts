@@ -1,3 +1,4 @@
+import type { AgentSettings } from "./agent-settings.js";
 import type { HookName } from "./schema.js";
 
 /** The resolved configuration the code works with: every default applied, every path absolute. */
@@ -146,8 +147,15 @@ export interface ResolvedStage {
   readonly source: string;
   readonly exclude: readonly string[];
   readonly keepReleases: number;
-  /** releases (a directory per release, `current` a symlink) or in-place (`current` one real directory). */
-  readonly strategy: "releases" | "in-place";
+  /**
+   * releases (a directory per release, `current` a symlink), in-place (`current` one real directory),
+   * or git (the releases layout, each release extracted on the host from a commit: see `git`).
+   */
+  readonly strategy: "releases" | "in-place" | "git";
+  /** strategy: git only. */
+  readonly git?: GitSource;
+  /** Build once: commands run on the deploying machine in a clean export; empty = build on the hosts only. */
+  readonly buildLocal: readonly string[];
   /** in-place: builds kept on the deploying machine for rollback. */
   readonly keepBuilds: number;
   readonly sharedDirs: readonly string[];
@@ -180,6 +188,20 @@ export interface ResolvedStage {
    */
   readonly secrets: SecretValues;
   readonly snapshots: SnapshotSettings;
+  /** `cutover agent` (absent in hand-built stages of unit tests: the defaults apply). */
+  readonly agent?: AgentSettings;
+}
+
+/** strategy: git: the repository every host mirrors and the ref a deploy resolves (once) to a commit. */
+export interface GitSource {
+  /** URL or absolute path, exactly as git gets it (it may hold a token: print `shown`). */
+  readonly repository: string;
+  /** The repository without credentials or query: safe to print and to store on the hosts. */
+  readonly shown: string;
+  readonly ref: string;
+  /** Sub-directory of the repository to deploy (release-relative form, no trailing slash). */
+  readonly path?: string;
+  readonly submodules: boolean;
 }
 
 /** Hard-link snapshots of shared/: taken before every deploy when beforeDeploy; `keep` complete ones stay. */

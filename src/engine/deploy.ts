@@ -1,10 +1,14 @@
 import type { ResolvedStage } from "../config/resolve.js";
+import { usageError } from "../errors.js";
+import type { SourceFacts } from "../plan/deploy.js";
 import { planInPlaceDeployRun } from "../plan/in-place.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import { drains, planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
 import { type BalancerLink, withBalancer } from "./balancer.js";
+import { buildLocally, type LocalBuild } from "./build-local.js";
 import type { Emit } from "./events.js";
+import { gitSourceFacts, withCommitDetails } from "./git-source.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
@@ -32,6 +36,8 @@ export interface DeployOptions {
   readonly outOfService?: boolean;
   /** HTTP load during the deploy, judged afterwards (observes; never changes the outcome). */
   readonly probe?: { readonly url: string; readonly concurrency: number };
+  /** strategy: git: the branch, tag or full commit id to deploy instead of the stage's `ref`. */
+  readonly ref?: string;
   /** How hosts are reached (tests inject failing executors). */
   readonly executors?: ExecutorFactory;
 }
@@ -58,9 +64,26 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   const who = whoAmI();
   const targets = openTargets(stage, selectHosts(stage, options.hosts), options.executors);
   for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
-  const source = sourceFacts(stage);
   const owner = newOwner(who, options.command, started);
+  let build: LocalBuild | undefined;
   try {
+    // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
+    let source = await deploySource(stage, options.ref);
+    if (stage.git && source.revision)
+      emit({
+        type: "info",
+        message: `${stage.git.shown}: ${source.revision.ref ?? "commit"} → ${source.revision.commit}`,
+      });
+    if (stage.buildLocal.length > 0) {
+      build = await buildLocally(stage, source.revision?.commit, emit, options.signal);
+      source = {
+        ...source,
+        revision: build.commitDetails
+          ? withCommitDetails(source.revision, build.commitDetails)
+          : source.revision,
+        built: { dir: build.dir, checksum: build.checksum },
+      };
+    }
     const locked = await lockAll(targets, {
       sharedPaths: [...stage.sharedDirs, ...stage.sharedFiles],
       owner,
@@ -109,6 +132,18 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
       await unlockAll(locked, owner, emit);
     }
   } finally {
+    build?.cleanup();
     await targets.close();
   }
+}
+
+/** What is deployed: the source tree here, or (strategy: git) the commit the ref resolves to now. */
+export async function deploySource(stage: ResolvedStage, ref: string | undefined): Promise<SourceFacts> {
+  if (stage.git) return gitSourceFacts(stage, ref);
+  if (ref !== undefined)
+    throw usageError(
+      `--ref is only for strategy: git (stage ${stage.name} uses ${stage.strategy})`,
+      "drop --ref",
+    );
+  return sourceFacts(stage);
 }

@@ -7,6 +7,7 @@ import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.
 import { layout } from "../plan/layout.js";
 import { isAdoptableName } from "../plan/release-id.js";
 import { balancerFindings } from "./doctor-balancer.js";
+import { gitFindings } from "./doctor-git.js";
 import { exposedFiles } from "./doctor-http.js";
 import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
@@ -42,6 +43,7 @@ export async function doctor(
     const findings = perHost.flatMap((h) => h.findings);
     findings.push(...(await askForSecrets(stage, targets, perHost)));
     findings.push(...(await balancerFindings(stage)));
+    findings.push(...(await gitFindings(stage, targets)));
     const clocks = perHost.map((h) => h.clockMs);
     const skewMs = clocks.length > 1 ? Math.round(Math.max(...clocks) - Math.min(...clocks)) : 0;
     if (skewMs > MAX_SKEW_MS) {

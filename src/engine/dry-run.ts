@@ -5,9 +5,10 @@ import { nextReleaseId } from "../plan/release-id.js";
 import { planRollbackRun } from "../plan/rollback-run.js";
 import { planDeployRun, type RunPlan } from "../plan/run.js";
 import { listBuilds } from "./build-cache.js";
+import { deploySource } from "./deploy.js";
 import { readFacts } from "./lock.js";
 import { snapshotState } from "./snapshot-read.js";
-import { sourceFacts, whoAmI } from "./source.js";
+import { whoAmI } from "./source.js";
 import { openTargets, selectHosts } from "./targets.js";
 
 /** The host state a dry run planned from: what it would clean up and what it leaves alone. */
@@ -39,7 +40,17 @@ const problemsOf = (read: readonly { host: { name: string }; facts: HostFacts }[
   new Map(read.map((r) => [r.host.name, r.facts.problems]));
 
 /** The exact plan a deploy would run, from a read-only look at every host. Changes nothing. */
-export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string[]): Promise<DryRun> {
+export async function dryRunDeploy(
+  stage: ResolvedStage,
+  hosts?: readonly string[],
+  ref?: string,
+): Promise<DryRun> {
+  // Resolving a git ref only reads the repository (git ls-remote); a local build is named, not made.
+  const source = await deploySource(stage, ref);
+  const built =
+    stage.buildLocal.length > 0
+      ? { dir: "(local build of build.local)", checksum: "(its manifest checksum)" }
+      : undefined;
   const { hosts: read, snapshots } = await readAll(
     stage,
     hosts,
@@ -54,7 +65,7 @@ export async function dryRunDeploy(stage: ResolvedStage, hosts?: readonly string
   const input = {
     stage,
     hosts: read,
-    source: sourceFacts(stage),
+    source: { ...source, built },
     releaseId,
     who: whoAmI(),
     now: started.toISOString(),

@@ -26,6 +26,15 @@ function keepSecret(ctx: RecordContext, text: string): string {
   return redact(text, ctx.plan.stage.secrets.values);
 }
 
+/** The commit's details (strategy: git) for the history line, when the release has them. */
+function revisionInfo(meta: ReleaseMeta): Pick<HistoryEntry, "revision_info"> {
+  const { ref, author, date, subject } = meta.revision ?? {};
+  const info = Object.fromEntries(
+    Object.entries({ ref, author, date, subject }).filter(([, v]) => v !== undefined),
+  );
+  return Object.keys(info).length > 0 ? { revision_info: info } : {};
+}
+
 function historyEntry(
   ctx: RecordContext,
   u: Unit,
@@ -42,6 +51,7 @@ function historyEntry(
     release: meta.id,
     previous: u.run.previous ?? null,
     revision: revisionText(meta.revision),
+    ...revisionInfo(meta),
     who: meta.who,
     at: now.toISOString(),
     duration_ms: Math.max(0, now.getTime() - ctx.started.getTime()),

@@ -7,10 +7,12 @@ import { cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import type { Emit } from "./events.js";
+import { withCommitDetails } from "./git-source.js";
 import { listRelease } from "./list-release.js";
 import { scanCurrentPaths, smokeHttp, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
+import { verifyUpload } from "./verify-upload.js";
 
 export interface Prepared {
   readonly meta: ReleaseMeta;
@@ -28,6 +30,8 @@ export async function prepareHost(
   executor: Executor,
   emit: Emit,
   stopped: AbortSignal,
+  /** Told the metadata as it grows (the commit's details), so a failure later still records them. */
+  learnt: (meta: ReleaseMeta) => void = () => undefined,
 ): Promise<Prepared> {
   const host = plan.host.name;
   const releaseId = plan.meta.id;
@@ -60,6 +64,15 @@ export async function prepareHost(
               throw new StepError(host, step.title, error.message, error.stderr);
             throw error;
           }
+          break;
+        case "git-describe": {
+          const { stdout } = await runStep(ctx, step.title, step.cmds);
+          meta = { ...meta, revision: withCommitDetails(meta.revision, stdout.toString("utf8")) };
+          learnt(meta);
+          break;
+        }
+        case "verify-upload":
+          await verifyUpload(ctx, step.title, plan.layout.release(releaseId), step.checksum);
           break;
         case "scan-current":
           await scanCurrentPaths(target, stage, releaseId, emit);

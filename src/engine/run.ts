@@ -1,6 +1,6 @@
 import { CutoverError, EXIT } from "../errors.js";
 import type { BatchDrain } from "../plan/balancer.js";
-import { revisionText } from "../plan/release-meta.js";
+import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { BalancerLink } from "./balancer.js";
 import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase, putBack } from "./drained.js";
@@ -68,7 +68,9 @@ export async function applyRun(
     revision: revisionText(first.meta.revision),
   };
   const prepared = new Map<Unit, Prepared>();
-  const metaOf = (u: Unit) => prepared.get(u)?.meta ?? u.run.meta;
+  // What a host learnt while preparing (the commit's details) is recorded even when its prepare failed.
+  const learnt = new Map<Unit, ReleaseMeta>();
+  const metaOf = (u: Unit) => prepared.get(u)?.meta ?? learnt.get(u) ?? u.run.meta;
   const switched = new Set<Unit>();
   const outcomes: SwitchOutcome[] = [];
   let recorded = false;
@@ -167,7 +169,7 @@ export async function applyRun(
         emit({ type: "phase", phase: `prepare release ${plan.release} on ${plural(units.length, "host")}` });
         const prep = await prepareAll(
           units,
-          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped),
+          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped, (m) => learnt.set(u, m)),
           options.parallel,
           signal,
         );

@@ -8,6 +8,7 @@ import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import type { Leftovers } from "./reconcile.js";
 import { writeMeta } from "./records.js";
+import { releaseContent } from "./release-content.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
 import { accessInShared, linkInRelease, writableInRelease } from "./release-paths.js";
@@ -16,6 +17,11 @@ import type { Step } from "./steps.js";
 /** What the deploying machine knows about the source tree. */
 export interface SourceFacts {
   readonly revision: Revision | null;
+  /**
+   * Build once: the directory built on this machine, uploaded as it is to every host, and the
+   * checksum of its manifest, which every host's upload must match before anything switches.
+   */
+  readonly built?: { readonly dir: string; readonly checksum: string };
   /** For each shared path: what the source has there. */
   readonly paths: ReadonlyMap<string, "dir" | "file" | "missing">;
 }
@@ -129,18 +135,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), cmd(["mkdir", "--", rel])],
   });
 
-  steps.push({
-    kind: "transfer",
-    title: "upload files",
-    transfer: {
-      from: stage.source,
-      to: rel,
-      directory: true,
-      linkDest: linkSources(facts, previous),
-      exclude: [...stage.exclude, ...sharedAll.map((p) => `/${p}`)],
-      compare: stage.uploadCompare,
-    },
-  });
+  steps.push(...releaseContent(ctx, l, linkSources(facts, previous)));
 
   steps.push(...sharedSteps(ctx, l));
 
@@ -246,6 +241,11 @@ export function sharedSetup(
         });
       } else if (directory) {
         make.push(cmd(["mkdir", "-p", "--", target]));
+      } else if (stage.git) {
+        throw new CutoverError("config", `${host.name}: shared file "${p}" is not in ${l.shared}/`, {
+          fix: `create ${target} on ${host.name} (e.g. copy your .env there); strategy: git never seeds shared files`,
+          exitCode: EXIT.usage,
+        });
       } else {
         throw new CutoverError(
           "config",

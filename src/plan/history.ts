@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { HistoryEntry } from "./records.js";
+import { revisionInfoFields, withoutUndefined } from "./release-meta.js";
 
 const nullableText = z.string().nullable().catch(null);
 
@@ -21,6 +22,11 @@ const entrySchema = z.object({
   release: nullableText,
   previous: nullableText,
   revision: nullableText,
+  revision_info: z
+    .object(revisionInfoFields)
+    .transform((r) => withoutUndefined(r))
+    .optional()
+    .catch(undefined),
   who: z.string().catch("unknown"),
   at: z.string().datetime({ offset: true }),
   duration_ms: z.number().nonnegative().nullable().catch(null),
@@ -35,7 +41,7 @@ export function parseHistory(text: string): { entries: HistoryEntry[]; bad: numb
     if (line.trim() === "") continue;
     try {
       const parsed = entrySchema.safeParse(JSON.parse(line));
-      if (parsed.success) entries.push(parsed.data);
+      if (parsed.success) entries.push(withoutUndefined(parsed.data) as HistoryEntry);
       else bad += 1;
     } catch {
       bad += 1;

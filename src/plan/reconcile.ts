@@ -17,9 +17,19 @@ export interface Leftovers {
   readonly tmp: readonly string[];
 }
 
-/** The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark and the PHP helpers' directories. */
+/**
+ * The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark,
+ * the PHP helpers' directories, strategy: git's extraction of a commit (directory, archive, checkout)
+ * and a new mirror before it is renamed into place.
+ */
 export function isOwnTmpName(name: string): boolean {
-  return name === "current" || name === "in-place-mark" || /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name);
+  return (
+    name === "current" ||
+    name === "in-place-mark" ||
+    /^php-(\d{8}T\d{6}Z|check-\d+)$/.test(name) ||
+    /^git-\d{8}T\d{6}Z(\.tar|\.src)?$/.test(name) ||
+    /^git-mirror\.[A-Za-z0-9]{6}$/.test(name)
+  );
 }
 
 /**

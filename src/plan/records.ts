@@ -1,7 +1,7 @@
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
 import type { LockOwner } from "./lock.js";
-import type { ReleaseMeta } from "./release-meta.js";
+import type { ReleaseMeta, Revision } from "./release-meta.js";
 
 /** Write a file so readers see the old or the new content, never a torn one. */
 export function writeFileAtomic(file: string, content: string): Cmd[] {
@@ -31,6 +31,8 @@ export interface HistoryEntry {
   readonly release: string | null;
   readonly previous: string | null;
   readonly revision: string | null;
+  /** strategy: git: the commit's ref, author, date and subject, so the log outlives the release's metadata. */
+  readonly revision_info?: Pick<Revision, "ref" | "author" | "date" | "subject">;
   readonly who: string;
   readonly at: string;
   readonly duration_ms: number | null;

@@ -8,6 +8,12 @@ export const GOOD_STATES: ReadonlySet<ReleaseState> = new Set(["ready", "live", 
 export interface Revision {
   readonly commit: string;
   readonly dirty: boolean;
+  /** strategy: git: the ref the commit was resolved from (refs/heads/main), absent for a commit id. */
+  readonly ref?: string;
+  /** strategy: git: as the host's mirror has them ("Name <mail>", ISO 8601 date, first line). */
+  readonly author?: string;
+  readonly date?: string;
+  readonly subject?: string;
 }
 
 export interface ReleaseMeta {
@@ -35,6 +41,22 @@ export function isGood(meta: ReleaseMeta | undefined): boolean {
   return meta !== undefined && GOOD_STATES.has(meta.state);
 }
 
+/** Text from a host that tables print: one line, control characters replaced, at most 200 characters. */
+export const shortText = z.string().transform((t) => t.replace(/\p{Cc}/gu, "?").slice(0, 200));
+
+/** strategy: git's details of a commit, as read back from a host (metadata or history). */
+export const revisionInfoFields = {
+  ref: shortText.optional().catch(undefined),
+  author: shortText.optional().catch(undefined),
+  date: shortText.optional().catch(undefined),
+  subject: shortText.optional().catch(undefined),
+};
+
+/** Optional fields that failed their check are dropped, not kept (or written back) as undefined. */
+export function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /**
  * Metadata is read from hosts, so it is untrusted: the fields cutover relies on are checked, text
  * the tables print gets a fallback, and unknown fields are dropped.
@@ -45,7 +67,8 @@ const metaSchema = z.object({
   stage: z.string().catch("?"),
   who: z.string().catch("unknown"),
   revision: z
-    .object({ commit: z.string(), dirty: z.boolean().catch(false) })
+    .object({ commit: z.string(), dirty: z.boolean().catch(false), ...revisionInfoFields })
+    .transform((r) => withoutUndefined(r) as unknown as Revision)
     .nullable()
     .catch(null),
   started_at: z.string().catch(""),

@@ -33,6 +33,10 @@ export type Step =
   | { readonly kind: "php-warmup"; readonly title: string }
   /** Requests scripts of the new release through php-fpm (a preview: the old release still serves). */
   | { readonly kind: "smoke-http"; readonly title: string }
+  /** Reads the deployed commit's author, date and subject into the release metadata (strategy: git). */
+  | { readonly kind: "git-describe"; readonly title: string; readonly cmds: readonly Cmd[] }
+  /** Lists and hashes the uploaded release; refuses it unless its checksum is the local build's (build once). */
+  | { readonly kind: "verify-upload"; readonly title: string; readonly checksum: string }
   /** Lists and hashes the release, records manifest and checksum, marks it ready. */
   | {
       readonly kind: "seal";

@@ -10,7 +10,12 @@ function stepLines(step: Step): string[] {
   switch (step.kind) {
     case "run":
     case "hook":
+    case "git-describe":
       return step.cmds.map(displayCmd);
+    case "verify-upload":
+      return [
+        `list and sha256 every uploaded file; refuse the release unless its manifest checksum is the local build's (${step.checksum})`,
+      ];
     case "transfer":
       return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
     case "scan-current":
@@ -161,6 +166,12 @@ export function planText(dry: DryRun): string {
   const out: string[] = [`${plan.action} ${plan.release} (dry run: nothing was changed)`];
   for (const [host, problems] of dry.problems)
     for (const p of problems) out.push(`note: ${host}: ${p} (left alone)`);
+  if (plan.action === "deploy" && plan.stage.buildLocal.length > 0)
+    out.push(
+      "",
+      "== build once, on this machine (in a clean export; its result is what every host gets)",
+      ...plan.stage.buildLocal.map((line) => `  ${line}`),
+    );
   for (const phase of plan.phases) {
     const perHost = plan.hosts.map((h) => ({ h, sections: phaseSections(plan, phase, h) }));
     if (perHost.every((p) => p.sections.length === 0)) continue;

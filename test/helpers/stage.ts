@@ -9,6 +9,7 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
     exclude: [".git"],
     keepReleases: 3,
     strategy: "releases",
+    buildLocal: [],
     keepBuilds: 3,
     sharedDirs: [],
     sharedFiles: [],

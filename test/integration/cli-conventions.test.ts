@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { stringify } from "yaml";
 import { stripAnsi } from "../../src/report/colors.js";
 import { BIN, cutover, ROOT } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { gitOrigin } from "../helpers/git-origin.js";
 
 const fx = fixture();
 const empty = mkdtempSync(path.join(os.tmpdir(), "cutover conventions "));
@@ -66,6 +68,21 @@ test("progress into a pipe is plain lines: no colour, no spinner or redraw", asy
   assert.ok(!r.out.includes("\x1b") && !r.out.includes("\r"), JSON.stringify(r.out));
 });
 
+/** pull and agent follow a git repository: a config of strategy: git next to the fixture's. */
+function gitConfig(): string {
+  const file = path.join(empty, "git.yaml");
+  if (!existsSync(file)) {
+    const origin = gitOrigin(path.join(empty, "repo"));
+    origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+    const hosts = [{ path: path.join(empty, "git deploy") }];
+    writeFileSync(
+      file,
+      stringify({ strategy: "git", repository: origin.bare, ref: "main", stages: { test: { hosts } } }),
+    );
+  }
+  return file;
+}
+
 /** Arguments that make each command do its job here; a new command must be added (and print JSON). */
 const ARGS: Record<string, string[]> = {
   init: ["init", "--path", "/srv/app", "-c", path.join(empty, "new.yaml")],
@@ -76,6 +93,7 @@ const ARGS: Record<string, string[]> = {
   rollback: ["rollback"],
   releases: ["releases"],
   history: ["history"],
+  log: ["log"],
   unlock: ["unlock"],
   cleanup: ["cleanup"],
   verify: ["verify"],
@@ -84,6 +102,8 @@ const ARGS: Record<string, string[]> = {
   snapshot: ["snapshot", "list"],
   // Needs a blue-green stage behind a balancer (test/e2e/blue-green.test.ts): here its usage error, as JSON.
   "switch-back": ["switch-back"],
+  pull: ["-c", gitConfig(), "pull"],
+  agent: ["-c", gitConfig(), "agent", "--dry-run"],
 };
 
 test("--json works on every command: a JSON document on stdout", async () => {

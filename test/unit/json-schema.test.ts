@@ -37,7 +37,12 @@ function loaderError(text: string): string {
 }
 
 /** What the examples' `${VAR}` references need (CI recipes take them from the CI's secrets). */
-const EXAMPLE_ENV = { GITHUB_TOKEN: "t", DEPLOY_HOST: "web1.example.com", DEPLOY_SSH_DIR: "/tmp/k" };
+const EXAMPLE_ENV = {
+  GITHUB_TOKEN: "t",
+  DEPLOY_HOST: "web1.example.com",
+  DEPLOY_SSH_DIR: "/tmp/k",
+  WEBHOOK_SECRET: "w",
+};
 
 /** Every valid config the user can read: examples/, the README's blocks, what `init` writes. */
 function validExamples(): [string, string][] {

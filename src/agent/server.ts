@@ -1,0 +1,109 @@
+import http from "node:http";
+import type { Log } from "./log.js";
+import type { RateLimit } from "./rate-limit.js";
+import type { Headers } from "./webhook.js";
+import type { Answer } from "./webhook-handler.js";
+
+export interface ServerOptions {
+  readonly bodyLimitBytes: number;
+  readonly rateLimit: RateLimit;
+  readonly status: () => unknown;
+  readonly webhook: (headers: Headers, body: Buffer) => Answer;
+  readonly log: Log;
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...extra,
+  });
+  res.end(text);
+}
+
+/**
+ * Refuses a request whose body is too large: answers at once, then reads and drops the rest (a
+ * client still sending would otherwise get a reset instead of the answer), up to a bound in bytes
+ * and time, after which the connection is cut.
+ */
+function tooLarge(req: http.IncomingMessage, res: http.ServerResponse, log: Log, limit: number): void {
+  log("warn", "webhook.rejected", { reason: `body larger than ${limit} bytes`, status: 413 });
+  let dropped = 0;
+  const cut = setTimeout(() => req.destroy(), 10_000);
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > 16 * limit) req.destroy();
+  });
+  req.on("close", () => clearTimeout(cut));
+  req.resume();
+  // No "Connection: close": node would close the socket under a client still sending, which then
+  // sees a reset instead of this answer.
+  send(res, 413, { status: "rejected", reason: `body larger than ${limit} bytes` });
+}
+
+/** `GET /status` and `POST /webhook`; every request counts against the rate limit. */
+export function agentServer(options: ServerOptions): http.Server {
+  const { log } = options;
+  const server = http.createServer((req, res) => {
+    if (!options.rateLimit.take()) {
+      log("warn", "request.limited", { method: req.method, path: req.url?.slice(0, 200), status: 429 });
+      req.resume();
+      send(
+        res,
+        429,
+        { status: "rejected", reason: "rate limit" },
+        { "retry-after": String(options.rateLimit.retryAfter()) },
+      );
+      return;
+    }
+    const url = (req.url ?? "").split("?")[0];
+    if (req.method === "GET" && url === "/status") return send(res, 200, options.status());
+    if (url !== "/webhook") {
+      req.resume();
+      return send(res, 404, { status: "rejected", reason: "GET /status or POST /webhook" });
+    }
+    if (req.method !== "POST") {
+      req.resume();
+      return send(res, 405, { status: "rejected", reason: "webhooks are POSTed" }, { allow: "POST" });
+    }
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > options.bodyLimitBytes) return tooLarge(req, res, log, options.bodyLimitBytes);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > options.bodyLimitBytes) {
+        refused = true;
+        tooLarge(req, res, log, options.bodyLimitBytes);
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (refused) return;
+      let result: Answer;
+      try {
+        result = options.webhook(req.headers, Buffer.concat(chunks));
+      } catch (error) {
+        log("error", "webhook.error", { reason: (error as Error).message, status: 500 });
+        return send(res, 500, {
+          status: "error",
+          reason: "the agent could not handle this delivery; see its log",
+        });
+      }
+      log(result.status >= 400 ? "warn" : "info", result.event, { ...result.fields, status: result.status });
+      send(res, result.status, result.body);
+    });
+    req.on("error", () => undefined); // a client that goes away mid-body is nobody's problem
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on("clientError", (_, socket) => socket.destroy());
+  return server;
+}

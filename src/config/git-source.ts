@@ -1,0 +1,69 @@
+import path from "node:path";
+import { configError } from "../errors.js";
+import type { ParsedSettings } from "./schema.js";
+import type { GitSource } from "./types.js";
+
+const GIT_KEYS = ["repository", "ref", "repository_path", "submodules"] as const;
+
+/** A URL git reads by scheme (ssh://, https://, file://...), or scp-like `[user@]host:path` (a colon before any slash). */
+function isRemote(repository: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repository) || /^[^/]+:/.test(repository);
+}
+
+/**
+ * The repository as it may be printed and stored on the hosts: a URL without its user name,
+ * password, query or fragment (any of them can be a token), anything else as it is.
+ */
+export function shownRepository(repository: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(repository)) return repository;
+  try {
+    const url = new URL(repository);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return "[REDACTED URL]";
+  }
+}
+
+/** The credentials in a repository URL, for redaction: user name (a token as often as not), password, query values. */
+export function repositorySecrets(repository: string): string[] {
+  try {
+    const url = new URL(repository);
+    if (!/^(https?|ssh|git|ftps?):$/.test(url.protocol)) return [];
+    // A password is a secret whatever its length (from 4 characters, as stageSecrets); a user name or
+    // query value when long enough to be a token (short ones would blank ordinary words everywhere).
+    const long = [url.username, ...url.searchParams.values()].filter((v) => v.length >= 8);
+    const values = [...long, ...(url.password.length >= 4 ? [url.password] : [])];
+    return values.flatMap((v) => [v, decodeURIComponent(v)]);
+  } catch {
+    return [];
+  }
+}
+
+/** strategy: git's settings, checked; the git keys without strategy: git are an error. */
+export function resolveGitSource(
+  merged: ParsedSettings,
+  file: string,
+  configDir: string,
+): GitSource | undefined {
+  if (merged.strategy !== "git") {
+    const stray = GIT_KEYS.find((k) => merged[k] !== undefined);
+    if (stray)
+      throw configError(`${file}: ${stray} is only used with strategy: git`, "set strategy: git, or drop it");
+    return undefined;
+  }
+  if (merged.repository === undefined)
+    throw configError(
+      `${file}: strategy: git needs repository`,
+      "set repository: to the URL (or a path) of the git repository to deploy from",
+    );
+  const repository = isRemote(merged.repository)
+    ? merged.repository
+    : path.resolve(configDir, merged.repository);
+  return {
+    repository,
+    shown: shownRepository(repository),
+    ref: merged.ref ?? "HEAD",
+    path: merged.repository_path,
+    submodules: merged.submodules ?? false,
+  };
+}

@@ -1,0 +1,211 @@
+import { spawn } from "node:child_process";
+import { lstatSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { ResolvedStage } from "../config/resolve.js";
+import { CutoverError, EXIT } from "../errors.js";
+import { GIT_ENV } from "../git/resolve.js";
+import { buildManifest, manifestProbe, parseListing } from "../plan/manifest.js";
+import type { Emit } from "./events.js";
+
+const LOCAL = "local build";
+
+export interface LocalBuild {
+  readonly dir: string;
+  readonly checksum: string;
+  /** strategy: git: the commit's author, date and subject as `git log` printed them (see withCommitDetails). */
+  readonly commitDetails?: string;
+  /** Removes the temp directory (the build and, for git, the fetched objects). */
+  cleanup(): void;
+}
+
+type Limits = { readonly timeoutMs: number; readonly signal?: AbortSignal };
+
+function run(
+  file: string,
+  args: readonly string[],
+  options: {
+    cwd?: string;
+    timeoutMs: number;
+    emit?: Emit;
+    env?: Record<string, string>;
+    /** Ctrl-C: the command's whole process group is killed (it runs detached from the terminal's). */
+    signal?: AbortSignal;
+  },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...GIT_ENV, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let out = "";
+    let err = "";
+    const lines = (stream: "stdout" | "stderr", chunk: string) => {
+      for (const line of chunk.split("\n"))
+        if (line) options.emit?.({ type: "output", host: LOCAL, stream, line });
+    };
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("latin1");
+      if (options.emit) lines("stdout", c.toString());
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+      if (options.emit) lines("stderr", c.toString());
+    });
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
+    };
+    const timer = setTimeout(kill, options.timeoutMs);
+    options.signal?.addEventListener("abort", kill, { once: true });
+    if (options.signal?.aborted) kill();
+    child.on("error", (e) => reject(Object.assign(e, { stderr: err })));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
+      if (code === 0) resolve(out);
+      else reject(Object.assign(new Error(signal ? `killed by ${signal}` : `exit ${code}`), { stderr: err }));
+    });
+  });
+}
+
+function failure(title: string, error: unknown, fix: string, shown?: [string, string]): CutoverError {
+  let stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+  if (shown) stderr = stderr.split(shown[0]).join(shown[1]);
+  return new CutoverError("build", `${title} (${(error as Error).message})`, {
+    state: "nothing was changed on any host",
+    fix,
+    detail: stderr ? stderr.split("\n").slice(-8) : undefined,
+    exitCode: EXIT.failed,
+  });
+}
+
+/** The commit, exported from a throwaway bare repository into `dir` (no checkout, no working tree). */
+async function exportCommit(stage: ResolvedStage, commit: string, temp: string, dir: string, limits: Limits) {
+  const git = stage.git!;
+  const repo = path.join(temp, "repo.git");
+  const shown: [string, string] = [git.repository, git.shown];
+  const g = (args: string[]) =>
+    run("git", ["-c", "core.hooksPath=/dev/null", `--git-dir=${repo}`, ...args], limits);
+  try {
+    await run("git", ["init", "-q", "--bare", "--", repo], limits);
+    await g([
+      "fetch",
+      "-q",
+      "--no-tags",
+      "--",
+      git.repository,
+      "+refs/heads/*:refs/heads/*",
+      "+refs/tags/*:refs/tags/*",
+    ]);
+    await g(["cat-file", "-e", `${commit}^{commit}`]).catch(() =>
+      g(["fetch", "-q", "--no-tags", "--", git.repository, commit]),
+    );
+    const details = await g([
+      "log",
+      "-1",
+      "--no-show-signature",
+      "--format=%an <%ae>%x00%aI%x00%s",
+      commit,
+      "--",
+    ]);
+    if (git.submodules) {
+      // A throwaway checkout with its submodules (relative URLs resolve against the repository), copied without .git.
+      const src = path.join(temp, "checkout");
+      const w = (args: string[]) =>
+        run(
+          "git",
+          ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
+          limits,
+        );
+      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], limits);
+      await w(["remote", "set-url", "origin", git.repository]);
+      await w(["checkout", "-q", commit]);
+      await w(["submodule", "update", "-q", "--init", "--recursive"]);
+      const from = git.path ? path.join(src, git.path) : src;
+      await run("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], limits);
+    } else {
+      const tree = git.path ? `${commit}:${git.path}` : commit;
+      await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
+      await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], limits);
+    }
+    return Buffer.from(details, "latin1").toString("utf8");
+  } catch (error) {
+    throw failure(
+      `cannot export commit ${commit} of ${git.shown} for the local build`,
+      error,
+      "check the repository and repository_path",
+      shown,
+    );
+  }
+}
+
+/**
+ * Build once: a clean export (git: the resolved commit; otherwise the source without its excluded
+ * paths) in a temp directory, `build.local` run there once, shared paths taken out (they live on
+ * the hosts), and the manifest checksum every host's upload must match.
+ */
+export async function buildLocally(
+  stage: ResolvedStage,
+  commit: string | undefined,
+  emit: Emit,
+  signal?: AbortSignal,
+): Promise<LocalBuild> {
+  const limits: Limits = { timeoutMs: stage.commandTimeoutSeconds * 1000, signal };
+  const temp = mkdtempSync(path.join(os.tmpdir(), "cutover-build-"));
+  const cleanup = () => rmSync(temp, { recursive: true, force: true });
+  const dir = path.join(temp, "build");
+  mkdirSync(dir);
+  try {
+    emit({ type: "step", host: LOCAL, step: "export the source", status: "start" });
+    let commitDetails: string | undefined;
+    if (stage.git && commit) commitDetails = await exportCommit(stage, commit, temp, dir, limits);
+    else
+      await run(
+        "rsync",
+        ["-a", ...stage.exclude.map((x) => `--exclude=${x}`), "--", `${stage.source}/`, `${dir}/`],
+        limits,
+      ).catch((e) => {
+        throw failure(`cannot copy ${stage.source} for the local build`, e, "check the source directory");
+      });
+    emit({ type: "step", host: LOCAL, step: "export the source", status: "ok" });
+    for (const line of stage.buildLocal) {
+      emit({ type: "step", host: LOCAL, step: `build: ${line}`, status: "start" });
+      await run("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
+        (e) => {
+          throw failure(`build.local command failed: ${line}`, e, "fix the build; nothing was uploaded");
+        },
+      );
+      emit({ type: "step", host: LOCAL, step: `build: ${line}`, status: "ok" });
+    }
+    for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) removeInside(dir, p);
+    const probe = manifestProbe(dir);
+    const listing = await run(probe.argv[0]!, probe.argv.slice(1), limits);
+    const { checksum } = buildManifest(parseListing(Buffer.from(listing, "latin1").toString("utf8")), []);
+    return { dir, checksum, commitDetails, cleanup };
+  } catch (error) {
+    cleanup();
+    if (signal?.aborted)
+      throw new CutoverError("interrupted", "interrupted by a signal during the local build", {
+        state: "nothing was changed on any host",
+        exitCode: EXIT.interrupted,
+      });
+    throw error;
+  }
+}
+
+/** Removes `p` under `dir` unless a parent is not a real directory (a symlink the build made is never followed). */
+function removeInside(dir: string, p: string): void {
+  const parts = p.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    try {
+      if (!lstatSync(path.join(dir, ...parts.slice(0, i))).isDirectory()) return;
+    } catch {
+      return;
+    }
+  }
+  rmSync(path.join(dir, p), { recursive: true, force: true });
+}

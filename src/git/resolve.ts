@@ -1,0 +1,106 @@
+import { execFile } from "node:child_process";
+import { CutoverError, EXIT } from "../errors.js";
+
+/** A ref of the repository resolved to one commit: every host of a deploy extracts exactly this. */
+export interface ResolvedRef {
+  readonly commit: string;
+  /** The ref it came from (refs/heads/main, refs/tags/v1, HEAD); absent for a commit id given as such. */
+  readonly refName?: string;
+}
+
+const FULL_COMMIT = /^[0-9a-f]{40}$/;
+
+/** git without prompts: a missing credential is an error, never a deploy waiting on a terminal. */
+export const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", SSH_ASKPASS: "true" } as const;
+
+function git(args: readonly string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      [...args],
+      {
+        env: { ...process.env, ...GIT_ENV },
+        timeout: timeoutMs,
+        killSignal: "SIGKILL",
+        maxBuffer: 256 * 1024 * 1024,
+      },
+      (error, stdout, stderr) =>
+        error ? reject(Object.assign(error, { stderr: String(stderr) })) : resolve({ stdout, stderr }),
+    );
+  });
+}
+
+/**
+ * Parses `git ls-remote` output into ref name → commit; an annotated tag's peeled line (`^{}`)
+ * replaces the tag object, so a tag resolves to the commit it names.
+ */
+export function parseLsRemote(text: string): Map<string, string> {
+  const refs = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-f]{40})\t(\S+)$/.exec(line);
+    if (!m) continue;
+    const [, sha, name] = m as unknown as [string, string, string];
+    if (name.endsWith("^{}")) refs.set(name.slice(0, -3), sha);
+    else if (!refs.has(name)) refs.set(name, sha);
+  }
+  return refs;
+}
+
+/** The full ref names a ref may mean, in git's own order: HEAD or refs/... as given, else a tag, then a branch. */
+function candidates(ref: string): string[] {
+  return ref === "HEAD" || ref.startsWith("refs/") ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
+}
+
+/** Which listed ref a name means (see candidates). */
+export function pickRef(refs: ReadonlyMap<string, string>, ref: string): ResolvedRef | undefined {
+  for (const name of candidates(ref)) {
+    const commit = refs.get(name);
+    if (commit) return { commit, refName: name };
+  }
+  return undefined;
+}
+
+/**
+ * Resolves `ref` of `repository` to a commit on this machine (no checkout needed: `git ls-remote`).
+ * A full 40-character commit id means exactly that commit (the hosts check they have it).
+ * `shown` is the repository as it may be printed (no credentials).
+ */
+export async function resolveRef(
+  repository: string,
+  ref: string,
+  options: { shown?: string; timeoutMs?: number } = {},
+): Promise<ResolvedRef> {
+  const shown = options.shown ?? repository;
+  if (FULL_COMMIT.test(ref)) return { commit: ref };
+  if (ref.startsWith("-") || /[\s\0]/.test(ref))
+    throw new CutoverError("usage", `ref "${ref}" is not a branch, tag or commit id`, {
+      fix: "give a branch, a tag or a full 40-character commit id",
+      exitCode: EXIT.usage,
+    });
+  let listing: string;
+  try {
+    // A peeled line (`^{}`: the commit an annotated tag names) is only listed when asked for.
+    const patterns = candidates(ref).flatMap((r) => [r, `${r}^{}`]);
+    listing = (await git(["ls-remote", "--", repository, ...patterns], options.timeoutMs ?? 120_000)).stdout;
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? "")
+      .split(repository)
+      .join(shown)
+      .trim();
+    throw new CutoverError("git", `cannot read repository ${shown} (git ls-remote failed)`, {
+      state: "nothing was changed on any host",
+      fix: "check the repository URL or path, and that this machine can reach it (keys, network)",
+      detail: stderr ? stderr.split("\n").slice(-5) : undefined,
+      exitCode: EXIT.failed,
+    });
+  }
+  const found = pickRef(parseLsRemote(listing), ref);
+  if (found) return found;
+  throw new CutoverError("git", `ref "${ref}" is not a branch or tag of ${shown}`, {
+    state: "nothing was changed on any host",
+    fix: /^[0-9a-f]{4,39}$/.test(ref)
+      ? "an abbreviated commit id cannot be resolved remotely: give the full 40-character id"
+      : "give an existing branch, tag or full 40-character commit id (`git ls-remote` lists them)",
+    exitCode: EXIT.usage,
+  });
+}

@@ -1,0 +1,44 @@
+import type { DeployContext } from "./deploy.js";
+import { describeCommit, extractCommit, mirrorFetch } from "./git-steps.js";
+import type { Layout } from "./layout.js";
+import type { Step } from "./steps.js";
+
+/**
+ * How the release gets its files: uploaded from the source, or from the local build (then verified
+ * against it), or extracted on the host from the commit of its git mirror.
+ */
+export function releaseContent(ctx: DeployContext, l: Layout, linkDest: string[]): Step[] {
+  const { stage, source, releaseId: id } = ctx;
+  const rel = l.release(id);
+  const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
+  const exclude = [...stage.exclude, ...sharedAll.map((p) => `/${p}`)];
+  if (source.built) {
+    // The build directory is shipped exactly (shared paths already taken out), so it can be verified.
+    const transfer = { from: source.built.dir, to: rel, directory: true, linkDest, exclude: [] };
+    return [
+      { kind: "transfer", title: "upload files", transfer: { ...transfer, compare: "checksum" } },
+      {
+        kind: "verify-upload",
+        title: "verify upload against the local build",
+        checksum: source.built.checksum,
+      },
+    ];
+  }
+  if (stage.git && source.revision) {
+    const commit = source.revision.commit;
+    const seedDirs = stage.sharedDirs.filter((p) => (ctx.facts.shared.get(p) ?? "missing") === "missing");
+    return [
+      { kind: "run", title: "fetch repository mirror", cmds: [mirrorFetch(l, stage.git, commit)] },
+      {
+        kind: "run",
+        title: `extract commit ${commit.slice(0, 12)}`,
+        cmds: extractCommit({ l, git: stage.git, commit, releaseId: id, seedDirs, linkDest, exclude }),
+      },
+      { kind: "git-describe", title: "read commit details", cmds: [describeCommit(l, commit)] },
+    ];
+  }
+  const transfer = { from: stage.source, to: rel, directory: true, linkDest, exclude };
+  return [
+    { kind: "transfer", title: "upload files", transfer: { ...transfer, compare: stage.uploadCompare } },
+  ];
+}

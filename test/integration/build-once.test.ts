@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { Emit } from "../../src/engine/events.js";
+import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { gitOrigin } from "../helpers/git-origin.js";
+import { assertCurrentComplete } from "../helpers/tree.js";
+
+interface Result {
+  ok: boolean;
+  release: string;
+  error?: { message: string };
+}
+
+/** build.local: built once here, the build uploaded to every host and verified there before the switch. */
+const fx = fixture();
+after(() => fx.cleanup());
+const paths = ["a", "b", "c"].map((n) => path.join(fx.dir, `host ${n}`));
+const hosts = paths.map((p, i) => ({ name: `web${i + 1}`, path: p }));
+const live = (p: string) =>
+  existsSync(path.join(p, "current")) ? path.basename(realpathSync(path.join(p, "current"))) : null;
+const counter = path.join(fx.dir, "builds ran");
+const build = {
+  local: [
+    'printf "run\\n" >> "$BUILD_COUNTER"',
+    "mkdir -p vendor && printf '<?php // autoload for %s\\n' \"$(cat src/lib.php | wc -c)\" > vendor/autoload.php",
+  ],
+};
+const runs = () =>
+  existsSync(counter) ? readFileSync(counter, "utf8").split("\n").filter(Boolean).length : 0;
+const env = { BUILD_COUNTER: counter };
+
+test("upload strategy: the build runs once, its result lands on every host, each host verifies it", async () => {
+  fx.file(".git/HEAD", "not shipped\n");
+  fx.writeConfig({ build }, hosts);
+  const r = await cutover(["--json", "deploy"], fx.app, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(runs(), 1, "build.local ran exactly once for three hosts");
+  const { release } = json<Result>(r);
+  for (const p of paths) {
+    assert.equal(live(p), release);
+    assert.match(readFileSync(path.join(p, "current/vendor/autoload.php"), "utf8"), /autoload for \d+/);
+    assert.ok(!existsSync(path.join(p, "current/.git")), "excluded paths stay out of the build");
+    assert.ok(!existsSync(path.join(p, "current/cutover.yaml")));
+    assertCurrentComplete(p, ["bootstrap/cache"]);
+  }
+  assert.equal((r.stderr.match(/✓ web\d verify upload against the local build/g) ?? []).length, 3, r.stderr);
+});
+
+test("--dry-run names the build and the verification, and builds nothing", async () => {
+  const counted = runs();
+  const r = await cutover(["deploy", "--dry-run"], fx.app, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /== build once, on this machine[^\n]*\n {2}printf "run\\n" >> "\$BUILD_COUNTER"/);
+  assert.match(r.stdout, /# verify upload against the local build/);
+  assert.equal(runs(), counted);
+});
+
+test("a failing build command: nothing is uploaded, no host changes", async () => {
+  const before = paths.map(live);
+  fx.writeConfig({ build: { local: ["echo broken >&2; exit 7"] } }, hosts);
+  const r = await cutover(["--json", "deploy"], fx.app, env);
+  assert.equal(r.code, 1);
+  assert.match(json<Result>(r).error!.message, /build\.local command failed: echo broken/);
+  assert.match(r.stderr, /broken/);
+  assert.deepEqual(paths.map(live), before);
+});
+
+test("SIGTERM during the local build: the build's processes are stopped, exit 130, no host changes", async () => {
+  const before = paths.map(live);
+  const pidFile = path.join(fx.dir, "build pid");
+  fx.writeConfig({ build: { local: ['echo $$ > "$BUILD_PID"; exec sleep 60'] } }, hosts);
+  const child = spawn(process.execPath, [BIN, "deploy"], {
+    cwd: fx.app,
+    env: { ...process.env, NO_COLOR: "1", BUILD_PID: pidFile },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+  const buildPid = Number(readFileSync(pidFile, "utf8"));
+  assert.ok(existsSync(`/proc/${buildPid}`), "the build runs");
+  const started = Date.now();
+  child.kill("SIGTERM");
+  assert.equal(await exited, 130, stderr);
+  assert.ok(Date.now() - started < 10_000);
+  assert.ok(!existsSync(`/proc/${buildPid}`), "the build's process is gone");
+  assert.match(stderr, /interrupted by a signal during the local build/);
+  assert.deepEqual(paths.map(live), before);
+});
+
+test("a byte flipped in one host's upload: that host refuses, nobody switches", async () => {
+  fx.writeConfig({ build }, hosts);
+  const before = paths.map(live);
+  const counted = runs();
+  // Real executors; after web2's upload, one byte of one uploaded file changes (a new inode: the
+  // earlier releases it may be hard-linked to stay intact).
+  const corrupting: ExecutorFactory = (host, stage, controlPath) => {
+    const real = systemExecutors(host, stage, controlPath);
+    return {
+      host: real.host,
+      run: (cmds, o) => real.run(cmds, o),
+      connect: () => real.connect(),
+      interrupt: () => real.interrupt(),
+      close: () => real.close(),
+      transfer: async (t, o) => {
+        const stats = await real.transfer(t, o);
+        if (host.name === "web2" && t.directory) {
+          const file = path.join(t.to, "vendor/autoload.php");
+          const bytes = readFileSync(file);
+          bytes[0] = bytes[0]! ^ 1;
+          writeFileSync(`${file}.flip`, bytes);
+          renameSync(`${file}.flip`, file);
+        }
+        return stats;
+      },
+    };
+  };
+  process.env.BUILD_COUNTER = counter;
+  const quiet: Emit = () => undefined;
+  const result = await deploy({
+    stage: loadStage({ cwd: fx.app }),
+    emit: quiet,
+    command: "cutover deploy (test)",
+    executors: corrupting,
+  });
+  assert.equal(result.exitCode, 1);
+  assert.equal(runs(), counted + 1);
+  assert.match(
+    result.error?.message ?? "",
+    /web2: verify upload against the local build failed \(the upload's manifest checksum sha256:[0-9a-f]{64} is not the local build's/,
+  );
+  assert.deepEqual(paths.map(live), before, "nobody switched");
+  for (const p of paths) assertCurrentComplete(p, ["bootstrap/cache"]);
+});
+
+test("strategy: git with build.local: the commit is exported and built here once, then uploaded", async () => {
+  const origin = gitOrigin(path.join(fx.dir, "origin"));
+  const commit = origin.commit(
+    { "public/index.php": "<?php echo 'git';\n", "src/lib.php": "<?php\n", "storage/uploads/.keep": "" },
+    "from git",
+  );
+  fx.writeConfig({ build, strategy: "git", repository: origin.bare, ref: "main" }, hosts);
+  const counted = runs();
+  const r = await cutover(["--json", "deploy"], fx.app, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(runs(), counted + 1);
+  const { release } = json<Result>(r);
+  for (const p of paths) {
+    assert.equal(live(p), release);
+    assert.equal(readFileSync(path.join(p, "current/public/index.php"), "utf8"), "<?php echo 'git';\n");
+    assert.equal(
+      readFileSync(path.join(p, "current/vendor/autoload.php"), "utf8"),
+      "<?php // autoload for 6\n",
+    );
+    const meta = JSON.parse(readFileSync(path.join(p, ".cutover/releases", `${release}.json`), "utf8"));
+    assert.equal(meta.revision.commit, commit);
+    assert.equal(meta.revision.subject, "from git");
+    assert.equal(meta.revision.author, "Ada Author <ada@example.test>");
+    assert.ok(!existsSync(path.join(p, ".cutover/repo")), "built here: the hosts need no mirror");
+    assertCurrentComplete(p, ["bootstrap/cache"]);
+  }
+});
