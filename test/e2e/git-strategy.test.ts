@@ -243,6 +243,21 @@ test("hostile mirror state: a symlinked or foreign .cutover/repo is refused, nev
   );
 });
 
+test("what an interrupted git deploy leaves in .cutover/tmp is removed by the next; other names are left alone", async () => {
+  writeConfig();
+  const tmp = path.join(deployPath, ".cutover/tmp");
+  for (const name of ["git-20200101T000000Z", "git-20200101T000000Z.src", "git-mirror.AbC123", "git-mine"])
+    mkdirSync(path.join(tmp, name), { recursive: true });
+  writeFileSync(path.join(tmp, "git-20200101T000000Z.tar"), "partial archive");
+  const r = await deploy();
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(tmp), ["git-mine"]);
+  assert.match(
+    r.stderr,
+    /removing temporary git-20200101T000000Z, git-20200101T000000Z\.src, git-20200101T000000Z\.tar, git-mirror\.AbC123/,
+  );
+});
+
 test("--dry-run shows the git steps and changes nothing; a token in the URL is never printed", async () => {
   writeConfig();
   const before = snapshot(deployPath);
