@@ -77,6 +77,8 @@ test("a branch: the exact commit is extracted, its details recorded; shared path
   assert.equal(live(), r.result.release);
   assert.equal(read("public/index.php"), "<?php echo 'v1';\n");
   assert.equal(read("built.txt"), "<?php echo 'v1';", "hooks.build ran in the extracted release");
+  const mode = (p: string) => (statSync(path.join(deployPath, "current", p)).mode & 0o777).toString(8);
+  assert.deepEqual([mode("public/index.php"), mode("public")], ["644", "755"], "code is not group-writable");
   assert.ok(
     statSync(path.join(deployPath, "current/bootstrap/cache")).isDirectory(),
     "writable dirs are made",
