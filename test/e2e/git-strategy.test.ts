@@ -287,6 +287,10 @@ test("config: git keys without strategy: git, and strategy: git without reposito
   const stray = await cutover(["deploy"], fx.app);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /ref is only used with strategy: git/);
+  fx.writeConfig({});
+  const ref = await cutover(["deploy", "--ref", "main"], fx.app);
+  assert.equal(ref.code, 2);
+  assert.match(ref.stderr, /--ref is only for strategy: git \(stage test uses releases\)/);
   fx.writeConfig({ strategy: "git" });
   const missing = await cutover(["deploy"], fx.app);
   assert.equal(missing.code, 2);
