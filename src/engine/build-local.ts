@@ -89,7 +89,11 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
   const repo = path.join(temp, "repo.git");
   const shown: [string, string] = [git.repository, git.shown];
   const g = (args: string[]) =>
-    run("git", ["-c", "core.hooksPath=/dev/null", `--git-dir=${repo}`, ...args], limits);
+    run(
+      "git",
+      ["-c", "core.hooksPath=/dev/null", "-c", "tar.umask=0022", `--git-dir=${repo}`, ...args],
+      limits,
+    );
   try {
     await run("git", ["init", "-q", "--bare", "--", repo], limits);
     await g([

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { CutoverError, EXIT } from "../errors.js";
 
 /** A ref of the repository resolved to one commit: every host of a deploy extracts exactly this. */
@@ -13,20 +13,44 @@ const FULL_COMMIT = /^[0-9a-f]{40}$/;
 /** git without prompts: a missing credential is an error, never a deploy waiting on a terminal. */
 export const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", SSH_ASKPASS: "true" } as const;
 
+/**
+ * Runs git detached from the terminal (its own session): ssh cannot stop a deploy with a host key
+ * or passphrase prompt, it fails instead. Killed with its process group after `timeoutMs`.
+ */
 function git(args: readonly string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(
-      "git",
-      [...args],
-      {
-        env: { ...process.env, ...GIT_ENV },
-        timeout: timeoutMs,
-        killSignal: "SIGKILL",
-        maxBuffer: 256 * 1024 * 1024,
-      },
-      (error, stdout, stderr) =>
-        error ? reject(Object.assign(error, { stderr: String(stderr) })) : resolve({ stdout, stderr }),
+    const child = spawn("git", [...args], {
+      env: { ...process.env, ...GIT_ENV },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
+      stderr += `\ngit ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`;
+    }, timeoutMs);
+    child.on("error", (e) =>
+      reject(
+        Object.assign(e, {
+          stderr:
+            (e as NodeJS.ErrnoException).code === "ENOENT" ? "git is not installed on this machine" : "",
+        }),
+      ),
     );
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(Object.assign(new Error(`git exited with ${code}`), { stderr }));
+    });
   });
 }
 

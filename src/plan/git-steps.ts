@@ -3,8 +3,11 @@ import type { GitSource } from "../config/types.js";
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
 
-/** git on a host: no prompts, and no hooks or fsmonitor from a repository config cutover did not write. */
-const GIT = `g() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c core.fsmonitor=false --git-dir="$repo" "$@"; }
+/**
+ * git on a host: no prompts, no hooks or fsmonitor from a repository config cutover did not write,
+ * and archives with 0644/0755 modes (git's default umask 002 would make the code group-writable).
+ */
+const GIT = `g() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c tar.umask=0022 --git-dir="$repo" "$@"; }
 fail() { printf 'cutover: %s\\n' "$*" >&2; exit 3; }
 `;
 

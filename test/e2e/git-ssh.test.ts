@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { type GitOrigin, gitOrigin } from "../helpers/git-origin.js";
+import { freePort } from "../helpers/ports.js";
 import { type Sshd, type SshRig, sshHost, sshRig, TEST_ROOT } from "../helpers/sshd.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
 
@@ -97,4 +98,25 @@ test("a mirror fetch that fails on one host: nobody switches", async () => {
   assert.equal(again.code, 0, again.stderr);
   for (const p of paths)
     assert.equal(readFileSync(path.join(p, "current/public/index.php"), "utf8"), "<?php echo 'v2';\n");
+});
+
+test("an unreachable ssh:// repository: a clear error before anything changes on any host", async () => {
+  const before = paths.map(live);
+  const port = await freePort("127.0.0.1");
+  fx.writeConfig(
+    {
+      strategy: "git",
+      repository: `ssh://${TEST_ROOT}@127.0.0.1:${port}${origin.bare}`,
+      ref: "main",
+      source: undefined,
+      exclude: undefined,
+    },
+    good.map((s, i) => sshHost(rig, s, paths[i]!, { name: `web${i + 1}` })),
+  );
+  const r = await deploy();
+  assert.equal(r.code, 1);
+  assert.match(r.result.error!.message, new RegExp(`cannot read repository ssh://127\\.0\\.0\\.1:${port}/`));
+  assert.match(r.stderr, /nothing was changed on any host/);
+  assert.deepEqual(paths.map(live), before);
+  for (const p of paths) assert.ok(!existsSync(path.join(p, ".cutover/lock")), "no lock was taken");
 });

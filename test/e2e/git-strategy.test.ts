@@ -77,6 +77,8 @@ test("a branch: the exact commit is extracted, its details recorded; shared path
   assert.equal(live(), r.result.release);
   assert.equal(read("public/index.php"), "<?php echo 'v1';\n");
   assert.equal(read("built.txt"), "<?php echo 'v1';", "hooks.build ran in the extracted release");
+  const mode = (p: string) => (statSync(path.join(deployPath, "current", p)).mode & 0o777).toString(8);
+  assert.deepEqual([mode("public/index.php"), mode("public")], ["644", "755"], "code is not group-writable");
   assert.ok(
     statSync(path.join(deployPath, "current/bootstrap/cache")).isDirectory(),
     "writable dirs are made",
@@ -243,6 +245,21 @@ test("hostile mirror state: a symlinked or foreign .cutover/repo is refused, nev
   );
 });
 
+test("what an interrupted git deploy leaves in .cutover/tmp is removed by the next; other names are left alone", async () => {
+  writeConfig();
+  const tmp = path.join(deployPath, ".cutover/tmp");
+  for (const name of ["git-20200101T000000Z", "git-20200101T000000Z.src", "git-mirror.AbC123", "git-mine"])
+    mkdirSync(path.join(tmp, name), { recursive: true });
+  writeFileSync(path.join(tmp, "git-20200101T000000Z.tar"), "partial archive");
+  const r = await deploy();
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(tmp), ["git-mine"]);
+  assert.match(
+    r.stderr,
+    /removing temporary git-20200101T000000Z, git-20200101T000000Z\.src, git-20200101T000000Z\.tar, git-mirror\.AbC123/,
+  );
+});
+
 test("--dry-run shows the git steps and changes nothing; a token in the URL is never printed", async () => {
   writeConfig();
   const before = snapshot(deployPath);
@@ -270,6 +287,10 @@ test("config: git keys without strategy: git, and strategy: git without reposito
   const stray = await cutover(["deploy"], fx.app);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /ref is only used with strategy: git/);
+  fx.writeConfig({});
+  const ref = await cutover(["deploy", "--ref", "main"], fx.app);
+  assert.equal(ref.code, 2);
+  assert.match(ref.stderr, /--ref is only for strategy: git \(stage test uses releases\)/);
   fx.writeConfig({ strategy: "git" });
   const missing = await cutover(["deploy"], fx.app);
   assert.equal(missing.code, 2);
