@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { balancer } from "./schema-balancer.js";
 import { agentSchema } from "./agent-schema.js";
+import { balancer } from "./schema-balancer.js";
 
 /** A path inside a release: relative, no "..", no leading "/", so it can never escape the release. */
 const releasePath = z
