@@ -113,14 +113,29 @@ export function parseNginxUpstream(text: string): ServerState[] {
 
 /**
  * Rewrites the upstream file atomically (temp file, rename), then tests the nginx config: a failed
- * test puts the old file back and reloads nothing. Then the reload.
+ * test puts the old file back and reloads nothing. Then the reload. The directory may be writable by
+ * others: the file must be a regular file (never written through a link), the temp and backup files
+ * get fresh names (mktemp, O_EXCL), and any failure stops before the reload (set -e).
  */
-const SWAP_UPSTREAM = `file=$1; tmp="$1.cutover-tmp"; old="$1.cutover-old"
+const SWAP_UPSTREAM = `set -e
+file=$1; tmp=; old=
+trap 'rm -f -- \${tmp:+"$tmp"} \${old:+"$old"}' EXIT
+if [ -L "$file" ] || [ ! -f "$file" ]; then
+  echo "the upstream file $file is not a regular file (missing, or a symlink): refusing to replace it" >&2; exit 1
+fi
+tmp=$(mktemp -- "$file.cutover-tmp.XXXXXX")
 printf '%s' "$2" > "$tmp"
-cp -p -- "$file" "$old"
-mv -f -- "$tmp" "$file"
-if ! sh -c "$3" >&2; then mv -f -- "$old" "$file"; echo "nginx config test failed: the upstream file was put back" >&2; exit 1; fi
-rm -f -- "$old"
+chmod --reference="$file" -- "$tmp"
+old=$(mktemp -- "$file.cutover-old.XXXXXX")
+cat -- "$file" > "$old"
+chmod --reference="$file" -- "$old"
+mv -f -- "$tmp" "$file"; tmp=
+if ! sh -c "$3" >&2; then
+  if mv -f -- "$old" "$file"; then old=; echo "nginx config test failed: the upstream file was put back" >&2
+  else echo "nginx config test failed, and the upstream file could NOT be put back: restore $file from $old by hand" >&2; old=
+  fi
+  exit 1
+fi
 sh -c "$4"`;
 
 export function nginxSwap(b: NginxBalancer, content: string): Cmd {
