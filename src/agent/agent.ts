@@ -54,8 +54,13 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const loaded = readState(options.stateFile);
   if (loaded.problem) log("warn", "state.unreadable", { reason: loaded.problem });
   const deliveries = new Deliveries(DELIVERIES_KEPT, loaded.state.deliveries);
+  const bodies = new Deliveries(DELIVERIES_KEPT, loaded.state.bodies);
   const persist = () =>
-    writeState(options.stateFile, { ...readState(options.stateFile).state, deliveries: deliveries.list() });
+    writeState(options.stateFile, {
+      ...readState(options.stateFile).state,
+      deliveries: deliveries.list(),
+      bodies: bodies.list(),
+    });
 
   const deployAbort = new AbortController();
   let live: Live = { release: null, commit: null };
@@ -142,6 +147,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           secrets: settings.secrets.map((s) => s.reveal()),
           ref: options.ref,
           deliveries,
+          bodies,
           persist,
           trigger: (reason) => queue.trigger(reason),
         },

@@ -6,6 +6,8 @@ import { z } from "zod";
 export interface AgentState {
   readonly failed: readonly FailedCommit[];
   readonly deliveries: readonly string[];
+  /** sha256 (hex) of the webhook bodies accepted. */
+  readonly bodies: readonly string[];
 }
 
 export interface FailedCommit {
@@ -29,9 +31,10 @@ const stateSchema = z.object({
     )
     .catch([]),
   deliveries: z.array(z.string().max(200)).catch([]),
+  bodies: z.array(z.string().regex(/^[0-9a-f]{64}$/)).catch([]),
 });
 
-const EMPTY: AgentState = { failed: [], deliveries: [] };
+const EMPTY: AgentState = { failed: [], deliveries: [], bodies: [] };
 
 /** The state file's content; missing or unreadable gives an empty state and a reason to log. */
 export function readState(file: string): { state: AgentState; problem?: string } {
@@ -58,6 +61,7 @@ export function writeState(file: string, state: AgentState): void {
   const kept: AgentState = {
     failed: state.failed.slice(-FAILED_KEPT),
     deliveries: state.deliveries.slice(-DELIVERIES_KEPT),
+    bodies: state.bodies.slice(-DELIVERIES_KEPT),
   };
   writeFileSync(tmp, `${JSON.stringify(kept, null, 2)}\n`);
   renameSync(tmp, file);

@@ -225,12 +225,18 @@ test("webhooks: valid GitHub, GitLab and Gitea pushes deploy; bad ones are refus
   const replay = await post(a, replayed, body);
   assert.equal(replay.status, 409);
   assert.match(replay.body.reason ?? "", /replay/);
+  // The delivery id is not signed: the same body under a new id is a replay too.
+  const renamed = await post(a, { ...replayed, "x-github-delivery": randomUUID() }, body);
+  assert.equal(renamed.status, 409);
+  assert.match(renamed.body.reason ?? "", /replay/);
 
   // The replay stays refused after a restart: seen deliveries are kept in the state file.
   assert.equal(await a.stop(), 0);
   const b = await s.start();
   const again = await post(b, replayed, body);
   assert.equal(again.status, 409);
+  const renamedAgain = await post(b, { ...replayed, "x-github-delivery": randomUUID() }, body);
+  assert.equal(renamedAgain.status, 409, "seen bodies are kept in the state file too");
   assert.equal(await b.stop(), 0);
   for (const agent of [a, b]) {
     assert.deepEqual(agent.other, [], "every log line is JSON");
