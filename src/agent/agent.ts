@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AgentSettings } from "../config/agent-settings.js";
 import { CutoverError, EXIT } from "../errors.js";
+import { redactValues } from "../report/redact.js";
 import { Deliveries } from "./deliveries.js";
 import type { Log } from "./log.js";
 import { Poller } from "./poller.js";
@@ -20,6 +21,8 @@ export interface AgentOptions {
   readonly ref: string;
   readonly stateFile: string;
   readonly log: Log;
+  /** Removes the stage's secrets from text: /status shows errors and reasons read from hosts. */
+  readonly redact: (text: string) => string;
   /** Aborted on SIGTERM / SIGINT: stop accepting, abort the running deploy through the engine, return. */
   readonly stop: AbortSignal;
 }
@@ -154,17 +157,21 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         headers,
         body,
       ),
-    status: () => ({
-      stage: options.stage,
-      repository: options.repository,
-      ref: options.ref,
-      live,
-      running,
-      queued: queue.queued ?? null,
-      last,
-      poll: poller ? { interval_s: settings.pollSeconds, ...poller.status } : null,
-      webhooks: settings.secrets.length > 0,
-    }),
+    status: () =>
+      redactValues(
+        {
+          stage: options.stage,
+          repository: options.repository,
+          ref: options.ref,
+          live,
+          running,
+          queued: queue.queued ?? null,
+          last,
+          poll: poller ? { interval_s: settings.pollSeconds, ...poller.status } : null,
+          webhooks: settings.secrets.length > 0,
+        },
+        options.redact,
+      ),
   });
   server.listen(settings.port, settings.listen);
   try {

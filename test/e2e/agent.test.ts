@@ -284,3 +284,20 @@ test("poll errors back off exponentially up to backoff_max; once the repository 
   assert.equal(((await a.status()).poll as { failures: number }).failures, 0);
   assert.equal(await a.stop(), 0);
 });
+
+test("/status never shows a secret: a remembered failure's reason is redacted", async () => {
+  const s = setup({ poll: 0 });
+  const commit = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+  // An attempt remembered with the secret in its reason (as an older cutover stored it).
+  const stateFile = path.join(s.deployPath, ".cutover/agent/state.json");
+  mkdirSync(path.dirname(stateFile), { recursive: true });
+  const reason = `cannot log in with ${SECRET}`;
+  const at = new Date().toISOString();
+  writeFileSync(stateFile, JSON.stringify({ failed: [{ commit, at, reason }], deliveries: [] }));
+  const a = await s.start();
+  await a.waitFor((l) => l.event === "pull.skipped", 30_000);
+  const status = JSON.stringify(await a.status());
+  assert.ok(status.includes("cannot log in with [REDACTED]"), `the reason is shown, redacted: ${status}`);
+  assert.ok(!status.includes(SECRET), `/status shows the secret: ${status}`);
+  assert.equal(await a.stop(), 0);
+});

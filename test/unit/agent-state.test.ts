@@ -13,7 +13,11 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { stringify } from "yaml";
+import { pullDeps, stateFile } from "../../src/agent/deps.js";
 import { readState, writeState } from "../../src/agent/state.js";
+import { parseConfigText } from "../../src/config/load.js";
+import { resolveStage } from "../../src/config/resolve.js";
 
 // The state file sits in the deploy path, which others may write: it is never written through a link.
 const root = mkdtempSync(path.join(os.tmpdir(), "agent state links "));
@@ -61,4 +65,21 @@ test("agent state: a state directory that is a symlink is refused, nothing writt
   assert.throws(() => writeState(file, STATE), /agent is a symlink/);
   assert.deepEqual(readdirSync(elsewhere), [], "nothing written through the link");
   assert.equal(existsSync(path.join(elsewhere, "state.json")), false);
+});
+
+test("agent state: a remembered failure's reason is stored with the stage's secrets redacted", () => {
+  const deployPath = mkdtempSync(path.join(root, "redacted "));
+  const secret = "a-webhook-secret-value";
+  const file = path.join(deployPath, "cutover.yaml");
+  const text = stringify({
+    agent: { secrets: [secret] },
+    stages: { prod: { hosts: [{ path: deployPath }] } },
+  });
+  const stage = resolveStage(parseConfigText(text, file), file, "prod");
+  const never = () => Promise.reject(new Error("not called"));
+  const deps = pullDeps(stage, never, never);
+  deps.remember("a".repeat(40), `git said: cannot log in with ${secret}`);
+  const stored = readFileSync(stateFile(stage), "utf8");
+  assert.ok(!stored.includes(secret), stored);
+  assert.match(readState(stateFile(stage)).state.failed[0]!.reason, /cannot log in with \[REDACTED\]$/);
 });
