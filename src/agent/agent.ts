@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AgentSettings } from "../config/agent-settings.js";
 import { CutoverError, EXIT } from "../errors.js";
+import { redactValues } from "../report/redact.js";
 import { Deliveries } from "./deliveries.js";
 import type { Log } from "./log.js";
 import { Poller } from "./poller.js";
@@ -20,6 +21,8 @@ export interface AgentOptions {
   readonly ref: string;
   readonly stateFile: string;
   readonly log: Log;
+  /** Removes the stage's secrets from text: /status shows errors and reasons read from hosts. */
+  readonly redact: (text: string) => string;
   /** Aborted on SIGTERM / SIGINT: stop accepting, abort the running deploy through the engine, return. */
   readonly stop: AbortSignal;
 }
@@ -54,8 +57,13 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const loaded = readState(options.stateFile);
   if (loaded.problem) log("warn", "state.unreadable", { reason: loaded.problem });
   const deliveries = new Deliveries(DELIVERIES_KEPT, loaded.state.deliveries);
+  const bodies = new Deliveries(DELIVERIES_KEPT, loaded.state.bodies);
   const persist = () =>
-    writeState(options.stateFile, { ...readState(options.stateFile).state, deliveries: deliveries.list() });
+    writeState(options.stateFile, {
+      ...readState(options.stateFile).state,
+      deliveries: deliveries.list(),
+      bodies: bodies.list(),
+    });
 
   const deployAbort = new AbortController();
   let live: Live = { release: null, commit: null };
@@ -142,23 +150,28 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           secrets: settings.secrets.map((s) => s.reveal()),
           ref: options.ref,
           deliveries,
+          bodies,
           persist,
           trigger: (reason) => queue.trigger(reason),
         },
         headers,
         body,
       ),
-    status: () => ({
-      stage: options.stage,
-      repository: options.repository,
-      ref: options.ref,
-      live,
-      running,
-      queued: queue.queued ?? null,
-      last,
-      poll: poller ? { interval_s: settings.pollSeconds, ...poller.status } : null,
-      webhooks: settings.secrets.length > 0,
-    }),
+    status: () =>
+      redactValues(
+        {
+          stage: options.stage,
+          repository: options.repository,
+          ref: options.ref,
+          live,
+          running,
+          queued: queue.queued ?? null,
+          last,
+          poll: poller ? { interval_s: settings.pollSeconds, ...poller.status } : null,
+          webhooks: settings.secrets.length > 0,
+        },
+        options.redact,
+      ),
   });
   server.listen(settings.port, settings.listen);
   try {

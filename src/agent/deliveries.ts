@@ -1,4 +1,7 @@
-/** Delivery ids already accepted, oldest forgotten first: replays are refused, memory stays bounded. */
+/**
+ * Delivery ids (or body digests) already accepted, oldest forgotten first: replays are refused,
+ * memory stays bounded.
+ */
 export class Deliveries {
   readonly #seen = new Set<string>();
   constructor(

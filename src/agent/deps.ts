@@ -4,6 +4,7 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { listReleases, type ReleaseRow, readHistory } from "../engine/inspect.js";
 import type { DeployResult } from "../engine/outcome.js";
 import { usageError } from "../errors.js";
+import { redact } from "../report/redact.js";
 import type { Live, PullDeps } from "./pull.js";
 import { type FailedCommit, readState, withFailure, withoutFailure, writeState } from "./state.js";
 
@@ -85,7 +86,12 @@ export function pullDeps(
         file,
         failure === undefined
           ? withoutFailure(state, commit)
-          : withFailure(state, { commit, at: now().toISOString(), reason: failure }),
+          : withFailure(state, {
+              commit,
+              at: now().toISOString(),
+              // The file outlives this run and /status shows it: no secret goes in.
+              reason: redact(failure, stage.secrets.values),
+            }),
       );
     },
   };

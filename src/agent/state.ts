@@ -1,11 +1,25 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { CutoverError } from "../errors.js";
 
 /** What pull and the agent remember between runs: commits that failed, webhook deliveries seen. */
 export interface AgentState {
   readonly failed: readonly FailedCommit[];
   readonly deliveries: readonly string[];
+  /** sha256 (hex) of the webhook bodies accepted. */
+  readonly bodies: readonly string[];
 }
 
 export interface FailedCommit {
@@ -29,15 +43,46 @@ const stateSchema = z.object({
     )
     .catch([]),
   deliveries: z.array(z.string().max(200)).catch([]),
+  bodies: z.array(z.string().regex(/^[0-9a-f]{64}$/)).catch([]),
 });
 
-const EMPTY: AgentState = { failed: [], deliveries: [] };
+const EMPTY: AgentState = { failed: [], deliveries: [], bodies: [] };
+
+/**
+ * The deploy path may be writable by others: the state file and its directory must not be symlinks
+ * (cutover would read or write wherever they point). Refused with an error, nothing touched.
+ */
+function refuseLinks(file: string): void {
+  for (const p of [path.dirname(file), file]) {
+    let link = false;
+    try {
+      link = lstatSync(p).isSymbolicLink();
+    } catch {
+      // missing: nothing to follow
+    }
+    if (link)
+      throw new CutoverError(
+        "agent",
+        `agent state: ${p} is a symlink; refusing to read or write through it`,
+        {
+          state: "nothing was changed",
+          fix: `remove the link (cutover keeps its state in a regular file; agent.state_file in cutover.yaml sets where)`,
+        },
+      );
+  }
+}
 
 /** The state file's content; missing or unreadable gives an empty state and a reason to log. */
 export function readState(file: string): { state: AgentState; problem?: string } {
+  refuseLinks(file);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: EMPTY };
     return { state: EMPTY, problem: `cannot read ${file}: ${(error as Error).message}` };
@@ -51,16 +96,35 @@ export function readState(file: string): { state: AgentState; problem?: string }
   return { state: EMPTY, problem: `${file} is not agent state; starting with an empty one` };
 }
 
-/** Replaces the file atomically (write, then rename), so a crash never leaves half a file. */
+/**
+ * Replaces the file atomically (write, then rename), so a crash never leaves half a file. The temp
+ * file has a random name and is created exclusively, never through a link planted in its place.
+ */
 export function writeState(file: string, state: AgentState): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  refuseLinks(file);
+  const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
   const kept: AgentState = {
     failed: state.failed.slice(-FAILED_KEPT),
     deliveries: state.deliveries.slice(-DELIVERIES_KEPT),
+    bodies: state.bodies.slice(-DELIVERIES_KEPT),
   };
-  writeFileSync(tmp, `${JSON.stringify(kept, null, 2)}\n`);
-  renameSync(tmp, file);
+  const fd = openSync(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    try {
+      writeFileSync(fd, `${JSON.stringify(kept, null, 2)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
 }
 
 /** The state with `commit` remembered as failed (or forgotten, once it deployed fine). */

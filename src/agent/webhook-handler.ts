@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Deliveries } from "./deliveries.js";
 import { type Headers, isPushEvent, parsePush, sameRef, verifyWebhook } from "./webhook.js";
 
@@ -5,7 +6,9 @@ export interface WebhookContext {
   readonly secrets: readonly string[];
   readonly ref: string;
   readonly deliveries: Deliveries;
-  /** Called once a delivery id is accepted, so it survives a restart. */
+  /** sha256 of the bodies accepted: forges sign the body only, so a replay may come with a new id. */
+  readonly bodies: Deliveries;
+  /** Called once a delivery is accepted, so it survives a restart. */
   readonly persist: () => void;
   /** Queues a pull; says whether it started at once or waits behind the running one. */
   readonly trigger: (reason: string) => "started" | "queued" | "closed";
@@ -32,7 +35,7 @@ const answer = (status: number, event: string, fields: Record<string, unknown>, 
 
 /**
  * A webhook, in the order that keeps unauthenticated input inert: signature first, then the
- * replay check, and only then is the body parsed. Pushes to other refs are answered 202 and ignored:
+ * replay check (the delivery id, and the body itself: the id is not signed), and only then is the body parsed. Pushes to other refs are answered 202 and ignored:
  * the forge did nothing wrong, and a 4xx would mark every such delivery failed there.
  */
 export function handleWebhook(ctx: WebhookContext, headers: Headers, body: Buffer): Answer {
@@ -40,9 +43,16 @@ export function handleWebhook(ctx: WebhookContext, headers: Headers, body: Buffe
   if (!verdict.ok) return answer(verdict.status, "webhook.rejected", { reason: verdict.reason });
   const { provider, delivery, event } = verdict;
   const seen = { provider, delivery };
+  const digest = createHash("sha256").update(body).digest("hex");
   if (ctx.deliveries.has(delivery))
     return answer(409, "webhook.rejected", { ...seen, reason: "delivery already seen (replay)" });
+  if (ctx.bodies.has(digest))
+    return answer(409, "webhook.rejected", {
+      ...seen,
+      reason: "this body was already delivered under another delivery id (replay)",
+    });
   ctx.deliveries.add(delivery);
+  ctx.bodies.add(digest);
   ctx.persist();
 
   let payload: unknown;

@@ -159,6 +159,7 @@ export async function agentCommand(
       ref: git.ref,
       stateFile: stateFile(stage),
       log,
+      redact: (text) => redactor.text(text),
       stop: stop.signal,
     });
   } finally {

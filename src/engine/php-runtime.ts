@@ -14,6 +14,7 @@ import {
 import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
 import type { Layout } from "../plan/layout.js";
 import { cmd } from "../shell/cmd.js";
+import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
 import { runStep, type StepContext, timed } from "./steps.js";
@@ -21,16 +22,20 @@ import type { Target } from "./targets.js";
 
 type Host = Target & { readonly layout: LockedTarget["layout"] };
 
-/** php.fpm sockets and php.reload_command may name the host ({name}): several slots on one machine. */
+/**
+ * php.fpm sockets and php.reload_command may name the host ({name}): several slots on one machine.
+ * The reload command is shell text (run by `sh -c`), so there the name goes in shell-quoted: one
+ * word, whatever characters it has.
+ */
 export function phpOfHost(stage: ResolvedStage, host: { readonly name: string }): ResolvedStage {
   const php = stage.php;
-  const named = (text: string) => text.replaceAll("{name}", host.name);
   return {
     ...stage,
     php: {
       ...php,
-      pools: php.pools.map((p) => ({ ...p, address: named(p.address) })),
-      reloadCommand: php.reloadCommand === undefined ? undefined : named(php.reloadCommand),
+      // Replacer functions: a replacement string would read "$'" or "$&" in a name as patterns.
+      pools: php.pools.map((p) => ({ ...p, address: p.address.replaceAll("{name}", () => host.name) })),
+      reloadCommand: php.reloadCommand?.replaceAll("{name}", () => quote(host.name)),
     },
   };
 }

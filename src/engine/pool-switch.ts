@@ -41,6 +41,8 @@ export function poolHosts(bg: BlueGreen, pool: PoolName): readonly string[] {
 }
 
 const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
+/** Between a probe that did not name the new release and the next: the switch time is this precise. */
+const RETRY_PAUSE_MS = 20;
 
 function ask(url: string, agent: http.Agent): Promise<string[]> {
   const get = url.startsWith("https:") ? https.get : http.get;
@@ -70,7 +72,12 @@ function ask(url: string, agent: http.Agent): Promise<string[]> {
  * Requests through the balancer, one after the other, until `confirm` in a row name only `release`:
  * the switch was complete when the first of them was sent. Null after 30 s.
  */
-async function measure(url: string, release: string, confirm: number, since: number): Promise<number | null> {
+export async function measureSwitch(
+  url: string,
+  release: string,
+  confirm: number,
+  since: number,
+): Promise<number | null> {
   const agent = url.startsWith("https:")
     ? new https.Agent({ keepAlive: true })
     : new http.Agent({ keepAlive: true });
@@ -88,6 +95,8 @@ async function measure(url: string, release: string, confirm: number, since: num
       } else {
         runStart = undefined;
         run = 0;
+        // A refused connection fails at once: without a pause this would spin for the 30 s.
+        await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
       }
     }
     return null;
@@ -114,7 +123,7 @@ export async function switchToPool(
     ]),
   );
   const commandMs = Math.round((performance.now() - since) * 10) / 10;
-  const switchMs = b.probeUrl ? await measure(b.probeUrl, release, b.switchConfirm, since) : null;
+  const switchMs = b.probeUrl ? await measureSwitch(b.probeUrl, release, b.switchConfirm, since) : null;
   if (b.probeUrl && switchMs === null)
     emit({
       type: "warning",

@@ -1,4 +1,5 @@
 import type { Balancer, HaproxyBalancer, NginxBalancer } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
@@ -85,16 +86,36 @@ export function parseHaproxyState(text: string, backend: string): ServerState[] 
     });
 }
 
-/** `show stat` CSV: the current sessions (scur) of these servers of the backend. */
+function unreadableSessions(what: string, why: string, fix: string): CutoverError {
+  return new CutoverError("balancer", `balancer: cannot read the ${what}: ${why}`, {
+    fix,
+    detail: ["an unreadable answer never counts as no sessions: that would end the drain at once"],
+  });
+}
+
+/**
+ * `show stat` CSV: the current sessions (scur) of these servers of the backend. Every server must
+ * have a row with a number: anything else (no scur column, an error message) throws.
+ */
 export function parseHaproxySessions(text: string, backend: string, servers: readonly string[]): number {
   const lines = text.split("\n");
-  const header = lines[0]?.replace(/^# /, "").split(",") ?? [];
+  const header = lines[0]?.startsWith("# ") ? lines[0].slice(2).split(",") : [];
   const scur = header.indexOf("scur");
-  return lines
-    .slice(1)
-    .map((l) => l.split(","))
-    .filter((f) => f[0] === backend && servers.includes(f[1] ?? ""))
-    .reduce((sum, f) => sum + (Number(f[scur]) || 0), 0);
+  const rows = lines.slice(1).map((l) => l.split(","));
+  const fail = (why: string) =>
+    unreadableSessions(
+      `sessions of ${servers.join(", ")} in HAProxy backend ${backend}`,
+      why,
+      "check that `show stat` on balancer.socket lists these servers of balancer.backend",
+    );
+  if (header[0] !== "pxname" || header[1] !== "svname" || scur < 0)
+    throw fail(`\`show stat\` answered no CSV with a scur column: "${text.slice(0, 100).trim()}"`);
+  return servers.reduce((sum, server) => {
+    const row = rows.find((f) => f[0] === backend && f[1] === server);
+    if (row === undefined) throw fail(`server ${server} is not in the answer`);
+    if (!/^\d+$/.test(row[scur] ?? "")) throw fail(`server ${server} has scur "${row[scur] ?? ""}"`);
+    return sum + Number(row[scur]);
+  }, 0);
 }
 
 /** The upstream file: only server lines, included in the `upstream` block of the nginx config. */
@@ -113,14 +134,29 @@ export function parseNginxUpstream(text: string): ServerState[] {
 
 /**
  * Rewrites the upstream file atomically (temp file, rename), then tests the nginx config: a failed
- * test puts the old file back and reloads nothing. Then the reload.
+ * test puts the old file back and reloads nothing. Then the reload. The directory may be writable by
+ * others: the file must be a regular file (never written through a link), the temp and backup files
+ * get fresh names (mktemp, O_EXCL), and any failure stops before the reload (set -e).
  */
-const SWAP_UPSTREAM = `file=$1; tmp="$1.cutover-tmp"; old="$1.cutover-old"
+const SWAP_UPSTREAM = `set -e
+file=$1; tmp=; old=
+trap 'rm -f -- \${tmp:+"$tmp"} \${old:+"$old"}' EXIT
+if [ -L "$file" ] || [ ! -f "$file" ]; then
+  echo "the upstream file $file is not a regular file (missing, or a symlink): refusing to replace it" >&2; exit 1
+fi
+tmp=$(mktemp -- "$file.cutover-tmp.XXXXXX")
 printf '%s' "$2" > "$tmp"
-cp -p -- "$file" "$old"
-mv -f -- "$tmp" "$file"
-if ! sh -c "$3" >&2; then mv -f -- "$old" "$file"; echo "nginx config test failed: the upstream file was put back" >&2; exit 1; fi
-rm -f -- "$old"
+chmod --reference="$file" -- "$tmp"
+old=$(mktemp -- "$file.cutover-old.XXXXXX")
+cat -- "$file" > "$old"
+chmod --reference="$file" -- "$old"
+mv -f -- "$tmp" "$file"; tmp=
+if ! sh -c "$3" >&2; then
+  if mv -f -- "$old" "$file"; then old=; echo "nginx config test failed: the upstream file was put back" >&2
+  else echo "nginx config test failed, and the upstream file could NOT be put back: restore $file from $old by hand" >&2; old=
+  fi
+  exit 1
+fi
 sh -c "$4"`;
 
 export function nginxSwap(b: NginxBalancer, content: string): Cmd {
@@ -181,5 +217,16 @@ export function planDrains(b: Balancer, batches: readonly (readonly string[])[])
 export function sessionsOf(b: Balancer, drain: BatchDrain, stdout: string): number {
   return b.type === "haproxy"
     ? parseHaproxySessions(stdout, b.backend, drain.servers)
-    : Number(stdout.trim()) || 0;
+    : connectionCount(drain.servers, stdout);
+}
+
+function connectionCount(servers: readonly string[], stdout: string): number {
+  const count = stdout.trim();
+  if (!/^\d+$/.test(count))
+    throw unreadableSessions(
+      `connections to ${servers.join(", ")}`,
+      `the count was "${count.slice(0, 100)}"`,
+      "check that `ss` (iproute2) runs on the balancer host",
+    );
+  return Number(count);
 }

@@ -31,3 +31,12 @@ export class Redactor {
     return this.#secrets.size === 0 ? text : redact(text, [...this.#secrets]);
   }
 }
+
+/** Every string inside a JSON-like value, redacted: keys and structure stay as they are. */
+export function redactValues(value: unknown, text: (s: string) => string): unknown {
+  if (typeof value === "string") return text(value);
+  if (Array.isArray(value)) return value.map((v) => redactValues(v, text));
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValues(v, text)]));
+  return value;
+}

@@ -225,12 +225,18 @@ test("webhooks: valid GitHub, GitLab and Gitea pushes deploy; bad ones are refus
   const replay = await post(a, replayed, body);
   assert.equal(replay.status, 409);
   assert.match(replay.body.reason ?? "", /replay/);
+  // The delivery id is not signed: the same body under a new id is a replay too.
+  const renamed = await post(a, { ...replayed, "x-github-delivery": randomUUID() }, body);
+  assert.equal(renamed.status, 409);
+  assert.match(renamed.body.reason ?? "", /replay/);
 
   // The replay stays refused after a restart: seen deliveries are kept in the state file.
   assert.equal(await a.stop(), 0);
   const b = await s.start();
   const again = await post(b, replayed, body);
   assert.equal(again.status, 409);
+  const renamedAgain = await post(b, { ...replayed, "x-github-delivery": randomUUID() }, body);
+  assert.equal(renamedAgain.status, 409, "seen bodies are kept in the state file too");
   assert.equal(await b.stop(), 0);
   for (const agent of [a, b]) {
     assert.deepEqual(agent.other, [], "every log line is JSON");
@@ -276,5 +282,22 @@ test("poll errors back off exponentially up to backoff_max; once the repository 
   renameSync(s.origin.bare, missing);
   await until(() => liveCommit(s.deployPath) === commit, 30_000, "deployed once the repository answered");
   assert.equal(((await a.status()).poll as { failures: number }).failures, 0);
+  assert.equal(await a.stop(), 0);
+});
+
+test("/status never shows a secret: a remembered failure's reason is redacted", async () => {
+  const s = setup({ poll: 0 });
+  const commit = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+  // An attempt remembered with the secret in its reason (as an older cutover stored it).
+  const stateFile = path.join(s.deployPath, ".cutover/agent/state.json");
+  mkdirSync(path.dirname(stateFile), { recursive: true });
+  const reason = `cannot log in with ${SECRET}`;
+  const at = new Date().toISOString();
+  writeFileSync(stateFile, JSON.stringify({ failed: [{ commit, at, reason }], deliveries: [] }));
+  const a = await s.start();
+  await a.waitFor((l) => l.event === "pull.skipped", 30_000);
+  const status = JSON.stringify(await a.status());
+  assert.ok(status.includes("cannot log in with [REDACTED]"), `the reason is shown, redacted: ${status}`);
+  assert.ok(!status.includes(SECRET), `/status shows the secret: ${status}`);
   assert.equal(await a.stop(), 0);
 });

@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { stringify } from "yaml";
@@ -148,4 +158,27 @@ test("a stage with an SSH host, or without strategy: git, is refused before anyt
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /does not use strategy: git/);
   assert.equal(existsSync(path.join(fx.dir, "never")), false);
+});
+
+test("a state file that is a symlink is refused before anything is deployed, its target untouched", async () => {
+  const live = liveRelease();
+  const before = releaseDirs();
+  const victim = path.join(fx.dir, "victim.json");
+  writeFileSync(victim, "precious\n");
+  const state = path.join(deployPath, ".cutover/agent/state.json");
+  mkdirSync(path.dirname(state), { recursive: true });
+  rmSync(state, { force: true });
+  symlinkSync(victim, state);
+  try {
+    origin.commit(app("v4"), "v4");
+    const r = await pull("pull");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr.split("\n")[0]!, /state\.json is a symlink; refusing to read or write through it/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    assert.equal(readFileSync(victim, "utf8"), "precious\n");
+    assert.equal(liveRelease(), live);
+    assert.deepEqual(releaseDirs(), before, "nothing deployed");
+  } finally {
+    rmSync(state, { force: true });
+  }
 });

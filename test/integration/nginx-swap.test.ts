@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -51,4 +63,83 @@ test("nginx upstream swap: a passing test leaves the new file and reloads once",
   );
   assert.ok(existsSync(path.join(dir, "reloaded")));
   assert.deepEqual(readdirSync(dir).sort(), ["app servers.conf", "reloaded"]);
+});
+
+// Each case below in its own directory, so the listings above stay exact.
+function fresh(label: string, testCommand = "true"): { d: string; b: NginxBalancer } {
+  const d = mkdtempSync(path.join(dir, `${label} `));
+  const b = { ...balancer(testCommand), upstreamFile: path.join(d, "up.conf") };
+  return { d, b: { ...b, reloadCommand: `touch '${path.join(d, "reloaded")}'` } };
+}
+
+test("nginx upstream swap: a planted symlink at the old temp names is not written through", async () => {
+  const { d, b } = fresh("planted");
+  const victim = path.join(d, "victim");
+  writeFileSync(victim, "precious\n");
+  writeFileSync(b.upstreamFile, "server 10.0.0.1:80;\n", { mode: 0o640 });
+  chmodSync(b.upstreamFile, 0o640);
+  symlinkSync(victim, `${b.upstreamFile}.cutover-tmp`);
+  symlinkSync(victim, `${b.upstreamFile}.cutover-old`);
+  const r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(victim, "utf8"), "precious\n", "the victim is untouched");
+  assert.ok(lstatSync(b.upstreamFile).isFile(), "the upstream file is a regular file, not a link");
+  assert.equal(readFileSync(b.upstreamFile, "utf8"), "server 10.0.0.1:80 down;\n");
+  assert.equal(statSync(b.upstreamFile).mode & 0o777, 0o640, "the file keeps its mode");
+  assert.ok(existsSync(path.join(d, "reloaded")));
+});
+
+test("nginx upstream swap: an upstream file that is a symlink is refused, its target untouched", async () => {
+  const { d, b } = fresh("linked");
+  const target = path.join(d, "target.conf");
+  writeFileSync(target, "server 10.0.0.1:80;\n");
+  symlinkSync(target, b.upstreamFile);
+  const r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /not a regular file/);
+  assert.equal(readFileSync(target, "utf8"), "server 10.0.0.1:80;\n");
+  assert.ok(lstatSync(b.upstreamFile).isSymbolicLink());
+  assert.equal(existsSync(path.join(d, "reloaded")), false, "no reload");
+});
+
+test("nginx upstream swap: a missing upstream file is refused, nothing written, no reload", async () => {
+  const { d, b } = fresh("missing", "false");
+  const r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /not a regular file/);
+  assert.doesNotMatch(r.stderr, /put back/);
+  assert.deepEqual(readdirSync(d), [], "nothing created");
+});
+
+// Root writes anywhere: an immutable directory (chattr +i) is what refuses it new names.
+test("nginx upstream swap: a directory that takes no new file fails the step and reloads nothing", async () => {
+  const { d, b } = fresh("immutable");
+  const reloaded = path.join(dir, "immutable reloaded"); // outside: the reload itself could write it
+  writeFileSync(b.upstreamFile, "server 10.0.0.1:80;\n");
+  execFileSync("chattr", ["+i", d]);
+  try {
+    const r = await executor.run([
+      nginxSwap({ ...b, reloadCommand: `touch '${reloaded}'` }, "server 10.0.0.1:80 down;\n"),
+    ]);
+    assert.notEqual(r.code, 0, "the batch is not reported out of service");
+    assert.equal(readFileSync(b.upstreamFile, "utf8"), "server 10.0.0.1:80;\n");
+  } finally {
+    execFileSync("chattr", ["-i", d]);
+  }
+  assert.equal(existsSync(reloaded), false, "no reload");
+});
+
+test("nginx upstream swap: when the old file cannot be put back, the error says so", async () => {
+  const { d, b } = fresh("stuck");
+  const stuck = { ...b, testCommand: `chattr +i '${d}'; false` };
+  writeFileSync(b.upstreamFile, "server 10.0.0.1:80;\n");
+  try {
+    const r = await executor.run([nginxSwap(stuck, "server 10.0.0.1:80 down;\n")]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /could NOT be put back/);
+    assert.doesNotMatch(r.stderr, /was put back/);
+  } finally {
+    execFileSync("chattr", ["-i", d]);
+  }
+  assert.equal(existsSync(path.join(d, "reloaded")), false, "no reload");
 });

@@ -136,16 +136,24 @@ test("the state file: written whole, read back, and anything else is an empty st
   const dir = mkdtempSync(path.join(os.tmpdir(), "agent state "));
   try {
     const file = path.join(dir, "agent", "state.json");
-    assert.deepEqual(readState(file), { state: { failed: [], deliveries: [] } });
-    writeState(file, withFailure({ failed: [], deliveries: ["d1"] }, { commit: A, at: "t", reason: "r" }));
+    assert.deepEqual(readState(file), { state: { failed: [], deliveries: [], bodies: [] } });
+    const digest = "d".repeat(64);
+    writeState(
+      file,
+      withFailure({ failed: [], deliveries: ["d1"], bodies: [digest] }, { commit: A, at: "t", reason: "r" }),
+    );
     assert.deepEqual(readState(file).state, {
       failed: [{ commit: A, at: "t", reason: "r" }],
       deliveries: ["d1"],
+      bodies: [digest],
     });
     writeFileSync(file, "{garbage");
     assert.match(readState(file).problem!, /not agent state/);
-    writeFileSync(file, JSON.stringify({ failed: [{ commit: "; rm -rf /" }], deliveries: "x" }));
-    assert.deepEqual(readState(file).state, { failed: [], deliveries: [] });
+    writeFileSync(
+      file,
+      JSON.stringify({ failed: [{ commit: "; rm -rf /" }], deliveries: "x", bodies: ["not a digest"] }),
+    );
+    assert.deepEqual(readState(file).state, { failed: [], deliveries: [], bodies: [] });
     assert.ok(readFileSync(file, "utf8").length > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });

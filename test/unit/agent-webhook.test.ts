@@ -101,6 +101,7 @@ function context(ref = "main") {
     secrets: [SECRET],
     ref,
     deliveries: new Deliveries(10),
+    bodies: new Deliveries(10),
     persist: () => {
       persisted += 1;
     },
@@ -124,6 +125,18 @@ test("handling: a valid push queues a pull; its replay is 409 and queues nothing
   assert.equal(triggers.length, 1);
 });
 
+// The delivery id is a header the signature does not cover: a captured body must stay refused under any id.
+test("handling: the same signed body under a new delivery id is a replay too (409)", () => {
+  const { ctx, triggers } = context();
+  assert.equal(handleWebhook(ctx, github(body, { "x-github-delivery": "first" }), body).status, 202);
+  const renamed = handleWebhook(ctx, github(body, { "x-github-delivery": "second" }), body);
+  assert.equal(renamed.status, 409);
+  assert.match(String(renamed.body.reason), /replay/);
+  assert.equal(triggers.length, 1);
+  // The second id was not burnt by the refused replay: only what was accepted is remembered.
+  assert.deepEqual(ctx.deliveries.list(), ["first"]);
+});
+
 test("handling: unproven, malformed, other refs, deletions and other events never queue", () => {
   const { ctx, triggers } = context();
   const sign = (b: Buffer, id: string, extra: Headers = {}) =>
@@ -133,14 +146,17 @@ test("handling: unproven, malformed, other refs, deletions and other events neve
   const other = json({ ref: "refs/heads/dev", after: "b".repeat(40) });
   const deleted = json({ ref: "refs/heads/main", after: "0".repeat(40) });
   const noRef = json({ after: "b".repeat(40) });
+  // Each delivery has its own body, as from a forge: a body seen once is a replay under any id.
+  const issue = json({ action: "opened" });
+  const ping = json({ zen: "Keep it logically awesome." });
   const cases: [Headers, Buffer, number][] = [
     [sign(body, "d1", { "x-hub-signature-256": "sha256=00" }), body, 403],
     [sign(bad, "d2"), bad, 400],
     [sign(other, "d3"), other, 202],
     [sign(deleted, "d4"), deleted, 202],
     [sign(noRef, "d5"), noRef, 400],
-    [sign(body, "d6", { "x-github-event": "issues" }), body, 202],
-    [sign(body, "d7", { "x-github-event": "ping" }), body, 200],
+    [sign(issue, "d6", { "x-github-event": "issues" }), issue, 202],
+    [sign(ping, "d7", { "x-github-event": "ping" }), ping, 200],
   ];
   for (const [headers, b, status] of cases) {
     const a = handleWebhook(ctx, headers, b);

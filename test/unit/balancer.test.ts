@@ -13,6 +13,7 @@ import {
   parseHaproxyState,
   parseNginxUpstream,
   planDrains,
+  sessionsOf,
 } from "../../src/plan/balancer.js";
 import { poolsOf, switchPools } from "../../src/plan/blue-green.js";
 import { renderCmd } from "../../src/shell/cmd.js";
@@ -86,6 +87,39 @@ test("show stat: sessions of the named servers of the backend only", () => {
     "# pxname,svname,qcur,qmax,scur,smax\napp,web1,0,0,3,9\napp,web2,0,0,2,4\nother,web1,0,0,7,7\napp,BACKEND,0,0,5,9\n";
   assert.equal(parseHaproxySessions(csv, "app", ["web1"]), 3);
   assert.equal(parseHaproxySessions(csv, "app", ["web1", "web2"]), 5);
+});
+
+test("show stat: an answer it cannot read is an error, never zero sessions", () => {
+  const unreadable = [
+    ["no scur column", "# pxname,svname,qcur,qmax,smax\napp,web1,0,0,9\n"],
+    ["not a CSV at all", "Permission denied.\n"],
+    ["a non-numeric scur", "# pxname,svname,qcur,qmax,scur,smax\napp,web1,0,0,x,9\n"],
+    ["an empty scur", "# pxname,svname,qcur,qmax,scur,smax\napp,web1,0,0,,9\n"],
+    ["a server missing from the backend", "# pxname,svname,qcur,qmax,scur,smax\napp,web2,0,0,0,9\n"],
+  ];
+  for (const [what, csv] of unreadable)
+    assert.throws(
+      () => parseHaproxySessions(csv!, "app", ["web1"]),
+      /cannot read the sessions of web1 in HAProxy backend app/,
+      what,
+    );
+});
+
+test("nginx connection count: anything but a number is an error, never zero", () => {
+  const s = stage({
+    balancer: {
+      type: "nginx",
+      upstream_file: "/etc/nginx/app.conf",
+      servers: { web1: "10.0.0.1:80", web2: "10.0.0.2:80", web3: "10.0.0.3:80", web4: "10.0.0.4:80" },
+    },
+  });
+  const [drain] = planDrains(s.balancer!, [["web1"]]);
+  assert.equal(sessionsOf(s.balancer!, drain!, "3\n"), 3);
+  for (const answer of ["", "ss: command not found\n", "-1\n"])
+    assert.throws(
+      () => sessionsOf(s.balancer!, drain!, answer),
+      /cannot read the connections to 10.0.0.1:80/,
+    );
 });
 
 test("nginx upstream file: servers and down marks round-trip", () => {
