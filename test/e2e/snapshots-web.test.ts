@@ -135,10 +135,11 @@ test("restore under HTTP load on nginx + php-fpm, with the app writing files and
     try {
       await new Promise((res) => setTimeout(res, 300));
       const source = path.join(fx.deployPath, ".cutover/snapshots", snapId, "shared");
-      const script = 'rm -rf -- "$1" && cp -a -- "$2" "$1"';
+      // (moved aside first: the app keeps writing into shared/, which can make a plain rm -rf fail)
+      const script = 'mv -T -- "$1" "$1.naive$3" && cp -a -- "$2" "$1"; rm -rf -- "$1.naive$3" || true';
       // Each naive restore leaves shared/ missing for a moment: enough of them that requests meet one.
       for (let i = 0; i < 30; i++) {
-        execFileSync("sh", ["-c", script, "sh", path.join(fx.deployPath, "shared"), source]);
+        execFileSync("sh", ["-c", script, "sh", path.join(fx.deployPath, "shared"), source, String(i)]);
         await new Promise((res) => setTimeout(res, 20));
       }
     } finally {
