@@ -15,7 +15,7 @@ const A = "a".repeat(40);
 const B = "b".repeat(40);
 const C = "c".repeat(40);
 
-test("ls-remote: an annotated tag resolves to the commit it names; tags before branches, as git does", () => {
+test("ls-remote: an annotated tag resolves to the commit it names; a name both a tag and a branch is refused", () => {
   const refs = parseLsRemote(
     [
       `${A}\tHEAD`,
@@ -26,7 +26,15 @@ test("ls-remote: an annotated tag resolves to the commit it names; tags before b
       "",
     ].join("\n"),
   );
-  assert.deepEqual(pickRef(refs, "main"), { commit: C, refName: "refs/tags/main" });
+  assert.throws(
+    () => pickRef(refs, "main", "origin.git"),
+    /ref "main" is both a branch and a tag of origin\.git/,
+  );
+  assert.deepEqual(pickRef(refs, "refs/tags/main"), { commit: C, refName: "refs/tags/main" });
+  const onlyTag = new Map([...refs].filter(([name]) => name !== "refs/heads/main"));
+  assert.deepEqual(pickRef(onlyTag, "main"), { commit: C, refName: "refs/tags/main" });
+  const onlyBranch = new Map([...refs].filter(([name]) => !name.startsWith("refs/tags/")));
+  assert.deepEqual(pickRef(onlyBranch, "main"), { commit: A, refName: "refs/heads/main" });
   assert.deepEqual(pickRef(refs, "HEAD"), { commit: A, refName: "HEAD" });
   assert.deepEqual(pickRef(refs, "refs/heads/main"), { commit: A, refName: "refs/heads/main" });
   assert.equal(pickRef(refs, "heads/main"), undefined);
