@@ -81,6 +81,9 @@ ${GIT}
 if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
 mkdir -- "$staging" || fail "$staging already exists: a leftover, or planted; the next deploy's cleanup removes cutover's own"
+# On failure the clone (its config names the repository) and a half-copied seed go at once.
+src= seed=
+trap '[ -z "$src" ] || rm -rf -- "$src"; [ -z "$seed" ] || rm -rf -- "$seed"' EXIT
 mkdir -- "$staging/tree"
 if [ -z "$url" ]; then
   g archive --format=tar -o "$staging/archive.tar" "$tree"
@@ -88,7 +91,6 @@ if [ -z "$url" ]; then
   rm -f -- "$staging/archive.tar"
 else
   src=$staging/src
-  trap 'rm -rf -- "$src"' EXIT
   if [ -n "$cred" ]; then
     n=\${GIT_CONFIG_COUNT:-0}
     export "GIT_CONFIG_KEY_$n=url.$cred.insteadOf" "GIT_CONFIG_VALUE_$n=$plain" GIT_CONFIG_COUNT=$((n + 1))
@@ -110,6 +112,7 @@ for p; do
     seed=$(mktemp -d -- "$shared/$p.cutover-seed.XXXXXX")
     cp -a -- "$staging/tree/$p/." "$seed/"
     mv -T -- "$seed" "$shared/$p"
+    seed=
   fi
 done
 `;
