@@ -157,6 +157,13 @@ test("a symlink in the mirror (FETCH_HEAD): refused, never written through; doct
     /\.cutover\/repo has a symlink inside .*FETCH_HEAD.*deploys refuse it/,
   );
   unlinkSync(path.join(mirror, "FETCH_HEAD"));
+  // A directory link would take the objects git writes elsewhere.
+  symlinkSync(victimDir, path.join(mirror, "objects/zz"));
+  const dir = await deploy();
+  assert.equal(dir.code, 1, dir.stderr);
+  assert.match(dir.stderr, /has a symlink inside \(.*objects\/zz\)/);
+  assert.deepEqual(readdirSync(victimDir), []);
+  unlinkSync(path.join(mirror, "objects/zz"));
   const ok = await deploy();
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(!existsSync(path.join(mirror, "FETCH_HEAD")), "fetch writes no FETCH_HEAD");
