@@ -102,12 +102,13 @@ export function isPushEvent(event: string): boolean {
 }
 
 /**
- * Whether a pushed ref (refs/heads/main, refs/tags/v1) is the configured one (main, v1 or the full
- * name). With HEAD (the default branch) any branch push counts: the pull then reads what HEAD is.
+ * Whether a pushed ref (refs/heads/main) is the configured one. A short name means the branch
+ * (refs/heads/main): a pushed tag of the same name must not trigger a pull (and the pull refuses a
+ * name that is both, see resolveRef); a tag is followed when configured in full (refs/tags/v1).
+ * With HEAD (the default branch) any branch push counts: the pull then reads what HEAD is.
  */
 export function sameRef(pushed: string, configured: string): boolean {
   if (configured === "HEAD") return pushed.startsWith("refs/heads/");
-  return (
-    pushed === configured || pushed === `refs/heads/${configured}` || pushed === `refs/tags/${configured}`
-  );
+  if (configured.startsWith("refs/")) return pushed === configured;
+  return pushed === `refs/heads/${configured}`;
 }

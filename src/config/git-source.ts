@@ -67,3 +67,39 @@ export function resolveGitSource(
     submodules: merged.submodules ?? false,
   };
 }
+
+/**
+ * How git gets a URL's credentials without them on a command line or on disk: cutover passes the
+ * URL without them, and the environment (GIT_CONFIG_*) holds `url.<base>.insteadOf=<prefix>`, which
+ * git applies to every URL under `prefix` (relative submodule URLs too). Undefined when the
+ * repository has no credentials. A token in the query or fragment can only be rewritten exactly.
+ */
+export function credentialRewrite(repository: string): { base: string; prefix: string } | undefined {
+  const shown = shownRepository(repository);
+  if (shown === repository || shown === "[REDACTED URL]") return undefined;
+  const url = new URL(repository);
+  if (!url.username && !url.password && !url.search && !url.hash) return undefined;
+  if (url.search || url.hash) return { base: repository, prefix: shown };
+  const userinfo = url.password ? `${url.username}:${url.password}` : url.username;
+  return { base: `${url.protocol}//${userinfo}@${url.host}/`, prefix: `${url.protocol}//${url.host}/` };
+}
+
+/** The repository as git gets it on a command line: without credentials when credentialEnv carries them. */
+export function commandLineUrl(repository: string): string {
+  return credentialRewrite(repository) ? shownRepository(repository) : repository;
+}
+
+/** credentialRewrite as environment variables for git, after any GIT_CONFIG_* already in `env`. */
+export function credentialEnv(
+  repository: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const rewrite = credentialRewrite(repository);
+  if (!rewrite) return {};
+  const n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+  return {
+    GIT_CONFIG_COUNT: String(n + 1),
+    [`GIT_CONFIG_KEY_${n}`]: `url.${rewrite.base}.insteadOf`,
+    [`GIT_CONFIG_VALUE_${n}`]: rewrite.prefix,
+  };
+}

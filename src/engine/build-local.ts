@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { lstatSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { commandLineUrl, credentialEnv } from "../config/git-source.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { GIT_ENV } from "../git/resolve.js";
@@ -88,12 +89,14 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
   const git = stage.git!;
   const repo = path.join(temp, "repo.git");
   const shown: [string, string] = [git.repository, git.shown];
+  // A token stays out of the process list and off disk: the URL without it, the credentials in the environment.
+  const url = commandLineUrl(git.repository);
+  const env = { ...credentialEnv(git.repository), GIT_NO_REPLACE_OBJECTS: "1" };
   const g = (args: string[]) =>
-    run(
-      "git",
-      ["-c", "core.hooksPath=/dev/null", "-c", "tar.umask=0022", `--git-dir=${repo}`, ...args],
-      limits,
-    );
+    run("git", ["-c", "core.hooksPath=/dev/null", "-c", "tar.umask=0022", `--git-dir=${repo}`, ...args], {
+      ...limits,
+      env,
+    });
   try {
     await run("git", ["init", "-q", "--bare", "--", repo], limits);
     await g([
@@ -101,12 +104,12 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
       "-q",
       "--no-tags",
       "--",
-      git.repository,
+      url,
       "+refs/heads/*:refs/heads/*",
       "+refs/tags/*:refs/tags/*",
     ]);
     await g(["cat-file", "-e", `${commit}^{commit}`]).catch(() =>
-      g(["fetch", "-q", "--no-tags", "--", git.repository, commit]),
+      g(["fetch", "-q", "--no-tags", "--", url, commit]),
     );
     const details = await g([
       "log",
@@ -123,10 +126,10 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
         run(
           "git",
           ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
-          limits,
+          { ...limits, env },
         );
-      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], limits);
-      await w(["remote", "set-url", "origin", git.repository]);
+      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], { ...limits, env });
+      await w(["remote", "set-url", "origin", url]);
       await w(["checkout", "-q", commit]);
       await w(["submodule", "update", "-q", "--init", "--recursive"]);
       const from = git.path ? path.join(src, git.path) : src;

@@ -10,7 +10,8 @@ const MOVE_AWAY = "move it away (cutover makes a new mirror on the next deploy)"
 
 /**
  * strategy: git: this machine resolves the ref, each host's git reaches the repository, and each
- * mirror is one a deploy will use (not a symlink, a bare repository of this repository).
+ * mirror is one a deploy will use (not a symlink, a bare repository of this repository, nothing
+ * cutover did not write: see MIRROR_UNSAFE in plan/git-steps.ts).
  */
 export async function gitFindings(stage: ResolvedStage, targets: readonly Target[]): Promise<Finding[]> {
   const git = stage.git;
@@ -45,6 +46,8 @@ export async function gitFindings(stage: ResolvedStage, targets: readonly Target
             `${mirror} mirrors another repository (${line.slice(13) || "unknown"}), not ${git.shown}`,
             MOVE_AWAY,
           );
+        else if (line.startsWith("mirror unsafe "))
+          add(`${mirror} has ${line.slice(14)}: deploys refuse it`, MOVE_AWAY);
         else if (line.startsWith("reach fail"))
           add(
             `the host's git cannot read ${git.shown}: ${line.slice(11).split(git.repository).join(git.shown).trim()}`,

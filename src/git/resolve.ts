@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { commandLineUrl, credentialEnv } from "../config/git-source.js";
 import { CutoverError, EXIT } from "../errors.js";
 
 /** A ref of the repository resolved to one commit: every host of a deploy extracts exactly this. */
@@ -17,10 +18,14 @@ export const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", SSH_ASKP
  * Runs git detached from the terminal (its own session): ssh cannot stop a deploy with a host key
  * or passphrase prompt, it fails instead. Killed with its process group after `timeoutMs`.
  */
-function git(args: readonly string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+function git(
+  args: readonly string[],
+  timeoutMs: number,
+  env: Record<string, string>,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("git", [...args], {
-      env: { ...process.env, ...GIT_ENV },
+      env: { ...process.env, ...GIT_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -70,18 +75,32 @@ export function parseLsRemote(text: string): Map<string, string> {
   return refs;
 }
 
-/** The full ref names a ref may mean, in git's own order: HEAD or refs/... as given, else a tag, then a branch. */
+/** The full ref names a ref may mean: HEAD or refs/... as given, else a tag or a branch of that name. */
 function candidates(ref: string): string[] {
   return ref === "HEAD" || ref.startsWith("refs/") ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
 }
 
-/** Which listed ref a name means (see candidates). */
-export function pickRef(refs: ReadonlyMap<string, string>, ref: string): ResolvedRef | undefined {
-  for (const name of candidates(ref)) {
+/**
+ * Which listed ref a name means (see candidates). A short name that is both a tag and a branch is
+ * refused rather than guessed: git would take the tag, so anyone who can push a tag named like the
+ * deployed branch could choose the commit.
+ */
+export function pickRef(
+  refs: ReadonlyMap<string, string>,
+  ref: string,
+  shown = "the repository",
+): ResolvedRef | undefined {
+  const found = candidates(ref).flatMap((name) => {
     const commit = refs.get(name);
-    if (commit) return { commit, refName: name };
-  }
-  return undefined;
+    return commit ? [{ commit, refName: name }] : [];
+  });
+  if (found.length > 1)
+    throw new CutoverError("git", `ref "${ref}" is both a branch and a tag of ${shown}`, {
+      state: "nothing was changed on any host",
+      fix: `write refs/heads/${ref} or refs/tags/${ref} (in ref: or --ref) to say which one to deploy`,
+      exitCode: EXIT.usage,
+    });
+  return found[0];
 }
 
 /**
@@ -105,7 +124,10 @@ export async function resolveRef(
   try {
     // A peeled line (`^{}`: the commit an annotated tag names) is only listed when asked for.
     const patterns = candidates(ref).flatMap((r) => [r, `${r}^{}`]);
-    listing = (await git(["ls-remote", "--", repository, ...patterns], options.timeoutMs ?? 120_000)).stdout;
+    // A token stays out of the process list: the URL without it, the credentials in the environment.
+    const url = commandLineUrl(repository);
+    const env = credentialEnv(repository);
+    listing = (await git(["ls-remote", "--", url, ...patterns], options.timeoutMs ?? 120_000, env)).stdout;
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? "")
       .split(repository)
@@ -118,7 +140,7 @@ export async function resolveRef(
       exitCode: EXIT.failed,
     });
   }
-  const found = pickRef(parseLsRemote(listing), ref);
+  const found = pickRef(parseLsRemote(listing), ref, shown);
   if (found) return found;
   throw new CutoverError("git", `ref "${ref}" is not a branch or tag of ${shown}`, {
     state: "nothing was changed on any host",

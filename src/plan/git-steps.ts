@@ -1,21 +1,44 @@
 import path from "node:path/posix";
+import { credentialRewrite } from "../config/git-source.js";
 import type { GitSource } from "../config/types.js";
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
+import { PARENTS_ARE_DIRECTORIES } from "./release-paths.js";
 
 /**
  * git on a host: no prompts, no hooks or fsmonitor from a repository config cutover did not write,
- * and archives with 0644/0755 modes (git's default umask 002 would make the code group-writable).
+ * no replacement objects (refs/replace/ could swap the content of the commit), and archives with
+ * 0644/0755 modes (git's default umask 002 would make the code group-writable).
  */
-const GIT = `g() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c tar.umask=0022 --git-dir="$repo" "$@"; }
+const GIT = `g() { GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c tar.umask=0022 --git-dir="$repo" "$@"; }
 fail() { printf 'cutover: %s\\n' "$*" >&2; exit 3; }
+`;
+
+/**
+ * Sets $unsafe to what makes an existing mirror one cutover will not use (empty when none): settings
+ * git init and cutover did not write (core.sshCommand, url.*.insteadOf, include.path... could run or
+ * redirect); a symlink inside (git writes FETCH_HEAD, refs and objects through it); what changes the
+ * extracted content or reads objects from elsewhere (replace refs, grafts, shallow, alternates,
+ * commondir, info/attributes with export-ignore/export-subst).
+ */
+const MIRROR_UNSAFE = `unsafe=
+extra=$(g config --local --name-only --list 2>/dev/null | grep -v -x -e core.repositoryformatversion -e core.filemode -e core.bare -e core.logallrefupdates -e core.ignorecase -e core.precomposeunicode -e core.symlinks -e extensions.objectformat -e cutover.origin | tr '\\n' ' ') || true
+link=$(find "$repo" -type l -print 2>/dev/null | head -n 1) || true
+if [ -n "$extra" ]; then unsafe="settings cutover did not write ($extra)"
+elif [ -n "$link" ]; then unsafe="a symlink inside ($link)"
+else
+  for f in info/attributes info/grafts shallow commondir objects/info/alternates objects/info/http-alternates; do
+    if [ -e "$repo/$f" ]; then unsafe="$f, which cutover did not write"; break; fi
+  done
+  if [ -z "$unsafe" ] && [ -n "$(g for-each-ref --count=1 --format=x refs/replace/ 2>/dev/null)" ]; then unsafe="refs/replace/, which cutover did not write"; fi
+fi
 `;
 
 /**
  * The host's bare mirror of the repository: made on the first deploy (in .cutover/tmp, then
  * renamed), refused when it is a symlink, not a bare repository, a mirror of another repository,
- * or has settings cutover did not write; then it fetches what is new (branches and tags, forced, so a force-push is followed)
- * and must end up holding the commit. The URL may carry a token: it is passed on each fetch, and
+ * or unsafe (MIRROR_UNSAFE); then it fetches what is new (branches and tags, forced, so a force-push
+ * is followed; no FETCH_HEAD written) and must end up holding the commit. The URL may carry a token: it is passed on each fetch, and
  * only the URL without credentials (`shown`) is stored in the mirror.
  */
 const MIRROR = `set -e
@@ -27,18 +50,16 @@ if [ -e "$repo" ]; then
   [ "$(g rev-parse --is-bare-repository 2>/dev/null)" = true ] || fail "$repo is not a bare git repository: move it away, then deploy again"
   origin=$(g config --get cutover.origin 2>/dev/null) || origin=
   [ "$origin" = "$shown" ] || fail "$repo mirrors another repository (\${origin:-unknown}), not $shown: move it away, then deploy again"
-  # Settings git init and cutover did not write (core.sshCommand, url.*.insteadOf, include.path...) could run or redirect.
-  extra=$(g config --local --name-only --list 2>/dev/null | grep -v -x -e core.repositoryformatversion -e core.filemode -e core.bare -e core.logallrefupdates -e core.ignorecase -e core.precomposeunicode -e core.symlinks -e extensions.objectformat -e cutover.origin | tr '\\n' ' ') || true
-  [ -z "$extra" ] || fail "$repo has settings cutover did not write ($extra): move it away, then deploy again"
+${MIRROR_UNSAFE}  [ -z "$unsafe" ] || fail "$repo has $unsafe: move it away, then deploy again"
 else
   new=$(mktemp -d -- "$tmp/git-mirror.XXXXXX")
   git init -q --bare -- "$new"
   git --git-dir="$new" config cutover.origin "$shown"
   mv -T -- "$new" "$repo"
 fi
-g fetch -q --prune --no-tags --force -- "$url" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
+g fetch -q --no-write-fetch-head --prune --no-tags --force -- "$url" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
 if ! g cat-file -e "$commit^{commit}" 2>/dev/null; then
-  g fetch -q --no-tags -- "$url" "$commit" 2>/dev/null || true
+  g fetch -q --no-write-fetch-head --no-tags -- "$url" "$commit" 2>/dev/null || true
 fi
 g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $shown (fetched into $repo)"
 `;
@@ -47,34 +68,51 @@ g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $
  * Extracts a tree of the commit into a staging directory (never a checkout into a live tree):
  * `git archive`; or, with submodules (`url` set), a throwaway clone sharing the mirror's objects,
  * checked out at the commit with its submodules, copied without .git. Then seeds the shared
- * directories the host lacks from it (never over existing data).
+ * directories the host lacks from it (never over existing data, never through a symlinked parent).
+ *
+ * `mkdir "$staging"` refuses any existing name, a planted symlink too (release ids are predictable):
+ * everything is written inside that new directory (archive.tar, tree/, src/). The clone's origin is
+ * the URL without credentials; a token reaches git as an insteadOf rewrite in the environment
+ * (GIT_CONFIG_*), so it is never written to the clone's config.
  */
 const EXTRACT = `set -e
-repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6; shift 6
+repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8; shift 8
 ${GIT}
 if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
+mkdir -- "$staging" || fail "$staging already exists: a leftover, or planted; the next deploy's cleanup removes cutover's own"
+# On failure the clone (its config names the repository) and a half-copied seed go at once.
+src= seed=
+trap '[ -z "$src" ] || rm -rf -- "$src"; [ -z "$seed" ] || rm -rf -- "$seed"' EXIT
+mkdir -- "$staging/tree"
 if [ -z "$url" ]; then
-  mkdir -- "$staging"
-  g archive --format=tar -o "$staging.tar" "$tree"
-  tar -x --no-same-owner -f "$staging.tar" -C "$staging"
-  rm -f -- "$staging.tar"
+  g archive --format=tar -o "$staging/archive.tar" "$tree"
+  tar -x --no-same-owner -f "$staging/archive.tar" -C "$staging/tree"
+  rm -f -- "$staging/archive.tar"
 else
-  src=$staging.src
-  git clone -q --shared --no-checkout -- "$repo" "$src"
-  w() { GIT_TERMINAL_PROMPT=0 git -c core.hooksPath=/dev/null -c advice.detachedHead=false -C "$src" "$@"; }
+  src=$staging/src
+  if [ -n "$cred" ]; then
+    n=\${GIT_CONFIG_COUNT:-0}
+    export "GIT_CONFIG_KEY_$n=url.$cred.insteadOf" "GIT_CONFIG_VALUE_$n=$plain" GIT_CONFIG_COUNT=$((n + 1))
+  fi
+  GIT_NO_REPLACE_OBJECTS=1 git clone -q --shared --no-checkout -- "$repo" "$src"
+  w() { GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c advice.detachedHead=false -C "$src" "$@"; }
   # Relative submodule URLs are relative to the repository, not to the mirror.
   w remote set-url origin "$url"
   w checkout -q "$commit"
   w submodule update -q --init --recursive
-  mkdir -- "$staging"
-  rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/"
-  rm -rf -- "$src"
+  rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/tree/"
 fi
 for p; do
-  if [ -d "$staging/$p" ] && [ ! -L "$staging/$p" ] && [ ! -e "$shared/$p" ] && [ ! -L "$shared/$p" ]; then
+  if [ -d "$staging/tree/$p" ] && [ ! -L "$staging/tree/$p" ] && [ ! -e "$shared/$p" ] && [ ! -L "$shared/$p" ]; then
+    rel=$shared
+    ${PARENTS_ARE_DIRECTORIES.trimEnd().split("\n").join("\n    ")}
     mkdir -p -- "$(dirname -- "$shared/$p")"
-    cp -a -- "$staging/$p" "$shared/$p"
+    # Copied under a new name beside it, then renamed: a name planted meanwhile is replaced, not written through.
+    seed=$(mktemp -d -- "$shared/$p.cutover-seed.XXXXXX")
+    cp -a -- "$staging/tree/$p/." "$seed/"
+    mv -T -- "$seed" "$shared/$p"
+    seed=
   fi
 done
 `;
@@ -116,9 +154,11 @@ export function extractCommit(input: {
 }): Cmd[] {
   const { l, git, commit, releaseId } = input;
   const staging = gitStagingDir(l, releaseId);
-  const url = git.submodules ? git.repository : "";
+  const rewrite = git.submodules ? credentialRewrite(git.repository) : undefined;
+  const args = [gitMirrorDir(l), commit, git.path ?? "", staging, l.shared];
+  args.push(git.submodules ? git.shown : "", rewrite?.base ?? "", rewrite?.prefix ?? "");
   return [
-    shProgram(EXTRACT, [gitMirrorDir(l), commit, git.path ?? "", staging, l.shared, url, ...input.seedDirs], {
+    shProgram(EXTRACT, [...args, ...input.seedDirs], {
       label: git.submodules ? "check out with submodules into staging" : "git archive into staging",
     }),
     cmd([
@@ -128,7 +168,7 @@ export function extractCommit(input: {
       ...input.linkDest.map((d) => `--link-dest=${d}`),
       ...input.exclude.map((x) => `--exclude=${x}`),
       "--",
-      `${staging}/`,
+      `${staging}/tree/`,
       `${l.release(releaseId)}/`,
     ]),
     cmd(["rm", "-rf", "--", staging]),
@@ -139,15 +179,19 @@ export function describeCommit(l: Layout, commit: string): Cmd {
   return shProgram(DESCRIBE, [gitMirrorDir(l), commit], { label: "read commit details" });
 }
 
-/** doctor: the mirror's state and whether the host's git reaches the repository (reads only). */
+/** doctor: the mirror's state (what a deploy would refuse) and whether the host's git reaches the repository (reads only). */
 const CHECK = `repo=$1 url=$2 shown=$3
-export GIT_TERMINAL_PROMPT=0
+${GIT}export GIT_TERMINAL_PROMPT=0
 if [ -L "$repo" ]; then echo "mirror symlink"
 elif [ ! -e "$repo" ]; then echo "mirror missing"
-elif [ "$(git -c core.hooksPath=/dev/null --git-dir="$repo" rev-parse --is-bare-repository 2>/dev/null)" != true ]; then echo "mirror notbare"
+elif [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then echo "mirror notbare"
 else
-  o=$(git -c core.hooksPath=/dev/null --git-dir="$repo" config --get cutover.origin 2>/dev/null) || o=
-  if [ "$o" = "$shown" ]; then echo "mirror ok"; else printf 'mirror other %s\\n' "$o"; fi
+  o=$(g config --get cutover.origin 2>/dev/null) || o=
+  if [ "$o" != "$shown" ]; then printf 'mirror other %s\\n' "$o"
+  else
+${MIRROR_UNSAFE.trimEnd().replace(/^/gm, "    ")}
+    if [ -n "$unsafe" ]; then printf 'mirror unsafe %s\\n' "$unsafe"; else echo "mirror ok"; fi
+  fi
 fi
 if out=$(timeout 60 git ls-remote -- "$url" HEAD 2>&1 >/dev/null); then echo "reach ok"
 else printf 'reach fail %s\\n' "$(printf '%s\\n' "$out" | grep -v '^$' | tail -n 3 | tr '\\n' ' ')"; fi

@@ -19,8 +19,9 @@ export interface Leftovers {
 
 /**
  * The only names cutover creates in .cutover/tmp: the switch's new link, the in-place time mark,
- * the PHP helpers' directories, strategy: git's extraction of a commit (directory, archive, checkout)
- * and a new mirror before it is renamed into place.
+ * the PHP helpers' directories, strategy: git's extraction of a commit (one directory holding the
+ * archive, tree and checkout; the .tar and .src names beside it are from earlier versions) and a new
+ * mirror before it is renamed into place.
  */
 export function isOwnTmpName(name: string): boolean {
   return (

@@ -84,10 +84,13 @@ test("a proven delivery without a usable delivery id is refused: replays could n
   assert.equal(odd.ok ? 200 : odd.status, 400);
 });
 
-test("refs: a branch or tag by short or full name; HEAD follows every branch push", () => {
+test("refs: a short name is the branch, a tag only by its full name; HEAD follows every branch push", () => {
   assert.equal(sameRef("refs/heads/main", "main"), true);
   assert.equal(sameRef("refs/heads/main", "refs/heads/main"), true);
-  assert.equal(sameRef("refs/tags/v1", "v1"), true);
+  assert.equal(sameRef("refs/tags/main", "main"), false, "a tag named like the branch is not the branch");
+  assert.equal(sameRef("refs/tags/v1", "v1"), false);
+  assert.equal(sameRef("refs/tags/v1", "refs/tags/v1"), true);
+  assert.equal(sameRef("refs/heads/v1", "refs/tags/v1"), false);
   assert.equal(sameRef("refs/heads/main2", "main"), false);
   assert.equal(sameRef("refs/heads/feature/main", "main"), false);
   assert.equal(sameRef("refs/heads/dev", "HEAD"), true);

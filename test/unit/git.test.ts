@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { resolveComponent } from "../../src/config/components.js";
-import { repositorySecrets, shownRepository } from "../../src/config/git-source.js";
+import {
+  commandLineUrl,
+  credentialEnv,
+  credentialRewrite,
+  repositorySecrets,
+  shownRepository,
+} from "../../src/config/git-source.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { resolveStage } from "../../src/config/resolve.js";
 import { withCommitDetails } from "../../src/engine/git-source.js";
@@ -15,7 +21,7 @@ const A = "a".repeat(40);
 const B = "b".repeat(40);
 const C = "c".repeat(40);
 
-test("ls-remote: an annotated tag resolves to the commit it names; tags before branches, as git does", () => {
+test("ls-remote: an annotated tag resolves to the commit it names; a name both a tag and a branch is refused", () => {
   const refs = parseLsRemote(
     [
       `${A}\tHEAD`,
@@ -26,7 +32,15 @@ test("ls-remote: an annotated tag resolves to the commit it names; tags before b
       "",
     ].join("\n"),
   );
-  assert.deepEqual(pickRef(refs, "main"), { commit: C, refName: "refs/tags/main" });
+  assert.throws(
+    () => pickRef(refs, "main", "origin.git"),
+    /ref "main" is both a branch and a tag of origin\.git/,
+  );
+  assert.deepEqual(pickRef(refs, "refs/tags/main"), { commit: C, refName: "refs/tags/main" });
+  const onlyTag = new Map([...refs].filter(([name]) => name !== "refs/heads/main"));
+  assert.deepEqual(pickRef(onlyTag, "main"), { commit: C, refName: "refs/tags/main" });
+  const onlyBranch = new Map([...refs].filter(([name]) => !name.startsWith("refs/tags/")));
+  assert.deepEqual(pickRef(onlyBranch, "main"), { commit: A, refName: "refs/heads/main" });
   assert.deepEqual(pickRef(refs, "HEAD"), { commit: A, refName: "HEAD" });
   assert.deepEqual(pickRef(refs, "refs/heads/main"), { commit: A, refName: "refs/heads/main" });
   assert.equal(pickRef(refs, "heads/main"), undefined);
@@ -137,5 +151,27 @@ test("components with strategy: git need no local directory; each deploys its re
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("credentials reach git through the environment: an insteadOf rewrite after any GIT_CONFIG_* already set", () => {
+  const url = "https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/org/app.git";
+  assert.deepEqual(credentialRewrite(url), {
+    base: "https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/",
+    prefix: "https://git.example.test/",
+  });
+  assert.equal(commandLineUrl(url), "https://git.example.test/org/app.git");
+  assert.deepEqual(credentialEnv(url, { GIT_CONFIG_COUNT: "2" }), {
+    GIT_CONFIG_COUNT: "3",
+    GIT_CONFIG_KEY_2: "url.https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/.insteadOf",
+    GIT_CONFIG_VALUE_2: "https://git.example.test/",
+  });
+  const query = "https://git.example.test/app.git?token=qwertyuiop123";
+  assert.deepEqual(credentialRewrite(query), { base: query, prefix: "https://git.example.test/app.git" });
+  // Nothing to hide: git gets the repository as written, and no extra environment.
+  for (const plain of ["https://git.example.test/org/ü.git", "git@host:org/app.git", "/srv/repo.git"]) {
+    assert.equal(credentialRewrite(plain), undefined);
+    assert.equal(commandLineUrl(plain), plain);
+    assert.deepEqual(credentialEnv(plain, {}), {});
   }
 });
