@@ -12,6 +12,8 @@ export interface Sample {
   readonly releases: readonly string[];
   /** For a failure only: the start of the response body, or the socket error. */
   readonly detail?: string;
+  /** Sent again on a new connection: the kept-alive one was closed before any answer. */
+  readonly retried?: true;
 }
 
 /** The first words of a body: enough to tell a web server's error page from the application's. */
@@ -29,6 +31,12 @@ export interface ProbeOptions {
   readonly timeoutMs?: number;
   /** Stops by itself after this long, whatever happens (bounded load). */
   readonly maxDurationMs?: number;
+  /**
+   * Send a request again, once, when the kept-alive connection it went out on was closed before any
+   * answer, as browsers do (RFC 9112 9.3.1): a server that closes idle connections (nginx reloading)
+   * then fails no client. Such samples are marked `retried`.
+   */
+  readonly retryClosedKeepAlive?: boolean;
 }
 
 /**
@@ -74,8 +82,8 @@ export class Probe {
     return [...this.samples];
   }
 
-  private once(): Promise<Sample> {
-    const sentAt = probeClock();
+  private once(retry?: { readonly sentAt: number }): Promise<Sample> {
+    const sentAt = retry?.sentAt ?? probeClock();
     const get = this.options.url.startsWith("https:") ? https.get : http.get;
     return new Promise((resolve) => {
       const done = (status: number | null, error: Sample["error"], releases: string[], detail?: string) =>
@@ -86,6 +94,7 @@ export class Probe {
           error,
           releases,
           ...(detail === undefined ? {} : { detail }),
+          ...(retry ? { retried: true as const } : {}),
         });
       const req = get(
         this.options.url,
@@ -108,7 +117,21 @@ export class Probe {
         },
       );
       req.on("timeout", () => req.destroy(new Error("timeout")));
+      let answered = false;
+      req.on("response", () => {
+        answered = true;
+      });
       req.on("error", (e: NodeJS.ErrnoException) => {
+        if (
+          this.options.retryClosedKeepAlive &&
+          !retry &&
+          !answered &&
+          req.reusedSocket &&
+          e.code === "ECONNRESET"
+        ) {
+          resolve(this.once({ sentAt }));
+          return;
+        }
         const kind =
           e.message === "timeout"
             ? "timeout"
