@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { type AgentProcess, startAgent } from "../helpers/agent.js";
+import { type AgentProcess, liveCommit, startAgent, until } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 import { processesWith, settled } from "../helpers/interrupt.js";
@@ -19,26 +19,6 @@ after(async () => {
   for (const a of running) await a.stop("SIGKILL");
   fx.cleanup();
 });
-
-const liveCommit = (deployPath: string): string | null => {
-  try {
-    const id = path.basename(realpathSync(path.join(deployPath, "current")));
-    return (
-      JSON.parse(readFileSync(path.join(deployPath, ".cutover/releases", `${id}.json`), "utf8")).revision
-        ?.commit ?? null
-    );
-  } catch {
-    return null;
-  }
-};
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const signal of ["SIGTERM", "SIGKILL"] as const) {
   test(`${signal} during an agent's deploy leaves a complete current; a restarted agent carries on`, async () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { type AgentProcess, startAgent } from "../helpers/agent.js";
+import { type AgentProcess, liveCommit, startAgent } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 
@@ -16,18 +16,6 @@ after(async () => {
   await agent?.stop("SIGKILL");
   fx.cleanup();
 });
-
-const liveCommit = (deployPath: string): string | null => {
-  try {
-    const id = path.basename(realpathSync(path.join(deployPath, "current")));
-    return (
-      JSON.parse(readFileSync(path.join(deployPath, ".cutover/releases", `${id}.json`), "utf8")).revision
-        ?.commit ?? null
-    );
-  } catch {
-    return null;
-  }
-};
 
 test("three pushes during a deploy: at most one pull waits, and it deploys the newest commit (the middle one never)", async () => {
   const origin = gitOrigin(path.join(fx.dir, "repo"));

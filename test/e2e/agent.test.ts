@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { type AgentProcess, startAgent } from "../helpers/agent.js";
+import { type AgentProcess, liveCommit, startAgent, until } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { type GitOrigin, gitOrigin } from "../helpers/git-origin.js";
 import { processesWith } from "../helpers/interrupt.js";
@@ -67,25 +59,7 @@ function setup(agent: Record<string, unknown>, extra: Record<string, unknown> = 
   };
 }
 
-const liveCommit = (deployPath: string): string | null => {
-  try {
-    const id = path.basename(realpathSync(path.join(deployPath, "current")));
-    const meta = JSON.parse(readFileSync(path.join(deployPath, ".cutover/releases", `${id}.json`), "utf8"));
-    return meta.revision?.commit ?? null;
-  } catch {
-    return null;
-  }
-};
 const releases = (deployPath: string) => readdirSync(path.join(deployPath, "releases")).sort();
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - started;
-}
 
 const hmac = (body: string, secret = SECRET) => createHmac("sha256", secret).update(body).digest("hex");
 const pushBody = (commit: string, ref = "refs/heads/main") =>

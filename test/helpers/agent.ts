@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, realpathSync } from "node:fs";
+import path from "node:path";
 import { BIN } from "./cli.js";
 
 export type LogLine = { event: string; level: string; [key: string]: unknown };
@@ -70,4 +72,25 @@ export async function startAgent(
       return exited;
     },
   };
+}
+
+/** The commit of the release `current` points to, from its metadata (null when there is none). */
+export function liveCommit(deployPath: string): string | null {
+  try {
+    const id = path.basename(realpathSync(path.join(deployPath, "current")));
+    const meta = JSON.parse(readFileSync(path.join(deployPath, ".cutover/releases", `${id}.json`), "utf8"));
+    return meta.revision?.commit ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until `check` holds; how long that took. */
+export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return Date.now() - started;
 }
