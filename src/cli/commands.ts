@@ -24,7 +24,7 @@ import { deploySummary, historyTable, releasesTable, verifyTable } from "../repo
 import { withTimings } from "../report/timings.js";
 import { switchText } from "./blue-green.js";
 import { type CommandContext, withSignals } from "./context.js";
-import { hostList, seconds } from "./options.js";
+import { hostList, positiveInt, seconds } from "./options.js";
 import { schemaReference } from "./package-info.js";
 
 /** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
@@ -49,10 +49,7 @@ export async function deployCommand(
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
-  const parallel = opts.parallel === undefined ? undefined : Number(opts.parallel);
-  if (parallel !== undefined && (!Number.isInteger(parallel) || parallel < 1)) {
-    throw usageError(`--parallel: expected a positive whole number, got "${opts.parallel}"`);
-  }
+  const parallel = positiveInt(opts.parallel, "--parallel", undefined);
   if (ctx.global.dryRun) {
     const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts, opts.ref);
     ctx.print(planText(dry), planJson(dry));
@@ -60,10 +57,11 @@ export async function deployCommand(
   }
   const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
   const probeUrl = opts.probe ?? stage.probe?.url;
-  const concurrency =
-    opts.probeConcurrency === undefined ? (stage.probe?.concurrency ?? 16) : Number(opts.probeConcurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw usageError(`--probe-concurrency: expected a positive whole number, got "${opts.probeConcurrency}"`);
+  const concurrency = positiveInt(
+    opts.probeConcurrency,
+    "--probe-concurrency",
+    stage.probe?.concurrency ?? 16,
+  );
   const timed = withTimings(opts.timings, ctx.emit);
   const run = stage.blueGreen ? blueGreenDeploy : deploy;
   const result = await withSignals((signal) =>
@@ -230,9 +228,7 @@ export async function historyCommand(
   stageName: string | undefined,
   opts: { limit: string; hosts?: string },
 ): Promise<ExitCode> {
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw usageError(`--limit: expected a positive whole number, got "${opts.limit}"`);
+  const limit = positiveInt(opts.limit, "--limit", 20);
   const entries = await readHistory(ctx.stage(stageName), limit, hostList(opts.hosts), ctx.emit);
   ctx.print(historyTable(entries), entries);
   return EXIT.ok;

@@ -8,6 +8,19 @@ export function hostList(value: string | undefined): string[] | undefined {
     .filter(Boolean);
 }
 
+/** A positive whole number from a flag (`fallback` when not given); anything else is a usage error. */
+export function positiveInt<T extends number | undefined>(
+  value: string | undefined,
+  flag: string,
+  fallback: T,
+): number | T {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw usageError(`${flag}: expected a positive whole number, got "${value}"`);
+  return n;
+}
+
 /** A number of seconds from a flag (0 when not given); anything else is a usage error naming the flag. */
 export function seconds(value: string | undefined, flag: string): number {
   if (value === undefined) return 0;
