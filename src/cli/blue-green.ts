@@ -1,4 +1,4 @@
-import { switchBack } from "../engine/blue-green.js";
+import { switchBack, switchBackDryRun } from "../engine/blue-green.js";
 import type { PoolSwitch } from "../engine/pool-switch.js";
 import { EXIT, type ExitCode } from "../errors.js";
 import type { CommandContext } from "./context.js";
@@ -17,6 +17,14 @@ export async function switchBackCommand(
   stageName: string | undefined,
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
+  if (ctx.global.dryRun) {
+    const plan = await switchBackDryRun(stage);
+    ctx.print(
+      `would switch the balancer from ${plan.from} to ${plan.to} (${plan.release})${stage.healthCheck ? `, after a health check of ${plan.to}` : ""}; nothing was changed`,
+      { dryRun: true, ...plan },
+    );
+    return EXIT.ok;
+  }
   const report = await switchBack({ stage, emit: ctx.emit, command: `cutover ${ctx.argv.join(" ")}` });
   ctx.print(switchText(report), report);
   return EXIT.ok;

@@ -4,7 +4,7 @@ import { type BalancerLink, openBalancer } from "./balancer.js";
 import { type DeployOptions, deploy } from "./deploy.js";
 import type { Emit } from "./events.js";
 import { checkHealth } from "./health.js";
-import { lockAll, newOwner, unlockAll } from "./lock.js";
+import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import type { DeployResult } from "./outcome.js";
 import { type PoolSwitch, poolHosts, readPools, recordSwitch, switchToPool } from "./pool-switch.js";
 import { whoAmI } from "./source.js";
@@ -70,6 +70,49 @@ export async function blueGreenDeploy(
  * Back to the pool that served before the last switch: it still runs its release, so nothing is
  * uploaded. Under the lock of every host; the pool is health-checked directly first.
  */
+/** The one release every host of the idle pool serves: what switch-back puts in service. */
+function idleRelease(idle: readonly Pick<LockedTarget, "facts">[], pool: string): string {
+  const serving = new Set(
+    idle.map((t) => (t.facts.current.kind === "link" ? t.facts.current.release : undefined)),
+  );
+  const [release] = [...serving];
+  if (serving.size !== 1 || !release)
+    throw new CutoverError(
+      "switch-back",
+      `switch-back: the ${pool} pool does not serve one release on every host (${[...serving].map((r) => r ?? "none").join(", ")})`,
+      {
+        state: "nothing was changed",
+        fix: "deploy first: `cutover deploy` puts a release on the idle pool",
+      },
+    );
+  return release;
+}
+
+/** What switch-back would do, read from the balancer and the idle pool's hosts; changes nothing. */
+export async function switchBackDryRun(
+  stage: ResolvedStage,
+): Promise<{ readonly from: string; readonly to: string; readonly release: string }> {
+  if (!stage.blueGreen)
+    throw usageError(
+      `stage ${stage.name} is not blue-green`,
+      "switch-back needs strategy: blue-green and pools",
+    );
+  return withLink(stage, async (link) => {
+    const pools = await readPools(link, stage);
+    const hosts = poolHosts(stage.blueGreen!, pools.idle);
+    const targets = openTargets(
+      stage,
+      stage.hosts.filter((h) => hosts.includes(h.name)),
+    );
+    try {
+      const idle = await Promise.all(targets.map(async (t) => ({ facts: await readFacts(t, []) })));
+      return { from: pools.live, to: pools.idle, release: idleRelease(idle, pools.idle) };
+    } finally {
+      await targets.close();
+    }
+  });
+}
+
 export async function switchBack(options: {
   readonly stage: ResolvedStage;
   readonly emit: Emit;
@@ -91,19 +134,7 @@ export async function switchBack(options: {
       const locked = await lockAll(targets, { sharedPaths: [], owner, waitMs: 0, emit });
       try {
         const idle = locked.filter((t) => hosts.includes(t.host.name));
-        const serving = new Set(
-          idle.map((t) => (t.facts.current.kind === "link" ? t.facts.current.release : undefined)),
-        );
-        const [release] = [...serving];
-        if (serving.size !== 1 || !release)
-          throw new CutoverError(
-            "switch-back",
-            `switch-back: the ${pools.idle} pool does not serve one release on every host (${[...serving].map((r) => r ?? "none").join(", ")})`,
-            {
-              state: "nothing was changed",
-              fix: "deploy first: `cutover deploy` puts a release on the idle pool",
-            },
-          );
+        const release = idleRelease(idle, pools.idle);
         if (stage.healthCheck) {
           emit({ type: "phase", phase: `health check of ${pools.idle} (${release}), directly` });
           for (const t of idle) await checkHealth(t, stage.healthCheck, release, emit);
