@@ -42,10 +42,9 @@ export async function pullOnce(
   const commit = await deps.resolve(options.signal);
   const live = await deps.live();
   if (live.commit === commit) return { action: "up-to-date", commit, release: live.release };
-  if (!options.retry) {
-    const reason = await deps.rejected(commit);
-    if (reason !== undefined) return { action: "skipped", commit, reason };
-  }
+  // Read even with `retry`: a state file that cannot be read or written is refused before a deploy.
+  const reason = await deps.rejected(commit);
+  if (reason !== undefined && !options.retry) return { action: "skipped", commit, reason };
   let result: DeployResult;
   try {
     result = await deps.deploy(commit, options.signal);

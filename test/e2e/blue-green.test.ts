@@ -99,11 +99,11 @@ for (const kind of ["haproxy", "nginx"] as const) {
           );
           assert.equal(live(blue!), toBlue.release, "the old pool was not touched: warm for switch-back");
           const states = r.serverStates();
-        const dry = await cutover(["--dry-run", "switch-back"], r.fx.app);
-        assert.equal(dry.code, 0, dry.stderr);
-        assert.match(dry.stdout, /would switch the balancer from green to blue \(\d{8}T\d{6}Z\)/);
-        assert.deepEqual(r.serverStates(), states, "a dry run of switch-back changes nothing");
-        const back = await run(["switch-back"]);
+          const dry = await cutover(["--dry-run", "switch-back"], r.fx.app);
+          assert.equal(dry.code, 0, dry.stderr);
+          assert.match(dry.stdout, /would switch the balancer from green to blue \(\d{8}T\d{6}Z\)/);
+          assert.deepEqual(r.serverStates(), states, "a dry run of switch-back changes nothing");
+          const back = await run(["switch-back"]);
           marks.push(back);
           assert.deepEqual([back.out.from, back.out.to, back.release], ["green", "blue", toBlue.release]);
           assert.equal(typeof back.out.switchMs, "number");

@@ -171,13 +171,18 @@ test("a state file that is a symlink is refused before anything is deployed, its
   symlinkSync(victim, state);
   try {
     origin.commit(app("v4"), "v4");
-    const r = await pull("pull");
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr.split("\n")[0]!, /state\.json is a symlink; refusing to read or write through it/);
-    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-    assert.equal(readFileSync(victim, "utf8"), "precious\n");
-    assert.equal(liveRelease(), live);
-    assert.deepEqual(releaseDirs(), before, "nothing deployed");
+    for (const args of [["pull"], ["pull", "--retry"]]) {
+      const r = await pull(...args);
+      assert.notEqual(r.code, 0, args.join(" "));
+      assert.match(
+        r.stderr.split("\n")[0]!,
+        /state\.json is a symlink; refusing to read or write through it/,
+      );
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      assert.equal(readFileSync(victim, "utf8"), "precious\n");
+      assert.equal(liveRelease(), live, args.join(" "));
+      assert.deepEqual(releaseDirs(), before, `nothing deployed by ${args.join(" ")}`);
+    }
   } finally {
     rmSync(state, { force: true });
   }
