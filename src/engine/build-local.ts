@@ -8,6 +8,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { GIT_ENV } from "../git/resolve.js";
 import { buildManifest, manifestProbe, parseListing } from "../plan/manifest.js";
 import type { Emit } from "./events.js";
+import { timed } from "./steps.js";
 
 const LOCAL = "local build";
 
@@ -167,10 +168,8 @@ export async function buildLocally(
   const dir = path.join(temp, "build");
   mkdirSync(dir);
   try {
-    emit({ type: "step", host: LOCAL, step: "export the source", status: "start" });
-    let commitDetails: string | undefined;
-    if (stage.git && commit) commitDetails = await exportCommit(stage, commit, temp, dir, limits);
-    else
+    const commitDetails = await timed(emit, LOCAL, "export the source", async () => {
+      if (stage.git && commit) return exportCommit(stage, commit, temp, dir, limits);
       await run(
         "rsync",
         ["-a", ...stage.exclude.map((x) => `--exclude=${x}`), "--", `${stage.source}/`, `${dir}/`],
@@ -178,15 +177,16 @@ export async function buildLocally(
       ).catch((e) => {
         throw failure(`cannot copy ${stage.source} for the local build`, e, "check the source directory");
       });
-    emit({ type: "step", host: LOCAL, step: "export the source", status: "ok" });
+      return undefined;
+    });
     for (const line of stage.buildLocal) {
-      emit({ type: "step", host: LOCAL, step: `build: ${line}`, status: "start" });
-      await run("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
-        (e) => {
-          throw failure(`build.local command failed: ${line}`, e, "fix the build; nothing was uploaded");
-        },
+      await timed(emit, LOCAL, `build: ${line}`, () =>
+        run("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
+          (e) => {
+            throw failure(`build.local command failed: ${line}`, e, "fix the build; nothing was uploaded");
+          },
+        ),
       );
-      emit({ type: "step", host: LOCAL, step: `build: ${line}`, status: "ok" });
     }
     for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) removeInside(dir, p);
     const probe = manifestProbe(dir);

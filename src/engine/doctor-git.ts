@@ -28,6 +28,8 @@ export async function gitFindings(stage: ResolvedStage, targets: readonly Target
       fix: "deploy resolves the ref on this machine: check the repository, the ref and this machine's access",
     });
   }
+  // With build.local the build is uploaded: the hosts run no git and keep no mirror.
+  if (stage.buildLocal.length > 0) return findings;
   await Promise.all(
     targets.map(async (t) => {
       const l = layout(t.host.path);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { Emit } from "../../src/engine/events.js";
@@ -168,4 +168,26 @@ test("strategy: git with build.local: the commit is exported and built here once
     assert.ok(!existsSync(path.join(p, ".cutover/repo")), "built here: the hosts need no mirror");
     assertCurrentComplete(p, ["bootstrap/cache"]);
   }
+  // doctor asks no git of the hosts (they have no mirror and need none): a leftover link there is no finding.
+  symlinkSync(fx.dir, path.join(paths[0]!, ".cutover/repo"));
+  const doctor = await cutover(["--json", "doctor", "--web-config", path.join(fx.dir, "none")], fx.app);
+  const findings = json<{ host: string; check: string; message: string }[]>(doctor);
+  assert.deepEqual(
+    findings.filter((f) => f.check === "git"),
+    [],
+    "no git finding",
+  );
+  // --timings counts the local build's steps.
+  origin.commit({ "public/index.php": "<?php echo 'git 2';\n" }, "second");
+  const timed = await cutover(["--json", "deploy", "--timings"], fx.app, env);
+  assert.equal(timed.code, 0, timed.stderr);
+  assert.doesNotMatch(timed.stderr, /undefined/, "each local build step says how long it took");
+  const steps = json<{ timings: { steps: { host: string; step: string; ms: number }[] } }>(timed).timings
+    .steps;
+  const built = steps.filter((s) => s.step.startsWith("build: "));
+  assert.equal(built.length, build.local.length, JSON.stringify(steps));
+  assert.ok(
+    built.every((s) => Number.isFinite(s.ms)),
+    JSON.stringify(built),
+  );
 });
