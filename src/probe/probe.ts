@@ -32,9 +32,9 @@ export interface ProbeOptions {
   /** Stops by itself after this long, whatever happens (bounded load). */
   readonly maxDurationMs?: number;
   /**
-   * Send a request again, once, when the kept-alive connection it went out on was closed before any
-   * answer, as browsers do (RFC 9112 9.3.1): a server that closes idle connections (nginx reloading)
-   * then fails no client. Such samples are marked `retried`.
+   * Send a request again, once and on a new connection, when the kept-alive connection it went out
+   * on was closed before any answer, as browsers do (RFC 9112 9.3.1): a server that closes idle
+   * connections (nginx reloading) then fails no client. Such samples are marked `retried`.
    */
   readonly retryClosedKeepAlive?: boolean;
 }
@@ -98,7 +98,8 @@ export class Probe {
         });
       const req = get(
         this.options.url,
-        { agent: this.agent, timeout: this.options.timeoutMs ?? 10_000 },
+        // A request sent again goes on a connection of its own, not on another kept-alive one.
+        { agent: retry ? false : this.agent, timeout: this.options.timeoutMs ?? 10_000 },
         (res) => {
           let body = "";
           res.setEncoding("utf8");
