@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { Emit } from "../../src/engine/events.js";
@@ -190,4 +198,24 @@ test("strategy: git with build.local: the commit is exported and built here once
     built.every((s) => Number.isFinite(s.ms)),
     JSON.stringify(built),
   );
+});
+
+test("a build whose output links a shared path (or its parent) outside: the link is taken out, never what it points to", async () => {
+  const outside = path.join(fx.dir, "outside");
+  mkdirSync(path.join(outside, "parent/uploads"), { recursive: true });
+  mkdirSync(path.join(outside, "leaf"), { recursive: true });
+  writeFileSync(path.join(outside, "parent/uploads/keep.txt"), "keep\n");
+  writeFileSync(path.join(outside, "leaf/keep.txt"), "keep\n");
+  const before = paths.map(live);
+  for (const link of [
+    `rm -rf storage && ln -s '${outside}/parent' storage`,
+    `rm -rf storage/uploads && mkdir -p storage && ln -s '${outside}/leaf' storage/uploads`,
+  ]) {
+    fx.writeConfig({ build: { local: [link] } }, hosts);
+    const r = await cutover(["--json", "deploy"], fx.app, env);
+    assert.equal(readFileSync(path.join(outside, "parent/uploads/keep.txt"), "utf8"), "keep\n", r.stderr);
+    assert.equal(readFileSync(path.join(outside, "leaf/keep.txt"), "utf8"), "keep\n", r.stderr);
+    if (r.code !== 0) assert.deepEqual(paths.map(live), before, "a refused build switches nobody");
+    for (const p of paths) assertCurrentComplete(p, ["bootstrap/cache"]);
+  }
 });
