@@ -88,15 +88,19 @@ function idleRelease(idle: readonly Pick<LockedTarget, "facts">[], pool: string)
   return release;
 }
 
-/** What switch-back would do, read from the balancer and the idle pool's hosts; changes nothing. */
-export async function switchBackDryRun(
-  stage: ResolvedStage,
-): Promise<{ readonly from: string; readonly to: string; readonly release: string }> {
+function requireBlueGreen(stage: ResolvedStage): void {
   if (!stage.blueGreen)
     throw usageError(
       `stage ${stage.name} is not blue-green`,
       "switch-back needs strategy: blue-green and pools",
     );
+}
+
+/** What switch-back would do, read from the balancer and the idle pool's hosts; changes nothing. */
+export async function switchBackDryRun(
+  stage: ResolvedStage,
+): Promise<{ readonly from: string; readonly to: string; readonly release: string }> {
+  requireBlueGreen(stage);
   return withLink(stage, async (link) => {
     const pools = await readPools(link, stage);
     const hosts = poolHosts(stage.blueGreen!, pools.idle);
@@ -119,11 +123,7 @@ export async function switchBack(options: {
   readonly command: string;
 }): Promise<PoolSwitch> {
   const { stage, emit } = options;
-  if (!stage.blueGreen)
-    throw usageError(
-      `stage ${stage.name} is not blue-green`,
-      "switch-back needs strategy: blue-green and pools",
-    );
+  requireBlueGreen(stage);
   return withLink(stage, async (link) => {
     const pools = await readPools(link, stage);
     const hosts = poolHosts(stage.blueGreen!, pools.idle);
