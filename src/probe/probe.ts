@@ -32,9 +32,9 @@ export interface ProbeOptions {
   /** Stops by itself after this long, whatever happens (bounded load). */
   readonly maxDurationMs?: number;
   /**
-   * Send a request again, once and on a new connection, when the kept-alive connection it went out
-   * on was closed before any answer, as browsers do (RFC 9112 9.3.1): a server that closes idle
-   * connections (nginx reloading) then fails no client. Such samples are marked `retried`.
+   * Send a (GET, idempotent) request again, once and on a new connection, when its connection was
+   * closed before any answer (RFC 9112 9.3.1, RFC 9110 9.2.2): nginx reloading closes idle kept-alive
+   * and just-accepted connections, which then fail no client. Such samples are marked `retried`.
    */
   readonly retryClosedKeepAlive?: boolean;
 }
@@ -127,7 +127,6 @@ export class Probe {
           this.options.retryClosedKeepAlive &&
           !retry &&
           !answered &&
-          req.reusedSocket &&
           e.code === "ECONNRESET"
         ) {
           resolve(this.once({ sentAt }));

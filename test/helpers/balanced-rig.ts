@@ -182,9 +182,9 @@ export function retried(samples: readonly Sample[]): number {
 
 /** 50 keep-alive clients on / (50-200 ms) and 10 on /slow.php (200-500 ms), through the balancer. */
 /**
- * nginx reloads to take a server out, and its old workers close their idle keep-alive client
- * connections: a request leaving on one at that moment meets a closed connection, which browsers
- * send again (RFC 9112 9.3.1). Through nginx the clients do that (`retryClosedKeepAlive`), and the
+ * nginx reloads to take a server out, and its old workers close their idle keep-alive (and
+ * just-accepted) client connections: a GET leaving on one at that moment meets a closed connection
+ * before any answer, which browsers send again (RFC 9112 9.3.1). Through nginx the clients do that (`retryClosedKeepAlive`), and the
  * requests sent again are counted; through HAProxy they never retry.
  */
 export async function underLoad(
