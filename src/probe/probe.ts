@@ -123,12 +123,7 @@ export class Probe {
         answered = true;
       });
       req.on("error", (e: NodeJS.ErrnoException) => {
-        if (
-          this.options.retryClosedKeepAlive &&
-          !retry &&
-          !answered &&
-          e.code === "ECONNRESET"
-        ) {
+        if (this.options.retryClosedKeepAlive && !retry && !answered && e.code === "ECONNRESET") {
           resolve(this.once({ sentAt }));
           return;
         }
