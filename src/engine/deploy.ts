@@ -2,13 +2,16 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
 import type { SourceFacts } from "../plan/deploy.js";
 import { planInPlaceDeployRun } from "../plan/in-place.js";
+import { uploadExcludes } from "../plan/release-content.js";
 import { nextReleaseId } from "../plan/release-id.js";
 import { drains, planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
 import { type BalancerLink, withBalancer } from "./balancer.js";
 import { buildLocally, type LocalBuild } from "./build-local.js";
+import { sourceIndexOnce } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { gitSourceFacts, withCommitDetails } from "./git-source.js";
+import { HashCache } from "./hash-cache.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
@@ -64,6 +67,15 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   const who = whoAmI();
   const targets = openTargets(stage, selectHosts(stage, options.hosts), options.executors);
   for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
+  const sourceIndex = sourceIndexOnce();
+  // Deployed from here before: index the source while the hosts connect (the delta upload needs it).
+  if (
+    stage.strategy !== "in-place" &&
+    !stage.git &&
+    stage.buildLocal.length === 0 &&
+    HashCache.exists(stage.source)
+  )
+    void sourceIndex(stage.source, uploadExcludes(stage));
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;
   try {
@@ -125,6 +137,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         started,
         who,
         balancer,
+        sourceIndex,
       });
       if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
       return result;

@@ -3,12 +3,15 @@ import { buildManifest } from "../plan/manifest.js";
 import { writeFileAtomic, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import type { HostRun } from "../plan/run.js";
+import type { Transfer } from "../plan/steps.js";
 import { cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
+import { deltaUpload, type SourceIndex } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
 import { listRelease } from "./list-release.js";
+import { rememberManifest } from "./manifest-cache.js";
 import { scanCurrentPaths, smokeHttp, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
@@ -30,6 +33,7 @@ export async function prepareHost(
   executor: Executor,
   emit: Emit,
   stopped: AbortSignal,
+  index: SourceIndex,
   /** Told the metadata as it grows (the commit's details), so a failure later still records them. */
   learnt: (meta: ReleaseMeta) => void = () => undefined,
 ): Promise<Prepared> {
@@ -55,9 +59,13 @@ export async function prepareHost(
           break;
         case "transfer":
           try {
-            const stats = await executor.transfer(step.transfer, {
-              onLine: (stream, line) => emit({ type: "output", host, stream, line }),
-            });
+            const classic = (transfer: Transfer) =>
+              executor.transfer(transfer, {
+                onLine: (stream, line) => emit({ type: "output", host, stream, line }),
+              });
+            const stats = step.delta
+              ? await deltaUpload(ctx, step.transfer, step.delta, index, classic)
+              : await classic(step.transfer);
             if (step.title === "upload files") upload = stats;
           } catch (error) {
             if (error instanceof TransportError)
@@ -91,6 +99,7 @@ export async function prepareHost(
             stage.writableDirs.map((w) => w.path),
           );
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
+          rememberManifest(manifest.text, manifest.checksum);
           await runStep(ctx, step.title, [
             ...writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text),
             ...writeMeta(plan.layout, meta),

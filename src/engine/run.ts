@@ -3,6 +3,7 @@ import type { BatchDrain } from "../plan/balancer.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { BalancerLink } from "./balancer.js";
+import { type SourceIndex, sourceIndexOnce } from "./delta-upload.js";
 import { type DrainedFailure, drainedSwitchBack, drainedSwitchPhase, putBack } from "./drained.js";
 import type { Emit } from "./events.js";
 import {
@@ -36,6 +37,8 @@ export interface RunOptions {
   readonly who: string;
   /** The balancer a rolling run takes batches out of (plan phases with `drains`). */
   readonly balancer?: BalancerLink;
+  /** The source's index for delta uploads, maybe already being made (default: made when first needed). */
+  readonly sourceIndex?: SourceIndex;
 }
 
 const interrupted = (when: string) =>
@@ -167,9 +170,11 @@ export async function applyRun(
       }
       case "prepare": {
         emit({ type: "phase", phase: `prepare release ${plan.release} on ${plural(units.length, "host")}` });
+        const index = options.sourceIndex ?? sourceIndexOnce();
         const prep = await prepareAll(
           units,
-          (u, stopped) => prepareHost(u.run, stage, u.t.executor, emit, stopped, (m) => learnt.set(u, m)),
+          (u, stopped) =>
+            prepareHost(u.run, stage, u.t.executor, emit, stopped, index, (m) => learnt.set(u, m)),
           options.parallel,
           signal,
         );

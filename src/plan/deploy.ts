@@ -12,7 +12,7 @@ import { releaseContent } from "./release-content.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
 import { accessInShared, linkInRelease, writableInRelease } from "./release-paths.js";
-import type { Step } from "./steps.js";
+import type { DeltaBase, Step } from "./steps.js";
 
 /** What the deploying machine knows about the source tree. */
 export interface SourceFacts {
@@ -109,6 +109,16 @@ function linkSources(facts: HostFacts, live: string | undefined): string[] {
   return ordered.slice(0, 3).map((id) => `../${id}`);
 }
 
+/** The newest good release whose metadata records its manifest's checksum: what a delta upload builds on. */
+function deltaBase(facts: HostFacts, l: Layout, live: string | undefined): DeltaBase | undefined {
+  for (const source of linkSources(facts, live)) {
+    const id = source.slice(3);
+    const checksum = facts.metas.get(id)?.checksum;
+    if (checksum) return { dir: l.release(id), manifest: l.releaseManifest(id), checksum };
+  }
+  return undefined;
+}
+
 export function planDeploy(ctx: DeployContext): HostDeployPlan {
   const { stage, host, facts, source, releaseId: id } = ctx;
   checkTarget(host, facts);
@@ -135,7 +145,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), cmd(["mkdir", "--", rel])],
   });
 
-  steps.push(...releaseContent(ctx, l, linkSources(facts, previous)));
+  steps.push(...releaseContent(ctx, l, linkSources(facts, previous), deltaBase(facts, l, previous)));
 
   steps.push(...sharedSteps(ctx, l));
 

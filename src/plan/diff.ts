@@ -9,15 +9,16 @@ export interface ReleaseDiff {
   readonly symlink: readonly string[];
 }
 
-interface Entry {
+export interface ManifestEntry {
   readonly type: string;
   readonly mode?: string;
   readonly hash?: string;
   readonly target?: string;
 }
 
-function entries(manifest: string): Map<string, Entry> {
-  const map = new Map<string, Entry>();
+/** A manifest's entries by release-relative name; lines that do not parse are no entry. */
+export function manifestEntries(manifest: string): Map<string, ManifestEntry> {
+  const map = new Map<string, ManifestEntry>();
   for (const line of manifest.split("\n")) {
     const m = /^("(?:[^"\\]|\\.)*") (\S+)(?: (.*))?$/.exec(line);
     const name = m ? jsonString(m[1]!) : undefined;
@@ -33,8 +34,8 @@ function entries(manifest: string): Map<string, Entry> {
 }
 
 export function diffManifests(from: string, to: string): ReleaseDiff {
-  const a = entries(from);
-  const b = entries(to);
+  const a = manifestEntries(from);
+  const b = manifestEntries(to);
   const diff = {
     added: [] as string[],
     removed: [] as string[],

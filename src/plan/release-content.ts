@@ -1,22 +1,33 @@
+import type { ResolvedStage } from "../config/resolve.js";
 import type { DeployContext } from "./deploy.js";
 import { describeCommit, extractCommit, mirrorFetch } from "./git-steps.js";
 import type { Layout } from "./layout.js";
-import type { Step } from "./steps.js";
+import type { DeltaBase, Step } from "./steps.js";
 
 /**
  * How the release gets its files: uploaded from the source, or from the local build (then verified
- * against it), or extracted on the host from the commit of its git mirror.
+ * against it), or extracted on the host from the commit of its git mirror. An upload with a `delta`
+ * base links what that release already has and sends the rest.
  */
-export function releaseContent(ctx: DeployContext, l: Layout, linkDest: string[]): Step[] {
+/** What an upload of the source leaves out: the stage's excludes and its shared paths. */
+export function uploadExcludes(stage: ResolvedStage): string[] {
+  return [...stage.exclude, ...[...stage.sharedDirs, ...stage.sharedFiles].map((p) => `/${p}`)];
+}
+
+export function releaseContent(
+  ctx: DeployContext,
+  l: Layout,
+  linkDest: string[],
+  delta: DeltaBase | undefined,
+): Step[] {
   const { stage, source, releaseId: id } = ctx;
   const rel = l.release(id);
-  const sharedAll = [...stage.sharedDirs, ...stage.sharedFiles];
-  const exclude = [...stage.exclude, ...sharedAll.map((p) => `/${p}`)];
+  const exclude = uploadExcludes(stage);
   if (source.built) {
     // The build directory is shipped exactly (shared paths already taken out), so it can be verified.
     const transfer = { from: source.built.dir, to: rel, directory: true, linkDest, exclude: [] };
     return [
-      { kind: "transfer", title: "upload files", transfer: { ...transfer, compare: "checksum" } },
+      { kind: "transfer", title: "upload files", transfer: { ...transfer, compare: "checksum" }, delta },
       {
         kind: "verify-upload",
         title: "verify upload against the local build",
@@ -39,6 +50,11 @@ export function releaseContent(ctx: DeployContext, l: Layout, linkDest: string[]
   }
   const transfer = { from: stage.source, to: rel, directory: true, linkDest, exclude };
   return [
-    { kind: "transfer", title: "upload files", transfer: { ...transfer, compare: stage.uploadCompare } },
+    {
+      kind: "transfer",
+      title: "upload files",
+      transfer: { ...transfer, compare: stage.uploadCompare },
+      delta,
+    },
   ];
 }

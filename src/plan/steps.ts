@@ -21,11 +21,26 @@ export interface Transfer {
    * are renamed into place together at the end and removals follow them.
    */
   readonly live?: true;
+  /** Send only these entries (a local file of NUL-separated source-relative names), nothing recursively. */
+  readonly filesFrom?: string;
+}
+
+/** A good earlier release on the host and the checksum its metadata records for its manifest. */
+export interface DeltaBase {
+  readonly dir: string;
+  readonly manifest: string;
+  readonly checksum: string;
 }
 
 export type Step =
   | { readonly kind: "run"; readonly title: string; readonly cmds: readonly Cmd[] }
-  | { readonly kind: "transfer"; readonly title: string; readonly transfer: Transfer }
+  | {
+      readonly kind: "transfer";
+      readonly title: string;
+      readonly transfer: Transfer;
+      /** Build from this earlier release: link what its manifest already has, send the rest (plan/delta.ts). */
+      readonly delta?: DeltaBase;
+    }
   | { readonly kind: "hook"; readonly title: string; readonly hook: HookName; readonly cmds: readonly Cmd[] }
   /** Searches the release for the literal DEPLOY_PATH/current; warns, or refuses when configured. */
   | { readonly kind: "scan-current"; readonly title: string }

@@ -12,7 +12,8 @@ import { TransportError } from "./executor.js";
 export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
   const mode = t.compare === "checksum" ? ["-rlpgoD", "--checksum"] : ["-a", "--modify-window=-1"];
   const live = t.live ? ["--delay-updates", "--delete-delay"] : [];
-  const args = [...mode, ...live, "--stats", ...extra];
+  const listed = t.filesFrom ? ["--no-r", "--no-implied-dirs", `--files-from=${t.filesFrom}`, "--from0"] : [];
+  const args = [...mode, ...live, ...listed, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
   for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);
   if (t.directory) args.push(`${t.from.replace(/\/+$/, "")}/`, `${destination.replace(/\/+$/, "")}/`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import {
+  appendFileSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -107,6 +108,8 @@ test("SIGTERM during the local build: the build's processes are stopped, exit 13
 
 test("a byte flipped in one host's upload: that host refuses, nobody switches", async () => {
   fx.writeConfig({ build }, hosts);
+  // A change to upload: a delta upload sends only what the hosts lack, and the corruption hits what is sent.
+  appendFileSync(path.join(fx.app, "src/lib.php"), "// changed\n");
   const before = paths.map(live);
   const counted = runs();
   // Real executors; after web2's upload, one byte of one uploaded file changes (a new inode: the

@@ -1,0 +1,118 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  checkDelta,
+  decideDelta,
+  deltaCheckProbe,
+  dirModeCmds,
+  linkCmds,
+  type SourceEntry,
+} from "../plan/delta.js";
+import { manifestEntries } from "../plan/diff.js";
+import type { DeltaBase, Transfer } from "../plan/steps.js";
+import { cmd, shProgram } from "../shell/cmd.js";
+import type { TransferStats } from "../transport/executor.js";
+import { recallManifest } from "./manifest-cache.js";
+import { indexSource } from "./source-index.js";
+import { runStep, type StepContext } from "./steps.js";
+
+/** The source's index, made once per run and shared by every host (undefined: not indexable). */
+export type SourceIndex = (from: string, exclude: readonly string[]) => Promise<SourceEntry[] | undefined>;
+
+/** A SourceIndex that indexes each (source, excludes) once, however many hosts ask. */
+export function sourceIndexOnce(): SourceIndex {
+  const made = new Map<string, Promise<SourceEntry[] | undefined>>();
+  return (from, exclude) => {
+    const key = JSON.stringify([from, exclude]);
+    let index = made.get(key);
+    if (!index) {
+      index = indexSource(from, exclude).catch(() => undefined);
+      made.set(key, index);
+    }
+    return index;
+  };
+}
+
+const RESET = `set -e
+rm -rf -- "$1"
+mkdir -- "$1"
+`;
+
+/**
+ * Uploads the release as a delta against `base` (see plan/delta.ts), or the classic way (rsync
+ * --link-dest) when the source cannot be indexed, the base's manifest is unknown or nothing can be
+ * linked. When linking fails or the check of the result finds anything amiss, the host is in a
+ * state cutover did not make (a replaced file, a directory turned into a link): the release
+ * directory (this run's own, holding nothing else yet) is emptied and every file is sent, linking
+ * nothing, and a warning says why.
+ */
+export async function deltaUpload(
+  ctx: StepContext,
+  transfer: Transfer,
+  base: DeltaBase,
+  index: SourceIndex,
+  classic: (transfer: Transfer) => Promise<TransferStats>,
+): Promise<TransferStats> {
+  const source = await index(transfer.from, transfer.exclude);
+  const text = source ? await baseManifest(ctx, base) : undefined;
+  if (!source || text === undefined) return classic(transfer);
+  const decision = decideDelta(source, manifestEntries(text));
+  if (decision.link.length === 0) return classic(transfer);
+
+  const host = ctx.executor.host;
+  const fallBack = async (why: string) => {
+    ctx.emit({ type: "warning", host, message: `${why}; uploading every file, linking none` });
+    await runStep(ctx, "empty the new release", [shProgram(RESET, [transfer.to], { label: "empty it" })]);
+    return classic({ ...transfer, linkDest: [] });
+  };
+  const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
+  if (linked.code !== 0)
+    return fallBack(`cannot hard-link from ${base.dir} (${linked.stderr.trim().split("\n")[0] ?? ""})`);
+
+  const sent = decision.send.length > 0 ? await sendListed(ctx, transfer, decision.send) : undefined;
+  const { stdout } = await runStep(ctx, "check the new release", [
+    ...dirModeCmds(transfer.to, decision),
+    deltaCheckProbe(transfer.to, base.dir),
+  ]);
+  const problems = checkDelta(stdout.toString("utf8"), source, decision.link);
+  if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
+  return {
+    files: source.length,
+    filesTransferred: sent?.filesTransferred ?? 0,
+    bytesTransferred: sent?.bytesTransferred ?? 0,
+  };
+}
+
+/** rsync of exactly these entries (their directories exist already), from a list file of our own. */
+async function sendListed(
+  ctx: StepContext,
+  transfer: Transfer,
+  names: readonly string[],
+): Promise<TransferStats> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "cutover-send-"));
+  try {
+    const list = path.join(scratch, "files");
+    writeFileSync(list, `${names.join("\0")}\0`);
+    return await ctx.executor.transfer({ ...transfer, linkDest: [], filesFrom: list });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
+const MANIFEST_LIMIT = 512 * 1024 * 1024;
+
+/** The base release's manifest: this machine's copy, else the host's if it has the recorded checksum. */
+async function baseManifest(ctx: StepContext, base: DeltaBase): Promise<string | undefined> {
+  const known = recallManifest(base.checksum);
+  if (known !== undefined) return known;
+  const { code, stdout } = await ctx.executor.run([
+    cmd(["head", "-c", String(MANIFEST_LIMIT), "--", base.manifest], { quiet: true }),
+  ]);
+  if (code !== 0) return undefined;
+  const text = stdout.toString("utf8");
+  const digest = `sha256:${createHash("sha256").update(text).digest("hex")}`;
+  return digest === base.checksum ? text : undefined;
+}

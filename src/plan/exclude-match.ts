@@ -1,0 +1,53 @@
+/**
+ * rsync's --exclude semantics for the patterns people write (names, `*`, `?`, a leading `/` that
+ * anchors at the source root, a trailing `/` for directories only, `/` inside), so the source can be
+ * walked here without asking rsync. Anything else (`**`, `[...]`, backslashes, `+ `/`- ` prefixes, `!`)
+ * makes `compileExcludes` return undefined and the caller asks rsync itself. A test compares this
+ * with rsync's own choice on many patterns and paths.
+ */
+export type ExcludeMatcher = (path: string, isDir: boolean) => boolean;
+
+interface Rule {
+  readonly dirOnly: boolean;
+  readonly anchored: boolean;
+  readonly wholePath: boolean;
+  readonly regex: RegExp;
+}
+
+/** rsync matches bytes ("?" is one byte of "é"): patterns and paths are compared as latin1 views of their UTF-8. */
+const bytes = (s: string) => Buffer.from(s, "utf8").toString("latin1");
+
+export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | undefined {
+  const rules: Rule[] = [];
+  for (const raw of patterns.map(bytes)) {
+    if (/\*\*|[[\]\\]/.test(raw) || /^[-+] /.test(raw) || raw === "!" || raw === "") return undefined;
+    let p = raw;
+    const dirOnly = p.endsWith("/");
+    p = p.replace(/\/+$/, "");
+    const anchored = p.startsWith("/");
+    p = p.replace(/^\/+/, "");
+    if (p === "" || p.includes("//")) return undefined;
+    const body = p
+      .split("")
+      .map((c) => (c === "*" ? "[^/]*" : c === "?" ? "[^/]" : c.replace(/[.+^${}()|]/g, "\\$&")))
+      .join("");
+    rules.push({
+      dirOnly,
+      anchored,
+      wholePath: anchored || p.includes("/"),
+      regex: new RegExp(`^${body}$`, "s"),
+    });
+  }
+  return (name, isDir) => {
+    const path = bytes(name);
+    return rules.some((r) => {
+      if (r.dirOnly && !isDir) return false;
+      if (!r.wholePath) return r.regex.test(path.slice(path.lastIndexOf("/") + 1));
+      if (r.anchored) return r.regex.test(path);
+      for (let at = 0; at >= 0; at = path.indexOf("/", at) + 1 || -1) {
+        if (r.regex.test(path.slice(at))) return true;
+      }
+      return false;
+    });
+  };
+}

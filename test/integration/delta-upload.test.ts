@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { sshHost, sshRig } from "../helpers/sshd.js";
+
+/**
+ * The delta upload (plan/delta.ts): unchanged content is linked from the previous release even when
+ * every mtime changed (a fresh checkout), only the rest is sent, and a previous release in a state
+ * cutover did not make (a directory turned into a link, a file turned into a directory) is never
+ * trusted: the host says so and every file is sent, linking none.
+ */
+interface Result {
+  release: string;
+  previous: string | null;
+  filesTransferred: number;
+}
+
+const fx = fixture();
+after(() => fx.cleanup());
+const rel = (id: string, p = "") => path.join(fx.deployPath, "releases", id, p);
+
+async function deploy(app = fx.app): Promise<Result & { warned: string[] }> {
+  const r = await cutover(["--json", "deploy"], app);
+  assert.equal(r.code, 0, r.stderr);
+  return { ...json<Result>(r), warned: r.stderr.split("\n").filter((l) => l.startsWith("warning:")) };
+}
+
+/** Every file and symlink under dir: path → content or link target. */
+function tree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      const key = path.relative(dir, full);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile()) out.set(key, readFileSync(full, "latin1"));
+      else out.set(key, `-> ${e.name}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The release holds exactly the source (excludes, shared and writable paths aside). */
+function assertSameAsSource(id: string) {
+  const skip = (p: string) => /^(\.git|cutover\.yaml|\.env|storage|bootstrap)(\/|$)/.test(p);
+  const want = [...tree(fx.app)].filter(([p]) => !skip(p));
+  const got = [...tree(rel(id))].filter(([p]) => !skip(p));
+  assert.deepEqual(new Map(got), new Map(want));
+}
+
+const touchAll = (dir: string, when: Date) => {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) utimesSync(path.join(e.parentPath, e.name), when, when);
+};
+
+let last = "";
+
+test("a fresh checkout (every mtime new) with one edit: one file sent, every other one linked", async () => {
+  for (let i = 0; i < 30; i++) fx.file(`src/Mod${i % 3}/Class${i}.php`, `<?php // ${i}\n`);
+  symlinkSync("Mod0", path.join(fx.app, "src/Alias"));
+  const first = await deploy();
+  touchAll(fx.app, new Date(Date.now() + 5000));
+  fx.file("src/Mod1/Class4.php", "<?php // edited\n");
+  const r = await deploy();
+  assert.equal(r.previous, first.release);
+  assert.deepEqual(r.warned, []);
+  assert.equal(r.filesTransferred, 1);
+  for (let i = 0; i < 30; i++) {
+    const p = `src/Mod${i % 3}/Class${i}.php`;
+    const shared = statSync(rel(r.release, p)).ino === statSync(rel(first.release, p)).ino;
+    assert.equal(shared, p !== "src/Mod1/Class4.php", p);
+  }
+  assertSameAsSource(r.release);
+  const verify = await cutover(["verify"], fx.app);
+  assert.equal(verify.code, 0, verify.stderr);
+  last = r.release;
+});
+
+test("a new exclude takes an unchanged file out of the next release", async () => {
+  fx.writeConfig({ exclude: [".git", "cutover.yaml", "src/Mod2/"] });
+  const r = await deploy();
+  assert.deepEqual(r.warned, []);
+  assert.ok(!readdirSync(rel(r.release, "src")).includes("Mod2"));
+  fx.writeConfig();
+  last = (await deploy()).release;
+});
+
+test("a directory of the previous release turned into a link: not followed, every file sent, nothing linked", async () => {
+  // Same sizes and names elsewhere, other content: linking through the link would serve it.
+  const outside = path.join(fx.dir, "outside");
+  mkdirSync(outside, { recursive: true });
+  for (const name of readdirSync(rel(last, "src/Mod0")))
+    if (name.endsWith(".php"))
+      writeFileSync(path.join(outside, name), "x".repeat(statSync(rel(last, `src/Mod0/${name}`)).size));
+  rmSync(rel(last, "src/Mod0"), { recursive: true });
+  symlinkSync(outside, rel(last, "src/Mod0"));
+  fx.file("public/index.php", "<?php echo 'next';\n");
+  const r = await deploy();
+  assert.ok(
+    r.warned.some((w) => /not linked to the previous release's file.*linking none/.test(w)),
+    r.warned.join(" | "),
+  );
+  assertSameAsSource(r.release);
+  const outsideInodes = new Set(readdirSync(outside).map((n) => statSync(path.join(outside, n)).ino));
+  for (const name of readdirSync(rel(r.release, "src/Mod0")))
+    assert.ok(!outsideInodes.has(statSync(rel(r.release, `src/Mod0/${name}`)).ino), name);
+  last = r.release;
+});
+
+test("a file of the previous release turned into a directory: the link fails, every file is sent", async () => {
+  rmSync(rel(last, "src/lib.php"));
+  mkdirSync(rel(last, "src/lib.php"));
+  fx.file("public/index.php", "<?php echo 'again';\n");
+  const r = await deploy();
+  assert.ok(
+    r.warned.some((w) => /cannot hard-link from .*linking none/.test(w)),
+    r.warned.join(" | "),
+  );
+  assertSameAsSource(r.release);
+});
+
+test("over SSH: the second deploy links from the first and sends the one changed file", async () => {
+  const rig = sshRig();
+  after(() => rig.stopAll());
+  const server = await rig.start({ address: "127.0.0.1" });
+  const remote = path.join(fx.dir, "over ssh 'x' ü");
+  fx.writeConfig({}, [sshHost(rig, server, remote)]);
+  const first = await deploy();
+  fx.file("src/lib.php", "<?php function version() { return 'ssh'; }\n");
+  const r = await deploy();
+  assert.deepEqual(r.warned, []);
+  assert.equal(r.filesTransferred, 1);
+  const ino = (id: string, p: string) => statSync(path.join(remote, "releases", id, p)).ino;
+  assert.equal(ino(r.release, "src/Mod0/Class0.php"), ino(first.release, "src/Mod0/Class0.php"));
+  assert.notEqual(ino(r.release, "src/lib.php"), ino(first.release, "src/lib.php"));
+  fx.writeConfig();
+});

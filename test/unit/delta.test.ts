@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkDelta, decideDelta, dirModeCmds, linkCmds, type SourceEntry } from "../../src/plan/delta.js";
+import { manifestEntries } from "../../src/plan/diff.js";
+
+const h = (c: string) => c.repeat(64);
+const source: SourceEntry[] = [
+  { path: ".", type: "d", mode: "755", size: 0 },
+  { path: "src", type: "d", mode: "2755", size: 0 },
+  { path: "src/same.php", type: "f", mode: "644", size: 3, hash: h("a") },
+  { path: "src/edited.php", type: "f", mode: "644", size: 3, hash: h("b") },
+  { path: "src/chmod.sh", type: "f", mode: "755", size: 3, hash: h("c") },
+  { path: "src/new.php", type: "f", mode: "644", size: 5, hash: h("d") },
+  { path: "link", type: "l", mode: "777", size: 3, link: "src" },
+];
+const previous = manifestEntries(
+  [
+    `"src" d 2755`,
+    `"src/same.php" f 644 ${h("a")}`,
+    `"src/edited.php" f 644 ${h("9")}`,
+    `"src/chmod.sh" f 644 ${h("c")}`,
+    `"link" l "src"`,
+    `"gone.php" f 644 ${h("e")}`,
+    `not a manifest line`,
+  ].join("\n"),
+);
+
+test("only files whose mode and content the previous manifest records are linked; the rest is sent", () => {
+  const d = decideDelta(source, previous);
+  assert.deepEqual(d.link, ["src/same.php"]);
+  assert.deepEqual(d.send, ["src/edited.php", "src/chmod.sh", "src/new.php", "link"]);
+  assert.equal(d.sendBytes, 11);
+  assert.deepEqual(
+    d.dirs.map((x) => x.path),
+    [".", "src"],
+  );
+});
+
+test("linking and directory commands stay under the argument limits and keep every path", () => {
+  const many = Array.from({ length: 6000 }, (_, i) => `${"d/".repeat(20)}file-${i}.php`);
+  const cmds = linkCmds("/p/releases/a", "/p/releases/b", {
+    link: many,
+    dirs: [{ path: ".", mode: "755" }],
+    send: [],
+    sendBytes: 0,
+  });
+  assert.ok(cmds.length > 1, "split into several commands");
+  for (const c of cmds) assert.ok(c.argv.join(" ").length < 100_000, "each command under 100 kB");
+  assert.deepEqual(
+    cmds.flatMap((c) => c.argv.slice(6)),
+    many,
+  );
+  const modes = dirModeCmds("/p/releases/b", decideDelta(source, previous));
+  assert.deepEqual(
+    modes.map((c) => c.argv.slice(4)),
+    [
+      ["/p/releases/b", "00755", "."],
+      ["/p/releases/b", "02755", "src"],
+    ],
+  );
+});
+
+/** A host listing: new release entries (type, mode, size, inode, path, link), then the previous release's files. */
+function listing(entries: string[][], previousFiles: string[][]): string {
+  return [...entries.flat(), "@@previous", ...previousFiles.flat(), ""].join("\0");
+}
+const good = [
+  ["d", "2755", "4096", "10", "./src", ""],
+  ["f", "644", "3", "11", "./src/same.php", ""],
+  ["f", "644", "3", "12", "./src/edited.php", ""],
+  ["f", "755", "3", "13", "./src/chmod.sh", ""],
+  ["f", "644", "5", "14", "./src/new.php", ""],
+  ["l", "777", "3", "15", "./link", "src"],
+];
+const prevFiles = [
+  ["11", "./src/same.php"],
+  ["20", "./src/edited.php"],
+];
+
+test("the check passes on exactly the source, and names what differs otherwise", () => {
+  assert.deepEqual(checkDelta(listing(good, prevFiles), source, ["src/same.php"]), []);
+  const bad = good.map((e) => [...e]);
+  bad[1]![3] = "99"; // linked, but not to the previous release's file at that path
+  bad[3]![1] = "644";
+  bad.splice(4, 1);
+  bad.push(["f", "644", "1", "30", "./extra.php", ""]);
+  assert.deepEqual(checkDelta(listing(bad, prevFiles), source, ["src/same.php"]), [
+    "src/chmod.sh: mode 644, not 755",
+    "src/new.php: missing",
+    "src/same.php: not linked to the previous release's file at that path",
+    "extra.php: not in the source",
+  ]);
+  assert.deepEqual(checkDelta(good.flat().join("\0"), source, []), [
+    "the host's listing of the new release is cut short",
+  ]);
+});
