@@ -29,7 +29,7 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   command_timeout:
     "Seconds any one step may run on a host; its whole process group is killed after (default 3600).",
   "upload.compare":
-    "mtime (size + nanosecond mtime, default) or checksum (content: use it from a fresh CI checkout).",
+    "How rsync compares where a deploy has no release to build on (first deploy, in-place): mtime (size + nanosecond mtime, default) or checksum (content). A delta upload always compares content.",
   pools:
     "strategy: blue-green: the host names of the blue and the green pool; a deploy goes to the pool out of the balancer, then the balancer switches to it.",
   balancer:
