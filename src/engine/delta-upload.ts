@@ -1,14 +1,18 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
   checkDelta,
+  type DeltaDecision,
   decideDelta,
   deltaCheckProbe,
   dirModeCmds,
+  inlineable,
   linkCmds,
   type SourceEntry,
+  type Written,
+  writeCmds,
 } from "../plan/delta.js";
 import { manifestEntries } from "../plan/diff.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
@@ -67,21 +71,86 @@ export async function deltaUpload(
     await runStep(ctx, "empty the new release", [shProgram(RESET, [transfer.to], { label: "empty it" })]);
     return classic({ ...transfer, linkDest: [] });
   };
-  const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
-  if (linked.code !== 0)
-    return fallBack(`cannot hard-link from ${base.dir} (${linked.stderr.trim().split("\n")[0] ?? ""})`);
+  const byPath = new Map(source.map((e) => [e.path, e]));
+  const sending = decision.send.map((p) => byPath.get(p)!);
+  const built = inlineable(sending)
+    ? await buildInline(ctx, transfer, base, decision, sending)
+    : await buildWithRsync(ctx, transfer, base, decision);
+  if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
+  const problems = checkDelta(built.listing, source, decision.link, built.written);
+  if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
+  return { files: source.length, filesTransferred: built.files, bytesTransferred: built.bytes };
+}
 
+type Built =
+  | {
+      readonly listing: string;
+      readonly written: readonly string[];
+      readonly files: number;
+      readonly bytes: number;
+    }
+  | { readonly failed: string };
+
+const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
+
+/** A small change: directories, links, the changed files, modes and the check in one round trip. */
+async function buildInline(
+  ctx: StepContext,
+  transfer: Transfer,
+  base: DeltaBase,
+  decision: DeltaDecision,
+  sending: readonly SourceEntry[],
+): Promise<Built> {
+  const written: Written[] = sending.map((e) =>
+    e.type === "l"
+      ? { type: "l", path: e.path, link: e.link ?? "" }
+      : {
+          type: "f",
+          path: e.path,
+          mode: e.mode,
+          mtime: e.mtime ?? "0",
+          base64: readFileSync(path.join(transfer.from, e.path)).toString("base64"),
+        },
+  );
+  const files = sending.filter((e) => e.type === "f");
+  const r = await ctx.executor.run([
+    ...linkCmds(base.dir, transfer.to, decision),
+    ...writeCmds(transfer.to, written),
+    ...dirModeCmds(transfer.to, decision),
+    deltaCheckProbe(
+      transfer.to,
+      base.dir,
+      files.map((e) => e.path),
+    ),
+  ]);
+  if (r.code !== 0) return { failed: firstLine(r.stderr) };
+  return {
+    listing: r.stdout.toString("utf8"),
+    written: files.map((e) => e.path),
+    files: files.length,
+    bytes: files.reduce((n, e) => n + e.size, 0),
+  };
+}
+
+/** A larger change: directories and links, then rsync of the rest, then modes and the check. */
+async function buildWithRsync(
+  ctx: StepContext,
+  transfer: Transfer,
+  base: DeltaBase,
+  decision: DeltaDecision,
+): Promise<Built> {
+  const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
+  if (linked.code !== 0) return { failed: firstLine(linked.stderr) };
   const sent = decision.send.length > 0 ? await sendListed(ctx, transfer, decision.send) : undefined;
   const { stdout } = await runStep(ctx, "check the new release", [
     ...dirModeCmds(transfer.to, decision),
     deltaCheckProbe(transfer.to, base.dir),
   ]);
-  const problems = checkDelta(stdout.toString("utf8"), source, decision.link);
-  if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
   return {
-    files: source.length,
-    filesTransferred: sent?.filesTransferred ?? 0,
-    bytesTransferred: sent?.bytesTransferred ?? 0,
+    listing: stdout.toString("utf8"),
+    written: [],
+    files: sent?.filesTransferred ?? 0,
+    bytes: sent?.bytesTransferred ?? 0,
   };
 }
 

@@ -38,7 +38,8 @@ export async function indexSource(
         hash = createHash("sha256").update(readFileSync(full)).digest("hex");
         cache.set(name, st, hash);
       }
-      entries.push({ path: name, type: "f", mode, size, hash });
+      const mtime = `${st.mtimeNs / 1_000_000_000n}.${String(st.mtimeNs % 1_000_000_000n).padStart(9, "0")}`;
+      entries.push({ path: name, type: "f", mode, size, hash, mtime: st.mtimeNs < 0n ? "-" : mtime });
     } else if (st.isDirectory()) entries.push({ path: name, type: "d", mode, size });
     else if (st.isSymbolicLink())
       entries.push({ path: name, type: "l", mode, size, link: readlinkSync(full) });

@@ -1,5 +1,6 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { ManifestEntry } from "./diff.js";
+import { parseHashes } from "./manifest.js";
 
 /**
  * A delta upload builds the new release from the previous one: every file whose content and mode
@@ -20,6 +21,8 @@ export interface SourceEntry {
   readonly size: number;
   readonly link?: string;
   readonly hash?: string;
+  /** Files: the mtime as "seconds.nanoseconds" since the epoch. */
+  readonly mtime?: string;
 }
 
 export interface DeltaDecision {
@@ -118,40 +121,108 @@ export function dirModeCmds(newDir: string, decision: DeltaDecision): Cmd[] {
   );
 }
 
+/** A change this small is written in the round trip that links: no rsync process pair and channel for it. */
+const INLINE = { entries: 16, fileBytes: 64 * 1024, totalBytes: 256 * 1024 };
+
+/** What cutover writes itself: a file (its content in base64) or a symlink. */
+export type Written =
+  | {
+      readonly type: "f";
+      readonly path: string;
+      readonly mode: string;
+      readonly mtime: string;
+      readonly base64: string;
+    }
+  | { readonly type: "l"; readonly path: string; readonly link: string };
+
+/** True if the entries to send are few and small enough files and symlinks to write inline. */
+export function inlineable(entries: readonly SourceEntry[]): boolean {
+  if (entries.length > INLINE.entries) return false;
+  let total = 0;
+  for (const e of entries) {
+    if (e.type === "l") continue;
+    if (e.type !== "f" || e.size > INLINE.fileBytes || !e.mtime || e.mtime.startsWith("-")) return false;
+    total += e.size;
+  }
+  return total <= INLINE.totalBytes;
+}
+
+// noclobber: each name is created here, never written through something already there.
+const WRITE = `set -e
+cd -- "$1"
+shift
+set -C
+while [ "$#" -ge 5 ]; do
+  kind=$1 p=$2 a=$3 b=$4 c=$5
+  shift 5
+  if [ "$kind" = l ]; then
+    ln -s -- "$a" "$p"
+  else
+    printf '%s' "$c" | base64 -d > "$p"
+    chmod -- "$a" "$p"
+    touch -m -d "@$b" -- "$p"
+  fi
+done
+`;
+
+/** Writes files and symlinks into the new release (their directories exist), content as arguments. */
+export function writeCmds(newDir: string, written: readonly Written[]): Cmd[] {
+  if (written.length === 0) return [];
+  const args = written.flatMap((w) =>
+    w.type === "l"
+      ? ["l", w.path, w.link, "", ""]
+      : ["f", w.path, w.mode.padStart(4, "0"), w.mtime, w.base64],
+  );
+  return [shProgram(WRITE, [newDir, ...args], { label: "write changed files" })];
+}
+
 /** The new release and the previous one's files, as the host sees them (find never follows links). */
 const CHECK = `set -e
-cd -- "$1"
+new=$1 prev=$2
+shift 2
+cd -- "$new"
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%i\\0%p\\0%l\\0'
+printf '@@hashes\\0'
+[ "$#" -eq 0 ] || sha256sum -z -- "$@"
 printf '@@previous\\0'
-cd -- "$2"
+cd -- "$prev"
 find . -type f -printf '%i\\0%p\\0'
 `;
 
-export function deltaCheckProbe(newDir: string, previousDir: string): Cmd {
-  return shProgram(CHECK, [newDir, previousDir], { label: "check the new release" });
+/** Lists the new release (with the hashes of `written`: files cutover wrote itself) and the previous one's files. */
+export function deltaCheckProbe(newDir: string, previousDir: string, written: readonly string[] = []): Cmd {
+  return shProgram(CHECK, [newDir, previousDir, ...written.map((p) => `./${p}`)], {
+    label: "check the new release",
+  });
 }
 
 /**
  * What differs between the host's listing and what the delta meant to build (at most `limit`
- * findings): a missing or extra entry, another type, mode, size or link target, or a linked file
- * whose inode is not the previous release's file at the same path.
+ * findings): a missing or extra entry, another type, mode, size or link target, a file cutover
+ * wrote whose content is not the source's, or a linked file whose inode is not the previous
+ * release's file at the same path. Markers count only where a record starts (types are one letter).
  */
 export function checkDelta(
   output: string,
   source: readonly SourceEntry[],
   linked: readonly string[],
+  written: readonly string[] = [],
   limit = 5,
 ): string[] {
   const fields = output.split("\0");
   const found = new Map<string, { type: string; mode: string; size: number; inode: string; link: string }>();
   let i = 0;
-  for (; i + 5 < fields.length && fields[i] !== "@@previous"; i += 6) {
+  for (; i + 5 < fields.length && fields[i] !== "@@hashes"; i += 6) {
     const [type, mode, size, inode, p, link] = fields.slice(i, i + 6) as string[];
     found.set(p!.slice(2), { type: type!, mode: mode!, size: Number(size), inode: inode!, link: link! });
   }
+  const hashRecords: string[] = [];
+  if (fields[i] === "@@hashes")
+    for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 1) hashRecords.push(fields[i]!);
   if (fields[i] !== "@@previous") return ["the host's listing of the new release is cut short"];
   const previousInode = new Map<string, string>();
   for (i += 1; i + 1 < fields.length; i += 2) previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
+  const hashes = parseHashes(hashRecords);
 
   const problems: string[] = [];
   const note = (p: string, what: string) => {
@@ -174,6 +245,8 @@ export function checkDelta(
     if (inode === undefined || found.get(p)?.inode !== inode)
       note(p, "not linked to the previous release's file at that path");
   }
+  const want = new Map(source.map((e) => [e.path, e.hash]));
+  for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");
   for (const p of found.keys()) if (!expected.has(p)) note(p, "not in the source");
   return problems;
 }

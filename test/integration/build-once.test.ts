@@ -112,25 +112,34 @@ test("a byte flipped in one host's upload: that host refuses, nobody switches", 
   appendFileSync(path.join(fx.app, "src/lib.php"), "// changed\n");
   const before = paths.map(live);
   const counted = runs();
-  // Real executors; after web2's upload, one byte of one uploaded file changes (a new inode: the
-  // earlier releases it may be hard-linked to stay intact).
+  // Real executors; once web2's upload is done (an rsync, or the delta's checked round trip), one byte
+  // of one uploaded file changes (a new inode: the earlier releases it may be linked to stay intact).
+  let flipped = false;
   const corrupting: ExecutorFactory = (host, stage, controlPath) => {
     const real = systemExecutors(host, stage, controlPath);
+    const flip = (releaseDir: string) => {
+      if (host.name !== "web2" || flipped) return;
+      flipped = true;
+      const file = path.join(releaseDir, "vendor/autoload.php");
+      const bytes = readFileSync(file);
+      bytes[0] = bytes[0]! ^ 1;
+      writeFileSync(`${file}.flip`, bytes);
+      renameSync(`${file}.flip`, file);
+    };
     return {
       host: real.host,
-      run: (cmds, o) => real.run(cmds, o),
+      run: async (cmds, o) => {
+        const result = await real.run(cmds, o);
+        const check = cmds.find((c) => c.label === "check the new release");
+        if (check) flip(check.argv[4]!);
+        return result;
+      },
       connect: () => real.connect(),
       interrupt: () => real.interrupt(),
       close: () => real.close(),
       transfer: async (t, o) => {
         const stats = await real.transfer(t, o);
-        if (host.name === "web2" && t.directory) {
-          const file = path.join(t.to, "vendor/autoload.php");
-          const bytes = readFileSync(file);
-          bytes[0] = bytes[0]! ^ 1;
-          writeFileSync(`${file}.flip`, bytes);
-          renameSync(`${file}.flip`, file);
-        }
+        if (t.directory) flip(t.to);
         return stats;
       },
     };

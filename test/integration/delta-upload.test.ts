@@ -126,7 +126,7 @@ test("a file of the previous release turned into a directory: the link fails, ev
   fx.file("public/index.php", "<?php echo 'again';\n");
   const r = await deploy();
   assert.ok(
-    r.warned.some((w) => /cannot hard-link from .*linking none/.test(w)),
+    r.warned.some((w) => /cannot build the release from .*linking none/.test(w)),
     r.warned.join(" | "),
   );
   assertSameAsSource(r.release);

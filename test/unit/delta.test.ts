@@ -60,9 +60,9 @@ test("linking and directory commands stay under the argument limits and keep eve
   );
 });
 
-/** A host listing: new release entries (type, mode, size, inode, path, link), then the previous release's files. */
-function listing(entries: string[][], previousFiles: string[][]): string {
-  return [...entries.flat(), "@@previous", ...previousFiles.flat(), ""].join("\0");
+/** A host listing: new release entries (type, mode, size, inode, path, link), hashes, the previous release's files. */
+function listing(entries: string[][], previousFiles: string[][], hashes: string[] = []): string {
+  return [...entries.flat(), "@@hashes", ...hashes, "@@previous", ...previousFiles.flat(), ""].join("\0");
 }
 const good = [
   ["d", "2755", "4096", "10", "./src", ""],
@@ -89,6 +89,14 @@ test("the check passes on exactly the source, and names what differs otherwise",
     "src/new.php: missing",
     "src/same.php: not linked to the previous release's file at that path",
     "extra.php: not in the source",
+  ]);
+  const written = ["src/new.php"];
+  assert.deepEqual(
+    checkDelta(listing(good, prevFiles, [`${h("d")}  ./src/new.php`]), source, [], written),
+    [],
+  );
+  assert.deepEqual(checkDelta(listing(good, prevFiles, [`${h("0")}  ./src/new.php`]), source, [], written), [
+    "src/new.php: content is not the source's",
   ]);
   assert.deepEqual(checkDelta(good.flat().join("\0"), source, []), [
     "the host's listing of the new release is cut short",
