@@ -6,6 +6,7 @@ import {
   parseListing,
   unhashed,
 } from "../plan/manifest.js";
+import { recallManifest } from "./manifest-cache.js";
 import { runStep, type StepContext } from "./steps.js";
 
 const BATCH = 500;
@@ -15,10 +16,11 @@ export async function listRelease(
   ctx: StepContext,
   title: string,
   dir: string,
-  reuse?: { dir: string; manifest: string },
+  reuse?: { dir: string; manifest: string; checksum?: string },
 ): Promise<Listing> {
-  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, reuse)]);
-  const listing = parseListing(stdout.toString("utf8"));
+  const known = reuse?.checksum ? recallManifest(reuse.checksum) : undefined;
+  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, reuse, known !== undefined)]);
+  const listing = parseListing(stdout.toString("utf8"), known);
   const missing = unhashed(listing);
   if (missing.length === 0) return listing;
   const hashes = new Map(listing.hashes);

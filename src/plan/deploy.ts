@@ -145,7 +145,8 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), cmd(["mkdir", "--", rel])],
   });
 
-  steps.push(...releaseContent(ctx, l, linkSources(facts, previous), deltaBase(facts, l, previous)));
+  const base = deltaBase(facts, l, previous);
+  steps.push(...releaseContent(ctx, l, linkSources(facts, previous), base));
 
   steps.push(...sharedSteps(ctx, l));
 
@@ -168,7 +169,9 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
   steps.push({
     kind: "seal",
     title: "record manifest and checksum",
-    reuse: newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined,
+    reuse:
+      base ??
+      (newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined),
   });
   if (stage.hooks.before_switch.length > 0) {
     steps.push({

@@ -20,14 +20,24 @@ if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
   printf '@@previous\\0'
   (cd -- "$2" && find . -type f -links +1 -printf '%i\\0%p\\0')
   printf '@@manifest\\0'
-  cat -- "$3"
+  [ -n "$4" ] || cat -- "$3"
 else
   find . -type f -exec sha256sum -z -- {} +
 fi
 `;
 
-export function manifestProbe(releaseDir: string, previous?: { dir: string; manifest: string }): Cmd {
-  return shProgram(LIST, [releaseDir, previous?.dir ?? "", previous?.manifest ?? ""]);
+/** `haveManifest`: this machine has the previous manifest already (checked by its checksum); it is not sent. */
+export function manifestProbe(
+  releaseDir: string,
+  previous?: { dir: string; manifest: string },
+  haveManifest = false,
+): Cmd {
+  return shProgram(LIST, [
+    releaseDir,
+    previous?.dir ?? "",
+    previous?.manifest ?? "",
+    haveManifest ? "known" : "",
+  ]);
 }
 
 const HASH = `set -e
@@ -93,7 +103,7 @@ export function jsonString(text: string): string | undefined {
   }
 }
 
-export function parseListing(output: string): Listing {
+export function parseListing(output: string, knownManifest?: string): Listing {
   const fields = output.split("\0");
   if (fields[0] !== "@@entries") throw new Error("unexpected manifest listing");
   const entries: Entry[] = [];
@@ -119,7 +129,7 @@ export function parseListing(output: string): Listing {
     const previousPathOfInode = new Map<string, string>();
     for (i += 1; i < fields.length && fields[i] !== "@@manifest"; i += 2)
       previousPathOfInode.set(fields[i]!, fields[i + 1] ?? "");
-    const recorded = manifestHashes(fields.slice(i + 1).join("\0"));
+    const recorded = manifestHashes(knownManifest ?? fields.slice(i + 1).join("\0"));
     for (const e of entries) {
       if (e.type !== "f" || hashes.has(e.path)) continue;
       const previousPath = previousPathOfInode.get(e.inode);

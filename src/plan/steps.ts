@@ -56,5 +56,6 @@ export type Step =
   | {
       readonly kind: "seal";
       readonly title: string;
-      readonly reuse?: { readonly dir: string; readonly manifest: string };
+      /** A good earlier release whose manifest's hashes files linked to it take (its checksum when recorded). */
+      readonly reuse?: { readonly dir: string; readonly manifest: string; readonly checksum?: string };
     };
