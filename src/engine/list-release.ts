@@ -28,5 +28,5 @@ export async function listRelease(
     const out = await runStep(ctx, title, [hashProbe(dir, missing.slice(i, i + BATCH))]);
     parseHashes(out.stdout.toString("utf8").split("\0"), hashes);
   }
-  return { entries: listing.entries, hashes };
+  return { ...listing, hashes };
 }

@@ -1,18 +1,18 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
+import { filesToScan, parseScan, SCAN_LINES, scanCmds } from "../integrations/php/current-scan.js";
 import { parseReports, type RuntimeReport } from "../integrations/php/runtime-script.js";
 import {
   askPool,
   installRuntime,
-  parseScan,
   type RuntimeFiles,
   removeRuntime,
   requestScript,
   runtimeFiles,
-  scanForCurrentPath,
 } from "../integrations/php/steps.js";
 import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
 import type { Layout } from "../plan/layout.js";
+import type { Listing } from "../plan/manifest.js";
 import { cmd } from "../shell/cmd.js";
 import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
@@ -56,19 +56,28 @@ export async function withRuntime<T>(
   }
 }
 
-/** Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request. */
+/**
+ * Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request.
+ * Reads only what the previous release's findings do not cover (integrations/php/current-scan.ts);
+ * returns this release's findings to record, when all are known.
+ */
 export async function scanCurrentPaths(
   t: Host,
   stage: ResolvedStage,
   release: string,
+  listing: Listing,
+  previousFindings: readonly string[] | undefined,
   emit: Emit,
-): Promise<void> {
-  const { stdout } = await runStep({ executor: t.executor, emit }, "scan for paths through current", [
-    scanForCurrentPath(t.layout, release),
-  ]);
-  const hits = parseScan(stdout.toString("utf8"), t.layout.release(release));
-  if (hits.length === 0) return;
-  const message = `${t.host.name}: the release names ${t.layout.current}/ in ${hits.length}${hits.length === 50 ? "+" : ""} place${hits.length === 1 ? "" : "s"}: such paths resolve current again in mid-request and can mix two releases`;
+): Promise<readonly string[] | undefined> {
+  const files = filesToScan(listing, previousFindings);
+  const cmds = files?.length === 0 ? [] : scanCmds(t.layout.release(release), `${t.layout.current}/`, files);
+  const output =
+    cmds.length > 0
+      ? await runStep({ executor: t.executor, emit }, "scan for paths through current", cmds)
+      : undefined;
+  const { hits, files: found } = parseScan(output?.stdout.toString("utf8") ?? "", listing);
+  if (hits.length === 0) return found;
+  const message = `${t.host.name}: the release names ${t.layout.current}/ in ${hits.length}${hits.length === SCAN_LINES ? "+" : ""} place${hits.length === 1 ? "" : "s"}: such paths resolve current again in mid-request and can mix two releases`;
   if (stage.php.forbidCurrentPaths) {
     throw new CutoverError("current-paths", message, {
       detail: hits.slice(0, 10),
@@ -76,6 +85,7 @@ export async function scanCurrentPaths(
     });
   }
   emit({ type: "warning", host: t.host.name, message: `${message}; first: ${hits.slice(0, 3).join(" | ")}` });
+  return found;
 }
 
 /**

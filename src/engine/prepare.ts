@@ -82,9 +82,6 @@ export async function prepareHost(
         case "verify-upload":
           await verifyUpload(ctx, step.title, plan.layout.release(releaseId), step.checksum);
           break;
-        case "scan-current":
-          await scanCurrentPaths(target, stage, releaseId, emit);
-          break;
         case "php-warmup":
           await warmUp(target, stage, releaseId, emit);
           break;
@@ -94,6 +91,15 @@ export async function prepareHost(
         case "seal": {
           const rel = plan.layout.release(releaseId);
           const listing = await listRelease(ctx, step.title, rel, step.reuse);
+          const currentPaths = await scanCurrentPaths(
+            target,
+            stage,
+            releaseId,
+            listing,
+            step.reuse?.currentPaths,
+            emit,
+          );
+          if (currentPaths) meta = { ...meta, current_paths: currentPaths };
           const manifest = buildManifest(
             listing,
             stage.writableDirs.map((w) => w.path),

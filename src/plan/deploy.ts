@@ -113,8 +113,14 @@ function linkSources(facts: HostFacts, live: string | undefined): string[] {
 function deltaBase(facts: HostFacts, l: Layout, live: string | undefined): DeltaBase | undefined {
   for (const source of linkSources(facts, live)) {
     const id = source.slice(3);
-    const checksum = facts.metas.get(id)?.checksum;
-    if (checksum) return { dir: l.release(id), manifest: l.releaseManifest(id), checksum };
+    const meta = facts.metas.get(id);
+    if (meta?.checksum)
+      return {
+        dir: l.release(id),
+        manifest: l.releaseManifest(id),
+        checksum: meta.checksum,
+        currentPaths: meta.current_paths,
+      };
   }
   return undefined;
 }
@@ -162,7 +168,6 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   if (stage.hooks.build.length > 0)
     steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(hooks, "build", rel) });
-  steps.push({ kind: "scan-current", title: "scan for paths through current" });
   if (stage.php.pools.length > 0 && stage.php.warmup.length > 0)
     steps.push({ kind: "php-warmup", title: "warm up OPcache" });
   const newestGood = linkSources(facts, previous)[0]?.slice(3);

@@ -64,6 +64,8 @@ interface Entry {
 export interface Listing {
   readonly entries: readonly Entry[];
   readonly hashes: ReadonlyMap<string, string>;
+  /** Files whose hash came from the previous release (the same inode), with their path there. */
+  readonly reused: ReadonlyMap<string, string>;
 }
 
 export function parseHashes(
@@ -125,6 +127,7 @@ export function parseListing(output: string, knownManifest?: string): Listing {
   const hashRecords: string[] = [];
   for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 1) hashRecords.push(fields[i]!);
   const hashes = parseHashes(hashRecords);
+  const reused = new Map<string, string>();
   if (fields[i] === "@@previous") {
     const previousPathOfInode = new Map<string, string>();
     for (i += 1; i < fields.length && fields[i] !== "@@manifest"; i += 2)
@@ -134,10 +137,13 @@ export function parseListing(output: string, knownManifest?: string): Listing {
       if (e.type !== "f" || hashes.has(e.path)) continue;
       const previousPath = previousPathOfInode.get(e.inode);
       const hash = previousPath === undefined ? undefined : recorded.get(previousPath);
-      if (hash) hashes.set(e.path, hash);
+      if (hash) {
+        hashes.set(e.path, hash);
+        reused.set(e.path, previousPath!);
+      }
     }
   }
-  return { entries, hashes };
+  return { entries, hashes, reused };
 }
 
 /** Files the listing has no hash for (hard-linked to something other than the previous release). */

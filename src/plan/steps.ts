@@ -30,6 +30,8 @@ export interface DeltaBase {
   readonly dir: string;
   readonly manifest: string;
   readonly checksum: string;
+  /** The files its scan for paths through current found, when it recorded them all. */
+  readonly currentPaths?: readonly string[];
 }
 
 export type Step =
@@ -42,8 +44,6 @@ export type Step =
       readonly delta?: DeltaBase;
     }
   | { readonly kind: "hook"; readonly title: string; readonly hook: HookName; readonly cmds: readonly Cmd[] }
-  /** Searches the release for the literal DEPLOY_PATH/current; warns, or refuses when configured. */
-  | { readonly kind: "scan-current"; readonly title: string }
   /** Installs the PHP runtime helpers and compiles the release's PHP files in every pool. */
   | { readonly kind: "php-warmup"; readonly title: string }
   /** Requests scripts of the new release through php-fpm (a preview: the old release still serves). */
@@ -52,10 +52,13 @@ export type Step =
   | { readonly kind: "git-describe"; readonly title: string; readonly cmds: readonly Cmd[] }
   /** Lists and hashes the uploaded release; refuses it unless its checksum is the local build's (build once). */
   | { readonly kind: "verify-upload"; readonly title: string; readonly checksum: string }
-  /** Lists and hashes the release, records manifest and checksum, marks it ready. */
+  /**
+   * Lists and hashes the release, searches it for the literal DEPLOY_PATH/current (warns, or refuses
+   * when configured), records manifest and checksum.
+   */
   | {
       readonly kind: "seal";
       readonly title: string;
-      /** A good earlier release whose manifest's hashes files linked to it take (its checksum when recorded). */
-      readonly reuse?: { readonly dir: string; readonly manifest: string; readonly checksum?: string };
+      /** A good earlier release whose hashes (and scan findings) files linked to it take. */
+      readonly reuse?: Omit<DeltaBase, "checksum"> & { readonly checksum?: string };
     };

@@ -17,11 +17,12 @@ function stepLines(step: Step): string[] {
         `list and sha256 every uploaded file; refuse the release unless its manifest checksum is the local build's (${step.checksum})`,
       ];
     case "transfer":
-      return [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
-    case "scan-current":
-      return [
-        "grep the release for the literal DEPLOY_PATH/current/ (warn; refuse with php.forbid_current_paths)",
-      ];
+      return step.delta
+        ? [
+            `build from ${step.delta.dir}: hard-link each file whose mode and sha256 its manifest records, send the rest (written in one round trip when small, else rsync --files-from), set directory modes, check the result against the source (anything amiss: empty the release, send every file, link none); without that manifest:`,
+            `rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`,
+          ]
+        : [`rsync ${quoteArgv(rsyncArgs(step.transfer, step.transfer.to))}`];
     case "php-warmup":
       return [
         "write the FastCGI client and runtime script to .cutover/tmp; opcache_compile_file the release's PHP files in every pool",
@@ -32,7 +33,7 @@ function stepLines(step: Step): string[] {
       ];
     case "seal":
       return [
-        "list and sha256 every file of the release; write its manifest and checksum; sync; mark it ready",
+        "list and sha256 every file of the release (hashes of files linked to the previous release reused); grep new files (and those the previous release's scan found) for the literal DEPLOY_PATH/current/ (warn; refuse with php.forbid_current_paths); write its manifest and checksum; sync; mark it ready",
       ];
   }
 }

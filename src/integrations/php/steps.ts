@@ -113,23 +113,3 @@ const GET = `"$1" "$2" "$3" "$4"
 export function requestScript(php: PhpSettings, files: RuntimeFiles, address: string, script: string): Cmd {
   return shProgram(GET, [php.binary, files.client, address, script]);
 }
-
-const SCAN = `rel=$1 needle=$2
-grep -rIn -F -e "$needle" -- "$rel" 2>/dev/null | head -n 50
-exit 0
-`;
-
-/**
- * Finds the literal `DEPLOY_PATH/current` in the new release (generated caches included): code that
- * names `current` resolves it again in mid-request and can mix two releases.
- */
-export function scanForCurrentPath(l: Layout, release: string): Cmd {
-  return shProgram(SCAN, [l.release(release), `${l.current}/`]);
-}
-
-export function parseScan(output: string, releaseDir: string): string[] {
-  return output
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => (line.startsWith(`${releaseDir}/`) ? line.slice(releaseDir.length + 1) : line));
-}
