@@ -1,4 +1,3 @@
-import { blueGreenDeploy, idlePoolStage } from "../engine/blue-green.js";
 import { deploy } from "../engine/deploy.js";
 import { dryRunDeploy, dryRunRollback } from "../engine/dry-run.js";
 import type { PoolSwitch } from "../engine/pool-switch.js";
@@ -8,7 +7,6 @@ import { probeText } from "../probe/report.js";
 import { planJson, planText } from "../report/plan-text.js";
 import { deploySummary } from "../report/summary.js";
 import { withTimings } from "../report/timings.js";
-import { switchText } from "./blue-green.js";
 import { type CommandContext, withSignals } from "./context.js";
 import { hostList, positiveInt, seconds } from "./options.js";
 
@@ -30,8 +28,10 @@ export async function deployCommand(
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
   const parallel = positiveInt(opts.parallel, "--parallel", undefined);
+  // Blue-green's code loads only for its stages (it brings Node's http, to measure the switch).
+  const blueGreen = stage.blueGreen ? await import("../engine/blue-green.js") : undefined;
   if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts, opts.ref);
+    const dry = await dryRunDeploy(blueGreen ? await blueGreen.idlePoolStage(stage) : stage, hosts, opts.ref);
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
   }
@@ -43,7 +43,7 @@ export async function deployCommand(
     stage.probe?.concurrency ?? 16,
   );
   const timed = withTimings(opts.timings, ctx.emit);
-  const run = stage.blueGreen ? blueGreenDeploy : deploy;
+  const run = blueGreen?.blueGreenDeploy ?? deploy;
   const result = await withSignals((signal) =>
     run({
       stage,
@@ -62,7 +62,7 @@ export async function deployCommand(
   const text = [
     deploySummary("deploy", result),
     ...(result.probe ? [probeText(result.probe)] : []),
-    ...(poolSwitch ? [switchText(poolSwitch)] : []),
+    ...(poolSwitch ? [(await import("./blue-green.js")).switchText(poolSwitch)] : []),
   ].join("\n");
   ctx.print(...timed.print(text, result));
   ctx.failed(result);

@@ -1,0 +1,34 @@
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ExitCode } from "../errors.js";
+import { loadWithCodeCache } from "./code-cache.js";
+
+/**
+ * dist/cutover.mjs, what bin/cutover.js imports: loads the CLI bundle (dist/cli.cjs) with V8's
+ * code cache, runs it, and then saves the cache if it had none. Kept apart from the bundle, and
+ * small: it is what every run compiles without a cache.
+ */
+export async function main(argv: readonly string[]): Promise<ExitCode> {
+  const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli.cjs");
+  const cli = loadWithCodeCache(bundle, cacheDir(), runKind(argv));
+  const code = await (cli.exports as { main: (argv: readonly string[]) => Promise<ExitCode> }).main(argv);
+  cli.save();
+  return code;
+}
+
+/** $XDG_CACHE_HOME/cutover, else ~/.cache/cutover; none without a home directory. */
+function cacheDir(): string | undefined {
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, "cutover");
+  const home = os.homedir();
+  return home ? path.join(home, ".cache", "cutover") : undefined;
+}
+
+/**
+ * A cache holds the functions its run compiled: deploys (and rollbacks, and pull, which deploys)
+ * get their own, so a first `cutover --version` does not leave them a cache of little use.
+ */
+function runKind(argv: readonly string[]): string {
+  return argv.some((a) => a === "deploy" || a === "rollback" || a === "pull") ? "deploy" : "cli";
+}
