@@ -17,12 +17,12 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
   return code;
 }
 
-/** $XDG_CACHE_HOME/cutover, else ~/.cache/cutover; none without a home directory. */
+/** $XDG_CACHE_HOME/cutover/code-cache (~/.cache by default); none without a home directory. */
 function cacheDir(): string | undefined {
   const xdg = process.env.XDG_CACHE_HOME;
-  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, "cutover");
   const home = os.homedir();
-  return home ? path.join(home, ".cache", "cutover") : undefined;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : home ? path.join(home, ".cache") : undefined;
+  return base === undefined ? undefined : path.join(base, "cutover", "code-cache");
 }
 
 /**

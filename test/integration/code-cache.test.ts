@@ -143,7 +143,7 @@ test("the CLI: its first run saves a cache per kind of run, the next runs use it
   const fx = fixture();
   after(() => fx.cleanup());
   const env = { XDG_CACHE_HOME: xdg };
-  const dir = path.join(xdg, "cutover");
+  const dir = path.join(xdg, "cutover", "code-cache");
   const mtimes = () => new Map(cacheFiles(dir).map((f) => [f, lstatSync(path.join(dir, f)).mtimeMs]));
 
   const version = await cutover(["--version"], work, env);
