@@ -5,7 +5,7 @@ import type { ExitCode } from "../errors.js";
 import { loadWithCodeCache } from "./code-cache.js";
 
 /**
- * dist/cutover.mjs, what bin/cutover.js imports: loads the CLI bundle (dist/cli.cjs) with V8's
+ * dist/cutover.cjs, what bin/cutover.js requires: loads the CLI bundle (dist/cli.cjs) with V8's
  * code cache, runs it, and then saves the cache if it had none. Kept apart from the bundle, and
  * small: it is what every run compiles without a cache.
  */
