@@ -53,7 +53,7 @@ const hook = path.join(root, "bench/first-spawn-hook.cjs");
 
 // One run of each kind first, so the code cache holds what each kind of run compiles.
 run([bin, "--version"], modes["code cache"]);
-run([bin, "deploy", "-q"], modes["code cache"]);
+run(["--require", hook, bin, "deploy", "-q"], modes["code cache"]);
 for (let i = 0; i < runs; i++) {
   add("node (empty script)", run([empty], {}).ms);
   for (const mode of Object.keys(modes) as Mode[]) {

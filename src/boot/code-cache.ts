@@ -23,7 +23,7 @@ import vm from "node:vm";
  * cache of its own (module.enableCompileCache came in 22.1), so the bundle is run as a vm.Script.
  *
  * V8 checks a cache only against the source's length, so the file name is a hash of the source
- * itself (and of Node's version and architecture): a changed bundle never meets old bytecode.
+ * itself (and of Node's version, architecture and flags): a changed bundle never meets old bytecode.
  * The cache is best effort: a directory that is not private to this user, a file that is not
  * ours, an unreadable or rejected cache, a failed write, each only means compiling as usual.
  */
@@ -42,8 +42,10 @@ const KEEP = 8;
 
 export function loadWithCodeCache(file: string, cacheDir: string | undefined, kind: string): CachedModule {
   const source = readFileSync(file, "utf8");
+  // V8 also refuses a cache made under other flags: runs with other flags get caches of their own.
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");
   const key = createHash("sha256")
-    .update(`${process.version} ${process.arch}\0`)
+    .update(`${process.version} ${process.arch} ${flags}\0`)
     .update(source)
     .digest("hex");
   const dir = cacheDir !== undefined && privateDir(cacheDir) ? cacheDir : undefined;

@@ -40,9 +40,15 @@ const source = (answer: number) =>
   `const parts = [];\nfor (let i = 0; i < 3; i++) parts.push(i);\nexports.answer = () => ${answer} + parts.length - 3;\nexports.file = __filename;\n`;
 const answer = (exports: unknown) => (exports as { answer: () => number }).answer();
 /** Loads the bundle in a new process, runs answer() and saves the cache, as the CLI does. */
-function load(bundle: string, cache: string | undefined, kind: string): { cache: string; answer: number } {
+function load(
+  bundle: string,
+  cache: string | undefined,
+  kind: string,
+  nodeFlags: string[] = [],
+): { cache: string; answer: number } {
   const helper = path.join(ROOT, "test/helpers/code-cache-load.ts");
-  const out = execFileSync(process.execPath, ["--import", "tsx", helper, bundle, cache ?? "-", kind], {
+  const args = [...nodeFlags, "--import", "tsx", helper, bundle, cache ?? "-", kind];
+  const out = execFileSync(process.execPath, args, {
     cwd: ROOT,
     encoding: "utf8",
   });
@@ -84,6 +90,16 @@ test("a changed bundle of the same length never runs the old bytecode (V8 alone 
   const exports: Record<string, unknown> = {};
   (script.runInThisContext() as (e: unknown, ...rest: unknown[]) => void)(exports, null, {}, bundle, "");
   assert.equal(answer(exports), 42, "and ran the old code");
+});
+
+test("runs with other Node flags keep a cache of their own instead of overwriting each other's", () => {
+  const { bundle, cache } = setup(42);
+  load(bundle, cache, "cli");
+  // V8 refuses a cache made under other flags ("rejected"): a key of its own avoids that.
+  assert.deepEqual(load(bundle, cache, "cli", ["--stack-size=900"]), { cache: "none", answer: 42 });
+  assert.equal(cacheFiles(cache).length, 2);
+  assert.equal(load(bundle, cache, "cli", ["--stack-size=900"]).cache, "used");
+  assert.equal(load(bundle, cache, "cli").cache, "used");
 });
 
 test("a corrupt cache file is rejected, the bundle still runs, and a good cache replaces it", () => {
