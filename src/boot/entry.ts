@@ -20,9 +20,17 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
 /** $XDG_CACHE_HOME/cutover/code-cache (~/.cache by default); none without a home directory. */
 function cacheDir(): string | undefined {
   const xdg = process.env.XDG_CACHE_HOME;
-  const home = os.homedir();
-  const base = xdg && path.isAbsolute(xdg) ? xdg : home ? path.join(home, ".cache") : undefined;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : homeCache();
   return base === undefined ? undefined : path.join(base, "cutover", "code-cache");
+}
+
+function homeCache(): string | undefined {
+  try {
+    const home = os.homedir(); // throws without $HOME and without a passwd entry
+    return home ? path.join(home, ".cache") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
