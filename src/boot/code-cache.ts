@@ -31,7 +31,10 @@ export interface CachedModule {
   readonly exports: unknown;
   /** How this load went: "used" (cache accepted), "rejected" (V8 refused it), "none". */
   readonly cache: "used" | "rejected" | "none";
-  /** Writes the cache if there was none or V8 rejected it; after the run, so it holds what ran. */
+  /**
+   * Writes the cache (making its directory) if there was none or V8 rejected it; after the run,
+   * so it holds what ran. Loading alone writes nothing.
+   */
   save(): void;
 }
 
@@ -48,9 +51,8 @@ export function loadWithCodeCache(file: string, cacheDir: string | undefined, ki
     .update(`${process.version} ${process.arch} ${flags}\0`)
     .update(source)
     .digest("hex");
-  const dir = cacheDir !== undefined && privateDir(cacheDir) ? cacheDir : undefined;
-  const cacheFile = dir === undefined ? undefined : path.join(dir, `${key}.${kind}.v8`);
-  const cachedData = cacheFile === undefined ? undefined : readOwnFile(cacheFile);
+  const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `${key}.${kind}.v8`);
+  const cachedData = cacheFile !== undefined && isPrivateDir(cacheDir!) ? readOwnFile(cacheFile) : undefined;
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const cache = cachedData === undefined ? "none" : script.cachedDataRejected ? "rejected" : "used";
   const module = { exports: {} as unknown };
@@ -62,12 +64,14 @@ export function loadWithCodeCache(file: string, cacheDir: string | undefined, ki
     },
     cache,
     save() {
-      if (dir === undefined || cacheFile === undefined || cache === "used") return;
+      if (cacheDir === undefined || cacheFile === undefined || cache === "used") return;
       try {
+        mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+        if (!isPrivateDir(cacheDir)) return;
         const temporary = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(temporary, script.createCachedData(), { mode: 0o600, flag: "wx" });
         renameSync(temporary, cacheFile);
-        pruneOld(dir);
+        pruneOld(cacheDir);
       } catch {
         // best effort: the next run compiles as this one did
       }
@@ -75,10 +79,9 @@ export function loadWithCodeCache(file: string, cacheDir: string | undefined, ki
   };
 }
 
-/** A directory only this user can write to (made if missing); anything else is not used. */
-function privateDir(dir: string): boolean {
+/** A directory of this user's that no one else can write to; anything else is not used. */
+function isPrivateDir(dir: string): boolean {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const s = lstatSync(dir);
     return s.isDirectory() && s.uid === process.getuid?.() && (s.mode & 0o022) === 0;
   } catch {

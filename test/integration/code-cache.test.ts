@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -154,14 +155,17 @@ test("only the newest 8 cache files are kept, and files not named like them are 
   assert.ok(left.includes("notes.txt"));
 });
 
-test("the CLI: its first run saves a cache per kind of run, the next runs use it and print the same", async () => {
+test("the CLI: its first good run saves a cache per kind of run, the next runs use it and print the same", async () => {
   const xdg = path.join(work, "xdg home");
   const fx = fixture();
   after(() => fx.cleanup());
   const env = { XDG_CACHE_HOME: xdg };
-  const dir = path.join(xdg, "cutover", "code-cache");
+  const dir = path.join(xdg, "cutover-code-cache");
   const mtimes = () => new Map(cacheFiles(dir).map((f) => [f, lstatSync(path.join(dir, f)).mtimeMs]));
 
+  const refused = await cutover(["deploy"], work, env);
+  assert.equal(refused.code, 2, "no cutover.yaml here");
+  assert.equal(existsSync(xdg), false, "a run that failed leaves no cache, nor its directory");
   const version = await cutover(["--version"], work, env);
   assert.equal(version.code, 0, version.stderr);
   assert.deepEqual(
