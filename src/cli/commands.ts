@@ -1,30 +1,13 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { blueGreenDeploy, idlePoolStage } from "../engine/blue-green.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
-import type { PoolSwitch } from "../engine/pool-switch.js";
 import type { ExitCode } from "../errors.js";
-import {
-  deploy,
-  dryRunDeploy,
-  dryRunRollback,
-  EXIT,
-  initTemplate,
-  listReleases,
-  readHistory,
-  rollback,
-  usageError,
-  verify,
-} from "../index.js";
+import { EXIT, initTemplate, listReleases, readHistory, usageError, verify } from "../index.js";
 import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js";
-import { probeText } from "../probe/report.js";
-import { planJson, planText } from "../report/plan-text.js";
-import { deploySummary, historyTable, releasesTable, verifyTable } from "../report/summary.js";
-import { withTimings } from "../report/timings.js";
-import { switchText } from "./blue-green.js";
-import { type CommandContext, withSignals } from "./context.js";
-import { hostList, positiveInt, seconds } from "./options.js";
+import { historyTable, releasesTable, verifyTable } from "../report/summary.js";
+import type { CommandContext } from "./context.js";
+import { hostList, positiveInt } from "./options.js";
 import { schemaReference } from "./package-info.js";
 
 /** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
@@ -32,62 +15,6 @@ export { adoptCommand, cleanupCommand, unlockCommand } from "./housekeeping.js";
 export { logCommand } from "./log-command.js";
 /** pull and agent: the server keeps itself at a ref of the repository. */
 export { agentCommand, pullCommand } from "./pull-command.js";
-
-export async function deployCommand(
-  ctx: CommandContext,
-  stageName: string | undefined,
-  opts: {
-    hosts?: string;
-    lockWait?: string;
-    parallel?: string;
-    probe?: string;
-    probeConcurrency?: string;
-    force?: boolean;
-    timings?: boolean;
-    ref?: string;
-  },
-): Promise<ExitCode> {
-  const stage = ctx.stage(stageName);
-  const hosts = hostList(opts.hosts);
-  const parallel = positiveInt(opts.parallel, "--parallel", undefined);
-  if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(stage.blueGreen ? await idlePoolStage(stage) : stage, hosts, opts.ref);
-    ctx.print(planText(dry), planJson(dry));
-    return EXIT.ok;
-  }
-  const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
-  const probeUrl = opts.probe ?? stage.probe?.url;
-  const concurrency = positiveInt(
-    opts.probeConcurrency,
-    "--probe-concurrency",
-    stage.probe?.concurrency ?? 16,
-  );
-  const timed = withTimings(opts.timings, ctx.emit);
-  const run = stage.blueGreen ? blueGreenDeploy : deploy;
-  const result = await withSignals((signal) =>
-    run({
-      stage,
-      hosts,
-      lockWaitSeconds,
-      parallel,
-      force: opts.force,
-      emit: timed.emit,
-      ref: opts.ref,
-      signal,
-      command: `cutover ${ctx.argv.join(" ")}`,
-      probe: probeUrl ? { url: probeUrl, concurrency } : undefined,
-    }),
-  );
-  const poolSwitch = "switch" in result && result.switch ? (result.switch as PoolSwitch) : undefined;
-  const text = [
-    deploySummary("deploy", result),
-    ...(result.probe ? [probeText(result.probe)] : []),
-    ...(poolSwitch ? [switchText(poolSwitch)] : []),
-  ].join("\n");
-  ctx.print(...timed.print(text, result));
-  ctx.failed(result);
-  return result.exitCode;
-}
 
 export async function serverConfigCommand(
   ctx: CommandContext,
@@ -168,49 +95,6 @@ export async function diffCommand(
     .join("\n");
   ctx.print(human, diffs);
   return EXIT.ok;
-}
-
-export async function rollbackCommand(
-  ctx: CommandContext,
-  stageName: string | undefined,
-  opts: {
-    to?: string;
-    force?: boolean;
-    hosts?: string;
-    lockWait?: string;
-    restoreShared?: boolean;
-    timings?: boolean;
-  },
-): Promise<ExitCode> {
-  const stage = ctx.stage(stageName);
-  const hosts = hostList(opts.hosts);
-  if (ctx.global.dryRun) {
-    const dry = await dryRunRollback(stage, {
-      hosts,
-      to: opts.to,
-      force: opts.force,
-      restoreShared: opts.restoreShared,
-    });
-    ctx.print(planText(dry), planJson(dry));
-    return EXIT.ok;
-  }
-  const timed = withTimings(opts.timings, ctx.emit);
-  const result = await withSignals((signal) =>
-    rollback({
-      stage,
-      hosts,
-      to: opts.to,
-      force: opts.force,
-      restoreShared: opts.restoreShared,
-      lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
-      emit: timed.emit,
-      signal,
-      command: `cutover ${ctx.argv.join(" ")}`,
-    }),
-  );
-  ctx.print(...timed.print(deploySummary("rollback", result), result));
-  ctx.failed(result);
-  return result.exitCode;
 }
 
 export async function releasesCommand(

@@ -1,6 +1,6 @@
+import { checkComponent, componentNames } from "../config/components.js";
 import { findConfigFile, loadConfig } from "../config/load.js";
 import { CutoverError, EXIT, type ExitCode, usageError } from "../errors.js";
-import { checkComponent, componentNames } from "../index.js";
 import type { Redactor } from "../report/redact.js";
 import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
 import { writer } from "./output.js";

@@ -1,6 +1,8 @@
+import { loadStage } from "../config/load-stage.js";
+import type { ResolvedStage } from "../config/resolve.js";
 import type { Emit } from "../engine/events.js";
+import type { DeployResult } from "../engine/outcome.js";
 import { selectHosts } from "../engine/targets.js";
-import { type DeployResult, loadStage, type ResolvedStage } from "../index.js";
 import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
 import { progressRenderer } from "../report/render.js";

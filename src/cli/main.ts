@@ -3,7 +3,6 @@ import { CutoverError, EXIT, type ExitCode } from "../errors.js";
 import { colors as pc } from "../report/colors.js";
 import { errorText } from "../report/error-text.js";
 import { Redactor } from "../report/redact.js";
-import { runForComponents } from "./components.js";
 import type { CommandContext, GlobalOptions } from "./context.js";
 import { writer } from "./output.js";
 import { packageVersion } from "./package-info.js";
@@ -19,7 +18,11 @@ Exit codes:
   4    the new release is live but a step after the switch failed (hook or cleanup)
   130  interrupted (Ctrl-C / SIGTERM)`;
 
-type Commands = typeof import("./commands.js");
+/** Where each command's code is: loaded only when that command runs (the bundle is split here). */
+const commands = () => import("./commands.js");
+const deploying = () => import("./deploy-commands.js");
+const completing = () => import("./completion-command.js");
+const nothing = async () => undefined;
 
 function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCode) => void): Command {
   const program = new Command("cutover")
@@ -43,11 +46,15 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     const parent = command.parent && command.parent !== program ? `${command.parent.name()} ` : "";
     invoked = { command: `${parent}${command.name()}`, args: command.args, hosts: command.opts().hosts };
   });
-  const run = (action: (commands: Commands, ctx: CommandContext) => Promise<ExitCode>) => async () => {
-    const global = program.opts<GlobalOptions>();
-    const commands = await import("./commands.js");
-    done(await runForComponents({ global, argv, redactor, ...invoked }, (ctx) => action(commands, ctx)));
-  };
+  // --version and --help start without the config schema, yaml or the engine; deploy and rollback
+  // without the other commands' code.
+  const run =
+    <M>(load: () => Promise<M>, action: (module: M, ctx: CommandContext) => Promise<ExitCode>) =>
+    async () => {
+      const global = program.opts<GlobalOptions>();
+      const [{ runForComponents }, module] = await Promise.all([import("./components.js"), load()]);
+      done(await runForComponents({ global, argv, redactor, ...invoked }, (ctx) => action(module, ctx)));
+    };
   const hostsOption = new Option("--hosts <names>", "only these hosts (comma-separated names)");
   const lockWait = new Option(
     "--lock-wait <seconds>",
@@ -59,7 +66,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description("write a commented cutover.yaml, detecting Laravel, Symfony, WordPress or plain PHP")
     .option("--path <deploy-path>", "deploy path for the first stage (default: /var/www/<dir name>)")
     .option("--force", "overwrite an existing file")
-    .action((opts) => run((c, ctx) => c.initCommand(ctx, opts))());
+    .action((opts) => run(commands, (c, ctx) => c.initCommand(ctx, opts))());
   program
     .command("deploy [stage]")
     .description("upload, build and switch to a new release on every host of the stage")
@@ -77,14 +84,14 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
       "strategy: git: deploy this branch, tag or full commit id instead of the stage's ref",
     )
     .addOption(lockWait)
-    .action((stage, opts) => run((c, ctx) => c.deployCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(deploying, (c, ctx) => c.deployCommand(ctx, stage, opts))());
   program
     .command("pull [stage]")
     .description(
       "on the server: deploy the configured ref of strategy: git if it moved since the live release (for cron); quiet when there is nothing to do",
     )
     .option("--retry", "deploy the ref's commit even if it failed or was rolled back before")
-    .action((stage, opts) => run((c, ctx) => c.pullCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.pullCommand(ctx, stage, opts))());
   program
     .command("agent [stage]")
     .description(
@@ -92,7 +99,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     )
     .option("--listen <address>", "address to bind (default: agent.listen, else 127.0.0.1)")
     .option("--port <port>", "port to bind, 0 = any free one (default: agent.port, else 9720)")
-    .action((stage, opts) => run((c, ctx) => c.agentCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.agentCommand(ctx, stage, opts))());
   program
     .command("server-config <server> [stage]")
     .description(
@@ -103,7 +110,9 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--fpm <address>", "php-fpm socket path or host:port (default: the first php.fpm socket)")
     .option("--webroot <dir>", "web root inside a release (. for the release root itself)", "public")
     .option("--php <sapi>", "apache: fpm (proxy_fcgi) or mod_php (default: mod_php if php.mod_php is set)")
-    .action((server, stage, opts) => run((c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))());
+    .action((server, stage, opts) =>
+      run(commands, (c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))(),
+    );
   program
     .command("doctor [stage]")
     .description(
@@ -114,14 +123,16 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
       "comma-separated web server config files or directories to read, includes followed (default: what the installed and running nginx and Apache load: nginx -T, Apache's Includes)",
     )
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.doctorCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.doctorCommand(ctx, stage, opts))());
   program
     .command("diff [stage] [from] [to]")
     .description(
       "files added, changed and removed between two releases (default: previous → live), from their manifests",
     )
     .addOption(hostsOption)
-    .action((stage, from, to, opts) => run((c, ctx) => c.diffCommand(ctx, stage, from, to, opts))());
+    .action((stage, from, to, opts) =>
+      run(commands, (c, ctx) => c.diffCommand(ctx, stage, from, to, opts))(),
+    );
   program
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")
@@ -134,24 +145,24 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--timings", "print where the time went, per phase and per host (in --json: timings)")
     .addOption(hostsOption)
     .addOption(lockWait)
-    .action((stage, opts) => run((c, ctx) => c.rollbackCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(deploying, (c, ctx) => c.rollbackCommand(ctx, stage, opts))());
   program
     .command("switch-back [stage]")
     .description(
       "strategy: blue-green: put the pool that served before the last switch back in service (no upload; health-checked first)",
     )
-    .action((stage) => run((c, ctx) => c.switchBackCommand(ctx, stage))());
+    .action((stage) => run(commands, (c, ctx) => c.switchBackCommand(ctx, stage))());
   program
     .command("releases [stage]")
     .description("list releases with their state on every host")
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.releasesCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.releasesCommand(ctx, stage, opts))());
   program
     .command("history [stage]")
     .description("who deployed or rolled back what, when, and how it ended")
     .option("--limit <n>", "entries to show", "20")
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.historyCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.historyCommand(ctx, stage, opts))());
   program
     .command("log [stage]")
     .description(
@@ -159,19 +170,19 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     )
     .option("--limit <n>", "deploys and rollbacks to show", "20")
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.logCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.logCommand(ctx, stage, opts))());
   program
     .command("unlock [stage]")
     .description("clear a lock left by a run that died (use --force if its holder may be alive)")
     .option("--force", "clear it even if the holder may still be running")
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.unlockCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.unlockCommand(ctx, stage, opts))());
   program
     .command("cleanup [stage]")
     .description("remove leftovers of interrupted runs and releases beyond keep_releases")
     .addOption(hostsOption)
     .addOption(lockWait)
-    .action((stage, opts) => run((c, ctx) => c.cleanupCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.cleanupCommand(ctx, stage, opts))());
   program
     .command("adopt [stage]")
     .description(
@@ -180,33 +191,25 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--migrate", "turn a `current` that is a real directory into a release, atomically (no downtime)")
     .addOption(hostsOption)
     .addOption(lockWait)
-    .action((stage, opts) => run((c, ctx) => c.adoptCommand(ctx, stage, opts))());
+    .action((stage, opts) => run(commands, (c, ctx) => c.adoptCommand(ctx, stage, opts))());
   program
     .command("verify [stage]")
     .description("recompute the live release's checksum on every host and compare it")
     .addOption(hostsOption)
-    .action((stage, opts) => run((c, ctx) => c.verifyCommand(ctx, stage, opts))());
-  addSnapshotCommands(program, (action) => run((_, ctx) => action(ctx)));
+    .action((stage, opts) => run(commands, (c, ctx) => c.verifyCommand(ctx, stage, opts))());
+  addSnapshotCommands(program, (action) => run(nothing, (_, ctx) => action(ctx)));
   program
     .command("completion <shell>")
     .description('print a shell completion script (bash or zsh): eval "$(cutover completion bash)"')
-    .action((shell) =>
-      run(async (_, ctx) =>
-        (await import("./completion-command.js")).completionCommand(ctx, shell, program),
-      )(),
-    );
+    .action((shell) => run(completing, (c, ctx) => c.completionCommand(ctx, shell, program))());
   program
     .command("__stages", { hidden: true })
     .description("the config's stage names, for completion")
-    .action(() =>
-      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "stages"))(),
-    );
+    .action(() => run(completing, (c, ctx) => c.namesCommand(ctx, "stages"))());
   program
     .command("__components", { hidden: true })
     .description("the config's component names, for completion")
-    .action(() =>
-      run(async (_, ctx) => (await import("./completion-command.js")).namesCommand(ctx, "components"))(),
-    );
+    .action(() => run(completing, (c, ctx) => c.namesCommand(ctx, "components"))());
   return program;
 }
 

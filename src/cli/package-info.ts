@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { SCHEMA_PATH } from "../config/schema-file.js";
+import { SCHEMA_PATH } from "../config/schema-path.js";
 
 /**
  * The installed package's root: the nearest directory above this module with cutover's

@@ -3,9 +3,9 @@ import { fileURLToPath } from "node:url";
 import { toJsonSchema } from "./json-schema.js";
 import { configSchema } from "./schema.js";
 import { KEY_DOCS } from "./schema-docs.js";
+import { SCHEMA_PATH } from "./schema-path.js";
 
-/** Where the JSON Schema lives in the repository and in the installed package. */
-export const SCHEMA_PATH = "schema/cutover.schema.json";
+export { SCHEMA_PATH };
 
 export const schemaFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..", SCHEMA_PATH);
 

@@ -1,9 +1,9 @@
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
 import type { HealthCheck, ResolvedHost } from "../config/resolve.js";
 import { redactUrl } from "../config/secrets.js";
 import { CutoverError } from "../errors.js";
 import { cmd } from "../shell/cmd.js";
+import { httpClient } from "../transport/http-client.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
 import { runStep, timed } from "./steps.js";
@@ -15,7 +15,7 @@ interface Reply {
 }
 
 function get(url: string, timeoutMs: number): Promise<Reply> {
-  const client = url.startsWith("https:") ? https : http;
+  const client = httpClient(url);
   return new Promise((resolve, reject) => {
     const req = client.get(url, { timeout: timeoutMs, agent: false }, (res) => {
       let body = "";

@@ -1,7 +1,6 @@
 import { createHmac } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
 import type { NotifyEvent, Webhook } from "../config/resolve.js";
+import { httpClient } from "../transport/http-client.js";
 
 /** The documented JSON body of every notification. */
 export interface Notification {
@@ -41,7 +40,7 @@ function post(
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<void> {
-  const client = url.startsWith("https:") ? https : http;
+  const client = httpClient(url);
   return new Promise((resolve, reject) => {
     const req = client.request(
       url,
