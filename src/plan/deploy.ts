@@ -76,12 +76,26 @@ export function checkTarget(host: ResolvedHost, facts: HostFacts): void {
     });
   }
   checkInnerDirs(host, facts);
+  requireRsync(host, facts);
   if (facts.current.kind === "other" || facts.current.kind === "file") {
     throw new CutoverError("target", `${host.name}: ${l.current} exists and is not a symlink`, {
       fix: "move it away, then deploy",
       exitCode: EXIT.usage,
     });
   }
+}
+
+/** Checked before anything changes: a small delta needs no rsync, the next larger one would fail midway. */
+export function requireRsync(host: ResolvedHost, facts: HostFacts): void {
+  if (facts.rsync) return;
+  throw new CutoverError(
+    "target",
+    `${host.name}: rsync is not installed on the host (or not in the login's PATH)`,
+    {
+      fix: "install it there (e.g. apt-get install rsync): every upload needs it",
+      exitCode: EXIT.usage,
+    },
+  );
 }
 
 /**

@@ -32,6 +32,7 @@ elif [ -d "$meta/lock" ]; then
   put lock held "$(head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000')"
 fi
 put home "\${HOME:-}"
+command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no
 if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then put root notdir; else put root missing; exit 0; fi
 [ -w "$root" ] && put writable yes || put writable no
 for d in releases shared .cutover .cutover/releases .cutover/tmp; do put inner "$d" "$(kind "$root/$d")"; done
@@ -91,6 +92,8 @@ export interface HostFacts {
   readonly writable: boolean;
   /** $HOME of the login on the host (a deploy path may not be it). */
   readonly home: string | undefined;
+  /** rsync is in the login's PATH (every upload and extract needs it there). */
+  readonly rsync: boolean;
   readonly inner: ReadonlyMap<InnerDir, PathKind>;
   readonly current: CurrentLink;
   /** Real directories directly in releases/ with an id-shaped name: the only ones cutover may own. */
@@ -121,6 +124,7 @@ const ARITY: Record<string, number> = {
   "cutover-facts": 1,
   created: 1,
   home: 1,
+  rsync: 1,
   root: 1,
   writable: 1,
   inner: 2,
@@ -150,6 +154,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   let root: HostFacts["root"] = "missing";
   let writable = false;
   let home: string | undefined;
+  let rsync = true;
   const created: ("root" | "meta")[] = [];
   const inner = new Map<InnerDir, PathKind>();
   let current: CurrentLink = { kind: "missing" };
@@ -181,6 +186,9 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
         break;
       case "home":
         home = v[0] || undefined;
+        break;
+      case "rsync":
+        rsync = v[0] !== "no";
         break;
       case "writable":
         writable = v[0] === "yes";
@@ -257,6 +265,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     created,
     writable,
     home,
+    rsync,
     inner,
     current,
     releaseDirs,

@@ -1,6 +1,7 @@
 import path from "node:path/posix";
 import type { ResolvedHost } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
+import { requireRsync } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { layout } from "./layout.js";
 
@@ -29,6 +30,7 @@ export function checkInPlaceTarget(host: ResolvedHost, facts: HostFacts): void {
       `${host.name}: deploy path ${l.root} is the login's home directory`,
       "deploy into a directory of its own, e.g. ~/my-app",
     );
+  requireRsync(host, facts);
   if (facts.current.kind === "link")
     throw targetError(
       `${host.name}: ${l.current} is a symlink (the releases layout), but strategy is in-place`,

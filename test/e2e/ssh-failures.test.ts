@@ -139,14 +139,15 @@ test("remote deploy path not writable by the SSH user", async () => {
   );
 });
 
-test("rsync missing on the remote host", async () => {
+test("rsync missing on the remote host: refused before anything changes", async () => {
   const bin = fakeBin(path.join(rig.dir, "bin-without-rsync"), ["rsync"]);
   const norsync = await rig.start({ extraConfig: [`SetEnv PATH=${bin}`] });
   const before = live(paths[2]!);
   fx.writeConfig({}, threeHosts(sshHost(rig, norsync, paths[2]!, { name: "web3" })));
   const r = await cutover(["deploy"], fx.app);
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /web3: upload files failed \(rsync is not installed on 127\.0\.0\.1/);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /web3: rsync is not installed on the host \(or not in the login's PATH\)/);
+  assert.doesNotMatch(r.stderr, /create release directory/);
   assert.deepEqual(paths.map(live), [live(paths[0]!), live(paths[1]!), before]);
   assert.equal(live(paths[0]!), before, "no host switched");
   assert.ok(noLocks());
