@@ -1,5 +1,14 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -10,16 +19,17 @@ import {
   dirModeCmds,
   inlineable,
   linkCmds,
+  rsyncList,
   type SourceEntry,
   type Written,
   writeCmds,
 } from "../plan/delta.js";
 import { manifestEntries } from "../plan/diff.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
-import { cmd, shProgram } from "../shell/cmd.js";
-import type { TransferStats } from "../transport/executor.js";
+import { shProgram } from "../shell/cmd.js";
+import { type TransferStats, TransportError } from "../transport/executor.js";
 import { recallManifest } from "./manifest-cache.js";
-import { indexSource } from "./source-index.js";
+import { indexSource, mtimeText } from "./source-index.js";
 import { runStep, type StepContext } from "./steps.js";
 
 /** The source's index, made once per run and shared by every host (undefined: not indexable). */
@@ -39,7 +49,9 @@ export function sourceIndexOnce(): SourceIndex {
   };
 }
 
+// Directory modes are set by then: a read-only one would stop rm.
 const RESET = `set -e
+chmod -R u+rwx -- "$1"
 rm -rf -- "$1"
 mkdir -- "$1"
 `;
@@ -73,7 +85,7 @@ export async function deltaUpload(
   };
   const byPath = new Map(source.map((e) => [e.path, e]));
   const sending = decision.send.map((p) => byPath.get(p)!);
-  const built = inlineable(sending)
+  const built = inlineable(decision, sending)
     ? await buildInline(ctx, transfer, base, decision, sending)
     : await buildWithRsync(ctx, transfer, base, decision);
   if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
@@ -93,6 +105,22 @@ type Built =
 
 const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
 
+/** A source file's content for writing inline, if it is still the regular file the index saw. */
+function readIndexed(from: string, e: SourceEntry): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path.join(from, e.path), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile() || Number(st.size) !== e.size || mtimeText(st.mtimeNs) !== e.mtime) return undefined;
+    const data = readFileSync(fd);
+    return createHash("sha256").update(data).digest("hex") === e.hash ? data : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** A small change: directories, links, the changed files, modes and the check in one round trip. */
 async function buildInline(
   ctx: StepContext,
@@ -101,34 +129,29 @@ async function buildInline(
   decision: DeltaDecision,
   sending: readonly SourceEntry[],
 ): Promise<Built> {
-  const written: Written[] = sending.map((e) =>
-    e.type === "l"
-      ? { type: "l", path: e.path, link: e.link ?? "" }
-      : {
-          type: "f",
-          path: e.path,
-          mode: e.mode,
-          mtime: e.mtime ?? "0",
-          base64: readFileSync(path.join(transfer.from, e.path)).toString("base64"),
-        },
-  );
-  const files = sending.filter((e) => e.type === "f");
+  const written: Written[] = [];
+  for (const e of sending) {
+    if (e.type === "l") {
+      written.push({ type: "l", path: e.path, link: e.link ?? "" });
+      continue;
+    }
+    const data = readIndexed(transfer.from, e);
+    if (!data) return { failed: `${e.path} changed in the source during the deploy` };
+    written.push({ type: "f", path: e.path, mode: e.mode, mtime: e.mtime!, base64: data.toString("base64") });
+  }
+  const files = sending.filter((e) => e.type === "f").map((e) => e.path);
   const r = await ctx.executor.run([
     ...linkCmds(base.dir, transfer.to, decision),
     ...writeCmds(transfer.to, written),
     ...dirModeCmds(transfer.to, decision),
-    deltaCheckProbe(
-      transfer.to,
-      base.dir,
-      files.map((e) => e.path),
-    ),
+    deltaCheckProbe(transfer.to, base, files),
   ]);
   if (r.code !== 0) return { failed: firstLine(r.stderr) };
   return {
     listing: r.stdout.toString("utf8"),
-    written: files.map((e) => e.path),
+    written: files,
     files: files.length,
-    bytes: files.reduce((n, e) => n + e.size, 0),
+    bytes: sending.reduce((n, e) => n + (e.type === "f" ? e.size : 0), 0),
   };
 }
 
@@ -141,13 +164,21 @@ async function buildWithRsync(
 ): Promise<Built> {
   const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
   if (linked.code !== 0) return { failed: firstLine(linked.stderr) };
-  const sent = decision.send.length > 0 ? await sendListed(ctx, transfer, decision.send) : undefined;
-  const { stdout } = await runStep(ctx, "check the new release", [
+  const list = rsyncList(decision);
+  let sent: TransferStats | undefined;
+  try {
+    sent = list.length > 0 ? await sendListed(ctx, transfer, list) : undefined;
+  } catch (error) {
+    if (error instanceof TransportError) return { failed: error.message };
+    throw error;
+  }
+  const checked = await ctx.executor.run([
     ...dirModeCmds(transfer.to, decision),
-    deltaCheckProbe(transfer.to, base.dir),
+    deltaCheckProbe(transfer.to, base),
   ]);
+  if (checked.code !== 0) return { failed: firstLine(checked.stderr) };
   return {
-    listing: stdout.toString("utf8"),
+    listing: checked.stdout.toString("utf8"),
     written: [],
     files: sent?.filesTransferred ?? 0,
     bytes: sent?.bytesTransferred ?? 0,
@@ -171,17 +202,23 @@ async function sendListed(
 }
 
 /** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
-const MANIFEST_LIMIT = 512 * 1024 * 1024;
+const MANIFEST_LIMIT = 256 * 1024 * 1024;
+
+const READ_MANIFEST = `[ -f "$1" ] && [ ! -L "$1" ] || exit 3
+head -c "$2" -- "$1"
+`;
 
 /** The base release's manifest: this machine's copy, else the host's if it has the recorded checksum. */
 async function baseManifest(ctx: StepContext, base: DeltaBase): Promise<string | undefined> {
   const known = recallManifest(base.checksum);
   if (known !== undefined) return known;
   const { code, stdout } = await ctx.executor.run([
-    cmd(["head", "-c", String(MANIFEST_LIMIT), "--", base.manifest], { quiet: true }),
+    shProgram(READ_MANIFEST, [base.manifest, String(MANIFEST_LIMIT)], {
+      quiet: true,
+      label: "read its manifest",
+    }),
   ]);
   if (code !== 0) return undefined;
-  const text = stdout.toString("utf8");
-  const digest = `sha256:${createHash("sha256").update(text).digest("hex")}`;
-  return digest === base.checksum ? text : undefined;
+  const digest = `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
+  return digest === base.checksum ? stdout.toString("utf8") : undefined;
 }

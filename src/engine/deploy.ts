@@ -68,14 +68,15 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   const targets = openTargets(stage, selectHosts(stage, options.hosts), options.executors);
   for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
   const sourceIndex = sourceIndexOnce();
-  // Deployed from here before: index the source while the hosts connect (the delta upload needs it).
+  // Deployed from here before: index the source while the hosts connect and lock (the delta upload
+  // needs it), after the lock's first command is on its way.
   if (
     stage.strategy !== "in-place" &&
     !stage.git &&
     stage.buildLocal.length === 0 &&
     HashCache.exists(stage.source)
   )
-    void sourceIndex(stage.source, uploadExcludes(stage));
+    setImmediate(() => void sourceIndex(stage.source, uploadExcludes(stage)));
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;
   try {
@@ -96,12 +97,15 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         built: { dir: build.dir, checksum: build.checksum },
       };
     }
+    const lockStarted = Date.now();
     const locked = await lockAll(targets, {
       sharedPaths: [...stage.sharedDirs, ...stage.sharedFiles],
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
     });
+    // After waiting for a lock the source may have changed since it was indexed: index it again.
+    const index = Date.now() - lockStarted > 1000 ? sourceIndexOnce() : sourceIndex;
     try {
       let plan: RunPlan;
       try {
@@ -137,7 +141,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         started,
         who,
         balancer,
-        sourceIndex,
+        sourceIndex: index,
       });
       if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
       return result;

@@ -1,14 +1,8 @@
 import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
-
-/** cutover's cache on the deploying machine ($XDG_CACHE_HOME/cutover, else ~/.cache/cutover). */
-export function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-  return path.join(base, "cutover");
-}
+import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
 
 type Row = [ino: string, size: string, mtime: string, ctime: string, hash: string];
 
@@ -23,7 +17,7 @@ export class HashCache {
   private changed = false;
 
   private constructor(
-    private readonly file: string,
+    private readonly file: string | undefined,
     rows: Record<string, Row>,
   ) {
     this.rows = rows;
@@ -31,19 +25,21 @@ export class HashCache {
 
   /** True once a deploy from this machine indexed `source`: the next one will want its index. */
   static exists(source: string): boolean {
-    return existsSync(HashCache.fileOf(source));
+    const file = HashCache.fileOf(source);
+    return file !== undefined && existsSync(file);
   }
 
-  private static fileOf(source: string): string {
+  private static fileOf(source: string): string | undefined {
+    const dir = privateCacheDir("hashes");
     const key = createHash("sha256").update(path.resolve(source)).digest("hex").slice(0, 32);
-    return path.join(cacheDir(), "hashes", `${key}.json`);
+    return dir ? path.join(dir, `${key}.json`) : undefined;
   }
 
   static open(source: string): HashCache {
     const file = HashCache.fileOf(source);
     let rows: Record<string, Row> = {};
     try {
-      const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+      const parsed: unknown = JSON.parse(readPrivate(file!)!.toString("utf8"));
       if (parsed && typeof parsed === "object") rows = parsed as Record<string, Row>;
     } catch {
       // No cache yet, or an unreadable one: every file is read.
@@ -71,14 +67,8 @@ export class HashCache {
 
   /** Keeps exactly the files seen this time (deleted ones drop out). */
   save(): void {
+    if (!this.file) return;
     if (!this.changed && Object.keys(this.next).length === Object.keys(this.rows).length) return;
-    try {
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.next));
-      renameSync(tmp, this.file);
-    } catch {
-      // A read-only home: the next deploy reads the files again.
-    }
+    writePrivate(this.file, JSON.stringify(this.next));
   }
 }

@@ -1,18 +1,9 @@
 import { createHash } from "node:crypto";
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import { cacheDir } from "./hash-cache.js";
+import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
 
 const KEEP = 40;
-const dir = () => path.join(cacheDir(), "manifests");
 const hexOf = (checksum: string) => /^sha256:([0-9a-f]{64})$/.exec(checksum)?.[1];
 
 /**
@@ -21,34 +12,29 @@ const hexOf = (checksum: string) => /^sha256:([0-9a-f]{64})$/.exec(checksum)?.[1
  */
 export function recallManifest(checksum: string): string | undefined {
   const hex = hexOf(checksum);
-  if (!hex) return undefined;
-  try {
-    const text = readFileSync(path.join(dir(), hex), "utf8");
-    return createHash("sha256").update(text).digest("hex") === hex ? text : undefined;
-  } catch {
-    return undefined;
-  }
+  const dir = hex ? privateCacheDir("manifests") : undefined;
+  const data = dir ? readPrivate(path.join(dir, hex!)) : undefined;
+  if (!data) return undefined;
+  return createHash("sha256").update(data).digest("hex") === hex ? data.toString("utf8") : undefined;
 }
 
 export function rememberManifest(text: string, checksum: string): void {
   const hex = hexOf(checksum);
-  if (!hex) return;
+  const dir = hex ? privateCacheDir("manifests") : undefined;
+  if (!dir) return;
+  writePrivate(path.join(dir, hex!), text);
   try {
-    mkdirSync(dir(), { recursive: true });
-    const tmp = path.join(dir(), `.${hex}.${process.pid}`);
-    writeFileSync(tmp, text);
-    renameSync(tmp, path.join(dir(), hex));
-    prune();
+    prune(dir);
   } catch {
-    // A read-only home: the next deploy fetches the manifest from the host.
+    // Another deploy pruning at the same time: the next one prunes.
   }
 }
 
 /** Only this cache's own files: 64-hex names. */
-function prune(): void {
-  const files = readdirSync(dir())
+function prune(dir: string): void {
+  const files = readdirSync(dir)
     .filter((f) => /^[0-9a-f]{64}$/.test(f))
-    .map((f) => ({ f, at: statSync(path.join(dir(), f)).mtimeMs }))
+    .map((f) => ({ f, at: lstatSync(path.join(dir, f)).mtimeMs }))
     .sort((a, b) => b.at - a.at);
-  for (const { f } of files.slice(KEEP)) unlinkSync(path.join(dir(), f));
+  for (const { f } of files.slice(KEEP)) unlinkSync(path.join(dir, f));
 }

@@ -13,6 +13,7 @@ import {
 import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
 import type { Layout } from "../plan/layout.js";
 import type { Listing } from "../plan/manifest.js";
+import type { CurrentScan } from "../plan/release-meta.js";
 import { cmd } from "../shell/cmd.js";
 import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
@@ -66,16 +67,19 @@ export async function scanCurrentPaths(
   stage: ResolvedStage,
   release: string,
   listing: Listing,
-  previousFindings: readonly string[] | undefined,
+  previous: CurrentScan | undefined,
   emit: Emit,
-): Promise<readonly string[] | undefined> {
-  const files = filesToScan(listing, previousFindings);
-  const cmds = files?.length === 0 ? [] : scanCmds(t.layout.release(release), `${t.layout.current}/`, files);
+): Promise<CurrentScan | undefined> {
+  const needle = `${t.layout.current}/`;
+  const files = filesToScan(listing, previous, needle);
+  const cmds = files?.length === 0 ? [] : scanCmds(t.layout.release(release), needle, files);
   const output =
     cmds.length > 0
       ? await runStep({ executor: t.executor, emit }, "scan for paths through current", cmds)
       : undefined;
-  const { hits, files: found } = parseScan(output?.stdout.toString("utf8") ?? "", listing);
+  const scan = parseScan(output?.stdout.toString("utf8") ?? "");
+  const hits = scan.hits;
+  const found = scan.files ? { needle, files: scan.files } : undefined;
   if (hits.length === 0) return found;
   const message = `${t.host.name}: the release names ${t.layout.current}/ in ${hits.length}${hits.length === SCAN_LINES ? "+" : ""} place${hits.length === 1 ? "" : "s"}: such paths resolve current again in mid-request and can mix two releases`;
   if (stage.php.forbidCurrentPaths) {

@@ -91,15 +91,15 @@ export async function prepareHost(
         case "seal": {
           const rel = plan.layout.release(releaseId);
           const listing = await listRelease(ctx, step.title, rel, step.reuse);
-          const currentPaths = await scanCurrentPaths(
+          const currentScan = await scanCurrentPaths(
             target,
             stage,
             releaseId,
             listing,
-            step.reuse?.currentPaths,
+            step.reuse?.currentScan,
             emit,
           );
-          if (currentPaths) meta = { ...meta, current_paths: currentPaths };
+          if (currentScan) meta = { ...meta, current_scan: currentScan };
           const manifest = buildManifest(
             listing,
             stage.writableDirs.map((w) => w.path),

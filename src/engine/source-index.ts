@@ -1,6 +1,15 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  type BigIntStats,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { SourceEntry } from "../plan/delta.js";
@@ -22,31 +31,47 @@ export async function indexSource(
   if (names === undefined) return undefined;
   const cache = HashCache.open(from);
   const entries: SourceEntry[] = [];
+  const uid = BigInt(process.getuid?.() ?? -1);
+  const gid = BigInt(process.getgid?.() ?? -1);
   for (const name of names) {
+    // A name that is not UTF-8 reads back as U+FFFD and could name another file: rsync does it.
+    if (name.includes("\uFFFD")) return undefined;
     const full = name === "." ? from : path.join(from, name);
-    let st: ReturnType<typeof lstatSync>;
+    let st: BigIntStats;
     try {
-      st = lstatSync(full, { bigint: true });
+      // The root as rsync takes it ("from/"): through a link; everything else as it is.
+      st = name === "." ? statSync(full, { bigint: true }) : lstatSync(full, { bigint: true });
     } catch {
-      return undefined; // renamed under us, or a name that did not survive decoding
+      return undefined; // renamed under us
     }
-    const mode = (Number(st.mode) & 0o7777).toString(8);
-    const size = Number(st.size);
+    const common = {
+      path: name,
+      mode: (Number(st.mode) & 0o7777).toString(8),
+      size: Number(st.size),
+      own: st.uid === uid && st.gid === gid,
+    };
     if (st.isFile()) {
       let hash = cache.get(name, st);
       if (hash === undefined) {
         hash = createHash("sha256").update(readFileSync(full)).digest("hex");
         cache.set(name, st, hash);
       }
-      const mtime = `${st.mtimeNs / 1_000_000_000n}.${String(st.mtimeNs % 1_000_000_000n).padStart(9, "0")}`;
-      entries.push({ path: name, type: "f", mode, size, hash, mtime: st.mtimeNs < 0n ? "-" : mtime });
-    } else if (st.isDirectory()) entries.push({ path: name, type: "d", mode, size });
-    else if (st.isSymbolicLink())
-      entries.push({ path: name, type: "l", mode, size, link: readlinkSync(full) });
-    else entries.push({ path: name, type: "o", mode, size });
+      entries.push({ ...common, type: "f", hash, mtime: mtimeText(st.mtimeNs) });
+    } else if (st.isDirectory()) entries.push({ ...common, type: "d" });
+    else if (st.isSymbolicLink()) {
+      const link = readlinkSync(full);
+      if (link.includes("\uFFFD")) return undefined;
+      entries.push({ ...common, type: "l", link });
+    } else entries.push({ ...common, type: "o" });
   }
   cache.save();
   return entries;
+}
+
+/** "seconds.nanoseconds" as `touch -d @…` takes it; "-" before 1970 (not written inline). */
+export function mtimeText(ns: bigint): string {
+  if (ns < 0n) return "-";
+  return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, "0")}`;
 }
 
 /** What rsync would send: walked here when the excludes are simple, else listed by rsync. */

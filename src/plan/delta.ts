@@ -1,3 +1,4 @@
+import { chunkArgs } from "../shell/chunks.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { ManifestEntry } from "./diff.js";
 import { parseHashes } from "./manifest.js";
@@ -23,6 +24,8 @@ export interface SourceEntry {
   readonly hash?: string;
   /** Files: the mtime as "seconds.nanoseconds" since the epoch. */
   readonly mtime?: string;
+  /** Owned by the deploying user and their primary group (what the host's login gives new files too). */
+  readonly own: boolean;
 }
 
 export interface DeltaDecision {
@@ -33,6 +36,11 @@ export interface DeltaDecision {
   /** What rsync sends: files not linked, symlinks, other entries. */
   readonly send: readonly string[];
   readonly sendBytes: number;
+  /**
+   * Some entry belongs to another owner or group: rsync then sends the directories too (it sets
+   * owner and group as with any upload), and nothing is written inline.
+   */
+  readonly foreignOwners: boolean;
 }
 
 export function decideDelta(
@@ -43,7 +51,9 @@ export function decideDelta(
   const dirs: { path: string; mode: string }[] = [];
   const send: string[] = [];
   let sendBytes = 0;
+  let foreignOwners = false;
   for (const e of source) {
+    if (!e.own) foreignOwners = true;
     const was = e.type === "f" ? previous.get(e.path) : undefined;
     if (e.type === "d") dirs.push({ path: e.path, mode: e.mode });
     else if (was?.type === "f" && was.mode === e.mode && e.hash !== undefined && was.hash === e.hash) {
@@ -53,29 +63,20 @@ export function decideDelta(
       if (e.type === "f") sendBytes += e.size;
     }
   }
-  return { link, dirs, send, sendBytes };
+  return { link, dirs, send, sendBytes, foreignOwners };
 }
 
-/** Keeps each `sh -c` far below Linux's 128 KiB limit for one argument and 2 MiB in all. */
-const CHUNK_BYTES = 96_000;
+/** What rsync sends: with other owners, the directories as well (the root as "."). */
+export function rsyncList(decision: DeltaDecision): string[] {
+  const dirs = decision.foreignOwners ? decision.dirs.map((d) => d.path) : [];
+  // "./": rsync's --files-from takes a line starting with # or ; for a comment.
+  return [...dirs, ...decision.send].map((p) => (p === "." ? "." : `./${p}`));
+}
 
 /** `program` run over `items` in as few commands as fit, each with `fixed` arguments first. */
 function chunked(program: string, fixed: readonly string[], items: readonly string[], label: string): Cmd[] {
-  const cmds: Cmd[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (chunk.length > 0) cmds.push(shProgram(program, [...fixed, ...chunk], { label }));
-    chunk = [];
-    bytes = 0;
-  };
-  for (const item of items) {
-    if (bytes + item.length > CHUNK_BYTES) flush();
-    chunk.push(item);
-    bytes += item.length + 1;
-  }
-  flush();
-  return cmds;
+  const budget = 96_000 - fixed.reduce((n, f) => n + Buffer.byteLength(f) + 1, 0);
+  return chunkArgs(items, budget).map((chunk) => shProgram(program, [...fixed, ...chunk], { label }));
 }
 
 const MAKE_DIRS = `set -e
@@ -135,13 +136,18 @@ export type Written =
     }
   | { readonly type: "l"; readonly path: string; readonly link: string };
 
-/** True if the entries to send are few and small enough files and symlinks to write inline. */
-export function inlineable(entries: readonly SourceEntry[]): boolean {
-  if (entries.length > INLINE.entries) return false;
+/**
+ * True if the entries to send are few and small enough files and symlinks to write inline. Only
+ * world-readable files: their content passes through the host's process arguments (and, for a
+ * large script, a temp file), which other users there can read.
+ */
+export function inlineable(decision: DeltaDecision, entries: readonly SourceEntry[]): boolean {
+  if (decision.foreignOwners || entries.length > INLINE.entries) return false;
   let total = 0;
   for (const e of entries) {
     if (e.type === "l") continue;
     if (e.type !== "f" || e.size > INLINE.fileBytes || !e.mtime || e.mtime.startsWith("-")) return false;
+    if ((Number.parseInt(e.mode, 8) & 0o004) === 0) return false;
     total += e.size;
   }
   return total <= INLINE.totalBytes;
@@ -177,23 +183,40 @@ export function writeCmds(newDir: string, written: readonly Written[]): Cmd[] {
 }
 
 /** The new release and the previous one's files, as the host sees them (find never follows links). */
+/**
+ * The new release (with the hashes of the files cutover wrote itself), the previous release's
+ * files changed since its manifest was written (an edit in place keeps the inode but not the
+ * mtime; like rsync's quick check, an mtime set back is not seen), and its files' inodes.
+ */
 const CHECK = `set -e
-new=$1 prev=$2
-shift 2
+new=$1 prev=$2 manifest=$3
+shift 3
 cd -- "$new"
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%i\\0%p\\0%l\\0'
 printf '@@hashes\\0'
 [ "$#" -eq 0 ] || sha256sum -z -- "$@"
-printf '@@previous\\0'
+printf '@@changed\\0'
 cd -- "$prev"
+if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then find . -type f -newer "$manifest" -printf '%p\\0%T@\\0'
+else printf '@@no-manifest\\0\\0'; fi
+printf '@@previous\\0'
 find . -type f -printf '%i\\0%p\\0'
 `;
 
-/** Lists the new release (with the hashes of `written`: files cutover wrote itself) and the previous one's files. */
-export function deltaCheckProbe(newDir: string, previousDir: string, written: readonly string[] = []): Cmd {
-  return shProgram(CHECK, [newDir, previousDir, ...written.map((p) => `./${p}`)], {
+export function deltaCheckProbe(
+  newDir: string,
+  previous: { readonly dir: string; readonly manifest: string },
+  written: readonly string[] = [],
+): Cmd {
+  return shProgram(CHECK, [newDir, previous.dir, previous.manifest, ...written.map((p) => `./${p}`)], {
     label: "check the new release",
   });
+}
+
+/** find's %T@ ("seconds.fraction", 10 digits) as "seconds.nanoseconds". */
+function findTime(t: string): string {
+  const [sec = "", frac = ""] = t.split(".");
+  return `${sec}.${frac.padEnd(9, "0").slice(0, 9)}`;
 }
 
 /**
@@ -218,7 +241,12 @@ export function checkDelta(
   }
   const hashRecords: string[] = [];
   if (fields[i] === "@@hashes")
-    for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 1) hashRecords.push(fields[i]!);
+    for (i += 1; i < fields.length && fields[i] !== "@@changed"; i += 1) hashRecords.push(fields[i]!);
+  // Path and mtime of each file changed after the manifest was written.
+  const changed = new Map<string, string>();
+  if (fields[i] === "@@changed")
+    for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 2)
+      changed.set(fields[i]!, fields[i + 1] ?? "");
   if (fields[i] !== "@@previous") return ["the host's listing of the new release is cut short"];
   const previousInode = new Map<string, string>();
   for (i += 1; i + 1 < fields.length; i += 2) previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
@@ -240,7 +268,13 @@ export function checkDelta(
     else if (e.type === "f" && got.size !== e.size) note(e.path, `${got.size} bytes, not ${e.size}`);
     else if (e.type === "l" && got.link !== e.link) note(e.path, "another link target");
   }
+  if (changed.has("@@no-manifest")) note(".", "the previous release has no manifest file");
+  const sourceMtime = new Map(source.map((e) => [e.path, e.mtime]));
   for (const p of linked) {
+    // A file the source gave a future mtime is newer than the manifest too: that mtime is no change.
+    const was = changed.get(`./${p}`);
+    if (was !== undefined && findTime(was) !== sourceMtime.get(p))
+      note(p, "changed in the previous release after its manifest was written");
     const inode = previousInode.get(p);
     if (inode === undefined || found.get(p)?.inode !== inode)
       note(p, "not linked to the previous release's file at that path");

@@ -133,7 +133,7 @@ function deltaBase(facts: HostFacts, l: Layout, live: string | undefined): Delta
         dir: l.release(id),
         manifest: l.releaseManifest(id),
         checksum: meta.checksum,
-        currentPaths: meta.current_paths,
+        currentScan: meta.current_scan,
       };
   }
   return undefined;

@@ -8,7 +8,8 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  *
  * Hashing 40 MB on every deploy would cost more than the upload, so when the previous release's
  * manifest is given, a file hard-linked to a file of that release (same inode) takes its recorded
- * hash; only new files are read.
+ * hash, unless that file changed after the manifest was written (an edit in place keeps the inode);
+ * only new files are read.
  */
 const LIST = `set -e
 cd -- "$1"
@@ -18,7 +19,7 @@ printf '@@hashes\\0'
 if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
   find . -type f -links 1 -exec sha256sum -z -- {} +
   printf '@@previous\\0'
-  (cd -- "$2" && find . -type f -links +1 -printf '%i\\0%p\\0')
+  (cd -- "$2" && find . -type f -links +1 ! -newer "$3" -printf '%i\\0%p\\0')
   printf '@@manifest\\0'
   [ -n "$4" ] || cat -- "$3"
 else

@@ -30,8 +30,13 @@ export interface ReleaseMeta {
   readonly reason?: string;
   /** Made by another tool (or by hand) and recorded by `cutover adopt`. */
   readonly adopted?: { readonly tool: string };
-  /** The files in which the scan found DEPLOY_PATH/current/, when it knows all of them. */
-  readonly current_paths?: readonly string[];
+  /** The files in which the scan found `needle` (DEPLOY_PATH/current/), when it knows all of them. */
+  readonly current_scan?: CurrentScan;
+}
+
+export interface CurrentScan {
+  readonly needle: string;
+  readonly files: readonly string[];
 }
 
 /** How a revision reads in results and tables: the commit, "+dirty" for uncommitted changes. */
@@ -84,7 +89,10 @@ const metaSchema = z.object({
     .catch(undefined),
   reason: z.string().optional().catch(undefined),
   adopted: z.object({ tool: z.string() }).optional().catch(undefined),
-  current_paths: z.array(z.string()).max(1000).optional().catch(undefined),
+  current_scan: z
+    .object({ needle: z.string(), files: z.array(z.string()).max(1000) })
+    .optional()
+    .catch(undefined),
 });
 
 /** Reads one metadata file; anything that is not metadata is undefined. */

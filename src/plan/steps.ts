@@ -1,5 +1,6 @@
 import type { HookName } from "../config/schema.js";
 import type { Cmd } from "../shell/cmd.js";
+import type { CurrentScan } from "./release-meta.js";
 
 /** A copy from the deploying machine to a target path (rsync; unchanged files hard-linked). */
 export interface Transfer {
@@ -30,8 +31,8 @@ export interface DeltaBase {
   readonly dir: string;
   readonly manifest: string;
   readonly checksum: string;
-  /** The files its scan for paths through current found, when it recorded them all. */
-  readonly currentPaths?: readonly string[];
+  /** What its scan for paths through current found, when it recorded all of it. */
+  readonly currentScan?: CurrentScan;
 }
 
 export type Step =

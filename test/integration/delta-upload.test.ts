@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  chmodSync,
+  chownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -96,6 +98,36 @@ test("a new exclude takes an unchanged file out of the next release", async () =
   assert.ok(!readdirSync(rel(r.release, "src")).includes("Mod2"));
   fx.writeConfig();
   last = (await deploy()).release;
+});
+
+test("a file of the previous release edited in place (same inode, same size): seen, every file sent", async () => {
+  const target = rel(last, "src/Mod1/Class1.php");
+  const content = readFileSync(target, "utf8");
+  writeFileSync(target, content.replace("1", "X")); // same inode, same size, new mtime
+  fx.file("public/index.php", "<?php echo 'edited';\n");
+  const r = await deploy();
+  assert.ok(
+    r.warned.some((w) => /src\/Mod1\/Class1\.php: changed in the previous release.*linking none/.test(w)),
+    r.warned.join(" | "),
+  );
+  assertSameAsSource(r.release);
+  last = r.release;
+});
+
+test("another owner in the source: directories keep it (rsync sends them), a private file is not written inline", async () => {
+  chownSync(path.join(fx.app, "src/Mod2"), 4321, 4321);
+  fx.file("config/secret.php", "<?php return 'private';\n");
+  chmodSync(path.join(fx.app, "config/secret.php"), 0o600);
+  await deploy();
+  fx.file("config/secret.php", "<?php return 'private, changed';\n");
+  chmodSync(path.join(fx.app, "config/secret.php"), 0o600);
+  const r = await deploy();
+  assert.deepEqual(r.warned, []);
+  assert.equal(statSync(rel(r.release, "src/Mod2")).uid, 4321);
+  assert.equal(statSync(rel(r.release, "config/secret.php")).mode & 0o777, 0o600);
+  assertSameAsSource(r.release);
+  chownSync(path.join(fx.app, "src/Mod2"), 0, 0);
+  last = r.release;
 });
 
 test("a directory of the previous release turned into a link: not followed, every file sent, nothing linked", async () => {

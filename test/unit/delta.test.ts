@@ -1,17 +1,25 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkDelta, decideDelta, dirModeCmds, linkCmds, type SourceEntry } from "../../src/plan/delta.js";
+import {
+  checkDelta,
+  decideDelta,
+  dirModeCmds,
+  linkCmds,
+  rsyncList,
+  type SourceEntry,
+} from "../../src/plan/delta.js";
 import { manifestEntries } from "../../src/plan/diff.js";
 
 const h = (c: string) => c.repeat(64);
+const own = true;
 const source: SourceEntry[] = [
-  { path: ".", type: "d", mode: "755", size: 0 },
-  { path: "src", type: "d", mode: "2755", size: 0 },
-  { path: "src/same.php", type: "f", mode: "644", size: 3, hash: h("a") },
-  { path: "src/edited.php", type: "f", mode: "644", size: 3, hash: h("b") },
-  { path: "src/chmod.sh", type: "f", mode: "755", size: 3, hash: h("c") },
-  { path: "src/new.php", type: "f", mode: "644", size: 5, hash: h("d") },
-  { path: "link", type: "l", mode: "777", size: 3, link: "src" },
+  { path: ".", type: "d", mode: "755", size: 0, own },
+  { path: "src", type: "d", mode: "2755", size: 0, own },
+  { path: "src/same.php", type: "f", mode: "644", size: 3, hash: h("a"), own, mtime: "1764525000.000000001" },
+  { path: "src/edited.php", type: "f", mode: "644", size: 3, hash: h("b"), own },
+  { path: "src/chmod.sh", type: "f", mode: "755", size: 3, hash: h("c"), own },
+  { path: "src/new.php", type: "f", mode: "644", size: 5, hash: h("d"), own },
+  { path: "link", type: "l", mode: "777", size: 3, link: "src", own },
 ];
 const previous = manifestEntries(
   [
@@ -30,6 +38,15 @@ test("only files whose mode and content the previous manifest records are linked
   assert.deepEqual(d.link, ["src/same.php"]);
   assert.deepEqual(d.send, ["src/edited.php", "src/chmod.sh", "src/new.php", "link"]);
   assert.equal(d.sendBytes, 11);
+  assert.equal(d.foreignOwners, false);
+  assert.deepEqual(rsyncList(d), ["./src/edited.php", "./src/chmod.sh", "./src/new.php", "./link"]);
+  // Another owner somewhere: rsync sends the directories too (owner and group as any upload sets them).
+  const other = decideDelta(
+    source.map((e) => (e.path === "src" ? { ...e, own: false } : e)),
+    previous,
+  );
+  assert.equal(other.foreignOwners, true);
+  assert.deepEqual(rsyncList(other).slice(0, 3), [".", "./src", "./src/edited.php"]);
   assert.deepEqual(
     d.dirs.map((x) => x.path),
     [".", "src"],
@@ -43,6 +60,7 @@ test("linking and directory commands stay under the argument limits and keep eve
     dirs: [{ path: ".", mode: "755" }],
     send: [],
     sendBytes: 0,
+    foreignOwners: false,
   });
   assert.ok(cmds.length > 1, "split into several commands");
   for (const c of cmds) assert.ok(c.argv.join(" ").length < 100_000, "each command under 100 kB");
@@ -60,9 +78,23 @@ test("linking and directory commands stay under the argument limits and keep eve
   );
 });
 
-/** A host listing: new release entries (type, mode, size, inode, path, link), hashes, the previous release's files. */
-function listing(entries: string[][], previousFiles: string[][], hashes: string[] = []): string {
-  return [...entries.flat(), "@@hashes", ...hashes, "@@previous", ...previousFiles.flat(), ""].join("\0");
+/** A host listing: new release entries, hashes, previous files changed since their manifest, their inodes. */
+function listing(
+  entries: string[][],
+  previousFiles: string[][],
+  hashes: string[] = [],
+  changed: string[] = [],
+) {
+  return [
+    ...entries.flat(),
+    "@@hashes",
+    ...hashes,
+    "@@changed",
+    ...changed,
+    "@@previous",
+    ...previousFiles.flat(),
+    "",
+  ].join("\0");
 }
 const good = [
   ["d", "2755", "4096", "10", "./src", ""],
@@ -90,6 +122,22 @@ test("the check passes on exactly the source, and names what differs otherwise",
     "src/same.php: not linked to the previous release's file at that path",
     "extra.php: not in the source",
   ]);
+  assert.deepEqual(
+    checkDelta(listing(good, prevFiles, [], ["./src/same.php", "1764525000.1234567890"]), source, [
+      "src/same.php",
+    ]),
+    ["src/same.php: changed in the previous release after its manifest was written"],
+  );
+  assert.deepEqual(checkDelta(listing(good, prevFiles, [], ["@@no-manifest", ""]), source, []), [
+    ".: the previous release has no manifest file",
+  ]);
+  // The source's own (future) mtime is no change.
+  assert.deepEqual(
+    checkDelta(listing(good, prevFiles, [], ["./src/same.php", "1764525000.0000000010"]), source, [
+      "src/same.php",
+    ]),
+    [],
+  );
   const written = ["src/new.php"];
   assert.deepEqual(
     checkDelta(listing(good, prevFiles, [`${h("d")}  ./src/new.php`]), source, [], written),
