@@ -29,7 +29,7 @@ import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
 import { type TransferStats, TransportError } from "../transport/executor.js";
 import { recallManifest } from "./manifest-cache.js";
-import { indexSource, mtimeText } from "./source-index.js";
+import { indexSource, mtimeOf, mtimeText } from "./source-index.js";
 import { runStep, type StepContext } from "./steps.js";
 
 /** The source's index, made once per run and shared by every host (undefined: not indexable). */
@@ -89,7 +89,9 @@ export async function deltaUpload(
     ? await buildInline(ctx, transfer, base, decision, sending)
     : await buildWithRsync(ctx, transfer, base, decision);
   if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
-  const problems = checkDelta(built.listing, source, decision.link, built.written);
+  const problems = checkDelta(built.listing, source, decision.link, built.written, (p) =>
+    mtimeOf(path.join(transfer.from, p)),
+  );
   if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
   return { files: source.length, filesTransferred: built.files, bytesTransferred: built.bytes };
 }
@@ -105,15 +107,16 @@ type Built =
 
 const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
 
-/** A source file's content for writing inline, if it is still the regular file the index saw. */
-function readIndexed(from: string, e: SourceEntry): Buffer | undefined {
+/** A source file's content and mtime for writing inline, if it is still the regular file the index saw. */
+function readIndexed(from: string, e: SourceEntry): { data: Buffer; mtime: string } | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path.join(from, e.path), constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = fstatSync(fd, { bigint: true });
-    if (!st.isFile() || Number(st.size) !== e.size || mtimeText(st.mtimeNs) !== e.mtime) return undefined;
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== e.size || st.mtimeMs !== e.mtimeMs) return undefined;
     const data = readFileSync(fd);
-    return createHash("sha256").update(data).digest("hex") === e.hash ? data : undefined;
+    if (createHash("sha256").update(data).digest("hex") !== e.hash) return undefined;
+    return { data, mtime: mtimeText(fstatSync(fd, { bigint: true }).mtimeNs) };
   } catch {
     return undefined;
   } finally {
@@ -135,9 +138,15 @@ async function buildInline(
       written.push({ type: "l", path: e.path, link: e.link ?? "" });
       continue;
     }
-    const data = readIndexed(transfer.from, e);
-    if (!data) return { failed: `${e.path} changed in the source during the deploy` };
-    written.push({ type: "f", path: e.path, mode: e.mode, mtime: e.mtime!, base64: data.toString("base64") });
+    const read = readIndexed(transfer.from, e);
+    if (!read) return { failed: `${e.path} changed in the source during the deploy` };
+    written.push({
+      type: "f",
+      path: e.path,
+      mode: e.mode,
+      mtime: read.mtime,
+      base64: read.data.toString("base64"),
+    });
   }
   const files = sending.filter((e) => e.type === "f").map((e) => e.path);
   const r = await ctx.executor.run([

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import type { BigIntStats } from "node:fs";
+import type { Stats } from "node:fs";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
 
-type Row = [ino: string, size: string, mtime: string, ctime: string, hash: string];
+/** Times in milliseconds with their fraction (microseconds): a change keeps none of them equal. */
+type Row = [ino: number, size: number, mtimeMs: number, ctimeMs: number, hash: string];
 
 /**
  * The source's file hashes, keyed like git's index by inode, size, mtime and ctime (any write or
@@ -47,22 +48,21 @@ export class HashCache {
     return new HashCache(file, rows);
   }
 
-  get(name: string, st: BigIntStats): string | undefined {
+  get(name: string, st: Stats): string | undefined {
     const row = this.rows[name];
     if (!Array.isArray(row) || row.length !== 5) return undefined;
     const [ino, size, mtime, ctime, hash] = row;
-    if (ino !== String(st.ino) || size !== String(st.size)) return undefined;
-    if (mtime !== String(st.mtimeNs) || ctime !== String(st.ctimeNs)) return undefined;
-    if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) return undefined;
+    if (ino !== st.ino || size !== st.size || mtime !== st.mtimeMs || ctime !== st.ctimeMs) return undefined;
+    if (typeof hash !== "string" || hash.length !== 64) return undefined;
     this.next[name] = row;
     return hash;
   }
 
-  set(name: string, st: BigIntStats, hash: string): void {
+  set(name: string, st: Stats, hash: string): void {
     this.changed = true;
-    const settledNs = BigInt(Date.now() - 1000) * 1_000_000n;
-    if (st.ctimeNs > settledNs || st.mtimeNs > settledNs) return;
-    this.next[name] = [String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs), hash];
+    const settled = Date.now() - 1000;
+    if (st.ctimeMs > settled || st.mtimeMs > settled) return;
+    this.next[name] = [st.ino, st.size, st.mtimeMs, st.ctimeMs, hash];
   }
 
   /** Keeps exactly the files seen this time (deleted ones drop out). */

@@ -1,12 +1,21 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 /**
  * A directory of cutover's cache on the deploying machine ($XDG_CACHE_HOME/cutover/<name>, else
- * ~/.cache/cutover/<name>), private to this user: made 0700, and used only if it is a real directory
- * of this user's that nobody else may write (another user could plant entries or links there).
+ * ~/.cache/cutover/<name>), private to this user: made 0700 (an open one of ours is closed), and
+ * used only if it is a real directory of this user's that nobody else could write (another user
+ * could have planted entries or links there).
  * Undefined (no cache: everything is read again) when there is no such directory.
  */
 export function privateCacheDir(name: string): string | undefined {
@@ -21,8 +30,15 @@ export function privateCacheDir(name: string): string | undefined {
   const dir = path.join(base, "cutover", name);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const s = lstatSync(dir);
-    if (!s.isDirectory() || s.uid !== process.getuid?.() || (s.mode & 0o077) !== 0) return undefined;
+    let s = lstatSync(dir);
+    if (!s.isDirectory() || s.uid !== process.getuid?.()) return undefined;
+    if ((s.mode & 0o077) !== 0) {
+      // Ours, made open by an umask or by hand: closed now; written by others before, it is not used.
+      const writableByOthers = (s.mode & 0o022) !== 0;
+      chmodSync(dir, 0o700);
+      s = lstatSync(dir);
+      if (writableByOthers || (s.mode & 0o077) !== 0) return undefined;
+    }
     return dir;
   } catch {
     return undefined;

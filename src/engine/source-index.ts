@@ -1,13 +1,13 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  type BigIntStats,
   lstatSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  type Stats,
   statSync,
 } from "node:fs";
 import os from "node:os";
@@ -31,23 +31,23 @@ export async function indexSource(
   if (names === undefined) return undefined;
   const cache = HashCache.open(from);
   const entries: SourceEntry[] = [];
-  const uid = BigInt(process.getuid?.() ?? -1);
-  const gid = BigInt(process.getgid?.() ?? -1);
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
   for (const name of names) {
     // A name that is not UTF-8 reads back as U+FFFD and could name another file: rsync does it.
     if (name.includes("\uFFFD")) return undefined;
     const full = name === "." ? from : path.join(from, name);
-    let st: BigIntStats;
+    let st: Stats;
     try {
       // The root as rsync takes it ("from/"): through a link; everything else as it is.
-      st = name === "." ? statSync(full, { bigint: true }) : lstatSync(full, { bigint: true });
+      st = name === "." ? statSync(full) : lstatSync(full);
     } catch {
       return undefined; // renamed under us
     }
     const common = {
       path: name,
-      mode: (Number(st.mode) & 0o7777).toString(8),
-      size: Number(st.size),
+      mode: (st.mode & 0o7777).toString(8),
+      size: st.size,
       own: st.uid === uid && st.gid === gid,
     };
     if (st.isFile()) {
@@ -56,7 +56,7 @@ export async function indexSource(
         hash = createHash("sha256").update(readFileSync(full)).digest("hex");
         cache.set(name, st, hash);
       }
-      entries.push({ ...common, type: "f", hash, mtime: mtimeText(st.mtimeNs) });
+      entries.push({ ...common, type: "f", hash, mtimeMs: st.mtimeMs });
     } else if (st.isDirectory()) entries.push({ ...common, type: "d" });
     else if (st.isSymbolicLink()) {
       const link = readlinkSync(full);
@@ -68,9 +68,16 @@ export async function indexSource(
   return entries;
 }
 
-/** "seconds.nanoseconds" as `touch -d @…` takes it; "-" before 1970 (not written inline). */
+/** A file's mtime as "seconds.nanoseconds" (as `touch -d @…` takes it), or undefined. */
+export function mtimeOf(file: string): string | undefined {
+  try {
+    return mtimeText(lstatSync(file, { bigint: true }).mtimeNs);
+  } catch {
+    return undefined;
+  }
+}
+
 export function mtimeText(ns: bigint): string {
-  if (ns < 0n) return "-";
   return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, "0")}`;
 }
 

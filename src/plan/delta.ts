@@ -22,8 +22,8 @@ export interface SourceEntry {
   readonly size: number;
   readonly link?: string;
   readonly hash?: string;
-  /** Files: the mtime as "seconds.nanoseconds" since the epoch. */
-  readonly mtime?: string;
+  /** Files: the mtime in milliseconds (microsecond precision), to see a change since indexing. */
+  readonly mtimeMs?: number;
   /** Owned by the deploying user and their primary group (what the host's login gives new files too). */
   readonly own: boolean;
 }
@@ -146,7 +146,7 @@ export function inlineable(decision: DeltaDecision, entries: readonly SourceEntr
   let total = 0;
   for (const e of entries) {
     if (e.type === "l") continue;
-    if (e.type !== "f" || e.size > INLINE.fileBytes || !e.mtime || e.mtime.startsWith("-")) return false;
+    if (e.type !== "f" || e.size > INLINE.fileBytes || e.mtimeMs === undefined || e.mtimeMs < 0) return false;
     if ((Number.parseInt(e.mode, 8) & 0o004) === 0) return false;
     total += e.size;
   }
@@ -230,6 +230,8 @@ export function checkDelta(
   source: readonly SourceEntry[],
   linked: readonly string[],
   written: readonly string[] = [],
+  /** The source file's mtime as "seconds.nanoseconds" (read only for the few files the host reports changed). */
+  sourceMtime: (path: string) => string | undefined = () => undefined,
   limit = 5,
 ): string[] {
   const fields = output.split("\0");
@@ -269,11 +271,10 @@ export function checkDelta(
     else if (e.type === "l" && got.link !== e.link) note(e.path, "another link target");
   }
   if (changed.has("@@no-manifest")) note(".", "the previous release has no manifest file");
-  const sourceMtime = new Map(source.map((e) => [e.path, e.mtime]));
   for (const p of linked) {
     // A file the source gave a future mtime is newer than the manifest too: that mtime is no change.
     const was = changed.get(`./${p}`);
-    if (was !== undefined && findTime(was) !== sourceMtime.get(p))
+    if (was !== undefined && findTime(was) !== sourceMtime(p))
       note(p, "changed in the previous release after its manifest was written");
     const inode = previousInode.get(p);
     if (inode === undefined || found.get(p)?.inode !== inode)
