@@ -32,17 +32,24 @@ import { recallManifest } from "./manifest-cache.js";
 import { indexSource, mtimeOf, mtimeText } from "./source-index.js";
 import { runStep, type StepContext } from "./steps.js";
 
-/** The source's index, made once per run and shared by every host (undefined: not indexable). */
-export type SourceIndex = (from: string, exclude: readonly string[]) => Promise<SourceEntry[] | undefined>;
+/**
+ * The source's index, made once per run and shared by every host (undefined: not indexable);
+ * `remember`: keep its hashes for the next run (not for a build directory made for this run only).
+ */
+export type SourceIndex = (
+  from: string,
+  exclude: readonly string[],
+  remember: boolean,
+) => Promise<SourceEntry[] | undefined>;
 
 /** A SourceIndex that indexes each (source, excludes) once, however many hosts ask. */
 export function sourceIndexOnce(): SourceIndex {
   const made = new Map<string, Promise<SourceEntry[] | undefined>>();
-  return (from, exclude) => {
+  return (from, exclude, remember) => {
     const key = JSON.stringify([from, exclude]);
     let index = made.get(key);
     if (!index) {
-      index = indexSource(from, exclude).catch(() => undefined);
+      index = indexSource(from, exclude, remember).catch(() => undefined);
       made.set(key, index);
     }
     return index;
@@ -69,9 +76,10 @@ export async function deltaUpload(
   transfer: Transfer,
   base: DeltaBase,
   index: SourceIndex,
+  remember: boolean,
   classic: (transfer: Transfer) => Promise<TransferStats>,
 ): Promise<TransferStats> {
-  const source = await index(transfer.from, transfer.exclude);
+  const source = await index(transfer.from, transfer.exclude, remember);
   const text = source ? await baseManifest(ctx, base) : undefined;
   if (!source || text === undefined) return classic(transfer);
   const decision = decideDelta(source, manifestEntries(text));

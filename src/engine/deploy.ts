@@ -76,7 +76,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
     stage.buildLocal.length === 0 &&
     HashCache.exists(stage.source)
   )
-    setImmediate(() => void sourceIndex(stage.source, uploadExcludes(stage)));
+    setImmediate(() => void sourceIndex(stage.source, uploadExcludes(stage), true));
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;
   try {

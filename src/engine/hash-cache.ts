@@ -36,6 +36,11 @@ export class HashCache {
     return dir ? path.join(dir, `${key}.json`) : undefined;
   }
 
+  /** No cache: every file is read, nothing is kept. */
+  static none(): HashCache {
+    return new HashCache(undefined, {});
+  }
+
   static open(source: string): HashCache {
     const file = HashCache.fileOf(source);
     let rows: Record<string, Row> = {};

@@ -64,7 +64,14 @@ export async function prepareHost(
                 onLine: (stream, line) => emit({ type: "output", host, stream, line }),
               });
             const stats = step.delta
-              ? await deltaUpload(ctx, step.transfer, step.delta, index, classic)
+              ? await deltaUpload(
+                  ctx,
+                  step.transfer,
+                  step.delta,
+                  index,
+                  step.transfer.from === stage.source,
+                  classic,
+                )
               : await classic(step.transfer);
             if (step.title === "upload files") upload = stats;
           } catch (error) {

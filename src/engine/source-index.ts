@@ -26,10 +26,11 @@ import { HashCache } from "./hash-cache.js";
 export async function indexSource(
   from: string,
   exclude: readonly string[],
+  remember = true,
 ): Promise<SourceEntry[] | undefined> {
   const names = await sourceNames(from, exclude);
   if (names === undefined) return undefined;
-  const cache = HashCache.open(from);
+  const cache = remember ? HashCache.open(from) : HashCache.none();
   const entries: SourceEntry[] = [];
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   chmodSync,
   chownSync,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -162,6 +163,31 @@ test("a file of the previous release turned into a directory: the link fails, ev
     r.warned.join(" | "),
   );
   assertSameAsSource(r.release);
+});
+
+test("build once: the delta links from the previous build's release; the build directory's hashes are not kept", async () => {
+  const cache = path.join(fx.dir, "xdg cache");
+  const env = { XDG_CACHE_HOME: cache };
+  fx.writeConfig({
+    build: { local: ["mkdir -p vendor && printf '<?php // built\\n' > vendor/autoload.php"] },
+  });
+  const run = async () => {
+    const r = await cutover(["--json", "deploy"], fx.app, env);
+    assert.equal(r.code, 0, r.stderr);
+    return json<Result>(r);
+  };
+  const first = await run();
+  fx.file("public/index.php", "<?php echo 'built again';\n");
+  const r = await run();
+  assert.equal(r.filesTransferred, 1);
+  assert.equal(statSync(rel(r.release, "src/lib.php")).ino, statSync(rel(first.release, "src/lib.php")).ino);
+  assert.ok(
+    !existsSync(path.join(cache, "cutover/hashes")),
+    "no hashes kept for a directory made for one run",
+  );
+  assert.equal(readdirSync(path.join(cache, "cutover/manifests")).length, 2);
+  fx.writeConfig();
+  last = r.release;
 });
 
 test("over SSH: the second deploy links from the first and sends the one changed file", async () => {
