@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, beforeEach, test } from "node:test";
+import { recallManifest, rememberManifest } from "../../src/engine/manifest-cache.js";
+import { privateCacheDir } from "../../src/engine/private-cache.js";
+
+/** The caches on the deploying machine are this user's alone: another user can neither read nor plant entries. */
+const root = mkdtempSync(path.join(os.tmpdir(), "cutover-cache-"));
+const saved = process.env.XDG_CACHE_HOME;
+after(() => {
+  process.env.XDG_CACHE_HOME = saved;
+  rmSync(root, { recursive: true, force: true });
+});
+let n = 0;
+beforeEach(() => {
+  process.env.XDG_CACHE_HOME = path.join(root, `home ${n++}`);
+});
+
+const text = '"a.php" f 644 0000000000000000000000000000000000000000000000000000000000000000\n';
+const checksum = `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+test("a manifest is kept 0600 in a 0700 directory and read back only with its checksum", () => {
+  rememberManifest(text, checksum);
+  const dir = privateCacheDir("manifests")!;
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  const [file] = readdirSync(dir);
+  assert.equal(statSync(path.join(dir, file!)).mode & 0o777, 0o600);
+  assert.equal(recallManifest(checksum), text);
+  writeFileSync(path.join(dir, file!), text.replace("644", "755"));
+  assert.equal(recallManifest(checksum), undefined, "content that is not the checksum's is not used");
+});
+
+test("a directory others could write to is not used; an open one of ours is closed", () => {
+  const dir = path.join(process.env.XDG_CACHE_HOME!, "cutover", "manifests");
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  assert.equal(privateCacheDir("manifests"), undefined);
+  chmodSync(dir, 0o755);
+  assert.equal(privateCacheDir("manifests"), dir);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("a planted link is never read, and a relative XDG_CACHE_HOME is ignored", () => {
+  const dir = privateCacheDir("manifests")!;
+  const hex = checksum.slice(7);
+  const elsewhere = path.join(root, "elsewhere");
+  writeFileSync(elsewhere, text);
+  symlinkSync(elsewhere, path.join(dir, hex));
+  assert.equal(recallManifest(checksum), undefined);
+  process.env.XDG_CACHE_HOME = "relative/cache";
+  const home = privateCacheDir("manifests");
+  assert.ok(home === undefined || path.isAbsolute(home));
+  assert.ok(!home?.startsWith(path.resolve("relative")), "not under the working directory");
+});
