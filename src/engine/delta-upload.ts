@@ -181,14 +181,9 @@ async function buildWithRsync(
 ): Promise<Built> {
   const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
   if (linked.code !== 0) return { failed: firstLine(linked.stderr) };
+  // An rsync that fails (a lost connection, a full disk) fails the upload, as any upload's would.
   const list = rsyncList(decision);
-  let sent: TransferStats | undefined;
-  try {
-    sent = list.length > 0 ? await sendListed(ctx, transfer, list) : undefined;
-  } catch (error) {
-    if (error instanceof TransportError) return { failed: error.message };
-    throw error;
-  }
+  const sent = list.length > 0 ? await sendListed(ctx, transfer, list) : undefined;
   const checked = await ctx.executor.run([
     ...dirModeCmds(transfer.to, decision),
     deltaCheckProbe(transfer.to, base),

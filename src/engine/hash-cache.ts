@@ -26,12 +26,12 @@ export class HashCache {
 
   /** True once a deploy from this machine indexed `source`: the next one will want its index. */
   static exists(source: string): boolean {
-    const file = HashCache.fileOf(source);
+    const file = HashCache.fileOf(source, false);
     return file !== undefined && existsSync(file);
   }
 
-  private static fileOf(source: string): string | undefined {
-    const dir = privateCacheDir("hashes");
+  private static fileOf(source: string, create = true): string | undefined {
+    const dir = privateCacheDir("hashes", create);
     const key = createHash("sha256").update(path.resolve(source)).digest("hex").slice(0, 32);
     return dir ? path.join(dir, `${key}.json`) : undefined;
   }
