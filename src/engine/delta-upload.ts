@@ -27,7 +27,7 @@ import {
 import { manifestEntries } from "../plan/diff.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
-import { type TransferStats, TransportError } from "../transport/executor.js";
+import type { TransferStats } from "../transport/executor.js";
 import { recallManifest } from "./manifest-cache.js";
 import { indexSource, mtimeOf, mtimeText } from "./source-index.js";
 import { runStep, type StepContext } from "./steps.js";
