@@ -56,9 +56,10 @@ export function sourceIndexOnce(): SourceIndex {
   };
 }
 
-// Directory modes are set by then: a read-only one would stop rm.
+// Directory modes are set by then: a read-only one would stop rm. Only directories: the files are
+// links to the previous release's, whose modes must not change.
 const RESET = `set -e
-chmod -R u+rwx -- "$1"
+find "$1" -type d -exec chmod u+rwx -- {} +
 rm -rf -- "$1"
 mkdir -- "$1"
 `;

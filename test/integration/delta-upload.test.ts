@@ -157,12 +157,20 @@ test("a file of the previous release turned into a directory: the link fails, ev
   rmSync(rel(last, "src/lib.php"));
   mkdirSync(rel(last, "src/lib.php"));
   fx.file("public/index.php", "<?php echo 'again';\n");
+  const modes = () =>
+    readdirSync(rel(last, "src/Mod0")).map((n) => statSync(rel(last, `src/Mod0/${n}`)).mode);
+  const before = modes();
   const r = await deploy();
   assert.ok(
     r.warned.some((w) => /cannot build the release from .*linking none/.test(w)),
     r.warned.join(" | "),
   );
   assertSameAsSource(r.release);
+  assert.deepEqual(
+    modes(),
+    before,
+    "emptying the new release left the previous release's files as they were",
+  );
 });
 
 test("build once: the delta links from the previous build's release; the build directory's hashes are not kept", async () => {
