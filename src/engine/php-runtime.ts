@@ -1,6 +1,5 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
-import { filesToScan, parseScan, SCAN_LINES, scanCmds } from "../integrations/php/current-scan.js";
 import { parseReports, type RuntimeReport } from "../integrations/php/runtime-script.js";
 import {
   askPool,
@@ -12,8 +11,6 @@ import {
 } from "../integrations/php/steps.js";
 import { apacheChildren, parseChildren, waitForExit } from "../integrations/web/apache.js";
 import type { Layout } from "../plan/layout.js";
-import type { Listing } from "../plan/manifest.js";
-import type { CurrentScan } from "../plan/release-meta.js";
 import { cmd } from "../shell/cmd.js";
 import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
@@ -21,7 +18,7 @@ import type { LockedTarget } from "./lock.js";
 import { runStep, type StepContext, timed } from "./steps.js";
 import type { Target } from "./targets.js";
 
-type Host = Target & { readonly layout: LockedTarget["layout"] };
+export type Host = Target & { readonly layout: LockedTarget["layout"] };
 
 /**
  * php.fpm sockets and php.reload_command may name the host ({name}): several slots on one machine.
@@ -55,41 +52,6 @@ export async function withRuntime<T>(
   } finally {
     await ctx.executor.run([removeRuntime(files)]).catch(() => undefined);
   }
-}
-
-/**
- * Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request.
- * Reads only what the previous release's findings do not cover (integrations/php/current-scan.ts);
- * returns this release's findings to record, when all are known.
- */
-export async function scanCurrentPaths(
-  t: Host,
-  stage: ResolvedStage,
-  release: string,
-  listing: Listing,
-  previous: CurrentScan | undefined,
-  emit: Emit,
-): Promise<CurrentScan | undefined> {
-  const needle = `${t.layout.current}/`;
-  const files = filesToScan(listing, previous, needle);
-  const cmds = files?.length === 0 ? [] : scanCmds(t.layout.release(release), needle, files);
-  const output =
-    cmds.length > 0
-      ? await runStep({ executor: t.executor, emit }, "scan for paths through current", cmds)
-      : undefined;
-  const scan = parseScan(output?.stdout.toString("utf8") ?? "");
-  const hits = scan.hits;
-  const found = scan.files ? { needle, files: scan.files } : undefined;
-  if (hits.length === 0) return found;
-  const message = `${t.host.name}: the release names ${t.layout.current}/ in ${hits.length}${hits.length === SCAN_LINES ? "+" : ""} place${hits.length === 1 ? "" : "s"}: such paths resolve current again in mid-request and can mix two releases`;
-  if (stage.php.forbidCurrentPaths) {
-    throw new CutoverError("current-paths", message, {
-      detail: hits.slice(0, 10),
-      fix: "build paths from __DIR__ (or the release path) instead, or set php.forbid_current_paths: false",
-    });
-  }
-  emit({ type: "warning", host: t.host.name, message: `${message}; first: ${hits.slice(0, 3).join(" | ")}` });
-  return found;
 }
 
 /**

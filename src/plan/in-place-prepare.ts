@@ -1,13 +1,13 @@
 import path from "node:path/posix";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { cmd } from "../shell/cmd.js";
-import { sharedSetup } from "./deploy.js";
 import type { HostFacts } from "./facts.js";
 import { ensureSharedLink, ensureWritable } from "./in-place-paths.js";
 import type { Layout } from "./layout.js";
 import { writeMeta } from "./records.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import type { DeployRunInput } from "./run.js";
+import { sharedSetup } from "./shared-setup.js";
 import type { Step } from "./steps.js";
 
 /** Before the switch: cutover's directories, the metadata, seeded shared paths and their links, writable dirs. */
