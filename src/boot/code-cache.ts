@@ -9,7 +9,6 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -108,7 +107,9 @@ function readOwnFile(file: string): Buffer | undefined {
 function pruneOld(dir: string): void {
   const files = readdirSync(dir)
     .filter((name) => CACHE_FILE.test(name))
-    .map((name) => ({ name, at: statSync(path.join(dir, name)).mtimeMs }))
+    .map((name) => ({ name, st: lstatSync(path.join(dir, name)) }))
+    .filter(({ st }) => st.isFile())
+    .map(({ name, st }) => ({ name, at: st.mtimeMs }))
     .sort((a, b) => b.at - a.at);
   for (const old of files.slice(KEEP)) unlinkSync(path.join(dir, old.name));
 }

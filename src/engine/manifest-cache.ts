@@ -30,11 +30,13 @@ export function rememberManifest(text: string, checksum: string): void {
   }
 }
 
-/** Only this cache's own files: 64-hex names. */
+/** Only this cache's own files: regular files with 64-hex names (nothing is followed). */
 function prune(dir: string): void {
   const files = readdirSync(dir)
     .filter((f) => /^[0-9a-f]{64}$/.test(f))
-    .map((f) => ({ f, at: lstatSync(path.join(dir, f)).mtimeMs }))
+    .map((f) => ({ f, st: lstatSync(path.join(dir, f)) }))
+    .filter(({ st }) => st.isFile())
+    .map(({ f, st }) => ({ f, at: st.mtimeMs }))
     .sort((a, b) => b.at - a.at);
   for (const { f } of files.slice(KEEP)) unlinkSync(path.join(dir, f));
 }

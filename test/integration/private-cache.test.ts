@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  lstatSync,
+  lutimesSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -50,6 +53,28 @@ test("a directory others could write to is not used; an open one of ours is clos
   chmodSync(dir, 0o755);
   assert.equal(privateCacheDir("manifests"), dir);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
+});
+
+test("pruning keeps the newest 40 and removes only this cache's own regular files", () => {
+  const dir = privateCacheDir("manifests")!;
+  const outside = path.join(root, "outside target");
+  writeFileSync(outside, "not the cache's");
+  const hexLink = "f".repeat(64);
+  const hexDir = "e".repeat(64);
+  symlinkSync(outside, path.join(dir, hexLink));
+  mkdirSync(path.join(dir, hexDir));
+  writeFileSync(path.join(dir, "notes.txt"), "someone's notes");
+  const old = new Date(Date.now() - 3_600_000);
+  for (const name of [hexLink, "notes.txt"]) lutimesSync(path.join(dir, name), old, old);
+  for (let i = 0; i < 45; i++) {
+    const t = `"f${i}.php" f 644 ${"0".repeat(64)}\n`;
+    rememberManifest(t, `sha256:${createHash("sha256").update(t).digest("hex")}`);
+  }
+  const left = readdirSync(dir);
+  const own = left.filter((f) => /^[0-9a-f]{64}$/.test(f) && lstatSync(path.join(dir, f)).isFile());
+  assert.equal(own.length, 40);
+  for (const kept of [hexLink, hexDir, "notes.txt"]) assert.ok(left.includes(kept), kept);
+  assert.equal(readFileSync(outside, "utf8"), "not the cache's");
 });
 
 test("a planted link is never read, and a relative XDG_CACHE_HOME is ignored", () => {
