@@ -35,7 +35,6 @@ export interface DeltaDecision {
   readonly dirs: readonly { readonly path: string; readonly mode: string }[];
   /** What rsync sends: files not linked, symlinks, other entries. */
   readonly send: readonly string[];
-  readonly sendBytes: number;
   /**
    * Some entry belongs to another owner or group: rsync then sends the directories too (it sets
    * owner and group as with any upload), and nothing is written inline.
@@ -50,7 +49,6 @@ export function decideDelta(
   const link: string[] = [];
   const dirs: { path: string; mode: string }[] = [];
   const send: string[] = [];
-  let sendBytes = 0;
   let foreignOwners = false;
   for (const e of source) {
     if (!e.own) foreignOwners = true;
@@ -58,12 +56,9 @@ export function decideDelta(
     if (e.type === "d") dirs.push({ path: e.path, mode: e.mode });
     else if (was?.type === "f" && was.mode === e.mode && e.hash !== undefined && was.hash === e.hash) {
       link.push(e.path);
-    } else {
-      send.push(e.path);
-      if (e.type === "f") sendBytes += e.size;
-    }
+    } else send.push(e.path);
   }
-  return { link, dirs, send, sendBytes, foreignOwners };
+  return { link, dirs, send, foreignOwners };
 }
 
 /** What rsync sends: with other owners, the directories as well (the root as "."). */
