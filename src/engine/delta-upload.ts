@@ -29,7 +29,8 @@ import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
 import type { TransferStats } from "../transport/executor.js";
 import { recallManifest } from "./manifest-cache.js";
-import { indexSource, mtimeOf, mtimeText } from "./source-index.js";
+import { indexSource, mtimeOf } from "./source-index.js";
+import { mtimeText } from "./source-list.js";
 import { runStep, type StepContext } from "./steps.js";
 
 /**
@@ -121,11 +122,12 @@ function readIndexed(from: string, e: SourceEntry): { data: Buffer; mtime: strin
   let fd: number | undefined;
   try {
     fd = openSync(path.join(from, e.path), constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size !== e.size || st.mtimeMs !== e.mtimeMs) return undefined;
+    const st = fstatSync(fd, { bigint: true });
+    const mtime = mtimeText(st.mtimeNs);
+    if (!st.isFile() || Number(st.size) !== e.size || mtime !== e.mtime) return undefined;
     const data = readFileSync(fd);
     if (createHash("sha256").update(data).digest("hex") !== e.hash) return undefined;
-    return { data, mtime: mtimeText(fstatSync(fd, { bigint: true }).mtimeNs) };
+    return { data, mtime };
   } catch {
     return undefined;
   } finally {

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import type { Stats } from "node:fs";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
+import type { Listed } from "./source-list.js";
 
-/** Times in milliseconds with their fraction (microseconds): a change keeps none of them equal. */
-type Row = [ino: number, size: number, mtimeMs: number, ctimeMs: number, hash: string];
+/** Times as "seconds.nanoseconds": a change keeps none of them equal. */
+type Row = [ino: string, size: number, mtime: string, ctime: string, hash: string];
+type Stamp = Pick<Listed, "name" | "ino" | "size" | "mtime" | "ctime">;
 
 /**
  * The source's file hashes, keyed like git's index by inode, size, mtime and ctime (any write or
@@ -53,21 +54,21 @@ export class HashCache {
     return new HashCache(file, rows);
   }
 
-  get(name: string, st: Stats): string | undefined {
-    const row = this.rows[name];
+  get(e: Stamp): string | undefined {
+    const row = this.rows[e.name];
     if (!Array.isArray(row) || row.length !== 5) return undefined;
     const [ino, size, mtime, ctime, hash] = row;
-    if (ino !== st.ino || size !== st.size || mtime !== st.mtimeMs || ctime !== st.ctimeMs) return undefined;
+    if (ino !== e.ino || size !== e.size || mtime !== e.mtime || ctime !== e.ctime) return undefined;
     if (typeof hash !== "string" || hash.length !== 64) return undefined;
-    this.next[name] = row;
+    this.next[e.name] = row;
     return hash;
   }
 
-  set(name: string, st: Stats, hash: string): void {
+  set(e: Stamp, hash: string): void {
     this.changed = true;
-    const settled = Date.now() - 1000;
-    if (st.ctimeMs > settled || st.mtimeMs > settled) return;
-    this.next[name] = [st.ino, st.size, st.mtimeMs, st.ctimeMs, hash];
+    const settled = Date.now() / 1000 - 1;
+    if (Number.parseFloat(e.ctime) > settled || Number.parseFloat(e.mtime) > settled) return;
+    this.next[e.name] = [e.ino, e.size, e.mtime, e.ctime, hash];
   }
 
   /** Keeps exactly the files seen this time (deleted ones drop out). */

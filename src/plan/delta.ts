@@ -22,8 +22,8 @@ export interface SourceEntry {
   readonly size: number;
   readonly link?: string;
   readonly hash?: string;
-  /** Files: the mtime in milliseconds (microsecond precision), to see a change since indexing. */
-  readonly mtimeMs?: number;
+  /** Files: the mtime as "seconds.nanoseconds", to see a change since indexing. */
+  readonly mtime?: string;
   /** Owned by the deploying user and their primary group (what the host's login gives new files too). */
   readonly own: boolean;
 }
@@ -141,7 +141,8 @@ export function inlineable(decision: DeltaDecision, entries: readonly SourceEntr
   let total = 0;
   for (const e of entries) {
     if (e.type === "l") continue;
-    if (e.type !== "f" || e.size > INLINE.fileBytes || e.mtimeMs === undefined || e.mtimeMs < 0) return false;
+    if (e.type !== "f" || e.size > INLINE.fileBytes || e.mtime === undefined || e.mtime.startsWith("-"))
+      return false;
     if ((Number.parseInt(e.mode, 8) & 0o004) === 0) return false;
     total += e.size;
   }

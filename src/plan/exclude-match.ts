@@ -15,7 +15,8 @@ interface Rule {
 }
 
 /** rsync matches bytes ("?" is one byte of "é"): patterns and paths are compared as latin1 views of their UTF-8. */
-const bytes = (s: string) => Buffer.from(s, "utf8").toString("latin1");
+const bytes = (s: string) => (NON_ASCII.test(s) ? Buffer.from(s, "utf8").toString("latin1") : s);
+const NON_ASCII = /[^\p{ASCII}]/u;
 
 export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | undefined {
   const rules: Rule[] = [];
@@ -50,4 +51,19 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | u
       return false;
     });
   };
+}
+
+/**
+ * find tests (`-name X`, `-path ./X`) for directories that need no descending into because these
+ * patterns exclude them: names matched anywhere, and literal names anchored at the root. Only a
+ * shortcut: what is listed is still matched by `compileExcludes`. Only for patterns it accepts.
+ */
+export function findPrunes(patterns: readonly string[]): string[][] {
+  const prunes: string[][] = [];
+  for (const raw of patterns) {
+    const p = raw.replace(/\/+$/, "");
+    if (!p.includes("/")) prunes.push(["-name", p]);
+    else if (/^\/[^/*?]+$/.test(p)) prunes.push(["-path", `.${p}`]);
+  }
+  return prunes;
 }

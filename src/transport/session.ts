@@ -126,16 +126,23 @@ export class ShellSession {
         cleanup();
         resolve({ code, stdout: out, stderr: err });
       };
+      // Chunks are kept apart until the end marker is seen: joining a large listing chunk by
+      // chunk would copy it over and over. The marker is looked for in the tail only.
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let tail = Buffer.alloc(0);
       const onOut = (chunk: Buffer) => {
-        const searchFrom = Math.max(0, out.length - outMarker.length);
-        out = Buffer.concat([out, chunk]);
-        emitLines("stdout", chunk.toString("utf8"), false);
-        const at = out.indexOf(outMarker, searchFrom);
+        chunks.push(chunk);
+        received += chunk.length;
+        if (options.onLine) emitLines("stdout", chunk.toString("utf8"), false);
+        const keep = tail.subarray(Math.max(0, tail.length - outMarker.length - 24));
+        tail = Buffer.concat([keep, chunk]);
+        const at = tail.indexOf(outMarker);
         if (at < 0) return;
-        const end = out.indexOf(10, at + outMarker.length);
+        const end = tail.indexOf(10, at + outMarker.length);
         if (end < 0) return;
-        code = Number(out.subarray(at + outMarker.length, end).toString());
-        out = out.subarray(0, at);
+        code = Number(tail.subarray(at + outMarker.length, end).toString());
+        out = Buffer.concat(chunks, received).subarray(0, received - tail.length + at);
         emitLines("stdout", "", true);
         finish();
       };

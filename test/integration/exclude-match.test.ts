@@ -1,14 +1,37 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { rsyncNames, sourceNames } from "../../src/engine/source-index.js";
+import { listSource, rsyncNames } from "../../src/engine/source-list.js";
 import { compileExcludes } from "../../src/plan/exclude-match.js";
 
-/** The source walk must send exactly what rsync would: compared with real rsync on many patterns. */
+/** The source listing must send exactly what rsync would: compared with real rsync on many patterns. */
 const root = mkdtempSync(path.join(os.tmpdir(), "cutover-excl-"));
-after(() => rmSync(root, { recursive: true, force: true }));
+// A `find` that is not GNU find (no -printf), ahead of the real one on PATH: the tree is walked here.
+const bsdFind = mkdtempSync(path.join(os.tmpdir(), "cutover-bsd-find-"));
+writeFileSync(
+  path.join(bsdFind, "find"),
+  "#!/bin/sh\necho 'find: -printf: unknown primary or operator' >&2\nexit 1\n",
+);
+chmodSync(path.join(bsdFind, "find"), 0o755);
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(bsdFind, { recursive: true, force: true });
+});
+
+const names = async (exclude: string[]) => (await listSource(root, exclude))?.map((e) => e.name).sort();
+
+/** Runs `list` with the non-GNU find first on PATH. */
+async function withoutGnuFind<T>(list: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = `${bsdFind}:${saved}`;
+  try {
+    return await list();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
 
 const files = [
   "a.log",
@@ -58,18 +81,30 @@ const sets: string[][] = [
 ];
 
 for (const exclude of sets) {
-  test(`the walk matches rsync's choice for ${JSON.stringify(exclude)}`, async () => {
-    assert.ok(compileExcludes(exclude), "these patterns are walked here, not listed by rsync");
-    const walked = (await sourceNames(root, exclude))!.sort();
+  test(`the listing matches rsync's choice for ${JSON.stringify(exclude)}, with and without GNU find`, async () => {
+    assert.ok(compileExcludes(exclude), "these patterns are matched here, not listed by rsync");
     const listed = (await rsyncNames(root, exclude))!.sort();
-    assert.deepEqual(walked, listed);
+    assert.deepEqual(await names(exclude), listed);
+    assert.deepEqual(await withoutGnuFind(() => names(exclude)), listed);
   });
 }
 
 test("patterns the walk does not model are left to rsync: **, classes, escapes, +/- prefixes, !", async () => {
   for (const p of ["**/cache", "[ab].log", "a\\*b", "+ keep.php", "- a.log", "!"])
     assert.equal(compileExcludes([p]), undefined, p);
-  const names = await sourceNames(root, ["**/node_modules"]);
-  assert.deepEqual(names!.sort(), (await rsyncNames(root, ["**/node_modules"]))!.sort());
-  assert.ok(!names!.some((n) => n.includes("node_modules")));
+  const listed = await names(["**/node_modules"]);
+  assert.deepEqual(listed, (await rsyncNames(root, ["**/node_modules"]))!.sort());
+  assert.ok(!listed!.some((n) => n.includes("node_modules")));
+});
+
+test("GNU find's listing reads each entry's inode, times and target exactly as lstat does", async () => {
+  const byName = (l: Awaited<ReturnType<typeof listSource>>) =>
+    [...l!].sort((a, b) => a.name.localeCompare(b.name));
+  const listed = await listSource(root, []);
+  assert.equal(listed![0]!.name, ".", "the root first");
+  const found = byName(listed);
+  assert.equal(found.filter((e) => e.type === "f").length, files.length);
+  assert.deepEqual(found, byName(await withoutGnuFind(() => listSource(root, []))));
+  assert.equal(found.find((e) => e.name === "link.php")?.link, "keep.php");
+  assert.match(found.find((e) => e.name === "keep.php")!.mtime, /^\d+\.\d{9}$/);
 });
