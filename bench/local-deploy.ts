@@ -35,8 +35,8 @@ function deployOnce(target: string, keepTimings = false): { ms: number; rssKiB: 
   const r = spawnSync(
     process.execPath,
     [
-      "--import",
-      path.join(root, "bench/rss-hook.mjs"),
+      "--require",
+      path.join(root, "bench/rss-hook.cjs"),
       path.join(root, "bin/cutover.js"),
       "--json",
       "deploy",

@@ -4,7 +4,7 @@ import { writeFileAtomic, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import type { HostRun } from "../plan/run.js";
 import type { Transfer } from "../plan/steps.js";
-import { cmd } from "../shell/cmd.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import { scanCurrentPaths } from "./current-paths.js";
@@ -44,6 +44,7 @@ export async function prepareHost(
   const target = { host: plan.host, executor, layout: plan.layout };
   let meta = plan.meta;
   let upload: TransferStats | undefined;
+  let manifestWrite: Cmd[] = [];
   const check = () => {
     if (stopped.aborted)
       throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
@@ -114,10 +115,12 @@ export async function prepareHost(
           );
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
           rememberManifest(manifest.text, manifest.checksum);
-          await runStep(ctx, step.title, [
-            ...writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text),
-            ...writeMeta(plan.layout, meta),
-          ]);
+          manifestWrite = writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text);
+          // Last step: the manifest goes with "mark ready" (one round trip less); else it is written now.
+          if (step !== plan.prepare.at(-1)) {
+            await runStep(ctx, step.title, [...manifestWrite, ...writeMeta(plan.layout, meta)]);
+            manifestWrite = [];
+          }
           break;
         }
       }
@@ -127,7 +130,11 @@ export async function prepareHost(
   meta = { ...meta, state: "ready" };
   const rel = plan.layout.release(releaseId);
   await timed(emit, host, "mark ready", () =>
-    runStep(ctx, "mark ready", [cmd(["sync", "-f", "--", rel]), ...writeMeta(plan.layout, meta)]),
+    runStep(ctx, "mark ready", [
+      ...manifestWrite,
+      cmd(["sync", "-f", "--", rel]),
+      ...writeMeta(plan.layout, meta),
+    ]),
   );
   return { meta, upload };
 }
