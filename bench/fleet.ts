@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
 import { generateApp } from "./gen-app.js";
+import { withoutExtraCaCerts } from "./plain-env.js";
+
+withoutExtraCaCerts();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const hosts = Number(process.argv[2] ?? 100);

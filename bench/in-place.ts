@@ -11,6 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateApp } from "./gen-app.js";
+import { withoutExtraCaCerts } from "./plain-env.js";
+
+withoutExtraCaCerts();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const files = Number(process.argv[2] ?? 5000);

@@ -11,6 +11,9 @@ import { BIN, cutover } from "../test/helpers/cli.js";
 import { fixture } from "../test/helpers/fixture.js";
 import { writeProbeApp } from "../test/helpers/php-app.js";
 import { startApache, startFpm, startNginx } from "../test/helpers/web.js";
+import { withoutExtraCaCerts } from "./plain-env.js";
+
+withoutExtraCaCerts();
 
 interface Report {
   durationMs: number;

@@ -13,6 +13,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateApp } from "./gen-app.js";
+import { withoutExtraCaCerts } from "./plain-env.js";
+
+withoutExtraCaCerts();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin/cutover.js");
