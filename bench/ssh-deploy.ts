@@ -4,10 +4,12 @@
  * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; and in the same
  * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor);
  * for each host count, the median of each phase and step of the incremental deploy from --timings.
- *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16]
+ * With PERSIST > 0 the hosts get `ssh.persist: PERSIST`: each first deploy opens the connections
+ * (kept ones are closed before it), the incremental deploy reuses them.
+ *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16] [persist=0]
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +23,19 @@ withoutExtraCaCerts();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.argv[2] ?? 5);
 const counts = (process.argv[3] ?? "1,4,16").split(",").map(Number);
+const persist = Number(process.argv[4] ?? 0);
+// Kept connections' sockets: in a directory of this benchmark's (short: socket paths are limited).
+if (persist > 0) process.env.XDG_CACHE_HOME = mkdtempSync("/tmp/cb-");
+const sockets = () => path.join(process.env.XDG_CACHE_HOME ?? "", "cutover", "ssh");
+
+/** Closes every connection kept by an earlier deploy of this benchmark. */
+function closeKept(): void {
+  if (persist === 0 || !existsSync(sockets())) return;
+  for (const name of readdirSync(sockets()))
+    spawnSync("ssh", ["-o", `ControlPath=${path.join(sockets(), name)}`, "-O", "exit", "host"], {
+      stdio: "ignore",
+    });
+}
 const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-ssh-"));
 const app = path.join(work, "app");
 generateApp(app);
@@ -109,8 +124,10 @@ for (const n of counts) {
         shared_files: [".env"],
         keep_releases: 3,
         stages: { bench: { hosts: targets } },
+        ...(persist > 0 ? { ssh: { persist } } : {}),
       }),
     );
+    closeKept();
     first.push(
       (await timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app)).ms,
     );
@@ -134,5 +151,7 @@ for (const n of counts) {
   );
   printTimings(timings);
 }
+closeKept();
+if (persist > 0) rmSync(process.env.XDG_CACHE_HOME!, { recursive: true, force: true });
 await rig.stopAll();
 rmSync(work, { recursive: true, force: true });

@@ -202,6 +202,7 @@ export function resolveStage(
     ssh: {
       connectTimeoutSeconds: merged.ssh?.connect_timeout ?? DEFAULTS.connectTimeoutSeconds,
       acceptNewHostKeys: merged.ssh?.accept_new_host_keys ?? false,
+      persistSeconds: merged.ssh?.persist ?? 0,
     },
     commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
     uploadCompare: merged.upload?.compare ?? "mtime",

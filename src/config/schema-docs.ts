@@ -25,7 +25,7 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
     'Directories the app writes inside a release: per release, never hard-linked; "path" or { path, mode, owner, group }.',
   hooks:
     "Shell commands run in the release directory on every host: build, before_switch, after_switch, after_rollback, on_failure, before_batch, after_batch.",
-  ssh: "connect_timeout (seconds) and accept_new_host_keys (trust an unknown host key on first use, never a changed one).",
+  ssh: "connect_timeout (seconds), accept_new_host_keys (trust an unknown host key on first use, never a changed one) and persist (seconds each host's connection stays open after a run, for the next run to reuse without a new handshake; 0, the default, closes it with the run).",
   command_timeout:
     "Seconds any one step may run on a host; its whole process group is killed after (default 3600).",
   "upload.compare":

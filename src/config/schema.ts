@@ -121,6 +121,7 @@ const ssh = z
   .object({
     connect_timeout: z.number().positive().optional(),
     accept_new_host_keys: z.boolean().optional(),
+    persist: z.number().int().min(0).max(3600).optional(),
   })
   .strict();
 

@@ -47,6 +47,8 @@ export interface HookEntry {
 export interface SshSettings {
   readonly connectTimeoutSeconds: number;
   readonly acceptNewHostKeys: boolean;
+  /** Seconds a host's connection outlives the run for the next one (0: closed with the run). */
+  readonly persistSeconds: number;
 }
 
 export interface PhpPool {

@@ -27,18 +27,29 @@ export function sshOptions(addr: SshAddress, settings: SshSettings, controlPath:
   return args;
 }
 
-/** The connection's first process is its master: every later command and rsync reuse it. */
+/**
+ * The session: the connection's first process is its master, which every later command and rsync
+ * reuse. With `persist`, OpenSSH moves the master into the background, where it outlives the run by
+ * that many idle seconds, and the next run's session finds it at the same ControlPath (a master that
+ * died leaves a socket OpenSSH recognises as stale and replaces).
+ */
 export function masterArgs(addr: SshAddress, settings: SshSettings, controlPath: string): string[] {
+  const persist = settings.persistSeconds > 0;
   return [
     ...sshOptions(addr, settings, controlPath),
     "-o",
-    "ControlMaster=yes",
+    persist ? "ControlMaster=auto" : "ControlMaster=yes",
     "-o",
-    "ControlPersist=no",
+    persist ? `ControlPersist=${settings.persistSeconds}s` : "ControlPersist=no",
     "--",
     addr.host,
     "sh -s",
   ];
+}
+
+/** Asks a persisted master to close its connection now. */
+export function exitMasterArgs(addr: SshAddress, settings: SshSettings, controlPath: string): string[] {
+  return [...sshOptions(addr, settings, controlPath), "-O", "exit", "--", addr.host];
 }
 
 /** A second command over the master's connection: `ssh ARGS SCRIPT` (the script is one shell word string). */

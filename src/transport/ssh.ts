@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import type { SshAddress, SshSettings } from "../config/resolve.js";
 import type { Transfer } from "../plan/steps.js";
@@ -7,11 +7,12 @@ import { TransportError } from "./executor.js";
 import { rsyncArgs } from "./rsync.js";
 import { ShellSession } from "./session.js";
 import { SessionExecutor } from "./session-executor.js";
-import { explainSsh, masterArgs, rsyncHost, rsyncShell, sideArgs } from "./ssh-args.js";
+import { exitMasterArgs, explainSsh, masterArgs, rsyncHost, rsyncShell, sideArgs } from "./ssh-args.js";
 
 /**
  * A host over SSH: one OpenSSH connection for the whole run. Its first process (a remote `sh -s`
  * fed scripts on stdin) is the ControlMaster; rsync reuses it through the private ControlPath.
+ * With `ssh.persist` the connection outlives the run and the next run's session reuses it.
  */
 export class SshExecutor extends SessionExecutor {
   constructor(
@@ -21,7 +22,6 @@ export class SshExecutor extends SessionExecutor {
     private readonly controlPath: string,
     timeoutSeconds: number,
   ) {
-    // A killed master leaves its socket behind; a new master could not bind it.
     super(
       host,
       new ShellSession(
@@ -29,7 +29,16 @@ export class SshExecutor extends SessionExecutor {
         "ssh",
         masterArgs(addr, settings, controlPath),
         (pgid) => runBeside(sideArgs(addr, settings, controlPath), killGroupScript(pgid)),
-        () => rmSync(controlPath, { force: true }),
+        (restart) => {
+          if (settings.persistSeconds === 0) {
+            // A killed master leaves its socket behind; a new master could not bind it.
+            rmSync(controlPath, { force: true });
+          } else if (restart) {
+            // The session was dropped (a silent or lost connection): so is a persisted master, so
+            // the next session connects afresh instead of through a connection that may hang.
+            spawnSync("ssh", exitMasterArgs(addr, settings, controlPath), { stdio: "ignore", timeout: 5000 });
+          }
+        },
       ),
       timeoutSeconds,
     );

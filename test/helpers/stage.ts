@@ -25,7 +25,7 @@ export function testStage(overrides: Partial<ResolvedStage> = {}): ResolvedStage
       after_batch: [],
     },
     hosts: [{ name: "web1", path: "/d", roles: [] }],
-    ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false },
+    ssh: { connectTimeoutSeconds: 10, acceptNewHostKeys: false, persistSeconds: 0 },
     commandTimeoutSeconds: 60,
     uploadCompare: "mtime",
     php: {

@@ -32,7 +32,9 @@ test("a script larger than one exec argument may be (a manifest) runs whole", as
 test("output of many chunks comes back whole and exact, whatever chunk the end marker falls in", async () => {
   // Sizes around pipe-buffer multiples, so the marker lands at the start, middle and end of chunks.
   for (const size of [65_535, 65_536, 65_537, 1_000_003]) {
-    const r = await executor.run([shProgram('head -c "$1" /dev/zero | tr "\\0" "y"; printf end', [String(size)])]);
+    const r = await executor.run([
+      shProgram('head -c "$1" /dev/zero | tr "\\0" "y"; printf end', [String(size)]),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.length, size + 3);
     assert.equal(r.stdout.subarray(size).toString(), "end");

@@ -142,3 +142,10 @@ test("the config file never ships: excluded (anchored, wildcards escaped) when i
     ".cutover",
   ]);
 });
+
+test("ssh.persist is whole seconds up to an hour, named with its line when it is not", () => {
+  const persist = (v: string) => `ssh: {persist: ${v}}\nstages:\n  p:\n    hosts: [{host: a, path: /a}]\n`;
+  assert.equal(parseConfigText(persist("60"), "f").ssh?.persist, 60);
+  for (const bad of ["-1", "1.5", "7200", "'60'"])
+    assert.match(configError(persist(bad)).message, /^cutover\.yaml:1: ssh\.persist: /, bad);
+});
