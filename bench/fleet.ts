@@ -4,7 +4,9 @@
  * first deploy, 1-file incremental, and the incremental again with --parallel. Prints wall time,
  * the deploying process's peak RSS and its CPU time per host (its own, and that of the ssh/rsync
  * children it waited for), and the slowest host's prepare steps from --timings.
- *   npx tsx bench/fleet.ts [hosts=100] [files=500] [megabytes=4] [parallel=10]
+ * With PERSIST > 0 the hosts get `ssh.persist: PERSIST` and a last incremental deploy runs over
+ * the connections the one before kept open.
+ *   npx tsx bench/fleet.ts [hosts=100] [files=500] [megabytes=4] [parallel=10] [persist=0]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
 import { generateApp } from "./gen-app.js";
+import { keptConnections } from "./kept-connections.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
 
 withoutExtraCaCerts();
@@ -23,6 +26,8 @@ const hosts = Number(process.argv[2] ?? 100);
 const files = Number(process.argv[3] ?? 500);
 const megabytes = Number(process.argv[4] ?? 4);
 const parallel = Number(process.argv[5] ?? 10);
+const persist = Number(process.argv[6] ?? 0);
+const kept = keptConnections(persist);
 const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-fleet-"));
 const app = path.join(work, "app");
 generateApp(app, files, megabytes);
@@ -30,6 +35,7 @@ generateApp(app, files, megabytes);
 const rig = sshRig();
 const servers: Sshd[] = [];
 const stopAll = async () => {
+  kept.remove();
   await rig.stopAll();
   rmSync(work, { recursive: true, force: true });
 };
@@ -48,6 +54,7 @@ writeFileSync(
     exclude: ["cutover.yaml"],
     shared_files: [".env"],
     keep_releases: 3,
+    ...(persist > 0 ? { ssh: { persist } } : {}),
     stages: {
       fleet: {
         hosts: servers.map((s, i) => sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` })),
@@ -67,14 +74,14 @@ interface Timings {
   phases: { phase: string; ms: number }[];
 }
 
-/** One deploy of the fleet; usage comes from bench/usage-hook.mjs on fd 3. */
+/** One deploy of the fleet; usage comes from bench/usage-hook.cjs on fd 3. */
 async function deploy(extra: string[]): Promise<{ ms: number; usage: Usage; timings: Timings }> {
   const started = process.hrtime.bigint();
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      path.join(root, "bench/usage-hook.mjs"),
+      "--require",
+      path.join(root, "bench/usage-hook.cjs"),
       path.join(root, "bin/cutover.js"),
       "--json",
       "deploy",
@@ -130,6 +137,10 @@ try {
   report("1-file incremental", await deploy([]));
   writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 2';\n");
   report(`1-file incremental, --parallel ${parallel}`, await deploy(["--parallel", String(parallel)]));
+  if (persist > 0) {
+    writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 3';\n");
+    report("1-file incremental over kept connections", await deploy([]));
+  }
 } finally {
   await stopAll();
 }

@@ -8,14 +8,15 @@
  * (kept ones are closed before it), the incremental deploy reuses them.
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16] [persist=0]
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
 import { generateApp } from "./gen-app.js";
+import { keptConnections } from "./kept-connections.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
 
 withoutExtraCaCerts();
@@ -24,18 +25,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.argv[2] ?? 5);
 const counts = (process.argv[3] ?? "1,4,16").split(",").map(Number);
 const persist = Number(process.argv[4] ?? 0);
-// Kept connections' sockets: in a directory of this benchmark's (short: socket paths are limited).
-if (persist > 0) process.env.XDG_CACHE_HOME = mkdtempSync("/tmp/cb-");
-const sockets = () => path.join(process.env.XDG_CACHE_HOME ?? "", "cutover", "ssh");
-
-/** Closes every connection kept by an earlier deploy of this benchmark. */
-function closeKept(): void {
-  if (persist === 0 || !existsSync(sockets())) return;
-  for (const name of readdirSync(sockets()))
-    spawnSync("ssh", ["-o", `ControlPath=${path.join(sockets(), name)}`, "-O", "exit", "host"], {
-      stdio: "ignore",
-    });
-}
+const kept = keptConnections(persist);
 const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-ssh-"));
 const app = path.join(work, "app");
 generateApp(app);
@@ -127,7 +117,7 @@ for (const n of counts) {
         ...(persist > 0 ? { ssh: { persist } } : {}),
       }),
     );
-    closeKept();
+    kept.close();
     first.push(
       (await timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app)).ms,
     );
@@ -151,7 +141,6 @@ for (const n of counts) {
   );
   printTimings(timings);
 }
-closeKept();
-if (persist > 0) rmSync(process.env.XDG_CACHE_HOME!, { recursive: true, force: true });
+kept.remove();
 await rig.stopAll();
 rmSync(work, { recursive: true, force: true });
