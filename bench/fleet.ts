@@ -4,8 +4,8 @@
  * first deploy, 1-file incremental, and the incremental again with --parallel. Prints wall time,
  * the deploying process's peak RSS and its CPU time per host (its own, and that of the ssh/rsync
  * children it waited for), and the slowest host's prepare steps from --timings.
- * With PERSIST > 0 the hosts get `ssh.persist: PERSIST` and a last incremental deploy runs over
- * the connections the one before kept open.
+ * With PERSIST > 0, two more incremental deploys with `ssh.persist: PERSIST`: one that opens the
+ * connections and keeps them, one over the kept connections.
  *   npx tsx bench/fleet.ts [hosts=100] [files=500] [megabytes=4] [parallel=10] [persist=0]
  */
 import { spawn } from "node:child_process";
@@ -48,20 +48,25 @@ try {
   throw error;
 }
 console.log(`started ${hosts} sshd in ${Date.now() - bootStarted} ms (pids ${servers[0]!.pid}…)`);
-writeFileSync(
-  path.join(app, "cutover.yaml"),
-  stringify({
-    exclude: ["cutover.yaml"],
-    shared_files: [".env"],
-    keep_releases: 3,
-    ...(persist > 0 ? { ssh: { persist } } : {}),
-    stages: {
-      fleet: {
-        hosts: servers.map((s, i) => sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` })),
+/** The fleet's config; `persistSeconds` > 0 keeps each host's connection open for the next run. */
+const writeConfig = (persistSeconds: number) =>
+  writeFileSync(
+    path.join(app, "cutover.yaml"),
+    stringify({
+      exclude: ["cutover.yaml"],
+      shared_files: [".env"],
+      keep_releases: 3,
+      ...(persistSeconds > 0 ? { ssh: { persist: persistSeconds } } : {}),
+      stages: {
+        fleet: {
+          hosts: servers.map((s, i) =>
+            sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` }),
+          ),
+        },
       },
-    },
-  }),
-);
+    }),
+  );
+writeConfig(0);
 
 interface Usage {
   maxRSS: number;
@@ -138,8 +143,14 @@ try {
   writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 2';\n");
   report(`1-file incremental, --parallel ${parallel}`, await deploy(["--parallel", String(parallel)]));
   if (persist > 0) {
+    writeConfig(persist);
     writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 3';\n");
-    report("1-file incremental over kept connections", await deploy([]));
+    report(
+      `1-file incremental with ssh.persist: ${persist} (opens the connections it keeps)`,
+      await deploy([]),
+    );
+    writeFileSync(path.join(app, "public/index.php"), "<?php echo 'fleet 4';\n");
+    report("1-file incremental over the kept connections", await deploy([]));
   }
 } finally {
   await stopAll();
