@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig } from "../test/helpers/sshd.js";
-import { generateApp } from "./gen-app.js";
+import { generateApp, writeBenchConfig } from "./gen-app.js";
 import { keptConnections } from "./kept-connections.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
 
@@ -50,21 +50,11 @@ try {
 console.log(`started ${hosts} sshd in ${Date.now() - bootStarted} ms (pids ${servers[0]!.pid}…)`);
 /** The fleet's config; `persistSeconds` > 0 keeps each host's connection open for the next run. */
 const writeConfig = (persistSeconds: number) =>
-  writeFileSync(
-    path.join(app, "cutover.yaml"),
-    stringify({
-      exclude: ["cutover.yaml"],
-      shared_files: [".env"],
-      keep_releases: 3,
-      ...(persistSeconds > 0 ? { ssh: { persist: persistSeconds } } : {}),
-      stages: {
-        fleet: {
-          hosts: servers.map((s, i) =>
-            sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` }),
-          ),
-        },
-      },
-    }),
+  writeBenchConfig(
+    app,
+    "fleet",
+    servers.map((s, i) => sshHost(rig, s, path.join(work, `target-${i}`), { name: `h${i + 1}` })),
+    persistSeconds,
   );
 writeConfig(0);
 

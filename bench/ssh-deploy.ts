@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
-import { generateApp } from "./gen-app.js";
+import { generateApp, writeBenchConfig } from "./gen-app.js";
 import { keptConnections } from "./kept-connections.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
 
@@ -107,16 +107,7 @@ for (const n of counts) {
     const targets = servers
       .slice(0, n)
       .map((s, i) => sshHost(rig, s, path.join(work, `t${n}-${run}-${i}`), { name: `h${i + 1}` }));
-    writeFileSync(
-      path.join(app, "cutover.yaml"),
-      stringify({
-        exclude: ["cutover.yaml"],
-        shared_files: [".env"],
-        keep_releases: 3,
-        stages: { bench: { hosts: targets } },
-        ...(persist > 0 ? { ssh: { persist } } : {}),
-      }),
-    );
+    writeBenchConfig(app, "bench", targets, persist);
     kept.close();
     first.push(
       (await timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app)).ms,
