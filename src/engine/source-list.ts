@@ -31,11 +31,13 @@ export interface Listed {
  */
 export async function listSource(from: string, exclude: readonly string[]): Promise<Listed[] | undefined> {
   const matcher = compileExcludes(exclude);
-  const listed = matcher
-    ? ((await findTree(from, findPrunes(exclude))) ?? walkTree(from)).filter(notExcluded(matcher))
-    : await rsyncListed(from, exclude);
-  return listed?.every((e) => !e.name.includes("\uFFFD") && !e.link.includes("\uFFFD")) ? listed : undefined;
+  if (!matcher) return rsyncListed(from, exclude);
+  const listed = (await findTree(from, findPrunes(exclude))) ?? walkTree(from, matcher);
+  // Before matching: a `?` would match the 3-byte U+FFFD a stray byte reads as, where rsync sees 1 byte.
+  return listed?.every(readBack) ? listed.filter(notExcluded(matcher)) : undefined;
 }
+
+const readBack = (e: Listed) => !e.name.includes("\uFFFD") && !e.link.includes("\uFFFD");
 
 /**
  * A filter for a pre-order listing: drops excluded entries and everything under an excluded
@@ -134,23 +136,29 @@ function statListed(from: string, name: string): Listed {
   };
 }
 
-/** The whole tree walked here, in pre-order. */
-function walkTree(from: string): Listed[] {
+/**
+ * The tree walked here, in pre-order, not descending into directories the patterns exclude;
+ * undefined at a name that is not UTF-8 (it cannot even be stat'ed by the name Node gives it).
+ */
+function walkTree(from: string, excluded: ExcludeMatcher): Listed[] | undefined {
   const listed = [statListed(from, ".")];
+  let unreadable = false;
   const visit = (dir: string, prefix: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const name = `${prefix}${e.name}`;
+      if (name.includes("\uFFFD")) unreadable = true;
+      if (unreadable) return;
       listed.push(statListed(from, name));
-      if (e.isDirectory()) visit(path.join(dir, e.name), `${name}/`);
+      if (e.isDirectory() && !excluded(name, true)) visit(path.join(dir, e.name), `${name}/`);
     }
   };
   visit(from, "");
-  return listed;
+  return unreadable ? undefined : listed;
 }
 
 async function rsyncListed(from: string, exclude: readonly string[]): Promise<Listed[] | undefined> {
-  const names = await rsyncNames(from, exclude);
-  return names?.map((name) => statListed(from, name));
+  const listed = (await rsyncNames(from, exclude))?.map((name) => statListed(from, name));
+  return listed?.every(readBack) ? listed : undefined;
 }
 
 /** rsync's own list of what it would send, names decoded from its \#ooo escapes; "." is the root. */

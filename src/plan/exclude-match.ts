@@ -54,16 +54,20 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | u
 }
 
 /**
- * find tests (`-name X`, `-path ./X`) for directories that need no descending into because these
- * patterns exclude them: names matched anywhere, and literal names anchored at the root. Only a
- * shortcut: what is listed is still matched by `compileExcludes`. Only for patterns it accepts.
+ * find tests for directories that need no descending into because these patterns exclude them:
+ * `-name X` for a name matched anywhere, `-path` for a literal path (anchored at the root, or at any
+ * depth). Only a shortcut: what is listed is still matched by `compileExcludes`, and only patterns
+ * it accepts are given.
  */
 export function findPrunes(patterns: readonly string[]): string[][] {
   const prunes: string[][] = [];
   for (const raw of patterns) {
     const p = raw.replace(/\/+$/, "");
     if (!p.includes("/")) prunes.push(["-name", p]);
-    else if (/^\/[^/*?]+$/.test(p)) prunes.push(["-path", `.${p}`]);
+    else if (/[*?]/.test(p)) continue;
+    else if (p.startsWith("/")) prunes.push(["-path", `.${p}`]);
+    // find's `*` also matches "/": any depth, like rsync's pattern with a slash inside.
+    else prunes.push(["-path", `./${p}`], ["-path", `*/${p}`]);
   }
   return prunes;
 }

@@ -20,7 +20,9 @@ after(() => {
   rmSync(bsdFind, { recursive: true, force: true });
 });
 
-const names = async (exclude: string[]) => (await listSource(root, exclude))?.map((e) => e.name).sort();
+const namesIn = async (dir: string, exclude: string[]) =>
+  (await listSource(dir, exclude))?.map((e) => e.name).sort();
+const names = (exclude: string[]) => namesIn(root, exclude);
 
 /** Runs `list` with the non-GNU find first on PATH. */
 async function withoutGnuFind<T>(list: () => Promise<T>): Promise<T> {
@@ -107,4 +109,43 @@ test("GNU find's listing reads each entry's inode, times and target exactly as l
   assert.deepEqual(found, byName(await withoutGnuFind(() => listSource(root, []))));
   assert.equal(found.find((e) => e.name === "link.php")?.link, "keep.php");
   assert.match(found.find((e) => e.name === "keep.php")!.mtime, /^\d+\.\d{9}$/);
+});
+
+test("a name that is not UTF-8 sends the upload the classic way, even where an exclude's ? would match it", async () => {
+  const odd = mkdtempSync(path.join(os.tmpdir(), "cutover-odd-"));
+  try {
+    mkdirSync(path.join(odd, "public"));
+    writeFileSync(path.join(odd, "public/index.php"), "x");
+    // "d\xe9": rsync sees 2 bytes, so "d???" does not match it; read as UTF-8 it is "d\uFFFD" (4 bytes).
+    const name = Buffer.concat([Buffer.from(path.join(odd, "public/d")), Buffer.from([0xe9])]);
+    mkdirSync(name);
+    writeFileSync(Buffer.concat([name, Buffer.from("/c.php")]), "x");
+    assert.equal(await listSource(odd, ["/public/d???"]), undefined);
+    assert.equal(await withoutGnuFind(() => listSource(odd, ["/public/d???"])), undefined);
+  } finally {
+    rmSync(odd, { recursive: true, force: true });
+  }
+});
+
+test("directories an exclude names are not descended into, with or without GNU find", async () => {
+  const tree = mkdtempSync(path.join(os.tmpdir(), "cutover-prune-"));
+  try {
+    // Inside each excluded directory, a name that cannot be read back: seen, it would force the
+    // classic upload; not descended into, the listing is made.
+    for (const dir of ["var/cache", "node_modules", "a/var/cache"]) {
+      mkdirSync(path.join(tree, dir), { recursive: true });
+      writeFileSync(Buffer.concat([Buffer.from(path.join(tree, dir, "x")), Buffer.from([0xff])]), "x");
+    }
+    writeFileSync(path.join(tree, "keep.php"), "x");
+    for (const exclude of [
+      ["var/cache", "node_modules"],
+      ["/var/cache", "/a/var/cache", "node_modules/"],
+    ]) {
+      const expected = (await rsyncNames(tree, exclude))!.sort();
+      assert.deepEqual(await namesIn(tree, exclude), expected, JSON.stringify(exclude));
+      assert.deepEqual(await withoutGnuFind(() => namesIn(tree, exclude)), expected, JSON.stringify(exclude));
+    }
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
 });
