@@ -13,7 +13,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
 import { type Sshd, sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
 import { generateApp, writeBenchConfig } from "./gen-app.js";
 import { keptConnections } from "./kept-connections.js";
