@@ -74,21 +74,30 @@ function chunked(program: string, fixed: readonly string[], items: readonly stri
   return chunkArgs(items, budget).map((chunk) => shProgram(program, [...fixed, ...chunk], { label }));
 }
 
-// Making directories and links is the kernel's work, which two processes share on a host with
-// more than one core (measured on 5,000 files: ~40% less wall time). xargs waits for both and
-// fails if either does. mkdir -p takes a parent the other process made meanwhile as it is.
-const MAKE_DIRS = `set -e
-cd -- "$1"
-shift
-printf '%s\\0' "$@" | xargs -0 -r -P 2 -n $(( ($# + 1) / 2 )) mkdir -p --
+/**
+ * Making directories and links is the kernel's work, which two processes share on a host with more
+ * than one core (on 5,000 files, ~40% less wall time): `command` runs on the first half of the
+ * names in the background and on the rest in the foreground, and the script ends only when both
+ * have (xargs -P would return at a child killed by a signal while the other still ran, and the
+ * fallback would empty the release under it), failing if either failed.
+ */
+function inTwoHalves(setup: string, command: string): string {
+  return `set -e
+${setup}
+half=$(( ($# + 1) / 2 ))
+printf '%s\\0' "$@" | head -z -n "$half" | xargs -0 -r ${command} -- &
+first=$!
+status=0
+printf '%s\\0' "$@" | tail -z -n +"$((half + 1))" | xargs -0 -r ${command} -- || status=$?
+wait "$first" || status=$?
+exit "$status"
 `;
+}
 
-const LINK = `set -e
-prev=$1 new=$2
-shift 2
-cd -- "$prev"
-printf '%s\\0' "$@" | xargs -0 -r -P 2 -n $(( ($# + 1) / 2 )) cp -l --parents -t "$new" --
-`;
+// mkdir -p takes a parent the other half made meanwhile as it is.
+const MAKE_DIRS = inTwoHalves('cd -- "$1"\nshift', "mkdir -p");
+
+const LINK = inTwoHalves('prev=$1 new=$2\nshift 2\ncd -- "$prev"', 'cp -l --parents -t "$new"');
 
 /** The source's directories, then its unchanged files hard-linked from the previous release. */
 export function linkCmds(previousDir: string, newDir: string, decision: DeltaDecision): Cmd[] {
