@@ -28,7 +28,11 @@ export function privateCacheDir(name: string, create = true): string | undefined
       return undefined;
     }
   }
-  const dir = path.join(base, "cutover", name);
+  return privateDir(path.join(base, "cutover", name), create);
+}
+
+/** `dir` (made 0700 with its parents when `create`) if it is a real directory only this user can use. */
+export function privateDir(dir: string, create = true): string | undefined {
   try {
     if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
     let s = lstatSync(dir);

@@ -1,13 +1,12 @@
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { ResolvedHost, ResolvedStage, SshAddress } from "../config/resolve.js";
+import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
 import type { Executor } from "../transport/executor.js";
 import { LocalExecutor } from "../transport/local.js";
 import { SshExecutor } from "../transport/ssh.js";
-import { privateCacheDir } from "./private-cache.js";
+import { persistentControlPath } from "./control-socket.js";
 
 export interface Target {
   readonly host: ResolvedHost;
@@ -51,7 +50,7 @@ export const systemExecutors: ExecutorFactory = (host, stage, controlPath) =>
 /**
  * One executor per host for this run. SSH control sockets live in a private directory made for the
  * run (short path: socket names are limited to ~100 bytes) and removed with it; with `ssh.persist`,
- * in cutover's private cache directory, named by the connection, for the next run to find.
+ * at a path named by the connection, for the next run to find (see control-socket.ts).
  */
 export function openTargets(
   stage: ResolvedStage,
@@ -92,33 +91,4 @@ export function interruptOnSignal(
   };
   signal?.addEventListener("abort", stop, { once: true });
   return () => signal?.removeEventListener("abort", stop);
-}
-
-/** Room OpenSSH needs in a socket path (~104 bytes) for the temporary name it binds first. */
-const SOCKET_PATH_MAX = 80;
-
-/**
- * The control socket of a connection kept between runs: one per login, address and options (a
- * master opened with other options or another key is not reused), in a directory only this user
- * can use. Undefined when there is no such directory or its path is too long for a socket: the
- * connection then closes with the run.
- */
-export function persistentControlPath(addr: SshAddress, acceptNewHostKeys: boolean): string | undefined {
-  const dir = privateCacheDir("ssh");
-  if (dir === undefined) return undefined;
-  const key = createHash("sha256")
-    .update(
-      JSON.stringify([
-        addr.user ?? "",
-        addr.host,
-        addr.port ?? "",
-        addr.identityFile ?? "",
-        addr.options,
-        acceptNewHostKeys,
-      ]),
-    )
-    .digest("hex")
-    .slice(0, 24);
-  const file = path.join(dir, key);
-  return Buffer.byteLength(file) <= SOCKET_PATH_MAX ? file : undefined;
 }

@@ -12,7 +12,6 @@ import { TransportError } from "./executor.js";
  */
 export class ShellSession {
   private child: ChildProcessWithoutNullStreams | undefined;
-  private started = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The process group of the script running now, on the far side. */
   private stepGroup: number | undefined;
@@ -27,11 +26,8 @@ export class ShellSession {
     private readonly args: readonly string[],
     /** Stops a process group on the far side (the session itself is busy waiting for it). */
     private readonly killGroup: (pgid: number) => Promise<void>,
-    /**
-     * Runs before each start, told whether this is a restart (after the process ended or was
-     * killed), e.g. to remove a control socket a killed process left behind.
-     */
-    private readonly beforeStart: (restart: boolean) => void = () => undefined,
+    /** Runs before each (re)start, e.g. to remove a control socket a killed process left behind. */
+    private readonly beforeStart: () => void = () => undefined,
   ) {}
 
   /** Runs one script (see sessionInput); `timeoutSeconds` is enforced on the far side. */
@@ -93,8 +89,7 @@ export class ShellSession {
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child && this.child.exitCode === null && !this.child.killed) return this.child;
-    this.beforeStart(this.started);
-    this.started = true;
+    this.beforeStart();
     // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
     const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
     child.stdin.on("error", () => undefined);

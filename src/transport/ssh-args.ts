@@ -47,11 +47,6 @@ export function masterArgs(addr: SshAddress, settings: SshSettings, controlPath:
   ];
 }
 
-/** Asks a persisted master to close its connection now. */
-export function exitMasterArgs(addr: SshAddress, settings: SshSettings, controlPath: string): string[] {
-  return [...sshOptions(addr, settings, controlPath), "-O", "exit", "--", addr.host];
-}
-
 /** A second command over the master's connection: `ssh ARGS SCRIPT` (the script is one shell word string). */
 export function sideArgs(addr: SshAddress, settings: SshSettings, controlPath: string): string[] {
   return [...sshOptions(addr, settings, controlPath), "-o", "ControlMaster=no", "--", addr.host];

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import type { SshAddress, SshSettings } from "../config/resolve.js";
 import type { Transfer } from "../plan/steps.js";
@@ -7,7 +7,7 @@ import { TransportError } from "./executor.js";
 import { rsyncArgs } from "./rsync.js";
 import { ShellSession } from "./session.js";
 import { SessionExecutor } from "./session-executor.js";
-import { exitMasterArgs, explainSsh, masterArgs, rsyncHost, rsyncShell, sideArgs } from "./ssh-args.js";
+import { explainSsh, masterArgs, rsyncHost, rsyncShell, sideArgs } from "./ssh-args.js";
 
 /**
  * A host over SSH: one OpenSSH connection for the whole run. Its first process (a remote `sh -s`
@@ -29,15 +29,10 @@ export class SshExecutor extends SessionExecutor {
         "ssh",
         masterArgs(addr, settings, controlPath),
         (pgid) => runBeside(sideArgs(addr, settings, controlPath), killGroupScript(pgid)),
-        (restart) => {
-          if (settings.persistSeconds === 0) {
-            // A killed master leaves its socket behind; a new master could not bind it.
-            rmSync(controlPath, { force: true });
-          } else if (restart) {
-            // The session was dropped (a silent or lost connection): so is a persisted master, so
-            // the next session connects afresh instead of through a connection that may hang.
-            spawnSync("ssh", exitMasterArgs(addr, settings, controlPath), { stdio: "ignore", timeout: 5000 });
-          }
+        // A killed master leaves its socket behind; a new master could not bind it. A kept one
+        // may serve other runs: OpenSSH itself replaces its socket once nothing answers there.
+        () => {
+          if (settings.persistSeconds === 0) rmSync(controlPath, { force: true });
         },
       ),
       timeoutSeconds,

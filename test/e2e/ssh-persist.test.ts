@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN, cutover, json } from "../helpers/cli.js";
@@ -17,21 +17,22 @@ let sshd: Sshd;
 const fx = fixture();
 // Short: a control socket's path is limited to ~100 bytes.
 const cache = mkdtempSync("/tmp/cx-");
-const env = { XDG_CACHE_HOME: cache };
-const socketDir = path.join(cache, "cutover", "ssh");
+const runtime = mkdtempSync("/tmp/rx-");
+const env = { XDG_CACHE_HOME: cache, XDG_RUNTIME_DIR: runtime };
+const socketDir = path.join(runtime, "cutover-ssh");
 const connections = () => (sshd.log().match(/Accepted publickey/g) ?? []).length;
 const live = () => path.basename(realpathSync(path.join(fx.deployPath, "current")));
 
 /** The PID of the master behind each socket that has a live one. */
-function masters(): number[] {
+function masters(dir = socketDir): number[] {
   let names: string[] = [];
   try {
-    names = readdirSync(socketDir);
+    names = readdirSync(dir);
   } catch {
     return [];
   }
   return names.flatMap((name) => {
-    const r = spawnSync("ssh", ["-o", `ControlPath=${path.join(socketDir, name)}`, "-O", "check", "host"], {
+    const r = spawnSync("ssh", ["-o", `ControlPath=${path.join(dir, name)}`, "-O", "check", "host"], {
       encoding: "utf8",
     });
     const pid = /pid=(\d+)/.exec(r.stderr)?.[1];
@@ -40,12 +41,13 @@ function masters(): number[] {
 }
 
 function stopMasters(): void {
-  for (const pid of masters()) process.kill(pid, "SIGKILL");
+  for (const dir of [socketDir, path.join(cache, "cutover", "ssh")])
+    for (const pid of masters(dir)) process.kill(pid, "SIGKILL");
 }
 
-async function deploy(version: string): Promise<string> {
+async function deploy(version: string, environment: Record<string, string> = env): Promise<string> {
   fx.file("src/lib.php", `<?php function version() { return '${version}'; }\n`);
-  const r = await cutover(["--json", "deploy"], fx.app, env);
+  const r = await cutover(["--json", "deploy"], fx.app, environment);
   assert.equal(r.code, 0, r.stderr);
   const release = json<{ release: string }>(r).release;
   assert.equal(live(), release);
@@ -62,6 +64,7 @@ after(async () => {
   await rig.stopAll();
   fx.cleanup();
   rmSync(cache, { recursive: true, force: true });
+  rmSync(runtime, { recursive: true, force: true });
 });
 
 test("with ssh.persist the next run reuses the connection; negative control: without it, each run connects", async () => {
@@ -127,4 +130,28 @@ test("the kept connection dropped in mid-run: nothing switches, a new connection
   assert.equal(live(), was, "nothing switched");
   assert.ok(connections() > mid, "the run connected afresh to record the failure and unlock");
   await deploy("c3");
+});
+
+test("without $XDG_RUNTIME_DIR the socket is in the cache directory; with an open directory above it, no connection is kept", async () => {
+  fx.writeConfig({ ssh: { persist: 60 } }, [sshHost(rig, sshd, fx.deployPath, { name: "web1" })]);
+  const inCache = { XDG_CACHE_HOME: cache, XDG_RUNTIME_DIR: "" };
+  let before = connections();
+  await deploy("x1", inCache);
+  await deploy("x2", inCache);
+  assert.equal(connections() - before, 1);
+  assert.equal(masters(path.join(cache, "cutover", "ssh")).length, 1);
+  stopMasters();
+
+  // Another user could rename a directory in one that anyone may write to (not sticky): no socket there.
+  const open = mkdtempSync("/tmp/ox-");
+  try {
+    chmodSync(open, 0o777);
+    before = connections();
+    await deploy("x3", { XDG_CACHE_HOME: open, XDG_RUNTIME_DIR: "" });
+    await deploy("x4", { XDG_CACHE_HOME: open, XDG_RUNTIME_DIR: "" });
+    assert.equal(connections() - before, 2, "each run connects: nothing is kept");
+    assert.equal(masters(path.join(open, "cutover", "ssh")).length, 0);
+  } finally {
+    rmSync(open, { recursive: true, force: true });
+  }
 });
