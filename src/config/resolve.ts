@@ -7,14 +7,14 @@ import { resolveBalancer, resolveBlueGreen } from "./balancer.js";
 import { refuseDeployPath } from "./deploy-path.js";
 import { resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
+import { resolveChecks } from "./resolve-checks.js";
 import { HOOK_NAMES, type HookName, type ParsedConfig, type ParsedSettings } from "./schema.js";
-import { redactUrl, stageSecrets } from "./secrets.js";
+import { stageSecrets } from "./secrets.js";
 import {
   type HookEntry,
   type ResolvedHost,
   type ResolvedStage,
   type Rolling,
-  Secret,
   SecretValues,
   type SshAddress,
 } from "./types.js";
@@ -206,30 +206,7 @@ export function resolveStage(
     },
     commandTimeoutSeconds: merged.command_timeout ?? DEFAULTS.commandTimeoutSeconds,
     uploadCompare: merged.upload?.compare ?? "mtime",
-    smoke: {
-      commands: merged.smoke?.commands ?? [],
-      http: (merged.smoke?.http ?? []).map((h) => ({ path: h.path, expectBody: h.expect_body })),
-    },
-    healthCheck: merged.health_check
-      ? {
-          url: merged.health_check.url,
-          command: merged.health_check.command,
-          expectStatus: merged.health_check.expect_status ?? 200,
-          expectBody: merged.health_check.expect_body,
-          expectHeader: merged.health_check.expect_header ?? {},
-          timeoutSeconds: merged.health_check.timeout ?? 5,
-          retries: merged.health_check.retries ?? 3,
-          intervalSeconds: merged.health_check.interval ?? 1,
-        }
-      : undefined,
-    notify: (merged.notify ?? []).map((w) => ({
-      url: new Secret(w.url, redactUrl(w.url, true)),
-      format: w.format ?? "json",
-      secret: w.secret === undefined ? undefined : new Secret(w.secret),
-      events: w.events ?? ["started", "succeeded", "failed", "rolled_back"],
-      timeoutSeconds: w.timeout ?? 5,
-    })),
-    probe: merged.probe ? { url: merged.probe.url, concurrency: merged.probe.concurrency ?? 16 } : undefined,
+    ...resolveChecks(merged),
     php: {
       binary: merged.php?.binary ?? "php",
       pools: (merged.php?.fpm ?? []).map((p) => ({ address: p.socket, reset: p.reset ?? "opcache" })),
