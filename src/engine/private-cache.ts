@@ -61,13 +61,19 @@ export function readPrivate(file: string): Buffer | undefined {
   }
 }
 
-/** Replaces `file` atomically with `data` (mode 0600), through a new file of a random name. */
+/**
+ * Replaces `file` atomically with `data` (mode 0600), through a new file of a random name. A write
+ * that fails removes that file only if it made it ("wx" refuses one already there, never ours).
+ */
 export function writePrivate(file: string, data: string | Buffer): void {
   const tmp = path.join(path.dirname(file), `.tmp-${randomBytes(8).toString("hex")}`);
+  let made = false;
   try {
     writeFileSync(tmp, data, { flag: "wx", mode: 0o600 });
+    made = true;
     renameSync(tmp, file);
   } catch {
+    if (!made) return;
     try {
       unlinkSync(tmp);
     } catch {}

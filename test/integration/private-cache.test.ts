@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, beforeEach, test } from "node:test";
 import { recallManifest, rememberManifest } from "../../src/engine/manifest-cache.js";
-import { privateCacheDir } from "../../src/engine/private-cache.js";
+import { privateCacheDir, writePrivate } from "../../src/engine/private-cache.js";
 
 /** The caches on the deploying machine are this user's alone: another user can neither read nor plant entries. */
 const root = mkdtempSync(path.join(os.tmpdir(), "cutover-cache-"));
@@ -88,4 +88,16 @@ test("a planted link is never read, and a relative XDG_CACHE_HOME is ignored", (
   const home = privateCacheDir("manifests");
   assert.ok(home === undefined || path.isAbsolute(home));
   assert.ok(!home?.startsWith(path.resolve("relative")), "not under the working directory");
+});
+
+test("a write that cannot replace its file removes its own temporary file and nothing else", () => {
+  const dir = privateCacheDir("manifests")!;
+  // The target is a directory with something in it: the rename fails.
+  const target = path.join(dir, "target");
+  mkdirSync(target);
+  writeFileSync(path.join(target, "inside"), "kept");
+  writeFileSync(path.join(dir, "other"), "kept");
+  writePrivate(target, "data");
+  assert.deepEqual(readdirSync(dir).sort(), ["other", "target"]);
+  assert.equal(readFileSync(path.join(target, "inside"), "utf8"), "kept");
 });
