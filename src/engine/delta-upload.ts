@@ -12,10 +12,8 @@ import {
 import os from "node:os";
 import path from "node:path";
 import {
-  checkDelta,
   type DeltaDecision,
   decideDelta,
-  deltaCheckProbe,
   dirModeCmds,
   inlineable,
   linkCmds,
@@ -24,7 +22,9 @@ import {
   type Written,
   writeCmds,
 } from "../plan/delta.js";
+import { checkDelta, checkedListing, deltaCheckProbe, parseDeltaCheck } from "../plan/delta-check.js";
 import { manifestEntries } from "../plan/diff.js";
+import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
 import type { TransferStats } from "../transport/executor.js";
@@ -65,6 +65,11 @@ rm -rf -- "$1"
 mkdir -- "$1"
 `;
 
+/** An upload's figures and, for a delta that passed its check, the release as the check listed it. */
+export interface UploadResult extends TransferStats {
+  readonly checked?: Listing;
+}
+
 /**
  * Uploads the release as a delta against `base` (see plan/delta.ts), or the classic way (rsync
  * --link-dest) when the source cannot be indexed, the base's manifest is unknown or nothing can be
@@ -80,11 +85,12 @@ export async function deltaUpload(
   index: SourceIndex,
   remember: boolean,
   classic: (transfer: Transfer) => Promise<TransferStats>,
-): Promise<TransferStats> {
+): Promise<UploadResult> {
   const source = await index(transfer.from, transfer.exclude, remember);
   const text = source ? await baseManifest(ctx, base) : undefined;
   if (!source || text === undefined) return classic(transfer);
-  const decision = decideDelta(source, manifestEntries(text));
+  const previous = manifestEntries(text);
+  const decision = decideDelta(source, previous);
   if (decision.link.length === 0) return classic(transfer);
 
   const host = ctx.executor.host;
@@ -99,11 +105,17 @@ export async function deltaUpload(
     ? await buildInline(ctx, transfer, base, decision, sending)
     : await buildWithRsync(ctx, transfer, base, decision);
   if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
-  const problems = checkDelta(built.listing, source, decision.link, built.written, (p) =>
+  const check = parseDeltaCheck(built.listing);
+  const problems = checkDelta(check, source, decision.link, built.written, (p) =>
     mtimeOf(path.join(transfer.from, p)),
   );
   if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
-  return { files: source.length, filesTransferred: built.files, bytesTransferred: built.bytes };
+  return {
+    files: source.length,
+    filesTransferred: built.files,
+    bytesTransferred: built.bytes,
+    checked: checkedListing(check, decision.link, previous),
+  };
 }
 
 type Built =

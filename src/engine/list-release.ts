@@ -6,10 +6,17 @@ import {
   parseListing,
   unhashed,
 } from "../plan/manifest.js";
+import { atOrBelow, mergeRelisted, relistProbe } from "../plan/relist.js";
 import { recallManifest } from "./manifest-cache.js";
 import { runStep, type StepContext } from "./steps.js";
 
 const BATCH = 500;
+
+const hashCmds = (dir: string, paths: readonly string[]) => {
+  const cmds = [];
+  for (let i = 0; i < paths.length; i += BATCH) cmds.push(hashProbe(dir, paths.slice(i, i + BATCH)));
+  return cmds;
+};
 
 /** Lists a release with a hash for every file: reused where possible, the rest read on the host. */
 export async function listRelease(
@@ -20,12 +27,36 @@ export async function listRelease(
 ): Promise<Listing> {
   const known = reuse?.checksum ? recallManifest(reuse.checksum) : undefined;
   const { stdout } = await runStep(ctx, title, [manifestProbe(dir, reuse, known !== undefined)]);
-  const listing = parseListing(stdout.toString("utf8"), known);
+  return hashMissing(ctx, title, dir, parseListing(stdout.toString("utf8"), known));
+}
+
+/**
+ * The listing of a release whose delta upload was checked (`checked`, see plan/delta-check.ts),
+ * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
+ * paths and their parents are listed again, and the files rsync sent hashed, in one round trip.
+ */
+export async function relistAfterUpload(
+  ctx: StepContext,
+  title: string,
+  dir: string,
+  checked: Listing,
+  changed: { readonly shared: readonly string[]; readonly writable: readonly string[] },
+): Promise<Listing> {
+  const linked = atOrBelow(changed.shared);
+  const sent = unhashed(checked).filter((p) => !linked(p));
+  const { stdout } = await runStep(ctx, title, [
+    relistProbe(dir, [...changed.shared, ...changed.writable]),
+    ...hashCmds(dir, sent),
+  ]);
+  return hashMissing(ctx, title, dir, mergeRelisted(checked, changed.shared, stdout.toString("utf8")));
+}
+
+async function hashMissing(ctx: StepContext, title: string, dir: string, listing: Listing): Promise<Listing> {
   const missing = unhashed(listing);
   if (missing.length === 0) return listing;
   const hashes = new Map(listing.hashes);
-  for (let i = 0; i < missing.length; i += BATCH) {
-    const out = await runStep(ctx, title, [hashProbe(dir, missing.slice(i, i + BATCH))]);
+  for (const cmd of hashCmds(dir, missing)) {
+    const out = await runStep(ctx, title, [cmd]);
     parseHashes(out.stdout.toString("utf8").split("\0"), hashes);
   }
   return { ...listing, hashes };

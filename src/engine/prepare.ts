@@ -8,10 +8,10 @@ import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
 import { scanCurrentPaths } from "./current-paths.js";
-import { deltaUpload, type SourceIndex } from "./delta-upload.js";
+import { deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
-import { listRelease } from "./list-release.js";
+import { listRelease, relistAfterUpload } from "./list-release.js";
 import { rememberManifest } from "./manifest-cache.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
 import { StepError } from "./step-error.js";
@@ -44,6 +44,7 @@ export async function prepareHost(
   const target = { host: plan.host, executor, layout: plan.layout };
   let meta = plan.meta;
   let upload: TransferStats | undefined;
+  let checked: UploadResult["checked"];
   let manifestWrite: Cmd[] = [];
   const check = () => {
     if (stopped.aborted)
@@ -65,7 +66,7 @@ export async function prepareHost(
               executor.transfer(transfer, {
                 onLine: (stream, line) => emit({ type: "output", host, stream, line }),
               });
-            const stats = step.delta
+            const stats: UploadResult = step.delta
               ? await deltaUpload(
                   ctx,
                   step.transfer,
@@ -75,7 +76,7 @@ export async function prepareHost(
                   classic,
                 )
               : await classic(step.transfer);
-            if (step.title === "upload files") upload = stats;
+            if (step.title === "upload files") ({ checked, ...upload } = stats);
           } catch (error) {
             if (error instanceof TransportError)
               throw new StepError(host, step.title, error.message, error.stderr);
@@ -99,7 +100,10 @@ export async function prepareHost(
           break;
         case "seal": {
           const rel = plan.layout.release(releaseId);
-          const listing = await listRelease(ctx, step.title, rel, step.reuse);
+          const listing =
+            step.afterUpload && checked
+              ? await relistAfterUpload(ctx, step.title, rel, checked, step.afterUpload)
+              : await listRelease(ctx, step.title, rel, step.reuse);
           const currentScan = await scanCurrentPaths(
             target,
             stage,

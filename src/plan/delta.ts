@@ -1,7 +1,6 @@
 import { chunkArgs } from "../shell/chunks.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { ManifestEntry } from "./diff.js";
-import { parseHashes } from "./manifest.js";
 
 /**
  * A delta upload builds the new release from the previous one: every file whose content and mode
@@ -188,108 +187,4 @@ export function writeCmds(newDir: string, written: readonly Written[]): Cmd[] {
       : ["f", w.path, w.mode.padStart(4, "0"), w.mtime, w.base64],
   );
   return [shProgram(WRITE, [newDir, ...args], { label: "write changed files" })];
-}
-
-/** The new release and the previous one's files, as the host sees them (find never follows links). */
-/**
- * The new release (with the hashes of the files cutover wrote itself), the previous release's
- * files changed since its manifest was written (an edit in place keeps the inode but not the
- * mtime; like rsync's quick check, an mtime set back is not seen), and its files' inodes.
- */
-const CHECK = `set -e
-new=$1 prev=$2 manifest=$3
-shift 3
-cd -- "$new"
-find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%i\\0%p\\0%l\\0'
-printf '@@hashes\\0'
-[ "$#" -eq 0 ] || sha256sum -z -- "$@"
-printf '@@changed\\0'
-cd -- "$prev"
-if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then find . -type f -newer "$manifest" -printf '%p\\0%T@\\0'
-else printf '@@no-manifest\\0\\0'; fi
-printf '@@previous\\0'
-find . -type f -printf '%i\\0%p\\0'
-`;
-
-export function deltaCheckProbe(
-  newDir: string,
-  previous: { readonly dir: string; readonly manifest: string },
-  written: readonly string[] = [],
-): Cmd {
-  return shProgram(CHECK, [newDir, previous.dir, previous.manifest, ...written.map((p) => `./${p}`)], {
-    label: "check the new release",
-  });
-}
-
-/** find's %T@ ("seconds.fraction", 10 digits) as "seconds.nanoseconds". */
-function findTime(t: string): string {
-  const [sec = "", frac = ""] = t.split(".");
-  return `${sec}.${frac.padEnd(9, "0").slice(0, 9)}`;
-}
-
-/**
- * What differs between the host's listing and what the delta meant to build (at most `limit`
- * findings): a missing or extra entry, another type, mode, size or link target, a file cutover
- * wrote whose content is not the source's, or a linked file whose inode is not the previous
- * release's file at the same path. Markers count only where a record starts (types are one letter).
- */
-export function checkDelta(
-  output: string,
-  source: readonly SourceEntry[],
-  linked: readonly string[],
-  written: readonly string[] = [],
-  /** The source file's mtime as "seconds.nanoseconds" (read only for the few files the host reports changed). */
-  sourceMtime: (path: string) => string | undefined = () => undefined,
-  limit = 5,
-): string[] {
-  const fields = output.split("\0");
-  const found = new Map<string, { type: string; mode: string; size: number; inode: string; link: string }>();
-  let i = 0;
-  for (; i + 5 < fields.length && fields[i] !== "@@hashes"; i += 6) {
-    const [type, mode, size, inode, p, link] = fields.slice(i, i + 6) as string[];
-    found.set(p!.slice(2), { type: type!, mode: mode!, size: Number(size), inode: inode!, link: link! });
-  }
-  const hashRecords: string[] = [];
-  if (fields[i] === "@@hashes")
-    for (i += 1; i < fields.length && fields[i] !== "@@changed"; i += 1) hashRecords.push(fields[i]!);
-  // Path and mtime of each file changed after the manifest was written.
-  const changed = new Map<string, string>();
-  if (fields[i] === "@@changed")
-    for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 2)
-      changed.set(fields[i]!, fields[i + 1] ?? "");
-  if (fields[i] !== "@@previous") return ["the host's listing of the new release is cut short"];
-  const previousInode = new Map<string, string>();
-  for (i += 1; i + 1 < fields.length; i += 2) previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
-  const hashes = parseHashes(hashRecords);
-
-  const problems: string[] = [];
-  const note = (p: string, what: string) => {
-    if (problems.length < limit) problems.push(`${p}: ${what}`);
-  };
-  const expected = new Set<string>();
-  for (const e of source) {
-    if (e.path === ".") continue;
-    expected.add(e.path);
-    const got = found.get(e.path);
-    const type = e.type === "o" ? undefined : e.type;
-    if (!got) note(e.path, "missing");
-    else if (type !== undefined && got.type !== type) note(e.path, `is a ${got.type}, not a ${type}`);
-    else if (e.type !== "l" && got.mode !== e.mode) note(e.path, `mode ${got.mode}, not ${e.mode}`);
-    else if (e.type === "f" && got.size !== e.size) note(e.path, `${got.size} bytes, not ${e.size}`);
-    else if (e.type === "l" && got.link !== e.link) note(e.path, "another link target");
-  }
-  if (changed.has("@@no-manifest")) note(".", "the previous release has no manifest file");
-  for (const p of linked) {
-    // A file the source gave a future mtime is newer than the manifest too: that mtime is no change.
-    const was = changed.get(`./${p}`);
-    if (was !== undefined && findTime(was) !== sourceMtime(p))
-      note(p, "changed in the previous release after its manifest was written");
-    const inode = previousInode.get(p);
-    if (inode === undefined || found.get(p)?.inode !== inode)
-      note(p, "not linked to the previous release's file at that path");
-  }
-  const want = new Map(source.map((e) => [e.path, e.hash]));
-  for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");
-  for (const p of found.keys()) if (!expected.has(p)) note(p, "not in the source");
-  return problems;
 }

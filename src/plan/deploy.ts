@@ -168,6 +168,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   const base = deltaBase(facts, l, previous);
   steps.push(...releaseContent(ctx, l, linkSources(facts, previous), base));
+  const deltaUpload = steps.some((s) => s.kind === "transfer" && s.delta);
 
   steps.push(...sharedSteps(ctx, l));
 
@@ -186,12 +187,17 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
   if (stage.php.pools.length > 0 && stage.php.warmup.length > 0)
     steps.push({ kind: "php-warmup", title: "warm up OPcache" });
   const newestGood = linkSources(facts, previous)[0]?.slice(3);
+  // A build and the warm-up change the release in ways only a full listing sees.
+  const onlyOwnChanges = !steps.some((s) => s.kind === "hook" || s.kind === "php-warmup");
   steps.push({
     kind: "seal",
     title: "record manifest and checksum",
     reuse:
       base ??
       (newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined),
+    ...(deltaUpload && onlyOwnChanges
+      ? { afterUpload: { shared: sharedAll, writable: stage.writableDirs.map((w) => w.path) } }
+      : {}),
   });
   if (stage.hooks.before_switch.length > 0) {
     steps.push({

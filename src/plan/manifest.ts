@@ -52,7 +52,7 @@ export function hashProbe(releaseDir: string, paths: readonly string[]): Cmd {
   return shProgram(HASH, [releaseDir, ...paths]);
 }
 
-interface Entry {
+export interface Entry {
   readonly type: string;
   readonly mode: string;
   readonly size: number;

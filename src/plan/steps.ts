@@ -62,4 +62,11 @@ export type Step =
       readonly title: string;
       /** A good earlier release whose hashes (and scan findings) files linked to it take. */
       readonly reuse?: Omit<DeltaBase, "checksum"> & { readonly checksum?: string };
+      /**
+       * Nothing between the delta upload and the seal changes the release but cutover's own steps:
+       * the shared paths replaced by links and the writable dirs copied in place (same content,
+       * below them out of the manifest). The upload's checked listing then stands, with only these
+       * paths and their parents listed again.
+       */
+      readonly afterUpload?: { readonly shared: readonly string[]; readonly writable: readonly string[] };
     };

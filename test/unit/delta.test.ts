@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  checkDelta,
-  decideDelta,
-  dirModeCmds,
-  linkCmds,
-  rsyncList,
-  type SourceEntry,
-} from "../../src/plan/delta.js";
+import { decideDelta, dirModeCmds, linkCmds, rsyncList, type SourceEntry } from "../../src/plan/delta.js";
+import { checkDelta, parseDeltaCheck } from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
 
 const h = (c: string) => c.repeat(64);
@@ -83,8 +77,18 @@ function listing(
   hashes: string[] = [],
   changed: string[] = [],
 ) {
+  // Rows read type, mode, size, inode, path, link; the check prints them as a manifest listing does.
+  const records = entries.map(([type, mode, size, inode, path, link]) => [
+    type,
+    mode,
+    size,
+    path,
+    link,
+    inode,
+    "1",
+  ]);
   return [
-    ...entries.flat(),
+    ...records.flat(),
     "@@hashes",
     ...hashes,
     "@@changed",
@@ -94,6 +98,7 @@ function listing(
     "",
   ].join("\0");
 }
+const checked = (...args: Parameters<typeof listing>) => parseDeltaCheck(listing(...args));
 const good = [
   ["d", "2755", "4096", "10", "./src", ""],
   ["f", "644", "3", "11", "./src/same.php", ""],
@@ -108,31 +113,31 @@ const prevFiles = [
 ];
 
 test("the check passes on exactly the source, and names what differs otherwise", () => {
-  assert.deepEqual(checkDelta(listing(good, prevFiles), source, ["src/same.php"]), []);
+  assert.deepEqual(checkDelta(checked(good, prevFiles), source, ["src/same.php"]), []);
   const bad = good.map((e) => [...e]);
   bad[1]![3] = "99"; // linked, but not to the previous release's file at that path
   bad[3]![1] = "644";
   bad.splice(4, 1);
   bad.push(["f", "644", "1", "30", "./extra.php", ""]);
-  assert.deepEqual(checkDelta(listing(bad, prevFiles), source, ["src/same.php"]), [
+  assert.deepEqual(checkDelta(checked(bad, prevFiles), source, ["src/same.php"]), [
     "src/chmod.sh: mode 644, not 755",
     "src/new.php: missing",
     "src/same.php: not linked to the previous release's file at that path",
     "extra.php: not in the source",
   ]);
   assert.deepEqual(
-    checkDelta(listing(good, prevFiles, [], ["./src/same.php", "1764525000.1234567890"]), source, [
+    checkDelta(checked(good, prevFiles, [], ["./src/same.php", "1764525000.1234567890"]), source, [
       "src/same.php",
     ]),
     ["src/same.php: changed in the previous release after its manifest was written"],
   );
-  assert.deepEqual(checkDelta(listing(good, prevFiles, [], ["@@no-manifest", ""]), source, []), [
+  assert.deepEqual(checkDelta(checked(good, prevFiles, [], ["@@no-manifest", ""]), source, []), [
     ".: the previous release has no manifest file",
   ]);
   // The source's own (future) mtime is no change.
   assert.deepEqual(
     checkDelta(
-      listing(good, prevFiles, [], ["./src/same.php", "1764525000.0000000010"]),
+      checked(good, prevFiles, [], ["./src/same.php", "1764525000.0000000010"]),
       source,
       ["src/same.php"],
       [],
@@ -142,13 +147,13 @@ test("the check passes on exactly the source, and names what differs otherwise",
   );
   const written = ["src/new.php"];
   assert.deepEqual(
-    checkDelta(listing(good, prevFiles, [`${h("d")}  ./src/new.php`]), source, [], written),
+    checkDelta(checked(good, prevFiles, [`${h("d")}  ./src/new.php`]), source, [], written),
     [],
   );
-  assert.deepEqual(checkDelta(listing(good, prevFiles, [`${h("0")}  ./src/new.php`]), source, [], written), [
+  assert.deepEqual(checkDelta(checked(good, prevFiles, [`${h("0")}  ./src/new.php`]), source, [], written), [
     "src/new.php: content is not the source's",
   ]);
-  assert.deepEqual(checkDelta(good.flat().join("\0"), source, []), [
+  assert.deepEqual(checkDelta(parseDeltaCheck(good.flat().join("\0")), source, []), [
     "the host's listing of the new release is cut short",
   ]);
 });

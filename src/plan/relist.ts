@@ -1,0 +1,55 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
+import { type Listing, parseListing } from "./manifest.js";
+
+/**
+ * A release's listing brought up to date after cutover's own changes at a few paths (the shared
+ * paths made links, the writable dirs copied in place), made after a delta upload was checked:
+ * those paths and their parents are listed again on the host, in the manifest listing's format,
+ * instead of the whole tree.
+ */
+const RELIST = `set -e
+cd -- "$1"
+shift
+printf '@@entries\\0'
+[ "$#" -eq 0 ] || find "$@" -maxdepth 0 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
+printf '@@hashes\\0'
+`;
+
+/** "./a", "./a/b", "./a/b/c" for "a/b/c": a path and every parent below the release root. */
+export function withParents(paths: readonly string[]): string[] {
+  const all = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split("/");
+    for (let n = 1; n <= parts.length; n++) all.add(`./${parts.slice(0, n).join("/")}`);
+  }
+  return [...all];
+}
+
+export function relistProbe(releaseDir: string, paths: readonly string[]): Cmd {
+  return shProgram(RELIST, [releaseDir, ...withParents(paths)], { label: "list the shared links" });
+}
+
+/** True for "./p" at or below any of the release-relative `paths`. */
+export function atOrBelow(paths: readonly string[]): (p: string) => boolean {
+  const roots = paths.map((p) => `./${p}`);
+  return (p) => roots.some((r) => p === r || p.startsWith(`${r}/`));
+}
+
+/**
+ * `listing` with the entries at the relisted paths replaced by what the relist probe found
+ * (followed by hash records of files its round trip hashed), and every entry below a path made a
+ * link (`linked`) gone.
+ */
+export function mergeRelisted(listing: Listing, linked: readonly string[], output: string): Listing {
+  const relisted = parseListing(output);
+  const replaced = new Set(relisted.entries.map((e) => e.path));
+  const below = atOrBelow(linked);
+  const gone = (p: string) => replaced.has(p) || below(p);
+  const hashes = new Map(listing.hashes);
+  for (const [p, h] of relisted.hashes) hashes.set(p, h);
+  return {
+    entries: [...listing.entries.filter((e) => !gone(e.path)), ...relisted.entries],
+    hashes,
+    reused: new Map([...listing.reused].filter(([p]) => !gone(p))),
+  };
+}

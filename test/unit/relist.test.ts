@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkedListing, parseDeltaCheck } from "../../src/plan/delta-check.js";
+import { manifestEntries } from "../../src/plan/diff.js";
+import type { Listing } from "../../src/plan/manifest.js";
+import { mergeRelisted, withParents } from "../../src/plan/relist.js";
+
+const h = (c: string) => c.repeat(64);
+const record = (type: string, mode: string, p: string, link = "") => [type, mode, "3", p, link, "1", "1"];
+
+test("withParents: each path and every parent below the root, once", () => {
+  assert.deepEqual(withParents(["a/b/c", ".env", "a/d"]), ["./a", "./a/b", "./a/b/c", "./.env", "./a/d"]);
+});
+
+test("checkedListing: linked files take the previous manifest's hash, written ones the host's, sent ones none", () => {
+  const output = [
+    ...record("d", "755", "./src"),
+    ...record("f", "644", "./src/linked.php"),
+    ...record("f", "644", "./src/written.php"),
+    ...record("f", "644", "./src/sent.php"),
+    "@@hashes",
+    `${h("b")}  ./src/written.php`,
+    "@@changed",
+    "@@previous",
+    "",
+  ].join("\0");
+  const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
+  const listing = checkedListing(parseDeltaCheck(output), ["src/linked.php"], previous);
+  assert.deepEqual(
+    listing.entries.map((e) => e.path),
+    ["./src", "./src/linked.php", "./src/written.php", "./src/sent.php"],
+  );
+  assert.deepEqual(
+    [...listing.hashes],
+    [
+      ["./src/written.php", h("b")],
+      ["./src/linked.php", h("a")],
+    ],
+  );
+  assert.deepEqual([...listing.reused], [["./src/linked.php", "./src/linked.php"]]);
+});
+
+test("mergeRelisted: relisted paths replaced, anything below a linked path gone, new hashes added", () => {
+  const entry = (type: string, p: string) => ({
+    type,
+    mode: "755",
+    size: 3,
+    path: p,
+    link: "",
+    inode: "1",
+    links: 1,
+  });
+  const listing: Listing = {
+    entries: [
+      entry("d", "./storage"),
+      entry("f", "./storage/uploads/old.txt"),
+      entry("d", "./w"),
+      entry("f", "./w/kept.php"),
+      entry("f", "./a.php"),
+    ],
+    hashes: new Map([
+      ["./a.php", h("a")],
+      ["./storage/uploads/old.txt", h("b")],
+    ]),
+    reused: new Map([
+      ["./storage/uploads/old.txt", "./storage/uploads/old.txt"],
+      ["./w/kept.php", "./w/kept.php"],
+    ]),
+  };
+  const output = [
+    "@@entries",
+    ...record("d", "2775", "./storage"),
+    ...record("l", "777", "./storage/uploads", "../../shared/storage/uploads"),
+    ...record("d", "700", "./w"),
+    "@@hashes",
+    `${h("c")}  ./sent.php`,
+    "",
+  ].join("\0");
+  const merged = mergeRelisted(listing, ["storage/uploads"], output);
+  assert.deepEqual(
+    merged.entries.map((e) => [e.path, e.type, e.mode]),
+    [
+      ["./w/kept.php", "f", "755"],
+      ["./a.php", "f", "755"],
+      ["./storage", "d", "2775"],
+      ["./storage/uploads", "l", "777"],
+      ["./w", "d", "700"],
+    ],
+  );
+  assert.equal(merged.hashes.get("./sent.php"), h("c"));
+  assert.deepEqual([...merged.reused.keys()], ["./w/kept.php"]);
+});
