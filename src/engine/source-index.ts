@@ -36,7 +36,8 @@ export async function indexSource(
     } else if (e.type === "l") entries.push({ ...common, type: "l", link: e.link });
     else entries.push({ ...common, type: e.type });
   }
-  cache.save();
+  // Off the critical path: written once the caller has handed the host its work.
+  setImmediate(() => cache.save());
   return entries;
 }
 

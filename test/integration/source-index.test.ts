@@ -26,7 +26,12 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const hashOf = async (name: string) => (await indexSource(src, []))!.find((e) => e.path === name)?.hash;
+/** A file's hash as indexed, once the index has also written its cache (just after it returns). */
+async function hashOf(name: string): Promise<string | undefined> {
+  const index = await indexSource(src, []);
+  await new Promise((r) => setImmediate(r));
+  return index!.find((e) => e.path === name)?.hash;
+}
 
 /** The cache file of this source, rewritten so that one file's cached hash is `hash`. */
 function plantCachedHash(name: string, hash: string): void {
