@@ -3,31 +3,35 @@ import { CutoverError } from "../errors.js";
 import { filesToScan, parseScan, SCAN_LINES, scanCmds } from "../integrations/php/current-scan.js";
 import type { Listing } from "../plan/manifest.js";
 import type { CurrentScan } from "../plan/release-meta.js";
+import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import type { Host } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 
-/**
- * Warns about (or refuses) code that names DEPLOY_PATH/current: it can mix releases mid-request.
- * Reads only what the previous release's findings do not cover (integrations/php/current-scan.ts);
- * returns this release's findings to record, when all are known.
- */
-export async function scanCurrentPaths(
+/** The scan's commands for a release: only files `listing` shows new or found before, when it can tell. */
+export function currentScanCmds(
   t: Host,
-  stage: ResolvedStage,
   release: string,
   listing: Listing,
   previous: CurrentScan | undefined,
-  emit: Emit,
-): Promise<CurrentScan | undefined> {
+): { needle: string; cmds: Cmd[] } {
   const needle = `${t.layout.current}/`;
   const files = filesToScan(listing, previous, needle);
-  const cmds = files?.length === 0 ? [] : scanCmds(t.layout.release(release), needle, files);
-  const output =
-    cmds.length > 0
-      ? await runStep({ executor: t.executor, emit }, "scan for paths through current", cmds)
-      : undefined;
-  const scan = parseScan(output?.stdout.toString("utf8") ?? "");
+  return { needle, cmds: files?.length === 0 ? [] : scanCmds(t.layout.release(release), needle, files) };
+}
+
+/**
+ * Warns about (or refuses) code that names DEPLOY_PATH/current, from the scan's output: it can mix
+ * releases mid-request. Returns this release's findings to record, when all are known.
+ */
+export function currentScanFindings(
+  t: Host,
+  stage: ResolvedStage,
+  needle: string,
+  output: string,
+  emit: Emit,
+): CurrentScan | undefined {
+  const scan = parseScan(output);
   const hits = scan.hits;
   const found = scan.files ? { needle, files: scan.files } : undefined;
   if (hits.length === 0) return found;
@@ -40,4 +44,24 @@ export async function scanCurrentPaths(
   }
   emit({ type: "warning", host: t.host.name, message: `${message}; first: ${hits.slice(0, 3).join(" | ")}` });
   return found;
+}
+
+/**
+ * The scan in its own round trip: reads only what the previous release's findings do not cover
+ * (integrations/php/current-scan.ts).
+ */
+export async function scanCurrentPaths(
+  t: Host,
+  stage: ResolvedStage,
+  release: string,
+  listing: Listing,
+  previous: CurrentScan | undefined,
+  emit: Emit,
+): Promise<CurrentScan | undefined> {
+  const { needle, cmds } = currentScanCmds(t, release, listing, previous);
+  const output =
+    cmds.length > 0
+      ? await runStep({ executor: t.executor, emit }, "scan for paths through current", cmds)
+      : undefined;
+  return currentScanFindings(t, stage, needle, output?.stdout.toString("utf8") ?? "", emit);
 }

@@ -6,7 +6,8 @@ import {
   parseListing,
   unhashed,
 } from "../plan/manifest.js";
-import { atOrBelow, mergeRelisted, relistProbe } from "../plan/relist.js";
+import { atOrBelow, mergeRelisted, relistEnd, relistProbe, splitRelisted } from "../plan/relist.js";
+import type { Cmd } from "../shell/cmd.js";
 import { recallManifest } from "./manifest-cache.js";
 import { runStep, type StepContext } from "./steps.js";
 
@@ -33,7 +34,8 @@ export async function listRelease(
 /**
  * The listing of a release whose delta upload was checked (`checked`, see plan/delta-check.ts),
  * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
- * paths and their parents are listed again, and the files rsync sent hashed, in one round trip.
+ * paths and their parents are listed again, and the files rsync sent hashed, in one round trip
+ * that also runs `also` (its output returned as is).
  */
 export async function relistAfterUpload(
   ctx: StepContext,
@@ -41,14 +43,19 @@ export async function relistAfterUpload(
   dir: string,
   checked: Listing,
   changed: { readonly shared: readonly string[]; readonly writable: readonly string[] },
-): Promise<Listing> {
+  also: readonly Cmd[],
+): Promise<{ listing: Listing; also: string }> {
   const linked = atOrBelow(changed.shared);
   const sent = unhashed(checked).filter((p) => !linked(p));
   const { stdout } = await runStep(ctx, title, [
     relistProbe(dir, [...changed.shared, ...changed.writable]),
     ...hashCmds(dir, sent),
+    relistEnd,
+    ...also,
   ]);
-  return hashMissing(ctx, title, dir, mergeRelisted(checked, changed.shared, stdout.toString("utf8")));
+  const { listed, rest } = splitRelisted(stdout.toString("utf8"));
+  const listing = await hashMissing(ctx, title, dir, mergeRelisted(checked, changed.shared, listed));
+  return { listing, also: rest };
 }
 
 async function hashMissing(ctx: StepContext, title: string, dir: string, listing: Listing): Promise<Listing> {

@@ -1,5 +1,4 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { buildManifest } from "../plan/manifest.js";
 import { writeFileAtomic, writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import type { HostRun } from "../plan/run.js";
@@ -7,13 +6,11 @@ import type { Transfer } from "../plan/steps.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
-import { scanCurrentPaths } from "./current-paths.js";
 import { deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
-import { listRelease, relistAfterUpload } from "./list-release.js";
-import { rememberManifest } from "./manifest-cache.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
+import { sealRelease } from "./seal.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 import { verifyUpload } from "./verify-upload.js";
@@ -99,26 +96,9 @@ export async function prepareHost(
           await smokeHttp(target, stage, releaseId, emit);
           break;
         case "seal": {
-          const rel = plan.layout.release(releaseId);
-          const listing =
-            step.afterUpload && checked
-              ? await relistAfterUpload(ctx, step.title, rel, checked, step.afterUpload)
-              : await listRelease(ctx, step.title, rel, step.reuse);
-          const currentScan = await scanCurrentPaths(
-            target,
-            stage,
-            releaseId,
-            listing,
-            step.reuse?.currentScan,
-            emit,
-          );
+          const { manifest, currentScan } = await sealRelease(target, stage, releaseId, step, checked, emit);
           if (currentScan) meta = { ...meta, current_scan: currentScan };
-          const manifest = buildManifest(
-            listing,
-            stage.writableDirs.map((w) => w.path),
-          );
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
-          rememberManifest(manifest.text, manifest.checksum);
           manifestWrite = writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text);
           // Last step: the manifest goes with "mark ready" (one round trip less); else it is written now.
           if (step !== plan.prepare.at(-1)) {

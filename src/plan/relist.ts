@@ -29,6 +29,22 @@ export function relistProbe(releaseDir: string, paths: readonly string[]): Cmd {
   return shProgram(RELIST, [releaseDir, ...withParents(paths)], { label: "list the shared links" });
 }
 
+/** Ends the relist's output (after its hash records) when other commands' output follows. */
+export const relistEnd: Cmd = shProgram("printf '@@listed\\000'", [], { label: "end of the listing" });
+
+/**
+ * The relist's output and what followed `relistEnd`. Markers count only where a record starts:
+ * entries are seven fields up to "@@hashes", hash records start with hex digits.
+ */
+export function splitRelisted(output: string): { listed: string; rest: string } {
+  const fields = output.split("\0");
+  let i = 1;
+  while (i < fields.length && fields[i] !== "@@hashes") i += 7;
+  while (i < fields.length && fields[i] !== "@@listed") i += 1;
+  if (i >= fields.length) throw new Error("the host's listing of the shared links is cut short");
+  return { listed: fields.slice(0, i).join("\0"), rest: fields.slice(i + 1).join("\0") };
+}
+
 /** True for "./p" at or below any of the release-relative `paths`. */
 export function atOrBelow(paths: readonly string[]): (p: string) => boolean {
   const roots = paths.map((p) => `./${p}`);

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { checkedListing, parseDeltaCheck } from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
 import type { Listing } from "../../src/plan/manifest.js";
-import { mergeRelisted, withParents } from "../../src/plan/relist.js";
+import { mergeRelisted, splitRelisted, withParents } from "../../src/plan/relist.js";
 
 const h = (c: string) => c.repeat(64);
 const record = (type: string, mode: string, p: string, link = "") => [type, mode, "3", p, link, "1", "1"];
@@ -89,4 +89,16 @@ test("mergeRelisted: relisted paths replaced, anything below a linked path gone,
   );
   assert.equal(merged.hashes.get("./sent.php"), h("c"));
   assert.deepEqual([...merged.reused.keys()], ["./w/kept.php"]);
+});
+
+test("splitRelisted: the listing ends at its own marker, not at a name or link target that reads like it", () => {
+  const listed = [
+    "@@entries",
+    ...record("l", "777", "./odd", "@@listed"),
+    "@@hashes",
+    `${h("a")}  ./@@listed`,
+  ].join("\0");
+  const rest = ["./src/a.php", "@@status", "0", "", "@@end", ""].join("\0");
+  assert.deepEqual(splitRelisted(`${listed}\0@@listed\0${rest}`), { listed, rest });
+  assert.throws(() => splitRelisted(`${listed}\0`), /cut short/);
 });

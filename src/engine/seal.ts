@@ -1,0 +1,46 @@
+import type { ResolvedStage } from "../config/resolve.js";
+import { buildManifest, type Listing, type Manifest } from "../plan/manifest.js";
+import type { CurrentScan } from "../plan/release-meta.js";
+import type { Step } from "../plan/steps.js";
+import { currentScanCmds, currentScanFindings, scanCurrentPaths } from "./current-paths.js";
+import type { Emit } from "./events.js";
+import { listRelease, relistAfterUpload } from "./list-release.js";
+import { rememberManifest } from "./manifest-cache.js";
+import type { Host } from "./php-runtime.js";
+
+type SealStep = Extract<Step, { kind: "seal" }>;
+
+/**
+ * A release's manifest and the findings of its scan for paths through current. After a checked
+ * delta upload with only cutover's own changes since, the relist, the hashes of sent files and
+ * the scan share one round trip; otherwise the release is listed whole, then scanned.
+ */
+export async function sealRelease(
+  t: Host,
+  stage: ResolvedStage,
+  releaseId: string,
+  step: SealStep,
+  checked: Listing | undefined,
+  emit: Emit,
+): Promise<{ manifest: Manifest; currentScan: CurrentScan | undefined }> {
+  const ctx = { executor: t.executor, emit };
+  const rel = t.layout.release(releaseId);
+  const previousScan = step.reuse?.currentScan;
+  let listing: Listing;
+  let currentScan: CurrentScan | undefined;
+  if (step.afterUpload && checked) {
+    const scan = currentScanCmds(t, releaseId, checked, previousScan);
+    const relisted = await relistAfterUpload(ctx, step.title, rel, checked, step.afterUpload, scan.cmds);
+    listing = relisted.listing;
+    currentScan = currentScanFindings(t, stage, scan.needle, relisted.also, emit);
+  } else {
+    listing = await listRelease(ctx, step.title, rel, step.reuse);
+    currentScan = await scanCurrentPaths(t, stage, releaseId, listing, previousScan, emit);
+  }
+  const manifest = buildManifest(
+    listing,
+    stage.writableDirs.map((w) => w.path),
+  );
+  rememberManifest(manifest.text, manifest.checksum);
+  return { manifest, currentScan };
+}
