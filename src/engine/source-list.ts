@@ -109,6 +109,8 @@ const typeOf = (y: string): Listed["type"] => (y === "f" || y === "d" || y === "
 
 /** find's %T@ ("1732999999.1234567890") as "seconds.nanoseconds", nine digits. */
 function nanoTime(text: string): string {
+  const dot = text.indexOf(".");
+  if (dot > 0 && text.length - dot > 9) return text.slice(0, dot + 10); // GNU find prints ten digits
   const [seconds, fraction = ""] = text.split(".");
   return `${seconds}.${fraction.slice(0, 9).padEnd(9, "0")}`;
 }

@@ -52,15 +52,15 @@ export function parseDeltaCheck(output: string): DeltaCheck {
   const found = new Map<string, Entry>();
   let i = 0;
   for (; i + 6 < fields.length && fields[i] !== "@@hashes"; i += 7) {
-    const [type, mode, size, path, link, inode, links] = fields.slice(i, i + 7) as string[];
-    found.set(path!.slice(2), {
-      type: type!,
-      mode: mode!,
-      size: Number(size),
-      path: path!,
-      link: link!,
-      inode: inode!,
-      links: Number(links),
+    const path = fields[i + 3]!;
+    found.set(path.slice(2), {
+      type: fields[i]!,
+      mode: fields[i + 1]!,
+      size: Number(fields[i + 2]),
+      path,
+      link: fields[i + 4]!,
+      inode: fields[i + 5]!,
+      links: Number(fields[i + 6]),
     });
   }
   const hashRecords: string[] = [];

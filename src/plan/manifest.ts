@@ -91,11 +91,6 @@ function manifestHashes(text: string): Map<string, string> {
   return hashes;
 }
 
-/**
- * Reads the listing field by field. Section markers are only recognised where a record starts: a
- * file name or symlink target that reads "@@hashes" is data (find prints names as "./…", types are
- * one letter, hashes are hex, inodes are digits), so nothing on the host can cut the manifest short.
- */
 /** A JSON string literal from a manifest line, or undefined when the host's text is not one. */
 export function jsonString(text: string): string | undefined {
   try {
@@ -106,6 +101,11 @@ export function jsonString(text: string): string | undefined {
   }
 }
 
+/**
+ * Reads the listing field by field. Section markers are only recognised where a record starts: a
+ * file name or symlink target that reads "@@hashes" is data (find prints names as "./…", types are
+ * one letter, hashes are hex, inodes are digits), so nothing on the host can cut the manifest short.
+ */
 export function parseListing(output: string, knownManifest?: string): Listing {
   const fields = output.split("\0");
   if (fields[0] !== "@@entries") throw new Error("unexpected manifest listing");
@@ -113,15 +113,14 @@ export function parseListing(output: string, knownManifest?: string): Listing {
   let i = 1;
   for (; i < fields.length && fields[i] !== "@@hashes"; i += 7) {
     if (i + 6 >= fields.length) throw new Error("manifest listing cut short");
-    const [type, mode, size, path, link, inode, links] = fields.slice(i, i + 7) as string[];
     entries.push({
-      type: type!,
-      mode: mode!,
-      size: Number(size),
-      path: path!,
-      link: link!,
-      inode: inode!,
-      links: Number(links),
+      type: fields[i]!,
+      mode: fields[i + 1]!,
+      size: Number(fields[i + 2]),
+      path: fields[i + 3]!,
+      link: fields[i + 4]!,
+      inode: fields[i + 5]!,
+      links: Number(fields[i + 6]),
     });
   }
   if (fields[i] !== "@@hashes") throw new Error("manifest listing has no hashes");
