@@ -7,17 +7,12 @@ import {
   unhashed,
 } from "../plan/manifest.js";
 import { atOrBelow, mergeRelisted, relistEnd, relistProbe, splitRelisted } from "../plan/relist.js";
+import { chunkArgs } from "../shell/chunks.js";
 import type { Cmd } from "../shell/cmd.js";
 import { recallManifest } from "./manifest-cache.js";
 import { runStep, type StepContext } from "./steps.js";
 
-const BATCH = 500;
-
-const hashCmds = (dir: string, paths: readonly string[]) => {
-  const cmds = [];
-  for (let i = 0; i < paths.length; i += BATCH) cmds.push(hashProbe(dir, paths.slice(i, i + BATCH)));
-  return cmds;
-};
+const hashCmds = (dir: string, paths: readonly string[]) => chunkArgs(paths).map((p) => hashProbe(dir, p));
 
 /** Lists a release with a hash for every file: reused where possible, the rest read on the host. */
 export async function listRelease(
@@ -34,28 +29,31 @@ export async function listRelease(
 /**
  * The listing of a release whose delta upload was checked (`checked`, see plan/delta-check.ts),
  * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
- * paths and their parents are listed again, and the files rsync sent hashed, in one round trip
- * that also runs `also` (its output returned as is).
+ * paths and their parents are listed again, the files rsync sent hashed and the linked files
+ * newer than the previous manifest hashed again, in one round trip that also runs `also` (its
+ * output returned as is). `edited`: linked files whose content changed since (see mergeRelisted).
  */
 export async function relistAfterUpload(
   ctx: StepContext,
   title: string,
   dir: string,
+  previousManifest: string,
   checked: Listing,
   changed: { readonly shared: readonly string[]; readonly writable: readonly string[] },
   also: readonly Cmd[],
-): Promise<{ listing: Listing; also: string }> {
+): Promise<{ listing: Listing; edited: string[]; also: string }> {
   const linked = atOrBelow(changed.shared);
   const sent = unhashed(checked).filter((p) => !linked(p));
   const { stdout } = await runStep(ctx, title, [
-    relistProbe(dir, [...changed.shared, ...changed.writable]),
+    relistProbe(dir, previousManifest, [...changed.shared, ...changed.writable]),
     ...hashCmds(dir, sent),
     relistEnd,
     ...also,
   ]);
   const { listed, rest } = splitRelisted(stdout.toString("utf8"));
-  const listing = await hashMissing(ctx, title, dir, mergeRelisted(checked, changed.shared, listed));
-  return { listing, also: rest };
+  const merged = mergeRelisted(checked, changed.shared, listed);
+  const listing = await hashMissing(ctx, title, dir, merged.listing);
+  return { listing, edited: merged.edited, also: rest };
 }
 
 async function hashMissing(ctx: StepContext, title: string, dir: string, listing: Listing): Promise<Listing> {

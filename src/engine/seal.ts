@@ -13,7 +13,8 @@ type SealStep = Extract<Step, { kind: "seal" }>;
 /**
  * A release's manifest and the findings of its scan for paths through current. After a checked
  * delta upload with only cutover's own changes since, the relist, the hashes of sent files and
- * the scan share one round trip; otherwise the release is listed whole, then scanned.
+ * the scan share one round trip; otherwise (or when a linked file was edited since the check)
+ * the release is listed whole, then scanned.
  */
 export async function sealRelease(
   t: Host,
@@ -26,14 +27,26 @@ export async function sealRelease(
   const ctx = { executor: t.executor, emit };
   const rel = t.layout.release(releaseId);
   const previousScan = step.reuse?.currentScan;
-  let listing: Listing;
+  let listing: Listing | undefined;
   let currentScan: CurrentScan | undefined;
-  if (step.afterUpload && checked) {
+  if (step.afterUpload && checked && step.reuse) {
     const scan = currentScanCmds(t, releaseId, checked, previousScan);
-    const relisted = await relistAfterUpload(ctx, step.title, rel, checked, step.afterUpload, scan.cmds);
-    listing = relisted.listing;
-    currentScan = currentScanFindings(t, stage, scan.needle, relisted.also, emit);
-  } else {
+    const relisted = await relistAfterUpload(
+      ctx,
+      step.title,
+      rel,
+      step.reuse.manifest,
+      checked,
+      step.afterUpload,
+      scan.cmds,
+    );
+    // A linked file edited meanwhile (in the live release, which shares it): listed and scanned whole.
+    if (relisted.edited.length === 0) {
+      listing = relisted.listing;
+      currentScan = currentScanFindings(t, stage, scan.needle, relisted.also, emit);
+    }
+  }
+  if (!listing) {
     listing = await listRelease(ctx, step.title, rel, step.reuse);
     currentScan = await scanCurrentPaths(t, stage, releaseId, listing, previousScan, emit);
   }

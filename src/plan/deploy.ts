@@ -168,9 +168,10 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
 
   const base = deltaBase(facts, l, previous);
   steps.push(...releaseContent(ctx, l, linkSources(facts, previous), base));
-  const deltaUpload = steps.some((s) => s.kind === "transfer" && s.delta);
-
-  steps.push(...sharedSteps(ctx, l));
+  const upload = steps.findIndex((s) => s.kind === "transfer" && s.delta);
+  // Steps whose only changes to the release are known: the shared links and writable dirs.
+  const ownChanges = new Set<Step>(sharedSteps(ctx, l));
+  steps.push(...ownChanges);
 
   const writable: Cmd[] = stage.writableDirs.map((w) =>
     writableInRelease(
@@ -180,22 +181,27 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
       w.owner || w.group ? `${w.owner ?? ""}${w.group ? `:${w.group}` : ""}` : "",
     ),
   );
-  if (writable.length > 0) steps.push({ kind: "run", title: "prepare writable directories", cmds: writable });
+  if (writable.length > 0) {
+    const prepareWritable: Step = { kind: "run", title: "prepare writable directories", cmds: writable };
+    ownChanges.add(prepareWritable);
+    steps.push(prepareWritable);
+  }
 
   if (stage.hooks.build.length > 0)
     steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(hooks, "build", rel) });
   if (stage.php.pools.length > 0 && stage.php.warmup.length > 0)
     steps.push({ kind: "php-warmup", title: "warm up OPcache" });
   const newestGood = linkSources(facts, previous)[0]?.slice(3);
-  // A build and the warm-up change the release in ways only a full listing sees.
-  const onlyOwnChanges = !steps.some((s) => s.kind === "hook" || s.kind === "php-warmup");
+  // Anything else after the upload (a build, the warm-up) changes the release as only a full listing sees.
+  const onlyOwnChanges =
+    upload >= 0 && steps.slice(upload + 1).every((s) => ownChanges.has(s) || s.kind === "verify-upload");
   steps.push({
     kind: "seal",
     title: "record manifest and checksum",
     reuse:
       base ??
       (newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined),
-    ...(deltaUpload && onlyOwnChanges
+    ...(onlyOwnChanges
       ? { afterUpload: { shared: sharedAll, writable: stage.writableDirs.map((w) => w.path) } }
       : {}),
   });

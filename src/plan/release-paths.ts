@@ -33,7 +33,8 @@ case $mode in
     if [ -e "$dest" ] && [ ! -d "$dest" ]; then echo "$dest is not a directory" >&2; exit 3; fi
     if [ -d "$dest" ]; then
       # Uploaded files are hard links into older releases: copy them so writes stay in this release.
-      rm -rf -- "$dest.cutover-copy"
+      # The release is this run's own and new, so a copy there already came from the source: not ours.
+      if [ -e "$dest.cutover-copy" ] || [ -L "$dest.cutover-copy" ]; then echo "$dest.cutover-copy is in the source; cutover copies the writable dir there: rename or exclude it" >&2; exit 3; fi
       cp -a -- "$dest" "$dest.cutover-copy"
       rm -rf -- "$dest"
       mv -- "$dest.cutover-copy" "$dest"

@@ -5,14 +5,18 @@ import { type Listing, parseListing } from "./manifest.js";
  * A release's listing brought up to date after cutover's own changes at a few paths (the shared
  * paths made links, the writable dirs copied in place), made after a delta upload was checked:
  * those paths and their parents are listed again on the host, in the manifest listing's format,
- * instead of the whole tree.
+ * instead of the whole tree. Files still linked whose mtime is newer than the previous release's
+ * manifest are hashed again: the live release shares their inodes, so an edit there since the
+ * check (or one the check let pass, a source mtime in the future) shows.
  */
 const RELIST = `set -e
 cd -- "$1"
-shift
+manifest=$2
+shift 2
 printf '@@entries\\0'
 [ "$#" -eq 0 ] || find "$@" -maxdepth 0 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
+find . -type f -links +1 -newer "$manifest" -exec sha256sum -z -- {} +
 `;
 
 /** "./a", "./a/b", "./a/b/c" for "a/b/c": a path and every parent below the release root. */
@@ -25,8 +29,10 @@ export function withParents(paths: readonly string[]): string[] {
   return [...all];
 }
 
-export function relistProbe(releaseDir: string, paths: readonly string[]): Cmd {
-  return shProgram(RELIST, [releaseDir, ...withParents(paths)], { label: "list the shared links" });
+export function relistProbe(releaseDir: string, previousManifest: string, paths: readonly string[]): Cmd {
+  return shProgram(RELIST, [releaseDir, previousManifest, ...withParents(paths)], {
+    label: "list the shared links",
+  });
 }
 
 /** Ends the relist's output (after its hash records) when other commands' output follows. */
@@ -54,18 +60,31 @@ export function atOrBelow(paths: readonly string[]): (p: string) => boolean {
 /**
  * `listing` with the entries at the relisted paths replaced by what the relist probe found
  * (followed by hash records of files its round trip hashed), and every entry below a path made a
- * link (`linked`) gone.
+ * link (`linked`) gone. `edited`: files linked from the previous release whose content is no
+ * longer what its manifest records (their hashes from that manifest, and the scan's reuse, no
+ * longer hold).
  */
-export function mergeRelisted(listing: Listing, linked: readonly string[], output: string): Listing {
+export function mergeRelisted(
+  listing: Listing,
+  linked: readonly string[],
+  output: string,
+): { listing: Listing; edited: string[] } {
   const relisted = parseListing(output);
   const replaced = new Set(relisted.entries.map((e) => e.path));
   const below = atOrBelow(linked);
   const gone = (p: string) => replaced.has(p) || below(p);
   const hashes = new Map(listing.hashes);
-  for (const [p, h] of relisted.hashes) hashes.set(p, h);
+  const edited: string[] = [];
+  for (const [p, h] of relisted.hashes) {
+    if (listing.reused.has(p) && listing.hashes.get(p) !== h) edited.push(p);
+    hashes.set(p, h);
+  }
   return {
-    entries: [...listing.entries.filter((e) => !gone(e.path)), ...relisted.entries],
-    hashes,
-    reused: new Map([...listing.reused].filter(([p]) => !gone(p))),
+    listing: {
+      entries: [...listing.entries.filter((e) => !gone(e.path)), ...relisted.entries],
+      hashes,
+      reused: new Map([...listing.reused].filter(([p]) => !gone(p))),
+    },
+    edited,
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover } from "../helpers/cli.js";
@@ -84,5 +84,20 @@ test("names with newlines, leading dashes, manifest markers and unicode arrive i
     assert.equal(v.code, 0, v.stdout + v.stderr);
   } finally {
     rmSync(path.join(fx.app, "odd"), { recursive: true, force: true });
+  }
+});
+
+test("a source entry at the writable dir's copy name is refused, not deleted or listed", async () => {
+  fx.file("bootstrap/cache/packages.php", "<?php return [];\n");
+  fx.file("bootstrap/cache.cutover-copy/mine.php", "<?php // the app's own\n");
+  const live = readlinkSync(path.join(fx.deployPath, "current"));
+  try {
+    const r = await cutover(["deploy"], fx.app);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /bootstrap\/cache\.cutover-copy is in the source; .* rename or exclude it/);
+    assert.equal(readlinkSync(path.join(fx.deployPath, "current")), live);
+    assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  } finally {
+    rmSync(path.join(fx.app, "bootstrap"), { recursive: true, force: true });
   }
 });

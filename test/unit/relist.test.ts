@@ -76,7 +76,8 @@ test("mergeRelisted: relisted paths replaced, anything below a linked path gone,
     `${h("c")}  ./sent.php`,
     "",
   ].join("\0");
-  const merged = mergeRelisted(listing, ["storage/uploads"], output);
+  const { listing: merged, edited } = mergeRelisted(listing, ["storage/uploads"], output);
+  assert.deepEqual(edited, []);
   assert.deepEqual(
     merged.entries.map((e) => [e.path, e.type, e.mode]),
     [
@@ -89,6 +90,20 @@ test("mergeRelisted: relisted paths replaced, anything below a linked path gone,
   );
   assert.equal(merged.hashes.get("./sent.php"), h("c"));
   assert.deepEqual([...merged.reused.keys()], ["./w/kept.php"]);
+});
+
+test("mergeRelisted: a linked file hashed again is edited only when its content changed", () => {
+  const entry = { type: "f", mode: "644", size: 3, path: "./a.php", link: "", inode: "1", links: 2 };
+  const listing: Listing = {
+    entries: [entry],
+    hashes: new Map([["./a.php", h("a")]]),
+    reused: new Map([["./a.php", "./a.php"]]),
+  };
+  const relisted = (hash: string) => ["@@entries", "@@hashes", `${hash}  ./a.php`, ""].join("\0");
+  assert.deepEqual(mergeRelisted(listing, [], relisted(h("a"))).edited, []);
+  const changed = mergeRelisted(listing, [], relisted(h("e")));
+  assert.deepEqual(changed.edited, ["./a.php"]);
+  assert.equal(changed.listing.hashes.get("./a.php"), h("e"));
 });
 
 test("splitRelisted: the listing ends at its own marker, not at a name or link target that reads like it", () => {

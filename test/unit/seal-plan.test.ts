@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ResolvedStage } from "../../src/config/resolve.js";
+import { planDeploy } from "../../src/plan/deploy.js";
+import { findLeftovers } from "../../src/plan/reconcile.js";
+import { hostFacts } from "../helpers/facts.js";
+import { testStage } from "../helpers/stage.js";
+
+/** Which seal a deploy plans: the quick one after a delta upload only when nothing but cutover's own steps follow it. */
+const ROOT = "/srv/app";
+const live = {
+  id: "20261127T100000Z",
+  state: "live",
+  stage: "prod",
+  who: "a@b",
+  revision: null,
+  started_at: "x",
+  checksum: `sha256:${"a".repeat(64)}`,
+};
+
+function sealOf(stage: ResolvedStage, lines: string[] = [`meta ${JSON.stringify(live)}`]) {
+  const facts = hostFacts(
+    ROOT,
+    [
+      "lock acquired",
+      "root ok",
+      "writable yes",
+      `current link releases/${live.id}`,
+      `release ${live.id}`,
+      ...lines,
+      "shared dir storage",
+      "shared file .env",
+      "avail 100",
+    ],
+    true,
+  );
+  const plan = planDeploy({
+    stage,
+    host: stage.hosts[0]!,
+    facts,
+    leftovers: findLeftovers(facts, "now"),
+    source: { revision: null, paths: new Map() },
+    releaseId: "20261127T110000Z",
+    who: "me",
+    now: "now",
+    among: stage.hosts,
+  });
+  const seal = plan.prepare.find((s) => s.kind === "seal");
+  assert.ok(seal?.kind === "seal");
+  return seal;
+}
+
+const plain = testStage({
+  sharedDirs: ["storage"],
+  sharedFiles: [".env"],
+  writableDirs: [{ path: "var/cache", mode: "0775" }],
+  hosts: [{ name: "web", path: ROOT, roles: [] }],
+});
+
+test("a delta upload followed only by shared links and writable dirs: the seal relists just those", () => {
+  assert.deepEqual(sealOf(plain).afterUpload, { shared: ["storage", ".env"], writable: ["var/cache"] });
+});
+
+test("a build hook after the upload, or no delta base: the seal lists the whole release", () => {
+  const built = testStage({ ...plain, hooks: { ...plain.hooks, build: [{ run: "make" }] } });
+  assert.equal(sealOf(built).afterUpload, undefined);
+  const { checksum: _none, ...unrecorded } = live;
+  assert.equal(sealOf(plain, [`meta ${JSON.stringify(unrecorded)}`]).afterUpload, undefined);
+});
