@@ -15,7 +15,8 @@ const PROBE = `
 root=$1 mode=$2 owner=$3; shift 3
 meta=$root/.cutover
 put() { for f; do printf '%s\\000' "$f"; done; }
-kind() { if [ -L "$1" ]; then echo link; elif [ -d "$1" ]; then echo dir; elif [ -f "$1" ]; then echo file; elif [ -e "$1" ]; then echo other; else echo missing; fi; }
+# Sets k (a variable, not output: no subshell per path).
+kind() { if [ -L "$1" ]; then k=link; elif [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -e "$1" ]; then k=other; else k=missing; fi; }
 put cutover-facts 2
 if [ "$mode" = lock ]; then
   [ -e "$root" ] || put created root
@@ -35,18 +36,27 @@ put home "\${HOME:-}"
 command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no
 if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then put root notdir; else put root missing; exit 0; fi
 [ -w "$root" ] && put writable yes || put writable no
-for d in releases shared .cutover .cutover/releases .cutover/tmp; do put inner "$d" "$(kind "$root/$d")"; done
+for d in releases shared .cutover .cutover/releases .cutover/tmp; do kind "$root/$d"; put inner "$d" "$k"; done
 if [ -L "$root/current" ]; then put current link "$(readlink -- "$root/current")" "$(realpath -e -- "$root/current" 2>/dev/null)"
-else put current "$(kind "$root/current")"; fi
+else kind "$root/current"; put current "$k"; fi
 put releases-real "$(realpath -e -- "$root/releases" 2>/dev/null)"
 if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
   for d in "$root"/releases/* "$root"/releases/.[!.]* "$root"/releases/..?*; do
-    if [ -e "$d" ] || [ -L "$d" ]; then put release "$(kind "$d")" "\${d##*/}"; fi
+    if [ -e "$d" ] || [ -L "$d" ]; then kind "$d"; put release "$k" "\${d##*/}"; fi
   done
 fi
+# Metadata is one line of JSON: read by the shell itself. Files over 64 KiB (read that way byte by
+# byte) and any of more than one line are read as they are, cut at 64 KiB; NUL bytes are dropped.
 if [ -d "$meta/releases" ] && [ ! -L "$meta/releases" ]; then
+  big=/$(find "$meta/releases" -maxdepth 1 -name '*.json' -size +65536c -printf '%f/' 2>/dev/null)
   for f in "$meta"/releases/*.json; do
-    if [ -f "$f" ] && [ ! -L "$f" ]; then put meta "\${f##*/}" "$(head -c 65536 -- "$f" | tr -d '\\000')"; fi
+    [ -f "$f" ] && [ ! -L "$f" ] || continue
+    n=\${f##*/} line=
+    case $big in
+      */"$n"/*) put meta "$n" "$(head -c 65536 -- "$f" | tr -d '\\000')" ;;
+      *) if { IFS= read -r line; IFS= read -r more; } < "$f"; then put meta "$n" "$(head -c 65536 -- "$f" | tr -d '\\000')"
+         else put meta "$n" "$line"; fi ;;
+    esac
   done
 fi
 if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
