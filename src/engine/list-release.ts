@@ -30,8 +30,8 @@ export async function listRelease(
  * The listing of a release whose delta upload was checked (`checked`, see plan/delta-check.ts),
  * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
  * paths and their parents are listed again, the files rsync sent hashed and the linked files
- * newer than the previous manifest hashed again, in one round trip that also runs `also` (its
- * output returned as is). `edited`: linked files whose content changed since (see mergeRelisted).
+ * newer than the previous manifest hashed again, in one round trip that runs `first` before
+ * (their output, if any, must be empty) and `also` after (its output returned as is). `edited`: linked files whose content changed since (see mergeRelisted).
  */
 export async function relistAfterUpload(
   ctx: StepContext,
@@ -40,11 +40,13 @@ export async function relistAfterUpload(
   previousManifest: string,
   checked: Listing,
   changed: { readonly shared: readonly string[]; readonly writable: readonly string[] },
+  first: readonly Cmd[],
   also: readonly Cmd[],
 ): Promise<{ listing: Listing; edited: string[]; also: string }> {
   const linked = atOrBelow(changed.shared);
   const sent = unhashed(checked).filter((p) => !linked(p));
   const { stdout } = await runStep(ctx, title, [
+    ...first,
     relistProbe(dir, previousManifest, [...changed.shared, ...changed.writable]),
     ...hashCmds(dir, sent),
     relistEnd,

@@ -47,8 +47,19 @@ export async function prepareHost(
     if (stopped.aborted)
       throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
   };
-  for (const step of plan.prepare) {
+  // After a delta upload whose seal lists only what changed, cutover's own commands right before
+  // the seal (shared links, writable dirs) run in the seal's round trip.
+  const steps = plan.prepare;
+  const sealAt = steps.findIndex((s) => s.kind === "seal" && s.afterUpload !== undefined);
+  const uploadAt = steps.findIndex((s) => s.kind === "transfer" && s.delta !== undefined);
+  const carried = { titles: [] as string[], cmds: [] as Cmd[] };
+  for (const [at, step] of steps.entries()) {
     check();
+    if (uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run")) {
+      carried.titles.push(step.title);
+      carried.cmds.push(...(step as Extract<typeof step, { kind: "run" }>).cmds);
+      continue;
+    }
     await timed(emit, host, step.title, async () => {
       switch (step.kind) {
         case "run":
@@ -96,7 +107,15 @@ export async function prepareHost(
           await smokeHttp(target, stage, releaseId, emit);
           break;
         case "seal": {
-          const { manifest, currentScan } = await sealRelease(target, stage, releaseId, step, checked, emit);
+          const { manifest, currentScan } = await sealRelease(
+            target,
+            stage,
+            releaseId,
+            step,
+            checked,
+            carried,
+            emit,
+          );
           if (currentScan) meta = { ...meta, current_scan: currentScan };
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
           manifestWrite = writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text);

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -112,6 +113,12 @@ test("a file of the previous release edited in place (same inode, same size): se
     r.warned.join(" | "),
   );
   assertSameAsSource(r.release);
+  // The shared links, made in the seal's round trip after a delta, are made after a fallback too.
+  for (const p of [".env", "storage/uploads"])
+    assert.equal(
+      readlinkSync(rel(r.release, p)),
+      path.relative(path.dirname(rel(r.release, p)), path.join(fx.deployPath, "shared", p)),
+    );
   last = r.release;
 });
 
