@@ -45,18 +45,20 @@ if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
     if [ -e "$d" ] || [ -L "$d" ]; then kind "$d"; put release "$k" "\${d##*/}"; fi
   done
 fi
-# Metadata is one line of JSON: read by the shell itself. Files over 64 KiB (read that way byte by
-# byte) and any of more than one line are read as they are, cut at 64 KiB; NUL bytes are dropped.
+# Metadata (one line of JSON) is read by the shell, where its read drops NUL bytes (zsh's would not);
+# over 64 KiB (one find), more than one line or longer once read (grown since): cut, NULs dropped.
 if [ -d "$meta/releases" ] && [ ! -L "$meta/releases" ]; then
   big=/$(find "$meta/releases" -maxdepth 1 -name '*.json' -size +65536c -printf '%f/' 2>/dev/null)
+  printf 'a\\000b\\n' | { IFS= read -r x; [ "$x" = ab ]; } || big=all
   for f in "$meta"/releases/*.json; do
     [ -f "$f" ] && [ ! -L "$f" ] || continue
-    n=\${f##*/} line=
+    n=\${f##*/} line= more= cut=
     case $big in
-      */"$n"/*) put meta "$n" "$(head -c 65536 -- "$f" | tr -d '\\000')" ;;
-      *) if { IFS= read -r line; IFS= read -r more; } < "$f"; then put meta "$n" "$(head -c 65536 -- "$f" | tr -d '\\000')"
-         else put meta "$n" "$line"; fi ;;
+      all|*/"$n"/*) cut=yes ;;
+      *) if { IFS= read -r line; IFS= read -r more || [ -n "$more" ]; } < "$f"; then cut=yes; fi
+         [ "\${#line}" -le 65536 ] || cut=yes ;;
     esac
+    if [ -n "$cut" ]; then put meta "$n" "$(head -c 65536 -- "$f" | tr -d '\\000')"; else put meta "$n" "$line"; fi
   done
 fi
 if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
@@ -65,8 +67,8 @@ if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
   done
 fi
 # Shared paths follow links (shared/storage -> ../storage is a directory to the app): "link" is a dangling one.
-skind() { if [ -d "$1" ]; then echo dir; elif [ -f "$1" ]; then echo file; elif [ -L "$1" ]; then echo link; elif [ -e "$1" ]; then echo other; else echo missing; fi; }
-for p in "$@"; do put shared "$(skind "$root/shared/$p")" "$p"; done
+skind() { if [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -L "$1" ]; then k=link; elif [ -e "$1" ]; then k=other; else k=missing; fi; }
+for p in "$@"; do skind "$root/shared/$p"; put shared "$k" "$p"; done
 put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
 
@@ -121,12 +123,8 @@ export interface HostFacts {
 }
 
 export function factsProbe(deployPath: string, sharedPaths: readonly string[], lockOwner?: LockOwner): Cmd {
-  return shProgram(PROBE, [
-    deployPath,
-    lockOwner ? "lock" : "read",
-    lockOwner ? JSON.stringify(lockOwner) : "",
-    ...sharedPaths,
-  ]);
+  const lock = lockOwner ? ["lock", JSON.stringify(lockOwner)] : ["read", ""];
+  return shProgram(PROBE, [deployPath, ...lock, ...sharedPaths]);
 }
 
 /** Field counts of each record after its key. */

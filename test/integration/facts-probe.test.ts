@@ -29,9 +29,11 @@ const write = (id: string, text: string | Buffer) => {
   writeFileSync(path.join(metaDir, `${id}.json`), text);
 };
 
-function probe() {
+/** The probe run by sh, or by another shell as sh (zsh's read keeps NUL bytes). */
+function probe(shell: string[] = ["sh"]) {
   const c = factsProbe(root, []);
-  return parseFacts(root, execFileSync(c.argv[0]!, c.argv.slice(1)).toString("utf8"), false);
+  const [program, ...args] = [...shell, ...c.argv.slice(1)];
+  return parseFacts(root, execFileSync(program!, args).toString("utf8"), false);
 }
 
 const odd = "  a \\ b \\n  ";
@@ -63,6 +65,34 @@ test("NUL bytes are dropped; a file over 64 KiB is cut and reported, not read to
     facts.problems.some((p) => p.includes("20261130T000005Z.json")),
     facts.problems.join("\n"),
   );
+});
+
+test("two lines, the last without its newline: read whole, as before", () => {
+  const [head, ...rest] = JSON.stringify(meta("20261130T000008Z", { reason: "two" })).split(",");
+  write("20261130T000008Z", `${head},\n${rest.join(",")}`);
+  assert.equal(probe().metas.get("20261130T000008Z")?.reason, "two");
+});
+
+test("a shell whose read keeps NUL bytes reads every file as before: a NUL cannot forge a record", () => {
+  mkdirSync(path.join(root, "releases/20261130T000009Z"));
+  symlinkSync("releases/20261130T000009Z", path.join(root, "current"));
+  const forged = [
+    "current",
+    "link",
+    "releases/20261130T000001Z",
+    path.join(root, "releases/20261130T000001Z"),
+  ];
+  write("20261130T000010Z", `${JSON.stringify(meta("20261130T000010Z"))}\0${forged.join("\0")}\n`);
+  for (const shell of [["sh"], ["zsh", "--emulate", "sh"]]) {
+    const facts = probe(shell);
+    assert.equal(
+      facts.current.kind === "link" && facts.current.target,
+      "releases/20261130T000009Z",
+      shell[0],
+    );
+    assert.equal(facts.metas.has("20261130T000010Z"), false, shell[0]);
+    assert.equal(facts.metas.get("20261130T000001Z")?.reason, odd, shell[0]);
+  }
 });
 
 test("a link or a directory named like metadata is not read", () => {
