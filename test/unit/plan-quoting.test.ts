@@ -2,15 +2,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import type { ResolvedStage } from "../../src/config/resolve.js";
-import { planDeploy } from "../../src/plan/deploy.js";
 import { factsProbe } from "../../src/plan/facts.js";
 import { layout } from "../../src/plan/layout.js";
 import { manifestProbe } from "../../src/plan/manifest.js";
-import { findLeftovers } from "../../src/plan/reconcile.js";
 import { appendHistory, releaseLock, writeMeta } from "../../src/plan/records.js";
 import { switchTo } from "../../src/plan/switch.js";
 import { type Cmd, renderCmd } from "../../src/shell/cmd.js";
 import { hostFacts } from "../helpers/facts.js";
+import { firstHostDeployPlan } from "../helpers/plan.js";
 import { testStage } from "../helpers/stage.js";
 
 const ROOT = '/srv/it\'s a "deploy" $PATH `x` ü\nnewline';
@@ -51,19 +50,7 @@ function wordsOf(c: Cmd): string[] {
   return execFileSync("sh", ["-c", text]).toString("utf8").split("\0").slice(0, -1);
 }
 
-function deployPlan() {
-  return planDeploy({
-    stage,
-    host: stage.hosts[0]!,
-    facts,
-    leftovers: findLeftovers(facts, "now"),
-    source: { revision: null, paths: new Map() },
-    releaseId: "20261127T110000Z",
-    who: "me@here",
-    now: "now",
-    among: stage.hosts,
-  });
-}
+const deployPlan = () => firstHostDeployPlan(stage, facts);
 
 test("every command of a deploy plan reaches the shell as exactly its argv", () => {
   const plan = deployPlan();

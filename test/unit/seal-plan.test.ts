@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ResolvedStage } from "../../src/config/resolve.js";
-import { planDeploy } from "../../src/plan/deploy.js";
-import { findLeftovers } from "../../src/plan/reconcile.js";
 import { hostFacts } from "../helpers/facts.js";
+import { firstHostDeployPlan } from "../helpers/plan.js";
 import { testStage } from "../helpers/stage.js";
 
 /** Which seal a deploy plans: the quick one after a delta upload only when nothing but cutover's own steps follow it. */
@@ -34,17 +33,7 @@ function sealOf(stage: ResolvedStage, lines: string[] = [`meta ${JSON.stringify(
     ],
     true,
   );
-  const plan = planDeploy({
-    stage,
-    host: stage.hosts[0]!,
-    facts,
-    leftovers: findLeftovers(facts, "now"),
-    source: { revision: null, paths: new Map() },
-    releaseId: "20261127T110000Z",
-    who: "me",
-    now: "now",
-    among: stage.hosts,
-  });
+  const plan = firstHostDeployPlan(stage, facts);
   const seal = plan.prepare.find((s) => s.kind === "seal");
   assert.ok(seal?.kind === "seal");
   return seal;
