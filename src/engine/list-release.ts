@@ -31,7 +31,8 @@ export async function listRelease(
  * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
  * paths and their parents are listed again, the files rsync sent hashed and the linked files
  * newer than the previous manifest hashed again, in one round trip that runs `first` before
- * (their output, if any, must be empty) and `also` after (its output returned as is). `edited`: linked files whose content changed since (see mergeRelisted).
+ * (they must print nothing) and `also` after (its output returned as is). `edited`: linked files
+ * whose content changed since (see mergeRelisted).
  */
 export async function relistAfterUpload(
   ctx: StepContext,

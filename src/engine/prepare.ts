@@ -55,9 +55,10 @@ export async function prepareHost(
   const carried = { titles: [] as string[], cmds: [] as Cmd[] };
   for (const [at, step] of steps.entries()) {
     check();
-    if (uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run")) {
+    const beforeSeal = uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run");
+    if (step.kind === "run" && beforeSeal) {
       carried.titles.push(step.title);
-      carried.cmds.push(...(step as Extract<typeof step, { kind: "run" }>).cmds);
+      carried.cmds.push(...step.cmds);
       continue;
     }
     await timed(emit, host, step.title, async () => {
