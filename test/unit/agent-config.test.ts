@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { AGENT_DEFAULTS } from "../../src/config/agent-settings.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { resolveStage } from "../../src/config/resolve.js";
 import { CutoverError } from "../../src/errors.js";
+import { scratchDir } from "../helpers/scratch.js";
 
-const file = path.join(mkdtempSync(path.join(os.tmpdir(), "agent cfg ")), "cutover.yaml");
+const file = path.join(scratchDir("agent cfg "), "cutover.yaml");
 const resolve = (text: string) => resolveStage(parseConfigText(text, file), file, "p");
 
 test("agent: defaults when absent; a stage's agent: replaces the top level's whole, as every block does", () => {

@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { stringify } from "yaml";
@@ -17,9 +15,10 @@ import {
 } from "../../src/plan/balancer.js";
 import { poolsOf, switchPools } from "../../src/plan/blue-green.js";
 import { renderCmd } from "../../src/shell/cmd.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 function stage(settings: Record<string, unknown>, hosts = ["web1", "web2", "web3", "web4"]) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "balancer "));
+  const dir = scratchDir("balancer ");
   const file = path.join(dir, "cutover.yaml");
   const text = stringify({
     ...settings,

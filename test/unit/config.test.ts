@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -7,6 +7,7 @@ import { parseConfigText } from "../../src/config/load.js";
 import { pickStage, resolveStage } from "../../src/config/resolve.js";
 import { closest } from "../../src/config/suggest.js";
 import { CutoverError } from "../../src/errors.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 function configError(text: string): CutoverError {
   try {
@@ -64,14 +65,14 @@ test("YAML octal-looking modes are read as octal digits", () => {
 });
 
 test("missing source directory is an error naming it", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const dir = scratchDir("cfg ");
   const file = path.join(dir, "cutover.yaml");
   const config = parseConfigText("source: nowhere\nstages:\n  p:\n    hosts: [{path: /a}]\n", file);
   assert.throws(() => resolveStage(config, file, "p"), /source: .*nowhere is not a directory/);
 });
 
 test("stage settings override top-level ones; paths with spaces, quotes and unicode resolve", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const dir = scratchDir("cfg ");
   mkdirSync(path.join(dir, "my 'app' ü"));
   const file = path.join(dir, "cutover.yaml");
   const text = `source: "my 'app' ü"\nkeep_releases: 5\nstages:\n  prod:\n    keep_releases: 2\n    hosts:\n      - path: "/srv/it's ü"\n  staging:\n    hosts: [{path: /srv/s}]\n`;
@@ -97,7 +98,7 @@ test("closest() suggests only plausible typos", () => {
 });
 
 test("identity_file: ~/ is the user's home (as in ssh_config); other relative paths start at the config file", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const dir = scratchDir("cfg ");
   const file = path.join(dir, "cutover.yaml");
   const text =
     "stages:\n  p:\n    hosts:\n      - { host: a, path: /srv/a, identity_file: ~/.ssh/id_deploy }\n      - { host: b, path: /srv/b, identity_file: keys/id }\n";
@@ -108,7 +109,7 @@ test("identity_file: ~/ is the user's home (as in ssh_config); other relative pa
 
 test("webhook URLs and passwords in URLs are secrets: JSON and text show neither", async () => {
   const { stageSecrets, redactUrl } = await import("../../src/config/secrets.js");
-  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const dir = scratchDir("cfg ");
   const file = path.join(dir, "cutover.yaml");
   const hook = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
   const text = `notify: [{ url: "${hook}", format: slack }]\nhealth_check: { url: "http://user:hunter22@web/health" }\nstages:\n  p:\n    hosts: [{ path: /srv/a }]\n`;
@@ -124,7 +125,7 @@ test("webhook URLs and passwords in URLs are secrets: JSON and text show neither
 });
 
 test("the config file never ships: excluded (anchored, wildcards escaped) when it lies inside the source", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "cfg "));
+  const dir = scratchDir("cfg ");
   mkdirSync(path.join(dir, "app"));
   const text = (source: string, exclude = "") =>
     `source: ${source}\n${exclude}stages:\n  p:\n    hosts: [{path: /a}]\n`;
