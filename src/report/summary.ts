@@ -3,14 +3,17 @@ import type { HistoryEntry } from "../plan/records.js";
 import { colors as pc } from "./colors.js";
 import { formatBytes, table } from "./render.js";
 
+/** "1 file", "2 files". */
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 export function deploySummary(action: "deploy" | "rollback", r: DeployResult): string {
   const head = r.ok
-    ? `${pc.green("✓")} ${action === "deploy" ? "deployed" : "rolled back to"} ${pc.bold(r.release)} to ${r.hosts.length} host${r.hosts.length === 1 ? "" : "s"} in ${(r.durationMs / 1000).toFixed(2)} s`
+    ? `${pc.green("✓")} ${action === "deploy" ? "deployed" : "rolled back to"} ${pc.bold(r.release)} to ${count(r.hosts.length, "host")} in ${(r.durationMs / 1000).toFixed(2)} s`
     : `${pc.red("✗")} ${action} of ${r.release} failed: ${r.error?.message ?? "unknown error"}`;
   const lines = [head];
   if (r.ok && action === "deploy")
     lines.push(
-      `  ${r.filesTransferred} files, ${formatBytes(r.bytesTransferred)} transferred; switch skew ${r.switchSkewMs} ms`,
+      `  ${count(r.filesTransferred, "file")}, ${formatBytes(r.bytesTransferred)} transferred; switch skew ${r.switchSkewMs} ms`,
     );
   for (const d of r.error?.detail ?? []) lines.push(`  | ${d}`);
   lines.push(
@@ -23,7 +26,7 @@ export function deploySummary(action: "deploy" | "rollback", r: DeployResult): s
     if (h.mixedWindow === undefined) continue;
     lines.push(
       h.mixedWindow
-        ? `  ${h.host}: in-place, files of both builds were live together for ${h.mixedWindow.ms} ms (${h.mixedWindow.files} files renamed into place)`
+        ? `  ${h.host}: in-place, files of both builds were live together for ${h.mixedWindow.ms} ms (${count(h.mixedWindow.files, "file")} renamed into place)`
         : `  ${h.host}: in-place, no file changed`,
     );
   }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { writer } from "../../src/cli/output.js";
+import type { DeployResult } from "../../src/engine/outcome.js";
+import { stripAnsi } from "../../src/report/colors.js";
 import { Redactor } from "../../src/report/redact.js";
+import { deploySummary } from "../../src/report/summary.js";
 
 function capture(isTTY: boolean, env: Record<string, string> = {}) {
   let out = "";
@@ -22,4 +25,25 @@ test("text from hosts cannot drive the terminal: control characters and foreign 
   const pipe = capture(false);
   pipe.write("a\rb s3cret-value \x1b[32mc\x1b[39m\n");
   assert.equal(pipe.text(), "a\\x0db [REDACTED] c\n");
+});
+
+test("the deploy summary counts in the singular for one", () => {
+  const result = (files: number, hosts: number): DeployResult => ({
+    ok: true,
+    exitCode: 0,
+    release: "r1",
+    stage: "prod",
+    who: "me",
+    previous: null,
+    revision: null,
+    durationMs: 1200,
+    hosts: Array.from({ length: hosts }, (_, i) => ({ host: `web${i}`, state: "live", serving: "r1" })),
+    filesTransferred: files,
+    bytesTransferred: 5,
+    switchSkewMs: 0,
+    warnings: [],
+  });
+  const plain = (r: DeployResult) => stripAnsi(deploySummary("deploy", r));
+  assert.match(plain(result(1, 1)), /to 1 host in 1\.20 s\n {2}1 file, 5 B transferred/);
+  assert.match(plain(result(2, 3)), /to 3 hosts in 1\.20 s\n {2}2 files, 5 B transferred/);
 });
