@@ -22,19 +22,28 @@ export async function indexSource(
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
   const entries: SourceEntry[] = [];
+  // Literals of one shape, not spreads: a spread per entry cost ~20 ms per 5,000 files.
   for (const e of listed) {
-    const common = { path: e.name, mode: e.mode, size: e.size, own: e.uid === uid && e.gid === gid };
+    let hash: string | undefined;
     if (e.type === "f") {
-      let hash = cache.get(e);
+      hash = cache.get(e);
       if (hash === undefined) {
         hash = createHash("sha256")
           .update(readFileSync(path.join(from, e.name)))
           .digest("hex");
         cache.set(e, hash);
       }
-      entries.push({ ...common, type: "f", hash, mtime: e.mtime });
-    } else if (e.type === "l") entries.push({ ...common, type: "l", link: e.link });
-    else entries.push({ ...common, type: e.type });
+    }
+    entries.push({
+      path: e.name,
+      type: e.type,
+      mode: e.mode,
+      size: e.size,
+      link: e.type === "l" ? e.link : undefined,
+      hash,
+      mtime: e.type === "f" ? e.mtime : undefined,
+      own: e.uid === uid && e.gid === gid,
+    });
   }
   // Off the critical path: written once the caller has handed the host its work.
   setImmediate(() => cache.save());

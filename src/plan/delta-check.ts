@@ -127,8 +127,10 @@ export function checkDelta(
     if (inode === undefined || found.get(p)?.inode !== inode)
       note(p, "not linked to the previous release's file at that path");
   }
-  const want = new Map(source.map((e) => [e.path, e.hash]));
-  for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");
+  if (written.length > 0) {
+    const want = new Map(source.map((e) => [e.path, e.hash]));
+    for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");
+  }
   for (const p of found.keys()) if (!expected.has(p)) note(p, "not in the source");
   return problems;
 }

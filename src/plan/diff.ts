@@ -16,14 +16,27 @@ export interface ManifestEntry {
   readonly target?: string;
 }
 
+const LINE = /^("(?:[^"\\]|\\.)*") (\S+)(?: (.*))?$/;
+/**
+ * LINE for a name without escapes or control characters (almost every name), which is then the
+ * text between the quotes as it is: one JSON.parse fewer per line.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: raw, JSON.parse refuses them: such a name goes to LINE
+const PLAIN_LINE = /^"([^"\\\x00-\x1f]*)" (\S+)(?: (.*))?$/;
+
 /** A manifest's entries by release-relative name; lines that do not parse are no entry. */
 export function manifestEntries(manifest: string): Map<string, ManifestEntry> {
   const map = new Map<string, ManifestEntry>();
   for (const line of manifest.split("\n")) {
-    const m = /^("(?:[^"\\]|\\.)*") (\S+)(?: (.*))?$/.exec(line);
-    const name = m ? jsonString(m[1]!) : undefined;
+    let m = PLAIN_LINE.exec(line);
+    let name = m?.[1];
+    if (!m) {
+      m = LINE.exec(line);
+      name = m ? jsonString(m[1]!) : undefined;
+    }
     if (name === undefined) continue; // the host's manifest is not trusted: a bad line is no entry
-    const [type, rest = ""] = [m![2]!, m![3]];
+    const type = m![2]!;
+    const rest = m![3] ?? "";
     if (type === "f") {
       const [mode, hash] = rest.split(" ");
       map.set(name, { type, mode, hash });

@@ -160,7 +160,8 @@ export interface Manifest {
 
 /** `excluded` are release paths whose content changes at run time by design (writable dirs). */
 export function buildManifest(listing: Listing, excluded: readonly string[]): Manifest {
-  const inside = (p: string) => excluded.some((x) => p.startsWith(`./${x}/`));
+  const prefixes = excluded.map((x) => `./${x}/`);
+  const inside = (p: string) => prefixes.some((x) => p.startsWith(x));
   const lines: string[] = [];
   let files = 0;
   let bytes = 0;

@@ -54,7 +54,8 @@ export function splitRelisted(output: string): { listed: string; rest: string } 
 /** True for "./p" at or below any of the release-relative `paths`. */
 export function atOrBelow(paths: readonly string[]): (p: string) => boolean {
   const roots = paths.map((p) => `./${p}`);
-  return (p) => roots.some((r) => p === r || p.startsWith(`${r}/`));
+  const dirs = roots.map((r) => `${r}/`);
+  return (p) => roots.includes(p) || dirs.some((d) => p.startsWith(d));
 }
 
 /**
@@ -79,12 +80,9 @@ export function mergeRelisted(
     if (listing.reused.has(p) && listing.hashes.get(p) !== h) edited.push(p);
     hashes.set(p, h);
   }
-  return {
-    listing: {
-      entries: [...listing.entries.filter((e) => !gone(e.path)), ...relisted.entries],
-      hashes,
-      reused: new Map([...listing.reused].filter(([p]) => !gone(p))),
-    },
-    edited,
-  };
+  const entries = listing.entries.filter((e) => !gone(e.path));
+  for (const e of relisted.entries) entries.push(e);
+  const reused = new Map<string, string>();
+  for (const [p, h] of listing.reused) if (!gone(p)) reused.set(p, h);
+  return { listing: { entries, hashes, reused }, edited };
 }

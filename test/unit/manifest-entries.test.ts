@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { manifestEntries } from "../../src/plan/diff.js";
+
+const h = "a".repeat(64);
+
+test("a manifest's names read back as written, whether JSON escaped them or not", () => {
+  const names = ["plain.php", "späce ünïcode.php", 'quote".php', "back\\slash", "new\nline", "tab\tcontrol\u0001"];
+  const text = names.map((n) => `${JSON.stringify(n)} f 644 ${h}`).join("\n");
+  const read = manifestEntries(`${text}\n${JSON.stringify("dir")} d 2755\n"ln" l ${JSON.stringify("a b")}\n`);
+  assert.deepEqual([...read.keys()], [...names, "dir", "ln"]);
+  for (const n of names) assert.deepEqual(read.get(n), { type: "f", mode: "644", hash: h });
+  assert.deepEqual(read.get("dir"), { type: "d", mode: "2755" });
+  assert.deepEqual(read.get("ln"), { type: "l", target: "a b" });
+});
+
+test("a line JSON would not read, or not in the manifest's shape, is no entry", () => {
+  const read = manifestEntries(
+    [
+      `"raw\u0001control" f 644 ${h}`, // JSON refuses a raw control character in a string
+      `"bad\\escape" f 644 ${h}`,
+      `"unclosed f 644 ${h}`,
+      `"tab"\tf 644 ${h}`,
+      `"type-tab" f\t644`,
+      `"" f 644 ${h}`,
+      `"ok" f 644 ${h}`,
+    ].join("\n"),
+  );
+  assert.deepEqual([...read.keys()], ["", "ok"]);
+});
