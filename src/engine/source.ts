@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { lstatSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,15 +10,27 @@ export function whoAmI(): string {
   return `${os.userInfo().username}@${os.hostname()}`;
 }
 
-function gitRevision(dir: string): Revision | null {
+/** git's answer, trimmed; rejects when git fails (not a checkout, no git). */
+function git(dir: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // A dirty tree with many untracked files prints a lot: past the 1 MiB default, git would "fail".
+    execFile("git", ["-C", dir, ...args], { maxBuffer: 1 << 28 }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout.trim()),
+    );
+  });
+}
+
+/**
+ * The checkout's commit and whether it has changes. Not a blocking call: `git status` reads every
+ * file's stamps, and meanwhile the hosts' SSH handshakes and the source's index go on.
+ */
+async function gitRevision(dir: string): Promise<Revision | null> {
   try {
-    const run = (args: string[]) =>
-      execFileSync("git", ["-C", dir, ...args], { stdio: ["ignore", "pipe", "ignore"] })
-        .toString()
-        .trim();
-    const commit = run(["rev-parse", "HEAD"]);
-    const dirty = run(["status", "--porcelain", "--", "."]) !== "";
-    return { commit, dirty };
+    const [commit, status] = await Promise.all([
+      git(dir, ["rev-parse", "HEAD"]),
+      git(dir, ["status", "--porcelain", "--", "."]),
+    ]);
+    return { commit, dirty: status !== "" };
   } catch {
     return null;
   }
@@ -37,10 +49,10 @@ function kindOf(source: string, p: string): "dir" | "file" | "missing" {
   }
 }
 
-export function sourceFacts(stage: ResolvedStage): SourceFacts {
+export async function sourceFacts(stage: ResolvedStage): Promise<SourceFacts> {
   const paths = new Map<string, "dir" | "file" | "missing">();
   for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) {
     paths.set(p, kindOf(stage.source, p));
   }
-  return { revision: gitRevision(stage.source), paths };
+  return { revision: await gitRevision(stage.source), paths };
 }

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import type { ResolvedStage } from "../../src/config/resolve.js";
+import { sourceFacts } from "../../src/engine/source.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+const stageOf = (source: string) => ({ source, sharedDirs: [], sharedFiles: [] }) as unknown as ResolvedStage;
+
+test("the source's revision: the commit, and dirty even when git status prints more than 1 MiB", async () => {
+  const dir = scratchDir("source facts ");
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd: dir })
+      .toString()
+      .trim();
+  git("init", "-q");
+  writeFileSync(path.join(dir, "index.php"), "<?php\n");
+  git("add", "-A");
+  git("commit", "-qm", "app");
+  const commit = git("rev-parse", "HEAD");
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit, dirty: false });
+
+  // 12,000 untracked files with long names: `git status --porcelain` prints ~1.2 MB.
+  const long = "x".repeat(90);
+  for (let i = 0; i < 12_000; i++) writeFileSync(path.join(dir, `${long}${i}.txt`), "");
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit, dirty: true });
+
+  assert.equal((await sourceFacts(stageOf(scratchDir("not a checkout ")))).revision, null);
+});
