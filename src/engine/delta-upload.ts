@@ -23,7 +23,7 @@ import {
   writeCmds,
 } from "../plan/delta.js";
 import { checkDelta, checkedListing, deltaCheckProbe, parseDeltaCheck } from "../plan/delta-check.js";
-import { manifestEntries } from "../plan/diff.js";
+import { type ManifestEntry, manifestEntries } from "../plan/diff.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
@@ -87,10 +87,9 @@ export async function deltaUpload(
   classic: (transfer: Transfer) => Promise<TransferStats>,
 ): Promise<UploadResult> {
   const source = await index(transfer.from, transfer.exclude, remember);
-  const text = source ? await baseManifest(ctx, base) : undefined;
-  if (!source || text === undefined) return classic(transfer);
-  const previous = manifestEntries(text);
-  const decision = decideDelta(source, previous);
+  const decided = source ? await decideOnce(ctx, base, source) : undefined;
+  if (!source || !decided) return classic(transfer);
+  const { previous, decision } = decided;
   if (decision.link.length === 0) return classic(transfer);
 
   const host = ctx.executor.host;
@@ -116,6 +115,42 @@ export async function deltaUpload(
     bytesTransferred: built.bytes,
     checked: checkedListing(check, decision.link, previous),
   };
+}
+
+interface Decided {
+  readonly previous: ReadonlyMap<string, ManifestEntry>;
+  readonly decision: DeltaDecision;
+}
+
+/**
+ * Hosts on the same previous release (same manifest checksum) share its reading and the decision
+ * against the same source index: a fleet parses the manifest once, not once per host. A host whose
+ * reading failed (its manifest is not the recorded one, or the host did not answer) leaves nothing
+ * for the others: each then reads its own.
+ */
+const decisions = new WeakMap<readonly SourceEntry[], Map<string, Promise<Decided | undefined>>>();
+
+async function decideOnce(
+  ctx: StepContext,
+  base: DeltaBase,
+  source: readonly SourceEntry[],
+): Promise<Decided | undefined> {
+  let byChecksum = decisions.get(source);
+  if (!byChecksum) decisions.set(source, (byChecksum = new Map()));
+  // Another host's failure to read (or to reach its host) is not this host's.
+  const shared = await byChecksum.get(base.checksum)?.catch(() => undefined);
+  if (shared) return shared;
+  const attempt = baseManifest(ctx, base).then((text) => {
+    if (text === undefined) return undefined;
+    const previous = manifestEntries(text);
+    return { previous, decision: decideDelta(source, previous) };
+  });
+  byChecksum.set(base.checksum, attempt);
+  const forget = () => {
+    if (byChecksum.get(base.checksum) === attempt) byChecksum.delete(base.checksum);
+  };
+  attempt.then((decided) => decided ?? forget(), forget);
+  return attempt;
 }
 
 type Built =

@@ -205,6 +205,40 @@ test("build once: the delta links from the previous build's release; the build d
   last = r.release;
 });
 
+test("two hosts on one release: a host whose manifest is not the recorded one does not stop the other linking", async () => {
+  const cache = path.join(fx.dir, "two hosts cache");
+  const env = { XDG_CACHE_HOME: cache };
+  const paths = ["a", "b"].map((name) => path.join(fx.dir, `two hosts ${name}`));
+  fx.writeConfig({}, [
+    { name: "a", path: paths[0] },
+    { name: "b", path: paths[1] },
+  ]);
+  const run = async () => {
+    const r = await cutover(["--json", "deploy"], fx.app, env);
+    assert.equal(r.code, 0, r.stderr);
+    return json<Result>(r);
+  };
+  // Past mtimes: a file newer than its release's manifest would be suspect (see the fresh checkout's).
+  touchAll(fx.app, new Date(Date.now() - 120_000));
+  const first = await run();
+  // Host a's manifest no longer has the recorded checksum, and this machine keeps no copy: each host
+  // is asked for its own. A fresh checkout's mtimes: only a delta (not rsync's quick check) links.
+  const manifest = path.join(paths[0]!, ".cutover/releases", `${first.release}.manifest`);
+  writeFileSync(manifest, `${readFileSync(manifest, "utf8")}"extra" f 644 ${"0".repeat(64)}\n`);
+  rmSync(path.join(cache, "cutover/manifests"), { recursive: true });
+  touchAll(fx.app, new Date(Date.now() - 60_000));
+  fx.file("public/index.php", "<?php echo 'two hosts';\n");
+  const r = await run();
+  const ino = (root: string, id: string) => statSync(path.join(root, "releases", id, "src/lib.php")).ino;
+  assert.equal(ino(paths[1]!, r.release), ino(paths[1]!, first.release), "b links from its previous release");
+  for (const root of paths)
+    assert.equal(
+      readFileSync(path.join(root, "releases", r.release, "public/index.php"), "utf8"),
+      "<?php echo 'two hosts';\n",
+    );
+  fx.writeConfig();
+});
+
 test("over SSH: the second deploy links from the first and sends the one changed file", async () => {
   const rig = sshRig();
   after(() => rig.stopAll());
