@@ -2,8 +2,10 @@
  * Benchmark (run by hand, prints figures): the generated 5,000-file (~40 MB) app over SSH on loopback
  * to 1, 4 and 16 hosts (one sshd each, own loopback address): first deploy and 1-file incremental
  * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; and in the same
- * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor);
- * for each host count, the median of each phase and step of the incremental deploy from --timings.
+ * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor),
+ * to one host and, for each larger host count, to that many hosts at once (this machine's two cores
+ * then do every host's work, as they do cutover's); for each host count, the median of each phase
+ * and step of the incremental deploy from --timings.
  * With PERSIST > 0 the hosts get `ssh.persist: PERSIST`: each first deploy opens the connections
  * (kept ones are closed before it), the incremental deploy reuses them.
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16] [persist=0]
@@ -75,19 +77,39 @@ function printTimings(runs: readonly Timings[]): void {
   console.log(`    steps, slowest host (ms): ${slowest.join("; ")}`);
 }
 
-const sshCmd = `ssh -o BatchMode=yes -o UserKnownHostsFile=${rig.knownHosts} -i '${rig.clientKey}' -p ${servers[0]!.port}`;
+/** ssh as rsync -e takes it, to one of the servers. */
+const sshCmd = (s: Sshd) =>
+  `ssh -o BatchMode=yes -o UserKnownHostsFile=${rig.knownHosts} -i '${rig.clientKey}' -p ${s.port}`;
+
+/**
+ * The floor: bare `rsync -a` of the tree over fresh SSH connections to the first n servers at once,
+ * into empty directories (first) and then of a 1-file change (incremental), wall time of all.
+ */
+async function bareRsync(n: number): Promise<{ first: number; incremental: number }> {
+  const dests = servers.slice(0, n).map((s, i) => ({ s, dest: `/tmp/cutover-bench-bare-${i}` }));
+  const all = () =>
+    Promise.all(
+      dests.map(({ s, dest }) =>
+        timed(["rsync", "-a", "-e", sshCmd(s), `${app}/`, `${TEST_ROOT}@${s.address}:${dest}/`], app),
+      ),
+    );
+  for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
+  let started = process.hrtime.bigint();
+  await all();
+  const first = Number(process.hrtime.bigint() - started) / 1e6 - 50;
+  writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${n} ${Math.random()}';\n`);
+  started = process.hrtime.bigint();
+  await all();
+  const incremental = Number(process.hrtime.bigint() - started) / 1e6 - 50;
+  for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
+  return { first, incremental };
+}
+
 const bare = { first: [] as number[], incremental: [] as number[] };
 for (let run = 0; run < runs; run++) {
-  const dest = `/tmp/cutover-bench-bare-${run}`;
-  rmSync(dest, { recursive: true, force: true });
-  bare.first.push(
-    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `${TEST_ROOT}@127.0.0.2:${dest}/`], app)).ms,
-  );
-  writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${run}';\n`);
-  bare.incremental.push(
-    (await timed(["rsync", "-a", "-e", sshCmd, `${app}/`, `${TEST_ROOT}@127.0.0.2:${dest}/`], app)).ms,
-  );
-  rmSync(dest, { recursive: true, force: true });
+  const r = await bareRsync(1);
+  bare.first.push(r.first);
+  bare.incremental.push(r.incremental);
 }
 console.log(
   `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} runs, medians`,
@@ -129,6 +151,18 @@ for (const n of counts) {
     `${String(n).padStart(2)} host${n === 1 ? " " : "s"}: first ${median(first).toFixed(0)} ms, 1-file incremental ${median(incremental).toFixed(0)} ms, ` +
       `switch skew ${median(skew)} ms, SSH connections per host per deploy ${median(perHost)}`,
   );
+  if (n > 1) {
+    const floor = { first: [] as number[], incremental: [] as number[] };
+    for (let run = 0; run < runs; run++) {
+      const r = await bareRsync(n);
+      floor.first.push(r.first);
+      floor.incremental.push(r.incremental);
+    }
+    console.log(
+      `    bare rsync -a over ssh to ${n} hosts at once: first ${median(floor.first).toFixed(0)} ms, ` +
+        `1-file incremental ${median(floor.incremental).toFixed(0)} ms (this machine's cores serve every host)`,
+    );
+  }
   printTimings(timings);
 }
 kept.remove();
