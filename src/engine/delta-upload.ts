@@ -135,8 +135,8 @@ async function decideOnce(
   base: DeltaBase,
   source: readonly SourceEntry[],
 ): Promise<Decided | undefined> {
-  let byChecksum = decisions.get(source);
-  if (!byChecksum) decisions.set(source, (byChecksum = new Map()));
+  const byChecksum = decisions.get(source) ?? new Map<string, Promise<Decided | undefined>>();
+  decisions.set(source, byChecksum);
   // Another host's failure to read (or to reach its host) is not this host's.
   const shared = await byChecksum.get(base.checksum)?.catch(() => undefined);
   if (shared) return shared;

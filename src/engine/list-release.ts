@@ -62,10 +62,7 @@ export async function relistAfterUpload(
 async function hashMissing(ctx: StepContext, title: string, dir: string, listing: Listing): Promise<Listing> {
   const missing = unhashed(listing);
   if (missing.length === 0) return listing;
-  const hashes = new Map(listing.hashes);
-  for (const cmd of hashCmds(dir, missing)) {
-    const out = await runStep(ctx, title, [cmd]);
-    parseHashes(out.stdout.toString("utf8").split("\0"), hashes);
-  }
-  return { ...listing, hashes };
+  // Every batch in one round trip: their outputs are hash records one after another.
+  const { stdout } = await runStep(ctx, title, hashCmds(dir, missing));
+  return { ...listing, hashes: parseHashes(stdout.toString("utf8").split("\0"), new Map(listing.hashes)) };
 }

@@ -5,7 +5,14 @@ import { manifestEntries } from "../../src/plan/diff.js";
 const h = "a".repeat(64);
 
 test("a manifest's names read back as written, whether JSON escaped them or not", () => {
-  const names = ["plain.php", "späce ünïcode.php", 'quote".php', "back\\slash", "new\nline", "tab\tcontrol\u0001"];
+  const names = [
+    "plain.php",
+    "späce ünïcode.php",
+    'quote".php',
+    "back\\slash",
+    "new\nline",
+    "tab\tcontrol\u0001",
+  ];
   const text = names.map((n) => `${JSON.stringify(n)} f 644 ${h}`).join("\n");
   const read = manifestEntries(`${text}\n${JSON.stringify("dir")} d 2755\n"ln" l ${JSON.stringify("a b")}\n`);
   assert.deepEqual([...read.keys()], [...names, "dir", "ln"]);
