@@ -123,34 +123,29 @@ interface Decided {
 }
 
 /**
- * Hosts on the same previous release (same manifest checksum) share its reading and the decision
- * against the same source index: a fleet parses the manifest once, not once per host. A host whose
- * reading failed (its manifest is not the recorded one, or the host did not answer) leaves nothing
- * for the others: each then reads its own.
+ * Hosts on the same previous release (same manifest checksum) share the manifest's parse and the
+ * link decision against the same source index: a fleet parses it once, not once per host. Each host
+ * still reads (or recalls) and checks its own manifest: one whose file is not the recorded one falls
+ * back as it would alone, and no host waits on another's read.
  */
-const decisions = new WeakMap<readonly SourceEntry[], Map<string, Promise<Decided | undefined>>>();
+const decisions = new WeakMap<readonly SourceEntry[], Map<string, Decided>>();
 
 async function decideOnce(
   ctx: StepContext,
   base: DeltaBase,
   source: readonly SourceEntry[],
 ): Promise<Decided | undefined> {
-  const byChecksum = decisions.get(source) ?? new Map<string, Promise<Decided | undefined>>();
+  const text = await baseManifest(ctx, base);
+  if (text === undefined) return undefined;
+  const byChecksum = decisions.get(source) ?? new Map<string, Decided>();
   decisions.set(source, byChecksum);
-  // Another host's failure to read (or to reach its host) is not this host's.
-  const shared = await byChecksum.get(base.checksum)?.catch(() => undefined);
-  if (shared) return shared;
-  const attempt = baseManifest(ctx, base).then((text) => {
-    if (text === undefined) return undefined;
+  let decided = byChecksum.get(base.checksum);
+  if (!decided) {
     const previous = manifestEntries(text);
-    return { previous, decision: decideDelta(source, previous) };
-  });
-  byChecksum.set(base.checksum, attempt);
-  const forget = () => {
-    if (byChecksum.get(base.checksum) === attempt) byChecksum.delete(base.checksum);
-  };
-  attempt.then((decided) => decided ?? forget(), forget);
-  return attempt;
+    decided = { previous, decision: decideDelta(source, previous) };
+    byChecksum.set(base.checksum, decided);
+  }
+  return decided;
 }
 
 type Built =

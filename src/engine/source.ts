@@ -28,7 +28,8 @@ async function gitRevision(dir: string): Promise<Revision | null> {
   try {
     const [commit, status] = await Promise.all([
       git(dir, ["rev-parse", "HEAD"]),
-      git(dir, ["status", "--porcelain", "--", "."]),
+      // No optional locks: reading the status does not rewrite the user's .git/index.
+      git(dir, ["--no-optional-locks", "status", "--porcelain", "--", "."]),
     ]);
     return { commit, dirty: status !== "" };
   } catch {

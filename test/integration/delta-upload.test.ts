@@ -205,7 +205,7 @@ test("build once: the delta links from the previous build's release; the build d
   last = r.release;
 });
 
-test("two hosts on one release: a host whose manifest is not the recorded one does not stop the other linking", async () => {
+test("two hosts on one release: the host whose manifest is not the recorded one sends every file, the other links", async () => {
   const cache = path.join(fx.dir, "two hosts cache");
   const env = { XDG_CACHE_HOME: cache };
   const paths = ["a", "b"].map((name) => path.join(fx.dir, `two hosts ${name}`));
@@ -213,24 +213,26 @@ test("two hosts on one release: a host whose manifest is not the recorded one do
     { name: "a", path: paths[0] },
     { name: "b", path: paths[1] },
   ]);
+  // One host at a time, a first: b comes to the decision a has already made from its own manifest.
   const run = async () => {
-    const r = await cutover(["--json", "deploy"], fx.app, env);
+    const r = await cutover(["--json", "deploy", "--parallel", "1"], fx.app, env);
     assert.equal(r.code, 0, r.stderr);
     return json<Result>(r);
   };
   // Past mtimes: a file newer than its release's manifest would be suspect (see the fresh checkout's).
   touchAll(fx.app, new Date(Date.now() - 120_000));
   const first = await run();
-  // Host a's manifest no longer has the recorded checksum, and this machine keeps no copy: each host
+  // Host b's manifest no longer has the recorded checksum, and this machine keeps no copy: each host
   // is asked for its own. A fresh checkout's mtimes: only a delta (not rsync's quick check) links.
-  const manifest = path.join(paths[0]!, ".cutover/releases", `${first.release}.manifest`);
+  const manifest = path.join(paths[1]!, ".cutover/releases", `${first.release}.manifest`);
   writeFileSync(manifest, `${readFileSync(manifest, "utf8")}"extra" f 644 ${"0".repeat(64)}\n`);
   rmSync(path.join(cache, "cutover/manifests"), { recursive: true });
   touchAll(fx.app, new Date(Date.now() - 60_000));
   fx.file("public/index.php", "<?php echo 'two hosts';\n");
   const r = await run();
   const ino = (root: string, id: string) => statSync(path.join(root, "releases", id, "src/lib.php")).ino;
-  assert.equal(ino(paths[1]!, r.release), ino(paths[1]!, first.release), "b links from its previous release");
+  assert.equal(ino(paths[0]!, r.release), ino(paths[0]!, first.release), "a links from its previous release");
+  assert.notEqual(ino(paths[1]!, r.release), ino(paths[1]!, first.release), "b links nothing");
   for (const root of paths)
     assert.equal(
       readFileSync(path.join(root, "releases", r.release, "public/index.php"), "utf8"),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { manifestEntries } from "../../src/plan/diff.js";
+import { jsonString } from "../../src/plan/manifest.js";
 
 const h = "a".repeat(64);
 
@@ -34,4 +35,17 @@ test("a line JSON would not read, or not in the manifest's shape, is no entry", 
     ].join("\n"),
   );
   assert.deepEqual([...read.keys()], ["", "ok"]);
+});
+
+test("every UTF-16 code unit in a name: an entry exactly when JSON reads the name, and as JSON reads it", () => {
+  const lines: string[] = [];
+  const want = new Set<string>();
+  for (let c = 0; c <= 0xffff; c++) {
+    const literal = `"a${String.fromCharCode(c)}b"`;
+    lines.push(`${literal} f 644 ${h}`);
+    const name = jsonString(literal);
+    if (name !== undefined) want.add(name);
+  }
+  const read = manifestEntries(lines.join("\n"));
+  assert.deepEqual(new Set(read.keys()), want);
 });

@@ -46,4 +46,17 @@ test("the deploy summary counts in the singular for one", () => {
   const plain = (r: DeployResult) => stripAnsi(deploySummary("deploy", r));
   assert.match(plain(result(1, 1)), /to 1 host in 1\.20 s\n {2}1 file, 5 B transferred/);
   assert.match(plain(result(2, 3)), /to 3 hosts in 1\.20 s\n {2}2 files, 5 B transferred/);
+  const inPlace = (files: number) => ({
+    ...result(files, 1),
+    hosts: [
+      {
+        host: "web1",
+        state: "live" as const,
+        serving: "r1",
+        mixedWindow: { startMs: 0, endMs: 1, ms: 1, files },
+      },
+    ],
+  });
+  assert.match(plain(inPlace(1)), /for 1 ms \(1 file renamed into place\)/);
+  assert.match(plain(inPlace(3)), /for 1 ms \(3 files renamed into place\)/);
 });
