@@ -2,6 +2,30 @@ import { createHash } from "node:crypto";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
+ * Every file of the release hashed. Reading and hashing every file is most of a first deploy's
+ * listing, so between 512 and 100,000 files two sha256sum run at once (~35% less wall time for
+ * 5,000 files here): the second half's records go straight out; the first half's are held in
+ * base64 (NUL bytes and all) and follow once both halves have ended, so neither cuts into a record
+ * of the other's. A marker after find's list proves find finished; find prints "./…", so no name
+ * reads "@@end". Fewer files are not worth a second process, more would be held in memory.
+ */
+const HASH_EVERY_FILE = `n=$(find . -type f -printf x | wc -c)
+  if [ "$n" -lt 512 ] || [ "$n" -gt 100000 ]; then
+    find . -type f -exec sha256sum -z -- {} +
+  else
+    files=$( { find . -type f -print0 && printf '@@end\\0'; } | base64 -w0)
+    names() { printf %s "$files" | base64 -d | head -z -n -1; }
+    [ "$(printf %s "$files" | base64 -d | tail -z -n 1 | tr -d '\\000')" = @@end ]
+    half=$(( $(names | tr -dc '\\000' | wc -c) / 2 ))
+    names | tail -z -n +"$((half + 1))" | xargs -0 -r sha256sum -z -- &
+    second=$!
+    held=$( { names | head -z -n "$half" | xargs -0 -r sha256sum -z -- && printf ok; } | base64 -w0)
+    wait "$second"
+    [ "$(printf %s "$held" | base64 -d | tail -c 2)" = ok ]
+    printf %s "$held" | base64 -d | head -c -2
+  fi`;
+
+/**
  * A release manifest lists every entry with its type, mode and content hash (symlinks with their
  * target). Its sha256 is the release checksum. The target only lists and hashes (GNU find,
  * sha256sum -z, NUL-separated so any file name survives); the canonical text is built here.
@@ -23,7 +47,7 @@ if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
   printf '@@manifest\\0'
   [ -n "$4" ] || cat -- "$3"
 else
-  find . -type f -exec sha256sum -z -- {} +
+  ${HASH_EVERY_FILE}
 fi
 `;
 

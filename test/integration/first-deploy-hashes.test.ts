@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { manifestEntries } from "../../src/plan/diff.js";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+
+/**
+ * A first deploy hashes every file of the release on the host, two sha256sum at once between 512
+ * and 100,000 files (plan/manifest.ts). Every file is hashed exactly once, by the listing itself
+ * (none is left for the pass that hashes what a listing missed), and the manifest holds each
+ * file's content hash, whatever its name.
+ */
+const fx = fixture();
+after(() => fx.cleanup());
+
+const odd = ["space name.php", "new\nline.txt", `quote'"s.txt`, "ünï ✓.txt", "-z", "--", "@@end", "ok"];
+for (const name of odd) fx.file(`odd/${name}`, `content of ${name}\n`);
+for (let i = 0; i < 700; i++) fx.file(`src/m${i % 7}/F${i}.php`, `<?php // ${i}\n`);
+
+const bin = path.join(fx.dir, "bin");
+const hashLog = path.join(fx.dir, "hash.log");
+mkdirSync(bin);
+// Logs how many files each sha256sum was given (cutover always passes them after "--").
+writeFileSync(
+  path.join(bin, "sha256sum"),
+  `#!/bin/sh
+n=0 names=
+for a; do if [ -n "$names" ]; then n=$((n + 1)); elif [ "$a" = -- ]; then names=1; fi; done
+printf '%s\\n' "$n" >> "$HASH_LOG"
+exec ${execFileSync("sh", ["-c", "command -v sha256sum"], { encoding: "utf8" }).trim()} "$@"
+`,
+  { mode: 0o755 },
+);
+
+/** Regular files below dir (symlinks not followed), by release-relative path. */
+function filesOf(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+}
+
+test("first deploy of 700+ files: each hashed once on the host, in two processes, every hash right", async () => {
+  writeFileSync(hashLog, "");
+  const r = await cutover(["--json", "deploy"], fx.app, {
+    PATH: `${bin}:${process.env.PATH}`,
+    HASH_LOG: hashLog,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const { release } = json<{ release: string }>(r);
+  const dir = path.join(fx.deployPath, "releases", release);
+  const files = filesOf(dir);
+  assert.ok(files.length > 700);
+
+  const counts = readFileSync(hashLog, "utf8").trim().split("\n").map(Number);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    files.length,
+    "every file hashed once, none again",
+  );
+  assert.ok(counts.length >= 2, `sha256sum ran ${counts.length} time(s)`);
+
+  const manifest = manifestEntries(
+    readFileSync(path.join(fx.deployPath, ".cutover/releases", `${release}.manifest`), "utf8"),
+  );
+  for (const f of files) {
+    const want = createHash("sha256")
+      .update(readFileSync(path.join(dir, f)))
+      .digest("hex");
+    assert.equal(manifest.get(f)?.hash, want, f);
+  }
+  for (const name of odd) assert.ok(manifest.has(`odd/${name}`), name);
+});
