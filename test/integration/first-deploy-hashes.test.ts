@@ -9,8 +9,8 @@ import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
- * A first deploy hashes every file of the release on the host, two sha256sum at once between 512
- * and 100,000 files (plan/manifest.ts). Every file is hashed exactly once, by the listing itself
+ * A first deploy hashes every file of the release on the host, two sha256sum at once for many
+ * files and bytes (plan/manifest.ts; the script itself: hash-every-file.test.ts). Every file is hashed exactly once, by the listing itself
  * (none is left for the pass that hashes what a listing missed), and the manifest holds each
  * file's content hash, whatever its name.
  */
@@ -19,7 +19,8 @@ after(() => fx.cleanup());
 
 const odd = ["space name.php", "new\nline.txt", `quote'"s.txt`, "ünï ✓.txt", "-z", "--", "@@end", "ok"];
 for (const name of odd) fx.file(`odd/${name}`, `content of ${name}\n`);
-for (let i = 0; i < 700; i++) fx.file(`src/m${i % 7}/F${i}.php`, `<?php // ${i}\n`);
+// Enough files and bytes (8 MiB) for two processes.
+for (let i = 0; i < 700; i++) fx.file(`src/m${i % 7}/F${i}.php`, `<?php // ${i}\n${"x".repeat(12_288)}\n`);
 
 const bin = path.join(fx.dir, "bin");
 const hashLog = path.join(fx.dir, "hash.log");
