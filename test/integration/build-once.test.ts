@@ -94,8 +94,10 @@ test("SIGTERM during the local build: the build's processes are stopped, exit 13
     stderr += c.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
-  const buildPid = Number(readFileSync(pidFile, "utf8"));
+  // The shell creates the file before it writes to it: wait for its content, not for the file.
+  const written = () => (existsSync(pidFile) ? readFileSync(pidFile, "utf8").trim() : "");
+  for (let i = 0; i < 200 && written() === ""; i++) await new Promise((r) => setTimeout(r, 50));
+  const buildPid = Number(written());
   assert.ok(existsSync(`/proc/${buildPid}`), "the build runs");
   const started = Date.now();
   child.kill("SIGTERM");
