@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -19,5 +20,16 @@ export function fakeBin(
         symlinkSync(path.join(source, name), path.join(dir, name));
     }
   }
+  return dir;
+}
+
+/**
+ * `dir/name`, first in PATH, runs `before` (sh) and then the real `name` with the same arguments:
+ * a tool that logs its calls, or misbehaves when told to. Returns dir.
+ */
+export function wrapCommand(dir: string, name: string, before: string): string {
+  const real = execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, name), `#!/bin/sh\n${before}\nexec ${real} "$@"\n`, { mode: 0o755 });
   return dir;
 }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { manifestEntries } from "../../src/plan/diff.js";
+import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
@@ -22,19 +22,14 @@ for (const name of odd) fx.file(`odd/${name}`, `content of ${name}\n`);
 // Enough files and bytes (8 MiB) for two processes.
 for (let i = 0; i < 700; i++) fx.file(`src/m${i % 7}/F${i}.php`, `<?php // ${i}\n${"x".repeat(12_288)}\n`);
 
-const bin = path.join(fx.dir, "bin");
 const hashLog = path.join(fx.dir, "hash.log");
-mkdirSync(bin);
 // Logs how many files each sha256sum was given (cutover always passes them after "--").
-writeFileSync(
-  path.join(bin, "sha256sum"),
-  `#!/bin/sh
-n=0 names=
+const bin = wrapCommand(
+  path.join(fx.dir, "bin"),
+  "sha256sum",
+  `n=0 names=
 for a; do if [ -n "$names" ]; then n=$((n + 1)); elif [ "$a" = -- ]; then names=1; fi; done
-printf '%s\\n' "$n" >> "$HASH_LOG"
-exec ${execFileSync("sh", ["-c", "command -v sha256sum"], { encoding: "utf8" }).trim()} "$@"
-`,
-  { mode: 0o755 },
+printf '%s\\n' "$n" >> "$HASH_LOG"`,
 );
 
 /** Regular files below dir (symlinks not followed), by release-relative path. */

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { manifestProbe } from "../../src/plan/manifest.js";
+import { wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /**
@@ -39,23 +40,17 @@ const order = execFileSync("find", [".", "-type", "f", "-print0"], { cwd: tree }
   .slice(0, -1);
 const inSrc = order.filter((p) => p.startsWith("./src/"));
 
-const realSha = execFileSync("sh", ["-c", "command -v sha256sum"], { encoding: "utf8" }).trim();
-const bin = path.join(dir, "bin");
-mkdirSync(bin);
 // Logs each call; given $CUT_AT, prints a record cut right after that name's "ok" and dies by SIGKILL.
-writeFileSync(
-  path.join(bin, "sha256sum"),
-  `#!/bin/sh
-echo call >> "$CALLS"
+const bin = wrapCommand(
+  path.join(dir, "bin"),
+  "sha256sum",
+  `echo call >> "$CALLS"
 for a; do
   if [ -n "$CUT_AT" ] && [ "$a" = "$CUT_AT" ]; then
     printf '%064d  %s' 0 "\${CUT_AT%.php}"
     kill -9 $$
   fi
-done
-exec ${realSha} "$@"
-`,
-  { mode: 0o755 },
+done`,
 );
 
 function list(shell: readonly string[], env: Record<string, string> = {}) {

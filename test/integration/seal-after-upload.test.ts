@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { listRelease } from "../../src/engine/list-release.js";
 import { buildManifest } from "../../src/plan/manifest.js";
 import { LocalExecutor } from "../../src/transport/local.js";
+import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
@@ -50,19 +42,14 @@ async function manifests(id: string): Promise<{ recorded: string; listed: string
   return { recorded, listed: buildManifest(listing, writable).text };
 }
 
-const bin = path.join(fx.dir, "bin");
 const findLog = path.join(fx.dir, "find.log");
-mkdirSync(bin);
-writeFileSync(
-  path.join(bin, "find"),
-  `#!/bin/sh
-printf '%s\\n' "$*" >> "$FIND_LOG"
+const bin = wrapCommand(
+  path.join(fx.dir, "bin"),
+  "find",
+  `printf '%s\\n' "$*" >> "$FIND_LOG"
 case " $* " in
   *" -maxdepth 0 "*) [ -z "$EDIT_LIVE" ] || printf 'X' | dd of="$EDIT_LIVE" conv=notrunc status=none ;;
-esac
-exec ${execFileSync("sh", ["-c", "command -v find"], { encoding: "utf8" }).trim()} "$@"
-`,
-  { mode: 0o755 },
+esac`,
 );
 
 /** Full walks of a release (the check's listing, or a whole seal's): \`find . -mindepth 1\`. */
