@@ -33,3 +33,6 @@ export function wrapCommand(dir: string, name: string, before: string): string {
   writeFileSync(path.join(dir, name), `#!/bin/sh\n${before}\nexec ${real} "$@"\n`, { mode: 0o755 });
   return dir;
 }
+
+/** CPUs this process may use, as the hosts' scripts see them (`nproc`). */
+export const cpus = (): number => Number(execFileSync("nproc", { encoding: "utf8" }).trim());

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { manifestEntries } from "../../src/plan/diff.js";
-import { wrapCommand } from "../helpers/bin.js";
+import { cpus, wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
@@ -57,7 +57,8 @@ test("first deploy of 700+ files: each hashed once on the host, in two processes
     files.length,
     "every file hashed once, none again",
   );
-  assert.ok(counts.length >= 2, `sha256sum ran ${counts.length} time(s)`);
+  // Two processes share the hashing only where there are two CPUs to share.
+  if (cpus() >= 2) assert.ok(counts.length >= 2, `sha256sum ran ${counts.length} time(s)`);
 
   const manifest = manifestEntries(
     readFileSync(path.join(fx.deployPath, ".cutover/releases", `${release}.manifest`), "utf8"),

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { manifestProbe } from "../../src/plan/manifest.js";
-import { wrapCommand } from "../helpers/bin.js";
+import { cpus, wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /**
@@ -77,7 +77,8 @@ for (const shell of [["dash"], ["bash", "--posix"]]) {
   test(`${shell.join(" ")}: every file hashed once and right, by two sha256sum`, () => {
     const r = list(shell);
     assert.equal(r.code, 0);
-    assert.ok(r.calls >= 2, `${r.calls} call(s)`);
+    // Two processes share the hashing only where there are two CPUs to share.
+    if (cpus() >= 2) assert.ok(r.calls >= 2, `${r.calls} call(s)`);
     const got = r.records.map((rec) => [rec.slice(66), rec.slice(0, 64)] as const);
     assert.equal(got.length, want.size, "no file twice, none missing");
     assert.deepEqual(new Map(got), want);
