@@ -137,8 +137,11 @@ async function decideOnce(
 ): Promise<Decided | undefined> {
   const text = await baseManifest(ctx, base);
   if (text === undefined) return undefined;
-  const byChecksum = decisions.get(source) ?? new Map<string, Decided>();
-  decisions.set(source, byChecksum);
+  let byChecksum = decisions.get(source);
+  if (!byChecksum) {
+    byChecksum = new Map();
+    decisions.set(source, byChecksum);
+  }
   let decided = byChecksum.get(base.checksum);
   if (!decided) {
     const previous = manifestEntries(text);
