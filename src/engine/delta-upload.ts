@@ -13,7 +13,6 @@ import os from "node:os";
 import path from "node:path";
 import {
   type DeltaDecision,
-  decideDelta,
   dirModeCmds,
   inlineable,
   linkCmds,
@@ -23,14 +22,14 @@ import {
   writeCmds,
 } from "../plan/delta.js";
 import { checkDelta, checkedListing, deltaCheckProbe, parseDeltaCheck } from "../plan/delta-check.js";
-import { type ManifestEntry, manifestEntries } from "../plan/diff.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
-import { shProgram } from "../shell/cmd.js";
-import type { TransferStats } from "../transport/executor.js";
-import { recallManifest } from "./manifest-cache.js";
+import { type Cmd, shProgram } from "../shell/cmd.js";
+import type { RunResult, TransferStats } from "../transport/executor.js";
+import { decideOnce } from "./delta-decision.js";
 import { indexSource, mtimeOf } from "./source-index.js";
 import { mtimeText } from "./source-list.js";
+import { explainExit, StepError } from "./step-error.js";
 import { runStep, type StepContext } from "./steps.js";
 
 /**
@@ -65,6 +64,15 @@ rm -rf -- "$1"
 mkdir -- "$1"
 `;
 
+/**
+ * The step that makes the (empty) release directory, put off by prepareHost to run first in the
+ * build's first round trip: one round trip fewer. Until it has run, nothing there is this run's.
+ */
+export interface Creation {
+  readonly title: string;
+  readonly cmds: readonly Cmd[];
+}
+
 /** An upload's figures and, for a delta that passed its check, the release as the check listed it. */
 export interface UploadResult extends TransferStats {
   readonly checked?: Listing;
@@ -84,8 +92,15 @@ export async function deltaUpload(
   base: DeltaBase,
   index: SourceIndex,
   remember: boolean,
-  classic: (transfer: Transfer) => Promise<TransferStats>,
+  classicUpload: (transfer: Transfer) => Promise<TransferStats>,
+  creation?: Creation,
 ): Promise<UploadResult> {
+  const first = firstRun(ctx, creation);
+  // The classic way: the creation, if still put off, in a round trip of its own.
+  const classic = async (t: Transfer) => {
+    if (first.pending()) await first.run([]);
+    return classicUpload(t);
+  };
   const source = await index(transfer.from, transfer.exclude, remember);
   const decided = source ? await decideOnce(ctx, base, source) : undefined;
   if (!source || !decided) return classic(transfer);
@@ -95,14 +110,15 @@ export async function deltaUpload(
   const host = ctx.executor.host;
   const fallBack = async (why: string) => {
     ctx.emit({ type: "warning", host, message: `${why}; uploading every file, linking none` });
-    await runStep(ctx, "empty the new release", [shProgram(RESET, [transfer.to], { label: "empty it" })]);
+    if (!first.pending())
+      await runStep(ctx, "empty the new release", [shProgram(RESET, [transfer.to], { label: "empty it" })]);
     return classic({ ...transfer, linkDest: [] });
   };
   const byPath = new Map(source.map((e) => [e.path, e]));
   const sending = decision.send.map((p) => byPath.get(p)!);
   const built = inlineable(decision, sending)
-    ? await buildInline(ctx, transfer, base, decision, sending)
-    : await buildWithRsync(ctx, transfer, base, decision);
+    ? await buildInline(transfer, base, decision, sending, first.run)
+    : await buildWithRsync(ctx, transfer, base, decision, first.run);
   if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
   const check = parseDeltaCheck(built.listing);
   const problems = checkDelta(check, source, decision.link, built.written, (p) =>
@@ -117,40 +133,6 @@ export async function deltaUpload(
   };
 }
 
-interface Decided {
-  readonly previous: ReadonlyMap<string, ManifestEntry>;
-  readonly decision: DeltaDecision;
-}
-
-/**
- * Hosts on the same previous release (same manifest checksum) share the manifest's parse and the
- * link decision against the same source index: a fleet parses it once, not once per host. Each host
- * still reads (or recalls) and checks its own manifest: one whose file is not the recorded one falls
- * back as it would alone, and no host waits on another's read.
- */
-const decisions = new WeakMap<readonly SourceEntry[], Map<string, Decided>>();
-
-async function decideOnce(
-  ctx: StepContext,
-  base: DeltaBase,
-  source: readonly SourceEntry[],
-): Promise<Decided | undefined> {
-  const text = await baseManifest(ctx, base);
-  if (text === undefined) return undefined;
-  let byChecksum = decisions.get(source);
-  if (!byChecksum) {
-    byChecksum = new Map();
-    decisions.set(source, byChecksum);
-  }
-  let decided = byChecksum.get(base.checksum);
-  if (!decided) {
-    const previous = manifestEntries(text);
-    decided = { previous, decision: decideDelta(source, previous) };
-    byChecksum.set(base.checksum, decided);
-  }
-  return decided;
-}
-
 type Built =
   | {
       readonly listing: string;
@@ -161,6 +143,30 @@ type Built =
   | { readonly failed: string };
 
 const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
+
+const CREATED = Buffer.from("@@created\0");
+const created = shProgram("printf '@@created\\000'", [], { label: "the release directory is made" });
+
+type Run = (cmds: readonly Cmd[]) => Promise<RunResult>;
+
+/**
+ * The build's first round trip, with the creation (if put off) before it. A failure before the
+ * creation's end is that step's (the directory may not be this run's: nothing is emptied); after
+ * it, the build's. `pending`: the creation has not run yet.
+ */
+function firstRun(ctx: StepContext, creation: Creation | undefined): { run: Run; pending: () => boolean } {
+  let pending = creation;
+  const run: Run = async (cmds) => {
+    if (!pending) return ctx.executor.run(cmds);
+    const { title, cmds: making } = pending;
+    pending = undefined;
+    const r = await ctx.executor.run([...making, created, ...cmds]);
+    if (!r.stdout.subarray(0, CREATED.length).equals(CREATED))
+      throw new StepError(ctx.executor.host, title, explainExit(r.code), r.stderr);
+    return { ...r, stdout: r.stdout.subarray(CREATED.length) };
+  };
+  return { run, pending: () => pending !== undefined };
+}
 
 /** A source file's content and mtime for writing inline, if it is still the regular file the index saw. */
 function readIndexed(from: string, e: SourceEntry): { data: Buffer; mtime: string } | undefined {
@@ -182,11 +188,11 @@ function readIndexed(from: string, e: SourceEntry): { data: Buffer; mtime: strin
 
 /** A small change: directories, links, the changed files, modes and the check in one round trip. */
 async function buildInline(
-  ctx: StepContext,
   transfer: Transfer,
   base: DeltaBase,
   decision: DeltaDecision,
   sending: readonly SourceEntry[],
+  first: Run,
 ): Promise<Built> {
   const written: Written[] = [];
   for (const e of sending) {
@@ -205,7 +211,7 @@ async function buildInline(
     });
   }
   const files = sending.filter((e) => e.type === "f").map((e) => e.path);
-  const r = await ctx.executor.run([
+  const r = await first([
     ...linkCmds(base.dir, transfer.to, decision),
     ...writeCmds(transfer.to, written),
     ...dirModeCmds(transfer.to, decision),
@@ -226,8 +232,9 @@ async function buildWithRsync(
   transfer: Transfer,
   base: DeltaBase,
   decision: DeltaDecision,
+  first: Run,
 ): Promise<Built> {
-  const linked = await ctx.executor.run(linkCmds(base.dir, transfer.to, decision));
+  const linked = await first(linkCmds(base.dir, transfer.to, decision));
   if (linked.code !== 0) return { failed: firstLine(linked.stderr) };
   // An rsync that fails (a lost connection, a full disk) fails the upload, as any upload's would.
   const list = rsyncList(decision);
@@ -259,26 +266,4 @@ async function sendListed(
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
-const MANIFEST_LIMIT = 256 * 1024 * 1024;
-
-const READ_MANIFEST = `[ -f "$1" ] && [ ! -L "$1" ] || exit 3
-head -c "$2" -- "$1"
-`;
-
-/** The base release's manifest: this machine's copy, else the host's if it has the recorded checksum. */
-async function baseManifest(ctx: StepContext, base: DeltaBase): Promise<string | undefined> {
-  const known = recallManifest(base.checksum);
-  if (known !== undefined) return known;
-  const { code, stdout } = await ctx.executor.run([
-    shProgram(READ_MANIFEST, [base.manifest, String(MANIFEST_LIMIT)], {
-      quiet: true,
-      label: "read its manifest",
-    }),
-  ]);
-  if (code !== 0) return undefined;
-  const digest = `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
-  return digest === base.checksum ? stdout.toString("utf8") : undefined;
 }

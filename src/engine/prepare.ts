@@ -6,7 +6,7 @@ import type { Transfer } from "../plan/steps.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Executor, TransferStats } from "../transport/executor.js";
 import { TransportError } from "../transport/executor.js";
-import { deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
+import { type Creation, deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
@@ -53,8 +53,15 @@ export async function prepareHost(
   const sealAt = steps.findIndex((s) => s.kind === "seal" && s.afterUpload !== undefined);
   const uploadAt = steps.findIndex((s) => s.kind === "transfer" && s.delta !== undefined);
   const carried = { titles: [] as string[], cmds: [] as Cmd[] };
+  // The step right before a delta upload makes the release directory (plan/deploy.ts): it runs in
+  // the upload's first round trip.
+  let creation: Creation | undefined;
   for (const [at, step] of steps.entries()) {
     check();
+    if (step.kind === "run" && at === uploadAt - 1) {
+      creation = { title: step.title, cmds: step.cmds };
+      continue;
+    }
     const beforeSeal = uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run");
     if (step.kind === "run" && beforeSeal) {
       carried.titles.push(step.title);
@@ -83,6 +90,7 @@ export async function prepareHost(
                   index,
                   step.transfer.from === stage.source,
                   classic,
+                  creation,
                 )
               : await classic(step.transfer);
             if (step.title === "upload files") ({ checked, ...upload } = stats);

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { EngineEvent } from "../../src/engine/events.js";
+import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
+import { wrapCommand } from "../helpers/bin.js";
+import { cutover } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+
+/**
+ * Before a delta upload, the step that makes the release directory runs in the upload's first
+ * round trip (engine/delta-upload.ts). Counted on a real local target through a wrapping executor;
+ * and a creation that fails there is reported as that step's failure, never taken for a failed
+ * build (whose fallback would empty the directory and upload into it).
+ */
+const fx = fixture();
+after(() => fx.cleanup());
+for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
+
+type Entry = { kind: "call"; cmds: number } | { kind: "event"; event: EngineEvent };
+
+function counting(log: Entry[]): ExecutorFactory {
+  return (host, stage, controlPath) => {
+    const real = systemExecutors(host, stage, controlPath);
+    return {
+      host: real.host,
+      run: (cmds, o) => {
+        log.push({ kind: "call", cmds: cmds.length });
+        return real.run(cmds, o);
+      },
+      transfer: (t, o) => {
+        log.push({ kind: "call", cmds: 0 });
+        return real.transfer(t, o);
+      },
+      connect: () => real.connect(),
+      interrupt: () => real.interrupt(),
+      close: () => real.close(),
+    };
+  };
+}
+
+/** Round trips to the host until its step `step` ended, and whether that step was reported. */
+async function deployCounting(step: string): Promise<{ calls: number; reported: string[] }> {
+  const log: Entry[] = [];
+  const result = await deploy({
+    stage: loadStage({ cwd: fx.app }),
+    emit: (event) => log.push({ kind: "event", event }),
+    command: "cutover deploy (test)",
+    executors: counting(log),
+  });
+  assert.equal(result.ok, true);
+  const ended = log.findIndex(
+    (e) => e.kind === "event" && e.event.type === "step" && e.event.step === step && e.event.status === "ok",
+  );
+  assert.ok(ended > 0, `${step} ended`);
+  const reported = log.flatMap((e) =>
+    e.kind === "event" && e.event.type === "step" && e.event.status === "ok" ? [e.event.step] : [],
+  );
+  return { calls: log.slice(0, ended).filter((e) => e.kind === "call").length, reported };
+}
+
+test("a delta upload makes the release directory in its own round trip: reading the host, then one", async () => {
+  fx.writeConfig({});
+  const first = await deployCounting("upload files");
+  // Negative control: without a previous release (no delta) the creation is a round trip of its own.
+  assert.ok(first.reported.includes("create release directory"));
+  assert.equal(first.calls, 3, "read the host, create the release directory, upload (rsync)");
+  fx.file("src/F1.php", "<?php // changed\n");
+  const second = await deployCounting("upload files");
+  assert.equal(second.calls, 2, "read the host, then create, link, write and check in one round trip");
+  assert.ok(!second.reported.includes("create release directory"));
+  const current = readlinkSync(path.join(fx.deployPath, "current"));
+  assert.ok(existsSync(path.join(fx.deployPath, current, "src/F1.php")));
+});
+
+test("the creation fails in the upload's round trip: that step's failure, no fallback, nothing switched", async () => {
+  fx.writeConfig({});
+  await cutover(["deploy"], fx.app);
+  const before = readlinkSync(path.join(fx.deployPath, "current"));
+  const releases = readdirSync(path.join(fx.deployPath, "releases"));
+  // `mkdir -- DEPLOY_PATH/releases/ID`, the creation's last command, fails as on a full disk.
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-mkdir"),
+    "mkdir",
+    `case "$1 $2" in "-- "*/releases/*) echo "mkdir: cannot create directory '$2': No space left on device" >&2; exit 1 ;; esac`,
+  );
+  fx.file("src/F2.php", "<?php // changed\n");
+  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /create release directory failed/);
+  assert.match(r.stderr, /No space left on device/);
+  assert.doesNotMatch(r.stderr, /uploading every file|empty the new release/);
+  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
+  assert.deepEqual(readdirSync(path.join(fx.deployPath, "releases")), releases);
+});
