@@ -13,7 +13,7 @@ import type { Emit } from "./events.js";
 import { gitSourceFacts, withCommitDetails } from "./git-source.js";
 import { HashCache } from "./hash-cache.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
-import { lockAll, newOwner, undoCreated, unlockAll } from "./lock.js";
+import { lockAll, newOwner, trailingUnlock, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
 import { type DeployResult, describeLeftovers } from "./outcome.js";
 import { refuseUnsafeReload } from "./php-runtime.js";
@@ -142,6 +142,8 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         who,
         balancer,
         sourceIndex: index,
+        // In place, the builds are pruned after the run, still under the lock.
+        unlock: stage.strategy === "in-place" ? undefined : (t) => trailingUnlock(t, owner),
       });
       if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
       return result;

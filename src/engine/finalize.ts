@@ -4,7 +4,7 @@ import type { HostRun, RunPlan } from "../plan/run.js";
 import { redact } from "../report/redact.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
-import type { LockedTarget } from "./lock.js";
+import type { LockedTarget, TrailingUnlock } from "./lock.js";
 import { runStep, timed } from "./steps.js";
 
 /** One host of a run being applied: its planned commands and its open target. */
@@ -85,9 +85,20 @@ export async function softHooks(u: Unit, title: string, cmds: readonly Cmd[], em
   return [error.message];
 }
 
-async function record(u: Unit, title: string, cmds: readonly Cmd[], emit: Emit): Promise<void> {
+async function record(
+  u: Unit,
+  title: string,
+  cmds: readonly Cmd[],
+  emit: Emit,
+  unlock?: TrailingUnlock,
+): Promise<void> {
   try {
-    await runStep({ executor: u.t.executor, emit }, title, cmds);
+    const { stdout } = await runStep(
+      { executor: u.t.executor, emit },
+      title,
+      unlock ? [...cmds, unlock.cmd] : cmds,
+    );
+    unlock?.ran(stdout);
   } catch (error) {
     emit({
       type: "warning",
@@ -148,6 +159,7 @@ export async function recordLive(
   u: Unit,
   meta: ReleaseMeta,
   failure?: string,
+  unlock?: TrailingUnlock,
 ): Promise<ReleaseMeta> {
   const l = u.t.layout;
   const live: ReleaseMeta = {
@@ -171,6 +183,7 @@ export async function recordLive(
       appendHistory(l, historyEntry(ctx, u, live, failure ? "failed" : "ok", failure ?? null)),
     ],
     ctx.emit,
+    unlock,
   );
   return live;
 }
@@ -211,13 +224,15 @@ export async function recordSwitchedBack(
 }
 
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
-export async function prune(u: Unit, emit: Emit): Promise<string[]> {
+export async function prune(u: Unit, emit: Emit, unlock?: TrailingUnlock): Promise<string[]> {
   const ids = u.run.prune;
   if (ids.length === 0) return [];
+  const cmds = [removeReleases(u.t.layout, ids), ...(unlock ? [unlock.cmd] : [])];
   try {
-    await timed(emit, u.t.host.name, "remove old releases", () =>
-      runStep({ executor: u.t.executor, emit }, "remove old releases", [removeReleases(u.t.layout, ids)]),
+    const { stdout } = await timed(emit, u.t.host.name, "remove old releases", () =>
+      runStep({ executor: u.t.executor, emit }, "remove old releases", cmds),
     );
+    unlock?.ran(stdout);
     return [];
   } catch (error) {
     return [`${u.t.host.name}: cleanup failed: ${(error as Error).message}`];

@@ -5,8 +5,8 @@ import { checkInnerDirs } from "../plan/deploy.js";
 import { factsProbe, type HostFacts, parseFacts } from "../plan/facts.js";
 import { type Layout, layout } from "../plan/layout.js";
 import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
-import { releaseLock } from "../plan/records.js";
-import { cmd } from "../shell/cmd.js";
+import { releaseLock, releaseLockAfter, UNLOCKED } from "../plan/records.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { machineIdentity, processState } from "./machine.js";
 import { runStep } from "./steps.js";
@@ -172,6 +172,25 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
   }
 }
 
+/** Targets whose lock went back in their last round trip of a run: unlockAll has nothing to do there. */
+const givenBack = new WeakSet<LockedTarget>();
+
+/** A host's lock, given back in the round trip of its last records (engine/finalize.ts): one round trip fewer. */
+export interface TrailingUnlock {
+  readonly cmd: Cmd;
+  /** Told that round trip's stdout: the lock is marked given back if its release said so. */
+  ran(stdout: Buffer): void;
+}
+
+export function trailingUnlock(t: LockedTarget, owner: LockOwner): TrailingUnlock {
+  return {
+    cmd: releaseLockAfter(t.layout, owner),
+    ran: (stdout) => {
+      if (stdout.subarray(-UNLOCKED.length).toString() === UNLOCKED) givenBack.add(t);
+    },
+  };
+}
+
 /** Gives the locks back; never fails (a lock that cannot be removed is reported by the next run). */
 export async function unlockAll(
   locked: readonly LockedTarget[],
@@ -180,6 +199,7 @@ export async function unlockAll(
 ): Promise<void> {
   await Promise.all(
     locked.map(async (t) => {
+      if (givenBack.has(t)) return;
       const cmds = [releaseLock(t.layout, owner)];
       try {
         const result = await t.executor.run(cmds);

@@ -6,7 +6,7 @@ import { drains } from "../plan/run.js";
 import { type BalancerLink, withBalancer } from "./balancer.js";
 import { listBuilds } from "./build-cache.js";
 import type { Emit } from "./events.js";
-import { lockAll, newOwner, unlockAll } from "./lock.js";
+import { lockAll, newOwner, trailingUnlock, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
 import { type DeployResult, describeLeftovers } from "./outcome.js";
 import { refuseUnsafeReload } from "./php-runtime.js";
@@ -86,7 +86,15 @@ async function rollbackRun(
         type: "phase",
         phase: `switch ${locked.length} host${locked.length === 1 ? "" : "s"} back to ${plan.release}`,
       });
-      return await applyRun(plan, locked, { emit, signal: options.signal, clock, started, who, balancer });
+      return await applyRun(plan, locked, {
+        emit,
+        signal: options.signal,
+        clock,
+        started,
+        who,
+        balancer,
+        unlock: (t) => trailingUnlock(t, owner),
+      });
     } finally {
       await unlockAll(locked, owner, emit);
     }

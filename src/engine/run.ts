@@ -17,7 +17,7 @@ import {
   type Unit,
 } from "./finalize.js";
 import { checkHealth } from "./health.js";
-import type { LockedTarget } from "./lock.js";
+import type { LockedTarget, TrailingUnlock } from "./lock.js";
 import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
 import { type Prepared, prepareHost } from "./prepare.js";
@@ -39,6 +39,12 @@ export interface RunOptions {
   readonly balancer?: BalancerLink;
   /** The source's index for delta uploads, maybe already being made (default: made when first needed). */
   readonly sourceIndex?: SourceIndex;
+  /**
+   * Gives a host's lock back in its last round trip of the run (its records, or its cleanup after
+   * them), when nothing after that can need the host: one round trip fewer. The caller's unlockAll
+   * skips hosts whose lock went back.
+   */
+  readonly unlock?: (t: LockedTarget) => TrailingUnlock;
 }
 
 const interrupted = (when: string) =>
@@ -142,6 +148,16 @@ export async function applyRun(
     return finish(base, hosts, outcomes, error, exitFor(error));
   };
 
+  /** u's lock, to give back in the round trip of `phase` if nothing after it may need the host. */
+  const unlockAt = (u: Unit, phase: Phase): TrailingUnlock | undefined => {
+    const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
+    const done = later.every(
+      (p) =>
+        (p.kind === "after" && units.every((v) => v.run.after.length === 0)) ||
+        (p.kind === "prune" && u.run.prune.length === 0),
+    );
+    return done ? options.unlock?.(u.t) : undefined;
+  };
   for (const phase of plan.phases) {
     if (!switched.size && aborted()) return notSwitched(interrupted("before the switch"));
     switch (phase.kind) {
@@ -241,7 +257,7 @@ export async function applyRun(
       }
       case "record": {
         emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
-        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u))));
+        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), undefined, unlockAt(u, phase))));
         recorded = true;
         break;
       }
@@ -270,7 +286,7 @@ export async function applyRun(
       }
       case "prune": {
         if (aborted()) break;
-        warnings.push(...(await Promise.all(units.map((u) => prune(u, emit)))).flat());
+        warnings.push(...(await Promise.all(units.map((u) => prune(u, emit, unlockAt(u, phase))))).flat());
         break;
       }
     }

@@ -69,6 +69,20 @@ export function releaseLock(l: Layout, owner: LockOwner): Cmd {
   return shProgram(UNLOCK, [l.lock, owner.token]);
 }
 
+/** Printed by releaseLockAfter once the lock is no longer ours. */
+export const UNLOCKED = "@@unlocked";
+
+/**
+ * The lock's release at the end of a round trip that does other work (a host's records): it may
+ * fail without failing them, and says on stdout when it is done.
+ */
+export function releaseLockAfter(l: Layout, owner: LockOwner): Cmd {
+  return shProgram(`set -e${UNLOCK}printf '%s' '${UNLOCKED}'\n`, [l.lock, owner.token], {
+    mayFail: true,
+    label: "release the lock",
+  });
+}
+
 /**
  * Removes a lock only if it is still the one that was looked at (same owner file text), so a run
  * that took the lock in between keeps it. A lock without an owner file must be older than 10 s:

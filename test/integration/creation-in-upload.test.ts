@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import type { EngineEvent } from "../../src/engine/events.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover } from "../helpers/cli.js";
+import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
@@ -19,28 +18,6 @@ const fx = fixture();
 after(() => fx.cleanup());
 for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
 
-type Entry = { kind: "call"; cmds: number } | { kind: "event"; event: EngineEvent };
-
-function counting(log: Entry[]): ExecutorFactory {
-  return (host, stage, controlPath) => {
-    const real = systemExecutors(host, stage, controlPath);
-    return {
-      host: real.host,
-      run: (cmds, o) => {
-        log.push({ kind: "call", cmds: cmds.length });
-        return real.run(cmds, o);
-      },
-      transfer: (t, o) => {
-        log.push({ kind: "call", cmds: 0 });
-        return real.transfer(t, o);
-      },
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-    };
-  };
-}
-
 /** Round trips to the host until its step `step` ended, and whether that step was reported. */
 async function deployCounting(step: string): Promise<{ calls: number; reported: string[] }> {
   const log: Entry[] = [];
@@ -51,14 +28,12 @@ async function deployCounting(step: string): Promise<{ calls: number; reported: 
     executors: counting(log),
   });
   assert.equal(result.ok, true);
-  const ended = log.findIndex(
-    (e) => e.kind === "event" && e.event.type === "step" && e.event.step === step && e.event.status === "ok",
-  );
+  const ended = stepEnded(log, "local", step);
   assert.ok(ended > 0, `${step} ended`);
   const reported = log.flatMap((e) =>
     e.kind === "event" && e.event.type === "step" && e.event.status === "ok" ? [e.event.step] : [],
   );
-  return { calls: log.slice(0, ended).filter((e) => e.kind === "call").length, reported };
+  return { calls: callsIn(log, "local", 0, ended), reported };
 }
 
 test("a delta upload makes the release directory in its own round trip: reading the host, then one", async () => {

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, test } from "node:test";
-import type { EngineEvent } from "../../src/engine/events.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
-import type { Executor } from "../../src/transport/executor.js";
+import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
@@ -16,43 +14,11 @@ const fx = fixture();
 after(() => fx.cleanup());
 const hosts = ["a", "b"].map((n, i) => ({ name: `web${i + 1}`, path: path.join(fx.dir, `host ${n}`) }));
 
-type Entry = { kind: "call"; host: string } | { kind: "event"; event: EngineEvent };
-
-function counting(log: Entry[]): ExecutorFactory {
-  return (host, stage, controlPath) => {
-    const real = systemExecutors(host, stage, controlPath);
-    const wrapped: Executor = {
-      host: real.host,
-      run: (cmds, o) => {
-        log.push({ kind: "call", host: host.name });
-        return real.run(cmds, o);
-      },
-      transfer: (t, o) => {
-        log.push({ kind: "call", host: host.name });
-        return real.transfer(t, o);
-      },
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-    };
-    return wrapped;
-  };
-}
-
 /** Calls to `host` after its step `from` ended (undefined: from the start) and before its step `to` ended. */
 function callsBetween(log: readonly Entry[], host: string, from: string | undefined, to: string): number {
-  const ended = (step: string) =>
-    log.findIndex(
-      (e) =>
-        e.kind === "event" &&
-        e.event.type === "step" &&
-        e.event.host === host &&
-        e.event.step === step &&
-        e.event.status === "ok",
-    );
-  const [start, end] = [from === undefined ? 0 : ended(from), ended(to)];
+  const [start, end] = [from === undefined ? 0 : stepEnded(log, host, from), stepEnded(log, host, to)];
   assert.ok(start >= 0 && end > start, `${host}: ${from} then ${to}`);
-  return log.slice(start, end).filter((e) => e.kind === "call" && e.host === host).length;
+  return callsIn(log, host, start, end);
 }
 
 test("at most 2 round trips per host between 'mark ready' and the switch; negative control: the prepare steps are counted", async () => {

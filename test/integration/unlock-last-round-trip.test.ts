@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { EngineEvent } from "../../src/engine/events.js";
+import { deploy, loadStage, rollback } from "../../src/index.js";
+import { wrapCommand } from "../helpers/bin.js";
+import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
+import { fixture } from "../helpers/fixture.js";
+
+/**
+ * A host's lock goes back in its last round trip of the run (engine/run.ts): with its records, or
+ * with the removal of old releases after them; never while something after may still need the
+ * host (an after_switch hook may switch every host back); and when that round trip fails, the run
+ * still gives the lock back on its own. Counted on a real local target through a wrapping executor.
+ */
+const fx = fixture();
+after(() => fx.cleanup());
+const lock = path.join(fx.deployPath, ".cutover", "lock");
+const history = path.join(fx.deployPath, ".cutover", "history.jsonl");
+
+/** Deploys (or rolls back); returns the round trips after the switch and the run's warnings. */
+async function run(action: "deploy" | "rollback" = "deploy"): Promise<{ after: number; warnings: string[] }> {
+  const log: Entry[] = [];
+  const options = {
+    stage: loadStage({ cwd: fx.app }),
+    emit: (event: EngineEvent) => log.push({ kind: "event", event }),
+    command: `cutover ${action} (test)`,
+    executors: counting(log),
+  };
+  const result = action === "deploy" ? await deploy(options) : await rollback(options);
+  assert.equal(result.ok, true);
+  const switched = stepEnded(log, "local", "switch current");
+  assert.ok(switched > 0);
+  const warnings = log.flatMap((e) =>
+    e.kind === "event" && e.event.type === "warning" ? [e.event.message] : [],
+  );
+  return { after: callsIn(log, "local", switched), warnings };
+}
+
+test("nothing to remove: the records and the lock's release are one round trip", async () => {
+  fx.writeConfig({ keep_releases: 5 });
+  await run();
+  fx.file("index.php", "<?php echo 'two';\n");
+  const r = await run();
+  assert.equal(r.after, 1);
+  assert.equal(existsSync(lock), false);
+  assert.deepEqual(r.warnings, []);
+});
+
+test("a rollback gives the lock back with its records too", async () => {
+  const r = await run("rollback");
+  assert.equal(r.after, 1);
+  assert.equal(existsSync(lock), false);
+});
+
+test("old releases to remove: they are removed under the lock, which goes back in that round trip", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'three';\n");
+  // An rm first in PATH notes whether the lock is held when a release is removed.
+  const seen = path.join(fx.dir, "lock seen by rm");
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-rm"),
+    "rm",
+    `case "$*" in *"/releases/"*) [ -d '${lock}' ] && echo held >> '${seen}' || echo free >> '${seen}' ;; esac`,
+  );
+  const PATH = process.env.PATH;
+  process.env.PATH = `${bin}:${PATH}`;
+  try {
+    const r = await run();
+    assert.equal(r.after, 2);
+  } finally {
+    process.env.PATH = PATH;
+  }
+  assert.match(readFileSync(seen, "utf8"), /^(held\n)+$/);
+  assert.equal(existsSync(lock), false);
+  assert.equal(
+    readdirSync(path.join(fx.deployPath, "releases")).length,
+    2,
+    "the live release and the one before",
+  );
+});
+
+test("an after_switch hook: it runs under the lock, which goes back after it", async () => {
+  const seen = path.join(fx.dir, "lock seen by the hook");
+  fx.writeConfig({
+    keep_releases: 5,
+    hooks: {
+      after_switch: [
+        `if [ -d "$CUTOVER_DEPLOY_PATH/.cutover/lock" ]; then echo held; else echo free; fi > '${seen}'`,
+      ],
+    },
+  });
+  fx.file("index.php", "<?php echo 'four';\n");
+  await run();
+  assert.equal(readFileSync(seen, "utf8"), "held\n");
+  assert.equal(existsSync(lock), false);
+});
+
+test("the records fail (history not writable): a warning, and the lock still goes back", async () => {
+  fx.writeConfig({ keep_releases: 5 });
+  rmSync(history);
+  mkdirSync(history);
+  try {
+    fx.file("index.php", "<?php echo 'five';\n");
+    const r = await run();
+    assert.ok(
+      r.warnings.some((w) => w.startsWith("could not record the deploy")),
+      r.warnings.join("\n"),
+    );
+    assert.equal(existsSync(lock), false);
+  } finally {
+    rmSync(history, { recursive: true });
+  }
+});
