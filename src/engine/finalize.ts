@@ -1,3 +1,4 @@
+import { CutoverError } from "../errors.js";
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { HostRun, RunPlan } from "../plan/run.js";
@@ -100,10 +101,12 @@ async function record(
     );
     unlock?.ran(stdout);
   } catch (error) {
+    // The host's own words (a refusal, a full disk) say why; the step's title adds nothing here.
+    const said = error instanceof CutoverError ? error.details.detail?.at(-1) : undefined;
     emit({
       type: "warning",
       host: u.t.host.name,
-      message: `could not ${title}: ${(error as Error).message}`,
+      message: `could not ${title}: ${said ?? (error as Error).message}`,
     });
   }
 }

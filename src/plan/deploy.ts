@@ -7,7 +7,7 @@ import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import type { Leftovers } from "./reconcile.js";
-import { writeMeta } from "./records.js";
+import { makeRelease, writeMeta } from "./records.js";
 import { releaseContent } from "./release-content.js";
 import { isGood, type ReleaseMeta, type Revision } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
@@ -163,7 +163,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
   steps.push({
     kind: "run",
     title: "create release directory",
-    cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), cmd(["mkdir", "--", rel])],
+    cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), makeRelease(l, id)],
   });
 
   const base = deltaBase(facts, l, previous);

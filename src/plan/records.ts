@@ -104,6 +104,19 @@ export function clearObservedLock(l: Layout, seenOwnerText: string): Cmd {
 }
 
 /**
+ * Makes a release's directory once its metadata ("preparing") is written. If anything is there
+ * already, it is not this run's: that metadata goes again, so no cleanup takes the directory for
+ * cutover's (removeReleases wants metadata naming it).
+ */
+const MAKE_RELEASE = `mkdir -- "$1" || { rm -f -- "$2"; exit 1; }`;
+
+export function makeRelease(l: Layout, id: string): Cmd {
+  return shProgram(MAKE_RELEASE, [l.release(id), l.releaseMeta(id)], {
+    label: "make the release directory, or take back its metadata",
+  });
+}
+
+/**
  * The only way cutover deletes a release, checked again on the host at the moment of deletion:
  * the name must be one cutover gives or adopts (one safe path component), the entry a real
  * directory directly in releases/ (a symlink there is not ours) whose metadata names it, and

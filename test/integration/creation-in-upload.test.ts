@@ -70,3 +70,23 @@ test("the creation fails in the upload's round trip: that step's failure, no fal
   assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
   assert.deepEqual(readdirSync(path.join(fx.deployPath, "releases")), releases);
 });
+
+test("the release directory appears meanwhile, made by someone else: the deploy fails and leaves it alone", async () => {
+  fx.writeConfig({});
+  const before = readlinkSync(path.join(fx.deployPath, "current"));
+  // `mkdir -- DEPLOY_PATH/releases/ID` finds the directory there already, with a file of its own.
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-mkdir-taken"),
+    "mkdir",
+    `case "$1 $2" in "-- "*/releases/*) /bin/mkdir -- "$2" && echo theirs > "$2/theirs.txt" ;; esac`,
+  );
+  fx.file("src/F3.php", "<?php // changed\n");
+  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /create release directory failed/);
+  const taken = readdirSync(path.join(fx.deployPath, "releases"))
+    .map((id) => path.join(fx.deployPath, "releases", id, "theirs.txt"))
+    .filter((f) => existsSync(f));
+  assert.equal(taken.length, 1, "the directory someone else made is still there, with its file");
+  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
+});
