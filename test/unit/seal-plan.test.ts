@@ -17,7 +17,7 @@ const live = {
   checksum: `sha256:${"a".repeat(64)}`,
 };
 
-function sealOf(stage: ResolvedStage, lines: string[] = [`meta ${JSON.stringify(live)}`]) {
+function planOf(stage: ResolvedStage, lines: string[] = [`meta ${JSON.stringify(live)}`]) {
   const facts = hostFacts(
     ROOT,
     [
@@ -33,8 +33,11 @@ function sealOf(stage: ResolvedStage, lines: string[] = [`meta ${JSON.stringify(
     ],
     true,
   );
-  const plan = firstHostDeployPlan(stage, facts);
-  const seal = plan.prepare.find((s) => s.kind === "seal");
+  return firstHostDeployPlan(stage, facts);
+}
+
+function sealOf(stage: ResolvedStage, lines?: string[]) {
+  const seal = planOf(stage, lines).prepare.find((s) => s.kind === "seal");
   assert.ok(seal?.kind === "seal");
   return seal;
 }
@@ -55,4 +58,16 @@ test("a build hook after the upload, or no delta base: the seal lists the whole 
   assert.equal(sealOf(built).afterUpload, undefined);
   const { checksum: _none, ...unrecorded } = live;
   assert.equal(sealOf(plain, [`meta ${JSON.stringify(unrecorded)}`]).afterUpload, undefined);
+});
+
+test("a delta upload comes right after the step that makes the release directory (prepareHost runs it in the upload's round trip)", () => {
+  const built = testStage({ ...plain, hooks: { ...plain.hooks, build: [{ run: "make" }] } });
+  for (const stage of [plain, built]) {
+    const steps = planOf(stage).prepare;
+    const upload = steps.findIndex((s) => s.kind === "transfer" && s.delta !== undefined);
+    assert.ok(upload > 0, "a delta upload is planned");
+    const before = steps[upload - 1]!;
+    assert.equal(before.kind === "run" && before.title, "create release directory");
+    assert.ok(before.kind === "run" && before.cmds.at(-1)?.label?.startsWith("make the release directory"));
+  }
 });
