@@ -25,7 +25,7 @@ import { checkDelta, checkedListing, deltaCheckProbe, parseDeltaCheck } from "..
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
-import type { RunResult, TransferStats } from "../transport/executor.js";
+import { type RunResult, type TransferStats, TransportError } from "../transport/executor.js";
 import { decideOnce } from "./delta-decision.js";
 import { indexSource, mtimeOf } from "./source-index.js";
 import { mtimeText } from "./source-list.js";
@@ -160,9 +160,20 @@ function firstRun(ctx: StepContext, creation: Creation | undefined): { run: Run;
     if (!pending) return ctx.executor.run(cmds);
     const { title, cmds: making } = pending;
     pending = undefined;
-    const r = await ctx.executor.run([...making, created, ...cmds]);
-    if (!r.stdout.subarray(0, CREATED.length).equals(CREATED))
-      throw new StepError(ctx.executor.host, title, explainExit(r.code), r.stderr);
+    const host = ctx.executor.host;
+    let r: RunResult;
+    try {
+      r = await ctx.executor.run([...making, created, ...cmds]);
+    } catch (error) {
+      // A lost connection: which of the two was running is not known.
+      if (error instanceof TransportError)
+        throw new StepError(host, `${title}, then upload files`, error.message, error.stderr);
+      throw error;
+    }
+    if (!r.stdout.subarray(0, CREATED.length).equals(CREATED)) {
+      const why = r.code === 0 ? "printed something else before its end" : explainExit(r.code);
+      throw new StepError(host, title, why, r.stderr);
+    }
     return { ...r, stdout: r.stdout.subarray(CREATED.length) };
   };
   return { run, pending: () => pending !== undefined };

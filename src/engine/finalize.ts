@@ -1,7 +1,7 @@
 import { CutoverError } from "../errors.js";
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
-import type { HostRun, RunPlan } from "../plan/run.js";
+import type { HostRun, Phase, RunPlan } from "../plan/run.js";
 import { redact } from "../report/redact.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
@@ -161,8 +161,7 @@ export async function recordLive(
   ctx: RecordContext,
   u: Unit,
   meta: ReleaseMeta,
-  failure?: string,
-  unlock?: TrailingUnlock,
+  { failure, unlock }: { readonly failure?: string; readonly unlock?: TrailingUnlock } = {},
 ): Promise<ReleaseMeta> {
   const l = u.t.layout;
   const live: ReleaseMeta = {
@@ -224,6 +223,27 @@ export async function recordSwitchedBack(
   const entry = outcome === "failed" && ctx.plan.action === "deploy" ? "rolled-back" : outcome;
   cmds.push(appendHistory(l, historyEntry(ctx, u, meta, entry, reason)));
   await record(u, "record the switch back", cmds, ctx.emit);
+}
+
+/**
+ * u's lock, to give back in its round trip of `phase` (records or removal) when nothing later in
+ * the run may need the host: no after hook on any host (a failing one may switch every host back),
+ * and no old release left to remove under the lock.
+ */
+export function trailingUnlockAt(
+  plan: RunPlan,
+  units: readonly Unit[],
+  u: Unit,
+  phase: Phase,
+  unlock: ((t: LockedTarget) => TrailingUnlock) | undefined,
+): TrailingUnlock | undefined {
+  const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
+  const done = later.every(
+    (p) =>
+      (p.kind === "after" && units.every((v) => v.run.after.length === 0)) ||
+      (p.kind === "prune" && u.run.prune.length === 0),
+  );
+  return done ? unlock?.(u.t) : undefined;
 }
 
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */

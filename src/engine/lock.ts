@@ -175,7 +175,10 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
 /** Targets whose lock went back in their last round trip of a run: unlockAll has nothing to do there. */
 const givenBack = new WeakSet<LockedTarget>();
 
-/** A host's lock, given back in the round trip of its last records (engine/finalize.ts): one round trip fewer. */
+/**
+ * A host's lock, given back in its last round trip of the run, its records or the removal of old
+ * releases after them (engine/finalize.ts): one round trip fewer.
+ */
 export interface TrailingUnlock {
   readonly cmd: Cmd;
   /** Told that round trip's stdout: the lock is marked given back if its release said so. */

@@ -13,6 +13,7 @@ import {
   recordNotSwitched,
   recordSwitchedBack,
   softHooks,
+  trailingUnlockAt,
   tryHooks,
   type Unit,
 } from "./finalize.js";
@@ -39,11 +40,7 @@ export interface RunOptions {
   readonly balancer?: BalancerLink;
   /** The source's index for delta uploads, maybe already being made (default: made when first needed). */
   readonly sourceIndex?: SourceIndex;
-  /**
-   * Gives a host's lock back in its last round trip of the run (its records, or its cleanup after
-   * them), when nothing after that can need the host: one round trip fewer. The caller's unlockAll
-   * skips hosts whose lock went back.
-   */
+  /** Gives a host's lock back in its last round trip (finalize.ts); the caller's unlockAll skips it. */
   readonly unlock?: (t: LockedTarget) => TrailingUnlock;
 }
 
@@ -136,7 +133,9 @@ export async function applyRun(
     await Promise.all(
       units.map(async (u, i) => {
         if (hosts[i]!.serving === plan.release) {
-          await recordLive(rec, u, metaOf(u), `${error.message}; could not switch this host back`);
+          await recordLive(rec, u, metaOf(u), {
+            failure: `${error.message}; could not switch this host back`,
+          });
           return;
         }
         if (!switched.has(u) || (plan.action === "deploy" && !recorded && state === "failed"))
@@ -148,16 +147,7 @@ export async function applyRun(
     return finish(base, hosts, outcomes, error, exitFor(error));
   };
 
-  /** u's lock, to give back in the round trip of `phase` if nothing after it may need the host. */
-  const unlockAt = (u: Unit, phase: Phase): TrailingUnlock | undefined => {
-    const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
-    const done = later.every(
-      (p) =>
-        (p.kind === "after" && units.every((v) => v.run.after.length === 0)) ||
-        (p.kind === "prune" && u.run.prune.length === 0),
-    );
-    return done ? options.unlock?.(u.t) : undefined;
-  };
+  const unlockAt = (u: Unit, phase: Phase) => trailingUnlockAt(plan, units, u, phase, options.unlock);
   for (const phase of plan.phases) {
     if (!switched.size && aborted()) return notSwitched(interrupted("before the switch"));
     switch (phase.kind) {
@@ -257,7 +247,7 @@ export async function applyRun(
       }
       case "record": {
         emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
-        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), undefined, unlockAt(u, phase))));
+        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), { unlock: unlockAt(u, phase) })));
         recorded = true;
         break;
       }

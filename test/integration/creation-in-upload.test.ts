@@ -90,3 +90,21 @@ test("the release directory appears meanwhile, made by someone else: the deploy 
   assert.equal(taken.length, 1, "the directory someone else made is still there, with its file");
   assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
 });
+
+test("the session is lost in that round trip: the error names both steps, since either may have been running", async () => {
+  fx.writeConfig({});
+  const before = readlinkSync(path.join(fx.deployPath, "current"));
+  // The release's mkdir kills the host's shell session: mkdir's parents are the creation's sh,
+  // the script's sh, timeout, then the session.
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-mkdir-lost"),
+    "mkdir",
+    `case "$1 $2" in "-- "*/releases/*)
+  p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -9 "$p"; sleep 5 ;; esac`,
+  );
+  fx.file("src/F4.php", "<?php // changed\n");
+  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /create release directory, then upload files failed \(the shell session ended/);
+  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
+});

@@ -113,3 +113,37 @@ test("the records fail (history not writable): a warning, and the lock still goe
     rmSync(history, { recursive: true });
   }
 });
+
+test("two hosts, an after_switch hook on one only (rollback_on): the other's lock is held while it runs", async () => {
+  const paths = ["a", "b"].map((n) => path.join(fx.dir, `pair ${n}`));
+  const seen = path.join(fx.dir, "web1 lock seen by the web2 hook");
+  const web1Lock = path.join(paths[0]!, ".cutover", "lock");
+  const hosts = [
+    { name: "web1", path: paths[0], roles: ["web"] },
+    { name: "web2", path: paths[1], roles: ["web", "jobs"] },
+  ];
+  fx.writeConfig({ keep_releases: 5 }, hosts);
+  const go = () =>
+    deploy({ stage: loadStage({ cwd: fx.app }), emit: () => undefined, command: "cutover deploy (test)" });
+  assert.equal((await go()).ok, true);
+  fx.writeConfig(
+    {
+      keep_releases: 5,
+      rollback_on: ["after_switch"],
+      hooks: {
+        after_switch: [
+          {
+            run: `sleep 1; if [ -d '${web1Lock}' ]; then echo held; else echo free; fi > '${seen}'; exit 9`,
+            roles: ["jobs"],
+          },
+        ],
+      },
+    },
+    hosts,
+  );
+  fx.file("index.php", "<?php echo 'pair';\n");
+  assert.equal((await go()).ok, false);
+  // web2's failing hook switches web1 back too: web1 must still have been locked.
+  assert.equal(readFileSync(seen, "utf8"), "held\n");
+  for (const p of paths) assert.equal(existsSync(path.join(p, ".cutover", "lock")), false);
+});
