@@ -8,6 +8,8 @@ import type { StepContext } from "./steps.js";
 
 /** What a delta upload links: the previous release's manifest, read, and the decision against the source. */
 export interface Decided {
+  /** The previous release's manifest, as read (or recalled), and its entries. */
+  readonly text: string;
   readonly previous: ReadonlyMap<string, ManifestEntry>;
   readonly decision: DeltaDecision;
 }
@@ -35,7 +37,7 @@ export async function decideOnce(
   let decided = byChecksum.get(base.checksum);
   if (!decided) {
     const previous = manifestEntries(text);
-    decided = { previous, decision: decideDelta(source, previous) };
+    decided = { text, previous, decision: decideDelta(source, previous) };
     byChecksum.set(base.checksum, decided);
   }
   return decided;

@@ -27,6 +27,7 @@ import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { type RunResult, type TransferStats, TransportError } from "../transport/executor.js";
 import { decideOnce } from "./delta-decision.js";
+import type { PreviousManifest } from "./manifest-write.js";
 import { indexSource, mtimeOf } from "./source-index.js";
 import { mtimeText } from "./source-list.js";
 import { explainExit, StepError } from "./step-error.js";
@@ -73,9 +74,13 @@ export interface Creation {
   readonly cmds: readonly Cmd[];
 }
 
-/** An upload's figures and, for a delta that passed its check, the release as the check listed it. */
+/**
+ * An upload's figures and, for a delta that passed its check, the release as the check listed it
+ * and the previous release's manifest it was built from.
+ */
 export interface UploadResult extends TransferStats {
   readonly checked?: Listing;
+  readonly previousManifest?: PreviousManifest;
 }
 
 /**
@@ -104,7 +109,7 @@ export async function deltaUpload(
   const source = await index(transfer.from, transfer.exclude, remember);
   const decided = source ? await decideOnce(ctx, base, source) : undefined;
   if (!source || !decided) return classic(transfer);
-  const { previous, decision } = decided;
+  const { text, previous, decision } = decided;
   if (decision.link.length === 0) return classic(transfer);
 
   const host = ctx.executor.host;
@@ -130,6 +135,7 @@ export async function deltaUpload(
     filesTransferred: built.files,
     bytesTransferred: built.bytes,
     checked: checkedListing(check, decision.link, previous),
+    previousManifest: { file: base.manifest, text },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { writeFileAtomic, writeMeta } from "../plan/records.js";
+import { writeMeta } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import type { HostRun } from "../plan/run.js";
 import type { Transfer } from "../plan/steps.js";
@@ -9,6 +9,7 @@ import { TransportError } from "../transport/executor.js";
 import { type Creation, deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
+import { type ManifestWrite, manifestWrite, runWithManifest } from "./manifest-write.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
 import { sealRelease } from "./seal.js";
 import { StepError } from "./step-error.js";
@@ -42,7 +43,8 @@ export async function prepareHost(
   let meta = plan.meta;
   let upload: TransferStats | undefined;
   let checked: UploadResult["checked"];
-  let manifestWrite: Cmd[] = [];
+  let previousManifest: UploadResult["previousManifest"];
+  let written: ManifestWrite | undefined;
   const check = () => {
     if (stopped.aborted)
       throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
@@ -93,7 +95,7 @@ export async function prepareHost(
                   creation,
                 )
               : await classic(step.transfer);
-            if (step.title === "upload files") ({ checked, ...upload } = stats);
+            if (step.title === "upload files") ({ checked, previousManifest, ...upload } = stats);
           } catch (error) {
             if (error instanceof TransportError)
               throw new StepError(host, step.title, error.message, error.stderr);
@@ -127,11 +129,11 @@ export async function prepareHost(
           );
           if (currentScan) meta = { ...meta, current_scan: currentScan };
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
-          manifestWrite = writeFileAtomic(plan.layout.releaseManifest(releaseId), manifest.text);
+          written = manifestWrite(plan.layout.releaseManifest(releaseId), manifest, previousManifest);
           // Last step: the manifest goes with "mark ready" (one round trip less); else it is written now.
           if (step !== plan.prepare.at(-1)) {
-            await runStep(ctx, step.title, [...manifestWrite, ...writeMeta(plan.layout, meta)]);
-            manifestWrite = [];
+            await runWithManifest(ctx, step.title, written, writeMeta(plan.layout, meta));
+            written = undefined;
           }
           break;
         }
@@ -141,12 +143,10 @@ export async function prepareHost(
   check();
   meta = { ...meta, state: "ready" };
   const rel = plan.layout.release(releaseId);
-  await timed(emit, host, "mark ready", () =>
-    runStep(ctx, "mark ready", [
-      ...manifestWrite,
-      cmd(["sync", "-f", "--", rel]),
-      ...writeMeta(plan.layout, meta),
-    ]),
-  );
+  const ready = [cmd(["sync", "-f", "--", rel]), ...writeMeta(plan.layout, meta)];
+  await timed(emit, host, "mark ready", async () => {
+    if (written) await runWithManifest(ctx, "mark ready", written, ready);
+    else await runStep(ctx, "mark ready", ready);
+  });
   return { meta, upload };
 }

@@ -1,0 +1,46 @@
+import type { Manifest } from "../plan/manifest.js";
+import { EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../plan/manifest-edits.js";
+import { writeFileAtomic } from "../plan/records.js";
+import type { Cmd } from "../shell/cmd.js";
+import { StepError } from "./step-error.js";
+import { runStep, type StepContext } from "./steps.js";
+
+/** How a release's manifest gets written: as edits of the previous one if worth it, and whole. */
+export interface ManifestWrite {
+  readonly cmds: readonly Cmd[];
+  readonly whole: readonly Cmd[];
+}
+
+/** The previous release's manifest on the host (`file`) and its text, as the delta upload read it. */
+export interface PreviousManifest {
+  readonly file: string;
+  readonly text: string;
+}
+
+export function manifestWrite(file: string, manifest: Manifest, previous?: PreviousManifest): ManifestWrite {
+  const whole = writeFileAtomic(file, manifest.text);
+  const edits = previous ? manifestEdits(previous.text, manifest.text) : undefined;
+  if (!previous || edits === undefined) return { cmds: whole, whole };
+  return { cmds: [manifestFromPrevious(previous.file, file, manifest.checksum, edits)], whole };
+}
+
+/**
+ * Runs the manifest's write and then `rest` as one step. If the host could not make the manifest
+ * from its previous one (not the file the edits were made from), nothing after it ran: the step
+ * runs again with the whole manifest.
+ */
+export async function runWithManifest(
+  ctx: StepContext,
+  title: string,
+  manifest: ManifestWrite,
+  rest: readonly Cmd[],
+): Promise<void> {
+  try {
+    await runStep(ctx, title, [...manifest.cmds, ...rest]);
+  } catch (error) {
+    const mismatch =
+      error instanceof StepError && (error.details.detail ?? []).some((l) => l.startsWith(EDITS_MISMATCH));
+    if (!mismatch || manifest.cmds === manifest.whole) throw error;
+    await runStep(ctx, title, [...manifest.whole, ...rest]);
+  }
+}

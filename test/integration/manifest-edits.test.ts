@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import type { EngineEvent } from "../../src/engine/events.js";
+import { systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
+import { EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../../src/plan/manifest-edits.js";
+import { renderScript } from "../../src/shell/cmd.js";
+import { LocalExecutor } from "../../src/transport/local.js";
+import { fakeBin } from "../helpers/bin.js";
+import { fixture } from "../helpers/fixture.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+/**
+ * A new manifest is written on the host as edits of the previous one (plan/manifest-edits.ts),
+ * applied by the host's awk and kept only if its checksum is right. The program runs here under
+ * the system's sh and awk on manifests with every awkward character a manifest line can hold; a
+ * deploy sends a small "mark ready" and records the same manifest as a whole write would; a
+ * previous manifest on the host that is not the one the edits were made from makes the step write
+ * the whole manifest instead.
+ */
+const executor = new LocalExecutor("local", 30);
+after(() => executor.close());
+const dir = scratchDir("manifest-edits");
+const checksum = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
+/** A sorted manifest of these names, as buildManifest writes one. */
+const manifest = (names: readonly string[]) =>
+  `${names
+    .map((n) => `${JSON.stringify(n)} f 644 ${createHash("sha256").update(n).digest("hex")}`)
+    .sort()
+    .join("\n")}\n`;
+
+async function apply(previous: string, next: string): Promise<{ code: number; out: string; stderr: string }> {
+  const prev = path.join(dir, "prev.manifest");
+  const out = path.join(dir, "next.manifest");
+  writeFileSync(prev, previous);
+  writeFileSync(out, "");
+  const edits = manifestEdits(previous, next);
+  assert.ok(edits !== undefined);
+  const r = await executor.run([manifestFromPrevious(prev, out, checksum(next), edits)]);
+  return { code: r.code, out: readFileSync(out, "utf8"), stderr: r.stderr };
+}
+
+const odd = [
+  "a%s%n.php",
+  "back\\slash.php",
+  'quote".php',
+  "tab\there",
+  "ü/ñ.php",
+  "😀.php",
+  "\uE000.php",
+  "-n",
+  "d1",
+  "i1 x",
+];
+
+test("edits of every kind give exactly the new manifest, odd names included", async () => {
+  const base = Array.from({ length: 200 }, (_, i) => `src/F${i}.php`);
+  const cases: [string[], string[]][] = [
+    [base, base],
+    [base, [...base, ...odd]],
+    [[...base, ...odd], base],
+    [base, base.filter((_, i) => i % 3 !== 0).concat(odd.slice(0, 5))],
+    [base, ["0-first.php", ...base, "zzz-last.php"]],
+    [base, []],
+    [[], odd],
+  ];
+  for (const [was, now] of cases) {
+    const next = now.length === 0 ? "" : manifest(now);
+    const r = await apply(was.length === 0 ? "" : manifest(was), next);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out, next);
+  }
+});
+
+test("a previous manifest that is not the one the edits were made from: nothing written, the step says why", async () => {
+  const was = manifest(["a.php", "b.php", "c.php"]);
+  const next = manifest(["a.php", "c.php", "d.php"]);
+  const prev = path.join(dir, "prev.manifest");
+  const out = path.join(dir, "untouched.manifest");
+  writeFileSync(prev, manifest(["a.php", "b.php", "c.php", "e.php"]));
+  const r = await executor.run([manifestFromPrevious(prev, out, checksum(next), manifestEdits(was, next)!)]);
+  assert.notEqual(r.code, 0);
+  assert.ok(r.stderr.includes(EDITS_MISMATCH), r.stderr);
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.tmp`), false);
+  // A host without awk: the same answer, so the step sends the whole manifest instead.
+  writeFileSync(prev, was);
+  const noAwk = spawnSync(
+    "sh",
+    ["-c", renderScript([manifestFromPrevious(prev, out, checksum(next), manifestEdits(was, next)!)])],
+    {
+      env: { PATH: fakeBin(path.join(dir, "bin-no-awk"), ["awk", "mawk", "gawk"]) },
+      encoding: "utf8",
+    },
+  );
+  assert.notEqual(noAwk.status, 0);
+  assert.ok(noAwk.stderr.includes(`${EDITS_MISMATCH} (awk failed)`), noAwk.stderr);
+  assert.equal(existsSync(out), false);
+});
+
+test("edits larger than the limit are not made", () => {
+  const was = manifest(["a.php"]);
+  const now = manifest(Array.from({ length: 100 }, (_, i) => `b${i}.php`));
+  assert.equal(manifestEdits(was, now, 1000), undefined);
+  assert.ok(manifestEdits(was, now) !== undefined);
+});
+
+test("a deploy writes its manifest as edits, and as a whole when the host's previous one is not the expected one", async () => {
+  const fx = fixture();
+  after(() => fx.cleanup());
+  fx.writeConfig({});
+  for (let i = 0; i < 300; i++) fx.file(`src/gen/F${i}.php`, `<?php // ${i}\n`);
+  const meta = path.join(fx.deployPath, ".cutover", "releases");
+  const run = async (): Promise<{ release: string; readyScript: number }> => {
+    const events: EngineEvent[] = [];
+    let readyScript = 0;
+    const result = await deploy({
+      stage: loadStage({ cwd: fx.app }),
+      emit: (e) => events.push(e),
+      command: "cutover deploy (test)",
+      executors: (host, stage, controlPath) => {
+        const real = systemExecutors(host, stage, controlPath);
+        return {
+          ...real,
+          host: real.host,
+          run: (cmds, o) => {
+            const started = events.filter((e) => e.type === "step" && e.step === "mark ready").length;
+            if (started === 1) readyScript = Math.max(readyScript, renderScript(cmds).length);
+            return real.run(cmds, o);
+          },
+          transfer: (t, o) => real.transfer(t, o),
+          connect: () => real.connect(),
+          interrupt: () => real.interrupt(),
+          close: () => real.close(),
+        };
+      },
+    });
+    assert.equal(result.ok, true);
+    return { release: result.release, readyScript };
+  };
+  const first = await run();
+  const wholeSize = readFileSync(path.join(meta, `${first.release}.manifest`), "utf8").length;
+  fx.file("src/gen/F1.php", "<?php // changed\n");
+  const second = await run();
+  assert.ok(
+    second.readyScript < wholeSize / 4,
+    `mark ready sent ${second.readyScript} bytes (manifest: ${wholeSize})`,
+  );
+  const recorded = readFileSync(path.join(meta, `${second.release}.manifest`), "utf8");
+  assert.ok(
+    recorded.includes(
+      `"src/gen/F1.php" f 644 ${createHash("sha256").update("<?php // changed\n").digest("hex")}`,
+    ),
+  );
+  // The host's copy of the previous manifest changes (this machine still recalls the right one).
+  const previousFile = path.join(meta, `${second.release}.manifest`);
+  writeFileSync(previousFile, `${recorded}"stray" f 644 ${"0".repeat(64)}\n`);
+  fx.file("src/gen/F2.php", "<?php // changed too\n");
+  const third = await run();
+  assert.ok(third.readyScript > wholeSize / 2, "the whole manifest was sent");
+  const listed = readFileSync(path.join(meta, `${third.release}.manifest`), "utf8");
+  assert.ok(!listed.includes('"stray"'));
+  assert.ok(listed.includes('"src/gen/F2.php"'));
+});
