@@ -1,5 +1,5 @@
 import type { Manifest } from "../plan/manifest.js";
-import { EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../plan/manifest-edits.js";
+import { EDITS_LIMIT, EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../plan/manifest-edits.js";
 import { writeFileAtomic } from "../plan/records.js";
 import type { Cmd } from "../shell/cmd.js";
 import { StepError } from "./step-error.js";
@@ -17,23 +17,28 @@ export interface PreviousManifest {
   readonly text: string;
 }
 
+/** Edits are sent when they are at most half the manifest's size (and within manifestEdits' limit). */
 export function manifestWrite(file: string, manifest: Manifest, previous?: PreviousManifest): ManifestWrite {
   const whole = writeFileAtomic(file, manifest.text);
-  const edits = previous ? manifestEdits(previous.text, manifest.text) : undefined;
+  const half = Buffer.byteLength(manifest.text) / 2;
+  const edits = previous
+    ? manifestEdits(previous.text, manifest.text, Math.min(half, EDITS_LIMIT))
+    : undefined;
   if (!previous || edits === undefined) return { cmds: whole, whole };
   return { cmds: [manifestFromPrevious(previous.file, file, manifest.checksum, edits)], whole };
 }
 
 /**
  * Runs the manifest's write and then `rest` as one step. If the host could not make the manifest
- * from its previous one (not the file the edits were made from), nothing after it ran: the step
- * runs again with the whole manifest.
+ * from its previous one (not the file the edits were made from), nothing after it ran: unless
+ * `stillWanted` throws (the run stopped meanwhile), the step runs again with the whole manifest.
  */
 export async function runWithManifest(
   ctx: StepContext,
   title: string,
   manifest: ManifestWrite,
   rest: readonly Cmd[],
+  stillWanted: () => void = () => undefined,
 ): Promise<void> {
   try {
     await runStep(ctx, title, [...manifest.cmds, ...rest]);
@@ -41,6 +46,7 @@ export async function runWithManifest(
     const mismatch =
       error instanceof StepError && (error.details.detail ?? []).some((l) => l.startsWith(EDITS_MISMATCH));
     if (!mismatch || manifest.cmds === manifest.whole) throw error;
+    stillWanted();
     await runStep(ctx, title, [...manifest.whole, ...rest]);
   }
 }

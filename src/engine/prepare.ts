@@ -44,7 +44,7 @@ export async function prepareHost(
   let upload: TransferStats | undefined;
   let checked: UploadResult["checked"];
   let previousManifest: UploadResult["previousManifest"];
-  let written: ManifestWrite | undefined;
+  let pendingManifest: ManifestWrite | undefined;
   const check = () => {
     if (stopped.aborted)
       throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
@@ -129,11 +129,11 @@ export async function prepareHost(
           );
           if (currentScan) meta = { ...meta, current_scan: currentScan };
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
-          written = manifestWrite(plan.layout.releaseManifest(releaseId), manifest, previousManifest);
+          pendingManifest = manifestWrite(plan.layout.releaseManifest(releaseId), manifest, previousManifest);
           // Last step: the manifest goes with "mark ready" (one round trip less); else it is written now.
           if (step !== plan.prepare.at(-1)) {
-            await runWithManifest(ctx, step.title, written, writeMeta(plan.layout, meta));
-            written = undefined;
+            await runWithManifest(ctx, step.title, pendingManifest, writeMeta(plan.layout, meta), check);
+            pendingManifest = undefined;
           }
           break;
         }
@@ -145,7 +145,7 @@ export async function prepareHost(
   const rel = plan.layout.release(releaseId);
   const ready = [cmd(["sync", "-f", "--", rel]), ...writeMeta(plan.layout, meta)];
   await timed(emit, host, "mark ready", async () => {
-    if (written) await runWithManifest(ctx, "mark ready", written, ready);
+    if (pendingManifest) await runWithManifest(ctx, "mark ready", pendingManifest, ready, check);
     else await runStep(ctx, "mark ready", ready);
   });
   return { meta, upload };

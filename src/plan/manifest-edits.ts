@@ -7,13 +7,16 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  * is not the one these edits were made from (or an awk that reads them otherwise) writes nothing.
  */
 
-/** Edits above this size are not worth it (and must fit one environment variable on the host). */
-const EDITS_LIMIT = 64 * 1024;
+/**
+ * Edits above this many bytes are not worth it, and must fit one exec argument and one environment
+ * string on the host (Linux: 128 KiB each).
+ */
+export const EDITS_LIMIT = 64 * 1024;
 
 /**
  * One line per edit, in order: `d<N>` drops line N of the previous manifest, `i<N> <line>` puts
  * `line` before its line N (N one past its last line: at the end). Both manifests are sorted the
- * way buildManifest sorts; undefined when the edits would be larger than the limit.
+ * way buildManifest sorts; undefined when the edits would be larger than `limit` bytes.
  */
 export function manifestEdits(previous: string, next: string, limit = EDITS_LIMIT): string | undefined {
   const was = lines(previous);
@@ -22,7 +25,7 @@ export function manifestEdits(previous: string, next: string, limit = EDITS_LIMI
   let size = 0;
   const add = (edit: string) => {
     edits.push(edit);
-    size += edit.length + 1;
+    size += Buffer.byteLength(edit) + 1;
   };
   let i = 0;
   let j = 0;

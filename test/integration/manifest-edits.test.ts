@@ -5,10 +5,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { EngineEvent } from "../../src/engine/events.js";
+import { manifestWrite, runWithManifest } from "../../src/engine/manifest-write.js";
 import { systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
 import { EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../../src/plan/manifest-edits.js";
-import { renderScript } from "../../src/shell/cmd.js";
+import { renderScript, shProgram } from "../../src/shell/cmd.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 import { fakeBin } from "../helpers/bin.js";
 import { fixture } from "../helpers/fixture.js";
@@ -110,60 +111,107 @@ test("edits larger than the limit are not made", () => {
   assert.ok(manifestEdits(was, now) !== undefined);
 });
 
+test("edits under the limit fit one exec argument on Linux, whatever the names' characters (bytes, not UTF-16 units)", async () => {
+  const was = manifest(["a.php"]);
+  const now = manifest(["a.php", ...Array.from({ length: 200 }, (_, i) => `${"日本語".repeat(70)}${i}.php`)]);
+  // ~59,000 UTF-16 units, ~143,000 bytes: too large for one exec argument.
+  assert.equal(manifestEdits(was, now), undefined);
+  const fits = manifest(["a.php", ...Array.from({ length: 20 }, (_, i) => `${"日本語".repeat(70)}${i}.php`)]);
+  const r = await apply(was, fits);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.out, fits);
+});
+
+test("a failure after the manifest was written from edits is not a reason to run the step again", async () => {
+  const names = Array.from({ length: 50 }, (_, i) => `src/F${i}.php`);
+  const was = manifest([...names, "b.php"]);
+  const next = manifest([...names, "c.php"]);
+  const prev = path.join(dir, "rest-prev.manifest");
+  const log = path.join(dir, "rest.log");
+  writeFileSync(prev, was);
+  writeFileSync(log, "");
+  const out = path.join(dir, "rest.manifest");
+  const write = manifestWrite(
+    out,
+    { text: next, checksum: checksum(next), files: 51, bytes: 0 },
+    { file: prev, text: was },
+  );
+  assert.notEqual(write.cmds, write.whole, "the edits are used");
+  const failing = shProgram(`echo ran >> "$1"; echo "not the manifest" >&2; exit 1`, [log]);
+  await assert.rejects(runWithManifest({ executor, emit: () => undefined }, "mark ready", write, [failing]));
+  assert.equal(readFileSync(log, "utf8"), "ran\n");
+  assert.equal(readFileSync(out, "utf8"), next);
+});
+
+/** Deploys with the real executors; returns the release and each "mark ready" (or seal) script's size. */
+async function deployMeasured(fx: ReturnType<typeof fixture>, step: string) {
+  const events: EngineEvent[] = [];
+  const scripts: number[] = [];
+  const result = await deploy({
+    stage: loadStage({ cwd: fx.app }),
+    emit: (e) => events.push(e),
+    command: "cutover deploy (test)",
+    executors: (host, stage, controlPath) => {
+      const real = systemExecutors(host, stage, controlPath);
+      return {
+        host: real.host,
+        run: (cmds, o) => {
+          const at = events.filter((e) => e.type === "step" && e.step === step);
+          if (at.length === 1) scripts.push(renderScript(cmds).length);
+          return real.run(cmds, o);
+        },
+        transfer: (t, o) => real.transfer(t, o),
+        connect: () => real.connect(),
+        interrupt: () => real.interrupt(),
+        close: () => real.close(),
+      };
+    },
+  });
+  assert.equal(result.ok, true);
+  const meta = path.join(fx.deployPath, ".cutover", "releases");
+  const recorded = readFileSync(path.join(meta, `${result.release}.manifest`), "utf8");
+  const { checksum: want } = JSON.parse(readFileSync(path.join(meta, `${result.release}.json`), "utf8"));
+  assert.equal(checksum(recorded), want, "the recorded manifest is the one the metadata names");
+  return { release: result.release, recorded, scripts };
+}
+
 test("a deploy writes its manifest as edits, and as a whole when the host's previous one is not the expected one", async () => {
   const fx = fixture();
   after(() => fx.cleanup());
   fx.writeConfig({});
   for (let i = 0; i < 300; i++) fx.file(`src/gen/F${i}.php`, `<?php // ${i}\n`);
-  const meta = path.join(fx.deployPath, ".cutover", "releases");
-  const run = async (): Promise<{ release: string; readyScript: number }> => {
-    const events: EngineEvent[] = [];
-    let readyScript = 0;
-    const result = await deploy({
-      stage: loadStage({ cwd: fx.app }),
-      emit: (e) => events.push(e),
-      command: "cutover deploy (test)",
-      executors: (host, stage, controlPath) => {
-        const real = systemExecutors(host, stage, controlPath);
-        return {
-          ...real,
-          host: real.host,
-          run: (cmds, o) => {
-            const started = events.filter((e) => e.type === "step" && e.step === "mark ready").length;
-            if (started === 1) readyScript = Math.max(readyScript, renderScript(cmds).length);
-            return real.run(cmds, o);
-          },
-          transfer: (t, o) => real.transfer(t, o),
-          connect: () => real.connect(),
-          interrupt: () => real.interrupt(),
-          close: () => real.close(),
-        };
-      },
-    });
-    assert.equal(result.ok, true);
-    return { release: result.release, readyScript };
-  };
-  const first = await run();
-  const wholeSize = readFileSync(path.join(meta, `${first.release}.manifest`), "utf8").length;
+  const first = await deployMeasured(fx, "mark ready");
+  const whole = first.recorded.length;
   fx.file("src/gen/F1.php", "<?php // changed\n");
-  const second = await run();
+  const second = await deployMeasured(fx, "mark ready");
+  assert.equal(second.scripts.length, 1);
   assert.ok(
-    second.readyScript < wholeSize / 4,
-    `mark ready sent ${second.readyScript} bytes (manifest: ${wholeSize})`,
+    second.scripts[0]! < whole / 4,
+    `mark ready sent ${second.scripts[0]} bytes (manifest: ${whole})`,
   );
-  const recorded = readFileSync(path.join(meta, `${second.release}.manifest`), "utf8");
-  assert.ok(
-    recorded.includes(
-      `"src/gen/F1.php" f 644 ${createHash("sha256").update("<?php // changed\n").digest("hex")}`,
-    ),
-  );
+  const changed = createHash("sha256").update("<?php // changed\n").digest("hex");
+  assert.ok(second.recorded.includes(`"src/gen/F1.php" f 644 ${changed}`));
   // The host's copy of the previous manifest changes (this machine still recalls the right one).
-  const previousFile = path.join(meta, `${second.release}.manifest`);
-  writeFileSync(previousFile, `${recorded}"stray" f 644 ${"0".repeat(64)}\n`);
+  const previousFile = path.join(fx.deployPath, ".cutover", "releases", `${second.release}.manifest`);
+  writeFileSync(previousFile, `${second.recorded}"stray" f 644 ${"0".repeat(64)}\n`);
   fx.file("src/gen/F2.php", "<?php // changed too\n");
-  const third = await run();
-  assert.ok(third.readyScript > wholeSize / 2, "the whole manifest was sent");
-  const listed = readFileSync(path.join(meta, `${third.release}.manifest`), "utf8");
-  assert.ok(!listed.includes('"stray"'));
-  assert.ok(listed.includes('"src/gen/F2.php"'));
+  const third = await deployMeasured(fx, "mark ready");
+  assert.equal(third.scripts.length, 2, "the edits, then the whole manifest");
+  assert.ok(third.scripts[0]! < whole / 4 && third.scripts[1]! > whole / 2);
+  assert.ok(!third.recorded.includes('"stray"'));
+  assert.ok(third.recorded.includes('"src/gen/F2.php"'));
+});
+
+test("a before_switch hook after the manifest: it is written as edits in the manifest's own step", async () => {
+  const fx = fixture();
+  after(() => fx.cleanup());
+  fx.writeConfig({ hooks: { before_switch: ["true"] } });
+  for (let i = 0; i < 300; i++) fx.file(`src/gen/F${i}.php`, `<?php // ${i}\n`);
+  const first = await deployMeasured(fx, "record manifest and checksum");
+  fx.file("src/gen/F1.php", "<?php // changed\n");
+  const second = await deployMeasured(fx, "record manifest and checksum");
+  assert.ok(
+    Math.max(...second.scripts) < first.recorded.length / 4,
+    `sent ${second.scripts.join(", ")} bytes`,
+  );
 });
