@@ -10,7 +10,6 @@
  * (kept ones are closed before it), the incremental deploy reuses them.
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16] [persist=0]
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,6 +18,7 @@ import { type Sshd, sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
 import { generateApp, writeBenchConfig } from "./gen-app.js";
 import { keptConnections } from "./kept-connections.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
+import { timed } from "./timed.js";
 
 withoutExtraCaCerts();
 
@@ -36,23 +36,8 @@ const servers: Sshd[] = [];
 for (let i = 0; i < Math.max(...counts); i++) servers.push(await rig.start({ address: `127.0.0.${i + 2}` }));
 const accepted = () => servers.reduce((n, s) => n + (s.log().match(/Accepted publickey/g) ?? []).length, 0);
 
-/** Runs a command; async so the sshd logs keep being read meanwhile. */
-async function timed(args: string[], cwd: string): Promise<{ ms: number; stdout: string }> {
-  const started = process.hrtime.bigint();
-  const child = spawn(args[0]!, args.slice(1), { cwd });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const code = await new Promise<number | null>((r) => child.on("close", r));
-  if (code !== 0) throw new Error(`${args.join(" ")} failed: ${stderr}`);
-  await new Promise((r) => setTimeout(r, 50));
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6 - 50, stdout };
-}
+/** A command's wall time; the sshd logs keep being read meanwhile, and 50 ms after it. */
+const measure = (args: string[], cwd: string) => timed(args, cwd, 50);
 
 interface Timings {
   phases: { phase: string; ms: number }[];
@@ -90,7 +75,7 @@ async function bareRsync(n: number): Promise<{ first: number; incremental: numbe
   const all = () =>
     Promise.all(
       dests.map(({ s, dest }) =>
-        timed(["rsync", "-a", "-e", sshCmd(s), `${app}/`, `${TEST_ROOT}@${s.address}:${dest}/`], app),
+        measure(["rsync", "-a", "-e", sshCmd(s), `${app}/`, `${TEST_ROOT}@${s.address}:${dest}/`], app),
       ),
     );
   for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
@@ -131,11 +116,12 @@ for (const n of counts) {
     writeBenchConfig(app, "bench", targets, persist);
     kept.close();
     first.push(
-      (await timed([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app)).ms,
+      (await measure([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app))
+        .ms,
     );
     writeFileSync(path.join(app, "public/index.php"), `<?php echo 'v${n}-${run}';\n`);
     const before = accepted();
-    const inc = await timed(
+    const inc = await measure(
       [process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json", "--timings"],
       app,
     );

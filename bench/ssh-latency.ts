@@ -7,7 +7,6 @@
  * bin/cutover.js), its deploys alternate with this build's to the same host, for an A/B.
  *   npx tsx bench/ssh-latency.ts [runs=5] [rttsMs=0,20,60] [other]
  */
-import { spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +15,7 @@ import { sshHost, sshRig, TEST_ROOT } from "../test/helpers/sshd.js";
 import { generateApp, writeBenchConfig } from "./gen-app.js";
 import { latencyProxy } from "./latency-proxy.js";
 import { withoutExtraCaCerts } from "./plain-env.js";
+import { timed } from "./timed.js";
 
 withoutExtraCaCerts();
 
@@ -33,22 +33,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const rig = sshRig();
 const sshd = await rig.start({ address: "127.0.0.2" });
 
-/** Wall time of a command that must succeed, and its stdout; async: the proxy runs in this process. */
-async function timed(args: string[]): Promise<{ ms: number; stdout: string }> {
-  const started = process.hrtime.bigint();
-  const child = spawn(args[0]!, args.slice(1), { cwd: app });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const code = await new Promise<number | null>((r) => child.on("close", r));
-  if (code !== 0) throw new Error(`${args.join(" ")} failed: ${stderr}`);
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6, stdout };
-}
+/** A command's wall time in the app; the proxy runs in this process meanwhile. */
+const measure = (args: string[]) => timed(args, app);
 
 console.log(
   `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} runs, medians`,
@@ -64,11 +50,11 @@ for (const rtt of rtts) {
   const bareDest = `/tmp/cutover-bench-latency-bare`;
   rmSync(bareDest, { recursive: true, force: true });
   const bare = async () =>
-    (await timed(["rsync", "-a", "-e", ssh, `${app}/`, `${TEST_ROOT}@127.0.0.3:${bareDest}/`])).ms;
+    (await measure(["rsync", "-a", "-e", ssh, `${app}/`, `${TEST_ROOT}@127.0.0.3:${bareDest}/`])).ms;
   const target = path.join(work, `t${rtt}`);
   writeBenchConfig(app, "bench", [sshHost(rig, server, target, { name: "h1" })]);
   await bare();
-  await timed([process.execPath, builds[0]!, "deploy", "-q"]);
+  await measure([process.execPath, builds[0]!, "deploy", "-q"]);
   const bareMs: number[] = [];
   const measured = builds.map(() => ({
     ms: [] as number[],
@@ -80,7 +66,7 @@ for (const rtt of rtts) {
       const m = measured[i]!;
       writeFileSync(path.join(app, "public/index.php"), `<?php echo 'rtt ${rtt} ${run} ${i}';\n`);
       if (i === 0) bareMs.push(await bare());
-      const r = await timed([process.execPath, bin, "deploy", "-q", "--json", "--timings"]);
+      const r = await measure([process.execPath, bin, "deploy", "-q", "--json", "--timings"]);
       m.ms.push(r.ms);
       const t = (
         JSON.parse(r.stdout) as {

@@ -1,5 +1,7 @@
+import assert from "node:assert/strict";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
 import type { Executor } from "../../src/transport/executor.js";
 
 /** A deploy's round trips to each host and the engine's events, in the order they happened. */
@@ -42,4 +44,17 @@ export function stepEnded(log: readonly Entry[], host: string, step: string): nu
 /** Calls to `host` in log[from, to). */
 export function callsIn(log: readonly Entry[], host: string, from: number, to = log.length): number {
   return log.slice(from, to).filter((e) => e.kind === "call" && e.host === host).length;
+}
+
+/** A deploy of the app in `cwd` through counting executors (it must succeed); its log. */
+export async function deployCounted(cwd: string): Promise<Entry[]> {
+  const log: Entry[] = [];
+  const result = await deploy({
+    stage: loadStage({ cwd }),
+    emit: (event) => log.push({ kind: "event", event }),
+    command: "cutover deploy (test)",
+    executors: counting(log),
+  });
+  assert.equal(result.ok, true);
+  return log;
 }

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { deploy, loadStage } from "../../src/index.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover } from "../helpers/cli.js";
-import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
+import { callsIn, deployCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
@@ -20,14 +19,7 @@ for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
 
 /** Round trips to the host until its step `step` ended, and whether that step was reported. */
 async function deployCounting(step: string): Promise<{ calls: number; reported: string[] }> {
-  const log: Entry[] = [];
-  const result = await deploy({
-    stage: loadStage({ cwd: fx.app }),
-    emit: (event) => log.push({ kind: "event", event }),
-    command: "cutover deploy (test)",
-    executors: counting(log),
-  });
-  assert.equal(result.ok, true);
+  const log = await deployCounted(fx.app);
   const ended = stepEnded(log, "local", step);
   assert.ok(ended > 0, `${step} ended`);
   const reported = log.flatMap((e) =>

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, test } from "node:test";
-import { deploy, loadStage } from "../../src/index.js";
-import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
+import { callsIn, deployCounted, type Entry, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
@@ -25,14 +24,7 @@ test("at most 2 round trips per host between 'mark ready' and the switch; negati
   fx.writeConfig({}, hosts);
   for (const version of ["v1", "v2"]) {
     fx.file("src/lib.php", `<?php function version() { return '${version}'; }\n`);
-    const log: Entry[] = [];
-    const result = await deploy({
-      stage: loadStage({ cwd: fx.app }),
-      emit: (event) => log.push({ kind: "event", event }),
-      command: "cutover deploy (test)",
-      executors: counting(log),
-    });
-    assert.equal(result.ok, true);
+    const log = await deployCounted(fx.app);
     for (const h of hosts) {
       const between = callsBetween(log, h.name, "mark ready", "switch current");
       assert.ok(
