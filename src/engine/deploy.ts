@@ -11,6 +11,7 @@ import { buildLocally, type LocalBuild } from "./build-local.js";
 import { sourceIndexOnce } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { gitSourceFacts, withCommitDetails } from "./git-source.js";
+import { HashCache } from "./hash-cache.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, trailingUnlock, undoCreated, unlockAll } from "./lock.js";
 import { withNotifications } from "./notifications.js";
@@ -67,10 +68,14 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   const targets = openTargets(stage, selectHosts(stage, options.hosts), options.executors);
   for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
   const sourceIndex = sourceIndexOnce();
-  // Index the source while the hosts connect and lock (a delta upload needs it), after the lock's
-  // first command is on its way: also on a machine that never deployed it (a fresh CI runner), and
-  // before a first deploy, whose upload takes far longer (the next deploy then finds its hashes).
-  if (stage.strategy !== "in-place" && !stage.git && stage.buildLocal.length === 0)
+  // Deployed from here before: index the source while the hosts connect and lock (the delta upload
+  // needs it), after the lock's first command is on its way.
+  if (
+    stage.strategy !== "in-place" &&
+    !stage.git &&
+    stage.buildLocal.length === 0 &&
+    HashCache.exists(stage.source)
+  )
     setImmediate(() => void sourceIndex(stage.source, uploadExcludes(stage), true));
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;

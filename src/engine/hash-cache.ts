@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
 import type { Listed } from "./source-list.js";
@@ -24,8 +25,14 @@ export class HashCache {
     this.rows = rows;
   }
 
-  private static fileOf(source: string): string | undefined {
-    const dir = privateCacheDir("hashes");
+  /** True once a deploy from this machine indexed `source`: the next one will want its index. */
+  static exists(source: string): boolean {
+    const file = HashCache.fileOf(source, false);
+    return file !== undefined && existsSync(file);
+  }
+
+  private static fileOf(source: string, create = true): string | undefined {
+    const dir = privateCacheDir("hashes", create);
     const key = createHash("sha256").update(path.resolve(source)).digest("hex").slice(0, 32);
     return dir ? path.join(dir, `${key}.json`) : undefined;
   }

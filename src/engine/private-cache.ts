@@ -16,9 +16,10 @@ import path from "node:path";
  * ~/.cache/cutover/<name>), private to this user: made 0700 (an open one of ours is closed), and
  * used only if it is a real directory of this user's that nobody else could write (another user
  * could have planted entries or links there).
- * Undefined (no cache: everything is read again) when there is no such directory.
+ * Undefined (no cache: everything is read again) when there is no such directory; `create: false`
+ * only looks (a run that is refused leaves nothing on this machine).
  */
-export function privateCacheDir(name: string): string | undefined {
+export function privateCacheDir(name: string, create = true): string | undefined {
   let base = process.env.XDG_CACHE_HOME;
   if (!base || !path.isAbsolute(base)) {
     try {
@@ -27,13 +28,13 @@ export function privateCacheDir(name: string): string | undefined {
       return undefined;
     }
   }
-  return privateDir(path.join(base, "cutover", name));
+  return privateDir(path.join(base, "cutover", name), create);
 }
 
-/** `dir` (made 0700 with its parents) if it is a real directory only this user can use. */
-export function privateDir(dir: string): string | undefined {
+/** `dir` (made 0700 with its parents when `create`) if it is a real directory only this user can use. */
+export function privateDir(dir: string, create = true): string | undefined {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
     let s = lstatSync(dir);
     if (!s.isDirectory() || s.uid !== process.getuid?.()) return undefined;
     if ((s.mode & 0o077) !== 0) {

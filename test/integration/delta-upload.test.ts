@@ -205,19 +205,6 @@ test("build once: the delta links from the previous build's release; the build d
   last = r.release;
 });
 
-test("a first deploy from a machine without a cache indexes the source meanwhile: its hashes are kept", async () => {
-  const other = fixture("first");
-  after(() => other.cleanup());
-  other.writeConfig();
-  const cache = path.join(other.dir, "empty cache");
-  const r = await cutover(["deploy"], other.app, { XDG_CACHE_HOME: cache });
-  assert.equal(r.code, 0, r.stderr);
-  // Written just after the index is made: the deploy may have ended a moment before.
-  const hashes = path.join(cache, "cutover/hashes");
-  for (let i = 0; i < 50 && !existsSync(hashes); i++) await new Promise((w) => setTimeout(w, 20));
-  assert.equal(readdirSync(hashes).filter((f) => f.endsWith(".json")).length, 1);
-});
-
 test("two hosts on one release: the host whose manifest is not the recorded one sends every file, the other links", async () => {
   const cache = path.join(fx.dir, "two hosts cache");
   const env = { XDG_CACHE_HOME: cache };
