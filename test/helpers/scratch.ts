@@ -15,3 +15,11 @@ export function scratchDir(prefix: string): string {
   made.push(dir);
   return dir;
 }
+
+/**
+ * cutover's caches (hashes, manifests) for this test file only: deploys run in this process and the
+ * CLIs it starts use a scratch dir, not the user's ~/.cache, and no other test file's entries.
+ */
+export function ownCaches(): void {
+  process.env.XDG_CACHE_HOME = scratchDir("cutover-cache-");
+}

@@ -6,6 +6,7 @@ import { wrapCommand } from "../helpers/bin.js";
 import { cutover } from "../helpers/cli.js";
 import { callsIn, deployCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
+import { ownCaches } from "../helpers/scratch.js";
 
 /**
  * Before a delta upload, the step that makes the release directory runs in the upload's first
@@ -13,6 +14,7 @@ import { fixture } from "../helpers/fixture.js";
  * and a creation that fails there is reported as that step's failure, never taken for a failed
  * build (whose fallback would empty the directory and upload into it).
  */
+ownCaches();
 const fx = fixture();
 after(() => fx.cleanup());
 for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
@@ -86,13 +88,14 @@ test("the release directory appears meanwhile, made by someone else: the deploy 
 test("the session is lost in that round trip: the error names both steps, since either may have been running", async () => {
   fx.writeConfig({});
   const before = readlinkSync(path.join(fx.deployPath, "current"));
-  // The release's mkdir kills the host's shell session: mkdir's parents are the creation's sh,
-  // the script's sh, timeout, then the session.
+  // The release's mkdir kills the host's shell session: mkdir's parents are the creation's sh, the
+  // script's sh, timeout, then the session's sh (checked: nothing else is killed if that changes).
   const bin = wrapCommand(
     path.join(fx.dir, "bin-mkdir-lost"),
     "mkdir",
     `case "$1 $2" in "-- "*/releases/*)
-  p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -9 "$p"; sleep 5 ;; esac`,
+  p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done
+  [ "$(cat /proc/$p/comm)" = sh ] && kill -9 "$p"; exit 1 ;; esac`,
   );
   fx.file("src/F4.php", "<?php // changed\n");
   const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });

@@ -13,7 +13,7 @@ import { renderScript, shProgram } from "../../src/shell/cmd.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 import { fakeBin } from "../helpers/bin.js";
 import { fixture } from "../helpers/fixture.js";
-import { scratchDir } from "../helpers/scratch.js";
+import { ownCaches, scratchDir } from "../helpers/scratch.js";
 
 /**
  * A new manifest is written on the host as edits of the previous one (plan/manifest-edits.ts),
@@ -23,6 +23,7 @@ import { scratchDir } from "../helpers/scratch.js";
  * previous manifest on the host that is not the one the edits were made from makes the step write
  * the whole manifest instead.
  */
+ownCaches();
 const executor = new LocalExecutor("local", 30);
 after(() => executor.close());
 const dir = scratchDir("manifest-edits");

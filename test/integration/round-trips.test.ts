@@ -3,12 +3,14 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { callsIn, deployCounted, type Entry, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
+import { ownCaches } from "../helpers/scratch.js";
 
 /**
  * The switch skew stays small only if little happens on a host between "prepared" and "switched":
  * at most 2 round trips (issue 13). Counted on real local targets through a wrapping executor, in
  * the order they happen together with the engine's events.
  */
+ownCaches();
 const fx = fixture();
 after(() => fx.cleanup());
 const hosts = ["a", "b"].map((n, i) => ({ name: `web${i + 1}`, path: path.join(fx.dir, `host ${n}`) }));

@@ -7,6 +7,7 @@ import { deploy, loadStage, rollback } from "../../src/index.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
+import { ownCaches } from "../helpers/scratch.js";
 
 /**
  * A host's lock goes back in its last round trip of the run (engine/run.ts): with its records, or
@@ -14,6 +15,7 @@ import { fixture } from "../helpers/fixture.js";
  * host (an after_switch hook may switch every host back); and when that round trip fails, the run
  * still gives the lock back on its own. Counted on a real local target through a wrapping executor.
  */
+ownCaches();
 const fx = fixture();
 after(() => fx.cleanup());
 const lock = path.join(fx.deployPath, ".cutover", "lock");
