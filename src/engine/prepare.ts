@@ -55,12 +55,12 @@ export async function prepareHost(
   const sealAt = steps.findIndex((s) => s.kind === "seal" && s.afterUpload !== undefined);
   const uploadAt = steps.findIndex((s) => s.kind === "transfer" && s.delta !== undefined);
   const carried = { titles: [] as string[], cmds: [] as Cmd[] };
-  // The step right before a delta upload makes the release directory (plan/deploy.ts): it runs in
-  // the upload's first round trip.
+  // The step that makes the release directory, right before a delta upload, runs in the upload's
+  // first round trip.
   let creation: Creation | undefined;
   for (const [at, step] of steps.entries()) {
     check();
-    if (step.kind === "run" && at === uploadAt - 1) {
+    if (step.kind === "run" && step.makesRelease && at === uploadAt - 1) {
       creation = { title: step.title, cmds: step.cmds };
       continue;
     }

@@ -164,6 +164,7 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     kind: "run",
     title: "create release directory",
     cmds: [cmd(["mkdir", "-p", "--", ...dirs]), ...writeMeta(l, meta), makeRelease(l, id)],
+    makesRelease: true,
   });
 
   const base = deltaBase(facts, l, previous);

@@ -36,7 +36,13 @@ export interface DeltaBase {
 }
 
 export type Step =
-  | { readonly kind: "run"; readonly title: string; readonly cmds: readonly Cmd[] }
+  | {
+      readonly kind: "run";
+      readonly title: string;
+      readonly cmds: readonly Cmd[];
+      /** Makes the (empty) release directory: run in the next step's round trip if that is a delta upload. */
+      readonly makesRelease?: true;
+    }
   | {
       readonly kind: "transfer";
       readonly title: string;

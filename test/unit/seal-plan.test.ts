@@ -60,7 +60,7 @@ test("a build hook after the upload, or no delta base: the seal lists the whole 
   assert.equal(sealOf(plain, [`meta ${JSON.stringify(unrecorded)}`]).afterUpload, undefined);
 });
 
-test("a delta upload comes right after the step that makes the release directory (prepareHost runs it in the upload's round trip)", () => {
+test("a delta upload comes right after the step marked as making the release directory (prepareHost runs it in the upload's round trip)", () => {
   const built = testStage({ ...plain, hooks: { ...plain.hooks, build: [{ run: "make" }] } });
   for (const stage of [plain, built]) {
     const steps = planOf(stage).prepare;
@@ -68,6 +68,7 @@ test("a delta upload comes right after the step that makes the release directory
     assert.ok(upload > 0, "a delta upload is planned");
     const before = steps[upload - 1]!;
     assert.equal(before.kind === "run" && before.title, "create release directory");
+    assert.equal(before.kind === "run" && before.makesRelease, true);
     assert.ok(before.kind === "run" && before.cmds.at(-1)?.label?.startsWith("make the release directory"));
   }
 });
