@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import type { EngineEvent } from "../../src/engine/events.js";
 import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
-import { deploy, loadStage } from "../../src/index.js";
+import { deploy, loadStage, rollback } from "../../src/index.js";
+import { renderScript } from "../../src/shell/cmd.js";
 import type { Executor } from "../../src/transport/executor.js";
 
-/** A deploy's round trips to each host and the engine's events, in the order they happened. */
-export type Entry = { kind: "call"; host: string } | { kind: "event"; event: EngineEvent };
+/**
+ * A run's round trips to each host (with the script's size; 0 for an rsync) and the engine's
+ * events, in the order they happened.
+ */
+export type Entry = { kind: "call"; host: string; bytes: number } | { kind: "event"; event: EngineEvent };
 
 /** The real executors, each call (script or rsync) logged to `log` first. */
 export function counting(log: Entry[]): ExecutorFactory {
@@ -14,11 +18,11 @@ export function counting(log: Entry[]): ExecutorFactory {
     const wrapped: Executor = {
       host: real.host,
       run: (cmds, o) => {
-        log.push({ kind: "call", host: host.name });
+        log.push({ kind: "call", host: host.name, bytes: renderScript(cmds).length });
         return real.run(cmds, o);
       },
       transfer: (t, o) => {
-        log.push({ kind: "call", host: host.name });
+        log.push({ kind: "call", host: host.name, bytes: 0 });
         return real.transfer(t, o);
       },
       connect: () => real.connect(),
@@ -46,15 +50,32 @@ export function callsIn(log: readonly Entry[], host: string, from: number, to = 
   return log.slice(from, to).filter((e) => e.kind === "call" && e.host === host).length;
 }
 
-/** A deploy of the app in `cwd` through counting executors (it must succeed); its log. */
-export async function deployCounted(cwd: string): Promise<Entry[]> {
+/** Sizes of the scripts `host` was sent while its step `step` ran (from its start to its end). */
+export function scriptsDuring(log: readonly Entry[], host: string, step: string): number[] {
+  const isStep = (e: Entry, status: string) =>
+    e.kind === "event" &&
+    e.event.type === "step" &&
+    e.event.host === host &&
+    e.event.step === step &&
+    e.event.status === status;
+  const start = log.findIndex((e) => isStep(e, "start"));
+  const end = log.findIndex((e) => isStep(e, "ok"));
+  return log.slice(start, end).flatMap((e) => (e.kind === "call" && e.host === host ? [e.bytes] : []));
+}
+
+/** A deploy (or rollback) of the app in `cwd` through counting executors; it must succeed. */
+export async function runCounted(
+  cwd: string,
+  action: "deploy" | "rollback" = "deploy",
+): Promise<{ log: Entry[]; release: string }> {
   const log: Entry[] = [];
-  const result = await deploy({
+  const options = {
     stage: loadStage({ cwd }),
-    emit: (event) => log.push({ kind: "event", event }),
-    command: "cutover deploy (test)",
+    emit: (event: EngineEvent) => log.push({ kind: "event", event }),
+    command: `cutover ${action} (test)`,
     executors: counting(log),
-  });
+  };
+  const result = action === "deploy" ? await deploy(options) : await rollback(options);
   assert.equal(result.ok, true);
-  return log;
+  return { log, release: result.release };
 }

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
-import { cutover } from "../helpers/cli.js";
-import { callsIn, deployCounted, stepEnded } from "../helpers/counting.js";
+import { type CliResult, cutover } from "../helpers/cli.js";
+import { callsIn, runCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
@@ -21,7 +21,7 @@ for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
 
 /** Round trips to the host until its step `step` ended, and whether that step was reported. */
 async function deployCounting(step: string): Promise<{ calls: number; reported: string[] }> {
-  const log = await deployCounted(fx.app);
+  const { log } = await runCounted(fx.app);
   const ended = stepEnded(log, "local", step);
   assert.ok(ended > 0, `${step} ended`);
   const reported = log.flatMap((e) =>
@@ -44,62 +44,62 @@ test("a delta upload makes the release directory in its own round trip: reading 
   assert.ok(existsSync(path.join(fx.deployPath, current, "src/F1.php")));
 });
 
-test("the creation fails in the upload's round trip: that step's failure, no fallback, nothing switched", async () => {
+/**
+ * A deploy whose `mkdir -- DEPLOY_PATH/releases/ID` (the creation's last command) first runs
+ * `onRelease` (sh; the release's path is "$2"); it must fail, and `current` must not move.
+ */
+async function deployWhileMakingRelease(name: string, onRelease: string, change: string): Promise<CliResult> {
   fx.writeConfig({});
-  await cutover(["deploy"], fx.app);
   const before = readlinkSync(path.join(fx.deployPath, "current"));
-  const releases = readdirSync(path.join(fx.deployPath, "releases"));
-  // `mkdir -- DEPLOY_PATH/releases/ID`, the creation's last command, fails as on a full disk.
   const bin = wrapCommand(
-    path.join(fx.dir, "bin-mkdir"),
+    path.join(fx.dir, `bin-mkdir-${name}`),
     "mkdir",
-    `case "$1 $2" in "-- "*/releases/*) echo "mkdir: cannot create directory '$2': No space left on device" >&2; exit 1 ;; esac`,
+    `case "$1 $2" in "-- "*/releases/*)\n${onRelease} ;; esac`,
   );
-  fx.file("src/F2.php", "<?php // changed\n");
+  fx.file(change, "<?php // changed\n");
   const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
   assert.notEqual(r.code, 0);
+  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
+  return r;
+}
+
+test("the creation fails in the upload's round trip: that step's failure, no fallback, nothing switched", async () => {
+  await cutover(["deploy"], fx.app);
+  const releases = readdirSync(path.join(fx.deployPath, "releases"));
+  // It fails as on a full disk.
+  const r = await deployWhileMakingRelease(
+    "full",
+    `echo "mkdir: cannot create directory '$2': No space left on device" >&2; exit 1`,
+    "src/F2.php",
+  );
   assert.match(r.stderr, /create release directory failed/);
   assert.match(r.stderr, /No space left on device/);
   assert.doesNotMatch(r.stderr, /uploading every file|empty the new release/);
-  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
   assert.deepEqual(readdirSync(path.join(fx.deployPath, "releases")), releases);
 });
 
 test("the release directory appears meanwhile, made by someone else: the deploy fails and leaves it alone", async () => {
-  fx.writeConfig({});
-  const before = readlinkSync(path.join(fx.deployPath, "current"));
-  // `mkdir -- DEPLOY_PATH/releases/ID` finds the directory there already, with a file of its own.
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-mkdir-taken"),
-    "mkdir",
-    `case "$1 $2" in "-- "*/releases/*) /bin/mkdir -- "$2" && echo theirs > "$2/theirs.txt" ;; esac`,
+  // The directory is there already, with a file of its own.
+  const r = await deployWhileMakingRelease(
+    "taken",
+    `/bin/mkdir -- "$2" && echo theirs > "$2/theirs.txt"`,
+    "src/F3.php",
   );
-  fx.file("src/F3.php", "<?php // changed\n");
-  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
-  assert.notEqual(r.code, 0);
   assert.match(r.stderr, /create release directory failed/);
   const taken = readdirSync(path.join(fx.deployPath, "releases"))
     .map((id) => path.join(fx.deployPath, "releases", id, "theirs.txt"))
     .filter((f) => existsSync(f));
   assert.equal(taken.length, 1, "the directory someone else made is still there, with its file");
-  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
 });
 
 test("the session is lost in that round trip: the error names both steps, since either may have been running", async () => {
-  fx.writeConfig({});
-  const before = readlinkSync(path.join(fx.deployPath, "current"));
-  // The release's mkdir kills the host's shell session: mkdir's parents are the creation's sh, the
-  // script's sh, timeout, then the session's sh (checked: nothing else is killed if that changes).
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-mkdir-lost"),
-    "mkdir",
-    `case "$1 $2" in "-- "*/releases/*)
-  p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done
-  [ "$(cat /proc/$p/comm)" = sh ] && kill -9 "$p"; exit 1 ;; esac`,
+  // mkdir's parents are the creation's sh, the script's sh, timeout, then the session's sh
+  // (checked: nothing else is killed if that changes).
+  const r = await deployWhileMakingRelease(
+    "lost",
+    `p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done
+  [ "$(cat /proc/$p/comm)" = sh ] && kill -9 "$p"; exit 1`,
+    "src/F4.php",
   );
-  fx.file("src/F4.php", "<?php // changed\n");
-  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
-  assert.notEqual(r.code, 0);
   assert.match(r.stderr, /create release directory, then upload files failed \(the shell session ended/);
-  assert.equal(readlinkSync(path.join(fx.deployPath, "current")), before);
 });

@@ -255,5 +255,10 @@ test("over SSH: the second deploy links from the first and sends the one changed
   const ino = (id: string, p: string) => statSync(path.join(remote, "releases", id, p)).ino;
   assert.equal(ino(r.release, "src/Mod0/Class0.php"), ino(first.release, "src/Mod0/Class0.php"));
   assert.notEqual(ino(r.release, "src/lib.php"), ino(first.release, "src/lib.php"));
+  // Its manifest went as edits of the first one's: the host's files agree with it.
+  const manifest = readFileSync(path.join(remote, ".cutover/releases", `${r.release}.manifest`), "utf8");
+  assert.match(manifest, /"src\/lib.php" f 644 [0-9a-f]{64}\n/);
+  const verify = await cutover(["verify"], fx.app);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   fx.writeConfig();
 });

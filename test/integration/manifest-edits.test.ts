@@ -4,14 +4,12 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import type { EngineEvent } from "../../src/engine/events.js";
 import { manifestWrite, runWithManifest } from "../../src/engine/manifest-write.js";
-import { systemExecutors } from "../../src/engine/targets.js";
-import { deploy, loadStage } from "../../src/index.js";
 import { EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../../src/plan/manifest-edits.js";
 import { renderScript, shProgram } from "../../src/shell/cmd.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 import { fakeBin } from "../helpers/bin.js";
+import { runCounted, scriptsDuring } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches, scratchDir } from "../helpers/scratch.js";
 
@@ -144,36 +142,15 @@ test("a failure after the manifest was written from edits is not a reason to run
   assert.equal(readFileSync(out, "utf8"), next);
 });
 
-/** Deploys with the real executors; returns the release and each "mark ready" (or seal) script's size. */
+/** Deploys; returns the release, its manifest and the scripts sent during its step `step`. */
 async function deployMeasured(fx: ReturnType<typeof fixture>, step: string) {
-  const events: EngineEvent[] = [];
-  const scripts: number[] = [];
-  const result = await deploy({
-    stage: loadStage({ cwd: fx.app }),
-    emit: (e) => events.push(e),
-    command: "cutover deploy (test)",
-    executors: (host, stage, controlPath) => {
-      const real = systemExecutors(host, stage, controlPath);
-      return {
-        host: real.host,
-        run: (cmds, o) => {
-          const at = events.filter((e) => e.type === "step" && e.step === step);
-          if (at.length === 1) scripts.push(renderScript(cmds).length);
-          return real.run(cmds, o);
-        },
-        transfer: (t, o) => real.transfer(t, o),
-        connect: () => real.connect(),
-        interrupt: () => real.interrupt(),
-        close: () => real.close(),
-      };
-    },
-  });
-  assert.equal(result.ok, true);
+  const { log, release } = await runCounted(fx.app);
+  const scripts = scriptsDuring(log, "local", step);
   const meta = path.join(fx.deployPath, ".cutover", "releases");
-  const recorded = readFileSync(path.join(meta, `${result.release}.manifest`), "utf8");
-  const { checksum: want } = JSON.parse(readFileSync(path.join(meta, `${result.release}.json`), "utf8"));
+  const recorded = readFileSync(path.join(meta, `${release}.manifest`), "utf8");
+  const { checksum: want } = JSON.parse(readFileSync(path.join(meta, `${release}.json`), "utf8"));
   assert.equal(checksum(recorded), want, "the recorded manifest is the one the metadata names");
-  return { release: result.release, recorded, scripts };
+  return { release, recorded, scripts };
 }
 
 test("a deploy writes its manifest as edits, and as a whole when the host's previous one is not the expected one", async () => {

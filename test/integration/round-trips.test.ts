@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, test } from "node:test";
-import { callsIn, deployCounted, type Entry, stepEnded } from "../helpers/counting.js";
+import { callsIn, type Entry, runCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
@@ -26,7 +26,7 @@ test("at most 2 round trips per host between 'mark ready' and the switch; negati
   fx.writeConfig({}, hosts);
   for (const version of ["v1", "v2"]) {
     fx.file("src/lib.php", `<?php function version() { return '${version}'; }\n`);
-    const log = await deployCounted(fx.app);
+    const { log } = await runCounted(fx.app);
     for (const h of hosts) {
       const between = callsBetween(log, h.name, "mark ready", "switch current");
       assert.ok(

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import type { EngineEvent } from "../../src/engine/events.js";
-import { deploy, loadStage, rollback } from "../../src/index.js";
+import { deploy, loadStage } from "../../src/index.js";
 import { wrapCommand } from "../helpers/bin.js";
-import { callsIn, counting, type Entry, stepEnded } from "../helpers/counting.js";
+import { callsIn, runCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
@@ -23,15 +22,7 @@ const history = path.join(fx.deployPath, ".cutover", "history.jsonl");
 
 /** Deploys (or rolls back); returns the round trips after the switch and the run's warnings. */
 async function run(action: "deploy" | "rollback" = "deploy"): Promise<{ after: number; warnings: string[] }> {
-  const log: Entry[] = [];
-  const options = {
-    stage: loadStage({ cwd: fx.app }),
-    emit: (event: EngineEvent) => log.push({ kind: "event", event }),
-    command: `cutover ${action} (test)`,
-    executors: counting(log),
-  };
-  const result = action === "deploy" ? await deploy(options) : await rollback(options);
-  assert.equal(result.ok, true);
+  const { log } = await runCounted(fx.app, action);
   const switched = stepEnded(log, "local", "switch current");
   assert.ok(switched > 0);
   const warnings = log.flatMap((e) =>
