@@ -1,15 +1,16 @@
 /**
  * Benchmark (run by hand, prints figures): the generated 5,000-file (~40 MB) app over SSH on loopback
  * to 1, 4 and 16 hosts (one sshd each, own loopback address): first deploy and 1-file incremental
- * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; and in the same
- * run a bare `rsync -a` of the tree over a fresh SSH connection into a plain directory (the floor),
- * to one host and, for each larger host count, to that many hosts at once (this machine's two cores
- * then do every host's work, as they do cutover's); for each host count, the median of each phase
- * and step of the incremental deploy from --timings.
+ * deploy, median of RUNS, with switch skew and SSH connections per host per deploy; alternating
+ * with them, a bare `rsync -a` of the tree over fresh SSH connections into plain directories (the
+ * floor, also with the flush cutover does) to as many hosts at once (this machine's two cores then
+ * do every host's work, as they do cutover's); for each host count, the median of each phase and
+ * step of the incremental deploy from --timings.
  * With PERSIST > 0 the hosts get `ssh.persist: PERSIST`: each first deploy opens the connections
  * (kept ones are closed before it), the incremental deploy reuses them.
  *   npx tsx bench/ssh-deploy.ts [runs=5] [hostCounts=1,4,16] [persist=0]
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -68,59 +69,74 @@ const sshCmd = (s: Sshd) =>
 
 /**
  * The floor: bare `rsync -a` of the tree over fresh SSH connections to the first n servers at once,
- * into empty directories (first) and then of a 1-file change (incremental), wall time of all.
+ * wall time of all: `first` into empty directories (`flushed` adds a `sync -f` of each copy, which
+ * cutover does before a release may be switched to; the hosts are this machine), then
+ * `incremental`, a 1-file change into those copies.
  */
-async function bareRsync(n: number): Promise<{ first: number; incremental: number }> {
+function bareRsync(n: number) {
   const dests = servers.slice(0, n).map((s, i) => ({ s, dest: `/tmp/cutover-bench-bare-${i}` }));
-  const all = () =>
-    Promise.all(
+  const all = async () => {
+    settle();
+    const started = process.hrtime.bigint();
+    await Promise.all(
       dests.map(({ s, dest }) =>
         measure(["rsync", "-a", "-e", sshCmd(s), `${app}/`, `${TEST_ROOT}@${s.address}:${dest}/`], app),
       ),
     );
-  for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
-  let started = process.hrtime.bigint();
-  await all();
-  const first = Number(process.hrtime.bigint() - started) / 1e6 - 50;
-  writeFileSync(path.join(app, "public/index.php"), `<?php echo 'bare ${n} ${Math.random()}';\n`);
-  started = process.hrtime.bigint();
-  await all();
-  const incremental = Number(process.hrtime.bigint() - started) / 1e6 - 50;
-  for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
-  return { first, incremental };
+    return Number(process.hrtime.bigint() - started) / 1e6 - 50;
+  };
+  const remove = () => {
+    for (const { dest } of dests) rmSync(dest, { recursive: true, force: true });
+  };
+  return {
+    async first() {
+      remove();
+      const ms = await all();
+      return { ms, flushed: ms + (await timed(["sync", "-f", ...dests.map((d) => d.dest)], app)).ms };
+    },
+    async incremental() {
+      const ms = await all();
+      remove();
+      return ms;
+    },
+  };
 }
 
-const bare = { first: [] as number[], incremental: [] as number[] };
-for (let run = 0; run < runs; run++) {
-  const r = await bareRsync(1);
-  bare.first.push(r.first);
-  bare.incremental.push(r.incremental);
-}
+/** Writes what is still on its way to disk before a measured command starts. */
+const settle = () => execFileSync("sync");
+
 console.log(
   `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} runs, medians`,
 );
-console.log(
-  `bare rsync -a over ssh (1 host):  first ${median(bare.first).toFixed(0)} ms, 1-file incremental ${median(bare.incremental).toFixed(0)} ms`,
-);
 
+// Runs alternate (bare first, cutover first, one file changed, bare incremental, cutover
+// incremental), each after a `sync`, so neither pays for the other's writes still on their way to disk.
 for (const n of counts) {
   const first: number[] = [];
   const incremental: number[] = [];
   const skew: number[] = [];
   const perHost: number[] = [];
   const timings: Timings[] = [];
+  const floor = { first: [] as number[], flushed: [] as number[], incremental: [] as number[] };
   for (let run = 0; run < runs; run++) {
+    const bare = bareRsync(n);
+    const copied = await bare.first();
+    floor.first.push(copied.ms);
+    floor.flushed.push(copied.flushed);
     const targets = servers
       .slice(0, n)
       .map((s, i) => sshHost(rig, s, path.join(work, `t${n}-${run}-${i}`), { name: `h${i + 1}` }));
     writeBenchConfig(app, "bench", targets, persist);
     kept.close();
+    settle();
     first.push(
       (await measure([process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json"], app))
         .ms,
     );
     writeFileSync(path.join(app, "public/index.php"), `<?php echo 'v${n}-${run}';\n`);
+    floor.incremental.push(await bare.incremental());
     const before = accepted();
+    settle();
     const inc = await measure(
       [process.execPath, path.join(root, "bin/cutover.js"), "deploy", "-q", "--json", "--timings"],
       app,
@@ -133,22 +149,16 @@ for (const n of counts) {
     for (let i = 0; i < n; i++)
       rmSync(path.join(work, `t${n}-${run}-${i}`), { recursive: true, force: true });
   }
+  const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(2)}×`;
   console.log(
     `${String(n).padStart(2)} host${n === 1 ? " " : "s"}: first ${median(first).toFixed(0)} ms, 1-file incremental ${median(incremental).toFixed(0)} ms, ` +
       `switch skew ${median(skew)} ms, SSH connections per host per deploy ${median(perHost)}`,
   );
-  if (n > 1) {
-    const floor = { first: [] as number[], incremental: [] as number[] };
-    for (let run = 0; run < runs; run++) {
-      const r = await bareRsync(n);
-      floor.first.push(r.first);
-      floor.incremental.push(r.incremental);
-    }
-    console.log(
-      `    bare rsync -a over ssh to ${n} hosts at once: first ${median(floor.first).toFixed(0)} ms, ` +
-        `1-file incremental ${median(floor.incremental).toFixed(0)} ms (this machine's cores serve every host)`,
-    );
-  }
+  console.log(
+    `    bare rsync -a over ssh to ${n === 1 ? "it" : `${n} hosts at once`}: first ${median(floor.first).toFixed(0)} ms ` +
+      `(then sync -f: ${median(floor.flushed).toFixed(0)} ms), 1-file incremental ${median(floor.incremental).toFixed(0)} ms; ` +
+      `cutover / bare: first ${ratio(first, floor.first)} (${ratio(first, floor.flushed)} with the flush), incremental ${ratio(incremental, floor.incremental)}`,
+  );
   printTimings(timings);
 }
 kept.remove();
