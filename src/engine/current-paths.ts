@@ -8,6 +8,9 @@ import type { Emit } from "./events.js";
 import type { Host } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 
+/** What the scan looks for: DEPLOY_PATH/current/. */
+export const currentNeedle = (t: Host): string => `${t.layout.current}/`;
+
 /** The scan's commands for a release: only files `listing` shows new or found before, when it can tell. */
 export function currentScanCmds(
   t: Host,
@@ -15,7 +18,7 @@ export function currentScanCmds(
   listing: Listing,
   previous: CurrentScan | undefined,
 ): { needle: string; cmds: Cmd[] } {
-  const needle = `${t.layout.current}/`;
+  const needle = currentNeedle(t);
   const files = filesToScan(listing, previous, needle);
   return { needle, cmds: files?.length === 0 ? [] : scanCmds(t.layout.release(release), needle, files) };
 }

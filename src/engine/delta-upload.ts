@@ -1,35 +1,14 @@
-import { createHash } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import {
-  type DeltaDecision,
-  dirModeCmds,
-  inlineable,
-  linkCmds,
-  rsyncList,
-  type SourceEntry,
-  type Written,
-  writeCmds,
-} from "../plan/delta.js";
-import { checkDelta, checkedListing, deltaCheckProbe, parseDeltaCheck } from "../plan/delta-check.js";
+import { inlineable, type SourceEntry } from "../plan/delta.js";
+import { checkDelta, checkedListing, predictedListing } from "../plan/delta-check.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { type RunResult, type TransferStats, TransportError } from "../transport/executor.js";
+import { type Ahead, buildInline, buildWithRsync, type Run } from "./delta-build.js";
 import { decideOnce } from "./delta-decision.js";
 import type { PreviousManifest } from "./manifest-write.js";
 import { indexSource, mtimeOf } from "./source-index.js";
-import { mtimeText } from "./source-list.js";
 import { explainExit, StepError } from "./step-error.js";
 import { runStep, type StepContext } from "./steps.js";
 
@@ -75,12 +54,23 @@ export interface Creation {
 }
 
 /**
- * An upload's figures and, for a delta that passed its check, the release as the check listed it
- * and the previous release's manifest it was built from.
+ * Steps after the upload to run in its check's round trip, when the check passes there (one round
+ * trip fewer): commands made from the listing the check will give if it passes, and the title
+ * that names them in errors.
+ */
+export interface SealAhead {
+  readonly title: string;
+  cmds(predicted: Listing): readonly Cmd[];
+}
+
+/**
+ * An upload's figures and, for a delta that passed its check, the release as the check listed it,
+ * the previous release's manifest it was built from and what the steps run ahead printed.
  */
 export interface UploadResult extends TransferStats {
   readonly checked?: Listing;
   readonly previousManifest?: PreviousManifest;
+  readonly ahead?: string;
 }
 
 /**
@@ -99,6 +89,7 @@ export async function deltaUpload(
   remember: boolean,
   classicUpload: (transfer: Transfer) => Promise<TransferStats>,
   creation?: Creation,
+  sealAhead?: SealAhead,
 ): Promise<UploadResult> {
   const first = firstRun(ctx, creation);
   // The classic way: the creation, if still put off, in a round trip of its own.
@@ -121,11 +112,18 @@ export async function deltaUpload(
   };
   const byPath = new Map(source.map((e) => [e.path, e]));
   const sending = decision.send.map((p) => byPath.get(p)!);
-  const built = inlineable(decision, sending)
-    ? await buildInline(transfer, base, decision, sending, first.run)
-    : await buildWithRsync(ctx, transfer, base, decision, first.run);
+  const inline = inlineable(decision, sending);
+  const written = inline ? sending.filter((e) => e.type === "f").map((e) => e.path) : [];
+  const ahead: Ahead | undefined = sealAhead && {
+    title: sealAhead.title,
+    cmds: sealAhead.cmds(predictedListing(source, decision.link, written, previous)),
+  };
+  const later: Run = (cmds, also) => runLost(ctx, cmds, also);
+  const built = inline
+    ? await buildInline(host, transfer, base, decision, sending, first.run, ahead)
+    : await buildWithRsync(ctx, transfer, base, decision, first.run, later, ahead);
   if ("failed" in built) return fallBack(`cannot build the release from ${base.dir} (${built.failed})`);
-  const check = parseDeltaCheck(built.listing);
+  const { check } = built;
   const problems = checkDelta(check, source, decision.link, built.written, (p) =>
     mtimeOf(path.join(transfer.from, p)),
   );
@@ -136,46 +134,27 @@ export async function deltaUpload(
     bytesTransferred: built.bytes,
     checked: checkedListing(check, decision.link, previous),
     previousManifest: { file: base.manifest, text },
+    ...(ahead ? { ahead: check.ahead } : {}),
   };
 }
-
-type Built =
-  | {
-      readonly listing: string;
-      readonly written: readonly string[];
-      readonly files: number;
-      readonly bytes: number;
-    }
-  | { readonly failed: string };
-
-const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
 
 const CREATED = Buffer.from("@@created\0");
 const created = shProgram("printf '@@created\\000'", [], { label: "the release directory is made" });
 
-type Run = (cmds: readonly Cmd[]) => Promise<RunResult>;
-
 /**
  * The build's first round trip, with the creation (if put off) before it. A failure before the
  * creation's end is that step's (the directory may not be this run's: nothing is emptied); after
- * it, the build's. `pending`: the creation has not run yet.
+ * it, the build's. `pending`: the creation has not run yet. A lost connection names every step
+ * the round trip held (`also`: steps run ahead after the build's).
  */
 function firstRun(ctx: StepContext, creation: Creation | undefined): { run: Run; pending: () => boolean } {
   let pending = creation;
-  const run: Run = async (cmds) => {
-    if (!pending) return ctx.executor.run(cmds);
+  const run: Run = async (cmds, also) => {
+    if (!pending) return runLost(ctx, cmds, also);
     const { title, cmds: making } = pending;
     pending = undefined;
     const host = ctx.executor.host;
-    let r: RunResult;
-    try {
-      r = await ctx.executor.run([...making, created, ...cmds]);
-    } catch (error) {
-      // A lost connection: which of the two was running is not known.
-      if (error instanceof TransportError)
-        throw new StepError(host, `${title}, then upload files`, error.message, error.stderr);
-      throw error;
-    }
+    const r = await runLost(ctx, [...making, created, ...cmds], also, title);
     if (!r.stdout.subarray(0, CREATED.length).equals(CREATED)) {
       const why = r.code === 0 ? "printed something else before its end" : explainExit(r.code);
       throw new StepError(host, title, why, r.stderr);
@@ -185,102 +164,21 @@ function firstRun(ctx: StepContext, creation: Creation | undefined): { run: Run;
   return { run, pending: () => pending !== undefined };
 }
 
-/** A source file's content and mtime for writing inline, if it is still the regular file the index saw. */
-function readIndexed(from: string, e: SourceEntry): { data: Buffer; mtime: string } | undefined {
-  let fd: number | undefined;
+/** A round trip of the upload; a lost connection names the steps before it and after it too. */
+async function runLost(
+  ctx: StepContext,
+  cmds: readonly Cmd[],
+  also: string | undefined,
+  before?: string,
+): Promise<RunResult> {
   try {
-    fd = openSync(path.join(from, e.path), constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = fstatSync(fd, { bigint: true });
-    const mtime = mtimeText(st.mtimeNs);
-    if (!st.isFile() || Number(st.size) !== e.size || mtime !== e.mtime) return undefined;
-    const data = readFileSync(fd);
-    if (createHash("sha256").update(data).digest("hex") !== e.hash) return undefined;
-    return { data, mtime };
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** A small change: directories, links, the changed files, modes and the check in one round trip. */
-async function buildInline(
-  transfer: Transfer,
-  base: DeltaBase,
-  decision: DeltaDecision,
-  sending: readonly SourceEntry[],
-  first: Run,
-): Promise<Built> {
-  const written: Written[] = [];
-  for (const e of sending) {
-    if (e.type === "l") {
-      written.push({ type: "l", path: e.path, link: e.link ?? "" });
-      continue;
+    return await ctx.executor.run(cmds);
+  } catch (error) {
+    // Which of them was running is not known.
+    if (error instanceof TransportError && (before || also)) {
+      const title = [before, "upload files", also].filter((t) => t !== undefined).join(", then ");
+      throw new StepError(ctx.executor.host, title, error.message, error.stderr);
     }
-    const read = readIndexed(transfer.from, e);
-    if (!read) return { failed: `${e.path} changed in the source during the deploy` };
-    written.push({
-      type: "f",
-      path: e.path,
-      mode: e.mode,
-      mtime: read.mtime,
-      base64: read.data.toString("base64"),
-    });
-  }
-  const files = sending.filter((e) => e.type === "f").map((e) => e.path);
-  const r = await first([
-    ...linkCmds(base.dir, transfer.to, decision),
-    ...writeCmds(transfer.to, written),
-    ...dirModeCmds(transfer.to, decision),
-    deltaCheckProbe(transfer.to, base, files),
-  ]);
-  if (r.code !== 0) return { failed: firstLine(r.stderr) };
-  return {
-    listing: r.stdout.toString("utf8"),
-    written: files,
-    files: files.length,
-    bytes: sending.reduce((n, e) => n + (e.type === "f" ? e.size : 0), 0),
-  };
-}
-
-/** A larger change: directories and links, then rsync of the rest, then modes and the check. */
-async function buildWithRsync(
-  ctx: StepContext,
-  transfer: Transfer,
-  base: DeltaBase,
-  decision: DeltaDecision,
-  first: Run,
-): Promise<Built> {
-  const linked = await first(linkCmds(base.dir, transfer.to, decision));
-  if (linked.code !== 0) return { failed: firstLine(linked.stderr) };
-  // An rsync that fails (a lost connection, a full disk) fails the upload, as any upload's would.
-  const list = rsyncList(decision);
-  const sent = list.length > 0 ? await sendListed(ctx, transfer, list) : undefined;
-  const checked = await ctx.executor.run([
-    ...dirModeCmds(transfer.to, decision),
-    deltaCheckProbe(transfer.to, base),
-  ]);
-  if (checked.code !== 0) return { failed: firstLine(checked.stderr) };
-  return {
-    listing: checked.stdout.toString("utf8"),
-    written: [],
-    files: sent?.filesTransferred ?? 0,
-    bytes: sent?.bytesTransferred ?? 0,
-  };
-}
-
-/** rsync of exactly these entries (their directories exist already), from a list file of our own. */
-async function sendListed(
-  ctx: StepContext,
-  transfer: Transfer,
-  names: readonly string[],
-): Promise<TransferStats> {
-  const scratch = mkdtempSync(path.join(os.tmpdir(), "cutover-send-"));
-  try {
-    const list = path.join(scratch, "files");
-    writeFileSync(list, `${names.join("\0")}\0`);
-    return await ctx.executor.transfer({ ...transfer, linkDest: [], filesFrom: list });
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    throw error;
   }
 }

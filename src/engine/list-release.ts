@@ -7,6 +7,7 @@ import {
   unhashed,
 } from "../plan/manifest.js";
 import { atOrBelow, mergeRelisted, relistEnd, relistProbe, splitRelisted } from "../plan/relist.js";
+import type { AfterUpload } from "../plan/steps.js";
 import { chunkArgs } from "../shell/chunks.js";
 import type { Cmd } from "../shell/cmd.js";
 import { recallManifest } from "./manifest-cache.js";
@@ -31,29 +32,41 @@ export async function listRelease(
  * after only cutover's own changes (shared paths made links, writable dirs copied in place): those
  * paths and their parents are listed again, the files rsync sent hashed and the linked files
  * newer than the previous manifest hashed again, in one round trip that runs `first` before
- * (they must print nothing) and `also` after (its output returned as is). `edited`: linked files
- * whose content changed since (see mergeRelisted).
+ * (they must print nothing) and `also` after (its output returned as is). These are its commands;
+ * `listing`: the check's listing (or the one it will give, when they run in its round trip).
  */
-export async function relistAfterUpload(
-  ctx: StepContext,
-  title: string,
+export function relistCmds(
   dir: string,
   previousManifest: string,
-  checked: Listing,
-  changed: { readonly shared: readonly string[]; readonly writable: readonly string[] },
+  listing: Listing,
+  changed: AfterUpload,
   first: readonly Cmd[],
   also: readonly Cmd[],
-): Promise<{ listing: Listing; edited: string[]; also: string }> {
+): Cmd[] {
   const linked = atOrBelow(changed.shared);
-  const sent = unhashed(checked).filter((p) => !linked(p));
-  const { stdout } = await runStep(ctx, title, [
+  const sent = unhashed(listing).filter((p) => !linked(p));
+  return [
     ...first,
     relistProbe(dir, previousManifest, [...changed.shared, ...changed.writable]),
     ...hashCmds(dir, sent),
     relistEnd,
     ...also,
-  ]);
-  const { listed, rest } = splitRelisted(stdout.toString("utf8"));
+  ];
+}
+
+/**
+ * What relistCmds printed, merged into the check's listing (files still unhashed are hashed in a
+ * round trip of their own). `edited`: linked files whose content changed since (see mergeRelisted).
+ */
+export async function readRelisted(
+  ctx: StepContext,
+  title: string,
+  dir: string,
+  checked: Listing,
+  changed: AfterUpload,
+  output: string,
+): Promise<{ listing: Listing; edited: string[]; also: string }> {
+  const { listed, rest } = splitRelisted(output);
   const merged = mergeRelisted(checked, changed.shared, listed);
   const listing = await hashMissing(ctx, title, dir, merged.listing);
   return { listing, edited: merged.edited, also: rest };

@@ -11,7 +11,7 @@ import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
 import { type ManifestWrite, manifestWrite, runWithManifest } from "./manifest-write.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
-import { sealRelease } from "./seal.js";
+import { sealAhead, sealRelease } from "./seal.js";
 import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 import { verifyUpload } from "./verify-upload.js";
@@ -50,11 +50,25 @@ export async function prepareHost(
       throw new StepError(host, "prepare", "stopped because the deploy failed elsewhere", "");
   };
   // After a delta upload whose seal lists only what changed, cutover's own commands right before
-  // the seal (shared links, writable dirs) run in the seal's round trip.
+  // the seal (shared links, writable dirs) run in the seal's round trip; and when nothing else lies
+  // between the upload and the seal, that round trip runs in the upload's, after its check.
   const steps = plan.prepare;
   const sealAt = steps.findIndex((s) => s.kind === "seal" && s.afterUpload !== undefined);
   const uploadAt = steps.findIndex((s) => s.kind === "transfer" && s.delta !== undefined);
+  const carriedAt = (at: number) =>
+    uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run");
   const carried = { titles: [] as string[], cmds: [] as Cmd[] };
+  for (const [at, step] of steps.entries())
+    if (step.kind === "run" && carriedAt(at)) {
+      carried.titles.push(step.title);
+      carried.cmds.push(...step.cmds);
+    }
+  const seal = steps[sealAt];
+  const onlyCarriedBetween =
+    uploadAt >= 0 && steps.slice(uploadAt + 1, sealAt).every((s) => s.kind === "run");
+  const ahead =
+    seal?.kind === "seal" && onlyCarriedBetween ? sealAhead(target, releaseId, seal, carried) : undefined;
+  let printedAhead: string | undefined;
   // The step that makes the release directory, right before a delta upload, runs in the upload's
   // first round trip.
   let creation: Creation | undefined;
@@ -64,12 +78,7 @@ export async function prepareHost(
       creation = { title: step.title, cmds: step.cmds };
       continue;
     }
-    const beforeSeal = uploadAt < at && at < sealAt && steps.slice(at, sealAt).every((s) => s.kind === "run");
-    if (step.kind === "run" && beforeSeal) {
-      carried.titles.push(step.title);
-      carried.cmds.push(...step.cmds);
-      continue;
-    }
+    if (step.kind === "run" && carriedAt(at)) continue;
     await timed(emit, host, step.title, async () => {
       switch (step.kind) {
         case "run":
@@ -93,9 +102,11 @@ export async function prepareHost(
                   step.transfer.from === stage.source,
                   classic,
                   creation,
+                  step.title === "upload files" ? ahead : undefined,
                 )
               : await classic(step.transfer);
-            if (step.title === "upload files") ({ checked, previousManifest, ...upload } = stats);
+            if (step.title === "upload files")
+              ({ checked, previousManifest, ahead: printedAhead, ...upload } = stats);
           } catch (error) {
             if (error instanceof TransportError)
               throw new StepError(host, step.title, error.message, error.stderr);
@@ -125,6 +136,7 @@ export async function prepareHost(
             step,
             checked,
             carried,
+            printedAhead,
             emit,
           );
           if (currentScan) meta = { ...meta, current_scan: currentScan };

@@ -44,7 +44,12 @@ export interface DeltaCheck {
   readonly changed: ReadonlyMap<string, string>;
   /** Previous release's files: path (no "./") to inode; undefined when the output was cut short. */
   readonly previousInode: ReadonlyMap<string, string> | undefined;
+  /** What the commands after `aheadMarker` printed; undefined when the marker is not there. */
+  readonly ahead: string | undefined;
 }
+
+/** Ends the check's output when commands run ahead in its round trip (see deltaUpload). */
+export const aheadMarker: Cmd = shProgram("printf '@@ahead\\000'", [], { label: "the release is checked" });
 
 /** Markers count only where a record starts (types are one letter, hashes hex), so no name forges one. */
 export function parseDeltaCheck(output: string): DeltaCheck {
@@ -71,11 +76,14 @@ export function parseDeltaCheck(output: string): DeltaCheck {
     for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 2)
       changed.set(fields[i]!, fields[i + 1] ?? "");
   let previousInode: Map<string, string> | undefined;
+  let ahead: string | undefined;
   if (fields[i] === "@@previous") {
     previousInode = new Map();
-    for (i += 1; i + 1 < fields.length; i += 2) previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
+    for (i += 1; i + 1 < fields.length && fields[i] !== "@@ahead"; i += 2)
+      previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
+    if (fields[i] === "@@ahead") ahead = fields.slice(i + 1).join("\0");
   }
-  return { found, hashes: parseHashes(hashRecords), changed, previousInode };
+  return { found, hashes: parseHashes(hashRecords), changed, previousInode, ahead };
 }
 
 /** find's %T@ ("seconds.fraction", 10 digits) as "seconds.nanoseconds". */
@@ -133,6 +141,29 @@ export function checkDelta(
   }
   for (const p of found.keys()) if (!expected.has(p)) note(p, "not in the source");
   return problems;
+}
+
+/**
+ * The listing checkedListing gives if the check passes, known before the upload: the source's
+ * entries, the hashes of the files cutover writes itself (`written`) and of the linked ones.
+ */
+export function predictedListing(
+  source: readonly SourceEntry[],
+  linked: readonly string[],
+  written: readonly string[],
+  previous: ReadonlyMap<string, ManifestEntry>,
+): Listing {
+  const found = new Map<string, Entry>();
+  for (const e of source) {
+    if (e.path === ".") continue;
+    const { type, mode, size } = e;
+    found.set(e.path, { type, mode, size, path: `./${e.path}`, link: e.link ?? "", inode: "", links: 1 });
+  }
+  const want = new Map(source.map((e) => [e.path, e.hash]));
+  const hashes = new Map<string, string>();
+  for (const p of written) hashes.set(`./${p}`, want.get(p) ?? "");
+  const check = { found, hashes, changed: new Map(), previousInode: new Map(), ahead: undefined };
+  return checkedListing(check, linked, previous);
 }
 
 /**

@@ -35,6 +35,12 @@ export interface DeltaBase {
   readonly currentScan?: CurrentScan;
 }
 
+/** Paths cutover's own steps change after a delta upload: shared paths made links, writable dirs copied. */
+export interface AfterUpload {
+  readonly shared: readonly string[];
+  readonly writable: readonly string[];
+}
+
 export type Step =
   | {
       readonly kind: "run";
@@ -74,5 +80,5 @@ export type Step =
        * below them out of the manifest). The upload's checked listing then stands, with only these
        * paths and their parents listed again.
        */
-      readonly afterUpload?: { readonly shared: readonly string[]; readonly writable: readonly string[] };
+      readonly afterUpload?: AfterUpload;
     };

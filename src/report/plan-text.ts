@@ -35,7 +35,7 @@ function stepLines(step: Step): string[] {
       return [
         ...(step.afterUpload
           ? [
-              "after a delta upload (cutover's own steps right before this one, the shared links and writable dirs, run in its round trip): if its check passed, take that check's listing (linked files keep their recorded hashes), list only the shared links, the writable dirs and their parents again, sha256 the files rsync sent and the linked ones newer than the previous manifest, and grep for current/ in the same round trip; if a linked file changed since, or otherwise:",
+              "after a delta upload (cutover's own steps right before this one, the shared links and writable dirs, run in its round trip; in the upload's own, right after its check, when nothing else lies between): if its check passed, take that check's listing (linked files keep their recorded hashes), list only the shared links, the writable dirs and their parents again, sha256 the files rsync sent and the linked ones newer than the previous manifest, and grep for current/ in the same round trip; if a linked file changed since, or otherwise:",
             ]
           : []),
         "list and sha256 every file of the release (hashes of files linked to the previous release reused); grep new files (and those the previous release's scan found) for the literal DEPLOY_PATH/current/ (warn; refuse with php.forbid_current_paths); write its manifest and checksum; sync; mark it ready",

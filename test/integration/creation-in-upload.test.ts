@@ -92,7 +92,7 @@ test("the release directory appears meanwhile, made by someone else: the deploy 
   assert.equal(taken.length, 1, "the directory someone else made is still there, with its file");
 });
 
-test("the session is lost in that round trip: the error names both steps, since either may have been running", async () => {
+test("the session is lost in that round trip: the error names every step it held, since any may have been running", async () => {
   // mkdir's parents are the creation's sh, the script's sh, timeout, then the session's sh
   // (checked: nothing else is killed if that changes).
   const r = await deployWhileMakingRelease(
@@ -101,5 +101,8 @@ test("the session is lost in that round trip: the error names both steps, since 
   [ "$(cat /proc/$p/comm)" = sh ] && kill -9 "$p"; exit 1`,
     "src/F4.php",
   );
-  assert.match(r.stderr, /create release directory, then upload files failed \(the shell session ended/);
+  assert.match(
+    r.stderr,
+    /create release directory, then upload files, then link shared paths, prepare writable directories, record manifest and checksum failed \(the shell session ended/,
+  );
 });

@@ -113,7 +113,7 @@ test("a file of the previous release edited in place (same inode, same size): se
     r.warned.join(" | "),
   );
   assertSameAsSource(r.release);
-  // The shared links, made in the seal's round trip after a delta, are made after a fallback too.
+  // The shared links, made in the upload's round trip after its check, are made after a fallback too.
   for (const p of [".env", "storage/uploads"])
     assert.equal(
       readlinkSync(rel(r.release, p)),

@@ -33,7 +33,7 @@ test("at most 2 round trips per host between 'mark ready' and the switch; negati
         between >= 1 && between <= 2,
         `${h.name}: ${between} round trips between prepared and switched`,
       );
-      assert.ok(callsBetween(log, h.name, "upload files", "mark ready") >= 2, "the counter sees calls");
+      assert.ok(callsBetween(log, h.name, "upload files", "mark ready") >= 1, "the counter sees calls");
     }
   }
 });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkedListing, parseDeltaCheck } from "../../src/plan/delta-check.js";
+import type { SourceEntry } from "../../src/plan/delta.js";
+import { checkedListing, parseDeltaCheck, predictedListing } from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
-import type { Listing } from "../../src/plan/manifest.js";
+import { type Listing, unhashed } from "../../src/plan/manifest.js";
 import { mergeRelisted, splitRelisted, withParents } from "../../src/plan/relist.js";
 
 const h = (c: string) => c.repeat(64);
@@ -116,4 +117,52 @@ test("splitRelisted: the listing ends at its own marker, not at a name or link t
   const rest = ["./src/a.php", "@@status", "0", "", "@@end", ""].join("\0");
   assert.deepEqual(splitRelisted(`${listed}\0@@listed\0${rest}`), { listed, rest });
   assert.throws(() => splitRelisted(`${listed}\0`), /cut short/);
+});
+
+test("predictedListing: what checkedListing gives when the check finds exactly the source", () => {
+  const source: SourceEntry[] = [
+    { path: ".", type: "d", mode: "755", size: 0, own: true },
+    { path: "src", type: "d", mode: "755", size: 4096, own: true },
+    { path: "src/linked.php", type: "f", mode: "644", size: 3, hash: h("a"), own: true },
+    { path: "src/written.php", type: "f", mode: "644", size: 3, hash: h("b"), own: true },
+    { path: "src/sent.php", type: "f", mode: "644", size: 3, hash: h("d"), own: true },
+    { path: "link", type: "l", mode: "777", size: 3, link: "src", own: true },
+  ];
+  const output = [
+    ...record("d", "755", "./src"),
+    ...record("f", "644", "./src/linked.php"),
+    ...record("f", "644", "./src/written.php"),
+    ...record("f", "644", "./src/sent.php"),
+    ...record("l", "777", "./link", "src"),
+    "@@hashes",
+    `${h("b")}  ./src/written.php`,
+    "@@changed",
+    "@@previous",
+    "",
+  ].join("\0");
+  const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
+  const linked = ["src/linked.php"];
+  const predicted = predictedListing(source, linked, ["src/written.php"], previous);
+  const checked = checkedListing(parseDeltaCheck(output), linked, previous);
+  const shape = (l: Listing) => ({
+    entries: l.entries.map((e) => `${e.type} ${e.path}`),
+    hashes: [...l.hashes].sort(),
+    reused: [...l.reused],
+    unhashed: unhashed(l),
+  });
+  assert.deepEqual(shape(predicted), shape(checked));
+  assert.deepEqual(unhashed(predicted), ["./src/sent.php"]);
+});
+
+test("parseDeltaCheck: what follows the ahead marker, which counts only where a record starts", () => {
+  const check = (previous: string[]) =>
+    parseDeltaCheck(
+      [...record("f", "644", "./@@ahead"), "@@hashes", "@@changed", "@@previous", ...previous].join("\0"),
+    );
+  // A file named @@ahead, in the new release and in the previous one: no marker.
+  assert.equal(check(["7", "./@@ahead", ""]).ahead, undefined);
+  const after = check(["7", "./@@ahead", "@@ahead", "@@entries", "x", ""]);
+  assert.equal(after.ahead, "@@entries\0x\0");
+  assert.deepEqual([...(after.previousInode ?? [])], [["@@ahead", "7"]]);
+  assert.equal(check(["@@ahead", ""]).ahead, "");
 });

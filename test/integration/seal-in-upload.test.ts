@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
+import { cutover } from "../helpers/cli.js";
+import { runCounted, scriptsDuring } from "../helpers/counting.js";
+import { fixture } from "../helpers/fixture.js";
+import { ownCaches } from "../helpers/scratch.js";
+
+/**
+ * After a delta upload with only cutover's own steps before the seal (the shared links, the
+ * writable dirs), those steps and the seal's listing run in the upload's round trip, right after
+ * its check (engine/delta-build.ts): one round trip fewer. A failure there is theirs, never taken
+ * for a failed build; a check that fails after them empties the release as before (the shared
+ * links are made again: engine/delta-upload.ts, tested in delta-upload.test.ts).
+ */
+ownCaches();
+const fx = fixture();
+after(() => fx.cleanup());
+for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${i}\n`);
+const current = () => readlinkSync(path.join(fx.deployPath, "current"));
+
+test("the seal makes no round trip of its own after an inline or an rsync delta upload", async () => {
+  fx.writeConfig({});
+  const first = await runCounted(fx.app);
+  // Negative control: a first deploy (no delta) lists the release in the seal's own round trips.
+  assert.ok(scriptsDuring(first.log, "local", "record manifest and checksum").length >= 1);
+  fx.file("src/F1.php", "<?php // changed\n");
+  const inline = await runCounted(fx.app);
+  assert.equal(scriptsDuring(inline.log, "local", "upload files").length, 1, "one round trip, inline");
+  assert.deepEqual(scriptsDuring(inline.log, "local", "record manifest and checksum"), []);
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // changed ${i}\n`);
+  const sent = await runCounted(fx.app);
+  // Linking, rsync, then the check with the seal's commands.
+  assert.equal(scriptsDuring(sent.log, "local", "upload files").length, 3, "rsync delta");
+  assert.deepEqual(scriptsDuring(sent.log, "local", "record manifest and checksum"), []);
+  const verify = await cutover(["verify"], fx.app);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  assert.equal(lstatSync(path.join(fx.deployPath, current(), ".env")).isSymbolicLink(), true);
+  assert.equal(lstatSync(path.join(fx.deployPath, current(), "bootstrap/cache")).isDirectory(), true);
+});
+
+test("cutover's own step fails in the upload's round trip: reported as that step, no fallback, nothing switched", async () => {
+  fx.writeConfig({});
+  await cutover(["deploy"], fx.app);
+  const before = current();
+  // A writable dir that is a link in the source: the check passes (the release is the source), the
+  // writable dirs' step refuses it.
+  mkdirSync(path.join(fx.app, "bootstrap"), { recursive: true });
+  mkdirSync(path.join(fx.app, "var/cache"), { recursive: true });
+  symlinkSync("../var/cache", path.join(fx.app, "bootstrap/cache"));
+  try {
+    const r = await cutover(["deploy"], fx.app);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /link shared paths, prepare writable directories, record manifest and checksum failed/,
+    );
+    assert.match(r.stderr, /bootstrap\/cache is a symlink/);
+    assert.doesNotMatch(r.stderr, /uploading every file|empty the new release/);
+    assert.equal(current(), before);
+  } finally {
+    rmSync(path.join(fx.app, "bootstrap"), { recursive: true });
+    rmSync(path.join(fx.app, "var"), { recursive: true });
+  }
+});
+
+test("the session is lost in the check's round trip after rsync: the error names the upload and the steps after it", async () => {
+  fx.writeConfig({});
+  await cutover(["deploy"], fx.app);
+  const before = current();
+  // The check's `find . -mindepth 1` kills the session's sh: its parents are the check's sh, the
+  // script's sh, timeout, then the session's sh (checked: nothing else is killed if that changes).
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-find-lost"),
+    "find",
+    `case "$*" in ". -mindepth 1 -printf "*)
+  p=$PPID; for i in 1 2 3; do p=$(cut -d' ' -f4 /proc/$p/stat); done
+  [ "$(cat /proc/$p/comm)" = sh ] && kill -9 "$p"; exit 1 ;; esac`,
+  );
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // lost ${i}\n`);
+  const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /: upload files, then link shared paths, prepare writable directories, record manifest and checksum failed \(the shell session ended/,
+  );
+  assert.equal(current(), before);
+});
