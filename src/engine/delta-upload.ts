@@ -6,7 +6,7 @@ import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { type RunResult, type TransferStats, TransportError } from "../transport/executor.js";
 import { type Ahead, buildInline, buildWithRsync, type Run } from "./delta-build.js";
-import { decideOnce } from "./delta-decision.js";
+import { type Decided, decideOnce } from "./delta-decision.js";
 import type { PreviousManifest } from "./manifest-write.js";
 import { indexSource, mtimeOf } from "./source-index.js";
 import { explainExit, StepError } from "./step-error.js";
@@ -43,6 +43,17 @@ find "$1" -type d -exec chmod u+rwx -- {} +
 rm -rf -- "$1"
 mkdir -- "$1"
 `;
+
+/** Hosts that share a decision (see decideOnce) share the listing its check will give. */
+const predictions = new WeakMap<Decided, Listing>();
+function predictedOnce(decided: Decided, predict: () => Listing): Listing {
+  let predicted = predictions.get(decided);
+  if (!predicted) {
+    predicted = predict();
+    predictions.set(decided, predicted);
+  }
+  return predicted;
+}
 
 /**
  * The step that makes the (empty) release directory, put off by prepareHost to run first in the
@@ -116,7 +127,9 @@ export async function deltaUpload(
   const written = inline ? sending.filter((e) => e.type === "f").map((e) => e.path) : [];
   const ahead: Ahead | undefined = sealAhead && {
     title: sealAhead.title,
-    cmds: sealAhead.cmds(predictedListing(source, decision.link, written, previous)),
+    cmds: sealAhead.cmds(
+      predictedOnce(decided, () => predictedListing(source, decision.link, written, previous)),
+    ),
   };
   const later: Run = (cmds, also) => runLost(ctx, cmds, also);
   const built = inline
