@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
-import { type DeltaDecision, decideDelta, type SourceEntry } from "../plan/delta.js";
+import { type DeltaDecision, decideDelta, inlineable, type SourceEntry } from "../plan/delta.js";
+import { predictedListing } from "../plan/delta-check.js";
 import { type ManifestEntry, manifestEntries } from "../plan/diff.js";
+import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase } from "../plan/steps.js";
 import { shProgram } from "../shell/cmd.js";
-import { recallManifest } from "./manifest-cache.js";
+import { newestManifest, recallManifest } from "./manifest-cache.js";
 import type { StepContext } from "./steps.js";
 
 /** What a delta upload links: the previous release's manifest, read, and the decision against the source. */
@@ -12,6 +14,11 @@ export interface Decided {
   readonly text: string;
   readonly previous: ReadonlyMap<string, ManifestEntry>;
   readonly decision: DeltaDecision;
+  /** The source's entries to send, and whether they are few and small enough to write inline. */
+  readonly sending: readonly SourceEntry[];
+  readonly inline: boolean;
+  /** The listing the upload's check will give if it passes (see predictedListing). */
+  predicted(): Listing;
 }
 
 /**
@@ -28,19 +35,54 @@ export async function decideOnce(
   source: readonly SourceEntry[],
 ): Promise<Decided | undefined> {
   const text = await baseManifest(ctx, base);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : decided(source, base.checksum, text);
+}
+
+function decided(source: readonly SourceEntry[], checksum: string, text: string): Decided {
   let byChecksum = decisions.get(source);
   if (!byChecksum) {
     byChecksum = new Map();
     decisions.set(source, byChecksum);
   }
-  let decided = byChecksum.get(base.checksum);
-  if (!decided) {
-    const previous = manifestEntries(text);
-    decided = { text, previous, decision: decideDelta(source, previous) };
-    byChecksum.set(base.checksum, decided);
+  let made = byChecksum.get(checksum);
+  if (!made) {
+    made = decide(source, text);
+    byChecksum.set(checksum, made);
   }
-  return decided;
+  return made;
+}
+
+function decide(source: readonly SourceEntry[], text: string): Decided {
+  const previous = manifestEntries(text);
+  const decision = decideDelta(source, previous);
+  const byPath = new Map(source.map((e) => [e.path, e]));
+  const sending = decision.send.map((p) => byPath.get(p)!);
+  const inline = inlineable(decision, sending);
+  let predicted: Listing | undefined;
+  return {
+    text,
+    previous,
+    decision,
+    sending,
+    inline,
+    predicted: () => {
+      const written = inline ? sending.filter((e) => e.type === "f").map((e) => e.path) : [];
+      predicted ??= predictedListing(source, decision.link, written, previous);
+      return predicted;
+    },
+  };
+}
+
+/**
+ * Made while the hosts connect: the decision (and the listing its check will give) against the
+ * manifest this machine recorded last, most likely their previous release's (decideOnce then finds
+ * it made; a host on another release is decided as before, when its manifest is known).
+ */
+export function decideAhead(source: readonly SourceEntry[]): Decided | undefined {
+  const newest = newestManifest();
+  const made = newest && decided(source, newest.checksum, newest.text);
+  made?.predicted();
+  return made;
 }
 
 /** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */

@@ -1,12 +1,12 @@
 import path from "node:path";
-import { inlineable, type SourceEntry } from "../plan/delta.js";
-import { checkDelta, checkedListing, predictedListing } from "../plan/delta-check.js";
+import type { SourceEntry } from "../plan/delta.js";
+import { checkDelta, checkedListing } from "../plan/delta-check.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { type RunResult, type TransferStats, TransportError } from "../transport/executor.js";
 import { type Ahead, buildInline, buildWithRsync, type Run } from "./delta-build.js";
-import { type Decided, decideOnce } from "./delta-decision.js";
+import { decideOnce } from "./delta-decision.js";
 import type { PreviousManifest } from "./manifest-write.js";
 import { indexSource, mtimeOf } from "./source-index.js";
 import { explainExit, StepError } from "./step-error.js";
@@ -43,17 +43,6 @@ find "$1" -type d -exec chmod u+rwx -- {} +
 rm -rf -- "$1"
 mkdir -- "$1"
 `;
-
-/** Hosts that share a decision (see decideOnce) share the listing its check will give. */
-const predictions = new WeakMap<Decided, Listing>();
-function predictedOnce(decided: Decided, predict: () => Listing): Listing {
-  let predicted = predictions.get(decided);
-  if (!predicted) {
-    predicted = predict();
-    predictions.set(decided, predicted);
-  }
-  return predicted;
-}
 
 /**
  * The step that makes the (empty) release directory, put off by prepareHost to run first in the
@@ -111,7 +100,7 @@ export async function deltaUpload(
   const source = await index(transfer.from, transfer.exclude, remember);
   const decided = source ? await decideOnce(ctx, base, source) : undefined;
   if (!source || !decided) return classic(transfer);
-  const { text, previous, decision } = decided;
+  const { text, previous, decision, sending, inline } = decided;
   if (decision.link.length === 0) return classic(transfer);
 
   const host = ctx.executor.host;
@@ -121,15 +110,9 @@ export async function deltaUpload(
       await runStep(ctx, "empty the new release", [shProgram(RESET, [transfer.to], { label: "empty it" })]);
     return classic({ ...transfer, linkDest: [] });
   };
-  const byPath = new Map(source.map((e) => [e.path, e]));
-  const sending = decision.send.map((p) => byPath.get(p)!);
-  const inline = inlineable(decision, sending);
-  const written = inline ? sending.filter((e) => e.type === "f").map((e) => e.path) : [];
   const ahead: Ahead | undefined = sealAhead && {
     title: sealAhead.title,
-    cmds: sealAhead.cmds(
-      predictedOnce(decided, () => predictedListing(source, decision.link, written, previous)),
-    ),
+    cmds: sealAhead.cmds(decided.predicted()),
   };
   const later: Run = (cmds, also) => runLost(ctx, cmds, also);
   const built = inline

@@ -1,5 +1,6 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
+import type { SourceEntry } from "../plan/delta.js";
 import type { SourceFacts } from "../plan/deploy.js";
 import { planInPlaceDeployRun } from "../plan/in-place.js";
 import { uploadExcludes } from "../plan/release-content.js";
@@ -8,6 +9,7 @@ import { drains, planDeployRun, type RunPlan } from "../plan/run.js";
 import type { ProbeReport } from "../probe/report.js";
 import { type BalancerLink, withBalancer } from "./balancer.js";
 import { buildLocally, type LocalBuild } from "./build-local.js";
+import { decideAhead } from "./delta-decision.js";
 import { sourceIndexOnce } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { gitSourceFacts, withCommitDetails } from "./git-source.js";
@@ -69,14 +71,21 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   for (const t of targets) t.executor.connect(); // SSH handshakes overlap reading the source
   const sourceIndex = sourceIndexOnce();
   // Deployed from here before: index the source while the hosts connect and lock (the delta upload
-  // needs it), after the lock's first command is on its way.
+  // needs it), after the lock's first command is on its way, and decide what to link from the
+  // manifest recorded last.
   if (
     stage.strategy !== "in-place" &&
     !stage.git &&
     stage.buildLocal.length === 0 &&
     HashCache.exists(stage.source)
   )
-    setImmediate(() => void sourceIndex(stage.source, uploadExcludes(stage), true));
+    setImmediate(() => {
+      const speculate = (source: SourceEntry[] | undefined) => source && decideAhead(source);
+      // Only a head start: whatever goes wrong here happens again where it is needed, and is told there.
+      sourceIndex(stage.source, uploadExcludes(stage), true)
+        .then(speculate, () => undefined)
+        .catch(() => undefined);
+    });
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;
   try {
