@@ -46,22 +46,29 @@ export type Built =
       readonly written: readonly string[];
       readonly files: number;
       readonly bytes: number;
+      /** The steps run ahead failed after the check: theirs, unless the check finds the build amiss. */
+      readonly aheadFailed?: StepError;
     }
   | { readonly failed: string };
 
 const firstLine = (stderr: string) => stderr.trim().split("\n")[0] ?? "";
 
-/** The check round trip's outcome: its listing, or why the build failed; a failure after the check is `ahead`'s. */
+/**
+ * The check round trip's outcome: its listing, or why the build failed. A failure after the check
+ * is `ahead`'s (`aheadFailed`), but only once the check has passed: those steps ran on a release
+ * not yet checked, and one the check finds amiss (the source changed during the deploy, a previous
+ * release in a state cutover did not make) may fail them, which the fallback mends as before.
+ */
 async function checkRun(
   host: string,
   run: Run,
   cmds: readonly Cmd[],
   ahead: Ahead | undefined,
-): Promise<{ check: DeltaCheck } | { failed: string }> {
+): Promise<{ check: DeltaCheck; aheadFailed?: StepError } | { failed: string }> {
   const r = await run(ahead ? [...cmds, aheadMarker, ...ahead.cmds] : cmds, ahead?.title);
   const check = parseDeltaCheck(r.stdout.toString("utf8"));
   if (ahead && check.ahead !== undefined && r.code !== 0)
-    throw new StepError(host, ahead.title, explainExit(r.code), r.stderr);
+    return { check, aheadFailed: new StepError(host, ahead.title, explainExit(r.code), r.stderr) };
   if (r.code !== 0) return { failed: firstLine(r.stderr) };
   // Ran, but its output lost the marker: what ran ahead is not known to have run (the seal's own
   // round trip would run it again), so the release is built anew.
@@ -128,6 +135,7 @@ export async function buildInline(
   if ("failed" in outcome) return outcome;
   return {
     check: outcome.check,
+    ...(outcome.aheadFailed ? { aheadFailed: outcome.aheadFailed } : {}),
     written: files,
     files: files.length,
     bytes: sending.reduce((n, e) => n + (e.type === "f" ? e.size : 0), 0),
@@ -158,6 +166,7 @@ export async function buildWithRsync(
   if ("failed" in outcome) return outcome;
   return {
     check: outcome.check,
+    ...(outcome.aheadFailed ? { aheadFailed: outcome.aheadFailed } : {}),
     written: [],
     files: sent?.filesTransferred ?? 0,
     bytes: sent?.bytesTransferred ?? 0,

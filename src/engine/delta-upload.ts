@@ -124,6 +124,8 @@ export async function deltaUpload(
     mtimeOf(path.join(transfer.from, p)),
   );
   if (problems.length > 0) return fallBack(`the new release is not what the source has (${problems[0]})`);
+  // The build is what the source has: a failure of the steps run after the check is theirs.
+  if (built.aheadFailed) throw built.aheadFailed;
   return {
     files: source.length,
     filesTransferred: built.files,

@@ -88,3 +88,29 @@ test("the session is lost in the check's round trip after rsync: the error names
   );
   assert.equal(current(), before);
 });
+
+test("the source changes between the index and rsync, failing the steps run after the check too: the check's fallback, as before", async () => {
+  fx.writeConfig({});
+  await cutover(["deploy"], fx.app);
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // raced ${i}\n`);
+  // A sent file becomes a dangling link right before rsync: the check sees a link, not the file;
+  // sha256sum, run after it for the seal, cannot read it.
+  const raced = path.join(fx.app, "src/F3.php");
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-rsync-race"),
+    "rsync",
+    'case "$*" in *--files-from=*) rm -f "$RACED" && ln -s /nonexistent/cutover "$RACED" ;; esac',
+  );
+  try {
+    const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}`, RACED: raced });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /src\/F3\.php: is a l, not a f\); uploading every file, linking none/);
+    assert.equal(readlinkSync(path.join(fx.deployPath, current(), "src/F3.php")), "/nonexistent/cutover");
+    assert.equal(lstatSync(path.join(fx.deployPath, current(), ".env")).isSymbolicLink(), true);
+    const verify = await cutover(["verify"], fx.app);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  } finally {
+    rmSync(raced, { force: true });
+    fx.file("src/F3.php", "<?php // 3\n");
+  }
+});
