@@ -71,10 +71,18 @@ export function manifestProbe(
 const HASH = `set -e
 cd -- "$1"
 shift
+for p; do
+  if [ -L "$p" ] || [ ! -f "$p" ]; then echo "$p is not a regular file" >&2; exit 3; fi
+done
 sha256sum -z -- "$@"
 `;
 
-/** Hashes the given release-relative paths ("./a/b"); used for files whose hash could not be reused. */
+/**
+ * Hashes the given release-relative paths ("./a/b"); used for files whose hash could not be reused.
+ * Only regular files, never through a link: after a delta upload it runs before the deploying
+ * machine has read the check (see engine/delta-build.ts), where a fifo or a link to /dev/zero would
+ * hold sha256sum until the step's timeout.
+ */
 export function hashProbe(releaseDir: string, paths: readonly string[]): Cmd {
   return shProgram(HASH, [releaseDir, ...paths]);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -113,4 +114,43 @@ test("the source changes between the index and rsync, failing the steps run afte
     rmSync(raced, { force: true });
     fx.file("src/F3.php", "<?php // 3\n");
   }
+});
+
+test("a fifo where a file was, sent by rsync or linked from a tampered previous release: nothing run after the check waits on it", async () => {
+  // Negative control for both: without the guard in HASH (plan/manifest.ts) and -D skip in the
+  // scan (integrations/php/current-scan.ts), sha256sum and grep wait on the fifo until the timeout.
+  fx.writeConfig({ command_timeout: 20 });
+  fx.file("src/boot.php", `<?php require '${fx.deployPath}/current/vendor/autoload.php';\n`);
+  const first = await cutover(["deploy"], fx.app);
+  assert.equal(first.code, 0, first.stderr);
+  const timed = async (env: Record<string, string> = {}) => {
+    const started = Date.now();
+    const r = await cutover(["deploy"], fx.app, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - started < 15_000, `waited: ${r.stderr}`);
+    assert.match(r.stderr, /uploading every file, linking none/);
+  };
+  // The source's file made a fifo right before rsync sends it.
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // fifo ${i}\n`);
+  const raced = path.join(fx.app, "src/F3.php");
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-rsync-fifo"),
+    "rsync",
+    'case "$*" in *--files-from=*) rm -f "$RACED" && mkfifo "$RACED" ;; esac',
+  );
+  try {
+    await timed({ PATH: `${bin}:${process.env.PATH}`, RACED: raced });
+  } finally {
+    rmSync(raced, { force: true });
+    fx.file("src/F3.php", "<?php // 3\n");
+  }
+  await cutover(["deploy"], fx.app);
+  // The live release's file that its scan found, made a fifo: linked into the next release, whose
+  // scan reads that file again.
+  const live = path.join(fx.deployPath, current(), "src/boot.php");
+  rmSync(live);
+  execFileSync("mkfifo", [live]);
+  fx.file("src/F1.php", "<?php // one more\n");
+  await timed();
+  rmSync(path.join(fx.app, "src/boot.php"));
 });
