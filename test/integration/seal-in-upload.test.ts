@@ -154,3 +154,21 @@ test("a fifo where a file was, sent by rsync or linked from a tampered previous 
   await timed();
   rmSync(path.join(fx.app, "src/boot.php"));
 });
+
+test("the scan run after an rsync delta's check reads the files rsync sent", async () => {
+  fx.writeConfig({});
+  await cutover(["deploy"], fx.app);
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // scanned ${i}\n`);
+  fx.file("src/F7.php", `<?php require '${fx.deployPath}/current/vendor/autoload.php';\n`);
+  const r = await runCounted(fx.app);
+  assert.equal(scriptsDuring(r.log, "local", "upload files").length, 3, "rsync delta");
+  assert.deepEqual(scriptsDuring(r.log, "local", "record manifest and checksum"), []);
+  const warned = r.log.flatMap((e) =>
+    e.kind === "event" && e.event.type === "warning" ? [e.event.message] : [],
+  );
+  assert.ok(
+    warned.some((w) => w.includes("current/ in 1 place")),
+    warned.join(" | "),
+  );
+  fx.file("src/F7.php", "<?php // 7\n");
+});

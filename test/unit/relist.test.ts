@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { filesToScan } from "../../src/integrations/php/current-scan.js";
 import type { SourceEntry } from "../../src/plan/delta.js";
 import { checkedListing, parseDeltaCheck, predictedListing } from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
@@ -165,4 +166,43 @@ test("parseDeltaCheck: what follows the ahead marker, which counts only where a 
   assert.equal(after.ahead, "@@entries\0x\0");
   assert.deepEqual([...(after.previousInode ?? [])], [["@@ahead", "7"]]);
   assert.equal(check(["@@ahead", ""]).ahead, "");
+});
+
+test("predictedListing after rsync (nothing written inline), with a fifo: the same files hashed and scanned as checkedListing's", () => {
+  const source: SourceEntry[] = [
+    { path: ".", type: "d", mode: "755", size: 0, own: true },
+    { path: "src", type: "d", mode: "755", size: 4096, own: true },
+    { path: "src/linked.php", type: "f", mode: "644", size: 3, hash: h("a"), own: true },
+    { path: "src/sent.php", type: "f", mode: "644", size: 3, hash: h("d"), own: true },
+    { path: "src/new.php", type: "f", mode: "644", size: 3, hash: h("e"), own: true },
+    { path: "pipe", type: "o", mode: "644", size: 0, own: true },
+  ];
+  const output = [
+    ...record("d", "755", "./src"),
+    ...record("f", "644", "./src/linked.php"),
+    ...record("f", "644", "./src/sent.php"),
+    ...record("f", "644", "./src/new.php"),
+    ...record("p", "644", "./pipe"),
+    "@@hashes",
+    "@@changed",
+    "@@previous",
+    "",
+  ].join("\0");
+  const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
+  const linked = ["src/linked.php"];
+  const predicted = predictedListing(source, linked, [], previous);
+  const checked = checkedListing(parseDeltaCheck(output), linked, previous);
+  const needle = "/srv/app/current/";
+  for (const scan of [{ needle, files: [] }, { needle, files: ["src/linked.php"] }, undefined]) {
+    const files = (l: Listing) => filesToScan(l, scan, needle)?.sort();
+    assert.deepEqual(files(predicted), files(checked));
+  }
+  assert.deepEqual(filesToScan(predicted, { needle, files: [] }, needle)?.sort(), [
+    "./src/new.php",
+    "./src/sent.php",
+  ]);
+  assert.deepEqual(unhashed(predicted).sort(), unhashed(checked).sort());
+  assert.deepEqual(unhashed(predicted).sort(), ["./src/new.php", "./src/sent.php"]);
+  assert.deepEqual([...predicted.hashes].sort(), [...checked.hashes].sort());
+  assert.deepEqual([...predicted.reused], [...checked.reused]);
 });
