@@ -38,7 +38,12 @@ export async function decideOnce(
   return text === undefined ? undefined : decided(source, base.checksum, text);
 }
 
-function decided(source: readonly SourceEntry[], checksum: string, text: string): Decided {
+function decided(
+  source: readonly SourceEntry[],
+  checksum: string,
+  text: string,
+  previous?: ReadonlyMap<string, ManifestEntry>,
+): Decided {
   let byChecksum = decisions.get(source);
   if (!byChecksum) {
     byChecksum = new Map();
@@ -46,14 +51,17 @@ function decided(source: readonly SourceEntry[], checksum: string, text: string)
   }
   let made = byChecksum.get(checksum);
   if (!made) {
-    made = decide(source, text);
+    made = decide(source, text, previous ?? manifestEntries(text));
     byChecksum.set(checksum, made);
   }
   return made;
 }
 
-function decide(source: readonly SourceEntry[], text: string): Decided {
-  const previous = manifestEntries(text);
+function decide(
+  source: readonly SourceEntry[],
+  text: string,
+  previous: ReadonlyMap<string, ManifestEntry>,
+): Decided {
   const decision = decideDelta(source, previous);
   const byPath = new Map(source.map((e) => [e.path, e]));
   const sending = decision.send.map((p) => byPath.get(p)!);
@@ -73,15 +81,23 @@ function decide(source: readonly SourceEntry[], text: string): Decided {
   };
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Made while the hosts connect: the decision (and the listing its check will give) against the
  * manifest this machine recorded last, most likely their previous release's (decideOnce then finds
- * it made; a host on another release is decided as before, when its manifest is known).
+ * it made; a host on another release is decided as before, when its manifest is known). Each part
+ * waits its turn, so a host's answer meanwhile is read without waiting for all of it.
  */
-export function decideAhead(source: readonly SourceEntry[]): Decided | undefined {
+export async function decideAhead(source: readonly SourceEntry[]): Promise<Decided | undefined> {
   const newest = newestManifest();
-  const made = newest && decided(source, newest.checksum, newest.text);
-  made?.predicted();
+  if (!newest) return undefined;
+  await nextTurn();
+  const previous = manifestEntries(newest.text);
+  await nextTurn();
+  const made = decided(source, newest.checksum, newest.text, previous);
+  await nextTurn();
+  made.predicted();
   return made;
 }
 

@@ -83,7 +83,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
       const speculate = (source: SourceEntry[] | undefined) => source && decideAhead(source);
       // Only a head start: whatever goes wrong here happens again where it is needed, and is told there.
       sourceIndex(stage.source, uploadExcludes(stage), true)
-        .then(speculate, () => undefined)
+        .then(speculate)
         .catch(() => undefined);
     });
   const owner = newOwner(who, options.command, started);

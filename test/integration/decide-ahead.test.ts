@@ -49,7 +49,7 @@ test("the decision made ahead is the one the host's deploy uses when it is on th
   const stage = loadStage({ cwd: fx.app });
   const source = await indexSource(stage.source, uploadExcludes(stage), false);
   assert.ok(source);
-  const ahead = decideAhead(source);
+  const ahead = await decideAhead(source);
   assert.ok(ahead, "a manifest was recorded");
   const ctx = { executor, emit: () => undefined };
   assert.equal(await decideOnce(ctx, base(fx.deployPath), source), ahead);
@@ -58,7 +58,7 @@ test("the decision made ahead is the one the host's deploy uses when it is on th
   await deployTo(other);
   const again = await indexSource(stage.source, uploadExcludes(stage), false);
   assert.ok(again);
-  const guessed = decideAhead(again);
+  const guessed = await decideAhead(again);
   const own = await decideOnce(ctx, base(fx.deployPath), again);
   assert.ok(guessed && own);
   assert.notEqual(own, guessed);
