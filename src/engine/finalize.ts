@@ -1,11 +1,13 @@
-import { CutoverError } from "../errors.js";
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
 import type { HostRun, Phase, RunPlan } from "../plan/run.js";
 import { redact } from "../report/redact.js";
-import type { Cmd } from "../shell/cmd.js";
+import { type Cmd, shProgram } from "../shell/cmd.js";
+import type { RunResult } from "../transport/executor.js";
 import type { Emit } from "./events.js";
+import { softHooks } from "./host-hooks.js";
 import type { LockedTarget, TrailingUnlock } from "./lock.js";
+import { explainExit } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 
 /** One host of a run being applied: its planned commands and its open target. */
@@ -60,56 +62,42 @@ function historyEntry(
   };
 }
 
-/** Runs hooks as one step; returns the error instead of throwing, so callers decide what it means. */
-export async function tryHooks(
-  u: Unit,
-  title: string,
-  cmds: readonly Cmd[],
-  emit: Emit,
-): Promise<Error | undefined> {
-  if (cmds.length === 0) return undefined;
-  try {
-    await timed(emit, u.t.host.name, title, () =>
-      runStep({ executor: u.t.executor, emit, stream: true }, title, cmds),
-    );
-    return undefined;
-  } catch (error) {
-    return error as Error;
-  }
-}
+const RECORDED = Buffer.from("@@recorded\0");
+const recorded = shProgram("printf '@@recorded\\000'", [], { label: "the records are written" });
 
-/** Hooks whose failure must not change the outcome: a failure becomes a warning. */
-export async function softHooks(u: Unit, title: string, cmds: readonly Cmd[], emit: Emit): Promise<string[]> {
-  const error = await tryHooks(u, title, cmds, emit);
-  if (!error) return [];
-  emit({ type: "warning", host: u.t.host.name, message: error.message });
-  return [error.message];
-}
-
+/**
+ * Writes a host's records; `prune`: old releases to remove in the same round trip, after them
+ * (their failure is the cleanup's: see prune). A failure of the records is a warning.
+ */
 async function record(
   u: Unit,
   title: string,
   cmds: readonly Cmd[],
   emit: Emit,
   unlock?: TrailingUnlock,
+  prune?: readonly string[],
 ): Promise<void> {
+  const host = u.t.host.name;
+  const removal = prune ? [recorded, removeReleases(u.t.layout, prune)] : [];
+  const warn = (said: string) => emit({ type: "warning", host, message: `could not ${title}: ${said}` });
+  let r: RunResult;
   try {
-    const { stdout } = await runStep(
-      { executor: u.t.executor, emit },
-      title,
-      unlock ? [...cmds, unlock.cmd] : cmds,
-    );
-    unlock?.ran(stdout);
+    r = await u.t.executor.run([...cmds, ...removal, ...(unlock ? [unlock.cmd] : [])]);
   } catch (error) {
-    // The host's own words (a refusal, a full disk) say why; the step's title adds nothing here.
-    const said = error instanceof CutoverError ? error.details.detail?.at(-1) : undefined;
-    emit({
-      type: "warning",
-      host: u.t.host.name,
-      message: `could not ${title}: ${said ?? (error as Error).message}`,
-    });
+    // A lost connection: the removal, if any, is tried again in its own round trip.
+    warn((error as Error).message);
+    return;
   }
+  const lastLine = r.stderr.trim().split("\n").at(-1) || explainExit(r.code);
+  if (r.code === 0) unlock?.ran(r.stdout);
+  if (prune && r.stdout.subarray(0, RECORDED.length).equals(RECORDED))
+    prunedWithRecords.set(u, r.code === 0 ? [] : [`${host}: cleanup failed: ${lastLine}`]);
+  // The host's own words (a refusal, a full disk) say why; the step's title adds nothing here.
+  else if (r.code !== 0) warn(lastLine);
 }
+
+/** Hosts whose old releases were removed in their records' round trip, with the cleanup's warnings. */
+const prunedWithRecords = new WeakMap<Unit, string[]>();
 
 /**
  * The run ends before anything switched on this host. A deploy's release will not serve: on_failure
@@ -161,7 +149,7 @@ export async function recordLive(
   ctx: RecordContext,
   u: Unit,
   meta: ReleaseMeta,
-  { failure, unlock }: { readonly failure?: string; readonly unlock?: TrailingUnlock } = {},
+  { failure, unlock, prune }: RecordsTail & { readonly failure?: string } = {},
 ): Promise<ReleaseMeta> {
   const l = u.t.layout;
   const live: ReleaseMeta = {
@@ -186,6 +174,7 @@ export async function recordLive(
     ],
     ctx.emit,
     unlock,
+    prune,
   );
   return live;
 }
@@ -225,6 +214,36 @@ export async function recordSwitchedBack(
   await record(u, "record the switch back", cmds, ctx.emit);
 }
 
+/** What ends a host's records' round trip: the removal of old releases, then the lock's release. */
+export interface RecordsTail {
+  readonly unlock?: TrailingUnlock;
+  readonly prune?: readonly string[];
+}
+
+/**
+ * The end of u's records' round trip (`phase`): the removal of its old releases when nothing but
+ * that removal would follow (no after hook on any host; not when the run was interrupted, which
+ * skips the cleanup), and then its lock; else the lock when nothing at all would follow.
+ */
+export function recordsTail(
+  plan: RunPlan,
+  units: readonly Unit[],
+  u: Unit,
+  phase: Phase,
+  unlock: ((t: LockedTarget) => TrailingUnlock) | undefined,
+  interrupted: boolean,
+): RecordsTail {
+  const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
+  const onlyRemoval =
+    !interrupted &&
+    u.run.prune.length > 0 &&
+    later.every(
+      (p) => p.kind === "prune" || (p.kind === "after" && units.every((v) => v.run.after.length === 0)),
+    );
+  if (!onlyRemoval) return { unlock: trailingUnlockAt(plan, units, u, phase, unlock) };
+  return { prune: u.run.prune, unlock: unlock?.(u.t) };
+}
+
 /**
  * u's lock, to give back in its round trip of `phase` (records or removal) when nothing later in
  * the run may need the host: no after hook on any host (a failing one may switch every host back),
@@ -249,6 +268,8 @@ export function trailingUnlockAt(
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
 export async function prune(u: Unit, emit: Emit, unlock?: TrailingUnlock): Promise<string[]> {
   const ids = u.run.prune;
+  const done = prunedWithRecords.get(u);
+  if (done) return done;
   if (ids.length === 0) return [];
   const cmds = [removeReleases(u.t.layout, ids), ...(unlock ? [unlock.cmd] : [])];
   try {

@@ -1,7 +1,8 @@
 /** Pieces of the engine's run (run.ts): the switch phase with its batches, and work on every host at once. */
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
-import { tryHooks, type Unit } from "./finalize.js";
+import type { Unit } from "./finalize.js";
+import { tryHooks } from "./host-hooks.js";
 import { type SwitchOutcome, switchAll } from "./switch.js";
 
 /**

@@ -12,12 +12,12 @@ import {
   recordLive,
   recordNotSwitched,
   recordSwitchedBack,
-  softHooks,
+  recordsTail,
   trailingUnlockAt,
-  tryHooks,
   type Unit,
 } from "./finalize.js";
 import { checkHealth } from "./health.js";
+import { softHooks, tryHooks } from "./host-hooks.js";
 import type { LockedTarget, TrailingUnlock } from "./lock.js";
 import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
@@ -247,7 +247,8 @@ export async function applyRun(
       }
       case "record": {
         emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
-        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), { unlock: unlockAt(u, phase) })));
+        const tail = (u: Unit) => recordsTail(plan, units, u, phase, options.unlock, aborted());
+        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), tail(u))));
         recorded = true;
         break;
       }

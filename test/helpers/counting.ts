@@ -63,11 +63,11 @@ export function scriptsDuring(log: readonly Entry[], host: string, step: string)
   return log.slice(start, end).flatMap((e) => (e.kind === "call" && e.host === host ? [e.bytes] : []));
 }
 
-/** A deploy (or rollback) of the app in `cwd` through counting executors; it must succeed. */
+/** A deploy (or rollback) of the app in `cwd` through counting executors; it must succeed (`warnings`: the result's). */
 export async function runCounted(
   cwd: string,
   action: "deploy" | "rollback" = "deploy",
-): Promise<{ log: Entry[]; release: string }> {
+): Promise<{ log: Entry[]; release: string; warnings: readonly string[] }> {
   const log: Entry[] = [];
   const options = {
     stage: loadStage({ cwd }),
@@ -76,6 +76,6 @@ export async function runCounted(
     executors: counting(log),
   };
   const result = action === "deploy" ? await deploy(options) : await rollback(options);
-  assert.equal(result.ok, true);
-  return { log, release: result.release };
+  assert.equal(result.ok, true, (result as { error?: Error }).error?.message);
+  return { log, release: result.release, warnings: result.warnings ?? [] };
 }

@@ -9,10 +9,11 @@ import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
 /**
- * A host's lock goes back in its last round trip of the run (engine/run.ts): with its records, or
- * with the removal of old releases after them; never while something after may still need the
- * host (an after_switch hook may switch every host back); and when that round trip fails, the run
- * still gives the lock back on its own. Counted on a real local target through a wrapping executor.
+ * A host's lock goes back in its last round trip of the run (engine/run.ts): with its records, and
+ * the removal of old releases after them in that same round trip; never while something after may
+ * still need the host (an after_switch hook may switch every host back); and when that round trip
+ * fails, the run still gives the lock back on its own. Counted on a real local target through a
+ * wrapping executor.
  */
 ownCaches();
 const fx = fixture();
@@ -22,13 +23,13 @@ const history = path.join(fx.deployPath, ".cutover", "history.jsonl");
 
 /** Deploys (or rolls back); returns the round trips after the switch and the run's warnings. */
 async function run(action: "deploy" | "rollback" = "deploy"): Promise<{ after: number; warnings: string[] }> {
-  const { log } = await runCounted(fx.app, action);
+  const { log, warnings: ended } = await runCounted(fx.app, action);
   const switched = stepEnded(log, "local", "switch current");
   assert.ok(switched > 0);
   const warnings = log.flatMap((e) =>
     e.kind === "event" && e.event.type === "warning" ? [e.event.message] : [],
   );
-  return { after: callsIn(log, "local", switched), warnings };
+  return { after: callsIn(log, "local", switched), warnings: [...warnings, ...ended] };
 }
 
 test("nothing to remove: the records and the lock's release are one round trip", async () => {
@@ -47,7 +48,7 @@ test("a rollback gives the lock back with its records too", async () => {
   assert.equal(existsSync(lock), false);
 });
 
-test("old releases to remove: they are removed under the lock, which goes back in that round trip", async () => {
+test("old releases to remove: removed under the lock in the records' round trip, where the lock goes back", async () => {
   fx.writeConfig({ keep_releases: 1 });
   fx.file("index.php", "<?php echo 'three';\n");
   // An rm first in PATH notes whether the lock is held when a release is removed.
@@ -61,7 +62,8 @@ test("old releases to remove: they are removed under the lock, which goes back i
   process.env.PATH = `${bin}:${PATH}`;
   try {
     const r = await run();
-    assert.equal(r.after, 2);
+    assert.equal(r.after, 1);
+    assert.deepEqual(r.warnings, []);
   } finally {
     process.env.PATH = PATH;
   }
@@ -105,6 +107,56 @@ test("the records fail (history not writable): a warning, and the lock still goe
   } finally {
     rmSync(history, { recursive: true });
   }
+});
+
+test("the removal fails after the records: a cleanup warning, the records kept, the lock given back", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'six';\n");
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-rm-fails"),
+    "rm",
+    // Only the removal of a whole release directory (not a path inside one, not its metadata).
+    `if [ "$1 $2" = "-rf --" ]; then case "$3" in */.cutover/*|*/releases/*/*) ;; */releases/*)
+  echo "rm: cannot remove '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
+  );
+  const before = readdirSync(path.join(fx.deployPath, "releases"));
+  const PATH = process.env.PATH;
+  process.env.PATH = `${bin}:${PATH}`;
+  let r: Awaited<ReturnType<typeof run>>;
+  try {
+    r = await run();
+  } finally {
+    process.env.PATH = PATH;
+  }
+  assert.equal(r.after, 2, "records and removal, then the lock on its own");
+  assert.ok(!r.warnings.some((w) => w.startsWith("could not record")), r.warnings.join("\n"));
+  assert.ok(
+    r.warnings.some((w) => /^local: cleanup failed: rm: cannot remove .*Operation not permitted/.test(w)),
+    r.warnings.join("\n"),
+  );
+  const last = JSON.parse(readFileSync(history, "utf8").trim().split("\n").at(-1)!);
+  assert.equal(last.outcome, "ok");
+  assert.equal(existsSync(lock), false);
+  for (const id of before) assert.ok(existsSync(path.join(fx.deployPath, "releases", id)), `${id} kept`);
+});
+
+test("the records fail with old releases to remove: a warning, and the removal in a round trip of its own", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  rmSync(history, { force: true });
+  mkdirSync(history);
+  try {
+    fx.file("index.php", "<?php echo 'seven';\n");
+    const r = await run();
+    assert.ok(
+      r.warnings.some((w) => w.startsWith("could not record the deploy")),
+      r.warnings.join("\n"),
+    );
+    assert.equal(r.after, 2);
+    assert.equal(existsSync(lock), false);
+  } finally {
+    rmSync(history, { recursive: true });
+  }
+  assert.equal(readdirSync(path.join(fx.deployPath, "releases")).length, 2, "old releases removed");
 });
 
 test("two hosts, an after_switch hook on one only (rollback_on): the other's lock is held while it runs", async () => {
