@@ -6,24 +6,51 @@ import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
 const KEEP = 40;
 const hexOf = (checksum: string) => /^sha256:([0-9a-f]{64})$/.exec(checksum)?.[1];
 
-/** Manifests this process recalled, by checksum (their content is what the checksum names). */
-const recalled = new Map<string, string>();
+/**
+ * Manifests this process recalled, by file, with that file's identity when it was read and hashed:
+ * a run asks for the same few again (a speculative decision, then each host's). A hit is used only
+ * while the file is still that regular file of ours, unchanged (another cache directory, a planted
+ * link or a rewritten file is read again); a file changed in the last second is not kept (a rewrite
+ * within the filesystem's timestamp granularity would keep its identity), as with the hash cache.
+ */
+const recalled = new Map<string, { readonly id: string; readonly text: string }>();
+const RACY_NS = 1_000_000_000n;
+
+/** The identity of a regular file of this user's (never through a link), or undefined. */
+function identity(file: string): { id: string; settled: boolean } | undefined {
+  try {
+    const s = lstatSync(file, { bigint: true });
+    if (!s.isFile() || s.uid !== BigInt(process.getuid?.() ?? -1)) return undefined;
+    // Any write sets ctime to now (mtime can be set to anything).
+    const settled = BigInt(Date.now()) * 1_000_000n - s.ctimeNs > RACY_NS;
+    return { id: `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, settled };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Release manifests this machine recorded, by checksum: the next deploy needs the previous release's
  * manifest and should not fetch it again. A file is used only if its content has that checksum.
  */
 export function recallManifest(checksum: string): string | undefined {
-  const known = recalled.get(checksum);
-  if (known !== undefined) return known;
   const hex = hexOf(checksum);
   const dir = hex ? privateCacheDir("manifests") : undefined;
-  const data = dir ? readPrivate(path.join(dir, hex!)) : undefined;
+  if (!dir) return undefined;
+  const file = path.join(dir, hex!);
+  const before = identity(file);
+  if (!before) return undefined;
+  const known = recalled.get(file);
+  if (known && known.id === before.id) return known.text;
+  const data = readPrivate(file);
   if (!data || createHash("sha256").update(data).digest("hex") !== hex) return undefined;
   const text = data.toString("utf8");
-  // A run asks for the same few manifests again (a speculative decision, then each host's).
-  recalled.set(checksum, text);
-  if (recalled.size > 4) recalled.delete(recalled.keys().next().value!);
+  // Kept only if the file read is the one whose identity was taken, settled.
+  if (before.settled && identity(file)?.id === before.id) {
+    recalled.delete(file);
+    recalled.set(file, { id: before.id, text });
+    if (recalled.size > 4) recalled.delete(recalled.keys().next().value!);
+  }
   return text;
 }
 

@@ -101,3 +101,28 @@ test("a write that cannot replace its file removes its own temporary file and no
   assert.deepEqual(readdirSync(dir).sort(), ["other", "target"]);
   assert.equal(readFileSync(path.join(target, "inside"), "utf8"), "kept");
 });
+
+test("a manifest recalled again is the file as it is now: under another cache, a planted link or rewritten, it is not used", (t) => {
+  const other = `"b.php" f 644 ${"1".repeat(64)}\n`;
+  const sum = `sha256:${createHash("sha256").update(other).digest("hex")}`;
+  const home = process.env.XDG_CACHE_HOME!;
+  rememberManifest(other, sum);
+  const file = path.join(privateCacheDir("manifests")!, sum.slice(7));
+  // Written more than a second ago: a recall keeps it for the next.
+  t.mock.timers.enable({ apis: ["Date"], now: Date.now() + 5000 });
+  assert.equal(recallManifest(sum), other);
+  assert.equal(recallManifest(sum), other);
+  process.env.XDG_CACHE_HOME = path.join(root, "another home");
+  assert.equal(recallManifest(sum), undefined, "another cache does not have it");
+  process.env.XDG_CACHE_HOME = home;
+  const elsewhere = path.join(root, "elsewhere too");
+  writeFileSync(elsewhere, other);
+  rmSync(file);
+  symlinkSync(elsewhere, file);
+  assert.equal(recallManifest(sum), undefined, "a planted link is not read");
+  rmSync(file);
+  rememberManifest(other, sum);
+  assert.equal(recallManifest(sum), other);
+  writeFileSync(file, `${other}"c.php" d 755\n`);
+  assert.equal(recallManifest(sum), undefined, "content that is not the checksum's is not used");
+});
