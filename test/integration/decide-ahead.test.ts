@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
-import { readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { decideAhead, decideOnce } from "../../src/engine/delta-decision.js";
+import { HashCache } from "../../src/engine/hash-cache.js";
 import { indexSource } from "../../src/engine/source-index.js";
-import { loadStage } from "../../src/index.js";
+import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import { deploy, loadStage } from "../../src/index.js";
 import { uploadExcludes } from "../../src/plan/release-content.js";
+import type { Cmd } from "../../src/shell/cmd.js";
+import type { Executor, RunOptions, RunResult } from "../../src/transport/executor.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
@@ -67,11 +71,63 @@ test("the decision made ahead is the one the host's deploy uses when it is on th
 });
 
 test("a deploy after one to another target links against its own previous release", async () => {
-  fx.file("src/F2.php", "<?php // changed too\n");
-  await deployTo(other);
-  fx.file("src/F3.php", "<?php // and this\n");
-  const r = await deployTo(fx.deployPath);
-  assert.equal(r.filesTransferred, 3, "F1, F2 and F3 changed since this target's release");
+  const a = path.join(fx.dir, "target a");
+  const b = path.join(fx.dir, "target b");
+  await deployTo(a);
+  await deployTo(a); // a delta: the source's hashes are kept, so the deploys after index it early
+  // Same sizes: files linked by a decision made against another release's manifest would pass the
+  // host's check (same inode, size and mode) and the release would hold the old content.
+  fx.file("src/F5.php", "<?php // x\n");
+  fx.file("src/F6.php", "<?php // y\n");
+  await deployTo(b);
+  fx.file("src/F7.php", "<?php // z\n");
+  // In process, the host's first answer held back: the decision made ahead is made before its own.
+  fx.writeConfig({}, [{ name: "local", path: a }]);
+  const slow: ExecutorFactory = (host, s, controlPath) => {
+    const real = systemExecutors(host, s, controlPath);
+    let first = true;
+    const held: Executor = {
+      host: real.host,
+      transfer: (t, o) => real.transfer(t, o),
+      connect: () => real.connect(),
+      interrupt: () => real.interrupt(),
+      close: () => real.close(),
+      run: async (cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> => {
+        if (first) await new Promise((resolve) => setTimeout(resolve, 500));
+        first = false;
+        return real.run(cmds, options);
+      },
+    };
+    return held;
+  };
+  const stage = loadStage({ cwd: fx.app });
+  assert.ok(HashCache.exists(stage.source), "the source is indexed while the host connects");
+  const r = await deploy({
+    stage,
+    emit: () => undefined,
+    command: "test",
+    executors: slow,
+  });
+  assert.equal(r.exitCode, 0, r.error?.message);
+  assert.equal(r.filesTransferred, 3, "F5, F6 and F7 changed since this target's release");
+  for (const f of ["F5", "F6", "F7"]) {
+    const deployed = readFileSync(path.join(a, "current/src", `${f}.php`), "utf8");
+    assert.equal(deployed, readFileSync(path.join(fx.app, "src", `${f}.php`), "utf8"), f);
+  }
   const verify = await cutover(["verify"], fx.app);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+});
+
+test("without a manifest cache nothing is decided ahead and no cache directory is made", async () => {
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = path.join(fx.dir, "empty cache");
+  try {
+    const stage = loadStage({ cwd: fx.app });
+    const source = await indexSource(stage.source, uploadExcludes(stage), false);
+    assert.ok(source);
+    assert.equal(await decideAhead(source), undefined);
+    assert.equal(existsSync(process.env.XDG_CACHE_HOME), false);
+  } finally {
+    process.env.XDG_CACHE_HOME = saved;
+  }
 });
