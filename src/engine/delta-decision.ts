@@ -93,12 +93,15 @@ export async function decideAhead(source: readonly SourceEntry[]): Promise<Decid
   const newest = newestManifest();
   if (!newest) return undefined;
   await nextTurn();
+  // A host on that release answered meanwhile: its decision is this one, made (no second parse).
+  const made = decisions.get(source)?.get(newest.checksum);
+  if (made) return made;
   const previous = manifestEntries(newest.text);
   await nextTurn();
-  const made = decided(source, newest.checksum, newest.text, previous);
+  const ahead = decided(source, newest.checksum, newest.text, previous);
   await nextTurn();
-  made.predicted();
-  return made;
+  ahead.predicted();
+  return ahead;
 }
 
 /** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
