@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { deploy, loadStage } from "../../src/index.js";
@@ -191,4 +191,55 @@ test("two hosts, an after_switch hook on one only (rollback_on): the other's loc
   // web2's failing hook switches web1 back too: web1 must still have been locked.
   assert.equal(readFileSync(seen, "utf8"), "held\n");
   for (const p of paths) assert.equal(existsSync(path.join(p, ".cutover", "lock")), false);
+});
+
+test("two hosts, old releases to remove, a failing after_switch hook on one only (rollback_on): web1 keeps its lock and its releases until it ran", async () => {
+  const paths = ["a", "b"].map((n) => path.join(fx.dir, `trio ${n}`));
+  const seen = path.join(fx.dir, "trio web1 seen by the web2 hook");
+  const web1Lock = path.join(paths[0]!, ".cutover", "lock");
+  const hosts = [
+    { name: "web1", path: paths[0], roles: ["web"] },
+    { name: "web2", path: paths[1], roles: ["web", "jobs"] },
+  ];
+  fx.writeConfig({ keep_releases: 1 }, hosts);
+  const go = () =>
+    deploy({ stage: loadStage({ cwd: fx.app }), emit: () => undefined, command: "cutover deploy (test)" });
+  for (const v of ["t1", "t2", "t3"]) {
+    fx.file("index.php", `<?php echo '${v}';\n`);
+    assert.equal((await go()).ok, true);
+  }
+  const releases = paths.map((p) => readdirSync(path.join(p, "releases")).sort());
+  const live = paths.map((p) => realpathSync(path.join(p, "current")));
+  const web1Releases = path.join(paths[0]!, "releases");
+  fx.writeConfig(
+    {
+      keep_releases: 1,
+      rollback_on: ["after_switch"],
+      hooks: {
+        after_switch: [
+          {
+            run: `sleep 1; { [ -d '${web1Lock}' ] && echo held || echo free; ls '${web1Releases}' | wc -l; } > '${seen}'; exit 9`,
+            roles: ["jobs"],
+          },
+        ],
+      },
+    },
+    hosts,
+  );
+  fx.file("index.php", "<?php echo 't4';\n");
+  assert.equal((await go()).ok, false);
+  // While web2's hook ran, web1 was locked and had removed nothing: its two releases and the new one.
+  assert.deepEqual(readFileSync(seen, "utf8").split(/\s+/).filter(Boolean), ["held", "3"]);
+  paths.forEach((p, i) => {
+    // Switched back to the release that was live: still there, nothing of it removed.
+    assert.equal(realpathSync(path.join(p, "current")), live[i]);
+    assert.ok(existsSync(path.join(live[i]!, "index.php")), `${p}: the release switched back to exists`);
+    assert.deepEqual(
+      readdirSync(path.join(p, "releases"))
+        .filter((id) => releases[i]!.includes(id))
+        .sort(),
+      releases[i],
+    );
+    assert.equal(existsSync(path.join(p, ".cutover", "lock")), false);
+  });
 });
