@@ -90,7 +90,9 @@ async function record(
   }
   const lastLine = r.stderr.trim().split("\n").at(-1) || explainExit(r.code);
   if (r.code === 0) unlock?.ran(r.stdout);
-  if (prune && r.stdout.subarray(0, RECORDED.length).equals(RECORDED))
+  // Exit 0: every command ran, the removal too. The marker is looked for anywhere: something may
+  // print before it (a hook's background job, a login's banner), and the records print nothing.
+  if (prune && (r.code === 0 || r.stdout.includes(RECORDED)))
     prunedWithRecords.set(u, r.code === 0 ? [] : [`${host}: cleanup failed: ${lastLine}`]);
   // The host's own words (a refusal, a full disk) say why; the step's title adds nothing here.
   else if (r.code !== 0) warn(lastLine);
@@ -98,6 +100,11 @@ async function record(
 
 /** Hosts whose old releases were removed in their records' round trip, with the cleanup's warnings. */
 const prunedWithRecords = new WeakMap<Unit, string[]>();
+
+/** The cleanup's warnings when u's old releases were removed in its records' round trip, else undefined. */
+export function removedWithRecords(u: Unit): readonly string[] | undefined {
+  return prunedWithRecords.get(u);
+}
 
 /**
  * The run ends before anything switched on this host. A deploy's release will not serve: on_failure
@@ -268,8 +275,8 @@ export function trailingUnlockAt(
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
 export async function prune(u: Unit, emit: Emit, unlock?: TrailingUnlock): Promise<string[]> {
   const ids = u.run.prune;
-  const done = prunedWithRecords.get(u);
-  if (done) return done;
+  // Removed with the records: its warnings were counted then (run.ts).
+  if (prunedWithRecords.has(u)) return [];
   if (ids.length === 0) return [];
   const cmds = [removeReleases(u.t.layout, ids), ...(unlock ? [unlock.cmd] : [])];
   try {

@@ -13,6 +13,7 @@ import {
   recordNotSwitched,
   recordSwitchedBack,
   recordsTail,
+  removedWithRecords,
   trailingUnlockAt,
   type Unit,
 } from "./finalize.js";
@@ -249,12 +250,21 @@ export async function applyRun(
         emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
         const tail = (u: Unit) => recordsTail(plan, units, u, phase, options.unlock, aborted());
         await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), tail(u))));
+        // A removal done with the records counts now: a signal from here on skips the prune phase.
+        for (const u of units) warnings.push(...(removedWithRecords(u) ?? []));
         recorded = true;
         break;
       }
       case "after": {
         if (aborted()) {
-          warnings.push(`interrupted after the switch: ${phase.hook} hooks and cleanup were skipped`);
+          // The removal may have gone with the records already (a signal during them does not stop it).
+          const cleanup = units.some((u) => u.run.prune.length > 0 && removedWithRecords(u) === undefined);
+          const removed = units.some((u) => removedWithRecords(u) !== undefined);
+          warnings.push(
+            removed && !cleanup
+              ? `interrupted after the switch: ${phase.hook} hooks were skipped (the removal of old releases had already run with the records)`
+              : `interrupted after the switch: ${phase.hook} hooks and cleanup were skipped`,
+          );
           break;
         }
         let errors: (Error | undefined)[] = [];

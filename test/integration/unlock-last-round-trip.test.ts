@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
+import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
+import { renderScript } from "../../src/shell/cmd.js";
+import type { RunResult } from "../../src/transport/executor.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { callsIn, runCounted, stepEnded } from "../helpers/counting.js";
 import { fixture } from "../helpers/fixture.js";
@@ -242,4 +245,124 @@ test("two hosts, old releases to remove, a failing after_switch hook on one only
     );
     assert.equal(existsSync(path.join(p, ".cutover", "lock")), false);
   });
+});
+
+/**
+ * Real executors; `records` sees the records' round trip (its script names the history) before it
+ * runs and may change what it answered.
+ */
+function aroundRecords(records: (answer: RunResult) => RunResult, before = () => {}): ExecutorFactory {
+  return (host, stage, controlPath) => {
+    const real = systemExecutors(host, stage, controlPath);
+    return {
+      host: real.host,
+      run: async (cmds, o) => {
+        const isRecords = renderScript(cmds).includes("history.jsonl");
+        if (isRecords) before();
+        const r = await real.run(cmds, o);
+        return isRecords ? records(r) : r;
+      },
+      transfer: (t, o) => real.transfer(t, o),
+      connect: () => real.connect(),
+      interrupt: () => real.interrupt(),
+      close: () => real.close(),
+    };
+  };
+}
+
+/** Deploys through `executors`; the run's round trips (scripts) and whether the lock was there before each. */
+async function deployThrough(executors: ExecutorFactory, signal?: AbortSignal) {
+  const scripts: { text: string; locked: boolean }[] = [];
+  const result = await deploy({
+    stage: loadStage({ cwd: fx.app }),
+    emit: () => undefined,
+    command: "cutover deploy (test)",
+    signal,
+    executors: (host, stage, controlPath) => {
+      const inner = executors(host, stage, controlPath);
+      return {
+        ...inner,
+        host: inner.host,
+        run: (cmds, o) => {
+          scripts.push({ text: renderScript(cmds), locked: existsSync(lock) });
+          return inner.run(cmds, o);
+        },
+        transfer: (t, o) => inner.transfer(t, o),
+        connect: () => inner.connect(),
+        interrupt: () => inner.interrupt(),
+        close: () => inner.close(),
+      };
+    },
+  });
+  return { result, scripts };
+}
+
+test("something printed before the records' marker (a hook's background job): the removal is not done again without the lock", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'stray';\n");
+  const { result, scripts } = await deployThrough(
+    aroundRecords((r) => ({ ...r, stdout: Buffer.concat([Buffer.from("workers restarted\n"), r.stdout]) })),
+  );
+  assert.equal(result.ok, true);
+  assert.deepEqual(result.warnings, []);
+  const removals = scripts.filter((s) => s.text.includes("refusing to remove"));
+  assert.equal(removals.length, 1, "removed once, in the records' round trip");
+  assert.ok(removals[0]!.locked);
+  assert.equal(existsSync(lock), false);
+  assert.equal(readdirSync(path.join(fx.deployPath, "releases")).length, 2);
+});
+
+test("a signal while the records and the removal run: the removal is done, and the run says so", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'signal';\n");
+  const ac = new AbortController();
+  const { result } = await deployThrough(
+    aroundRecords(
+      (r) => r,
+      () => ac.abort(),
+    ),
+    ac.signal,
+  );
+  assert.equal(result.ok, true);
+  assert.equal(result.exitCode, 4, "an interrupted run is degraded, as before");
+  assert.equal(readdirSync(path.join(fx.deployPath, "releases")).length, 2, "old releases removed");
+  assert.deepEqual(result.warnings, [
+    "interrupted after the switch: after_switch hooks were skipped (the removal of old releases had already run with the records)",
+  ]);
+  assert.equal(existsSync(lock), false);
+});
+
+test("the removal fails with the records, then a signal: the cleanup's warning is kept", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'signal two';\n");
+  const ac = new AbortController();
+  const bin = wrapCommand(
+    path.join(fx.dir, "bin-rm-fails-2"),
+    "rm",
+    `if [ "$1 $2" = "-rf --" ]; then case "$3" in */.cutover/*|*/releases/*/*) ;; */releases/*)
+  echo "rm: cannot remove '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
+  );
+  const PATH = process.env.PATH;
+  process.env.PATH = `${bin}:${PATH}`;
+  let result: Awaited<ReturnType<typeof deployThrough>>["result"];
+  try {
+    ({ result } = await deployThrough(
+      aroundRecords((r) => {
+        ac.abort();
+        return r;
+      }),
+      ac.signal,
+    ));
+  } finally {
+    process.env.PATH = PATH;
+  }
+  assert.equal(result.exitCode, 4);
+  assert.ok(
+    result.warnings?.some((w) =>
+      /^local: cleanup failed: rm: cannot remove .*Operation not permitted/.test(w),
+    ),
+    result.warnings?.join("\n"),
+  );
+  assert.ok(result.warnings?.some((w) => w.startsWith("interrupted after the switch")));
+  assert.equal(existsSync(lock), false);
 });
