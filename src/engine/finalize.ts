@@ -1,12 +1,13 @@
 import { appendHistory, type HistoryEntry, removeReleases, writeMeta } from "../plan/records.js";
 import { type ReleaseMeta, revisionText } from "../plan/release-meta.js";
-import type { HostRun, Phase, RunPlan } from "../plan/run.js";
+import type { HostRun, RunPlan } from "../plan/run.js";
 import { redact } from "../report/redact.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { RunResult } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import { softHooks } from "./host-hooks.js";
 import type { LockedTarget, TrailingUnlock } from "./lock.js";
+import type { RecordsTail } from "./run-tail.js";
 import { explainExit } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 
@@ -219,57 +220,6 @@ export async function recordSwitchedBack(
   const entry = outcome === "failed" && ctx.plan.action === "deploy" ? "rolled-back" : outcome;
   cmds.push(appendHistory(l, historyEntry(ctx, u, meta, entry, reason)));
   await record(u, "record the switch back", cmds, ctx.emit);
-}
-
-/** What ends a host's records' round trip: the removal of old releases, then the lock's release. */
-export interface RecordsTail {
-  readonly unlock?: TrailingUnlock;
-  readonly prune?: readonly string[];
-}
-
-/**
- * The end of u's records' round trip (`phase`): the removal of its old releases when nothing but
- * that removal would follow (no after hook on any host; not when the run was interrupted, which
- * skips the cleanup), and then its lock; else the lock when nothing at all would follow.
- */
-export function recordsTail(
-  plan: RunPlan,
-  units: readonly Unit[],
-  u: Unit,
-  phase: Phase,
-  unlock: ((t: LockedTarget) => TrailingUnlock) | undefined,
-  interrupted: boolean,
-): RecordsTail {
-  const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
-  const onlyRemoval =
-    !interrupted &&
-    u.run.prune.length > 0 &&
-    later.every(
-      (p) => p.kind === "prune" || (p.kind === "after" && units.every((v) => v.run.after.length === 0)),
-    );
-  if (!onlyRemoval) return { unlock: trailingUnlockAt(plan, units, u, phase, unlock) };
-  return { prune: u.run.prune, unlock: unlock?.(u.t) };
-}
-
-/**
- * u's lock, to give back in its round trip of `phase` (records or removal) when nothing later in
- * the run may need the host: no after hook on any host (a failing one may switch every host back),
- * and no old release left to remove under the lock.
- */
-export function trailingUnlockAt(
-  plan: RunPlan,
-  units: readonly Unit[],
-  u: Unit,
-  phase: Phase,
-  unlock: ((t: LockedTarget) => TrailingUnlock) | undefined,
-): TrailingUnlock | undefined {
-  const later = plan.phases.slice(plan.phases.indexOf(phase) + 1);
-  const done = later.every(
-    (p) =>
-      (p.kind === "after" && units.every((v) => v.run.after.length === 0)) ||
-      (p.kind === "prune" && u.run.prune.length === 0),
-  );
-  return done ? unlock?.(u.t) : undefined;
 }
 
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */

@@ -12,9 +12,6 @@ import {
   recordLive,
   recordNotSwitched,
   recordSwitchedBack,
-  recordsTail,
-  removedWithRecords,
-  trailingUnlockAt,
   type Unit,
 } from "./finalize.js";
 import { checkHealth } from "./health.js";
@@ -25,6 +22,7 @@ import { resetAndVerify } from "./php-runtime.js";
 import { type Prepared, prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
 import { firstFailure, plural, switchPhase } from "./run-parts.js";
+import { interruptedBeforeHooks, recordPhase, trailingUnlockAt } from "./run-tail.js";
 import { runStep } from "./steps.js";
 import { type SwitchOutcome, switchBackAll } from "./switch.js";
 import { interruptOnSignal } from "./targets.js";
@@ -248,23 +246,13 @@ export async function applyRun(
       }
       case "record": {
         emit({ type: "phase", phase: plan.action === "deploy" ? "after switch" : "record" });
-        const tail = (u: Unit) => recordsTail(plan, units, u, phase, options.unlock, aborted());
-        await Promise.all(units.map((u) => recordLive(rec, u, metaOf(u), tail(u))));
-        // A removal done with the records counts now: a signal from here on skips the prune phase.
-        for (const u of units) warnings.push(...(removedWithRecords(u) ?? []));
+        warnings.push(...(await recordPhase(rec, units, metaOf, phase, options.unlock, aborted())));
         recorded = true;
         break;
       }
       case "after": {
         if (aborted()) {
-          // The removal may have gone with the records already (a signal during them does not stop it).
-          const cleanup = units.some((u) => u.run.prune.length > 0 && removedWithRecords(u) === undefined);
-          const removed = units.some((u) => removedWithRecords(u) !== undefined);
-          warnings.push(
-            removed && !cleanup
-              ? `interrupted after the switch: ${phase.hook} hooks were skipped (the removal of old releases had already run with the records)`
-              : `interrupted after the switch: ${phase.hook} hooks and cleanup were skipped`,
-          );
+          warnings.push(interruptedBeforeHooks(units, phase.hook));
           break;
         }
         let errors: (Error | undefined)[] = [];

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { recordsTail, type Unit } from "../../src/engine/finalize.js";
+import type { Unit } from "../../src/engine/finalize.js";
 import type { LockedTarget, TrailingUnlock } from "../../src/engine/lock.js";
+import { recordsTail } from "../../src/engine/run-tail.js";
 import type { Phase, RunPlan } from "../../src/plan/run.js";
 import { cmd } from "../../src/shell/cmd.js";
 
