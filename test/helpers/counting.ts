@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { EngineEvent } from "../../src/engine/events.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import type { ExecutorFactory } from "../../src/engine/targets.js";
 import { deploy, loadStage, rollback } from "../../src/index.js";
 import { renderScript } from "../../src/shell/cmd.js";
-import type { Executor } from "../../src/transport/executor.js";
+import { wrapExecutors } from "./executors.js";
 
 /**
  * A run's round trips to each host (with the script's size; 0 for an rsync) and the engine's
@@ -13,24 +13,16 @@ export type Entry = { kind: "call"; host: string; bytes: number } | { kind: "eve
 
 /** The real executors, each call (script or rsync) logged to `log` first. */
 export function counting(log: Entry[]): ExecutorFactory {
-  return (host, stage, controlPath) => {
-    const real = systemExecutors(host, stage, controlPath);
-    const wrapped: Executor = {
-      host: real.host,
-      run: (cmds, o) => {
-        log.push({ kind: "call", host: host.name, bytes: renderScript(cmds).length });
-        return real.run(cmds, o);
-      },
-      transfer: (t, o) => {
-        log.push({ kind: "call", host: host.name, bytes: 0 });
-        return real.transfer(t, o);
-      },
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-    };
-    return wrapped;
-  };
+  return wrapExecutors({
+    run: (real, host, cmds, o) => {
+      log.push({ kind: "call", host: host.name, bytes: renderScript(cmds).length });
+      return real.run(cmds, o);
+    },
+    transfer: (real, host, t, o) => {
+      log.push({ kind: "call", host: host.name, bytes: 0 });
+      return real.transfer(t, o);
+    },
+  });
 }
 
 /** Index in `log` where `host`'s step `step` ended, or -1. */

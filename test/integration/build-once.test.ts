@@ -13,9 +13,10 @@ import {
 import path from "node:path";
 import { after, test } from "node:test";
 import type { Emit } from "../../src/engine/events.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+
 import { deploy, loadStage } from "../../src/index.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
+import { wrapExecutors } from "../helpers/executors.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
@@ -117,35 +118,28 @@ test("a byte flipped in one host's upload: that host refuses, nobody switches", 
   // Real executors; once web2's upload is done (an rsync, or the delta's checked round trip), one byte
   // of one uploaded file changes (a new inode: the earlier releases it may be linked to stay intact).
   let flipped = false;
-  const corrupting: ExecutorFactory = (host, stage, controlPath) => {
-    const real = systemExecutors(host, stage, controlPath);
-    const flip = (releaseDir: string) => {
-      if (host.name !== "web2" || flipped) return;
-      flipped = true;
-      const file = path.join(releaseDir, "vendor/autoload.php");
-      const bytes = readFileSync(file);
-      bytes[0] = bytes[0]! ^ 1;
-      writeFileSync(`${file}.flip`, bytes);
-      renameSync(`${file}.flip`, file);
-    };
-    return {
-      host: real.host,
-      run: async (cmds, o) => {
-        const result = await real.run(cmds, o);
-        const check = cmds.find((c) => c.label === "check the new release");
-        if (check) flip(check.argv[4]!);
-        return result;
-      },
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-      transfer: async (t, o) => {
-        const stats = await real.transfer(t, o);
-        if (t.directory) flip(t.to);
-        return stats;
-      },
-    };
+  const flip = (host: string, releaseDir: string) => {
+    if (host !== "web2" || flipped) return;
+    flipped = true;
+    const file = path.join(releaseDir, "vendor/autoload.php");
+    const bytes = readFileSync(file);
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(`${file}.flip`, bytes);
+    renameSync(`${file}.flip`, file);
   };
+  const corrupting = wrapExecutors({
+    run: async (real, host, cmds, o) => {
+      const result = await real.run(cmds, o);
+      const check = cmds.find((c) => c.label === "check the new release");
+      if (check) flip(host.name, check.argv[4]!);
+      return result;
+    },
+    transfer: async (real, host, t, o) => {
+      const stats = await real.transfer(t, o);
+      if (t.directory) flip(host.name, t.to);
+      return stats;
+    },
+  });
   process.env.BUILD_COUNTER = counter;
   const quiet: Emit = () => undefined;
   const result = await deploy({

@@ -5,13 +5,11 @@ import { after, test } from "node:test";
 import { decideAhead, decideOnce } from "../../src/engine/delta-decision.js";
 import { HashCache } from "../../src/engine/hash-cache.js";
 import { indexSource } from "../../src/engine/source-index.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
 import { uploadExcludes } from "../../src/plan/release-content.js";
-import type { Cmd } from "../../src/shell/cmd.js";
-import type { Executor, RunOptions, RunResult } from "../../src/transport/executor.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 import { cutover, json } from "../helpers/cli.js";
+import { wrapExecutors } from "../helpers/executors.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
@@ -83,23 +81,14 @@ test("a deploy after one to another target links against its own previous releas
   fx.file("src/F7.php", "<?php // z\n");
   // In process, the host's first answer held back: the decision made ahead is made before its own.
   fx.writeConfig({}, [{ name: "local", path: a }]);
-  const slow: ExecutorFactory = (host, s, controlPath) => {
-    const real = systemExecutors(host, s, controlPath);
-    let first = true;
-    const held: Executor = {
-      host: real.host,
-      transfer: (t, o) => real.transfer(t, o),
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-      run: async (cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> => {
-        if (first) await new Promise((resolve) => setTimeout(resolve, 500));
-        first = false;
-        return real.run(cmds, options);
-      },
-    };
-    return held;
-  };
+  let first = true;
+  const slow = wrapExecutors({
+    run: async (real, _host, cmds, options) => {
+      if (first) await new Promise((resolve) => setTimeout(resolve, 500));
+      first = false;
+      return real.run(cmds, options);
+    },
+  });
   const stage = loadStage({ cwd: fx.app });
   assert.ok(HashCache.exists(stage.source), "the source is indexed while the host connects");
   const r = await deploy({

@@ -6,12 +6,12 @@ import path from "node:path";
 import { after, test } from "node:test";
 import type { ResolvedHost, ResolvedStage } from "../../src/config/resolve.js";
 import type { Emit } from "../../src/engine/events.js";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import type { ExecutorFactory } from "../../src/engine/targets.js";
 import { deploy, loadStage, rollback } from "../../src/index.js";
 import type { Cmd } from "../../src/shell/cmd.js";
-import type { Executor, RunOptions, RunResult } from "../../src/transport/executor.js";
 import { TransportError } from "../../src/transport/executor.js";
 import { cutover } from "../helpers/cli.js";
+import { wrapExecutors } from "../helpers/executors.js";
 import { fixture } from "../helpers/fixture.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
 
@@ -34,23 +34,14 @@ const isSwitchBack = (cmds: readonly Cmd[]) =>
 
 /** Real executors, except where `failure` says a script fails (exit 1) or the connection is lost. */
 function failing(failure: Failure): ExecutorFactory {
-  return (host, s, controlPath) => {
-    const real = systemExecutors(host, s, controlPath);
-    const wrapped: Executor = {
-      host: real.host,
-      transfer: (t, o) => real.transfer(t, o),
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-      run: async (cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> => {
-        const what = failure(host, cmds);
-        if (what === "lose") throw new TransportError(host.name, "the shell session ended (injected)");
-        if (what === "fail") return { code: 1, stdout: Buffer.alloc(0), stderr: "injected failure" };
-        return real.run(cmds, options);
-      },
-    };
-    return wrapped;
-  };
+  return wrapExecutors({
+    run: async (real, host, cmds, options) => {
+      const what = failure(host, cmds);
+      if (what === "lose") throw new TransportError(host.name, "the shell session ended (injected)");
+      if (what === "fail") return { code: 1, stdout: Buffer.alloc(0), stderr: "injected failure" };
+      return real.run(cmds, options);
+    },
+  });
 }
 
 const command = "cutover deploy (test)";

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { type ExecutorFactory, systemExecutors } from "../../src/engine/targets.js";
+import type { ExecutorFactory } from "../../src/engine/targets.js";
 import { deploy, loadStage } from "../../src/index.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import type { RunResult } from "../../src/transport/executor.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { callsIn, runCounted, stepEnded } from "../helpers/counting.js";
+import { wrapExecutors } from "../helpers/executors.js";
 import { fixture } from "../helpers/fixture.js";
 import { ownCaches } from "../helpers/scratch.js";
 
@@ -252,22 +253,14 @@ test("two hosts, old releases to remove, a failing after_switch hook on one only
  * runs and may change what it answered.
  */
 function aroundRecords(records: (answer: RunResult) => RunResult, before = () => {}): ExecutorFactory {
-  return (host, stage, controlPath) => {
-    const real = systemExecutors(host, stage, controlPath);
-    return {
-      host: real.host,
-      run: async (cmds, o) => {
-        const isRecords = renderScript(cmds).includes("history.jsonl");
-        if (isRecords) before();
-        const r = await real.run(cmds, o);
-        return isRecords ? records(r) : r;
-      },
-      transfer: (t, o) => real.transfer(t, o),
-      connect: () => real.connect(),
-      interrupt: () => real.interrupt(),
-      close: () => real.close(),
-    };
-  };
+  return wrapExecutors({
+    run: async (real, _host, cmds, o) => {
+      const isRecords = renderScript(cmds).includes("history.jsonl");
+      if (isRecords) before();
+      const r = await real.run(cmds, o);
+      return isRecords ? records(r) : r;
+    },
+  });
 }
 
 /** Deploys through `executors`; the run's round trips (scripts) and whether the lock was there before each. */

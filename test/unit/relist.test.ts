@@ -9,23 +9,24 @@ import { mergeRelisted, splitRelisted, withParents } from "../../src/plan/relist
 
 const h = (c: string) => c.repeat(64);
 const record = (type: string, mode: string, p: string, link = "") => [type, mode, "3", p, link, "1", "1"];
+/** A delta check's output: these records, these hash records, nothing changed, no previous files. */
+const checkOutput = (records: string[][], hashes: string[] = []) =>
+  [...records.flat(), "@@hashes", ...hashes, "@@changed", "@@previous", ""].join("\0");
 
 test("withParents: each path and every parent below the root, once", () => {
   assert.deepEqual(withParents(["a/b/c", ".env", "a/d"]), ["./a", "./a/b", "./a/b/c", "./.env", "./a/d"]);
 });
 
 test("checkedListing: linked files take the previous manifest's hash, written ones the host's, sent ones none", () => {
-  const output = [
-    ...record("d", "755", "./src"),
-    ...record("f", "644", "./src/linked.php"),
-    ...record("f", "644", "./src/written.php"),
-    ...record("f", "644", "./src/sent.php"),
-    "@@hashes",
-    `${h("b")}  ./src/written.php`,
-    "@@changed",
-    "@@previous",
-    "",
-  ].join("\0");
+  const output = checkOutput(
+    [
+      record("d", "755", "./src"),
+      record("f", "644", "./src/linked.php"),
+      record("f", "644", "./src/written.php"),
+      record("f", "644", "./src/sent.php"),
+    ],
+    [`${h("b")}  ./src/written.php`],
+  );
   const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
   const listing = checkedListing(parseDeltaCheck(output), ["src/linked.php"], previous);
   assert.deepEqual(
@@ -120,27 +121,38 @@ test("splitRelisted: the listing ends at its own marker, not at a name or link t
   assert.throws(() => splitRelisted(`${listed}\0`), /cut short/);
 });
 
+/** The source's root and src/, and a 3-byte file of it whose sha256 is `c` repeated. */
+const sourceDirs: SourceEntry[] = [
+  { path: ".", type: "d", mode: "755", size: 0, own: true },
+  { path: "src", type: "d", mode: "755", size: 4096, own: true },
+];
+const sourceFile = (p: string, c: string): SourceEntry => ({
+  path: p,
+  type: "f",
+  mode: "644",
+  size: 3,
+  hash: h(c),
+  own: true,
+});
+
 test("predictedListing: what checkedListing gives when the check finds exactly the source", () => {
   const source: SourceEntry[] = [
-    { path: ".", type: "d", mode: "755", size: 0, own: true },
-    { path: "src", type: "d", mode: "755", size: 4096, own: true },
-    { path: "src/linked.php", type: "f", mode: "644", size: 3, hash: h("a"), own: true },
-    { path: "src/written.php", type: "f", mode: "644", size: 3, hash: h("b"), own: true },
-    { path: "src/sent.php", type: "f", mode: "644", size: 3, hash: h("d"), own: true },
+    ...sourceDirs,
+    sourceFile("src/linked.php", "a"),
+    sourceFile("src/written.php", "b"),
+    sourceFile("src/sent.php", "d"),
     { path: "link", type: "l", mode: "777", size: 3, link: "src", own: true },
   ];
-  const output = [
-    ...record("d", "755", "./src"),
-    ...record("f", "644", "./src/linked.php"),
-    ...record("f", "644", "./src/written.php"),
-    ...record("f", "644", "./src/sent.php"),
-    ...record("l", "777", "./link", "src"),
-    "@@hashes",
-    `${h("b")}  ./src/written.php`,
-    "@@changed",
-    "@@previous",
-    "",
-  ].join("\0");
+  const output = checkOutput(
+    [
+      record("d", "755", "./src"),
+      record("f", "644", "./src/linked.php"),
+      record("f", "644", "./src/written.php"),
+      record("f", "644", "./src/sent.php"),
+      record("l", "777", "./link", "src"),
+    ],
+    [`${h("b")}  ./src/written.php`],
+  );
   const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
   const linked = ["src/linked.php"];
   const predicted = predictedListing(source, linked, ["src/written.php"], previous);
@@ -170,24 +182,22 @@ test("parseDeltaCheck: what follows the ahead marker, which counts only where a 
 
 test("predictedListing after rsync (nothing written inline), with a fifo: the same files hashed and scanned as checkedListing's", () => {
   const source: SourceEntry[] = [
-    { path: ".", type: "d", mode: "755", size: 0, own: true },
-    { path: "src", type: "d", mode: "755", size: 4096, own: true },
-    { path: "src/linked.php", type: "f", mode: "644", size: 3, hash: h("a"), own: true },
-    { path: "src/sent.php", type: "f", mode: "644", size: 3, hash: h("d"), own: true },
-    { path: "src/new.php", type: "f", mode: "644", size: 3, hash: h("e"), own: true },
+    ...sourceDirs,
+    sourceFile("src/linked.php", "a"),
+    sourceFile("src/sent.php", "d"),
+    sourceFile("src/new.php", "e"),
     { path: "pipe", type: "o", mode: "644", size: 0, own: true },
   ];
-  const output = [
-    ...record("d", "755", "./src"),
-    ...record("f", "644", "./src/linked.php"),
-    ...record("f", "644", "./src/sent.php"),
-    ...record("f", "644", "./src/new.php"),
-    ...record("p", "644", "./pipe"),
-    "@@hashes",
-    "@@changed",
-    "@@previous",
-    "",
-  ].join("\0");
+  const output = checkOutput(
+    [
+      record("d", "755", "./src"),
+      record("f", "644", "./src/linked.php"),
+      record("f", "644", "./src/sent.php"),
+      record("f", "644", "./src/new.php"),
+      record("p", "644", "./pipe"),
+    ],
+    [],
+  );
   const previous = manifestEntries(`"src/linked.php" f 644 ${h("a")}\n"src/sent.php" f 644 ${h("c")}\n`);
   const linked = ["src/linked.php"];
   const predicted = predictedListing(source, linked, [], previous);
