@@ -143,7 +143,14 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
         h.after,
       );
     case "prune":
-      return h.prune.length > 0 ? [{ title: "remove old releases", lines: [h.prune.join(", ")] }] : [];
+      return h.prune.length > 0
+        ? [
+            {
+              title: `remove old releases (${plan.hosts.some((v) => v.after.length > 0) ? "after the hooks" : "in the records' round trip"})`,
+              lines: [h.prune.join(", ")],
+            },
+          ]
+        : [];
   }
 }
 
