@@ -225,7 +225,7 @@ export async function recordSwitchedBack(
 /** Removes failed releases and good ones beyond keep_releases; returns a warning on failure. */
 export async function prune(u: Unit, emit: Emit, unlock?: TrailingUnlock): Promise<string[]> {
   const ids = u.run.prune;
-  // Removed with the records: its warnings were counted then (run.ts).
+  // Removed with the records: its warnings were counted then (run-tail.ts recordPhase).
   if (prunedWithRecords.has(u)) return [];
   if (ids.length === 0) return [];
   const cmds = [removeReleases(u.t.layout, ids), ...(unlock ? [unlock.cmd] : [])];
