@@ -106,15 +106,19 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         built: { dir: build.dir, checksum: build.checksum },
       };
     }
-    const lockStarted = Date.now();
+    let waited = false;
     const locked = await lockAll(targets, {
       sharedPaths: [...stage.sharedDirs, ...stage.sharedFiles],
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
+      onWait: () => {
+        waited = true;
+      },
     });
-    // After waiting for a lock the source may have changed since it was indexed: index it again.
-    const index = Date.now() - lockStarted > 1000 ? sourceIndexOnce() : sourceIndex;
+    // After waiting for another run's lock the source may have changed since it was indexed: index
+    // it again. A slow handshake is no such wait (a fleet's takes seconds): the early index stands.
+    const index = waited ? sourceIndexOnce() : sourceIndex;
     try {
       let plan: RunPlan;
       try {

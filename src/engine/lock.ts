@@ -92,6 +92,8 @@ export interface LockOptions {
   readonly owner: LockOwner;
   readonly waitMs: number;
   readonly emit: Emit;
+  /** Told each time a host's lock is held by another run and this one waits for it. */
+  readonly onWait?: () => void;
 }
 
 /**
@@ -156,6 +158,7 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
       );
     }
     if (lock.kind === "held" && Date.now() < deadline) {
+      options.onWait?.();
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 500));
       continue;
     }

@@ -111,6 +111,30 @@ test("--lock-wait waits for the other run instead of failing", async () => {
   fx.writeConfig();
 });
 
+test("a source file changed while waiting for the lock: the source is indexed again, the change goes as a delta", async () => {
+  fx.writeConfig();
+  // Two deploys: the second is a delta upload, which leaves this machine's hash cache for the source,
+  // so the next run indexes it while it connects.
+  for (const v of ["a", "b"]) {
+    fx.file("src/waited.php", `<?php // ${v}\n`);
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+  }
+  fx.writeConfig({ hooks: { build: ["sleep 2"] } });
+  const first = cutover(["deploy", "-q"], fx.app);
+  await new Promise((r) => setTimeout(r, 400));
+  const second = cutover(["deploy", "--lock-wait", "30"], fx.app);
+  // Indexed early by now (a tiny source), and still waiting for the first run's lock.
+  await new Promise((r) => setTimeout(r, 900));
+  fx.file("src/waited.php", "<?php // changed while waiting\n");
+  assert.equal((await first).code, 0);
+  const r = await second;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /changed in the source during the deploy|linking none/);
+  const live = realpathSync(path.join(fx.deployPath, "current"));
+  assert.equal(readFileSync(path.join(live, "src/waited.php"), "utf8"), "<?php // changed while waiting\n");
+  fx.writeConfig();
+});
+
 test("SIGTERM during the build: lock released, current untouched, release marked failed, exit 130", async () => {
   fx.writeConfig({ hooks: { build: ["sleep 5"] } });
   const before = live();
