@@ -90,30 +90,44 @@ test("the session is lost in the check's round trip after rsync: the error names
   assert.equal(current(), before);
 });
 
+/**
+ * 20 source files changed, and src/F3.php turned into something else by `turn` (sh, given its
+ * path) right before rsync sends them; `deploy` gets the environment that puts that rsync first.
+ */
+async function withRsyncRace(
+  name: string,
+  turn: string,
+  deploy: (env: Record<string, string>) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // ${name} ${i}\n`);
+  const raced = path.join(fx.app, "src/F3.php");
+  const bin = wrapCommand(
+    path.join(fx.dir, `bin-rsync-${name}`),
+    "rsync",
+    `case "$*" in *--files-from=*) rm -f "$RACED" && ${turn} "$RACED" ;; esac`,
+  );
+  try {
+    await deploy({ PATH: `${bin}:${process.env.PATH}`, RACED: raced });
+  } finally {
+    rmSync(raced, { force: true });
+    fx.file("src/F3.php", "<?php // 3\n");
+  }
+}
+
 test("the source changes between the index and rsync, failing the steps run after the check too: the check's fallback, as before", async () => {
   fx.writeConfig({});
   await cutover(["deploy"], fx.app);
-  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // raced ${i}\n`);
   // A sent file becomes a dangling link right before rsync: the check sees a link, not the file;
   // sha256sum, run after it for the seal, cannot read it.
-  const raced = path.join(fx.app, "src/F3.php");
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-rsync-race"),
-    "rsync",
-    'case "$*" in *--files-from=*) rm -f "$RACED" && ln -s /nonexistent/cutover "$RACED" ;; esac',
-  );
-  try {
-    const r = await cutover(["deploy"], fx.app, { PATH: `${bin}:${process.env.PATH}`, RACED: raced });
+  await withRsyncRace("link", "ln -s /nonexistent/cutover", async (env) => {
+    const r = await cutover(["deploy"], fx.app, env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /src\/F3\.php: is a l, not a f\); uploading every file, linking none/);
     assert.equal(readlinkSync(path.join(fx.deployPath, current(), "src/F3.php")), "/nonexistent/cutover");
     assert.equal(lstatSync(path.join(fx.deployPath, current(), ".env")).isSymbolicLink(), true);
     const verify = await cutover(["verify"], fx.app);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-  } finally {
-    rmSync(raced, { force: true });
-    fx.file("src/F3.php", "<?php // 3\n");
-  }
+  });
 });
 
 test("a fifo where a file was, sent by rsync or linked from a tampered previous release: nothing run after the check waits on it", async () => {
@@ -131,19 +145,7 @@ test("a fifo where a file was, sent by rsync or linked from a tampered previous 
     assert.match(r.stderr, /uploading every file, linking none/);
   };
   // The source's file made a fifo right before rsync sends it.
-  for (let i = 0; i < 20; i++) fx.file(`src/F${i}.php`, `<?php // fifo ${i}\n`);
-  const raced = path.join(fx.app, "src/F3.php");
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-rsync-fifo"),
-    "rsync",
-    'case "$*" in *--files-from=*) rm -f "$RACED" && mkfifo "$RACED" ;; esac',
-  );
-  try {
-    await timed({ PATH: `${bin}:${process.env.PATH}`, RACED: raced });
-  } finally {
-    rmSync(raced, { force: true });
-    fx.file("src/F3.php", "<?php // 3\n");
-  }
+  await withRsyncRace("fifo", "mkfifo", timed);
   await cutover(["deploy"], fx.app);
   // The live release's file that its scan found, made a fifo: linked into the next release, whose
   // scan reads that file again.
