@@ -86,18 +86,20 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * Made while the hosts connect: the decision (and the listing its check will give) against the
  * manifest this machine recorded last, most likely their previous release's (decideOnce then finds
- * it made; a host on another release is decided as before, when its manifest is known). Each part
- * waits its turn, so a host's answer meanwhile is read without waiting for all of it.
+ * it made; a host on another release is decided as before, when its manifest is known). The
+ * manifest is parsed while `index` is made (find walks the source in its own process) and the
+ * decision made as soon as the index is: before an upload awaiting the same index asks for it.
+ * Each part waits its turn, so a host's answer meanwhile is read without waiting for all of it.
  */
-export async function decideAhead(source: readonly SourceEntry[]): Promise<Decided | undefined> {
+export async function decideAhead(
+  index: Promise<readonly SourceEntry[] | undefined>,
+): Promise<Decided | undefined> {
   const newest = newestManifest();
   if (!newest) return undefined;
   await nextTurn();
-  // A host on that release answered meanwhile: its decision is this one, made (no second parse).
-  const made = decisions.get(source)?.get(newest.checksum);
-  if (made) return made;
   const previous = manifestEntries(newest.text);
-  await nextTurn();
+  const source = await index;
+  if (!source) return undefined;
   const ahead = decided(source, newest.checksum, newest.text, previous);
   await nextTurn();
   ahead.predicted();

@@ -1,6 +1,5 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
-import type { SourceEntry } from "../plan/delta.js";
 import type { SourceFacts } from "../plan/deploy.js";
 import { planInPlaceDeployRun } from "../plan/in-place.js";
 import { uploadExcludes } from "../plan/release-content.js";
@@ -80,11 +79,8 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
     HashCache.exists(stage.source)
   )
     setImmediate(() => {
-      const speculate = (source: SourceEntry[] | undefined) => source && decideAhead(source);
       // Only a head start: whatever goes wrong here happens again where it is needed, and is told there.
-      sourceIndex(stage.source, uploadExcludes(stage), true)
-        .then(speculate)
-        .catch(() => undefined);
+      decideAhead(sourceIndex(stage.source, uploadExcludes(stage), true)).catch(() => undefined);
     });
   const owner = newOwner(who, options.command, started);
   let build: LocalBuild | undefined;

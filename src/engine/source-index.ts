@@ -16,9 +16,11 @@ export async function indexSource(
   exclude: readonly string[],
   remember = true,
 ): Promise<SourceEntry[] | undefined> {
-  const listed = await listSource(from, exclude);
-  if (listed === undefined) return undefined;
+  const listing = listSource(from, exclude);
+  // Read while find walks the tree in its own process.
   const cache = remember ? HashCache.open(from) : HashCache.none();
+  const listed = await listing;
+  if (listed === undefined) return undefined;
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
   const entries: SourceEntry[] = [];

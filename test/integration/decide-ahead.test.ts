@@ -51,7 +51,7 @@ test("the decision made ahead is the one the host's deploy uses when it is on th
   const stage = loadStage({ cwd: fx.app });
   const source = await indexSource(stage.source, uploadExcludes(stage), false);
   assert.ok(source);
-  const ahead = await decideAhead(source);
+  const ahead = await decideAhead(Promise.resolve(source));
   assert.ok(ahead, "a manifest was recorded");
   const ctx = { executor, emit: () => undefined };
   assert.equal(await decideOnce(ctx, base(fx.deployPath), source), ahead);
@@ -60,7 +60,7 @@ test("the decision made ahead is the one the host's deploy uses when it is on th
   await deployTo(other);
   const again = await indexSource(stage.source, uploadExcludes(stage), false);
   assert.ok(again);
-  const guessed = await decideAhead(again);
+  const guessed = await decideAhead(Promise.resolve(again));
   const own = await decideOnce(ctx, base(fx.deployPath), again);
   assert.ok(guessed && own);
   assert.notEqual(own, guessed);
@@ -114,7 +114,7 @@ test("without a manifest cache nothing is decided ahead and no cache directory i
     const stage = loadStage({ cwd: fx.app });
     const source = await indexSource(stage.source, uploadExcludes(stage), false);
     assert.ok(source);
-    assert.equal(await decideAhead(source), undefined);
+    assert.equal(await decideAhead(Promise.resolve(source)), undefined);
     assert.equal(existsSync(process.env.XDG_CACHE_HOME), false);
   } finally {
     process.env.XDG_CACHE_HOME = saved;
