@@ -33,14 +33,32 @@ async function hashOf(name: string): Promise<string | undefined> {
   return index!.find((e) => e.path === name)?.hash;
 }
 
-/** The cache file of this source, rewritten so that one file's cached hash is `hash`. */
-function plantCachedHash(name: string, hash: string): void {
+/** The cache file of this source (engine/hash-cache.ts: a header, then six NUL-ended fields a file). */
+function cacheFile(): string {
   const dir = path.join(work, "cache", "cutover", "hashes");
-  const file = path.join(dir, readdirSync(dir)[0]!);
-  const rows = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown[]>;
-  assert.ok(Array.isArray(rows[name]), `${name} is cached`);
-  rows[name]![4] = hash;
-  writeFileSync(file, JSON.stringify(rows));
+  return path.join(dir, readdirSync(dir)[0]!);
+}
+
+function readRecords(): string[][] {
+  const fields = readFileSync(cacheFile(), "utf8").split("\0");
+  assert.equal(fields.shift(), "cutover-hashes 1");
+  assert.equal(fields.pop(), "");
+  const records: string[][] = [];
+  for (let i = 0; i < fields.length; i += 6) records.push(fields.slice(i, i + 6));
+  return records;
+}
+
+function writeRecords(records: readonly string[][]): void {
+  writeFileSync(cacheFile(), `${["cutover-hashes 1", ...records.flat()].join("\0")}\0`);
+}
+
+/** The cache file rewritten so that one file's cached hash is `hash`. */
+function plantCachedHash(name: string, hash: string): void {
+  const records = readRecords();
+  const record = records.find((r) => r[0] === name);
+  assert.ok(record, `${name} is cached`);
+  record[5] = hash;
+  writeRecords(records);
 }
 
 test("an unchanged file's hash comes from the cache; a rewrite that keeps size and mtime is read again", async () => {
@@ -61,5 +79,24 @@ test("an unchanged file's hash comes from the cache; a rewrite that keeps size a
     b,
   ]);
   assert.equal(statSync(b, { bigint: true }).mtimeNs, mtime);
+  assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
+});
+
+test("a file cached in another order than the source is listed in still takes its cached hash", async () => {
+  assert.equal(await hashOf("a.php"), sha("<?php // a\n"));
+  const planted = "e".repeat(64);
+  plantCachedHash("a.php", planted);
+  // A file gone from the source first: no file is listed where the cache has it.
+  writeRecords([["gone.php", "1", "1", "1.000000000", "1.000000000", "c".repeat(64)], ...readRecords()]);
+  assert.equal(await hashOf("a.php"), planted);
+  assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
+});
+
+test("a cache file cut short is no cache: every file is read again", async () => {
+  await hashOf("a.php");
+  plantCachedHash("a.php", "d".repeat(64));
+  const text = readFileSync(cacheFile());
+  writeFileSync(cacheFile(), text.subarray(0, text.length - 10));
+  assert.equal(await hashOf("a.php"), sha("<?php // a\n"));
   assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
 });
