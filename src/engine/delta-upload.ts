@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { SourceEntry } from "../plan/delta.js";
-import { checkDelta, checkedListing } from "../plan/delta-check.js";
+import { checkDelta, checkedListing, predictionExact } from "../plan/delta-check.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
@@ -130,7 +130,9 @@ export async function deltaUpload(
     files: source.length,
     filesTransferred: built.files,
     bytesTransferred: built.bytes,
-    checked: checkedListing(check, decision.link, previous),
+    // The check found exactly the source: what was predicted is the listing (no second one made).
+    checked:
+      ahead && predictionExact(source) ? decided.predicted() : checkedListing(check, decision.link, previous),
     previousManifest: { file: base.manifest, text },
     ...(ahead ? { ahead: check.ahead } : {}),
   };

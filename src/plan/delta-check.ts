@@ -167,6 +167,14 @@ export function predictedListing(
 }
 
 /**
+ * True when predictedListing gives the manifest a passing check's listing gives: every source
+ * entry's type is known here (a fifo, socket or device is "o" in the source's index; only the
+ * host's listing tells which it is).
+ */
+export const predictionExact = (source: readonly SourceEntry[]): boolean =>
+  !source.some((e) => e.type === "o");
+
+/**
  * The new release as the seal would list it, from a check that passed: each linked file takes the
  * hash the previous release's manifest records for it (the check proved it is that file, unchanged
  * since), each file cutover wrote the hash the host computed; files rsync sent have none yet.

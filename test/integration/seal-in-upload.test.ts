@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
@@ -173,4 +173,26 @@ test("the scan run after an rsync delta's check reads the files rsync sent", asy
     warned.join(" | "),
   );
   fx.file("src/F7.php", "<?php // 7\n");
+});
+
+test("a source with a fifo: the manifest made after a delta records it as the host lists it, and verify agrees", async () => {
+  fx.writeConfig({});
+  const pipe = path.join(fx.app, "var/pipe");
+  mkdirSync(path.dirname(pipe), { recursive: true });
+  execFileSync("mkfifo", [pipe]);
+  try {
+    await cutover(["deploy"], fx.app);
+    fx.file("src/F3.php", "<?php // with a fifo beside\n");
+    const r = await runCounted(fx.app);
+    // rsync sends the fifo (the index cannot tell it from a device); the seal runs after the check.
+    assert.equal(scriptsDuring(r.log, "local", "upload files").length, 3, "rsync delta");
+    assert.deepEqual(scriptsDuring(r.log, "local", "record manifest and checksum"), []);
+    const id = path.basename(current());
+    const manifest = readFileSync(path.join(fx.deployPath, ".cutover/releases", `${id}.manifest`), "utf8");
+    assert.match(manifest, /^"var\/pipe" p$/m);
+    const verify = await cutover(["verify"], fx.app);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  } finally {
+    rmSync(pipe);
+  }
 });

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { filesToScan } from "../../src/integrations/php/current-scan.js";
 import type { SourceEntry } from "../../src/plan/delta.js";
-import { checkedListing, parseDeltaCheck, predictedListing } from "../../src/plan/delta-check.js";
+import {
+  checkedListing,
+  parseDeltaCheck,
+  predictedListing,
+  predictionExact,
+} from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
 import { type Listing, unhashed } from "../../src/plan/manifest.js";
 import { mergeRelisted, splitRelisted, withParents } from "../../src/plan/relist.js";
@@ -157,12 +162,16 @@ test("predictedListing: what checkedListing gives when the check finds exactly t
   const linked = ["src/linked.php"];
   const predicted = predictedListing(source, linked, ["src/written.php"], previous);
   const checked = checkedListing(parseDeltaCheck(output), linked, previous);
+  // What a manifest is made of (a directory's size is not), in any order.
   const shape = (l: Listing) => ({
-    entries: l.entries.map((e) => `${e.type} ${e.path}`),
+    entries: l.entries
+      .map((e) => `${e.type} ${e.mode} ${e.type === "f" ? e.size : ""} ${e.path} ${e.link}`)
+      .sort(),
     hashes: [...l.hashes].sort(),
     reused: [...l.reused],
     unhashed: unhashed(l),
   });
+  assert.ok(predictionExact(source));
   assert.deepEqual(shape(predicted), shape(checked));
   assert.deepEqual(unhashed(predicted), ["./src/sent.php"]);
 });
@@ -213,6 +222,12 @@ test("predictedListing after rsync (nothing written inline), with a fifo: the sa
   ]);
   assert.deepEqual(unhashed(predicted).sort(), unhashed(checked).sort());
   assert.deepEqual(unhashed(predicted).sort(), ["./src/new.php", "./src/sent.php"]);
+  // Only the host's listing tells a fifo: no manifest is made from this prediction.
+  assert.equal(predictionExact(source), false);
+  assert.deepEqual(
+    [predicted, checked].map((l) => l.entries.find((e) => e.path === "./pipe")?.type),
+    ["o", "p"],
+  );
   assert.deepEqual([...predicted.hashes].sort(), [...checked.hashes].sort());
   assert.deepEqual([...predicted.reused], [...checked.reused]);
 });
