@@ -21,17 +21,17 @@ function git(dir: string, args: readonly string[]): Promise<string> {
 }
 
 /**
- * The checkout's commit and whether it has changes. Not a blocking call: `git status` reads every
- * file's stamps, and meanwhile the hosts' SSH handshakes and the source's index go on.
+ * The checkout's commit and whether it has changes, from one git process (the commit is in the
+ * header, each change a line of its own). Not a blocking call: `git status` reads every file's
+ * stamps, and meanwhile the hosts' SSH handshakes and the source's index go on. No commit yet
+ * ("(initial)"), not a checkout or no git: no revision.
  */
 async function gitRevision(dir: string): Promise<Revision | null> {
   try {
-    const [commit, status] = await Promise.all([
-      git(dir, ["rev-parse", "HEAD"]),
-      // No optional locks: reading the status does not rewrite the user's .git/index.
-      git(dir, ["--no-optional-locks", "status", "--porcelain", "--", "."]),
-    ]);
-    return { commit, dirty: status !== "" };
+    // No optional locks: reading the status does not rewrite the user's .git/index.
+    const status = await git(dir, ["--no-optional-locks", "status", "--porcelain=v2", "--branch", "--", "."]);
+    const commit = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(status)?.[1];
+    return commit ? { commit, dirty: /^[^#]/m.test(status) } : null;
   } catch {
     return null;
   }

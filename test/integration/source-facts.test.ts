@@ -18,14 +18,24 @@ test("the source's revision: the commit, and dirty even when git status prints m
   git("init", "-q");
   writeFileSync(path.join(dir, "index.php"), "<?php\n");
   git("add", "-A");
+  assert.equal((await sourceFacts(stageOf(dir))).revision, null, "no commit yet");
   git("commit", "-qm", "app");
   const commit = git("rev-parse", "HEAD");
   assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit, dirty: false });
+  // A change to a tracked file, named like git's own header lines.
+  writeFileSync(path.join(dir, "# branch.oid"), "");
+  git("add", "-A");
+  git("commit", "-qm", "odd name");
+  const second = git("rev-parse", "HEAD");
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit: second, dirty: false });
+  writeFileSync(path.join(dir, "# branch.oid"), "changed");
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit: second, dirty: true });
+  writeFileSync(path.join(dir, "# branch.oid"), "");
 
   // 12,000 untracked files with long names: `git status --porcelain` prints ~1.2 MB.
   const long = "x".repeat(90);
   for (let i = 0; i < 12_000; i++) writeFileSync(path.join(dir, `${long}${i}.txt`), "");
-  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit, dirty: true });
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit: second, dirty: true });
 
   assert.equal((await sourceFacts(stageOf(scratchDir("not a checkout ")))).revision, null);
 });
