@@ -49,3 +49,20 @@ test("every UTF-16 code unit in a name: an entry exactly when JSON reads the nam
   const read = manifestEntries(lines.join("\n"));
   assert.deepEqual(new Set(read.keys()), want);
 });
+
+test("a name's quote escaped, a line end or a wide space after the name: read as JSON and the line's shape say", () => {
+  const read = manifestEntries(
+    [
+      `"esc\\" f 644 x" f 644 ${h}`, // the first quote after the name's start is escaped
+      `"cr" f 644 ${h}\r`,
+      `"nbsp" f\u00a0644 ${h}`,
+      `"sep" f\u2028644 ${h}`,
+      `"trailing" d 755 `,
+      `"ln" l "a\\"b"`,
+    ].join("\n"),
+  );
+  assert.deepEqual([...read.keys()], ['esc" f 644 x', "trailing", "ln"]);
+  assert.deepEqual(read.get('esc" f 644 x'), { type: "f", mode: "644", hash: h });
+  assert.deepEqual(read.get("trailing"), { type: "d", mode: "755 " });
+  assert.deepEqual(read.get("ln"), { type: "l", target: 'a"b' });
+});
