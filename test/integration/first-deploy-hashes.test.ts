@@ -9,8 +9,8 @@ import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
 /**
- * A first deploy hashes every file of the release on the host, two sha256sum at once for many
- * files and bytes (plan/manifest.ts; the script itself: hash-every-file.test.ts). Every file is hashed exactly once, by the listing itself
+ * A first deploy hashes every file of the release on the host, two hashers (openssl where it
+ * answers right, else sha256sum) at once for many files and bytes (plan/manifest.ts; the script itself: hash-every-file.test.ts). Every file is hashed exactly once, by the listing itself
  * (none is left for the pass that hashes what a listing missed), and the manifest holds each
  * file's content hash, whatever its name.
  */
@@ -23,13 +23,21 @@ for (const name of odd) fx.file(`odd/${name}`, `content of ${name}\n`);
 for (let i = 0; i < 700; i++) fx.file(`src/m${i % 7}/F${i}.php`, `<?php // ${i}\n${"x".repeat(12_288)}\n`);
 
 const hashLog = path.join(fx.dir, "hash.log");
-// Logs how many files each sha256sum was given (cutover always passes them after "--").
-const bin = wrapCommand(
-  path.join(fx.dir, "bin"),
+// Log how many files each hasher was given: sha256sum's come after "--", openssl's start with "./".
+const bin = path.join(fx.dir, "bin");
+wrapCommand(
+  bin,
   "sha256sum",
   `n=0 names=
 for a; do if [ -n "$names" ]; then n=$((n + 1)); elif [ "$a" = -- ]; then names=1; fi; done
-printf '%s\\n' "$n" >> "$HASH_LOG"`,
+printf 'sha256sum %s\\n' "$n" >> "$HASH_LOG"`,
+);
+wrapCommand(
+  bin,
+  "openssl",
+  `n=0
+for a; do case $a in ./*) n=$((n + 1)) ;; esac; done
+[ "$n" -eq 0 ] || printf 'openssl %s\\n' "$n" >> "$HASH_LOG"`,
 );
 
 /** Regular files below dir (symlinks not followed), by release-relative path. */
@@ -51,14 +59,22 @@ test("first deploy of 700+ files: each hashed once on the host, in two processes
   const files = filesOf(dir);
   assert.ok(files.length > 700);
 
-  const counts = readFileSync(hashLog, "utf8").trim().split("\n").map(Number);
+  const calls = readFileSync(hashLog, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "));
   assert.equal(
-    counts.reduce((a, b) => a + b, 0),
+    calls.reduce((a, [, n]) => a + Number(n), 0),
     files.length,
     "every file hashed once, none again",
   );
+  // openssl hashes all but the name with a newline (this machine's openssl answers right).
+  assert.deepEqual(
+    calls.filter(([tool]) => tool === "sha256sum"),
+    [["sha256sum", "1"]],
+  );
   // Two processes share the hashing only where there are two CPUs to share.
-  if (cpus() >= 2) assert.ok(counts.length >= 2, `sha256sum ran ${counts.length} time(s)`);
+  if (cpus() >= 2) assert.ok(calls.length >= 3, `the hashers ran ${calls.length} time(s)`);
 
   const manifest = manifestEntries(
     readFileSync(path.join(fx.deployPath, ".cutover/releases", `${release}.manifest`), "utf8"),

@@ -4,21 +4,23 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { manifestProbe } from "../../src/plan/manifest.js";
+import { manifestProbe, parseHashes } from "../../src/plan/manifest.js";
 import { cpus, wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /**
  * The listing's hashing of every file (plan/manifest.ts), run as the host runs it under dash and
- * bash: two sha256sum at once for many files and bytes, each file exactly once and right, odd
- * names included; a sha256sum killed in either half, even with a record cut right after "ok",
- * fails the script.
+ * bash, with openssl and (openssl failing its known answer) with sha256sum: two hashers at once for
+ * many files and bytes, each file exactly once and right, odd names included (a newline or a
+ * backslash in a name: sha256sum even where openssl hashes the rest); a hasher killed in either
+ * half, even with a record cut right after "ok", fails the script.
  */
 const dir = scratchDir("hash every file ");
 const tree = path.join(dir, "release");
 const odd = [
   "space name.php",
   "new\nline.txt",
+  "back\\slash.txt",
   `quote'"s.txt`,
   "ünï ✓.txt",
   "-z",
@@ -40,28 +42,50 @@ const order = execFileSync("find", [".", "-type", "f", "-print0"], { cwd: tree }
   .slice(0, -1);
 const inSrc = order.filter((p) => p.startsWith("./src/"));
 
-// Logs each call; given $CUT_AT, prints a record cut right after that name's "ok" and dies by SIGKILL.
-const bin = wrapCommand(
-  path.join(dir, "bin"),
-  "sha256sum",
-  `echo call >> "$CALLS"
-for a; do
+// Each logs its calls on files; given $CUT_AT, prints a record cut right after that name's "ok" and
+// dies by SIGKILL. openssl answers nothing given $NO_OPENSSL (its known answer fails).
+const cutAt = (record: string) => `for a; do
   if [ -n "$CUT_AT" ] && [ "$a" = "$CUT_AT" ]; then
-    printf '%064d  %s' 0 "\${CUT_AT%.php}"
+    printf '${record}' 0 "\${CUT_AT%.php}"
     kill -9 $$
   fi
-done`,
+done`;
+const bin = path.join(dir, "bin");
+wrapCommand(bin, "sha256sum", `echo call >> "$CALLS"\n${cutAt("%064d  %s")}`);
+wrapCommand(
+  bin,
+  "openssl",
+  `[ -z "$NO_OPENSSL" ] || exit 1
+case "$*" in *./*) echo call >> "$OPENSSL_CALLS" ;; esac
+${cutAt("%064d *%s")}`,
 );
 
 function list(shell: readonly string[], env: Record<string, string> = {}) {
   const [, , program, ...args] = manifestProbe(tree).argv;
   const calls = path.join(dir, "calls");
+  const opensslCalls = path.join(dir, "openssl calls");
   writeFileSync(calls, "");
+  writeFileSync(opensslCalls, "");
   const r = spawnSync(shell[0]!, [...shell.slice(1), "-c", program!, ...args], {
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CALLS: calls, ...env },
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      CALLS: calls,
+      OPENSSL_CALLS: opensslCalls,
+      ...env,
+    },
   });
   const records = r.stdout.toString("utf8").split("@@hashes\0")[1]?.split("\0").slice(0, -1) ?? [];
-  return { code: r.status, records, calls: readFileSync(calls, "utf8").split("\n").length - 1 };
+  // Each hash record on its own (openssl's lines come as one record after "@@openssl").
+  const hashed = records.flatMap((rec, i) =>
+    rec === "@@openssl"
+      ? []
+      : records[i - 1] === "@@openssl"
+        ? rec.split("\n").filter((l) => l !== "")
+        : [rec],
+  );
+  const count = (file: string) => readFileSync(file, "utf8").split("\n").length - 1;
+  return { code: r.status, records, hashed, calls: count(calls), opensslCalls: count(opensslCalls) };
 }
 
 const want = new Map(
@@ -73,23 +97,33 @@ const want = new Map(
   ]),
 );
 
-for (const shell of [["dash"], ["bash", "--posix"]]) {
-  test(`${shell.join(" ")}: every file hashed once and right, by two sha256sum`, () => {
-    const r = list(shell);
-    assert.equal(r.code, 0);
-    // Two processes share the hashing only where there are two CPUs to share.
-    if (cpus() >= 2) assert.ok(r.calls >= 2, `${r.calls} call(s)`);
-    const got = r.records.map((rec) => [rec.slice(66), rec.slice(0, 64)] as const);
-    assert.equal(got.length, want.size, "no file twice, none missing");
-    assert.deepEqual(new Map(got), want);
-  });
+const hashers = [
+  { name: "openssl", env: {} },
+  { name: "sha256sum", env: { NO_OPENSSL: "1" } },
+] as const;
 
-  for (const [half, file] of [
-    ["first", inSrc[0]!],
-    ["second", inSrc.at(-1)!],
-  ] as const)
-    test(`${shell.join(" ")}: sha256sum killed in the ${half} half, its record cut after "ok": the script fails`, () => {
-      assert.match(file, /ok\.php$/);
-      assert.notEqual(list(shell, { CUT_AT: file }).code, 0);
+for (const shell of [["dash"], ["bash", "--posix"]])
+  for (const hasher of hashers) {
+    const how = `${shell.join(" ")}, ${hasher.name}`;
+    test(`${how}: every file hashed once and right, by two hashers`, () => {
+      const r = list(shell, hasher.env);
+      assert.equal(r.code, 0);
+      const [calls, others] =
+        hasher.name === "openssl" ? [r.opensslCalls, r.calls] : [r.calls, r.opensslCalls];
+      // Two processes share the hashing only where there are two CPUs to share.
+      if (cpus() >= 2) assert.ok(calls >= 2, `${calls} call(s)`);
+      // openssl gets no name with a newline or backslash: one sha256sum hashes those two.
+      assert.equal(others, hasher.name === "openssl" ? 1 : 0);
+      assert.equal(r.hashed.length, want.size, "no file twice, none missing");
+      assert.deepEqual(parseHashes(r.records), want);
     });
-}
+
+    for (const [half, file] of [
+      ["first", inSrc[0]!],
+      ["second", inSrc.at(-1)!],
+    ] as const)
+      test(`${how}: the hasher killed in the ${half} half, its record cut after "ok": the script fails`, () => {
+        assert.match(file, /ok\.php$/);
+        assert.notEqual(list(shell, { ...hasher.env, CUT_AT: file }).code, 0);
+      });
+  }
