@@ -100,3 +100,13 @@ test("a cache file cut short is no cache: every file is read again", async () =>
   assert.equal(await hashOf("a.php"), sha("<?php // a\n"));
   assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
 });
+
+test("a cache file cut at the end of a field (a record without its hash) is no cache either", async () => {
+  await hashOf("a.php");
+  plantCachedHash("a.php", "d".repeat(64));
+  const fields = readFileSync(cacheFile(), "utf8").split("\0");
+  // The last record's hash and the final "" dropped: the file still ends with NUL.
+  writeFileSync(cacheFile(), `${fields.slice(0, -2).join("\0")}\0`);
+  assert.equal(await hashOf("a.php"), sha("<?php // a\n"));
+  assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
+});
