@@ -94,11 +94,13 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export async function decideAhead(
   index: Promise<readonly SourceEntry[] | undefined>,
 ): Promise<Decided | undefined> {
+  // A failed index is none here (the upload makes it again and tells why), and never left unhandled.
+  const indexed = index.catch(() => undefined);
   const newest = newestManifest();
   if (!newest) return undefined;
   await nextTurn();
   const previous = manifestEntries(newest.text);
-  const source = await index;
+  const source = await indexed;
   if (!source) return undefined;
   const ahead = decided(source, newest.checksum, newest.text, previous);
   await nextTurn();

@@ -120,3 +120,17 @@ test("without a manifest cache nothing is decided ahead and no cache directory i
     process.env.XDG_CACHE_HOME = saved;
   }
 });
+
+test("an index that fails: nothing is decided ahead, with or without a manifest recorded, and nothing is left unhandled", async () => {
+  const failed = () => Promise.reject(new Error("find failed"));
+  assert.equal(await decideAhead(failed()), undefined, "with this test's manifests");
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = path.join(fx.dir, "empty cache");
+  try {
+    assert.equal(await decideAhead(failed()), undefined, "without a manifest cache");
+    // An unhandled rejection would be reported by now.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.env.XDG_CACHE_HOME = saved;
+  }
+});
