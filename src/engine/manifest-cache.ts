@@ -71,11 +71,21 @@ export function newestManifest(): { checksum: string; text: string } | undefined
   }
 }
 
+/** Files this process wrote, with their identity then: a fleet's hosts seal the same manifest. */
+const written = new Map<string, string>();
+
 export function rememberManifest(text: string, checksum: string): void {
   const hex = hexOf(checksum);
   const dir = hex ? privateCacheDir("manifests") : undefined;
   if (!dir) return;
-  writePrivate(path.join(dir, hex!), text);
+  const file = path.join(dir, hex!);
+  const had = written.get(file);
+  if (had !== undefined && identity(file)?.id === had) return;
+  writePrivate(file, text);
+  const now = identity(file)?.id;
+  written.delete(file);
+  if (now !== undefined) written.set(file, now);
+  if (written.size > 8) written.delete(written.keys().next().value!);
   try {
     prune(dir);
   } catch {

@@ -45,6 +45,25 @@ test("a manifest is kept 0600 in a 0700 directory and read back only with its ch
   assert.equal(recallManifest(checksum), undefined, "content that is not the checksum's is not used");
 });
 
+test("a manifest remembered again (a fleet's hosts seal the same) is written once, again only if changed or gone", () => {
+  rememberManifest(text, checksum);
+  const dir = privateCacheDir("manifests")!;
+  const file = path.join(dir, readdirSync(dir)[0]!);
+  const stamp = () => {
+    const s = statSync(file, { bigint: true });
+    return `${s.ino} ${s.ctimeNs}`;
+  };
+  const first = stamp();
+  rememberManifest(text, checksum);
+  assert.equal(stamp(), first, "not written again");
+  writeFileSync(file, "tampered");
+  rememberManifest(text, checksum);
+  assert.equal(readFileSync(file, "utf8"), text);
+  rmSync(file);
+  rememberManifest(text, checksum);
+  assert.equal(recallManifest(checksum), text);
+});
+
 test("a directory others could write to is not used; an open one of ours is closed", () => {
   const dir = path.join(process.env.XDG_CACHE_HOME!, "cutover", "manifests");
   mkdirSync(dir, { recursive: true });
