@@ -5,10 +5,11 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
 const SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 /**
- * Every file of the release hashed. Reading and hashing every file is most of a first deploy's
- * listing, so with at least 2 CPUs, 512 to 20,000 files and 8 MiB, two hashers run at once (the
- * 5,000-file, 40 MB app: ~35% less wall time here); fewer files or bytes are not worth the shell's
- * own work, more files would be held in memory. The second half's records go straight out; the
+ * hash_files: the release's files that the find predicates it is given select (all, or the new
+ * ones), hashed. Reading and hashing every file is most of a first deploy's listing, so with at
+ * least 2 CPUs, 512 to 20,000 files and 8 MiB, two hashers run at once (the 5,000-file, 40 MB app:
+ * ~35% less wall time here); fewer files or bytes are not worth the shell's own work, more files
+ * would be held in memory. The second half's records go straight out; the
  * first half's are held in base64 (NUL bytes and all) and follow once both halves have ended, so
  * neither cuts into a record of the other's. Markers are records of their own, after find's list
  * (find finished) and after the held half (its hasher succeeded): find prints "./…" and the
@@ -21,25 +22,26 @@ const SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
  * (sha256sum -z hashes the others first), and each run's lines come as one record after a record
  * "@@openssl" (they hold no NUL), ended by NUL once it succeeded: see parseHashes.
  */
-const HASH_EVERY_FILE = `unset hash_list hash_held hash_fast
+const HASH_FILES = `hash_files() {
+  unset hash_list hash_held hash_fast
   nl='
 '
   [ "$(printf abc | openssl dgst -sha256 -r 2>/dev/null)" != "${SHA256_ABC} *stdin" ] || hash_fast=1
   if [ -n "$hash_fast" ]; then
-    find . -type f \\( -path "*$nl*" -o -path '*\\\\*' \\) -exec sha256sum -z -- {} +
-    hash_all() { printf '@@openssl\\0'; find . -type f ! -path "*$nl*" ! -path '*\\\\*' -exec openssl dgst -sha256 -r {} +; printf '\\0'; }
-    hash_names_all() { find . -type f ! -path "*$nl*" ! -path '*\\\\*' -print0; }
+    find . -type f "$@" \\( -path "*$nl*" -o -path '*\\\\*' \\) -exec sha256sum -z -- {} +
+    hash_all() { printf '@@openssl\\0'; find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -exec openssl dgst -sha256 -r {} +; printf '\\0'; }
+    hash_names_all() { find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -print0; }
     hash_each() { printf '@@openssl\\0'; xargs -0 -r openssl dgst -sha256 -r && printf '\\0'; }
   else
-    hash_all() { find . -type f -exec sha256sum -z -- {} +; }
-    hash_names_all() { find . -type f -print0; }
+    hash_all() { find . -type f "$@" -exec sha256sum -z -- {} +; }
+    hash_names_all() { find . -type f "$@" -print0; }
     hash_each() { xargs -0 -r sha256sum -z --; }
   fi
-  split=$(find . -type f -printf '%s\\n' | awk '{ n += 1; b += $1 } END { print ((n >= 512 && n <= 20000 && b >= 8388608) ? n : 0) }')
+  split=$(find . -type f "$@" -printf '%s\\n' | awk '{ n += 1; b += $1 } END { print ((n >= 512 && n <= 20000 && b >= 8388608) ? n : 0) }')
   if [ "$split" -eq 0 ] || [ "$(nproc 2>/dev/null || echo 1)" -lt 2 ]; then
-    hash_all
+    hash_all "$@"
   else
-    hash_list=$( { hash_names_all && printf '@@end\\0'; } | base64 -w0)
+    hash_list=$( { hash_names_all "$@" && printf '@@end\\0'; } | base64 -w0)
     hash_names() { printf %s "$hash_list" | base64 -d | head -z -n -1; }
     [ "$(printf %s "$hash_list" | base64 -d | tail -z -n 1 | tr -d '\\000')" = @@end ]
     hash_names | tail -z -n +"$((split / 2 + 1))" | hash_each &
@@ -48,7 +50,8 @@ const HASH_EVERY_FILE = `unset hash_list hash_held hash_fast
     wait "$hash_second"
     [ "$(printf %s "$hash_held" | base64 -d | tail -z -n 1 | tr -d '\\000')" = @@ok ]
     printf %s "$hash_held" | base64 -d | head -z -n -1
-  fi`;
+  fi
+}`;
 
 /**
  * A release manifest lists every entry with its type, mode and content hash (symlinks with their
@@ -61,18 +64,19 @@ const HASH_EVERY_FILE = `unset hash_list hash_held hash_fast
  * only new files are read.
  */
 const LIST = `set -e
+${HASH_FILES}
 cd -- "$1"
 printf '@@entries\\0'
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
 if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
-  find . -type f -links 1 -exec sha256sum -z -- {} +
+  hash_files -links 1
   printf '@@previous\\0'
   (cd -- "$2" && find . -type f -links +1 ! -newer "$3" -printf '%i\\0%p\\0')
   printf '@@manifest\\0'
   [ -n "$4" ] || cat -- "$3"
 else
-  ${HASH_EVERY_FILE}
+  hash_files
 fi
 `;
 

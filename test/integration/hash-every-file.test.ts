@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { manifestProbe, parseHashes } from "../../src/plan/manifest.js";
@@ -60,8 +60,12 @@ case "$*" in *./*) echo call >> "$OPENSSL_CALLS" ;; esac
 ${cutAt("%064d *%s")}`,
 );
 
-function list(shell: readonly string[], env: Record<string, string> = {}) {
-  const [, , program, ...args] = manifestProbe(tree).argv;
+function list(
+  shell: readonly string[],
+  env: Record<string, string> = {},
+  previous?: { dir: string; manifest: string },
+) {
+  const [, , program, ...args] = manifestProbe(tree, previous).argv;
   const calls = path.join(dir, "calls");
   const opensslCalls = path.join(dir, "openssl calls");
   writeFileSync(calls, "");
@@ -75,7 +79,8 @@ function list(shell: readonly string[], env: Record<string, string> = {}) {
       ...env,
     },
   });
-  const records = r.stdout.toString("utf8").split("@@hashes\0")[1]?.split("\0").slice(0, -1) ?? [];
+  const hashes = r.stdout.toString("utf8").split("@@hashes\0")[1]?.split("@@previous\0")[0];
+  const records = hashes?.split("\0").slice(0, -1) ?? [];
   // Each hash record on its own (openssl's lines come as one record after "@@openssl").
   const hashed = records.flatMap((rec, i) =>
     rec === "@@openssl"
@@ -127,3 +132,21 @@ for (const shell of [["dash"], ["bash", "--posix"]])
         assert.notEqual(list(shell, { ...hasher.env, CUT_AT: file }).code, 0);
       });
   }
+
+test("with a previous release, only the files of one link (the new ones) are hashed, by two hashers", () => {
+  const previous = { dir: path.join(dir, "previous release"), manifest: path.join(dir, "previous manifest") };
+  writeFileSync(previous.manifest, "");
+  mkdirSync(path.join(previous.dir, "src"), { recursive: true });
+  const linked = inSrc.slice(0, 50);
+  for (const p of linked) linkSync(path.join(tree, p), path.join(previous.dir, p));
+  try {
+    const r = list(["dash"], {}, previous);
+    assert.equal(r.code, 0);
+    if (cpus() >= 2) assert.ok(r.opensslCalls >= 2, `${r.opensslCalls} call(s)`);
+    const fresh = new Map([...want].filter(([p]) => !linked.includes(p)));
+    assert.equal(r.hashed.length, fresh.size, "no file twice, none missing, no linked one");
+    assert.deepEqual(parseHashes(r.records), fresh);
+  } finally {
+    rmSync(previous.dir, { recursive: true });
+  }
+});
