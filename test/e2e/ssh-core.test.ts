@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN, cutover, json } from "../helpers/cli.js";
@@ -122,6 +131,20 @@ test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks 
   assert.deepEqual([a.code, b.code].sort(), [0, 3], a.stderr + b.stderr);
   assert.match((a.code === 3 ? a : b).stderr, /web1: .* is locked by /);
 
+  // The killed run's SSH control directory (engine/control-dir.ts), made a day old: the next removes it.
+  const processesNaming = (dir: string) =>
+    readdirSync("/proc").filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+      } catch {
+        return false;
+      }
+    }).length;
+  const leftBy = (pid: number) =>
+    readdirSync(os.tmpdir())
+      .filter((n) => n.startsWith(`cutover-${pid}-`))
+      .map((n) => path.join(os.tmpdir(), n));
+  let left = 0;
   for (const delay of [150, 300, 450, 600, 750, 900]) {
     fx.file("src/lib.php", `<?php function version() { return 'k${delay}'; }\n`);
     const child = spawn(process.execPath, [BIN, "deploy"], { cwd: fx.app, stdio: "ignore" });
@@ -134,8 +157,18 @@ test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks 
       readFileSync(path.join(fx.deployPath, "shared/storage/uploads/by-app.txt"), "utf8"),
       "keep me",
     );
+    const dayOld = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    for (const dir of leftBy(child.pid!)) {
+      left += 1;
+      // Its ssh outlives it a moment (its handshake, then its session, ends with the killed run's
+      // pipe), making and removing its socket there: the directory would be new again.
+      for (let i = 0; i < 50 && processesNaming(dir) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      utimesSync(dir, dayOld, dayOld);
+    }
     const next = await cutover(["deploy"], fx.app);
     assert.equal(next.code, 0, `after a kill at ${delay} ms:\n${next.stderr}`);
     assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+    assert.deepEqual(leftBy(child.pid!), [], `the control directory of the run killed at ${delay} ms`);
   }
+  assert.ok(left > 0, "a killed run left its control directory");
 });

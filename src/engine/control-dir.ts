@@ -1,0 +1,53 @@
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import path from "node:path";
+
+const NAME = /^cutover-(\d+)-[A-Za-z0-9]{6}$/;
+const SOCKET = /^c\d+$/;
+/** A run in another PID namespace sharing this tmp looks gone: only a day-old directory is taken for left. */
+const LEFT_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A private directory in `tmp` for this run's SSH control sockets (a short path: socket names are
+ * limited to ~100 bytes), named with this process's id. A run killed by SIGKILL skips every
+ * cleanup, so each run first removes what such runs left: a directory of this user's with that
+ * name whose process is gone, unchanged for a day, holding nothing but control sockets (c0, c1,
+ * …). Anything else is left as it is.
+ */
+export function makeControlDir(tmp: string): string {
+  removeLeftByDeadRuns(tmp);
+  return mkdtempSync(path.join(tmp, `cutover-${process.pid}-`));
+}
+
+function removeLeftByDeadRuns(tmp: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(NAME.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || running(pid)) continue;
+    const dir = path.join(tmp, name);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || Date.now() - st.mtimeMs < LEFT_MS) continue;
+      const entries = readdirSync(dir);
+      if (!entries.every((e) => SOCKET.test(e) && lstatSync(path.join(dir, e)).isSocket())) continue;
+      for (const e of entries) unlinkSync(path.join(dir, e));
+      rmdirSync(dir);
+    } catch {
+      // Changed meanwhile (another run removing it too): left for the next run.
+    }
+  }
+}
+
+/** Whether a process with this id exists (one of another user's counts: EPERM). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}

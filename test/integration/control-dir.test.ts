@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { makeControlDir } from "../../src/engine/control-dir.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+/**
+ * A run's SSH control directory (engine/control-dir.ts) is named with its process id; a run killed
+ * by SIGKILL leaves it behind, and a later run removes it: only a directory of this user's whose
+ * process is gone, a day old, holding nothing but control sockets.
+ */
+const dayOld = (p: string) => {
+  const then = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+  if (lstatSync(p).isSymbolicLink()) lutimesSync(p, then, then);
+  else utimesSync(p, then, then);
+};
+
+/** A unix socket file left behind, as by a process killed while listening. */
+function leftSocket(file: string): void {
+  spawnSync(process.execPath, [
+    "-e",
+    "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
+    file,
+  ]);
+  assert.ok(lstatSync(file).isSocket());
+}
+
+test("what killed runs left is removed; anything else named like it stays", () => {
+  const tmp = scratchDir("control dirs ");
+  const dead = spawnSync("true").pid;
+  const make = (name: string, fill?: (dir: string) => void) => {
+    const dir = path.join(tmp, name);
+    mkdirSync(dir);
+    fill?.(dir);
+    dayOld(dir);
+    return dir;
+  };
+  make(`cutover-${dead}-aaaaaa`);
+  make(`cutover-${dead}-bbbbbb`, (d) => {
+    leftSocket(path.join(d, "c0"));
+    leftSocket(path.join(d, "c12"));
+  });
+  // Kept: changed within the day (a run in another PID namespace looks gone), a live process's,
+  // holding a file, holding a socket of another name, a symlink, no process id in the name.
+  make(`cutover-${dead}-cccccc`);
+  utimesSync(path.join(tmp, `cutover-${dead}-cccccc`), new Date(), new Date());
+  make(`cutover-${process.pid}-dddddd`);
+  make(`cutover-${dead}-eeeeee`, (d) => writeFileSync(path.join(d, "c1"), "a file, not a socket"));
+  make(`cutover-${dead}-gggggg`, (d) => leftSocket(path.join(d, "other")));
+  const target = make("a directory elsewhere", (d) => writeFileSync(path.join(d, "keep.txt"), "keep"));
+  symlinkSync(target, path.join(tmp, `cutover-${dead}-ffffff`));
+  dayOld(path.join(tmp, `cutover-${dead}-ffffff`));
+  make("cutover-hhhhhh");
+
+  const mine = makeControlDir(tmp);
+  assert.equal(statSync(mine).mode & 0o777, 0o700);
+  assert.match(path.basename(mine), new RegExp(`^cutover-${process.pid}-[A-Za-z0-9]{6}$`));
+  assert.deepEqual(
+    readdirSync(tmp).sort(),
+    [
+      "a directory elsewhere",
+      path.basename(mine),
+      `cutover-${dead}-cccccc`,
+      `cutover-${dead}-eeeeee`,
+      `cutover-${dead}-ffffff`,
+      `cutover-${dead}-gggggg`,
+      `cutover-${process.pid}-dddddd`,
+      "cutover-hhhhhh",
+    ].sort(),
+  );
+  assert.ok(existsSync(path.join(target, "keep.txt")));
+  assert.ok(existsSync(path.join(tmp, `cutover-${dead}-eeeeee`, "c1")));
+});
