@@ -31,6 +31,11 @@ const odd = [
 ];
 mkdirSync(path.join(tree, "odd"), { recursive: true });
 for (const name of odd) writeFileSync(path.join(tree, "odd", name), name);
+// A newline or backslash in a directory's name only: the file's path has it, so sha256sum too.
+for (const name of ["new\nline dir", "back\\slash dir"]) {
+  mkdirSync(path.join(tree, "odd", name));
+  writeFileSync(path.join(tree, "odd", name, "plain.txt"), name);
+}
 mkdirSync(path.join(tree, "src"), { recursive: true });
 for (let i = 0; i < 600; i++)
   writeFileSync(path.join(tree, "src", `c${i}ok.php`), `${i}${"x".repeat(16_384)}`);
@@ -43,7 +48,8 @@ const order = execFileSync("find", [".", "-type", "f", "-print0"], { cwd: tree }
 const inSrc = order.filter((p) => p.startsWith("./src/"));
 
 // Each logs its calls on files; given $CUT_AT, prints a record cut right after that name's "ok" and
-// dies by SIGKILL. openssl answers nothing given $NO_OPENSSL (its known answer fails).
+// dies by SIGKILL. openssl answers nothing given $NO_OPENSSL (its known answer fails), and fails
+// given a path with a newline or backslash.
 const cutAt = (record: string) => `for a; do
   if [ -n "$CUT_AT" ] && [ "$a" = "$CUT_AT" ]; then
     printf '${record}' 0 "\${CUT_AT%.php}"
@@ -56,6 +62,10 @@ wrapCommand(
   bin,
   "openssl",
   `[ -z "$NO_OPENSSL" ] || exit 1
+nl='
+'
+# Given a path with a newline or backslash (which some openssl escapes in its lines), it fails.
+for a; do case $a in *"$nl"* | *\\\\*) echo "openssl given $a" >&2; exit 9 ;; esac; done
 case "$*" in *./*) echo call >> "$OPENSSL_CALLS" ;; esac
 ${cutAt("%064d *%s")}`,
 );
@@ -64,8 +74,9 @@ function list(
   shell: readonly string[],
   env: Record<string, string> = {},
   previous?: { dir: string; manifest: string },
+  root = tree,
 ) {
-  const [, , program, ...args] = manifestProbe(tree, previous).argv;
+  const [, , program, ...args] = manifestProbe(root, previous).argv;
   const calls = path.join(dir, "calls");
   const opensslCalls = path.join(dir, "openssl calls");
   writeFileSync(calls, "");
@@ -117,7 +128,7 @@ for (const shell of [["dash"], ["bash", "--posix"]])
         hasher.name === "openssl" ? [r.opensslCalls, r.calls] : [r.calls, r.opensslCalls];
       // Two processes share the hashing only where there are two CPUs to share.
       if (cpus() >= 2) assert.ok(calls >= 2, `${calls} call(s)`);
-      // openssl gets no name with a newline or backslash: one sha256sum hashes those two.
+      // openssl gets no path with a newline or backslash: one sha256sum hashes those four.
       assert.equal(others, hasher.name === "openssl" ? 1 : 0);
       assert.equal(r.hashed.length, want.size, "no file twice, none missing");
       assert.deepEqual(parseHashes(r.records), want);
@@ -150,3 +161,33 @@ test("with a previous release, only the files of one link (the new ones) are has
     rmSync(previous.dir, { recursive: true });
   }
 });
+
+// Fewer files or bytes than the split needs: one hasher, run by find itself (most deploys).
+const small = path.join(dir, "small release");
+mkdirSync(path.join(small, "a dir"), { recursive: true });
+for (const name of ["new\nline.txt", "back\\slash.txt", "-z", "index.php", "last.php"])
+  writeFileSync(path.join(small, "a dir", name), name);
+const smallWant = new Map(
+  ["new\nline.txt", "back\\slash.txt", "-z", "index.php", "last.php"].map((name) => [
+    `./a dir/${name}`,
+    createHash("sha256").update(name).digest("hex"),
+  ]),
+);
+
+for (const shell of [["dash"], ["bash", "--posix"]])
+  for (const hasher of hashers) {
+    const how = `${shell.join(" ")}, ${hasher.name}`;
+    test(`${how}, few files: every file hashed once and right, by one hasher`, () => {
+      const r = list(shell, hasher.env, undefined, small);
+      assert.equal(r.code, 0);
+      // One run of the hasher; sha256sum also hashes the names with a newline or backslash.
+      assert.deepEqual([r.opensslCalls, r.calls], hasher.name === "openssl" ? [1, 1] : [0, 1]);
+      assert.equal(r.hashed.length, smallWant.size, "no file twice, none missing");
+      assert.deepEqual(parseHashes(r.records), smallWant);
+    });
+
+    test(`${how}, few files: the hasher killed mid-record: the script fails`, () => {
+      const r = list(shell, { ...hasher.env, CUT_AT: "./a dir/index.php" }, undefined, small);
+      assert.notEqual(r.code, 0);
+    });
+  }
