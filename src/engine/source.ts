@@ -28,8 +28,17 @@ function git(dir: string, args: readonly string[]): Promise<string> {
  */
 async function gitRevision(dir: string): Promise<Revision | null> {
   try {
-    // No optional locks: reading the status does not rewrite the user's .git/index.
-    const status = await git(dir, ["--no-optional-locks", "status", "--porcelain=v2", "--branch", "--", "."]);
+    // No optional locks: reading the status does not rewrite the user's .git/index. No ahead/behind
+    // counts: --branch would walk every commit between the branch and its upstream for them.
+    const status = await git(dir, [
+      "--no-optional-locks",
+      "status",
+      "--porcelain=v2",
+      "--branch",
+      "--no-ahead-behind",
+      "--",
+      ".",
+    ]);
     const commit = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(status)?.[1];
     return commit ? { commit, dirty: /^[^#]/m.test(status) } : null;
   } catch {

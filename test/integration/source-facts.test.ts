@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { ResolvedStage } from "../../src/config/resolve.js";
@@ -38,4 +38,34 @@ test("the source's revision: the commit, and dirty even when git status prints m
   assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit: second, dirty: true });
 
   assert.equal((await sourceFacts(stageOf(scratchDir("not a checkout ")))).revision, null);
+});
+
+test("the source's revision: detached, ahead of its upstream, and a subdirectory of the checkout", async () => {
+  const dir = scratchDir("source facts ");
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd: dir })
+      .toString()
+      .trim();
+  git("init", "-q", "-b", "main");
+  mkdirSync(path.join(dir, "app"));
+  writeFileSync(path.join(dir, "app", "index.php"), "<?php\n");
+  writeFileSync(path.join(dir, "notes.txt"), "");
+  git("add", "-A");
+  git("commit", "-qm", "one");
+  git("update-ref", "refs/remotes/origin/main", "HEAD");
+  git("config", "branch.main.remote", "origin");
+  git("config", "branch.main.merge", "refs/heads/main");
+  for (let i = 0; i < 3; i++) git("commit", "-q", "--allow-empty", "-m", `ahead ${i}`);
+  const commit = git("rev-parse", "HEAD");
+  const app = path.join(dir, "app");
+  assert.deepEqual((await sourceFacts(stageOf(app))).revision, { commit, dirty: false }, "ahead of upstream");
+  // A change outside the source's directory is not the source's.
+  writeFileSync(path.join(dir, "notes.txt"), "changed");
+  assert.deepEqual((await sourceFacts(stageOf(app))).revision, { commit, dirty: false }, "outside");
+  assert.deepEqual((await sourceFacts(stageOf(dir))).revision, { commit, dirty: true }, "the whole checkout");
+  writeFileSync(path.join(app, "index.php"), "<?php // changed\n");
+  assert.deepEqual((await sourceFacts(stageOf(app))).revision, { commit, dirty: true }, "inside");
+  git("checkout", "-q", "--detach", "HEAD~1");
+  const detached = git("rev-parse", "HEAD");
+  assert.deepEqual((await sourceFacts(stageOf(app))).revision, { commit: detached, dirty: true }, "detached");
 });
