@@ -148,7 +148,9 @@ test("with a previous release, only the files of one link (the new ones) are has
   const previous = { dir: path.join(dir, "previous release"), manifest: path.join(dir, "previous manifest") };
   writeFileSync(previous.manifest, "");
   mkdirSync(path.join(previous.dir, "src"), { recursive: true });
-  const linked = inSrc.slice(0, 50);
+  mkdirSync(path.join(previous.dir, "odd", "new\nline dir"), { recursive: true });
+  // Linked ones with a newline in their path too: sha256sum leaves them as well.
+  const linked = [...inSrc.slice(0, 50), "./odd/new\nline dir/plain.txt"];
   for (const p of linked) linkSync(path.join(tree, p), path.join(previous.dir, p));
   try {
     const r = list(["dash"], {}, previous);
