@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 
-/** sha256 of "abc": openssl must answer it right to be used. */
-const SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+/** NIST's two-block SHA-256 example and its hash: openssl must answer it right to be used. */
+const KNOWN_INPUT = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+const KNOWN_HASH = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
 
 /**
  * hash_files: the release's files that the find predicates it is given select (all, or the new
@@ -19,18 +20,18 @@ const SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200
  * The hasher is `openssl dgst -sha256` where it answers a known input right (with the CPU's SHA
  * instructions, ~3x sha256sum's speed on a 2-core VM), else sha256sum. openssl prints a line per
  * file and escapes a name with a newline, so it gets only names with no newline or backslash
- * (sha256sum -z hashes the others first), and each run's lines come as one record after a record
+ * (matched byte by byte: LC_ALL=C; sha256sum -z hashes the others first), and each run's lines come as one record after a record
  * "@@openssl" (they hold no NUL), ended by NUL once it succeeded: see parseHashes.
  */
 const HASH_FILES = `hash_files() {
   unset hash_list hash_held hash_fast
   nl='
 '
-  [ "$(printf abc | openssl dgst -sha256 -r 2>/dev/null)" != "${SHA256_ABC} *stdin" ] || hash_fast=1
+  [ "$(printf ${KNOWN_INPUT} | openssl dgst -sha256 -r 2>/dev/null)" != "${KNOWN_HASH} *stdin" ] || hash_fast=1
   if [ -n "$hash_fast" ]; then
-    find . -type f "$@" \\( -path "*$nl*" -o -path '*\\\\*' \\) -exec sha256sum -z -- {} +
-    hash_all() { printf '@@openssl\\0'; find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -exec openssl dgst -sha256 -r {} +; printf '\\0'; }
-    hash_names_all() { find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -print0; }
+    LC_ALL=C find . -type f "$@" \\( -path "*$nl*" -o -path '*\\\\*' \\) -exec sha256sum -z -- {} +
+    hash_all() { printf '@@openssl\\0'; LC_ALL=C find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -exec openssl dgst -sha256 -r {} +; printf '\\0'; }
+    hash_names_all() { LC_ALL=C find . -type f "$@" ! -path "*$nl*" ! -path '*\\\\*' -print0; }
     hash_each() { printf '@@openssl\\0'; xargs -0 -r openssl dgst -sha256 -r && printf '\\0'; }
   else
     hash_all() { find . -type f "$@" -exec sha256sum -z -- {} +; }
