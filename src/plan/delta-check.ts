@@ -128,7 +128,7 @@ export function checkDelta(
   if (changed.has("@@no-manifest")) note(".", "the previous release has no manifest file");
   for (const p of linked) {
     // A file the source gave a future mtime is newer than the manifest too: that mtime is no change.
-    const was = changed.get(`./${p}`);
+    const was = changed.size > 0 ? changed.get(`./${p}`) : undefined;
     if (was !== undefined && findTime(was) !== sourceMtime(p))
       note(p, "changed in the previous release after its manifest was written");
     const inode = previousInode.get(p);
@@ -153,17 +153,16 @@ export function predictedListing(
   written: readonly string[],
   previous: ReadonlyMap<string, ManifestEntry>,
 ): Listing {
-  const found = new Map<string, Entry>();
+  const entries: Entry[] = [];
+  const hashes = new Map<string, string>();
+  const writes = new Set(written);
   for (const e of source) {
     if (e.path === ".") continue;
-    const { type, mode, size } = e;
-    found.set(e.path, { type, mode, size, path: `./${e.path}`, link: e.link ?? "", inode: "", links: 1 });
+    const path = `./${e.path}`;
+    entries.push({ type: e.type, mode: e.mode, size: e.size, path, link: e.link ?? "", inode: "", links: 1 });
+    if (writes.has(e.path)) hashes.set(path, e.hash ?? "");
   }
-  const want = new Map(source.map((e) => [e.path, e.hash]));
-  const hashes = new Map<string, string>();
-  for (const p of written) hashes.set(`./${p}`, want.get(p) ?? "");
-  const check = { found, hashes, changed: new Map(), previousInode: new Map(), ahead: undefined };
-  return checkedListing(check, linked, previous);
+  return { entries, ...linkedHashes(linked, previous, hashes) };
 }
 
 /**
@@ -184,13 +183,22 @@ export function checkedListing(
   linked: readonly string[],
   previous: ReadonlyMap<string, ManifestEntry>,
 ): Listing {
-  const hashes = new Map(check.hashes);
+  return { entries: [...check.found.values()], ...linkedHashes(linked, previous, new Map(check.hashes)) };
+}
+
+/** `hashes` with each linked file's hash from the previous release's manifest, and those reused. */
+function linkedHashes(
+  linked: readonly string[],
+  previous: ReadonlyMap<string, ManifestEntry>,
+  hashes: Map<string, string>,
+): Pick<Listing, "hashes" | "reused"> {
   const reused = new Map<string, string>();
   for (const p of linked) {
     const was = previous.get(p);
     if (was?.type !== "f" || !was.hash) continue;
-    hashes.set(`./${p}`, was.hash);
-    reused.set(`./${p}`, `./${p}`);
+    const path = `./${p}`;
+    hashes.set(path, was.hash);
+    reused.set(path, path);
   }
-  return { entries: [...check.found.values()], hashes, reused };
+  return { hashes, reused };
 }

@@ -20,7 +20,12 @@ const NON_ASCII = /[^\p{ASCII}]/u;
 
 export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | undefined {
   const rules: Rule[] = [];
-  for (const raw of patterns.map(bytes)) {
+  // A plain name (no wildcard, no slash but a trailing one) matches a last path component equal to
+  // it: a set lookup per path instead of a regex test (bytes compare equal exactly when the names do).
+  const names = new Set<string>();
+  const dirNames = new Set<string>();
+  for (const pattern of patterns) {
+    const raw = bytes(pattern);
     if (/\*\*|[[\]\\]/.test(raw) || /^[-+] /.test(raw) || raw === "!" || raw === "") return undefined;
     let p = raw;
     const dirOnly = p.endsWith("/");
@@ -28,6 +33,10 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | u
     const anchored = p.startsWith("/");
     p = p.replace(/^\/+/, "");
     if (p === "" || p.includes("//")) return undefined;
+    if (!anchored && !/[*?/]/.test(p)) {
+      (dirOnly ? dirNames : names).add(pattern.replace(/\/+$/, ""));
+      continue;
+    }
     const body = p
       .split("")
       .map((c) => (c === "*" ? "[^/]*" : c === "?" ? "[^/]" : c.replace(/[.+^${}()|]/g, "\\$&")))
@@ -40,6 +49,9 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | u
     });
   }
   return (name, isDir) => {
+    const last = name.slice(name.lastIndexOf("/") + 1);
+    if (names.has(last) || (isDir && dirNames.has(last))) return true;
+    if (rules.length === 0) return false;
     const path = bytes(name);
     return rules.some((r) => {
       if (r.dirOnly && !isDir) return false;

@@ -80,6 +80,7 @@ const sets: string[][] = [
   ["*.php", "x.tmp/", "f i le.txt"],
   ["app/", "/app/cache/", "sub/.git", "dir.tmp/*"],
   ["*ü*", "*/*/sessions", "public/*.js"],
+  ["café/", "ünï.php", "c.php", "HEAD/"],
 ];
 
 for (const exclude of sets) {
