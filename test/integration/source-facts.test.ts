@@ -9,12 +9,17 @@ import { scratchDir } from "../helpers/scratch.js";
 
 const stageOf = (source: string) => ({ source, sharedDirs: [], sharedFiles: [] }) as unknown as ResolvedStage;
 
-test("the source's revision: the commit, and dirty even when git status prints more than 1 MiB", async () => {
-  const dir = scratchDir("source facts ");
-  const git = (...args: string[]) =>
+/** git in `dir`, as a user with a name, its output trimmed. */
+const gitIn =
+  (dir: string) =>
+  (...args: string[]) =>
     execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd: dir })
       .toString()
       .trim();
+
+test("the source's revision: the commit, and dirty even when git status prints more than 1 MiB", async () => {
+  const dir = scratchDir("source facts ");
+  const git = gitIn(dir);
   git("init", "-q");
   writeFileSync(path.join(dir, "index.php"), "<?php\n");
   git("add", "-A");
@@ -42,10 +47,7 @@ test("the source's revision: the commit, and dirty even when git status prints m
 
 test("the source's revision: detached, ahead of its upstream, and a subdirectory of the checkout", async () => {
   const dir = scratchDir("source facts ");
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd: dir })
-      .toString()
-      .trim();
+  const git = gitIn(dir);
   git("init", "-q", "-b", "main");
   mkdirSync(path.join(dir, "app"));
   writeFileSync(path.join(dir, "app", "index.php"), "<?php\n");
