@@ -27,6 +27,8 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher | u
   for (const pattern of patterns) {
     const raw = bytes(pattern);
     if (/\*\*|[[\]\\]/.test(raw) || /^[-+] /.test(raw) || raw === "!" || raw === "") return undefined;
+    // rsync takes one trailing "/" as "directories only" and keeps the rest: "logs//" matches nothing.
+    if (raw.endsWith("//")) return undefined;
     let p = raw;
     const dirOnly = p.endsWith("/");
     p = p.replace(/\/+$/, "");

@@ -57,6 +57,17 @@ const files = [
   ".env",
   "config/.env",
   "tests/Unit/ATest.php",
+  "a.l+g",
+  "a.lxg",
+  "(x)/y.php",
+  "$d",
+  "!bang",
+  "-dash",
+  "+plus",
+  "#hash",
+  "Keep.php",
+  " logs/z",
+  "logs ",
 ];
 for (const f of files) {
   mkdirSync(path.join(root, path.dirname(f)), { recursive: true });
@@ -81,6 +92,8 @@ const sets: string[][] = [
   ["app/", "/app/cache/", "sub/.git", "dir.tmp/*"],
   ["*ü*", "*/*/sessions", "public/*.js"],
   ["café/", "ünï.php", "c.php", "HEAD/"],
+  // Plain names (a set lookup) with characters a regex or a shell would read: matched literally.
+  ["a.l+g", "(x)", "$d", "!bang", "-dash", "+plus", "#hash", "Keep.php", "sp ace/", " logs", "logs "],
 ];
 
 for (const exclude of sets) {
@@ -92,9 +105,15 @@ for (const exclude of sets) {
   });
 }
 
-test("patterns the walk does not model are left to rsync: **, classes, escapes, +/- prefixes, !", async () => {
-  for (const p of ["**/cache", "[ab].log", "a\\*b", "+ keep.php", "- a.log", "!"])
+test("patterns the walk does not model are left to rsync: **, classes, escapes, +/- prefixes, !, //", async () => {
+  for (const p of ["**/cache", "[ab].log", "a\\*b", "+ keep.php", "- a.log", "!", "logs//", "/app//"])
     assert.equal(compileExcludes([p]), undefined, p);
+  // rsync strips one trailing slash: "logs//" is the path "logs/", which names nothing.
+  for (const p of ["logs//", "/app///"]) {
+    const kept = await names([p]);
+    assert.deepEqual(kept, (await rsyncNames(root, [p]))!.sort(), p);
+    assert.ok(kept!.includes(p.startsWith("/") ? "app/cache/c.php" : "logs/x.txt"), p);
+  }
   const listed = await names(["**/node_modules"]);
   assert.deepEqual(listed, (await rsyncNames(root, ["**/node_modules"]))!.sort());
   assert.ok(!listed!.some((n) => n.includes("node_modules")));
