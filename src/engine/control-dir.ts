@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, type Stats, unlinkSync } from "node:fs";
 import path from "node:path";
 
 const NAME = /^cutover-(\d+)-[A-Za-z0-9]{6}$/;
@@ -9,9 +9,9 @@ const LEFT_MS = 24 * 60 * 60 * 1000;
 /**
  * A private directory in `tmp` for this run's SSH control sockets (a short path: socket names are
  * limited to ~100 bytes), named with this process's id. A run killed by SIGKILL skips every
- * cleanup, so each run first removes what such runs left: a directory of this user's with that
- * name whose process is gone, unchanged for a day, holding nothing but control sockets (c0, c1,
- * …). Anything else is left as it is.
+ * cleanup, so each run first removes what such runs left: a directory of this user's (0700) with
+ * that name whose process is gone, unchanged for a day, holding nothing but this user's control
+ * sockets (c0, c1, …). Anything else is left as it is.
  */
 export function makeControlDir(tmp: string): string {
   removeLeftByDeadRuns(tmp);
@@ -31,9 +31,11 @@ function removeLeftByDeadRuns(tmp: string): void {
     const dir = path.join(tmp, name);
     try {
       const st = lstatSync(dir);
-      if (!st.isDirectory() || st.uid !== process.getuid?.() || Date.now() - st.mtimeMs < LEFT_MS) continue;
+      // 0700, as mkdtemp makes it: no one else could have put anything in it.
+      if (!st.isDirectory() || !mine(st) || (st.mode & 0o777) !== 0o700 || Date.now() - st.mtimeMs < LEFT_MS)
+        continue;
       const entries = readdirSync(dir);
-      if (!entries.every((e) => SOCKET.test(e) && lstatSync(path.join(dir, e)).isSocket())) continue;
+      if (!entries.every((e) => SOCKET.test(e) && isMySocket(lstatSync(path.join(dir, e))))) continue;
       for (const e of entries) unlinkSync(path.join(dir, e));
       rmdirSync(dir);
     } catch {
@@ -41,6 +43,9 @@ function removeLeftByDeadRuns(tmp: string): void {
     }
   }
 }
+
+const mine = (st: Stats) => st.uid === process.getuid?.();
+const isMySocket = (st: Stats) => st.isSocket() && mine(st);
 
 /** Whether a process with this id exists (one of another user's counts: EPERM). */
 function running(pid: number): boolean {

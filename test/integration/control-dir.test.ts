@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
+  lchownSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
@@ -18,8 +20,8 @@ import { scratchDir } from "../helpers/scratch.js";
 
 /**
  * A run's SSH control directory (engine/control-dir.ts) is named with its process id; a run killed
- * by SIGKILL leaves it behind, and a later run removes it: only a directory of this user's whose
- * process is gone, a day old, holding nothing but control sockets.
+ * by SIGKILL leaves it behind, and a later run removes it: only a directory of this user's (0700)
+ * whose process is gone, a day old, holding nothing but this user's control sockets.
  */
 const dayOld = (p: string) => {
   const then = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
@@ -43,6 +45,7 @@ test("what killed runs left is removed; anything else named like it stays", () =
   const make = (name: string, fill?: (dir: string) => void) => {
     const dir = path.join(tmp, name);
     mkdirSync(dir);
+    chmodSync(dir, 0o700); // as mkdtemp makes it
     fill?.(dir);
     dayOld(dir);
     return dir;
@@ -63,6 +66,15 @@ test("what killed runs left is removed; anything else named like it stays", () =
   symlinkSync(target, path.join(tmp, `cutover-${dead}-ffffff`));
   dayOld(path.join(tmp, `cutover-${dead}-ffffff`));
   make("cutover-hhhhhh");
+  // Kept too: open to others (anyone could have put its socket there), a socket of another user's.
+  const open = make(`cutover-${dead}-iiiiii`, (d) => leftSocket(path.join(d, "c0")));
+  chmodSync(open, 0o755);
+  dayOld(open);
+  make(`cutover-${dead}-jjjjjj`, (d) => {
+    leftSocket(path.join(d, "c0"));
+    leftSocket(path.join(d, "c1"));
+    lchownSync(path.join(d, "c1"), 4321, 4321);
+  });
 
   const mine = makeControlDir(tmp);
   assert.equal(statSync(mine).mode & 0o777, 0o700);
@@ -76,10 +88,14 @@ test("what killed runs left is removed; anything else named like it stays", () =
       `cutover-${dead}-eeeeee`,
       `cutover-${dead}-ffffff`,
       `cutover-${dead}-gggggg`,
+      `cutover-${dead}-iiiiii`,
+      `cutover-${dead}-jjjjjj`,
       `cutover-${process.pid}-dddddd`,
       "cutover-hhhhhh",
     ].sort(),
   );
   assert.ok(existsSync(path.join(target, "keep.txt")));
   assert.ok(existsSync(path.join(tmp, `cutover-${dead}-eeeeee`, "c1")));
+  assert.deepEqual(readdirSync(path.join(tmp, `cutover-${dead}-jjjjjj`)).sort(), ["c0", "c1"]);
+  assert.deepEqual(readdirSync(open), ["c0"]);
 });
