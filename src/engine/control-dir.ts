@@ -1,5 +1,6 @@
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, type Stats, unlinkSync } from "node:fs";
 import path from "node:path";
+import { usageError } from "../errors.js";
 
 const NAME = /^cutover-(\d+)-[A-Za-z0-9]{6}$/;
 const SOCKET = /^c\d+$/;
@@ -15,7 +16,14 @@ const LEFT_MS = 24 * 60 * 60 * 1000;
  */
 export function makeControlDir(tmp: string): string {
   removeLeftByDeadRuns(tmp);
-  return mkdtempSync(path.join(tmp, `cutover-${process.pid}-`));
+  try {
+    return mkdtempSync(path.join(tmp, `cutover-${process.pid}-`));
+  } catch (error) {
+    throw usageError(
+      `cannot make a directory for SSH control sockets in ${tmp} (TMPDIR): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      "set TMPDIR to an existing directory this user can write, or unset it",
+    );
+  }
 }
 
 function removeLeftByDeadRuns(tmp: string): void {

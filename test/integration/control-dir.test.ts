@@ -16,6 +16,7 @@ import {
 import path from "node:path";
 import { test } from "node:test";
 import { makeControlDir } from "../../src/engine/control-dir.js";
+import { CutoverError } from "../../src/errors.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /**
@@ -98,4 +99,22 @@ test("what killed runs left is removed; anything else named like it stays", () =
   assert.ok(existsSync(path.join(tmp, `cutover-${dead}-eeeeee`, "c1")));
   assert.deepEqual(readdirSync(path.join(tmp, `cutover-${dead}-jjjjjj`)).sort(), ["c0", "c1"]);
   assert.deepEqual(readdirSync(open), ["c0"]);
+});
+
+test("a TMPDIR that is missing or not a directory is a usage error naming it, not an internal error", () => {
+  const tmp = scratchDir("control dirs ");
+  const file = path.join(tmp, "a file");
+  writeFileSync(file, "");
+  for (const [dir, code] of [
+    [path.join(tmp, "missing"), "ENOENT"],
+    [file, "ENOTDIR"],
+  ] as const) {
+    assert.throws(
+      () => makeControlDir(dir),
+      (e) =>
+        e instanceof CutoverError &&
+        e.code === "usage" &&
+        e.message === `cannot make a directory for SSH control sockets in ${dir} (TMPDIR): ${code}`,
+    );
+  }
 });
