@@ -62,6 +62,11 @@ wrapCommand(
   bin,
   "openssl",
   `[ -z "$NO_OPENSSL" ] || exit 1
+# Given $ONE_BLOCK_ONLY, an openssl that hashes a one-block input ("abc") right and a longer one wrong.
+if [ -n "$ONE_BLOCK_ONLY" ] && [ "$#" -eq 3 ]; then
+  [ "$(cat)" = abc ] && echo "${createHash("sha256").update("abc").digest("hex")} *stdin" || echo "$(printf %064d 0) *stdin"
+  exit 0
+fi
 nl='
 '
 # Given a path with a newline or backslash (which some openssl escapes in its lines), it fails.
@@ -187,6 +192,14 @@ for (const shell of [["dash"], ["bash", "--posix"]])
       assert.equal(r.hashed.length, smallWant.size, "no file twice, none missing");
       assert.deepEqual(parseHashes(r.records), smallWant);
     });
+
+    if (hasher.name === "openssl")
+      test(`${shell.join(" ")}: an openssl right on one block but wrong on two is not used`, () => {
+        const r = list(shell, { ONE_BLOCK_ONLY: "1" }, undefined, small);
+        assert.equal(r.code, 0);
+        assert.deepEqual([r.opensslCalls, r.calls], [0, 1]);
+        assert.deepEqual(parseHashes(r.records), smallWant);
+      });
 
     test(`${how}, few files: the hasher killed mid-record: the script fails`, () => {
       const r = list(shell, { ...hasher.env, CUT_AT: "./a dir/index.php" }, undefined, small);
