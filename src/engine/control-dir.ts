@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readdirSync, rmdirSync, type Stats, unlinkSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, type Stats, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { usageError } from "../errors.js";
 
@@ -29,6 +29,10 @@ export function makeControlDir(tmp: string): string {
 function removeLeftByDeadRuns(tmp: string): void {
   let names: string[];
   try {
+    // Where others may rename entries (writable by them, not sticky), a directory checked here
+    // could be another by the time it is emptied: nothing is removed.
+    const st = statSync(tmp);
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return;
     names = readdirSync(tmp);
   } catch {
     return;

@@ -8,6 +8,7 @@ import {
   lutimesSync,
   mkdirSync,
   readdirSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -117,4 +118,21 @@ test("a TMPDIR that is missing or not a directory is a usage error naming it, no
         e.message === `cannot make a directory for SSH control sockets in ${dir} (TMPDIR): ${code}`,
     );
   }
+});
+
+test("in a TMPDIR others may rename in (writable by them, not sticky), nothing is removed", () => {
+  const tmp = scratchDir("control dirs ");
+  const dead = spawnSync("true").pid;
+  const left = path.join(tmp, `cutover-${dead}-aaaaaa`);
+  mkdirSync(left, { mode: 0o700 });
+  leftSocket(path.join(left, "c0"));
+  dayOld(left);
+  for (const mode of [0o777, 0o775]) {
+    chmodSync(tmp, mode);
+    rmSync(makeControlDir(tmp), { recursive: true });
+    assert.deepEqual(readdirSync(left), ["c0"], mode.toString(8));
+  }
+  chmodSync(tmp, 0o1777); // sticky, as /tmp: only the owner renames its entries
+  rmSync(makeControlDir(tmp), { recursive: true });
+  assert.equal(existsSync(left), false);
 });
