@@ -10,18 +10,19 @@ const KNOWN_HASH = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db
  * ones), hashed. Reading and hashing every file is most of a first deploy's listing, so with at
  * least 2 CPUs, 512 to 20,000 files and 8 MiB, two hashers run at once (the 5,000-file, 40 MB app:
  * ~35% less wall time here); fewer files or bytes are not worth the shell's own work, more files
- * would be held in memory. The second half's records go straight out; the
- * first half's are held in base64 (NUL bytes and all) and follow once both halves have ended, so
- * neither cuts into a record of the other's. Markers are records of their own, after find's list
- * (find finished) and after the held half (its hasher succeeded): find prints "./…" and the
- * hashers 64 hex digits first, so no record of theirs, whole or cut, reads as one. The variables
- * are unset first: one exported by the environment would pass the list to every child.
+ * would be held in memory. The second half's records go straight out; the first half's are held
+ * in base64 (NUL bytes and all) and follow once both halves have ended, so neither cuts into a
+ * record of the other's. Markers are records of their own, after find's list (find finished) and
+ * after the held half (its hasher succeeded): find prints "./…" and the hashers 64 hex digits
+ * first, so no record of theirs, whole or cut, reads as one. The variables are unset first: one
+ * exported by the environment would pass the list to every child.
  *
  * The hasher is `openssl dgst -sha256` where it answers a known input right (with the CPU's SHA
  * instructions, ~3x sha256sum's speed on a 2-core VM), else sha256sum. openssl prints a line per
- * file and escapes a name with a newline, so it gets only names with no newline or backslash
- * (matched byte by byte: LC_ALL=C; sha256sum -z hashes the others first), and each run's lines come as one record after a record
- * "@@openssl" (they hold no NUL), ended by NUL once it succeeded: see parseHashes.
+ * file and escapes a name with a newline, so it gets only paths with no newline or backslash
+ * (matched byte by byte: LC_ALL=C; sha256sum -z hashes the others first), and each run's lines
+ * come as one record after a record "@@openssl" (they hold no NUL), ended by NUL once it
+ * succeeded: see parseHashes.
  */
 const HASH_FILES = `hash_files() {
   unset hash_list hash_held hash_fast
