@@ -78,8 +78,8 @@ export interface UploadResult extends TransferStats {
  * --link-dest) when the source cannot be indexed, the base's manifest is unknown or nothing can be
  * linked. When linking fails or the check of the result finds anything amiss, the host is in a
  * state cutover did not make (a replaced file, a directory turned into a link): the release
- * directory (this run's own, holding nothing else but what `sealAhead`'s commands made there) is emptied and every file is sent, linking
- * nothing, and a warning says why.
+ * directory (this run's own, holding nothing else but what `sealAhead`'s commands made there) is
+ * emptied and every file is sent, linking nothing, and a warning says why.
  */
 export async function deltaUpload(
   ctx: StepContext,
