@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { lstatSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { commandLineUrl, credentialEnv } from "../config/git-source.js";
 import type { ResolvedStage } from "../config/resolve.js";
@@ -8,6 +7,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { GIT_ENV } from "../git/resolve.js";
 import { buildManifest, manifestProbe, parseListing } from "../plan/manifest.js";
 import type { Emit } from "./events.js";
+import { makeRunDir } from "./run-dirs.js";
 import { timed } from "./steps.js";
 
 const LOCAL = "local build";
@@ -163,7 +163,7 @@ export async function buildLocally(
   signal?: AbortSignal,
 ): Promise<LocalBuild> {
   const limits: Limits = { timeoutMs: stage.commandTimeoutSeconds * 1000, signal };
-  const temp = mkdtempSync(path.join(os.tmpdir(), "cutover-build-"));
+  const temp = makeRunDir("build");
   const cleanup = () => rmSync(temp, { recursive: true, force: true });
   const dir = path.join(temp, "build");
   mkdirSync(dir);

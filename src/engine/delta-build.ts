@@ -1,15 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import os from "node:os";
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   type DeltaDecision,
@@ -24,6 +14,7 @@ import { aheadMarker, type DeltaCheck, deltaCheckProbe, parseDeltaCheck } from "
 import type { DeltaBase, Transfer } from "../plan/steps.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { RunResult, TransferStats } from "../transport/executor.js";
+import { makeRunDir } from "./run-dirs.js";
 import { mtimeText } from "./source-list.js";
 import { explainExit, StepError } from "./step-error.js";
 import type { StepContext } from "./steps.js";
@@ -179,7 +170,7 @@ async function sendListed(
   transfer: Transfer,
   names: readonly string[],
 ): Promise<TransferStats> {
-  const scratch = mkdtempSync(path.join(os.tmpdir(), "cutover-send-"));
+  const scratch = makeRunDir("send");
   try {
     const list = path.join(scratch, "files");
     writeFileSync(list, `${names.join("\0")}\0`);

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
-import os from "node:os";
+import { lstatSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { compileExcludes, type ExcludeMatcher, findPrunes } from "../plan/exclude-match.js";
+import { makeRunDir } from "./run-dirs.js";
 
 /** One entry of the source with what the index needs of its inode; the same however it was listed. */
 export interface Listed {
@@ -165,7 +165,7 @@ async function rsyncListed(from: string, exclude: readonly string[]): Promise<Li
 
 /** rsync's own list of what it would send, names decoded from its \#ooo escapes; "." is the root. */
 export function rsyncNames(from: string, exclude: readonly string[]): Promise<string[] | undefined> {
-  const scratch = mkdtempSync(path.join(os.tmpdir(), "cutover-list-"));
+  const scratch = makeRunDir("list");
   const args = [
     "-a",
     "-n",

@@ -1,13 +1,12 @@
 import { rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { usageError } from "../errors.js";
 import type { Executor } from "../transport/executor.js";
 import { LocalExecutor } from "../transport/local.js";
 import { SshExecutor } from "../transport/ssh.js";
-import { makeControlDir } from "./control-dir.js";
 import { persistentControlPath } from "./control-socket.js";
+import { makeRunDir } from "./run-dirs.js";
 
 export interface Target {
   readonly host: ResolvedHost;
@@ -50,7 +49,7 @@ export const systemExecutors: ExecutorFactory = (host, stage, controlPath) =>
 
 /**
  * One executor per host for this run. SSH control sockets live in a private directory made for the
- * run (see control-dir.ts) and removed with it; with `ssh.persist`,
+ * run (see run-dirs.ts) and removed with it; with `ssh.persist`,
  * at a path named by the connection, for the next run to find (see control-socket.ts).
  */
 export function openTargets(
@@ -66,7 +65,7 @@ export function openTargets(
           ? persistentControlPath(host.ssh, stage.ssh.acceptNewHostKeys)
           : undefined;
       if (kept) return kept;
-      controlDir ??= makeControlDir(os.tmpdir());
+      controlDir ??= makeRunDir("ssh");
       return path.join(controlDir, `c${i}`);
     };
     return { host, executor: make(host, stage, controlPath) };

@@ -131,7 +131,7 @@ test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks 
   assert.deepEqual([a.code, b.code].sort(), [0, 3], a.stderr + b.stderr);
   assert.match((a.code === 3 ? a : b).stderr, /web1: .* is locked by /);
 
-  // The killed run's SSH control directory (engine/control-dir.ts), made a day old: the next removes it.
+  // The killed run's scratch directories (engine/run-dirs.ts), made a day old: the next removes them.
   const processesNaming = (dir: string) =>
     readdirSync("/proc").filter((pid) => {
       try {
@@ -140,10 +140,11 @@ test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks 
         return false;
       }
     }).length;
+  const runDirs = path.join(os.tmpdir(), `cutover-${process.getuid!()}`);
   const leftBy = (pid: number) =>
-    readdirSync(os.tmpdir())
-      .filter((n) => n.startsWith(`cutover-${pid}-`))
-      .map((n) => path.join(os.tmpdir(), n));
+    readdirSync(runDirs)
+      .filter((n) => new RegExp(`^(ssh|send|list)-${pid}-`).test(n))
+      .map((n) => path.join(runDirs, n));
   let left = 0;
   for (const delay of [150, 300, 450, 600, 750, 900]) {
     fx.file("src/lib.php", `<?php function version() { return 'k${delay}'; }\n`);
@@ -168,7 +169,7 @@ test("over SSH: two deploys together, one wins; a SIGKILLed deploy never breaks 
     const next = await cutover(["deploy"], fx.app);
     assert.equal(next.code, 0, `after a kill at ${delay} ms:\n${next.stderr}`);
     assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
-    assert.deepEqual(leftBy(child.pid!), [], `the control directory of the run killed at ${delay} ms`);
+    assert.deepEqual(leftBy(child.pid!), [], `the scratch directories of the run killed at ${delay} ms`);
   }
   assert.ok(left > 0, "a killed run left its control directory");
 });
