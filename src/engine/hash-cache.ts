@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
+import { privateCacheDir, readPrivate, removePrivate, writePrivate } from "./private-cache.js";
 import type { Listed } from "./source-list.js";
 
 /**
@@ -101,5 +101,7 @@ export class HashCache {
     if (!this.file) return;
     if (!this.rewrite && this.next.length === this.fields.length - 1) return;
     writePrivate(this.file, `${[HEADER, ...this.next].join("\0")}\0`);
+    // The same source's cache in the format before this one (a JSON object), left by an older cutover.
+    removePrivate(this.file.replace(/\.hashes$/, ".json"));
   }
 }

@@ -61,6 +61,14 @@ export function readPrivate(file: string): Buffer | undefined {
   }
 }
 
+/** Removes `file` if it is a regular file of this user's (never a link or a directory). */
+export function removePrivate(file: string): void {
+  try {
+    const s = lstatSync(file);
+    if (s.isFile() && s.uid === process.getuid?.()) unlinkSync(file);
+  } catch {}
+}
+
 /**
  * Replaces `file` atomically with `data` (mode 0600), through a new file of a random name. A write
  * that fails removes that file only if it made it ("wx" refuses one already there, never ours).

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -109,4 +119,23 @@ test("a cache file cut at the end of a field (a record without its hash) is no c
   writeFileSync(cacheFile(), `${fields.slice(0, -2).join("\0")}\0`);
   assert.equal(await hashOf("a.php"), sha("<?php // a\n"));
   assert.equal(await hashOf("lib/b.php"), sha("<?php // B\n"));
+});
+
+test("the older format's cache of the same source goes when the new one is written; a link or directory so named stays", async () => {
+  const dir = path.join(work, "cache", "cutover", "hashes");
+  const old = path.join(dir, `${sha(path.resolve(src)).slice(0, 32)}.json`);
+  const elsewhere = path.join(work, "elsewhere.json");
+  writeFileSync(elsewhere, "{}");
+  rmSync(cacheFile());
+  writeFileSync(old, "{}");
+  await hashOf("a.php");
+  assert.deepEqual(readdirSync(dir), [path.basename(cacheFile())]);
+  for (const plant of [() => symlinkSync(elsewhere, old), () => mkdirSync(old)]) {
+    rmSync(cacheFile());
+    plant();
+    await hashOf("a.php");
+    assert.equal(existsSync(old), true);
+    rmSync(old, { recursive: true });
+  }
+  assert.equal(readFileSync(elsewhere, "utf8"), "{}");
 });
