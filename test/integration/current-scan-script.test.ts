@@ -53,3 +53,17 @@ test("a file that names current beside one that cannot be read: its lines, findi
     files: undefined,
   });
 });
+
+test("a file whose name holds the output's markers is read as a name", () => {
+  const dir = release();
+  const text = `<?php require '${needle}x.php';`;
+  for (const name of ["x@@status", "@@end", "y@@status\n0"])
+    writeFileSync(path.join(dir, "src", name), `${text}\n`);
+  const expected = ["src/@@end", "src/x@@status", "src/y@@status\n0"];
+  for (const files of [undefined, expected.map((f) => `./${f}`)]) {
+    const { hits, files: found } = scan(dir, files);
+    assert.deepEqual(found, expected);
+    // Lines are shown, not parsed: a name with a newline spans two.
+    for (const name of ["src/x@@status", "src/@@end"]) assert.ok(hits.includes(`${name}:1:${text}`), name);
+  }
+});

@@ -72,9 +72,11 @@ export function parseScan(output: string): ScanResult {
   let complete = true;
   let rest = output;
   while (rest !== "") {
-    const status = rest.indexOf("@@status\0");
-    const end = rest.indexOf("@@end\0", status);
-    if (status < 0 || end < 0) {
+    // The marker is a whole field: a name (NUL-ended, holding no NUL) may end with its text.
+    const status = rest.startsWith("@@status\0") ? 0 : rest.indexOf("\0@@status\0") + 1;
+    // The lines after the status hold no NUL: the first "@@end\0" after it ends them.
+    const end = status > 0 || rest.startsWith("@@status\0") ? rest.indexOf("@@end\0", status + 9) : -1;
+    if (end < 0) {
       complete = false;
       break;
     }
