@@ -53,8 +53,17 @@ export function persistentControlPath(addr: SshAddress, acceptNewHostKeys: boole
 /** Every directory above `dir` is owned by root or this user, and no one else may rename in it. */
 function safeAncestors(dir: string): boolean {
   try {
+    return safeDirs(path.dirname(realpathSync(dir)));
+  } catch {
+    return false;
+  }
+}
+
+/** `dir` (links resolved) and every directory above it are owned by root or this user, and no one else may rename in them. */
+export function safeDirs(dir: string): boolean {
+  try {
     const me = process.getuid?.();
-    for (let p = path.dirname(realpathSync(dir)); ; p = path.dirname(p)) {
+    for (let p = realpathSync(dir); ; p = path.dirname(p)) {
       const s = lstatSync(p);
       if (!s.isDirectory() || (s.uid !== 0 && s.uid !== me)) return false;
       if ((s.mode & 0o022) !== 0 && (s.mode & 0o1000) === 0) return false;

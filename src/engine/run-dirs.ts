@@ -1,7 +1,8 @@
-import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { usageError } from "../errors.js";
+import { safeDirs } from "./control-socket.js";
 import { privateDir } from "./private-cache.js";
 
 /** What a run keeps in a scratch directory: SSH control sockets, a list of files to send, a local build, rsync's list. */
@@ -18,9 +19,9 @@ const swept = new Set<string>();
  * $TMPDIR/cutover-<uid>: a directory only this user can use (see privateDir), where no one else can
  * create, rename or remove entries. A run killed by SIGKILL skips every cleanup, so the first one
  * made in a process removes what such runs left there: a directory of this user's so named whose
- * process is gone, unchanged for a day. Where that root cannot be had (TMPDIR writable by others
- * and not sticky, or the name taken by something not ours), the directory is made in TMPDIR itself
- * and nothing is removed.
+ * process is gone, unchanged for a day. Where that root cannot be had (TMPDIR, a directory above
+ * it or a link on the way another user's, or writable by others and not sticky; or the name taken
+ * by something not ours), the directory is made in TMPDIR itself and nothing is removed.
  */
 export function makeRunDir(kind: RunDirKind, tmp = os.tmpdir()): string {
   const root = userRoot(tmp);
@@ -41,14 +42,25 @@ export function makeRunDir(kind: RunDirKind, tmp = os.tmpdir()): string {
 }
 
 function userRoot(tmp: string): string | undefined {
-  try {
-    // Where others may rename entries (writable by them, not sticky), ours could be swapped for theirs.
-    const st = statSync(tmp);
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return undefined;
-  } catch {
-    return undefined;
-  }
+  // Where another user may rename entries (in TMPDIR or above it, or a link on the way), ours could
+  // be swapped for theirs: TMPDIR and every directory above it root's or this user's, writable by
+  // no one else unless sticky (see control-socket.ts), and so every link on the way.
+  if (!safeDirs(tmp) || !safeLinks(tmp)) return undefined;
   return privateDir(path.join(tmp, `cutover-${process.getuid?.() ?? "user"}`));
+}
+
+/** Every link on the way to `tmp` is root's or this user's, in a directory as safe (see safeDirs). */
+function safeLinks(tmp: string): boolean {
+  const me = process.getuid?.();
+  try {
+    for (let p = path.resolve(tmp); p !== path.dirname(p); p = path.dirname(p)) {
+      const s = lstatSync(p);
+      if (s.isSymbolicLink() && ((s.uid !== 0 && s.uid !== me) || !safeDirs(path.dirname(p)))) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function removeLeftByDeadRuns(root: string): void {

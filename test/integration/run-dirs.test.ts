@@ -166,3 +166,43 @@ test("a TMPDIR that is missing or not a directory is a usage error naming it, no
     );
   }
 });
+
+test("a TMPDIR another user could swap the root in (theirs though sticky, in a directory of theirs, a link of theirs): nothing removed", () => {
+  const other = 4321;
+  const withLeft = (tmp: string) => {
+    const root = path.join(tmp, `cutover-${uid}`);
+    mkdirSync(root, { mode: 0o700 });
+    return makeIn(root, `ssh-${deadPid()}-aaaaaa`, (d) => leftSocket(path.join(d, "c0")));
+  };
+  const refused = (tmp: string, left: string, what: string) => {
+    const dir = makeRunDir("ssh", tmp);
+    assert.match(path.relative(tmp, dir), new RegExp(`^cutover-ssh-${process.pid}-[A-Za-z0-9]{6}$`), what);
+    assert.deepEqual(readdirSync(left), ["c0"], what);
+  };
+
+  // Sticky, as /tmp, but its owner may rename any entry in it.
+  const theirs = scratchDir("run dirs ");
+  const theirsLeft = withLeft(theirs);
+  chmodSync(theirs, 0o1777);
+  lchownSync(theirs, other, other);
+  refused(theirs, theirsLeft, "a sticky TMPDIR of another user's");
+
+  // Ours, in a directory of another user's: they may rename TMPDIR itself.
+  const under = path.join(scratchDir("run dirs "), "theirs");
+  mkdirSync(under, { mode: 0o755 });
+  const inner = path.join(under, "tmp");
+  mkdirSync(inner, { mode: 0o700 });
+  const underLeft = withLeft(inner);
+  lchownSync(under, other, other);
+  refused(inner, underLeft, "a TMPDIR in a directory of another user's");
+
+  // A link of another user's in a sticky directory: they may point it elsewhere.
+  const sticky = scratchDir("run dirs ");
+  const real = scratchDir("run dirs ");
+  const realLeft = withLeft(real);
+  chmodSync(sticky, 0o1777);
+  const link = path.join(sticky, "tmp");
+  symlinkSync(real, link);
+  lchownSync(link, other, other);
+  refused(link, realLeft, "a TMPDIR that is a link of another user's");
+});
