@@ -22,9 +22,11 @@ export async function listRelease(
   dir: string,
   reuse?: { dir: string; manifest: string; checksum?: string },
 ): Promise<Listing> {
-  const known = reuse?.checksum ? recallManifest(reuse.checksum) : undefined;
-  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, reuse, known !== undefined)]);
-  return hashMissing(ctx, title, dir, parseListing(stdout.toString("utf8"), known));
+  // A previous manifest with no recorded checksum cannot be checked: nothing of it is reused.
+  const previous = reuse?.checksum ? reuse : undefined;
+  const known = previous?.checksum ? recallManifest(previous.checksum) : undefined;
+  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, previous, known !== undefined)]);
+  return hashMissing(ctx, title, dir, parseListing(stdout.toString("utf8"), known, reuse?.checksum));
 }
 
 /**

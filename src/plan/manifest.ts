@@ -150,6 +150,8 @@ export function parseHashes(
   return into;
 }
 
+const sha256Of = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+
 /** Hashes recorded in a manifest text, by "./path". */
 function manifestHashes(text: string): Map<string, string> {
   const hashes = new Map<string, string>();
@@ -176,8 +178,11 @@ export function jsonString(text: string): string | undefined {
  * Reads the listing field by field. Section markers are only recognised where a record starts: a
  * file name or symlink target that reads "@@hashes" is data (find prints names as "./…", types are
  * one letter, hashes are hex, inodes are digits), so nothing on the host can cut the manifest short.
+ * The previous release's manifest is this machine's copy (`knownManifest`), else the host's, whose
+ * hashes are reused only if its sha256 is `checksum` (what that release's metadata records): a
+ * manifest changed on the host would put its hashes into the new release's.
  */
-export function parseListing(output: string, knownManifest?: string): Listing {
+export function parseListing(output: string, knownManifest?: string, checksum?: string): Listing {
   const fields = output.split("\0");
   if (fields[0] !== "@@entries") throw new Error("unexpected manifest listing");
   const entries: Entry[] = [];
@@ -203,7 +208,9 @@ export function parseListing(output: string, knownManifest?: string): Listing {
     const previousPathOfInode = new Map<string, string>();
     for (i += 1; i < fields.length && fields[i] !== "@@manifest"; i += 2)
       previousPathOfInode.set(fields[i]!, fields[i + 1] ?? "");
-    const recorded = manifestHashes(knownManifest ?? fields.slice(i + 1).join("\0"));
+    const text = knownManifest ?? fields.slice(i + 1).join("\0");
+    const trusted = knownManifest !== undefined || checksum === sha256Of(text);
+    const recorded = trusted ? manifestHashes(text) : new Map<string, string>();
     for (const e of entries) {
       if (e.type !== "f" || hashes.has(e.path)) continue;
       const previousPath = previousPathOfInode.get(e.inode);

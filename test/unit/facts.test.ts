@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { parseFacts } from "../../src/plan/facts.js";
 import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
@@ -214,6 +215,8 @@ test("manifest: canonical, order-independent, excludes writable contents, counts
 
 test("manifest: hard-linked files reuse the previous release's hash by inode; others are reported unhashed", () => {
   const h = (c: string) => c.repeat(64);
+  const manifest = `"same.php" f 644 ${h("a")}\n"old-name.php" f 644 ${h("b")}\n`;
+  const checksum = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
   const output = [
     "@@entries",
     ...["f", "644", "3", "./same.php", "", "100", "2"],
@@ -225,13 +228,20 @@ test("manifest: hard-linked files reuse the previous release's hash by inode; ot
     "@@previous",
     ...["100", "./same.php", "101", "./old-name.php"],
     "@@manifest",
-    `"same.php" f 644 ${h("a")}\n"old-name.php" f 644 ${h("b")}\n`,
+    manifest,
   ].join("\0");
-  const listing = parseListing(output);
+  const listing = parseListing(output, undefined, checksum);
   assert.equal(listing.hashes.get("./same.php"), h("a"));
   assert.equal(listing.hashes.get("./moved.php"), h("b"));
   assert.equal(listing.hashes.get("./new.php"), h("c"));
   assert.deepEqual(unhashed(listing), ["./elsewhere.php"]);
+  // The host's manifest is not the one the metadata records (or none is recorded): nothing reused.
+  for (const other of [`sha256:${"0".repeat(64)}`, undefined]) {
+    const none = parseListing(output, undefined, other);
+    assert.deepEqual(unhashed(none), ["./same.php", "./moved.php", "./elsewhere.php"]);
+  }
+  // This machine's copy needs no check.
+  assert.equal(parseListing(output, manifest).hashes.get("./same.php"), h("a"));
 });
 
 test("a banner printed by the login's rc files before the probe's output is skipped", () => {
