@@ -1,3 +1,4 @@
+import path from "node:path/posix";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { SourceEntry } from "./delta.js";
 import type { ManifestEntry } from "./diff.js";
@@ -5,9 +6,10 @@ import { type Entry, type Listing, parseHashes } from "./manifest.js";
 
 /**
  * The new release (in the manifest listing's record format, with the hashes of the files cutover
- * wrote itself), the previous release's files changed since its manifest was written (an edit in
- * place keeps the inode but not the mtime; like rsync's quick check, an mtime set back is not
- * seen), and its files' inodes. find never follows links.
+ * wrote itself), the previous release's files and directories changed since its manifest was
+ * written (an edit in place keeps the inode but not the mtime; a file renamed keeps its mtime, but
+ * not its directory's; like rsync's quick check, an mtime set back is not seen), and its files'
+ * inodes. find never follows links.
  */
 const CHECK = `set -e
 new=$1 prev=$2 manifest=$3
@@ -18,7 +20,7 @@ printf '@@hashes\\0'
 [ "$#" -eq 0 ] || sha256sum -z -- "$@"
 printf '@@changed\\0'
 cd -- "$prev"
-if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then find . -type f -newer "$manifest" -printf '%p\\0%T@\\0'
+if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then find . \\( -type f -o -type d \\) -newer "$manifest" -printf '%p\\0%T@\\0'
 else printf '@@no-manifest\\0\\0'; fi
 printf '@@previous\\0'
 find . -type f -printf '%i\\0%p\\0'
@@ -40,7 +42,7 @@ export interface DeltaCheck {
   readonly found: ReadonlyMap<string, Entry>;
   /** Hashes of the files cutover wrote, by "./path". */
   readonly hashes: ReadonlyMap<string, string>;
-  /** Previous release's files changed after its manifest was written: "./path" to find's mtime. */
+  /** Previous release's files and directories changed after its manifest was written ("./path" or "."): find's mtime. */
   readonly changed: ReadonlyMap<string, string>;
   /** Previous release's files: path (no "./") to inode; undefined when the output was cut short. */
   readonly previousInode: ReadonlyMap<string, string> | undefined;
@@ -96,7 +98,8 @@ function findTime(t: string): string {
  * What differs between the host's listing and what the delta meant to build (at most `limit`
  * findings): a missing or extra entry, another type, mode, size or link target, a file cutover
  * wrote whose content is not the source's, or a linked file whose inode is not the previous
- * release's file at the same path.
+ * release's file at the same path, or which is in a directory changed there since its manifest
+ * (a name renamed over another keeps the inode the path now has, and its old mtime).
  */
 export function checkDelta(
   check: DeltaCheck,
@@ -126,15 +129,34 @@ export function checkDelta(
     else if (e.type === "l" && got.link !== e.link) note(e.path, "another link target");
   }
   if (changed.has("@@no-manifest")) note(".", "the previous release has no manifest file");
+  // An entry the source gave a future mtime (rsync keeps a directory's) is newer than the manifest
+  // too: that mtime is no change.
+  const since = (p: string) => {
+    const was = changed.get(p === "." ? "." : `./${p}`);
+    return was !== undefined && findTime(was) !== sourceMtime(p);
+  };
+  const dirChanged = new Map<string, boolean>();
+  const inChangedDir = (p: string): boolean => {
+    const dir = path.dirname(p);
+    let known = dirChanged.get(dir);
+    if (known === undefined) {
+      known = since(dir) || (dir !== "." && inChangedDir(dir));
+      dirChanged.set(dir, known);
+    }
+    return known;
+  };
   for (const p of linked) {
-    // A file the source gave a future mtime is newer than the manifest too: that mtime is no change.
-    const was = changed.size > 0 ? changed.get(`./${p}`) : undefined;
-    if (was !== undefined && findTime(was) !== sourceMtime(p))
+    if (changed.size > 0 && since(p))
       note(p, "changed in the previous release after its manifest was written");
     const inode = previousInode.get(p);
     if (inode === undefined || found.get(p)?.inode !== inode)
       note(p, "not linked to the previous release's file at that path");
   }
+  // After the findings above, which name what changed (a directory made a link changes its parent).
+  if (changed.size > 0)
+    for (const p of linked)
+      if (inChangedDir(p))
+        note(p, "its directory changed in the previous release after its manifest was written");
   if (written.length > 0) {
     const want = new Map(source.map((e) => [e.path, e.hash]));
     for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");

@@ -145,6 +145,24 @@ test("the check passes on exactly the source, and names what differs otherwise",
     ),
     [],
   );
+  // A directory (or an ancestor) changed: a name in it may have been renamed over, keeping its mtime.
+  const dirNote =
+    "src/same.php: its directory changed in the previous release after its manifest was written";
+  for (const dir of ["./src", "."])
+    assert.deepEqual(
+      checkDelta(checked(good, prevFiles, [], [dir, "1764525000.0000000010"]), source, ["src/same.php"]),
+      [dirNote],
+    );
+  assert.deepEqual(
+    checkDelta(
+      checked(good, prevFiles, [], ["./src", "1764525000.0000000010"]),
+      source,
+      ["src/same.php"],
+      [],
+      (p) => (p === "src" ? "1764525000.000000001" : undefined),
+    ),
+    [],
+  );
   const written = ["src/new.php"];
   assert.deepEqual(
     checkDelta(checked(good, prevFiles, [`${h("d")}  ./src/new.php`]), source, [], written),
