@@ -61,9 +61,9 @@ const HASH_FILES = `hash_files() {
  * sha256sum -z, NUL-separated so any file name survives); the canonical text is built here.
  *
  * Hashing 40 MB on every deploy would cost more than the upload, so when the previous release's
- * manifest is given, a file hard-linked to a file of that release (same inode) takes its recorded
- * hash, unless that file changed after the manifest was written (an edit in place keeps the inode);
- * only new files are read.
+ * manifest is given, a file hard-linked to that release's file at the same path (same inode) takes
+ * its recorded hash, unless that file changed after the manifest was written (an edit in place
+ * keeps the inode); only new files are read.
  */
 const LIST = `set -e
 ${HASH_FILES}
@@ -213,11 +213,13 @@ export function parseListing(output: string, knownManifest?: string, checksum?: 
     const recorded = trusted ? manifestHashes(text) : new Map<string, string>();
     for (const e of entries) {
       if (e.type !== "f" || hashes.has(e.path)) continue;
-      const previousPath = previousPathOfInode.get(e.inode);
-      const hash = previousPath === undefined ? undefined : recorded.get(previousPath);
+      // At its own path only: cutover links a file from another release's same path, so an inode
+      // the previous release has elsewhere was renamed there since (two files swapped), and the
+      // hash its manifest records for that path is another file's.
+      const hash = previousPathOfInode.get(e.inode) === e.path ? recorded.get(e.path) : undefined;
       if (hash) {
         hashes.set(e.path, hash);
-        reused.set(e.path, previousPath!);
+        reused.set(e.path, e.path);
       }
     }
   }

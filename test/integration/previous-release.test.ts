@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, realpathSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover } from "../helpers/cli.js";
@@ -25,6 +26,14 @@ async function deploy(env: Record<string, string>, warned?: RegExp): Promise<str
   return assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
 }
 
+/** src/a.php and src/b.php (of one size) swapped in a release: each keeps its inode and mtime. */
+function swap(release: string): void {
+  const src = (name: string) => path.join(release, "src", name);
+  renameSync(src("a.php"), src("swap"));
+  renameSync(src("b.php"), src("a.php"));
+  renameSync(src("swap"), src("b.php"));
+}
+
 test("a previous manifest changed on the host lends no hash to the next release, deployed from another machine", async () => {
   const first = await deploy(machine());
   const file = path.join(fx.deployPath, ".cutover/releases", `${first}.manifest`);
@@ -47,10 +56,7 @@ test("two files of one size swapped in the previous release (each keeps its mtim
   fx.file("src/a.php", "<?php return 'a';\n");
   fx.file("src/b.php", "<?php return 'b';\n");
   const live = path.join(fx.deployPath, "releases", await deploy(env));
-  const src = (name: string) => path.join(live, "src", name);
-  renameSync(src("a.php"), src("swap"));
-  renameSync(src("b.php"), src("a.php"));
-  renameSync(src("swap"), src("b.php"));
+  swap(live);
   fx.file("public/index.php", "<?php echo 'v3';\n");
   await deploy(env, /src\/[ab]\.php: its directory changed in the previous release.*linking none/);
   const current = realpathSync(path.join(fx.deployPath, "current"));
@@ -58,4 +64,35 @@ test("two files of one size swapped in the previous release (each keeps its mtim
   // Nothing changed in that release since: the next deploy links from it again, without a warning.
   fx.file("public/index.php", "<?php echo 'v4';\n");
   await deploy(env);
+});
+
+test("the same swap with rsync --link-dest (a name that is not UTF-8: no delta): each file's hash is its own", async () => {
+  const env = machine();
+  // Other mtimes, so rsync's quick check tells a.php from b.php whatever the clock's granularity.
+  utimesSync(path.join(fx.app, "src/a.php"), 1_700_000_000, 1_700_000_000);
+  utimesSync(path.join(fx.app, "src/b.php"), 1_700_000_100, 1_700_000_100);
+  writeFileSync(Buffer.concat([Buffer.from(path.join(fx.app, "latin1 ")), Buffer.from([0xe9])]), "é\n");
+  const run = async () => {
+    const r = await cutover(["deploy", "-q"], fx.app, env);
+    assert.equal(r.code, 0, r.stderr);
+    return realpathSync(path.join(fx.deployPath, "current"));
+  };
+  await run();
+  fx.file("public/index.php", "<?php echo 'v5';\n");
+  // Its files share their inodes with the release before: rsync links a.php from there.
+  swap(await run());
+  fx.file("public/index.php", "<?php echo 'v6';\n");
+  const current = await run();
+  const manifest = readFileSync(
+    path.join(fx.deployPath, ".cutover/releases", `${path.basename(current)}.manifest`),
+    "utf8",
+  );
+  for (const name of ["src/a.php", "src/b.php"]) {
+    const hash = createHash("sha256")
+      .update(readFileSync(path.join(current, name)))
+      .digest("hex");
+    assert.ok(manifest.includes(`"${name}" f 644 ${hash}\n`), `${name}: ${manifest}`);
+  }
+  const v = await cutover(["verify"], fx.app, env);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
 });
