@@ -121,10 +121,17 @@ export async function verify(stage: ResolvedStage, hosts?: readonly string[]): P
       "hash release",
       `${t.host.path}/releases/${release}`,
     );
-    const actual = buildManifest(
-      listing,
-      stage.writableDirs.map((w) => w.path),
-    ).checksum;
+    let actual: string;
+    try {
+      actual = buildManifest(
+        listing,
+        stage.writableDirs.map((w) => w.path),
+      ).checksum;
+    } catch (error) {
+      // A listing no manifest can vouch for (two names that read alike) is no match.
+      const problem = error instanceof Error ? error.message : String(error);
+      return { host: t.host.name, release, ok: false, expected: meta.checksum, problem };
+    }
     const ok = actual === meta.checksum && (meta.state === "live" || meta.state === "ready");
     const problem =
       actual !== meta.checksum

@@ -243,10 +243,18 @@ export function buildManifest(listing: Listing, excluded: readonly string[]): Ma
   const prefixes = excluded.map((x) => `./${x}/`);
   const inside = (p: string) => prefixes.some((x) => p.startsWith(x));
   const lines: string[] = [];
+  const seen = new Set<string>();
   let files = 0;
   let bytes = 0;
   for (const e of listing.entries) {
     if (inside(e.path)) continue;
+    // Names read as UTF-8: two that differ only in bytes that are not UTF-8 read alike, and one
+    // line each could not tell which file has which hash (verify would not see them swapped).
+    if (seen.has(e.path))
+      throw new Error(
+        `two entries of the release are named ${e.path} once read as UTF-8: no manifest can tell them apart`,
+      );
+    seen.add(e.path);
     const name = JSON.stringify(e.path.slice(2));
     if (e.type === "f") {
       files += 1;

@@ -101,3 +101,28 @@ test("a source entry at the writable dir's copy name is refused, not deleted or 
     rmSync(path.join(fx.app, "bootstrap"), { recursive: true, force: true });
   }
 });
+
+test("two names that differ only in bytes that are not UTF-8: refused, not recorded with one hash for both", async () => {
+  const named = (dir: string, byte: number) =>
+    Buffer.concat([Buffer.from(path.join(dir, "bytes", "n")), Buffer.from([byte])]);
+  const live = readlinkSync(path.join(fx.deployPath, "current"));
+  mkdirSync(path.join(fx.app, "bytes"));
+  writeFileSync(named(fx.app, 0xff), "one\n");
+  writeFileSync(named(fx.app, 0xfe), "two\n");
+  try {
+    const r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /two entries of the release are named \.\/bytes\/n\uFFFD once read as UTF-8/);
+    assert.equal(readlinkSync(path.join(fx.deployPath, "current")), live);
+    // The same pair put into the live release: verify cannot vouch for it (it said "ok" before).
+    mkdirSync(path.join(fx.deployPath, "current/bytes"));
+    writeFileSync(named(path.join(fx.deployPath, "current"), 0xff), "one\n");
+    writeFileSync(named(path.join(fx.deployPath, "current"), 0xfe), "two\n");
+    const v = await cutover(["verify"], fx.app);
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(v.stdout, /no manifest can tell them apart/);
+  } finally {
+    rmSync(path.join(fx.app, "bytes"), { recursive: true, force: true });
+    rmSync(path.join(fx.deployPath, "current/bytes"), { recursive: true, force: true });
+  }
+});
