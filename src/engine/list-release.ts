@@ -21,11 +21,13 @@ export async function listRelease(
   title: string,
   dir: string,
   reuse?: { dir: string; manifest: string; checksum?: string },
+  /** The listing a manifest is made from (see manifestProbe). */
+  stamp = false,
 ): Promise<Listing> {
   // A previous manifest with no recorded checksum cannot be checked: nothing of it is reused.
   const previous = reuse?.checksum ? reuse : undefined;
   const known = previous?.checksum ? recallManifest(previous.checksum) : undefined;
-  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, previous, known !== undefined)]);
+  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, previous, known !== undefined, stamp)]);
   return hashMissing(ctx, title, dir, parseListing(stdout.toString("utf8"), known, reuse?.checksum));
 }
 

@@ -1,7 +1,7 @@
 import type { Manifest } from "../plan/manifest.js";
 import { EDITS_LIMIT, EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../plan/manifest-edits.js";
 import { writeFileAtomic } from "../plan/records.js";
-import type { Cmd } from "../shell/cmd.js";
+import { type Cmd, cmd } from "../shell/cmd.js";
 import { StepError } from "./step-error.js";
 import { runStep, type StepContext } from "./steps.js";
 
@@ -17,15 +17,28 @@ export interface PreviousManifest {
   readonly text: string;
 }
 
-/** Edits are sent when they are at most half the manifest's size (and within manifestEdits' limit). */
-export function manifestWrite(file: string, manifest: Manifest, previous?: PreviousManifest): ManifestWrite {
-  const whole = writeFileAtomic(file, manifest.text);
+/**
+ * Edits are sent when they are at most half the manifest's size (and within manifestEdits' limit).
+ * `stampFrom`: the release directory, whose mtime the listing set to its start (see manifestProbe):
+ * the manifest takes it, so a linked file edited in place after the listing (the live release
+ * shares it) is newer than the manifest to the next deploy's check, even if edited before the
+ * manifest was written.
+ */
+export function manifestWrite(
+  file: string,
+  manifest: Manifest,
+  previous?: PreviousManifest,
+  stampFrom = "",
+): ManifestWrite {
+  const [write, move] = writeFileAtomic(file, manifest.text);
+  const stamp = stampFrom ? [cmd(["touch", "-m", "-r", stampFrom, "--", `${file}.tmp`])] : [];
+  const whole = [write!, ...stamp, move!];
   const half = Buffer.byteLength(manifest.text) / 2;
   const edits = previous
     ? manifestEdits(previous.text, manifest.text, Math.min(half, EDITS_LIMIT))
     : undefined;
   if (!previous || edits === undefined) return { cmds: whole, whole };
-  return { cmds: [manifestFromPrevious(previous.file, file, manifest.checksum, edits)], whole };
+  return { cmds: [manifestFromPrevious(previous.file, file, manifest.checksum, edits, stampFrom)], whole };
 }
 
 /**

@@ -141,7 +141,12 @@ export async function prepareHost(
           );
           if (currentScan) meta = { ...meta, current_scan: currentScan };
           meta = { ...meta, files: manifest.files, bytes: manifest.bytes, checksum: manifest.checksum };
-          pendingManifest = manifestWrite(plan.layout.releaseManifest(releaseId), manifest, previousManifest);
+          pendingManifest = manifestWrite(
+            plan.layout.releaseManifest(releaseId),
+            manifest,
+            previousManifest,
+            plan.layout.release(releaseId),
+          );
           // Last step: the manifest goes with "mark ready" (one round trip less); else it is written now.
           if (step !== plan.prepare.at(-1)) {
             await runWithManifest(ctx, step.title, pendingManifest, writeMeta(plan.layout, meta), check);

@@ -82,7 +82,7 @@ export async function sealRelease(
   }
   if (!listing) {
     if (!carriedRan && carried.cmds.length > 0) await runStep(ctx, title, carried.cmds);
-    listing = await listRelease(ctx, step.title, rel, step.reuse);
+    listing = await listRelease(ctx, step.title, rel, step.reuse, true);
     currentScan = await scanCurrentPaths(t, stage, releaseId, listing, previousScan, emit);
   }
   const manifest = buildManifest(

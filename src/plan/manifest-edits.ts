@@ -67,23 +67,28 @@ BEGIN {
 END { if ((FNR + 1) in ins) printf "%s", ins[FNR + 1] }
 `;
 
-const FROM_PREVIOUS = `prev=$1 out=$2 want=$3 apply=$5
+const FROM_PREVIOUS = `prev=$1 out=$2 want=$3 apply=$5 stamp=$6
 mismatch() { rm -f -- "$out.tmp"; echo "${EDITS_MISMATCH} ($1)" >&2; exit 3; }
 [ -f "$prev" ] && [ ! -L "$prev" ] || mismatch "no previous manifest"
 CUTOVER_EDITS=$4 awk "$apply" "$prev" > "$out.tmp" || mismatch "awk failed"
 got=$(sha256sum < "$out.tmp") || mismatch "sha256sum failed"
 [ "sha256:\${got%% *}" = "$want" ] || mismatch "another checksum"
+[ -z "$stamp" ] || touch -m -r "$stamp" -- "$out.tmp"
 mv -f -- "$out.tmp" "$out"
 `;
 
-/** Writes `file` (atomically) from `previousFile` and `edits`, if the result has `checksum`. */
+/**
+ * Writes `file` (atomically) from `previousFile` and `edits`, if the result has `checksum`, with the
+ * mtime of `stampFrom` if given (see manifestWrite).
+ */
 export function manifestFromPrevious(
   previousFile: string,
   file: string,
   checksum: string,
   edits: string,
+  stampFrom = "",
 ): Cmd {
-  return shProgram(FROM_PREVIOUS, [previousFile, file, checksum, edits, APPLY], {
+  return shProgram(FROM_PREVIOUS, [previousFile, file, checksum, edits, APPLY, stampFrom], {
     label: "write the manifest as edits of the previous one, checked by its checksum",
   });
 }

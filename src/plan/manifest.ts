@@ -68,6 +68,7 @@ const HASH_FILES = `hash_files() {
 const LIST = `set -e
 ${HASH_FILES}
 cd -- "$1"
+[ -z "$5" ] || touch -c -m -- .
 printf '@@entries\\0'
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
@@ -82,17 +83,23 @@ else
 fi
 `;
 
-/** `haveManifest`: this machine has the previous manifest already (checked by its checksum); it is not sent. */
+/**
+ * `haveManifest`: this machine has the previous manifest already (checked by its checksum); it is
+ * not sent. `stamp`: the listing is the one a manifest is made from: the release directory's mtime
+ * is set to the time it starts, which the manifest file then takes (see manifestStamp).
+ */
 export function manifestProbe(
   releaseDir: string,
   previous?: { dir: string; manifest: string },
   haveManifest = false,
+  stamp = false,
 ): Cmd {
   return shProgram(LIST, [
     releaseDir,
     previous?.dir ?? "",
     previous?.manifest ?? "",
     haveManifest ? "known" : "",
+    stamp ? "stamp" : "",
   ]);
 }
 

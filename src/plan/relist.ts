@@ -7,10 +7,12 @@ import { type Listing, parseListing } from "./manifest.js";
  * those paths and their parents are listed again on the host, in the manifest listing's format,
  * instead of the whole tree. Files still linked whose mtime is newer than the previous release's
  * manifest are hashed again: the live release shares their inodes, so an edit there since the
- * check (or one the check let pass, a source mtime in the future) shows.
+ * check (or one the check let pass, a source mtime in the future) shows. The release directory's
+ * mtime is set to the time the listing starts, for the manifest file to take (see manifestStamp).
  */
 const RELIST = `set -e
 cd -- "$1"
+touch -c -m -- .
 manifest=$2
 shift 2
 printf '@@entries\\0'

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, realpathSync, renameSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover } from "../helpers/cli.js";
@@ -64,6 +73,44 @@ test("two files of one size swapped in the previous release (each keeps its mtim
   // Nothing changed in that release since: the next deploy links from it again, without a warning.
   fx.file("public/index.php", "<?php echo 'v4';\n");
   await deploy(env);
+});
+
+test("a linked file edited in place in the live release after the seal listed it: the next deploy sees it", async () => {
+  const env = machine();
+  const live = path.join(fx.deployPath, "releases", await deploy(env));
+  // The scan runs after the listing, in its round trip: a grep first in PATH edits the live
+  // release's src/lib.php there, as the app could, in place (same inode and size).
+  const bin = mkdtempSync(path.join(fx.dir, "bin "));
+  const grep = execFileSync("sh", ["-c", "command -v grep"], { encoding: "utf8" }).trim();
+  writeFileSync(
+    path.join(bin, "grep"),
+    `#!/bin/sh
+case " $* " in *" -IlZ "*) [ -e "$EDIT_FLAG" ] || { : > "$EDIT_FLAG"; printf '//' 1<> "$EDIT_TARGET"; } ;; esac
+exec ${grep} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const flag = path.join(bin, "edited");
+  const edited = {
+    PATH: `${bin}:${process.env.PATH}`,
+    EDIT_FLAG: flag,
+    EDIT_TARGET: path.join(live, "src/lib.php"),
+  };
+  fx.file("public/index.php", "<?php echo 'v7';\n");
+  const r = await cutover(["deploy", "-q"], fx.app, { ...env, ...edited });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(existsSync(flag));
+  // That release shares the file, edited after its hash was taken (the same as rsync --link-dest).
+  fx.file("public/index.php", "<?php echo 'v8';\n");
+  await deploy(
+    env,
+    /src\/lib\.php: changed in the previous release after its manifest was written.*linking none/,
+  );
+  const current = realpathSync(path.join(fx.deployPath, "current"));
+  assert.equal(
+    readFileSync(path.join(current, "src/lib.php"), "utf8"),
+    readFileSync(path.join(fx.app, "src/lib.php"), "utf8"),
+  );
 });
 
 test("the same swap with rsync --link-dest (a name that is not UTF-8: no delta): each file's hash is its own", async () => {
