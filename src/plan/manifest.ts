@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CutoverError } from "../errors.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /** NIST's two-block SHA-256 example and its hash: openssl must answer it right to be used. */
@@ -86,7 +87,7 @@ fi
 /**
  * `haveManifest`: this machine has the previous manifest already (checked by its checksum); it is
  * not sent. `stamp`: the listing is the one a manifest is made from: the release directory's mtime
- * is set to the time it starts, which the manifest file then takes (see manifestStamp).
+ * is set to the time it starts, which the manifest file then takes (see manifestWrite).
  */
 export function manifestProbe(
   releaseDir: string,
@@ -258,8 +259,12 @@ export function buildManifest(listing: Listing, excluded: readonly string[]): Ma
     // Names read as UTF-8: two that differ only in bytes that are not UTF-8 read alike, and one
     // line each could not tell which file has which hash (verify would not see them swapped).
     if (seen.has(e.path))
-      throw new Error(
+      throw new CutoverError(
+        "source",
         `two entries of the release are named ${e.path} once read as UTF-8: no manifest can tell them apart`,
+        {
+          fix: "rename one of them: a manifest records a name that is not UTF-8 with U+FFFD for its stray bytes",
+        },
       );
     seen.add(e.path);
     const name = JSON.stringify(e.path.slice(2));

@@ -8,7 +8,7 @@ import { type Listing, parseListing } from "./manifest.js";
  * instead of the whole tree. Files still linked whose mtime is newer than the previous release's
  * manifest are hashed again: the live release shares their inodes, so an edit there since the
  * check (or one the check let pass, a source mtime in the future) shows. The release directory's
- * mtime is set to the time the listing starts, for the manifest file to take (see manifestStamp).
+ * mtime is set to the time the listing starts, for the manifest file to take (see manifestWrite).
  */
 const RELIST = `set -e
 cd -- "$1"
