@@ -4,8 +4,9 @@
  * OTHER's (another build's bin/cutover.js), each after a `sync`, so both meet the same machine
  * (a VM's speed changes from minute to minute). Medians of the wall time, of the deploying
  * process's CPU time and of its children's (the host's shells, find, cp...), and the fastest run.
- * TARGET: the directory the target is made in (e.g. a tmpfs, to leave the disk out).
- *   npx tsx bench/local-ab.ts [runs=21] OTHER [TARGET]
+ * TARGET: the directory the target is made in (e.g. a tmpfs, to leave the disk out). With `first`,
+ * each deploy is a first deploy into an empty target instead.
+ *   npx tsx bench/local-ab.ts [runs=21] OTHER [TARGET] [first]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,13 +20,15 @@ withoutExtraCaCerts();
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.argv[2] ?? 21);
-if (!process.argv[3]) throw new Error("usage: npx tsx bench/local-ab.ts [runs] OTHER [TARGET]");
+if (!process.argv[3]) throw new Error("usage: npx tsx bench/local-ab.ts [runs] OTHER [TARGET] [first]");
+const firstDeploys = process.argv[5] === "first";
 const builds = { this: path.join(root, "bin/cutover.js"), other: path.resolve(process.argv[3]) };
 const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-ab-"));
-const targetParent = mkdtempSync(path.join(process.argv[4] ?? work, "cutover-bench-target-"));
+const targetParent = mkdtempSync(path.join(process.argv[4] || work, "cutover-bench-target-"));
 const app = path.join(work, "app");
 generateApp(app);
-writeBenchConfig(app, "bench", [{ name: "local", path: path.join(targetParent, "target") }]);
+const target = path.join(targetParent, "target");
+writeBenchConfig(app, "bench", [{ name: "local", path: target }]);
 
 interface Run {
   ms: number;
@@ -36,6 +39,7 @@ const results: Record<keyof typeof builds, Run[]> = { this: [], other: [] };
 
 /** One deploy of `bin` after a 1-file change; the usage hook reports its CPU time on fd 3. */
 function deploy(bin: string, change: string): Run {
+  if (firstDeploys) rmSync(target, { recursive: true, force: true });
   writeFileSync(path.join(app, "public/index.php"), `<?php echo ${JSON.stringify(change)};\n`);
   execFileSync("sync");
   const started = process.hrtime.bigint();
@@ -56,7 +60,7 @@ function deploy(bin: string, change: string): Run {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
-  `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} runs each, alternating`,
+  `app: 5000 files, ~40 MB; ${os.cpus().length} cores; node ${process.version}; ${runs} ${firstDeploys ? "first deploys" : "runs"} each, alternating`,
 );
 // The first deploy, and one of each build, are not counted (caches warm, a release to link from).
 deploy(builds.this, "first");
