@@ -1,7 +1,7 @@
 import type { Manifest } from "../plan/manifest.js";
 import { EDITS_LIMIT, EDITS_MISMATCH, manifestEdits, manifestFromPrevious } from "../plan/manifest-edits.js";
 import { writeFileAtomic } from "../plan/records.js";
-import { type Cmd, cmd } from "../shell/cmd.js";
+import type { Cmd } from "../shell/cmd.js";
 import { StepError } from "./step-error.js";
 import { runStep, type StepContext } from "./steps.js";
 
@@ -30,9 +30,7 @@ export function manifestWrite(
   previous?: PreviousManifest,
   stampFrom = "",
 ): ManifestWrite {
-  const [write, move] = writeFileAtomic(file, manifest.text);
-  const stamp = stampFrom ? [cmd(["touch", "-m", "-r", stampFrom, "--", `${file}.tmp`])] : [];
-  const whole = [write!, ...stamp, move!];
+  const whole = writeFileAtomic(file, manifest.text, stampFrom);
   const half = Buffer.byteLength(manifest.text) / 2;
   const edits = previous
     ? manifestEdits(previous.text, manifest.text, Math.min(half, EDITS_LIMIT))

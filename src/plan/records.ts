@@ -3,10 +3,17 @@ import type { Layout } from "./layout.js";
 import type { LockOwner } from "./lock.js";
 import type { ReleaseMeta, Revision } from "./release-meta.js";
 
-/** Write a file so readers see the old or the new content, never a torn one. */
-export function writeFileAtomic(file: string, content: string): Cmd[] {
+/**
+ * Write a file so readers see the old or the new content, never a torn one; with `mtimeFrom`, the
+ * file takes that path's mtime.
+ */
+export function writeFileAtomic(file: string, content: string, mtimeFrom = ""): Cmd[] {
   const tmp = `${file}.tmp`;
-  return [cmd(["printf", "%s", content], { stdoutTo: tmp }), cmd(["mv", "-f", "--", tmp, file])];
+  return [
+    cmd(["printf", "%s", content], { stdoutTo: tmp }),
+    ...(mtimeFrom ? [cmd(["touch", "-m", "-r", mtimeFrom, "--", tmp])] : []),
+    cmd(["mv", "-f", "--", tmp, file]),
+  ];
 }
 
 export function writeMeta(l: Layout, meta: ReleaseMeta): Cmd[] {

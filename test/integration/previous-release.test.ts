@@ -75,43 +75,49 @@ test("two files of one size swapped in the previous release (each keeps its mtim
   await deploy(env);
 });
 
-test("a linked file edited in place in the live release after the seal listed it: the next deploy sees it", async () => {
-  const env = machine();
-  const live = path.join(fx.deployPath, "releases", await deploy(env));
-  // The scan runs after the listing, in its round trip: a grep first in PATH edits the live
-  // release's src/lib.php there, as the app could, in place (same inode and size).
-  const bin = mkdtempSync(path.join(fx.dir, "bin "));
-  const grep = execFileSync("sh", ["-c", "command -v grep"], { encoding: "utf8" }).trim();
-  writeFileSync(
-    path.join(bin, "grep"),
-    `#!/bin/sh
+// The manifest is written as edits of the previous one, or whole when they would be larger (many new files).
+for (const [written, added] of [
+  ["as edits", 0],
+  ["whole", 40],
+] as const)
+  test(`a linked file edited in place in the live release after the seal listed it (manifest written ${written}): the next deploy sees it`, async () => {
+    const env = machine();
+    const live = path.join(fx.deployPath, "releases", await deploy(env));
+    // The scan runs after the listing, in its round trip: a grep first in PATH edits the live
+    // release's src/lib.php there, as the app could, in place (same inode and size).
+    const bin = mkdtempSync(path.join(fx.dir, "bin "));
+    const grep = execFileSync("sh", ["-c", "command -v grep"], { encoding: "utf8" }).trim();
+    writeFileSync(
+      path.join(bin, "grep"),
+      `#!/bin/sh
 case " $* " in *" -IlZ "*) [ -e "$EDIT_FLAG" ] || { : > "$EDIT_FLAG"; printf '//' 1<> "$EDIT_TARGET"; } ;; esac
 exec ${grep} "$@"
 `,
-    { mode: 0o755 },
-  );
-  const flag = path.join(bin, "edited");
-  const edited = {
-    PATH: `${bin}:${process.env.PATH}`,
-    EDIT_FLAG: flag,
-    EDIT_TARGET: path.join(live, "src/lib.php"),
-  };
-  fx.file("public/index.php", "<?php echo 'v7';\n");
-  const r = await cutover(["deploy", "-q"], fx.app, { ...env, ...edited });
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(existsSync(flag));
-  // That release shares the file, edited after its hash was taken (the same as rsync --link-dest).
-  fx.file("public/index.php", "<?php echo 'v8';\n");
-  await deploy(
-    env,
-    /src\/lib\.php: changed in the previous release after its manifest was written.*linking none/,
-  );
-  const current = realpathSync(path.join(fx.deployPath, "current"));
-  assert.equal(
-    readFileSync(path.join(current, "src/lib.php"), "utf8"),
-    readFileSync(path.join(fx.app, "src/lib.php"), "utf8"),
-  );
-});
+      { mode: 0o755 },
+    );
+    const flag = path.join(bin, "edited");
+    const edited = {
+      PATH: `${bin}:${process.env.PATH}`,
+      EDIT_FLAG: flag,
+      EDIT_TARGET: path.join(live, "src/lib.php"),
+    };
+    fx.file("public/index.php", "<?php echo 'v7';\n");
+    for (let i = 0; i < added; i++) fx.file(`public/added/${i}.php`, `<?php // ${i}\n`);
+    const r = await cutover(["deploy", "-q"], fx.app, { ...env, ...edited });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(flag));
+    // That release shares the file, edited after its hash was taken (the same as rsync --link-dest).
+    fx.file("public/index.php", "<?php echo 'v8';\n");
+    await deploy(
+      env,
+      /src\/lib\.php: changed in the previous release after its manifest was written.*linking none/,
+    );
+    const current = realpathSync(path.join(fx.deployPath, "current"));
+    assert.equal(
+      readFileSync(path.join(current, "src/lib.php"), "utf8"),
+      readFileSync(path.join(fx.app, "src/lib.php"), "utf8"),
+    );
+  });
 
 test("the same swap with rsync --link-dest (a name that is not UTF-8: no delta): each file's hash is its own", async () => {
   const env = machine();
