@@ -156,7 +156,10 @@ export function checkDelta(
   if (changed.size > 0)
     for (const p of linked)
       if (inChangedDir(p))
-        note(p, "its directory changed in the previous release after its manifest was written");
+        note(
+          p,
+          "its directory changed in the previous release after its manifest was written (an entry added, removed or renamed there: the app should write only in shared paths and writable_dirs)",
+        );
   if (written.length > 0) {
     const want = new Map(source.map((e) => [e.path, e.hash]));
     for (const p of written) if (hashes.get(`./${p}`) !== want.get(p)) note(p, "content is not the source's");

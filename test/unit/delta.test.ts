@@ -147,7 +147,7 @@ test("the check passes on exactly the source, and names what differs otherwise",
   );
   // A directory (or an ancestor) changed: a name in it may have been renamed over, keeping its mtime.
   const dirNote =
-    "src/same.php: its directory changed in the previous release after its manifest was written";
+    "src/same.php: its directory changed in the previous release after its manifest was written (an entry added, removed or renamed there: the app should write only in shared paths and writable_dirs)";
   for (const dir of ["./src", "."])
     assert.deepEqual(
       checkDelta(checked(good, prevFiles, [], [dir, "1764525000.0000000010"]), source, ["src/same.php"]),
