@@ -24,6 +24,19 @@ export function currentScanCmds(
 }
 
 /**
+ * The scan's commands when they need no listing: with no findings of the previous release to reuse
+ * (for this literal), every file is read. Undefined otherwise (see currentScanCmds).
+ */
+export function wholeScanCmds(
+  t: Host,
+  release: string,
+  previous: CurrentScan | undefined,
+): Cmd[] | undefined {
+  const needle = currentNeedle(t);
+  return previous?.needle === needle ? undefined : scanCmds(t.layout.release(release), needle, undefined);
+}
+
+/**
  * Warns about (or refuses) code that names DEPLOY_PATH/current, from the scan's output: it can mix
  * releases mid-request. Returns this release's findings to record, when all are known.
  */

@@ -15,20 +15,39 @@ import { runStep, type StepContext } from "./steps.js";
 
 const hashCmds = (dir: string, paths: readonly string[]) => chunkArgs(paths).map((p) => hashProbe(dir, p));
 
+type Reuse = { dir: string; manifest: string; checksum?: string };
+
 /** Lists a release with a hash for every file: reused where possible, the rest read on the host. */
 export async function listRelease(
   ctx: StepContext,
   title: string,
   dir: string,
-  reuse?: { dir: string; manifest: string; checksum?: string },
-  /** The listing a manifest is made from (see manifestProbe). */
-  stamp = false,
+  reuse?: Reuse,
 ): Promise<Listing> {
+  return (await listReleaseAfter(ctx, title, dir, [], reuse)).listing;
+}
+
+/**
+ * listRelease with `before` run first in its round trip, and what they printed, which must hold no
+ * field "@@entries" (the listing's first). `stamp`: the listing a manifest is made from (see
+ * manifestProbe).
+ */
+export async function listReleaseAfter(
+  ctx: StepContext,
+  title: string,
+  dir: string,
+  before: readonly Cmd[],
+  reuse?: Reuse,
+  stamp = false,
+): Promise<{ listing: Listing; printed: string }> {
   // A previous manifest with no recorded checksum cannot be checked: nothing of it is reused.
   const previous = reuse?.checksum ? reuse : undefined;
   const known = previous?.checksum ? recallManifest(previous.checksum) : undefined;
-  const { stdout } = await runStep(ctx, title, [manifestProbe(dir, previous, known !== undefined, stamp)]);
-  return hashMissing(ctx, title, dir, parseListing(stdout.toString("utf8"), known, reuse?.checksum));
+  const list = manifestProbe(dir, previous, known !== undefined, stamp);
+  const output = (await runStep(ctx, title, [...before, list])).stdout.toString("utf8");
+  const at = output.startsWith("@@entries\0") ? 0 : output.indexOf("\0@@entries\0") + 1;
+  const listing = parseListing(output.slice(at), known, reuse?.checksum);
+  return { listing: await hashMissing(ctx, title, dir, listing), printed: output.slice(0, at) };
 }
 
 /**

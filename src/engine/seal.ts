@@ -3,10 +3,16 @@ import { buildManifest, type Listing, type Manifest } from "../plan/manifest.js"
 import type { CurrentScan } from "../plan/release-meta.js";
 import type { Step } from "../plan/steps.js";
 import type { Cmd } from "../shell/cmd.js";
-import { currentNeedle, currentScanCmds, currentScanFindings, scanCurrentPaths } from "./current-paths.js";
+import {
+  currentNeedle,
+  currentScanCmds,
+  currentScanFindings,
+  scanCurrentPaths,
+  wholeScanCmds,
+} from "./current-paths.js";
 import type { SealAhead } from "./delta-upload.js";
 import type { Emit } from "./events.js";
-import { listRelease, readRelisted, relistCmds } from "./list-release.js";
+import { listReleaseAfter, readRelisted, relistCmds } from "./list-release.js";
 import { rememberManifest } from "./manifest-cache.js";
 import type { Host } from "./php-runtime.js";
 import { runStep } from "./steps.js";
@@ -81,9 +87,22 @@ export async function sealRelease(
     }
   }
   if (!listing) {
-    if (!carriedRan && carried.cmds.length > 0) await runStep(ctx, title, carried.cmds);
-    listing = await listRelease(ctx, step.title, rel, step.reuse, true);
-    currentScan = await scanCurrentPaths(t, stage, releaseId, listing, previousScan, emit);
+    const first = carriedRan ? [] : carried.cmds;
+    // A scan that reads every file needs no listing: it runs in the listing's round trip, first.
+    const scan = wholeScanCmds(t, releaseId, previousScan);
+    const before = [...first, ...(scan ?? [])];
+    const listed = await listReleaseAfter(
+      ctx,
+      first.length > 0 ? title : step.title,
+      rel,
+      before,
+      step.reuse,
+      true,
+    );
+    listing = listed.listing;
+    currentScan = scan
+      ? currentScanFindings(t, stage, currentNeedle(t), listed.printed, emit)
+      : await scanCurrentPaths(t, stage, releaseId, listing, previousScan, emit);
   }
   const manifest = buildManifest(
     listing,
