@@ -149,3 +149,25 @@ test("the same swap with rsync --link-dest (a name that is not UTF-8: no delta):
   const v = await cutover(["verify"], fx.app, env);
   assert.equal(v.code, 0, v.stdout + v.stderr);
 });
+
+test("a source directory dated ahead of the host's clock, then given a file: the next deploy still links", async () => {
+  // As when the deploying machine's clock is ahead: the directory's mtime is the host's future.
+  const own = fixture();
+  after(() => own.cleanup());
+  const ahead = (seconds: number) => {
+    const t = Date.now() / 1000 + seconds;
+    utimesSync(path.join(own.app, "src"), t, t);
+  };
+  const run = async () => {
+    const r = await cutover(["deploy", "-q"], own.app, machine());
+    assert.equal(r.code, 0, r.stderr);
+    return r.stderr;
+  };
+  ahead(600);
+  await run();
+  // rsync -a gave the release's src/ that mtime, newer than its manifest: read as changed since.
+  own.file("src/new.php", "<?php\n");
+  ahead(700);
+  own.file("public/index.php", "<?php echo 'v2';\n");
+  assert.doesNotMatch(await run(), /warning/);
+});
