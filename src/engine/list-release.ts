@@ -15,7 +15,8 @@ import { runStep, type StepContext } from "./steps.js";
 
 const hashCmds = (dir: string, paths: readonly string[]) => chunkArgs(paths).map((p) => hashProbe(dir, p));
 
-type Reuse = { dir: string; manifest: string; checksum?: string };
+/** The previous release, with the checksum its metadata records for its manifest. */
+type Reuse = { dir: string; manifest: string; checksum: string };
 
 /** Lists a release with a hash for every file: reused where possible, the rest read on the host. */
 export async function listRelease(
@@ -40,10 +41,8 @@ export async function listReleaseAfter(
   reuse?: Reuse,
   stamp = false,
 ): Promise<{ listing: Listing; printed: string }> {
-  // A previous manifest with no recorded checksum cannot be checked: nothing of it is reused.
-  const previous = reuse?.checksum ? reuse : undefined;
-  const known = previous?.checksum ? recallManifest(previous.checksum) : undefined;
-  const list = manifestProbe(dir, previous, known !== undefined, stamp);
+  const known = reuse ? recallManifest(reuse.checksum) : undefined;
+  const list = manifestProbe(dir, reuse, known !== undefined, stamp);
   const output = (await runStep(ctx, title, [...before, list])).stdout.toString("utf8");
   const at = output.startsWith("@@entries\0") ? 0 : output.indexOf("\0@@entries\0") + 1;
   const listing = parseListing(output.slice(at), known, reuse?.checksum);

@@ -192,16 +192,13 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     steps.push({ kind: "hook", title: "build", hook: "build", cmds: hookCmds(hooks, "build", rel) });
   if (stage.php.pools.length > 0 && stage.php.warmup.length > 0)
     steps.push({ kind: "php-warmup", title: "warm up OPcache" });
-  const newestGood = linkSources(facts, previous)[0]?.slice(3);
   // Anything else after the upload (a build, the warm-up) changes the release as only a full listing sees.
   const onlyOwnChanges =
     upload >= 0 && steps.slice(upload + 1).every((s) => ownChanges.has(s) || s.kind === "verify-upload");
   steps.push({
     kind: "seal",
     title: "record manifest and checksum",
-    reuse:
-      base ??
-      (newestGood ? { dir: l.release(newestGood), manifest: l.releaseManifest(newestGood) } : undefined),
+    reuse: base,
     ...(onlyOwnChanges
       ? { afterUpload: { shared: sharedAll, writable: stage.writableDirs.map((w) => w.path) } }
       : {}),

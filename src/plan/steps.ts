@@ -72,8 +72,8 @@ export type Step =
   | {
       readonly kind: "seal";
       readonly title: string;
-      /** A good earlier release whose hashes (and scan findings) files linked to it take. */
-      readonly reuse?: Omit<DeltaBase, "checksum"> & { readonly checksum?: string };
+      /** The delta base, whose hashes (and scan findings) files linked to it take. */
+      readonly reuse?: DeltaBase;
       /**
        * Nothing between the delta upload and the seal changes the release but cutover's own steps:
        * the shared paths replaced by links and the writable dirs copied in place (same content,
