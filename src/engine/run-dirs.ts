@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { usageError } from "../errors.js";
@@ -49,13 +49,33 @@ function userRoot(tmp: string): string | undefined {
   return privateDir(path.join(tmp, `cutover-${process.getuid?.() ?? "user"}`));
 }
 
-/** Every link on the way to `tmp` is root's or this user's, in a directory as safe (see safeDirs). */
+/**
+ * Every link the kernel follows on the way to `tmp` (those in link targets too) is root's or this
+ * user's, in a directory as safe (see safeDirs).
+ */
 function safeLinks(tmp: string): boolean {
   const me = process.getuid?.();
+  const parts = (p: string) => p.split("/").filter((x) => x !== "" && x !== ".");
+  const rest = parts(path.isAbsolute(tmp) ? tmp : `${process.cwd()}/${tmp}`);
+  // No link before it: `at` is a real path, so ".." is its parent.
+  let at = "/";
+  let links = 0;
   try {
-    for (let p = path.resolve(tmp); p !== path.dirname(p); p = path.dirname(p)) {
-      const s = lstatSync(p);
-      if (s.isSymbolicLink() && ((s.uid !== 0 && s.uid !== me) || !safeDirs(path.dirname(p)))) return false;
+    for (let part = rest.shift(); part !== undefined; part = rest.shift()) {
+      if (part === "..") {
+        at = path.dirname(at);
+        continue;
+      }
+      const next = path.join(at, part);
+      const s = lstatSync(next);
+      if (!s.isSymbolicLink()) {
+        at = next;
+        continue;
+      }
+      if (++links > 40 || (s.uid !== 0 && s.uid !== me) || !safeDirs(at)) return false;
+      const target = readlinkSync(next);
+      if (path.isAbsolute(target)) at = "/";
+      rest.unshift(...parts(target));
     }
     return true;
   } catch {

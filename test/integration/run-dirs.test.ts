@@ -205,4 +205,9 @@ test("a TMPDIR another user could swap the root in (theirs though sticky, in a d
   symlinkSync(real, link);
   lchownSync(link, other, other);
   refused(link, realLeft, "a TMPDIR that is a link of another user's");
+
+  // A link of ours whose target goes through that link of theirs.
+  const ours = path.join(scratchDir("run dirs "), "tmp");
+  symlinkSync(path.join(link, "."), ours);
+  refused(ours, realLeft, "a TMPDIR link of ours to a path through a link of another user's");
 });
