@@ -60,6 +60,7 @@ export async function createBuild(stage: ResolvedStage, id: string, cache: Build
         linkDest: newest ? [`../${newest}`] : [],
         exclude: stage.exclude,
         compare: stage.uploadCompare,
+        dirTimes: true,
       },
       dir,
     ),

@@ -24,6 +24,11 @@ export interface Transfer {
   readonly live?: true;
   /** Send only these entries (a local file of NUL-separated source-relative names), nothing recursively. */
   readonly filesFrom?: string;
+  /**
+   * Keep the source's directory mtimes (a build kept on this machine for in-place deploys); else
+   * directories take the destination's time, except into the live directory (see rsyncArgs).
+   */
+  readonly dirTimes?: true;
 }
 
 /** A good earlier release on the host and the checksum its metadata records for its manifest. */

@@ -11,9 +11,9 @@ import { TransportError } from "./executor.js";
  */
 export function rsyncArgs(t: Transfer, destination: string, extra: readonly string[] = []): string[] {
   const mode = t.compare === "checksum" ? ["-rlpgoD", "--checksum"] : ["-a", "--modify-window=-1"];
-  // Directories take the host's time, never the source's (the clock there may be ahead): the delta
-  // check reads a directory of the previous release newer than its manifest as changed since.
-  const live = t.live ? ["--delay-updates", "--delete-delay"] : ["--omit-dir-times"];
+  // A release's directories take the host's time, never the source's (the clock here may be ahead):
+  // the delta check reads a directory of the previous release newer than its manifest as changed since.
+  const live = t.live ? ["--delay-updates", "--delete-delay"] : t.dirTimes ? [] : ["--omit-dir-times"];
   const listed = t.filesFrom ? ["--no-r", "--no-implied-dirs", `--files-from=${t.filesFrom}`, "--from0"] : [];
   const args = [...mode, ...live, ...listed, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
