@@ -21,10 +21,12 @@ withoutExtraCaCerts();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.argv[2] ?? 21);
 if (!process.argv[3]) throw new Error("usage: npx tsx bench/local-ab.ts [runs] OTHER [TARGET] [first]");
-const firstDeploys = process.argv[5] === "first";
+const firstDeploys = process.argv.slice(4).includes("first");
 const builds = { this: path.join(root, "bin/cutover.js"), other: path.resolve(process.argv[3]) };
 const work = mkdtempSync(path.join(os.tmpdir(), "cutover-bench-ab-"));
-const targetParent = mkdtempSync(path.join(process.argv[4] || work, "cutover-bench-target-"));
+const targetParent = mkdtempSync(
+  path.join(process.argv[4] && process.argv[4] !== "first" ? process.argv[4] : work, "cutover-bench-target-"),
+);
 const app = path.join(work, "app");
 generateApp(app);
 const target = path.join(targetParent, "target");

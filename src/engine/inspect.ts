@@ -1,5 +1,6 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
+import { CutoverError } from "../errors.js";
 import { parseHistory } from "../plan/history.js";
 import { liveInPlace } from "../plan/in-place-target.js";
 import { layout } from "../plan/layout.js";
@@ -129,8 +130,8 @@ export async function verify(stage: ResolvedStage, hosts?: readonly string[]): P
       ).checksum;
     } catch (error) {
       // A listing no manifest can vouch for (two names that read alike) is no match.
-      const problem = error instanceof Error ? error.message : String(error);
-      return { host: t.host.name, release, ok: false, expected: meta.checksum, problem };
+      if (!(error instanceof CutoverError)) throw error;
+      return { host: t.host.name, release, ok: false, expected: meta.checksum, problem: error.message };
     }
     const ok = actual === meta.checksum && (meta.state === "live" || meta.state === "ready");
     const problem =
