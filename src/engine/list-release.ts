@@ -1,3 +1,4 @@
+import { fieldAt } from "../plan/fields.js";
 import {
   hashProbe,
   type Listing,
@@ -44,7 +45,7 @@ export async function listReleaseAfter(
   const known = reuse ? recallManifest(reuse.checksum) : undefined;
   const list = manifestProbe(dir, reuse, known !== undefined, stamp);
   const output = (await runStep(ctx, title, [...before, list])).stdout.toString("utf8");
-  const at = output.startsWith("@@entries\0") ? 0 : output.indexOf("\0@@entries\0") + 1;
+  const at = Math.max(0, fieldAt(output, "@@entries"));
   const listing = parseListing(output.slice(at), known, reuse?.checksum);
   return { listing: await hashMissing(ctx, title, dir, listing), printed: output.slice(0, at) };
 }

@@ -158,7 +158,8 @@ export function parseHashes(
   return into;
 }
 
-const sha256Of = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+/** A manifest's checksum: the sha256 of its text. */
+const checksumOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
 /** Hashes recorded in a manifest text, by "./path". */
 function manifestHashes(text: string): Map<string, string> {
@@ -217,7 +218,7 @@ export function parseListing(output: string, knownManifest?: string, checksum?: 
     for (i += 1; i < fields.length && fields[i] !== "@@manifest"; i += 2)
       previousPathOfInode.set(fields[i]!, fields[i + 1] ?? "");
     const text = knownManifest ?? fields.slice(i + 1).join("\0");
-    const trusted = knownManifest !== undefined || checksum === sha256Of(text);
+    const trusted = knownManifest !== undefined || checksum === checksumOf(text);
     const recorded = trusted ? manifestHashes(text) : new Map<string, string>();
     for (const e of entries) {
       if (e.type !== "f" || hashes.has(e.path)) continue;
@@ -280,5 +281,5 @@ export function buildManifest(listing: Listing, excluded: readonly string[]): Ma
   }
   lines.sort();
   const text = `${lines.join("\n")}\n`;
-  return { text, checksum: `sha256:${createHash("sha256").update(text).digest("hex")}`, files, bytes };
+  return { text, checksum: checksumOf(text), files, bytes };
 }

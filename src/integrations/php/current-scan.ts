@@ -1,3 +1,4 @@
+import { fieldAt } from "../../plan/fields.js";
 import type { Listing } from "../../plan/manifest.js";
 import type { CurrentScan } from "../../plan/release-meta.js";
 import { chunkArgs } from "../../shell/chunks.js";
@@ -73,9 +74,9 @@ export function parseScan(output: string): ScanResult {
   let rest = output;
   while (rest !== "") {
     // The marker is a whole field: a name (NUL-ended, holding no NUL) may end with its text.
-    const status = rest.startsWith("@@status\0") ? 0 : rest.indexOf("\0@@status\0") + 1;
+    const status = fieldAt(rest, "@@status");
     // The lines after the status hold no NUL: the first "@@end\0" after it ends them.
-    const end = status > 0 || rest.startsWith("@@status\0") ? rest.indexOf("@@end\0", status + 9) : -1;
+    const end = status < 0 ? -1 : rest.indexOf("@@end\0", status + 9);
     if (end < 0) {
       complete = false;
       break;
