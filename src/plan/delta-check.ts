@@ -6,10 +6,11 @@ import { type Entry, type Listing, parseHashes } from "./manifest.js";
 
 /**
  * The new release (in the manifest listing's record format, with the hashes of the files cutover
- * wrote itself), the previous release's files and directories changed since its manifest was
- * written (an edit in place keeps the inode but not the mtime; a file renamed keeps its mtime, but
- * not its directory's; like rsync's quick check, an mtime set back is not seen), and its files'
- * inodes. find never follows links.
+ * wrote itself), then, in one walk of the previous release, its files and directories changed
+ * since its manifest was written (an edit in place keeps the inode but not the mtime; a file
+ * renamed keeps its mtime, but not its directory's; like rsync's quick check, an mtime set back is
+ * not seen) as "c" records and its files' inodes as "i" records, ended by "@@previous". find never
+ * follows links.
  */
 const CHECK = `set -e
 new=$1 prev=$2 manifest=$3
@@ -20,10 +21,14 @@ printf '@@hashes\\0'
 [ "$#" -eq 0 ] || sha256sum -z -- "$@"
 printf '@@changed\\0'
 cd -- "$prev"
-if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then find . \\( -type f -o -type d \\) -newer "$manifest" -printf '%p\\0%T@\\0'
-else printf '@@no-manifest\\0\\0'; fi
+if [ -f "$manifest" ] && [ ! -L "$manifest" ]; then
+  find . \\( \\( -type f -o -type d \\) -newer "$manifest" -printf 'c\\0%p\\0%T@\\0' \\) , \\
+    \\( -type f -printf 'i\\0%i\\0%p\\0' \\)
+else
+  printf '@@no-manifest\\0\\0'
+  find . -type f -printf 'i\\0%i\\0%p\\0'
+fi
 printf '@@previous\\0'
-find . -type f -printf '%i\\0%p\\0'
 `;
 
 export function deltaCheckProbe(
@@ -74,16 +79,27 @@ export function parseDeltaCheck(output: string): DeltaCheck {
   if (fields[i] === "@@hashes")
     for (i += 1; i < fields.length && fields[i] !== "@@changed"; i += 1) hashRecords.push(fields[i]!);
   const changed = new Map<string, string>();
-  if (fields[i] === "@@changed")
-    for (i += 1; i < fields.length && fields[i] !== "@@previous"; i += 2)
-      changed.set(fields[i]!, fields[i + 1] ?? "");
   let previousInode: Map<string, string> | undefined;
   let ahead: string | undefined;
-  if (fields[i] === "@@previous") {
-    previousInode = new Map();
-    for (i += 1; i + 1 < fields.length && fields[i] !== "@@ahead"; i += 2)
-      previousInode.set(fields[i + 1]!.slice(2), fields[i]!);
-    if (fields[i] === "@@ahead") ahead = fields.slice(i + 1).join("\0");
+  if (fields[i] === "@@changed") {
+    const inodes = new Map<string, string>();
+    for (i += 1; i + 1 < fields.length; ) {
+      const tag = fields[i];
+      if (tag === "c" || tag === "i") {
+        if (i + 2 >= fields.length) break;
+        if (tag === "c") changed.set(fields[i + 1]!, fields[i + 2]!);
+        else inodes.set(fields[i + 2]!.slice(2), fields[i + 1]!);
+        i += 3;
+      } else if (tag === "@@no-manifest") {
+        changed.set(tag, "");
+        i += 2;
+      } else break;
+    }
+    // Only a walk that ran to its end lists every file.
+    if (fields[i] === "@@previous") {
+      previousInode = inodes;
+      if (fields[i + 1] === "@@ahead") ahead = fields.slice(i + 2).join("\0");
+    }
   }
   return { found, hashes: parseHashes(hashRecords), changed, previousInode, ahead };
 }

@@ -92,11 +92,18 @@ function listing(
     "@@hashes",
     ...hashes,
     "@@changed",
-    ...changed,
+    ...tagged(changed),
+    ...previousFiles.flatMap(([inode, path]) => ["i", inode!, path!]),
     "@@previous",
-    ...previousFiles.flat(),
     "",
   ].join("\0");
+}
+/** Changed pairs (path, mtime) as the walk's "c" records; "@@no-manifest" stays as it is printed. */
+function tagged(changed: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < changed.length; i += 2)
+    out.push(...(changed[i] === "@@no-manifest" ? [] : ["c"]), changed[i]!, changed[i + 1]!);
+  return out;
 }
 const checked = (...args: Parameters<typeof listing>) => parseDeltaCheck(listing(...args));
 const good = [
@@ -173,5 +180,15 @@ test("the check passes on exactly the source, and names what differs otherwise",
   ]);
   assert.deepEqual(checkDelta(parseDeltaCheck(good.flat().join("\0")), source, []), [
     "the host's listing of the new release is cut short",
+  ]);
+  // The previous release's walk is whole only up to its end marker, whatever its names are.
+  const whole = listing(good, prevFiles);
+  const cut = whole.slice(0, whole.indexOf("./src/edited.php") + "./src/edited.php".length);
+  assert.equal(parseDeltaCheck(cut).previousInode, undefined);
+  const named = parseDeltaCheck(listing(good, [["30", "./@@previous"], ...prevFiles]));
+  assert.deepEqual([...(named.previousInode ?? [])].sort(), [
+    ["@@previous", "30"],
+    ["src/edited.php", "20"],
+    ["src/same.php", "11"],
   ]);
 });

@@ -65,9 +65,10 @@ function output(records: string[][], hashes: string[]): string {
     "@@hashes",
     ...hashes,
     "@@changed",
-    "@@previous",
+    "i",
     "11",
     "./src/linked.php",
+    "@@previous",
     "",
   ].join("\0");
 }

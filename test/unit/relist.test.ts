@@ -177,16 +177,18 @@ test("predictedListing: what checkedListing gives when the check finds exactly t
 });
 
 test("parseDeltaCheck: what follows the ahead marker, which counts only where a record starts", () => {
-  const check = (previous: string[]) =>
+  const check = (previous: string[], after: string[]) =>
     parseDeltaCheck(
-      [...record("f", "644", "./@@ahead"), "@@hashes", "@@changed", "@@previous", ...previous].join("\0"),
+      [...record("f", "644", "./@@ahead"), "@@hashes", "@@changed", ...previous, "@@previous", ...after].join(
+        "\0",
+      ),
     );
   // A file named @@ahead, in the new release and in the previous one: no marker.
-  assert.equal(check(["7", "./@@ahead", ""]).ahead, undefined);
-  const after = check(["7", "./@@ahead", "@@ahead", "@@entries", "x", ""]);
+  assert.equal(check(["i", "7", "./@@ahead"], [""]).ahead, undefined);
+  const after = check(["i", "7", "./@@ahead"], ["@@ahead", "@@entries", "x", ""]);
   assert.equal(after.ahead, "@@entries\0x\0");
   assert.deepEqual([...(after.previousInode ?? [])], [["@@ahead", "7"]]);
-  assert.equal(check(["@@ahead", ""]).ahead, "");
+  assert.equal(check([], ["@@ahead", ""]).ahead, "");
 });
 
 test("predictedListing after rsync (nothing written inline), with a fifo: the same files hashed and scanned as checkedListing's", () => {
