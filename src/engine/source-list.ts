@@ -1,6 +1,7 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { lstatSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { compileExcludes, type ExcludeMatcher, findPrunes } from "../plan/exclude-match.js";
 import { makeRunDir } from "./run-dirs.js";
 
@@ -60,23 +61,40 @@ const FORMAT = "%y\\0%m\\0%s\\0%i\\0%T@\\0%C@\\0%U\\0%G\\0%l\\0%p\\0";
 
 /**
  * The tree listed by GNU find, in pre-order; `prunes` name directories it need not descend into
- * (each is excluded anyway). Undefined when find cannot do it (not GNU find, an unreadable
- * directory): the tree is then walked here, where an unreadable directory fails as it would.
+ * (each is excluded anyway). Its output is read as it comes, while find still walks. Undefined
+ * when find cannot do it (not GNU find, an unreadable directory): the tree is then walked here,
+ * where an unreadable directory fails as it would.
  */
-function findTree(from: string, prunes: readonly string[][]): Promise<Listed[] | undefined> {
+export function findTree(from: string, prunes: readonly string[][]): Promise<Listed[] | undefined> {
   const prune =
     prunes.length === 0
       ? []
       : ["(", "-path", "./*", "-type", "d", "(", ...orAll(prunes), ")", "-prune", ")", "-o"];
   const args = [".", ...prune, "-printf", FORMAT];
   return new Promise((resolve) => {
+    const listed: Listed[] = [];
+    const decoder = new StringDecoder("utf8");
+    // The fields of a record not yet whole, joined by NUL as printed.
+    let rest = "";
+    const take = (text: string) => {
+      const f = (rest + text).split("\0");
+      // The last field is not yet ended by its NUL.
+      const whole = Math.floor((f.length - 1) / FIELDS) * FIELDS;
+      for (let i = 0; i < whole; i += FIELDS) listed.push(recordAt(f, i));
+      rest = f.slice(whole).join("\0");
+    };
     // C locale: a pattern's `?` is one byte, as it is to rsync.
-    execFile(
-      "find",
-      args,
-      { cwd: from, encoding: "buffer", maxBuffer: 1 << 30, env: { ...process.env, LC_ALL: "C" } },
-      (error, stdout) => resolve(error ? undefined : parseFind(stdout.toString("utf8"))),
-    );
+    const child = spawn("find", args, {
+      cwd: from,
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, LC_ALL: "C" },
+    });
+    child.stdout.on("data", (chunk: Buffer) => take(decoder.write(chunk)));
+    child.on("error", () => resolve(undefined));
+    child.on("close", (code) => {
+      take(decoder.end());
+      resolve(code === 0 && rest === "" && listed[0]?.name === "." ? listed : undefined);
+    });
   });
 }
 
@@ -84,25 +102,21 @@ function orAll(tests: readonly string[][]): string[] {
   return tests.flatMap((t, i) => (i === 0 ? t : ["-o", ...t]));
 }
 
-function parseFind(output: string): Listed[] | undefined {
-  const f = output.split("\0");
-  const listed: Listed[] = [];
-  for (let i = 0; i + FIELDS <= f.length; i += FIELDS) {
-    const p = f[i + 9]!;
-    listed.push({
-      name: p === "." ? "." : p.slice(2),
-      type: typeOf(f[i]!),
-      mode: f[i + 1]!,
-      size: Number(f[i + 2]),
-      ino: f[i + 3]!,
-      mtime: nanoTime(f[i + 4]!),
-      ctime: nanoTime(f[i + 5]!),
-      uid: Number(f[i + 6]),
-      gid: Number(f[i + 7]),
-      link: f[i + 8]!,
-    });
-  }
-  return listed.length > 0 && listed[0]!.name === "." ? listed : undefined;
+/** find's record of FIELDS fields starting at `i`. */
+function recordAt(f: readonly string[], i: number): Listed {
+  const p = f[i + 9]!;
+  return {
+    name: p === "." ? "." : p.slice(2),
+    type: typeOf(f[i]!),
+    mode: f[i + 1]!,
+    size: Number(f[i + 2]),
+    ino: f[i + 3]!,
+    mtime: nanoTime(f[i + 4]!),
+    ctime: nanoTime(f[i + 5]!),
+    uid: Number(f[i + 6]),
+    gid: Number(f[i + 7]),
+    link: f[i + 8]!,
+  };
 }
 
 const typeOf = (y: string): Listed["type"] => (y === "f" || y === "d" || y === "l" ? y : "o");

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { listSource, rsyncNames } from "../../src/engine/source-list.js";
+import { findTree, listSource, rsyncNames } from "../../src/engine/source-list.js";
 import { compileExcludes } from "../../src/plan/exclude-match.js";
 
 /** The source listing must send exactly what rsync would: compared with real rsync on many patterns. */
@@ -129,6 +129,26 @@ test("GNU find's listing reads each entry's inode, times and target exactly as l
   assert.deepEqual(found, byName(await withoutGnuFind(() => listSource(root, []))));
   assert.equal(found.find((e) => e.name === "link.php")?.link, "keep.php");
   assert.match(found.find((e) => e.name === "keep.php")!.mtime, /^\d+\.\d{9}$/);
+});
+
+test("GNU find's listing is read as it comes: many reads, names of multi-byte characters split between them", async () => {
+  const wide = mkdtempSync(path.join(os.tmpdir(), "cutover-wide-"));
+  try {
+    // ~150 bytes a record, mostly 3- and 4-byte characters: a listing of ~600 KB read in many chunks.
+    for (let d = 0; d < 40; d++) {
+      const dir = path.join(wide, `目录 ${d} é`);
+      mkdirSync(dir);
+      for (let f = 0; f < 100; f++) writeFileSync(path.join(dir, `${"日本".repeat(8)}🐘 ${f}.php`), "x");
+    }
+    const byName = (l: Awaited<ReturnType<typeof listSource>>) =>
+      [...l!].sort((a, b) => a.name.localeCompare(b.name));
+    // find's own listing (listSource would walk the tree here if find's could not be read).
+    const listed = await findTree(wide, []);
+    assert.equal(listed?.length, 1 + 40 + 4000);
+    assert.deepEqual(byName(listed), byName(await withoutGnuFind(() => listSource(wide, []))));
+  } finally {
+    rmSync(wide, { recursive: true, force: true });
+  }
 });
 
 test("a name that is not UTF-8 sends the upload the classic way, even where an exclude's ? would match it", async () => {
