@@ -16,24 +16,32 @@ import { runStep, type StepContext } from "./steps.js";
  * The source's index, made once per run and shared by every host (undefined: not indexable);
  * `remember`: keep its hashes for the next run (not for a build directory made for this run only).
  */
-export type SourceIndex = (
-  from: string,
-  exclude: readonly string[],
-  remember: boolean,
-) => Promise<SourceEntry[] | undefined>;
+export interface SourceIndex {
+  (from: string, exclude: readonly string[], remember: boolean): Promise<SourceEntry[] | undefined>;
+  /**
+   * A host has its upload (or the prepare phase is over): the hashes kept for the next run are
+   * written from now on, while the hosts work, not while the first upload is being made.
+   */
+  handedOver(): void;
+}
 
 /** A SourceIndex that indexes each (source, excludes) once, however many hosts ask. */
 export function sourceIndexOnce(): SourceIndex {
   const made = new Map<string, Promise<SourceEntry[] | undefined>>();
-  return (from, exclude, remember) => {
+  let handedOver = () => undefined as void;
+  const handed = new Promise<void>((resolve) => {
+    handedOver = resolve;
+  });
+  const index = (from: string, exclude: readonly string[], remember: boolean) => {
     const key = JSON.stringify([from, exclude]);
-    let index = made.get(key);
-    if (!index) {
-      index = indexSource(from, exclude, remember).catch(() => undefined);
-      made.set(key, index);
+    let entries = made.get(key);
+    if (!entries) {
+      entries = indexSource(from, exclude, remember, handed).catch(() => undefined);
+      made.set(key, entries);
     }
-    return index;
+    return entries;
   };
+  return Object.assign(index, { handedOver });
 }
 
 // Directory modes are set by then: a read-only one would stop rm. Only directories: the files are
@@ -91,7 +99,7 @@ export async function deltaUpload(
   creation?: Creation,
   sealAhead?: SealAhead,
 ): Promise<UploadResult> {
-  const first = firstRun(ctx, creation);
+  const first = firstRun(ctx, creation, index.handedOver);
   // The classic way: the creation, if still put off, in a round trip of its own.
   const classic = async (t: Transfer) => {
     if (first.pending()) await first.run([]);
@@ -142,19 +150,26 @@ const CREATED = Buffer.from("@@created\0");
 const created = shProgram("printf '@@created\\000'", [], { label: "the release directory is made" });
 
 /**
- * The build's first round trip, with the creation (if put off) before it. A failure before the
+ * The build's first round trip, with the creation (if put off) before it; `sent` is told once it
+ * is on its way. A failure before the
  * creation's end is that step's (the directory may not be this run's: nothing is emptied); after
  * it, the build's. `pending`: the creation has not run yet. A lost connection names every step
  * the round trip held (`also`: steps run ahead after the build's).
  */
-function firstRun(ctx: StepContext, creation: Creation | undefined): { run: Run; pending: () => boolean } {
+function firstRun(
+  ctx: StepContext,
+  creation: Creation | undefined,
+  sent: () => void,
+): { run: Run; pending: () => boolean } {
   let pending = creation;
   const run: Run = async (cmds, also) => {
     if (!pending) return runLost(ctx, cmds, also);
     const { title, cmds: making } = pending;
     pending = undefined;
     const host = ctx.executor.host;
-    const r = await runLost(ctx, [...making, created, ...cmds], also, title);
+    const running = runLost(ctx, [...making, created, ...cmds], also, title);
+    sent();
+    const r = await running;
     if (!r.stdout.subarray(0, CREATED.length).equals(CREATED)) {
       const why = r.code === 0 ? "printed something else before its end" : explainExit(r.code);
       throw new StepError(host, title, why, r.stderr);

@@ -183,6 +183,8 @@ export async function applyRun(
           options.parallel,
           signal,
         );
+        // Uploads that were not deltas (or none at all): the index's hashes are kept all the same.
+        index.handedOver();
         for (const [u, p] of prep.done) prepared.set(u, p);
         if (prep.error) return notSwitched(prep.error);
         break;

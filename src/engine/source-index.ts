@@ -15,6 +15,8 @@ export async function indexSource(
   from: string,
   exclude: readonly string[],
   remember = true,
+  /** The cache is written after this settles (and the work queued meanwhile has run). */
+  saveAfter: Promise<void> = Promise.resolve(),
 ): Promise<SourceEntry[] | undefined> {
   const listing = listSource(from, exclude);
   // Read while find walks the tree in its own process.
@@ -48,7 +50,7 @@ export async function indexSource(
     });
   }
   // Off the critical path: written once the caller has handed the host its work.
-  setImmediate(() => cache.save());
+  void saveAfter.then(() => setImmediate(() => cache.save()));
   return entries;
 }
 
