@@ -28,7 +28,7 @@ export interface SourceIndex {
 /** A SourceIndex that indexes each (source, excludes) once, however many hosts ask. */
 export function sourceIndexOnce(): SourceIndex {
   const made = new Map<string, Promise<SourceEntry[] | undefined>>();
-  let handedOver = () => undefined as void;
+  let handedOver: () => void = () => undefined;
   const handed = new Promise<void>((resolve) => {
     handedOver = resolve;
   });

@@ -11,8 +11,10 @@ say "@@clock $(date +%s%3N)"
 command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
 command -v php >/dev/null 2>&1 && say "@@php yes" || say "@@php no"
 crontab -l 2>/dev/null | grep -F -e "$root/releases/" | sed 's/^/@@cron /'
+# This shell's own pid (a subshell's $$ is its parent's): /proc/self, opened by the shell itself.
+read -r self _ < /proc/self/stat
 for p in /proc/[0-9]*; do
-  [ "$p" = "/proc/$$" ] && continue
+  [ "$p" = "/proc/$self" ] && continue
   c=$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
   case "$c" in *"$root/releases/"*) say "@@process \${p#/proc/} $c";; esac
 done
