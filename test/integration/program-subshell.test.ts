@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { type Cmd, cmd, renderScript, shProgram } from "../../src/shell/cmd.js";
+import { type Cmd, cmd, killGroupScript, renderScript, shProgram } from "../../src/shell/cmd.js";
 
 /**
  * A fixed program runs in a subshell of the script's own shell, not in a new `sh -c`: it must see
@@ -82,4 +82,33 @@ test("a program that may fail, or has an environment of its own, keeps its own s
   const withEnv = shProgram('printf "%s" "$X"', [], { env: { X: "it's" } });
   assert.deepEqual(run([withEnv]), { code: 0, out: "it's" });
   assert.match(renderScript([shProgram("true", [])]), /^set -e\n\(set \+e\n/);
+});
+
+/** A process group of its own running `sleep`, and whether it still runs. */
+function sleepingGroup(): { pgid: number; alive: () => boolean } {
+  const child = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+  child.unref();
+  const pgid = child.pid!;
+  return {
+    pgid,
+    alive: () => {
+      try {
+        process.kill(-pgid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+test("the interrupt's kill is one `sh -c` command: over SSH the login shell runs it, whatever shell that is", async () => {
+  assert.match(killGroupScript(123), /^sh -c '/);
+  const fish = spawnSync("sh", ["-c", "command -v fish"], { encoding: "utf8" }).stdout.trim();
+  for (const shell of ["sh", ...(fish ? [fish] : [])]) {
+    const group = sleepingGroup();
+    spawnSync(shell, ["-c", killGroupScript(group.pgid)], { timeout: 10_000 });
+    for (let i = 0; i < 50 && group.alive(); i += 1) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(group.alive(), false, `${shell} left group ${group.pgid} running`);
+  }
 });
