@@ -131,6 +131,10 @@ while [ $i -lt 30 ] && kill -s 0 -- "-$g" 2>/dev/null; do sleep 0.1; i=$((i + 1)
 kill -s KILL -- "-$g" 2>/dev/null || true
 `;
 
+/**
+ * One `sh -c` command, never a subshell's text: over SSH the user's login shell (fish, say) runs it,
+ * and only `sh -c ...` reads the same in every shell.
+ */
 export function killGroupScript(pgid: number): string {
-  return renderCmd(shProgram(KILL_GROUP, [String(pgid)]));
+  return quoteArgv(["sh", "-c", KILL_GROUP, "sh", String(pgid)]);
 }
