@@ -22,6 +22,7 @@ have socat || need+=(socat)    # the balancer tests read HAProxy's admin socket 
 have curl || need+=(curl)
 have crontab || need+=(cron)   # doctor reads crontabs
 have zsh || need+=(zsh)        # the completion tests run the zsh script in real zsh
+have fish || need+=(fish)      # over SSH the login shell runs the interrupt's kill: the tests run it in fish too
 have sqlite3 || need+=(sqlite3) # snapshots back up SQLite databases online (sqlite3 .backup)
 php -m 2>/dev/null | grep -qx pdo_sqlite || need+=(php8.2-sqlite3)   # the snapshot tests' app writes SQLite
 

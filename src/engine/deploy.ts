@@ -114,8 +114,6 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
     });
     // After waiting for another run's lock the source may have changed since it was indexed: index
     // it again. A slow handshake is no such wait (a fleet's takes seconds): the early index stands.
-    // The early index's hashes stand for the files it read: kept, so the new index reads only what changed.
-    if (waited) sourceIndex.handedOver();
     const index = waited ? sourceIndexOnce() : sourceIndex;
     try {
       let plan: RunPlan;
