@@ -151,10 +151,9 @@ const created = shProgram("printf '@@created\\000'", [], { label: "the release d
 
 /**
  * The build's first round trip, with the creation (if put off) before it; `sent` is told once it
- * is on its way. A failure before the
- * creation's end is that step's (the directory may not be this run's: nothing is emptied); after
- * it, the build's. `pending`: the creation has not run yet. A lost connection names every step
- * the round trip held (`also`: steps run ahead after the build's).
+ * is on its way. A failure before the creation's end is that step's (the directory may not be
+ * this run's: nothing is emptied); after it, the build's. `pending`: the creation has not run yet.
+ * A lost connection names every step the round trip held (`also`: steps run ahead after the build's).
  */
 function firstRun(
   ctx: StepContext,
