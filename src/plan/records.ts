@@ -128,11 +128,23 @@ export function makeRelease(l: Layout, id: string): Cmd {
  * the name must be one cutover gives or adopts (one safe path component), the entry a real
  * directory directly in releases/ (a symlink there is not ours) whose metadata names it, and
  * `current` must not resolve to it or into it. Its metadata and manifest go too.
+ *
+ * The directory is renamed into .cutover/trash (gone from releases/ at once) and removed there by
+ * a process of its own that outlives the round trip: a deploy does not wait for thousands of
+ * unlinks. That process removes whatever else is in the trash too (a removal killed before its
+ * end). Where the trash is not a real directory of this user's on the releases' filesystem, or
+ * setsid is missing, the release is removed in place, as it is waited for.
  */
 const REMOVE_RELEASES = `set -e
 root=$1; shift
 cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
 rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
+trash=$root/.cutover/trash
+[ -e "$trash" ] || [ -L "$trash" ] || mkdir -- "$trash" 2>/dev/null || true
+later=
+if [ -d "$trash" ] && [ ! -L "$trash" ] && [ -O "$trash" ] && [ -n "$rels" ] && command -v setsid >/dev/null &&
+  [ "$(stat -c %d -- "$trash")" = "$(stat -c %d -- "$rels")" ]; then later=1; fi
+moved=
 for id; do
   case $id in
     ""|-*|.*|*[!A-Za-z0-9._-]*) echo "refusing to remove \\"$id\\": not a release name" >&2; exit 3 ;;
@@ -143,10 +155,13 @@ for id; do
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
     grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
-    rm -rf -- "$d"
+    if [ -n "$later" ] && mv -T -- "$d" "$trash/$id" 2>/dev/null; then moved=1; else rm -rf -- "$d"; fi
   fi
   rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
+if [ -n "$moved" ]; then
+  setsid find "$trash" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &
+fi
 `;
 
 export function removeReleases(l: Layout, ids: readonly string[]): Cmd {

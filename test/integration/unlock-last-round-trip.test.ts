@@ -113,16 +113,29 @@ test("the records fail (history not writable): a warning, and the lock still goe
   }
 });
 
-test("the removal fails after the records: a cleanup warning, the records kept, the lock given back", async () => {
-  fx.writeConfig({ keep_releases: 1 });
-  fx.file("index.php", "<?php echo 'six';\n");
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-rm-fails"),
+/**
+ * A PATH directory where a whole release directory can be neither moved into the trash nor removed
+ * (not a path inside one, not its metadata): the removal fails.
+ */
+function failingRemoval(dir: string): string {
+  wrapCommand(
+    dir,
+    "mv",
+    `if [ "$1 $2" = "-T --" ]; then case "$3" in */releases/*/*) ;; */releases/*)
+  echo "mv: cannot move '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
+  );
+  return wrapCommand(
+    dir,
     "rm",
-    // Only the removal of a whole release directory (not a path inside one, not its metadata).
     `if [ "$1 $2" = "-rf --" ]; then case "$3" in */.cutover/*|*/releases/*/*) ;; */releases/*)
   echo "rm: cannot remove '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
   );
+}
+
+test("the removal fails after the records: a cleanup warning, the records kept, the lock given back", async () => {
+  fx.writeConfig({ keep_releases: 1 });
+  fx.file("index.php", "<?php echo 'six';\n");
+  const bin = failingRemoval(path.join(fx.dir, "bin-rm-fails"));
   const before = readdirSync(path.join(fx.deployPath, "releases"));
   const PATH = process.env.PATH;
   process.env.PATH = `${bin}:${PATH}`;
@@ -329,12 +342,7 @@ test("the removal fails with the records, then a signal: the cleanup's warning i
   fx.writeConfig({ keep_releases: 1 });
   fx.file("index.php", "<?php echo 'signal two';\n");
   const ac = new AbortController();
-  const bin = wrapCommand(
-    path.join(fx.dir, "bin-rm-fails-2"),
-    "rm",
-    `if [ "$1 $2" = "-rf --" ]; then case "$3" in */.cutover/*|*/releases/*/*) ;; */releases/*)
-  echo "rm: cannot remove '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
-  );
+  const bin = failingRemoval(path.join(fx.dir, "bin-rm-fails-2"));
   const PATH = process.env.PATH;
   process.env.PATH = `${bin}:${PATH}`;
   let result: Awaited<ReturnType<typeof deployThrough>>["result"];

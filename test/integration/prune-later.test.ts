@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { sshHost, sshRig } from "../helpers/sshd.js";
+
+/**
+ * A release pruned after a deploy leaves releases/ at once (renamed into .cutover/trash) and is
+ * removed there by a process of its own: the deploy does not wait for its thousands of unlinks.
+ */
+const fx = fixture();
+after(() => fx.cleanup());
+fx.writeConfig({ keep_releases: 1 });
+const trash = path.join(fx.deployPath, ".cutover/trash");
+const releases = () => readdirSync(path.join(fx.deployPath, "releases")).sort();
+let version = 0;
+
+async function deploy(env: Record<string, string> = {}, app = fx.app): Promise<string> {
+  version += 1;
+  writeFileSync(path.join(app, "src/lib.php"), `<?php function version() { return 'v${version}'; }\n`);
+  const r = await cutover(["--json", "deploy", "-q"], app, env);
+  assert.equal(r.code, 0, r.stderr);
+  return json<{ release: string }>(r).release;
+}
+
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(done(), what);
+}
+
+test("the pruned release leaves releases/ before the deploy returns and is removed after it", async () => {
+  // Anything removed in the trash waits 2 s first: a deploy that waited for it could not see it there.
+  const slow = wrapCommand(
+    path.join(fx.dir, "bin-slow-rm"),
+    "rm",
+    `case "$*" in */.cutover/trash/*) sleep 2 ;; esac`,
+  );
+  const first = await deploy();
+  const second = await deploy();
+  const third = await deploy({ PATH: `${slow}:${process.env.PATH}` });
+  // keep_releases 1 keeps the live release and the rollback target.
+  assert.deepEqual(releases(), [second, third].sort());
+  assert.deepEqual(readdirSync(trash), [first], "still being removed when the deploy returned");
+  await until(() => readdirSync(trash).length === 0, "the trash is emptied");
+});
+
+test("over SSH: the session ends and the removal goes on without it", async () => {
+  const over = fixture();
+  const rig = sshRig();
+  const binDir = mkdtempSync(path.join(os.tmpdir(), "cutover-slow-rm-"));
+  try {
+    // A path without spaces: sshd_config takes it as one word.
+    const slow = wrapCommand(
+      path.join(binDir, "bin"),
+      "rm",
+      `case "$*" in */.cutover/trash/*) sleep 2 ;; esac`,
+    );
+    // The host's commands find the slow rm first.
+    const sshd = await rig.start({ extraConfig: [`SetEnv PATH=${slow}:/usr/local/bin:/usr/bin:/bin`] });
+    over.writeConfig({ keep_releases: 1 }, [sshHost(rig, sshd, over.deployPath, { name: "web1" })]);
+    const first = await deploy({}, over.app);
+    await deploy({}, over.app);
+    await deploy({}, over.app);
+    const remote = path.join(over.deployPath, ".cutover/trash");
+    assert.deepEqual(readdirSync(remote), [first], "still being removed when the deploy returned");
+    await until(() => readdirSync(remote).length === 0, "the trash is emptied after the session ended");
+  } finally {
+    await rig.stopAll();
+    over.cleanup();
+    rmSync(binDir, { recursive: true, force: true });
+  }
+});
+
+test("what a removal killed before its end left in the trash goes with the next one", async () => {
+  const left = path.join(trash, "20200101T000000Z");
+  mkdirSync(path.join(left, "src"), { recursive: true });
+  writeFileSync(path.join(left, "src/left.php"), "<?php\n");
+  const before = releases();
+  await deploy();
+  assert.equal(releases().length, 2);
+  assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
+  await until(() => readdirSync(trash).length === 0, "the leftover and the pruned release removed");
+});
+
+test("a trash that is a symlink: the release is removed in place, nothing moved or removed through the link", async () => {
+  const elsewhere = path.join(fx.dir, "elsewhere");
+  mkdirSync(elsewhere);
+  writeFileSync(path.join(elsewhere, "keep.txt"), "not cutover's\n");
+  rmdirSync(trash);
+  symlinkSync(elsewhere, trash);
+  const before = releases();
+  await deploy();
+  assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
+  assert.deepEqual(readdirSync(elsewhere), ["keep.txt"]);
+  assert.equal(readFileSync(path.join(elsewhere, "keep.txt"), "utf8"), "not cutover's\n");
+});
