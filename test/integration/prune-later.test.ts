@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   mkdirSync,
   mkdtempSync,
@@ -106,4 +107,28 @@ test("a trash that is a symlink: the release is removed in place, nothing moved 
   assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
   assert.deepEqual(readdirSync(elsewhere), ["keep.txt"]);
   assert.equal(readFileSync(path.join(elsewhere, "keep.txt"), "utf8"), "not cutover's\n");
+});
+
+/** A fresh, empty trash (a test before may have left a symlink there). */
+function freshTrash(): void {
+  rmSync(trash, { recursive: true, force: true });
+  mkdirSync(trash);
+}
+
+test("a trash that is a bind mount on the same file system: what is mounted there stays, nothing is copied into it", async () => {
+  // Same st_dev, another mount: rename fails with EXDEV there and mv copies instead.
+  const mounted = path.join(fx.dir, "mounted");
+  mkdirSync(mounted);
+  writeFileSync(path.join(mounted, "keep.txt"), "not cutover's\n");
+  freshTrash();
+  execFileSync("mount", ["--bind", mounted, trash]);
+  try {
+    const before = releases();
+    await deploy();
+    assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
+    await new Promise((r) => setTimeout(r, 500)); // time for a removal started in the background
+    assert.deepEqual(readdirSync(mounted), ["keep.txt"]);
+  } finally {
+    execFileSync("umount", [trash]);
+  }
 });
