@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
+  chownSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -131,4 +133,20 @@ test("a trash that is a bind mount on the same file system: what is mounted ther
   } finally {
     execFileSync("umount", [trash]);
   }
+});
+
+test("a trash others may write to: what another user put there stays, the release is removed in place", async () => {
+  freshTrash();
+  chmodSync(trash, 0o1777);
+  const theirs = path.join(trash, "theirs");
+  mkdirSync(theirs);
+  writeFileSync(path.join(theirs, "notes.txt"), "nobody's\n");
+  chownSync(path.join(theirs, "notes.txt"), 65534, 65534);
+  chownSync(theirs, 65534, 65534);
+  const before = releases();
+  await deploy();
+  assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(readdirSync(trash), ["theirs"]);
+  assert.deepEqual(readdirSync(theirs), ["notes.txt"]);
 });
