@@ -132,21 +132,23 @@ export function makeRelease(l: Layout, id: string): Cmd {
  * The directory is renamed into .cutover/trash (gone from releases/ at once) and removed there by
  * a process of its own that outlives the round trip: a deploy does not wait for thousands of
  * unlinks. That process removes whatever else is in the trash too (a removal killed before its
- * end). Where the trash is not a real directory of this user's on the releases' mount, or setsid
- * is missing, the release is removed in place, as it is waited for.
+ * end): so only this user may write there (others' entries would go too). Where the trash is not a
+ * real directory of this user's, writable by no one else, on the releases' mount, or setsid is
+ * missing, the release is removed in place, as it is waited for.
  */
 const REMOVE_RELEASES = `set -e
 root=$1; shift
 cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
 rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
 trash=$root/.cutover/trash
-[ -e "$trash" ] || [ -L "$trash" ] || mkdir -- "$trash" 2>/dev/null || true
+[ -e "$trash" ] || [ -L "$trash" ] || mkdir -m 700 -- "$trash" 2>/dev/null || true
 # The mount too, not only the device: between two mounts of one file system (a bind mount) rename
 # fails and mv copies instead, into whatever is mounted there. mnt_id is the kernel's (Linux 3.15+).
 mnt() { sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/9 2>/dev/null 9<"$1" || true; }
 later=
 if [ -d "$trash" ] && [ ! -L "$trash" ] && [ -O "$trash" ] && [ -n "$rels" ] && command -v setsid >/dev/null &&
   [ "$(stat -c %d -- "$trash")" = "$(stat -c %d -- "$rels")" ] &&
+  [ -z "$(find "$trash" -maxdepth 0 -perm /022)" ] &&
   tm=$(mnt "$trash") && [ -n "$tm" ] && [ "$tm" = "$(mnt "$root/releases")" ]; then later=1; fi
 moved=
 for id; do
