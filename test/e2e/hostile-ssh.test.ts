@@ -6,7 +6,7 @@ import { fixture } from "../helpers/fixture.js";
 import { fuzzRound } from "../helpers/fuzz-run.js";
 import { INTERRUPT_CASES, runInterruptCase } from "../helpers/interrupt-cases.js";
 import { type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
-import { assertCurrentComplete } from "../helpers/tree.js";
+import { assertCurrentComplete, trashEmptied } from "../helpers/tree.js";
 
 /**
  * The hostile-state property test and the interrupt tests over real SSH: names and metadata cross
@@ -34,6 +34,7 @@ test(`${SEEDS} seeds of hostile host state over SSH: only cutover's own changes,
     const r = await cutover(["deploy", "-q"], fx.app);
     if (r.code !== 0) throw new Error(r.stderr);
   }
+  await trashEmptied(fx.deployPath); // the failed release's removal
   cpSync(fx.deployPath, baseline, { recursive: true, verbatimSymlinks: true });
   for (let seed = 101; seed < 101 + SEEDS; seed++)
     await fuzzRound(fx, baseline, seed, (p) => sshHost(rig, servers[0]!, p));

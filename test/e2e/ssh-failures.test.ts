@@ -18,7 +18,7 @@ import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { freePort } from "../helpers/ports.js";
 import { ensureTestUser, type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
-import { assertCurrentComplete, snapshot } from "../helpers/tree.js";
+import { assertCurrentComplete, snapshot, trashEmptied } from "../helpers/tree.js";
 
 interface Result {
   ok: boolean;
@@ -171,6 +171,7 @@ test("remote disk full: the deploy fails, current stays complete, the next deplo
     assertCurrentComplete(small, ["bootstrap/cache"]);
     assert.ok(!existsSync(path.join(small, ".cutover/lock")));
     execFileSync("rm", ["-f", path.join(fx.app, "public/big.bin")]);
+    await trashEmptied(small); // the failed release's space comes back after the run
     r = await cutover(["deploy", "-q"], fx.app);
     assert.equal(r.code, 0, r.stderr);
     assertCurrentComplete(small, ["bootstrap/cache"]);

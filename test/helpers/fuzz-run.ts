@@ -5,7 +5,7 @@ import path from "node:path";
 import { cutover } from "./cli.js";
 import type { Fixture } from "./fixture.js";
 import { assertOnlyOwnChanged, readState, rng, scramble } from "./hostile.js";
-import { assertCurrentComplete, snapshot } from "./tree.js";
+import { assertCurrentComplete, snapshot, trashEmptied } from "./tree.js";
 
 const OPS = ["deploy", "rollback", "cleanup", "doctor"] as const;
 
@@ -57,6 +57,7 @@ export async function fuzzRound(
   const result = await cutover([op, ...(op === "doctor" ? ["--web-config", outside] : [])], fx.app);
   assert.ok([0, 1, 2, 3, 4].includes(result.code), `${context}: exit ${result.code}\n${result.stderr}`);
   assert.doesNotMatch(result.stderr, /internal error|\n\s+at /, `${context}: crashed\n${result.stderr}`);
+  await trashEmptied(real);
   const after = snapshot(real);
   assertOnlyOwnChanged(before, after, liveBefore, context);
   assert.deepEqual(snapshot(outside), outsideBefore, `${context}: outside changed`);

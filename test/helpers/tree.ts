@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 
 /** Every entry under `root` with its type, mode, and content hash or link target (no times). */
@@ -23,6 +23,16 @@ export function snapshot(root: string): Map<string, string> {
   };
   walk(root);
   return out;
+}
+
+/**
+ * Waits (up to 5 s) for the removal of pruned releases, which outlives the run that pruned them, to
+ * empty .cutover/trash: a snapshot or copy taken while it runs races its unlinks (ENOENT).
+ */
+export async function trashEmptied(deployPath: string): Promise<void> {
+  const trash = path.join(deployPath, ".cutover/trash");
+  for (let i = 0; i < 100 && existsSync(trash) && readdirSync(trash).length > 0; i++)
+    await new Promise((r) => setTimeout(r, 50));
 }
 
 /**

@@ -16,7 +16,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
-import { assertCurrentComplete, snapshot } from "../helpers/tree.js";
+import { assertCurrentComplete, snapshot, trashEmptied } from "../helpers/tree.js";
 
 interface Result {
   ok: boolean;
@@ -180,6 +180,7 @@ test("cleanup keeps keep_releases good releases and never the live one or the ro
 });
 
 test("dry run prints the plan per host and changes nothing", async () => {
+  await trashEmptied(fx.deployPath); // what the cleanup before pruned
   const before = snapshot(fx.deployPath);
   const r = await cutover(["--dry-run", "deploy"], fx.app);
   assert.equal(r.code, 0, r.stderr);

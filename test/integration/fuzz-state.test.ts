@@ -4,6 +4,7 @@ import { after, test } from "node:test";
 import { cutover } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { fuzzRound } from "../helpers/fuzz-run.js";
+import { trashEmptied } from "../helpers/tree.js";
 
 /**
  * Property test of host state on a local target: many seeds of junk in releases/, metadata and
@@ -24,6 +25,7 @@ test("baseline: three good releases and a failed one", async () => {
   fx.writeConfig({ hooks: { build: ["exit 3"] } });
   await cutover(["deploy", "-q"], fx.app);
   fx.writeConfig();
+  await trashEmptied(fx.deployPath); // the failed release's removal
   cpSync(fx.deployPath, baseline, { recursive: true, verbatimSymlinks: true });
 });
 
