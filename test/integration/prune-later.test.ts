@@ -3,10 +3,12 @@ import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmdirSync,
   rmSync,
   symlinkSync,
@@ -149,4 +151,28 @@ test("a trash others may write to: what another user put there stays, the releas
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(readdirSync(trash), ["theirs"]);
   assert.deepEqual(readdirSync(theirs), ["notes.txt"]);
+});
+
+test("a trash swapped for a symlink while the removal runs: it removes only in the trash it checked", async () => {
+  freshTrash();
+  const victim = path.join(fx.dir, "victim");
+  const pruned = releases()[0]!; // the oldest: the next deploy prunes it
+  mkdirSync(path.join(victim, pruned), { recursive: true });
+  writeFileSync(path.join(victim, pruned, "keep.txt"), "not cutover's\n");
+  // The removal's rm first swaps the trash for a link to victim/, as a process that may write .cutover could.
+  const swapping = wrapCommand(
+    path.join(fx.dir, "bin-swap"),
+    "rm",
+    `case "$(pwd -P) $*" in *.cutover/trash*) [ -L '${trash}' ] || { mv '${trash}' '${trash}.old'; ln -s '${victim}' '${trash}'; } ;; esac`,
+  );
+  await deploy({ PATH: `${swapping}:${process.env.PATH}` });
+  const checked = `${trash}.old`;
+  await until(
+    () =>
+      !existsSync(path.join(victim, pruned)) || (existsSync(checked) && readdirSync(checked).length === 0),
+    "the removal ran",
+  );
+  assert.deepEqual(readdirSync(path.join(victim, pruned)), ["keep.txt"]);
+  rmSync(trash);
+  renameSync(checked, trash);
 });
