@@ -145,11 +145,14 @@ trash=$root/.cutover/trash
 # The mount too, not only the device: between two mounts of one file system (a bind mount) rename
 # fails and mv copies instead, into whatever is mounted there. mnt_id is the kernel's (Linux 3.15+).
 mnt() { sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/9 2>/dev/null 9<"$1" || true; }
+# Checked, moved into and emptied as the working directory, never by its path again: a trash
+# swapped for a link meanwhile sends neither a release nor the removal elsewhere. Entered through
+# no link: the same inode as the path's own.
 later=
-if [ -d "$trash" ] && [ ! -L "$trash" ] && [ -O "$trash" ] && [ -n "$rels" ] && command -v setsid >/dev/null &&
-  [ "$(stat -c %d -- "$trash")" = "$(stat -c %d -- "$rels")" ] &&
-  [ -z "$(find "$trash" -maxdepth 0 -perm /022)" ] &&
-  tm=$(mnt "$trash") && [ -n "$tm" ] && [ "$tm" = "$(mnt "$root/releases")" ]; then later=1; fi
+if [ -n "$rels" ] && command -v setsid >/dev/null && cd -P -- "$trash" 2>/dev/null &&
+  [ "$(stat -c %d:%i -- .)" = "$(stat -c %d:%i -- "$trash")" ] && [ -O . ] &&
+  [ -z "$(find . -maxdepth 0 -perm /022)" ] && [ "$(stat -c %d -- .)" = "$(stat -c %d -- "$rels")" ] &&
+  tm=$(mnt .) && [ -n "$tm" ] && [ "$tm" = "$(mnt "$root/releases")" ]; then later=1; fi
 moved=
 for id; do
   case $id in
@@ -161,12 +164,12 @@ for id; do
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
     grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
-    if [ -n "$later" ] && mv -T -- "$d" "$trash/$id" 2>/dev/null; then moved=1; else rm -rf -- "$d"; fi
+    if [ -n "$later" ] && mv -T -- "$d" "./$id" 2>/dev/null; then moved=1; else rm -rf -- "$d"; fi
   fi
   rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
 if [ -n "$moved" ]; then
-  setsid find "$trash" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &
+  setsid find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &
 fi
 `;
 

@@ -51,7 +51,7 @@ test("the pruned release leaves releases/ before the deploy returns and is remov
   const slow = wrapCommand(
     path.join(fx.dir, "bin-slow-rm"),
     "rm",
-    `case "$*" in */.cutover/trash/*) sleep 2 ;; esac`,
+    `case "$(pwd -P)" in */.cutover/trash) sleep 2 ;; esac`,
   );
   const first = await deploy();
   const second = await deploy();
@@ -71,7 +71,7 @@ test("over SSH: the session ends and the removal goes on without it", async () =
     const slow = wrapCommand(
       path.join(binDir, "bin"),
       "rm",
-      `case "$*" in */.cutover/trash/*) sleep 2 ;; esac`,
+      `case "$(pwd -P)" in */.cutover/trash) sleep 2 ;; esac`,
     );
     // The host's commands find the slow rm first.
     const sshd = await rig.start({ extraConfig: [`SetEnv PATH=${slow}:/usr/local/bin:/usr/bin:/bin`] });
