@@ -176,3 +176,22 @@ test("a trash swapped for a symlink while the removal runs: it removes only in t
   rmSync(trash);
   renameSync(checked, trash);
 });
+
+test("a release an interrupted removal left in the trash goes with the next run's cleanup of its metadata", async () => {
+  // Interrupted between the rename and the start of the removal: the release is in the trash, its
+  // metadata still in .cutover/releases; the next run removes that metadata, nothing is pruned.
+  freshTrash();
+  const id = "20200102T000000Z";
+  mkdirSync(path.join(trash, id, "src"), { recursive: true });
+  const metaDir = path.join(fx.deployPath, ".cutover/releases");
+  const some = readdirSync(metaDir).find((n) => n.endsWith(".json"))!;
+  const meta = JSON.parse(readFileSync(path.join(metaDir, some), "utf8")) as Record<string, unknown>;
+  writeFileSync(
+    path.join(metaDir, `${id}.json`),
+    `${JSON.stringify({ ...meta, id, state: "superseded" })}\n`,
+  );
+  const r = await cutover(["cleanup"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(path.join(metaDir, `${id}.json`)), "the metadata removed");
+  await until(() => readdirSync(trash).length === 0, "the release left in the trash removed");
+});
