@@ -168,7 +168,8 @@ for id; do
   fi
   rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
-if [ -n "$moved" ]; then
+# Also when nothing was moved: what a run stopped between a rename and this left there goes too.
+if [ -n "$moved" ] || { [ -n "$later" ] && [ -n "$(ls -A .)" ]; }; then
   setsid find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &
 fi
 `;
