@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { fakeBin } from "../helpers/bin.js";
@@ -7,7 +7,7 @@ import { cutover } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { interruptWhen, settled } from "../helpers/interrupt.js";
 import { INTERRUPT_CASES, runInterruptCase } from "../helpers/interrupt-cases.js";
-import { assertCurrentComplete } from "../helpers/tree.js";
+import { assertCurrentComplete, trashEmptied } from "../helpers/tree.js";
 
 /** SIGTERM in every phase that runs something on the host, on a local target. */
 const fx = fixture();
@@ -21,15 +21,19 @@ for (const [i, c] of INTERRUPT_CASES.entries()) {
   });
 }
 
-test("SIGTERM during cleanup's removal: the rm is stopped, lock released, history says aborted", async () => {
+/**
+ * Five releases, keep_releases 1: the cleanup removes three. An rm that takes its time on
+ * releases/2… paths (and only there): a release directory removed in place, or a release's metadata.
+ */
+async function interruptedCleanup(marker: string): Promise<{ before: number; after: number }> {
   fx.writeConfig({ keep_releases: 1 });
   for (let i = 0; i < 3; i++) assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
   fx.writeConfig({ keep_releases: 5 });
   for (let i = 0; i < 2; i++) assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
   fx.writeConfig({ keep_releases: 1 });
-  const marker = "59.7531";
-  // An rm that takes its time on releases (and only there), so the signal lands mid-removal.
-  const bin = fakeBin(path.join(fx.dir, "slow-rm-bin"), ["rm"], {
+  const count = () => readdirSync(path.join(fx.deployPath, "releases")).length;
+  const before = count();
+  const bin = fakeBin(path.join(fx.dir, `slow-rm-${marker}`), ["rm"], {
     rm: `case "$*" in *releases/2*) sleep ${marker} ;; esac\nexec /bin/rm "$@"`,
   });
   const r = await interruptWhen(["cleanup"], fx.app, marker, "SIGTERM", { PATH: bin });
@@ -43,6 +47,33 @@ test("SIGTERM during cleanup's removal: the rm is stopped, lock released, histor
     .at(-1)!;
   assert.match(last, /"event":"cleanup","outcome":"aborted"/);
   assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
-  assert.ok(readdirSync(path.join(fx.deployPath, "releases")).length >= 2);
+  return { before, after: count() };
+}
+
+test("SIGTERM during cleanup's removal in place: the rm is stopped, lock released, history says aborted", async () => {
+  // A file where the trash would be: releases are removed where they are, waited for.
+  const trash = path.join(fx.deployPath, ".cutover/trash");
+  rmSync(trash, { recursive: true, force: true });
+  mkdirSync(path.dirname(trash), { recursive: true });
+  writeFileSync(trash, "not a directory\n");
+  const { before, after } = await interruptedCleanup("59.7531");
+  assert.equal(after, before, "stopped in the first release's rm -rf");
+  rmSync(trash);
+  fx.writeConfig();
+});
+
+test("SIGTERM while a release renamed into the trash loses its metadata: the next cleanup removes both", async () => {
+  const { before, after } = await interruptedCleanup("59.8642");
+  assert.equal(after, before - 1, "the first release renamed away");
+  const trash = path.join(fx.deployPath, ".cutover/trash");
+  const left = readdirSync(trash);
+  assert.equal(left.length, 1, "renamed into the trash, the removal not started");
+  const meta = path.join(fx.deployPath, ".cutover/releases", `${left[0]}.json`);
+  assert.ok(existsSync(meta), "its metadata was being removed when the signal came");
+  assert.equal((await cutover(["cleanup", "-q"], fx.app)).code, 0);
+  assert.ok(!existsSync(meta));
+  await trashEmptied(fx.deployPath);
+  assert.deepEqual(readdirSync(trash), []);
+  assert.equal(readdirSync(path.join(fx.deployPath, "releases")).length, 2);
   fx.writeConfig();
 });
