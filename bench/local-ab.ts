@@ -4,12 +4,14 @@
  * OTHER's (another build's bin/cutover.js), each after a `sync`, so both meet the same machine
  * (a VM's speed changes from minute to minute). Medians of the wall time, of the deploying
  * process's CPU time and of its children's (the host's shells, find, cp...), and the fastest run.
+ * Each deploy starts once the removal of the release pruned by the one before (keep_releases 3),
+ * which outlives its deploy, has ended: it is not counted in either build's time.
  * TARGET: the directory the target is made in (e.g. a tmpfs, to leave the disk out). With `first`,
  * each deploy is a first deploy into an empty target instead.
  *   npx tsx bench/local-ab.ts [runs=21] OTHER [TARGET] [first]
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,8 +41,15 @@ interface Run {
 }
 const results: Record<keyof typeof builds, Run[]> = { this: [], other: [] };
 
+/** The removal of the release the deploy before pruned has ended (it runs after its deploy returns). */
+function trashEmpty(): void {
+  const trash = path.join(target, ".cutover/trash");
+  while (existsSync(trash) && readdirSync(trash).length > 0) spawnSync("sleep", ["0.02"]);
+}
+
 /** One deploy of `bin` after a 1-file change; the usage hook reports its CPU time on fd 3. */
 function deploy(bin: string, change: string): Run {
+  trashEmpty();
   if (firstDeploys) rmSync(target, { recursive: true, force: true });
   writeFileSync(path.join(app, "public/index.php"), `<?php echo ${JSON.stringify(change)};\n`);
   execFileSync("sync");
