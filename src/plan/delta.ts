@@ -98,12 +98,18 @@ const MAKE_DIRS = inTwoHalves('cd -- "$1"\nshift', "mkdir -p");
 
 const LINK = inTwoHalves('prev=$1 new=$2\nshift 2\ncd -- "$prev"', 'cp -l --parents -t "$new"');
 
-/** The source's directories, then its unchanged files hard-linked from the previous release. */
+/**
+ * The source's directories, then its unchanged files hard-linked from the previous release. One
+ * command each however many names: a program runs as a subshell of the step's script (no exec, so
+ * no argument limit), and only xargs execs, in commands that fit.
+ */
 export function linkCmds(previousDir: string, newDir: string, decision: DeltaDecision): Cmd[] {
   const dirs = decision.dirs.map((d) => d.path).filter((p) => p !== ".");
   return [
-    ...chunked(MAKE_DIRS, [newDir], dirs, "make directories"),
-    ...chunked(LINK, [previousDir, newDir], decision.link, "link unchanged files"),
+    ...(dirs.length > 0 ? [shProgram(MAKE_DIRS, [newDir, ...dirs], { label: "make directories" })] : []),
+    ...(decision.link.length > 0
+      ? [shProgram(LINK, [previousDir, newDir, ...decision.link], { label: "link unchanged files" })]
+      : []),
   ];
 }
 

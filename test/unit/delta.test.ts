@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { decideDelta, dirModeCmds, linkCmds, rsyncList, type SourceEntry } from "../../src/plan/delta.js";
 import { checkDelta, parseDeltaCheck } from "../../src/plan/delta-check.js";
 import { manifestEntries } from "../../src/plan/diff.js";
+import { renderCmd } from "../../src/shell/cmd.js";
 
 const h = (c: string) => c.repeat(64);
 const own = true;
@@ -46,19 +47,25 @@ test("only files whose mode and content the previous manifest records are linked
   );
 });
 
-test("linking and directory commands stay under the argument limits and keep every path", () => {
+test("linking and directory commands: one each, run as subshells of the script (no exec of their arguments), every path kept", () => {
   const many = Array.from({ length: 6000 }, (_, i) => `${"d/".repeat(20)}file-${i}.php`);
   const cmds = linkCmds("/p/releases/a", "/p/releases/b", {
     link: many,
-    dirs: [{ path: ".", mode: "755" }],
+    dirs: [".", "d", "d/d"].map((path) => ({ path, mode: "755" })),
     send: [],
     foreignOwners: false,
   });
-  assert.ok(cmds.length > 1, "split into several commands");
-  for (const c of cmds) assert.ok(c.argv.join(" ").length < 100_000, "each command under 100 kB");
   assert.deepEqual(
-    cmds.flatMap((c) => c.argv.slice(6)),
-    many,
+    cmds.map((c) => c.label),
+    ["make directories", "link unchanged files"],
+  );
+  // ~300 kB of names: more than one exec may take, so they must never reach an exec whole.
+  for (const c of cmds) assert.match(renderCmd(c), /^\(set \+e\nset -- /);
+  assert.deepEqual(cmds[0]!.argv.slice(5), ["d", "d/d"]);
+  assert.deepEqual(cmds[1]!.argv.slice(6), many);
+  assert.deepEqual(
+    linkCmds("/a", "/b", { link: [], dirs: [{ path: ".", mode: "755" }], send: [], foreignOwners: false }),
+    [],
   );
   const modes = dirModeCmds("/p/releases/b", decideDelta(source, previous));
   assert.deepEqual(
