@@ -126,33 +126,61 @@ export function makeRelease(l: Layout, id: string): Cmd {
 /**
  * The only way cutover deletes a release, checked again on the host at the moment of deletion:
  * the name must be one cutover gives or adopts (one safe path component), the entry a real
- * directory directly in releases/ (a symlink there is not ours) whose metadata names it, and
- * `current` must not resolve to it or into it. Its metadata and manifest go too.
+ * directory directly in releases/ (a symlink there is not ours) whose metadata names it, `current`
+ * must not resolve to it or into it, and no file system may be mounted in it (rm would remove
+ * what is mounted there: a bind mount of shared data, say). Its metadata and manifest go too.
  *
  * The directory is renamed into .cutover/trash (gone from releases/ at once) and removed there by
  * a process of its own that outlives the round trip: a deploy does not wait for thousands of
  * unlinks. That process removes whatever else is in the trash too (a removal killed before its
  * end): so only this user may write there (others' entries would go too). Where the trash is not a
  * real directory of this user's, writable by no one else, on the releases' mount, or setsid is
- * missing, the release is removed in place, as it is waited for.
+ * missing, the release is removed in place, as it is waited for. What a removal in the trash could
+ * not remove, it notes in the trash's .failed; the next run that removes releases says so (a
+ * cleanup warning) and tries again.
  */
 const REMOVE_RELEASES = `set -e
 root=$1; shift
 cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
 rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
+# Each mount point in releases/ as "<release> <path in releases/>", from the kernel's table, whose
+# mount points escape space, tab, newline and backslash in octal. None known without /proc.
+mounts=
+[ -z "$rels" ] || [ ! -r /proc/self/mountinfo ] || mounts=$(rels=$rels awk '
+  function un(s,  o, i) {
+    o = ""
+    while ((i = index(s, "\\\\")) > 0) {
+      o = o substr(s, 1, i - 1) sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+      s = substr(s, i + 4)
+    }
+    return o s
+  }
+  BEGIN { p = ENVIRON["rels"] "/" }
+  { m = un($5); if (index(m, p) == 1) { m = substr(m, length(p) + 1); n = m; sub(/\\/.*/, "", n); print n " " m } }
+' /proc/self/mountinfo)
 trash=$root/.cutover/trash
 [ -e "$trash" ] || [ -L "$trash" ] || mkdir -m 700 -- "$trash" 2>/dev/null || true
-# The mount too, not only the device: between two mounts of one file system (a bind mount) rename
-# fails and mv copies instead, into whatever is mounted there. mnt_id is the kernel's (Linux 3.15+).
-mnt() { sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/9 2>/dev/null 9<"$1" || true; }
-# Checked, moved into and emptied as the working directory, never by its path again: a trash
-# swapped for a link meanwhile sends neither a release nor the removal elsewhere. Entered through
-# no link: the same inode as the path's own.
+nl='
+'
+# The trash is checked, moved into and emptied as the working directory, never by its path again:
+# one swapped for a link meanwhile sends neither a release nor the removal elsewhere. It is entered
+# through no link (the same inode as the path's own), this user's, writable by no one else, on the
+# device of releases/ and on its mount too: between two mounts of one file system (a bind mount)
+# rename fails and mv copies instead, into whatever is mounted there (mnt_id: Linux 3.15+).
+usable() {
+  [ -n "$rels" ] && command -v setsid >/dev/null && cd -P -- "$trash" 2>/dev/null && [ -O . ] || return 1
+  # "dev:inode mode" of the working directory, of the trash's path itself, of releases/.
+  s=$(stat -c '%d:%i %a' -- . "$trash" "$rels" 2>/dev/null) || return 1
+  here=\${s%%"$nl"*} s=\${s#*"$nl"}
+  there=\${s%%"$nl"*} under=\${s#*"$nl"}
+  [ "\${here% *}" = "\${there% *}" ] && [ "\${here%%:*}" = "\${under%%:*}" ] && [ $((0\${here#* } & 022)) -eq 0 ] || return 1
+  s=$(sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/8 /proc/self/fdinfo/9 2>/dev/null 8<. 9<"$rels") || return 1
+  case $s in ?*"$nl"?*) [ "\${s%%"$nl"*}" = "\${s#*"$nl"}" ] ;; *) return 1 ;; esac
+}
 later=
-if [ -n "$rels" ] && command -v setsid >/dev/null && cd -P -- "$trash" 2>/dev/null &&
-  [ "$(stat -c %d:%i -- .)" = "$(stat -c %d:%i -- "$trash")" ] && [ -O . ] &&
-  [ -z "$(find . -maxdepth 0 -perm /022)" ] && [ "$(stat -c %d -- .)" = "$(stat -c %d -- "$rels")" ] &&
-  tm=$(mnt .) && [ -n "$tm" ] && [ "$tm" = "$(mnt "$root/releases")" ]; then later=1; fi
+! usable || later=1
+failed=
+[ -z "$later" ] || [ ! -s .failed ] || IFS= read -r failed < .failed || true
 moved=
 for id; do
   case $id in
@@ -164,14 +192,24 @@ for id; do
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
     grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
-    if [ -n "$later" ] && mv -T -- "$d" "./$id" 2>/dev/null; then moved=1; else rm -rf -- "$d"; fi
+    if [ -n "$mounts" ]; then
+      while read -r n at; do
+        [ "$n" != "$id" ] || { echo "refusing to remove $d: a file system is mounted at releases/$at; unmount it first" >&2; exit 3; }
+      done <<EOF
+$mounts
+EOF
+    fi
+    if [ -n "$later" ] && mv -T -- "$d" "./$id" 2>/dev/null; then moved=1; else rm -rf --one-file-system -- "$d"; fi
   fi
   rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
 # Also when nothing was moved: what a run stopped between a rename and this left there goes too.
-if [ -n "$moved" ] || { [ -n "$later" ] && [ -n "$(ls -A .)" ]; }; then
-  setsid find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &
+if [ -n "$moved" ] || { [ -n "$later" ] && [ -n "$(ls -A -I .failed .)" ]; }; then
+  # Its first error, if any, in .failed (made only then: a removal under way shows nothing else).
+  setsid sh -c 'e=$(find . -mindepth 1 -maxdepth 1 ! -name .failed -exec rm -rf --one-file-system -- {} + 2>&1 >/dev/null | sed -n 1p)
+if [ -n "$e" ]; then printf "%s\\n" "$e" > .failed; else rm -f .failed; fi' </dev/null >/dev/null 2>&1 &
 fi
+[ -z "$failed" ] || { echo "releases pruned earlier are left in $trash (remove them there by hand): $failed" >&2; exit 3; }
 `;
 
 export function removeReleases(l: Layout, ids: readonly string[]): Cmd {

@@ -127,8 +127,8 @@ function failingRemoval(dir: string): string {
   return wrapCommand(
     dir,
     "rm",
-    `if [ "$1 $2" = "-rf --" ]; then case "$3" in */.cutover/*|*/releases/*/*) ;; */releases/*)
-  echo "rm: cannot remove '$3': Operation not permitted" >&2; exit 1 ;; esac; fi`,
+    `if [ "$1 $2 $3" = "-rf --one-file-system --" ]; then case "$4" in */.cutover/*|*/releases/*/*) ;; */releases/*)
+  echo "rm: cannot remove '$4': Operation not permitted" >&2; exit 1 ;; esac; fi`,
   );
 }
 
