@@ -1,0 +1,40 @@
+/**
+ * The one program that removes releases, run by a real sh on a deploy path in states a run's checks
+ * at the lock no longer vouch for by the time it runs (another process changed them since).
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { layout } from "../../src/plan/layout.js";
+import { removeReleases } from "../../src/plan/records.js";
+import { renderScript } from "../../src/shell/cmd.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+const id = "20200101T000000Z";
+
+/** A deploy path with `id`'s metadata and an empty trash; releases/ is made by the test. */
+function deployPath(): string {
+  const root = scratchDir("cutover-remove-");
+  mkdirSync(path.join(root, ".cutover/releases"), { recursive: true });
+  mkdirSync(path.join(root, ".cutover/trash"), { mode: 0o700 });
+  writeFileSync(
+    path.join(root, ".cutover/releases", `${id}.json`),
+    `${JSON.stringify({ id, state: "failed" })}\n`,
+  );
+  return root;
+}
+
+test("releases/ that has become a fifo: the removal does not wait on it", () => {
+  const root = deployPath();
+  execFileSync("mkfifo", [path.join(root, "releases")]);
+  const r = spawnSync("sh", ["-c", renderScript([removeReleases(layout(root), [id])])], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  assert.equal(r.signal, null, "still blocked after 10 s (opening the fifo waits for a writer)");
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(path.join(root, ".cutover/releases", `${id}.json`)), "its metadata removed");
+  assert.deepEqual(readdirSync(path.join(root, ".cutover/trash")), []);
+});
