@@ -18,6 +18,8 @@ put() { for f; do printf '%s\\000' "$f"; done; }
 # Sets k (a variable, not output: no subshell per path).
 kind() { if [ -L "$1" ]; then k=link; elif [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -e "$1" ]; then k=other; else k=missing; fi; }
 put cutover-facts 2
+# Not a regular file (a fifo would hold the read until command_timeout): no owner known.
+owner_text() { [ ! -f "$meta/lock/owner.json" ] || head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000'; }
 if [ "$mode" = lock ]; then
   [ -e "$root" ] || put created root
   [ -e "$meta" ] || put created meta
@@ -27,10 +29,10 @@ if [ "$mode" = lock ]; then
     if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then put lock acquired
     else rm -rf -- "$meta/lock"; put lock error "cannot write $meta/lock/owner.json (disk full?)"; fi
   else
-    put lock held "$(head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000')"
+    put lock held "$(owner_text)"
   fi
 elif [ -d "$meta/lock" ]; then
-  put lock held "$(head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000')"
+  put lock held "$(owner_text)"
 fi
 put home "\${HOME:-}"
 command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no

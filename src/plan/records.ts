@@ -68,7 +68,7 @@ export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
 
 const UNLOCK = `
 owner=$1/owner.json
-if grep -q -F -- "\\"token\\":\\"$2\\"" "$owner" 2>/dev/null; then rm -rf -- "$1"; fi
+if grep -D skip -q -F -- "\\"token\\":\\"$2\\"" "$owner" 2>/dev/null; then rm -rf -- "$1"; fi
 `;
 
 /** Removes the lock only if we still own it: never delete someone else's lock. */
@@ -98,7 +98,7 @@ export function releaseLockAfter(l: Layout, owner: LockOwner): Cmd {
 const CLEAR_OBSERVED = `
 lock=$1 seen=$2
 [ -d "$lock" ] || { echo "the lock is gone already" >&2; exit 3; }
-now=$(head -c 4096 -- "$lock/owner.json" 2>/dev/null | tr -d '\\000')
+now=$([ ! -f "$lock/owner.json" ] || head -c 4096 -- "$lock/owner.json" 2>/dev/null | tr -d '\\000')
 [ "$now" = "$seen" ] || { echo "the lock changed hands since it was read; not cleared" >&2; exit 3; }
 if [ -z "$seen" ] && [ -n "$(find "$lock" -maxdepth 0 -newermt '10 seconds ago')" ]; then
   echo "the lock was taken a moment ago; not cleared" >&2; exit 3
@@ -174,7 +174,9 @@ usable() {
   here=\${s%%"$nl"*} s=\${s#*"$nl"}
   there=\${s%%"$nl"*} under=\${s#*"$nl"}
   [ "\${here% *}" = "\${there% *}" ] && [ "\${here%%:*}" = "\${under%%:*}" ] && [ $((0\${here#* } & 022)) -eq 0 ] || return 1
-  s=$(sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/8 /proc/self/fdinfo/9 2>/dev/null 8<. 9<"$rels") || return 1
+  # mnt_id of the working directory and of releases/, entered, not opened by path: a fifo put
+  # there meanwhile would hold the open until command_timeout.
+  s=$(exec 8<. && cd -P -- "$rels" 2>/dev/null && sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/8 /proc/self/fdinfo/9 2>/dev/null 9<.) || return 1
   case $s in ?*"$nl"?*) [ "\${s%%"$nl"*}" = "\${s#*"$nl"}" ] ;; *) return 1 ;; esac
 }
 later=
@@ -190,7 +192,7 @@ for id; do
   if [ -L "$d" ]; then echo "refusing to remove $d: it is a symlink, not a release cutover made" >&2; exit 3; fi
   if [ -e "$d" ]; then
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
-    grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
+    grep -D skip -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
     if [ -n "$mounts" ]; then
       while read -r n at; do

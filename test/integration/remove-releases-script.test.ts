@@ -38,3 +38,19 @@ test("releases/ that has become a fifo: the removal does not wait on it", () => 
   assert.ok(!existsSync(path.join(root, ".cutover/releases", `${id}.json`)), "its metadata removed");
   assert.deepEqual(readdirSync(path.join(root, ".cutover/trash")), []);
 });
+
+test("a release's metadata that has become a fifo: the removal refuses it without waiting on it", () => {
+  const root = deployPath();
+  mkdirSync(path.join(root, "releases", id), { recursive: true });
+  const meta = path.join(root, ".cutover/releases", `${id}.json`);
+  execFileSync("rm", [meta]);
+  execFileSync("mkfifo", [meta]);
+  const r = spawnSync("sh", ["-c", renderScript([removeReleases(layout(root), [id])])], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  assert.equal(r.signal, null, "still blocked after 10 s (reading the fifo waits for a writer)");
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, /refusing to remove .*: no metadata of cutover's names it/);
+  assert.ok(existsSync(path.join(root, "releases", id)), "kept");
+});
