@@ -108,6 +108,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
+      signal: options.signal,
       onWait: () => {
         waited = true;
       },

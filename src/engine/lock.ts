@@ -10,7 +10,7 @@ import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { machineIdentity, processState } from "./machine.js";
 import { runStep } from "./steps.js";
-import type { Target } from "./targets.js";
+import { interruptOnSignal, type Target } from "./targets.js";
 
 export interface LockedTarget extends Target {
   readonly layout: Layout;
@@ -94,6 +94,27 @@ export interface LockOptions {
   readonly emit: Emit;
   /** Told each time a host's lock is held by another run and this one waits for it. */
   readonly onWait?: () => void;
+  /** Ends the attempt: the running lock step on each host is stopped, a wait is cut short. */
+  readonly signal?: AbortSignal;
+}
+
+const interrupted = () =>
+  new CutoverError("interrupted", "interrupted by a signal while taking the lock", {
+    state: "nothing was changed",
+    exitCode: EXIT.interrupted,
+  });
+
+/** Waits `ms`, or less if `signal` fires first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /**
@@ -102,15 +123,27 @@ export interface LockOptions {
  * Facts are read in the same exchange as the lock.
  */
 export async function lockAll(targets: readonly Target[], options: LockOptions): Promise<LockedTarget[]> {
+  const stopInterrupting = interruptOnSignal(targets, options.signal);
+  try {
+    return await lockAllOnce(targets, options);
+  } finally {
+    stopInterrupting();
+  }
+}
+
+async function lockAllOnce(targets: readonly Target[], options: LockOptions): Promise<LockedTarget[]> {
   const deadline = Date.now() + options.waitMs;
+  const aborted = () => options.signal?.aborted === true;
+  let told = false;
   for (;;) {
+    if (aborted()) throw interrupted();
     const settled = await Promise.allSettled(
       targets.map((t) => tryLock(t, options.sharedPaths, options.owner, options.emit)),
     );
     const got = settled.flatMap((s) =>
       s.status === "fulfilled" && s.value.facts.lock.kind === "acquired" ? [s.value] : [],
     );
-    if (got.length === targets.length) {
+    if (got.length === targets.length && !aborted()) {
       const locked = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
       try {
         // Through a symlinked .cutover or releases/ every later step would act somewhere else.
@@ -141,6 +174,8 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
       ),
     );
 
+    // A step stopped by the signal fails as killed: the signal is the reason.
+    if (aborted()) throw interrupted();
     const failure = settled.find((s) => s.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
     const problem = settled
@@ -159,7 +194,16 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
     }
     if (lock.kind === "held" && Date.now() < deadline) {
       options.onWait?.();
-      await new Promise((r) => setTimeout(r, 500 + Math.random() * 500));
+      if (!told) {
+        told = true;
+        const seconds = Math.ceil((deadline - Date.now()) / 1000);
+        options.emit({
+          type: "info",
+          host: name,
+          message: `locked by ${describeOwner(lock.owner)}; waiting up to ${seconds} s for it (--lock-wait)`,
+        });
+      }
+      await pause(500 + Math.random() * 500, options.signal);
       continue;
     }
     const owner = lock.kind === "held" ? lock.owner : undefined;

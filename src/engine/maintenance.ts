@@ -119,6 +119,7 @@ export async function cleanup(
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
+      signal,
     });
     const stopInterrupting = interruptOnSignal(locked, signal);
     try {

@@ -60,6 +60,7 @@ async function rollbackRun(
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
+      signal: options.signal,
     });
     try {
       const input = {

@@ -82,6 +82,7 @@ async function snapshotRun(
       owner,
       waitMs: (options.lockWaitSeconds ?? 0) * 1000,
       emit,
+      signal,
     });
     const stopInterrupting = interruptOnSignal(locked, signal);
     try {
