@@ -148,6 +148,13 @@ async function inspect(
       "free space, or lower keep_releases",
     );
   }
+  if (d.trash && d.trash.left > 0)
+    add(
+      "warning",
+      "trash",
+      `${d.trash.left} pruned release(s) could not be removed from ${l.root}/.cutover/trash: ${d.trash.error}`,
+      "remove them there by hand (files the app's user wrote may need that user or root); nothing uses them",
+    );
   const web = await readWebConfigs(t, stage, configPaths);
   for (const f of web.findings) add(f.level, f.check, f.message, f.fix);
   for (const line of d.cron)

@@ -2,7 +2,7 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
  * Read-only look at a host for `cutover doctor`: tools, clock, cron entries and running processes
- * that point into releases/, as lines `@@name value`. Web server configs are read separately
+ * that point into releases/, pruned releases left in the trash, as lines `@@name value`. Web server configs are read separately
  * (web/config-probe.ts).
  */
 const DOCTOR = `root=$1
@@ -18,6 +18,12 @@ for p in /proc/[0-9]*; do
   c=$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
   case "$c" in *"$root/releases/"*) say "@@process \${p#/proc/} $c";; esac
 done
+# What the removal of pruned releases could not remove: how many entries, and its first error.
+t=$root/.cutover/trash
+if [ -d "$t" ] && [ ! -L "$t" ] && [ -f "$t/.failed" ] && [ ! -L "$t/.failed" ]; then
+  IFS= read -r f < "$t/.failed" || true
+  say "@@trash $(ls -A -I .failed -- "$t" 2>/dev/null | wc -l) $f"
+fi
 exit 0
 `;
 
@@ -31,10 +37,13 @@ export interface DoctorFacts {
   readonly php: boolean;
   readonly cron: readonly string[];
   readonly processes: readonly string[];
+  /** Entries left in .cutover/trash by a removal that failed, and its first error. */
+  readonly trash?: { readonly left: number; readonly error: string };
 }
 
 export function parseDoctor(output: string): DoctorFacts {
   const facts = { clockMs: 0, rsync: false, php: false, cron: [] as string[], processes: [] as string[] };
+  let trash: DoctorFacts["trash"];
   for (const line of output.split("\n")) {
     const space = line.indexOf(" ");
     const key = line.slice(0, space);
@@ -44,8 +53,12 @@ export function parseDoctor(output: string): DoctorFacts {
     else if (key === "@@php") facts.php = rest === "yes";
     else if (key === "@@cron") facts.cron.push(rest);
     else if (key === "@@process") facts.processes.push(rest);
+    else if (key === "@@trash") {
+      const left = /^(\d+) (.*)$/.exec(rest);
+      if (left) trash = { left: Number(left[1]), error: left[2]! };
+    }
   }
-  return facts;
+  return trash ? { ...facts, trash } : facts;
 }
 
 const FIRST_LINES = `"$@" 2>/dev/null | head -n 20

@@ -58,6 +58,11 @@ test("a removal in the trash that fails is reported by the next run that removes
   const trash = path.join(fx.deployPath, ".cutover/trash");
   await new Promise((r) => setTimeout(r, 1000)); // the removal, on its own, has failed by now
   assert.ok(readdirSync(trash).includes(pruned), "left in the trash");
+  const doctor = await cutover(["doctor", "--web-config", path.join(fx.dir, "no web configs")], fx.app);
+  assert.match(
+    doctor.stdout,
+    /1 pruned release\(s\) could not be removed from .*\.cutover\/trash: rm: cannot remove '.*\/cache\/x': Permission denied\n\s*fix: remove them there by hand/,
+  );
   const next = await deploy({}, 4);
   assert.ok(
     next.warnings.some((w) =>
