@@ -181,8 +181,11 @@ usable() {
 }
 later=
 ! usable || later=1
+# An earlier removal's error, while what it could not remove is still there (else it is stale).
 failed=
-[ -z "$later" ] || [ ! -s .failed ] || IFS= read -r failed < .failed || true
+if [ -n "$later" ] && [ -s .failed ]; then
+  if [ -n "$(ls -A -I .failed .)" ]; then IFS= read -r failed < .failed || true; else rm -f .failed; fi
+fi
 moved=
 for id; do
   case $id in

@@ -54,3 +54,30 @@ test("a release's metadata that has become a fifo: the removal refuses it withou
   assert.match(r.stderr, /refusing to remove .*: no metadata of cutover's names it/);
   assert.ok(existsSync(path.join(root, "releases", id)), "kept");
 });
+
+test("an earlier removal's error in the trash: reported while what it left is there, dropped once it is gone", () => {
+  const root = deployPath();
+  mkdirSync(path.join(root, "releases"));
+  const trash = path.join(root, ".cutover/trash");
+  const run = () =>
+    spawnSync("sh", ["-c", renderScript([removeReleases(layout(root), [id])])], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+  writeFileSync(path.join(trash, ".failed"), "rm: cannot remove './20190101T000000Z/x': Permission denied\n");
+  mkdirSync(path.join(trash, "20190101T000000Z"));
+  const reported = run();
+  assert.equal(reported.status, 3, reported.stderr);
+  assert.match(
+    reported.stderr,
+    /releases pruned earlier are left in .*trash \(remove them there by hand\): rm: cannot remove/,
+  );
+  // Removed by hand (or by the removal that run started): the note goes, and nothing is reported.
+  for (let i = 0; i < 100 && readdirSync(trash).includes("20190101T000000Z"); i++)
+    spawnSync("sleep", ["0.05"]);
+  execFileSync("rm", ["-rf", path.join(trash, "20190101T000000Z")]);
+  writeFileSync(path.join(trash, ".failed"), "rm: cannot remove './20190101T000000Z/x': Permission denied\n");
+  const quiet = run();
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.deepEqual(readdirSync(trash), []);
+});
