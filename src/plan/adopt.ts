@@ -22,7 +22,7 @@ for p; do if [ -e "$root/$p" ] && [ ! -L "$root/$p" ]; then put top "$p"; fi; do
 if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
   for d in "$root"/releases/*; do
     if [ -d "$d" ] && [ ! -L "$d" ]; then
-      put entry "\${d##*/}" "$(stat -c %Y -- "$d")" "$(head -c 200 -- "$d/REVISION" 2>/dev/null | tr -d '\\000\\n\\r')"
+      put entry "\${d##*/}" "$(stat -c %Y -- "$d")" "$([ ! -f "$d/REVISION" ] || head -c 200 -- "$d/REVISION" 2>/dev/null | tr -d '\\000\\n\\r')"
     fi
   done
 fi

@@ -1,14 +1,17 @@
 /**
- * The one program that removes releases, run by a real sh on a deploy path in states a run's checks
- * at the lock no longer vouch for by the time it runs (another process changed them since).
+ * cutover's host programs (removing releases and snapshots, restoring one, adopt's look), each run by
+ * a real sh on a deploy path in a state the run's checks at the lock no longer vouch for by the time
+ * it runs, or that no one but another process made: a fifo where a file is read never holds a run.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { adoptProbe } from "../../src/plan/adopt.js";
 import { layout } from "../../src/plan/layout.js";
 import { removeReleases } from "../../src/plan/records.js";
+import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import { scratchDir } from "../helpers/scratch.js";
 
@@ -80,4 +83,35 @@ test("an earlier removal's error in the trash: reported while what it left is th
   const quiet = run();
   assert.equal(quiet.status, 0, quiet.stderr);
   assert.deepEqual(readdirSync(trash), []);
+});
+
+/** Runs a command's script with a real sh, giving up after 10 s (a read of a fifo waits for a writer). */
+function runBounded(c: Parameters<typeof renderScript>[0][number]) {
+  return spawnSync("sh", ["-c", renderScript([c])], { encoding: "utf8", timeout: 10_000 });
+}
+
+test("a snapshot whose metadata is a fifo: neither removed nor restored, and nothing waits on it", () => {
+  const root = deployPath();
+  mkdirSync(path.join(root, "shared"));
+  const snap = "20200101T000000Z";
+  const dir = path.join(root, ".cutover/snapshots", snap);
+  mkdirSync(path.join(dir, "shared"), { recursive: true });
+  execFileSync("mkfifo", [path.join(dir, "snapshot.json")]);
+  const removal = runBounded(removeSnapshots(layout(root), [snap]));
+  assert.equal(removal.signal, null, "the removal waited on the fifo");
+  assert.equal(removal.status, 3, removal.stderr);
+  const restore = runBounded(restoreSnapshot(layout(root), snap));
+  assert.equal(restore.signal, null, "the restore waited on the fifo");
+  assert.equal(restore.status, 3, restore.stderr);
+  assert.ok(existsSync(path.join(dir, "shared")), "kept");
+});
+
+test("adopt's look at releases: a REVISION that is a fifo is not read", () => {
+  const root = deployPath();
+  mkdirSync(path.join(root, "releases/20200101120000"), { recursive: true });
+  execFileSync("mkfifo", [path.join(root, "releases/20200101120000/REVISION")]);
+  const r = runBounded(adoptProbe(root, []));
+  assert.equal(r.signal, null, "waited on the fifo");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /20200101120000/);
 });
