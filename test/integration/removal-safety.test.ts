@@ -102,3 +102,31 @@ test("a file system mounted inside a release to prune: nothing removed through i
   assert.ok(!releases().includes(oldest), "removed once unmounted");
   assert.ok(existsSync(path.join(data, "keep.txt")));
 });
+
+test("a failed deploy while the trash has a .failed to report: its failure is still recorded (metadata, history)", async () => {
+  await trashEmptied(fx.deployPath);
+  const trash = path.join(fx.deployPath, ".cutover/trash");
+  // Left by an earlier removal that failed; what it could not remove was taken by hand since.
+  writeFileSync(path.join(trash, ".failed"), "rm: cannot remove 'x/cache/y': Permission denied\n");
+  fx.writeConfig({ keep_releases: 1, hooks: { build: ["echo 'composer exploded' >&2; exit 7"] } });
+  try {
+    version += 1;
+    fx.file("src/lib.php", `<?php function version() { return 'v${version}'; }\n`);
+    const r = await cutover(["--json", "deploy", "-q"], fx.app);
+    assert.equal(r.code, 1, r.stderr);
+    const failed = json<{ release: string }>(r).release;
+    const meta = path.join(fx.deployPath, ".cutover/releases", `${failed}.json`);
+    assert.ok(existsSync(meta), `the failed release's metadata is kept, with why:\n${r.stderr}`);
+    assert.equal(JSON.parse(readFileSync(meta, "utf8")).state, "failed");
+    const last = readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .at(-1)!;
+    assert.match(
+      last,
+      new RegExp(`"release":"${failed}".*"outcome":"failed"|"outcome":"failed".*"release":"${failed}"`),
+    );
+  } finally {
+    fx.writeConfig({ keep_releases: 1 });
+  }
+});
