@@ -140,7 +140,9 @@ export async function recordNotSwitched(
     u,
     "record the failure",
     [
-      removeReleases(l, [meta.id]),
+      // Its failure is recorded whatever the removal says (a refusal, the trash's .failed: a later
+      // prune or cleanup says it again).
+      { ...removeReleases(l, [meta.id]), mayFail: true },
       ...writeMeta(l, failed),
       appendHistory(l, historyEntry(ctx, u, failed, outcome, reason)),
     ],
