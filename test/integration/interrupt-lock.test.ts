@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
+import { newOwner } from "../../src/engine/lock.js";
+import { deploy, loadStage } from "../../src/index.js";
+import { cmd } from "../../src/shell/cmd.js";
 import { fakeBin } from "../helpers/bin.js";
 import { BIN, cutover } from "../helpers/cli.js";
+import { wrapExecutors } from "../helpers/executors.js";
 import { fixture } from "../helpers/fixture.js";
 import { interruptWhen, processesWith, settled } from "../helpers/interrupt.js";
 import { marked } from "../helpers/interrupt-cases.js";
@@ -81,5 +85,43 @@ test("a lock whose owner file is a fifo: the run says the path is locked, withou
     assert.ok(Date.now() - started < 20_000, "answered without reading the fifo");
   } finally {
     rmSync(lock, { recursive: true });
+  }
+});
+
+test("a signal while a lock taken on one host is given back (another host busy): that lock still goes back", async () => {
+  const free = path.join(fx.dir, "host free");
+  const busy = path.join(fx.dir, "host busy");
+  fx.writeConfig({}, [
+    { name: "free", path: free },
+    { name: "busy", path: busy },
+  ]);
+  try {
+    // Another run (alive: this process) holds busy's lock.
+    const theirs = newOwner("someone else", "cutover deploy", new Date());
+    mkdirSync(path.join(busy, ".cutover/lock"), { recursive: true });
+    writeFileSync(path.join(busy, ".cutover/lock/owner.json"), `${JSON.stringify(theirs)}\n`);
+    const controller = new AbortController();
+    const isUnlock = (argv: readonly string[]) => argv[2]?.includes('"token') === true;
+    const result = await deploy({
+      stage: loadStage({ cwd: fx.app }),
+      emit: () => undefined,
+      command: "cutover deploy (test)",
+      lockWaitSeconds: 30,
+      signal: controller.signal,
+      executors: wrapExecutors({
+        run: (real, host, cmds, options) => {
+          if (host.name !== "free" || !cmds.some((c) => isUnlock(c.argv))) return real.run(cmds, options);
+          // The give-back's round trip takes a while (a slow link); the signal comes meanwhile.
+          const running = real.run([cmd(["sleep", "1"]), ...cmds], options);
+          setTimeout(() => controller.abort(), 200);
+          return running;
+        },
+      }),
+    }).catch((error: unknown) => error as { exitCode?: number });
+    assert.equal((result as { exitCode?: number }).exitCode, 130);
+    assert.ok(!existsSync(path.join(free, ".cutover/lock")), "the lock this run took is given back");
+    assert.match(readFileSync(path.join(busy, ".cutover/lock/owner.json"), "utf8"), new RegExp(theirs.token));
+  } finally {
+    fx.writeConfig();
   }
 });
