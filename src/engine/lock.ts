@@ -123,23 +123,16 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * Facts are read in the same exchange as the lock.
  */
 export async function lockAll(targets: readonly Target[], options: LockOptions): Promise<LockedTarget[]> {
-  const stopInterrupting = interruptOnSignal(targets, options.signal);
-  try {
-    return await lockAllOnce(targets, options);
-  } finally {
-    stopInterrupting();
-  }
-}
-
-async function lockAllOnce(targets: readonly Target[], options: LockOptions): Promise<LockedTarget[]> {
   const deadline = Date.now() + options.waitMs;
   const aborted = () => options.signal?.aborted === true;
   let told = false;
   for (;;) {
     if (aborted()) throw interrupted();
+    // Only the lock's round trips are stopped by the signal, never the giving back of a lock taken.
+    const stopInterrupting = interruptOnSignal(targets, options.signal);
     const settled = await Promise.allSettled(
       targets.map((t) => tryLock(t, options.sharedPaths, options.owner, options.emit)),
-    );
+    ).finally(stopInterrupting);
     const got = settled.flatMap((s) =>
       s.status === "fulfilled" && s.value.facts.lock.kind === "acquired" ? [s.value] : [],
     );
