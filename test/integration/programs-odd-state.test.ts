@@ -8,9 +8,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { newOwner } from "../../src/engine/lock.js";
 import { adoptProbe } from "../../src/plan/adopt.js";
 import { layout } from "../../src/plan/layout.js";
-import { removeReleases } from "../../src/plan/records.js";
+import { releaseLock, removeReleases } from "../../src/plan/records.js";
 import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import { scratchDir } from "../helpers/scratch.js";
@@ -114,4 +115,54 @@ test("adopt's look at releases: a REVISION that is a fifo is not read", () => {
   assert.equal(r.signal, null, "waited on the fifo");
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /20200101120000/);
+});
+
+/** A PATH whose grep takes only POSIX options (busybox's, say: no -D), the rest as usual. */
+function posixGrepPath(): string {
+  const dir = scratchDir("cutover-posix-grep-");
+  const real = execFileSync("sh", ["-c", "command -v grep"], { encoding: "utf8" }).trim();
+  writeFileSync(
+    path.join(dir, "grep"),
+    `#!/bin/sh\nfor a; do case $a in -D*) echo "grep: invalid option -- 'D'" >&2; exit 2 ;; esac; done\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return `${dir}:${process.env.PATH}`;
+}
+
+test("a host whose grep has only POSIX options: a release with its metadata is removed", () => {
+  const root = deployPath();
+  mkdirSync(path.join(root, "releases", id), { recursive: true });
+  const r = spawnSync("sh", ["-c", renderScript([removeReleases(layout(root), [id])])], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: posixGrepPath() },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(path.join(root, "releases", id)), "removed");
+});
+
+test("a host whose grep has only POSIX options: our lock is given back", () => {
+  const root = deployPath();
+  const owner = newOwner("me", "cutover deploy", new Date());
+  mkdirSync(path.join(root, ".cutover/lock"));
+  writeFileSync(path.join(root, ".cutover/lock/owner.json"), `${JSON.stringify(owner)}\n`);
+  const r = spawnSync("sh", ["-c", renderScript([releaseLock(layout(root), owner)])], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: posixGrepPath() },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(path.join(root, ".cutover/lock")), "the lock is gone");
+});
+
+test("a host whose grep has only POSIX options: a complete snapshot is removed", () => {
+  const root = deployPath();
+  const snap = "20200101T000000Z";
+  const dir = path.join(root, ".cutover/snapshots", snap);
+  mkdirSync(path.join(dir, "shared"), { recursive: true });
+  writeFileSync(path.join(dir, "snapshot.json"), `${JSON.stringify({ id: snap, state: "complete" })}\n`);
+  const r = spawnSync("sh", ["-c", renderScript([removeSnapshots(layout(root), [snap])])], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: posixGrepPath() },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!existsSync(dir), "removed");
 });
