@@ -68,7 +68,8 @@ export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
 
 const UNLOCK = `
 owner=$1/owner.json
-if grep -D skip -q -F -- "\\"token\\":\\"$2\\"" "$owner" 2>/dev/null; then rm -rf -- "$1"; fi
+# Only a regular file is read (a fifo would hold the read); no grep -D: POSIX grep has none.
+if [ -f "$owner" ] && grep -q -F -- "\\"token\\":\\"$2\\"" "$owner" 2>/dev/null; then rm -rf -- "$1"; fi
 `;
 
 /** Removes the lock only if we still own it: never delete someone else's lock. */
@@ -195,7 +196,7 @@ for id; do
   if [ -L "$d" ]; then echo "refusing to remove $d: it is a symlink, not a release cutover made" >&2; exit 3; fi
   if [ -e "$d" ]; then
     [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
-    grep -D skip -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
+    { [ -f "$m" ] && grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null; } || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
     case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
     if [ -n "$mounts" ]; then
       while read -r n at; do
