@@ -137,7 +137,7 @@ case $id in ${ID}) ;; *) echo "refusing to restore \\"$id\\": not a snapshot id"
 if [ -L "$snaps" ] || [ -L "$d" ] || [ -L "$d/shared" ] || [ ! -d "$d/shared" ]; then
   echo "snapshot $id has no tree cutover made on this host" >&2; exit 3
 fi
-grep -D skip -q -F -- "\\"id\\":\\"$id\\"" "$d/snapshot.json" && grep -D skip -q -F -- '"state":"complete"' "$d/snapshot.json" ||
+[ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$id\\"" "$d/snapshot.json" && grep -q -F -- '"state":"complete"' "$d/snapshot.json" ||
   { echo "snapshot $id is not complete; refusing to restore it" >&2; exit 3; }
 if [ -L "$shared" ] || [ ! -d "$shared" ]; then
   echo "$shared is not a real directory; restore renames a directory in its place, so it refuses" >&2; exit 3
@@ -168,7 +168,7 @@ for n; do
   case $n in
     ${ID}) d=$snaps/$n
       if [ -L "$d" ] || [ ! -d "$d" ]; then echo "refusing to remove $d: not a directory cutover made" >&2; exit 3; fi
-      grep -D skip -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null ||
+      { [ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null; } ||
         { echo "refusing to remove $d: its metadata does not name it" >&2; exit 3; }
       rm -rf -- "$d" ;;
     restore-${ID}) [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" "$snaps/$n.old" ;;
