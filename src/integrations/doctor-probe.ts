@@ -2,8 +2,8 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
 
 /**
  * Read-only look at a host for `cutover doctor`: tools, clock, cron entries and running processes
- * that point into releases/, pruned releases left in the trash, as lines `@@name value`. Web server configs are read separately
- * (web/config-probe.ts).
+ * that point into releases/, pruned releases left in the trash, as lines `@@name value`. Web
+ * server configs are read separately (web/config-probe.ts).
  */
 const DOCTOR = `root=$1
 say() { printf '%s\\n' "$*"; }
