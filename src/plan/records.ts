@@ -141,6 +141,8 @@ export function makeRelease(l: Layout, id: string): Cmd {
  * cleanup warning) and tries again.
  */
 const REMOVE_RELEASES = `set -e
+# Messages name host paths: printf, not echo (dash's echo reads backslashes in them).
+say() { printf '%s\\n' "$*" >&2; }
 root=$1; shift
 cur=$(realpath -e -- "$root/current" 2>/dev/null || true)
 rels=$(realpath -e -- "$root/releases" 2>/dev/null || true)
@@ -190,17 +192,17 @@ fi
 moved=
 for id; do
   case $id in
-    ""|-*|.*|*[!A-Za-z0-9._-]*) echo "refusing to remove \\"$id\\": not a release name" >&2; exit 3 ;;
+    ""|-*|.*|*[!A-Za-z0-9._-]*) say "refusing to remove \\"$id\\": not a release name"; exit 3 ;;
   esac
   d=$root/releases/$id m=$root/.cutover/releases/$id.json
-  if [ -L "$d" ]; then echo "refusing to remove $d: it is a symlink, not a release cutover made" >&2; exit 3; fi
+  if [ -L "$d" ]; then say "refusing to remove $d: it is a symlink, not a release cutover made"; exit 3; fi
   if [ -e "$d" ]; then
-    [ -d "$d" ] || { echo "refusing to remove $d: not a directory" >&2; exit 3; }
-    { [ -f "$m" ] && grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null; } || { echo "refusing to remove $d: no metadata of cutover's names it" >&2; exit 3; }
-    case "$cur/" in "$rels/$id/"*) echo "refusing to remove $d: current resolves to it" >&2; exit 3 ;; esac
+    [ -d "$d" ] || { say "refusing to remove $d: not a directory"; exit 3; }
+    { [ -f "$m" ] && grep -q -F -- "{\\"id\\":\\"$id\\"," "$m" 2>/dev/null; } || { say "refusing to remove $d: no metadata of cutover's names it"; exit 3; }
+    case "$cur/" in "$rels/$id/"*) say "refusing to remove $d: current resolves to it"; exit 3 ;; esac
     if [ -n "$mounts" ]; then
       while read -r n at; do
-        [ "$n" != "$id" ] || { echo "refusing to remove $d: a file system is mounted at releases/$at; unmount it first" >&2; exit 3; }
+        [ "$n" != "$id" ] || { say "refusing to remove $d: a file system is mounted at releases/$at; unmount it first"; exit 3; }
       done <<EOF
 $mounts
 EOF
@@ -215,7 +217,7 @@ if [ -n "$moved" ] || { [ -n "$later" ] && [ -n "$(ls -A -I .failed .)" ]; }; th
   setsid sh -c 'e=$(find . -mindepth 1 -maxdepth 1 ! -name .failed -exec rm -rf --one-file-system -- {} + 2>&1 >/dev/null | sed -n 1p)
 if [ -n "$e" ]; then printf "%s\\n" "$e" > .failed; else rm -f .failed; fi' </dev/null >/dev/null 2>&1 &
 fi
-[ -z "$failed" ] || { echo "releases pruned earlier are left in $trash (remove them there by hand): $failed" >&2; exit 3; }
+[ -z "$failed" ] || { say "releases pruned earlier are left in $trash (remove them there by hand): $failed"; exit 3; }
 `;
 
 export function removeReleases(l: Layout, ids: readonly string[]): Cmd {

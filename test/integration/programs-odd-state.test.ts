@@ -166,3 +166,15 @@ test("a host whose grep has only POSIX options: a complete snapshot is removed",
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!existsSync(dir), "removed");
 });
+
+test("a deploy path with backslashes: the removal's refusal names it as it is", () => {
+  const root = path.join(scratchDir("cutover-remove-"), "back\\cslash\\134");
+  mkdirSync(path.join(root, "releases", id), { recursive: true });
+  mkdirSync(path.join(root, ".cutover/trash"), { recursive: true, mode: 0o700 });
+  const r = spawnSync("sh", ["-c", renderScript([removeReleases(layout(root), [id])])], { encoding: "utf8" });
+  assert.equal(r.status, 3, r.stderr);
+  assert.ok(
+    r.stderr.includes(`refusing to remove ${root}/releases/${id}: no metadata of cutover's names it`),
+    r.stderr,
+  );
+});
