@@ -14,6 +14,7 @@ import { layout } from "../../src/plan/layout.js";
 import { releaseLock, removeReleases } from "../../src/plan/records.js";
 import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
 import { renderScript } from "../../src/shell/cmd.js";
+import { wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const id = "20200101T000000Z";
@@ -119,12 +120,10 @@ test("adopt's look at releases: a REVISION that is a fifo is not read", () => {
 
 /** A PATH whose grep takes only POSIX options (busybox's, say: no -D), the rest as usual. */
 function posixGrepPath(): string {
-  const dir = scratchDir("cutover-posix-grep-");
-  const real = execFileSync("sh", ["-c", "command -v grep"], { encoding: "utf8" }).trim();
-  writeFileSync(
-    path.join(dir, "grep"),
-    `#!/bin/sh\nfor a; do case $a in -D*) echo "grep: invalid option -- 'D'" >&2; exit 2 ;; esac; done\nexec ${real} "$@"\n`,
-    { mode: 0o755 },
+  const dir = wrapCommand(
+    scratchDir("cutover-posix-grep-"),
+    "grep",
+    `for a; do case $a in -D*) echo "grep: invalid option -- 'D'" >&2; exit 2 ;; esac; done`,
   );
   return `${dir}:${process.env.PATH}`;
 }
