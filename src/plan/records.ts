@@ -133,12 +133,12 @@ export function makeRelease(l: Layout, id: string): Cmd {
  *
  * The directory is renamed into .cutover/trash (gone from releases/ at once) and removed there by
  * a process of its own that outlives the round trip: a deploy does not wait for thousands of
- * unlinks. That process removes whatever else is in the trash too (a removal killed before its
- * end): so only this user may write there (others' entries would go too). Where the trash is not a
- * real directory of this user's, writable by no one else, on the releases' mount, or setsid is
- * missing, the release is removed in place, as it is waited for. What a removal in the trash could
- * not remove, it notes in the trash's .failed; the next run that removes releases says so (a
- * cleanup warning) and tries again.
+ * unlinks. That process removes every entry there named as a release can be (what a removal
+ * killed before its end left too), nothing else: so only this user may write there (others'
+ * entries of such names would go too). Where the trash is not a real directory of this user's,
+ * writable by no one else, on the releases' mount, or setsid is missing, the release is removed in
+ * place, as it is waited for. What a removal in the trash could not remove, it notes in the
+ * trash's .failed; the next prune or cleanup says so (a cleanup warning) and tries again.
  */
 const REMOVE_RELEASES = `set -e
 # Messages name host paths: printf, not echo (dash's echo reads backslashes in them).
@@ -184,10 +184,15 @@ usable() {
 }
 later=
 ! usable || later=1
+# The trash's entries that are cutover's: names a release can have (the loop below refuses any
+# other), which is all it renames there. Anything else there stays. Split unquoted, unglobbed.
+set -f
+ours='-mindepth 1 -maxdepth 1 -name [A-Za-z0-9_]* ! -name *[!A-Za-z0-9._-]*'
+left() { [ -n "$later" ] && [ -n "$(LC_ALL=C find . $ours -print -quit)" ]; }
 # An earlier removal's error, while what it could not remove is still there (else it is stale).
 failed=
 if [ -n "$later" ] && [ -s .failed ]; then
-  if [ -n "$(ls -A -I .failed .)" ]; then IFS= read -r failed < .failed || true; else rm -f .failed; fi
+  if left; then IFS= read -r failed < .failed || true; else rm -f .failed; fi
 fi
 moved=
 for id; do
@@ -212,10 +217,10 @@ EOF
   rm -f -- "$m" "$root/.cutover/releases/$id.manifest"
 done
 # Also when nothing was moved: what a run stopped between a rename and this left there goes too.
-if [ -n "$moved" ] || { [ -n "$later" ] && [ -n "$(ls -A -I .failed .)" ]; }; then
+if [ -n "$moved" ] || left; then
   # Its first error, if any, in .failed (made only then: a removal under way shows nothing else).
-  setsid sh -c 'e=$(find . -mindepth 1 -maxdepth 1 ! -name .failed -exec rm -rf --one-file-system -- {} + 2>&1 >/dev/null | sed -n 1p)
-if [ -n "$e" ]; then printf "%s\\n" "$e" > .failed; else rm -f .failed; fi' </dev/null >/dev/null 2>&1 &
+  setsid sh -c 'e=$(LC_ALL=C find . "$@" -exec rm -rf --one-file-system -- {} + 2>&1 >/dev/null | sed -n 1p)
+if [ -n "$e" ]; then printf "%s\\n" "$e" > .failed; else rm -f .failed; fi' sh $ours </dev/null >/dev/null 2>&1 &
 fi
 [ -z "$failed" ] || { say "releases pruned earlier are left in $trash (remove them there by hand): $failed"; exit 3; }
 `;

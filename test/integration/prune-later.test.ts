@@ -195,3 +195,16 @@ test("a release an interrupted removal left in the trash goes with the next run'
   assert.ok(!existsSync(path.join(metaDir, `${id}.json`)), "the metadata removed");
   await until(() => readdirSync(trash).length === 0, "the release left in the trash removed");
 });
+
+test("the removal in the trash takes only names a release can have: anything else put there stays", async () => {
+  freshTrash();
+  const others = ["my notes", ".keep", "-x", "ü"];
+  for (const name of others) writeFileSync(path.join(trash, name), "not cutover's\n");
+  const before = releases();
+  await deploy();
+  assert.ok(!releases().includes(before[0]!), "the oldest release pruned");
+  await until(() => readdirSync(trash).every((n) => others.includes(n)), "the pruned release removed");
+  await new Promise((r) => setTimeout(r, 300)); // a removal still under way would take the rest now
+  assert.deepEqual(readdirSync(trash).sort(), [...others].sort());
+  for (const name of others) rmSync(path.join(trash, name));
+});
