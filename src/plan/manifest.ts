@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { CutoverError } from "../errors.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
+import { STAMP_LISTING_START } from "./listing-stamp.js";
 
 /** NIST's two-block SHA-256 example and its hash: openssl must answer it right to be used. */
 const KNOWN_INPUT = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
@@ -68,8 +69,9 @@ const HASH_FILES = `hash_files() {
  */
 const LIST = `set -e
 ${HASH_FILES}
+${STAMP_LISTING_START}
 cd -- "$1"
-[ -z "$5" ] || touch -c -m -- .
+[ -z "$5" ] || stamp_listing_start
 printf '@@entries\\0'
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
@@ -87,7 +89,7 @@ fi
 /**
  * `haveManifest`: this machine has the previous manifest already (checked by its checksum); it is
  * not sent. `stamp`: the listing is the one a manifest is made from: the release directory's mtime
- * is set to the time it starts, which the manifest file then takes (see manifestWrite).
+ * is set to the time it starts (see listing-stamp.ts), which the manifest file then takes.
  */
 export function manifestProbe(
   releaseDir: string,

@@ -1,4 +1,5 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
+import { STAMP_LISTING_START } from "./listing-stamp.js";
 import { type Listing, parseListing } from "./manifest.js";
 
 /**
@@ -8,11 +9,12 @@ import { type Listing, parseListing } from "./manifest.js";
  * instead of the whole tree. Files still linked whose mtime is newer than the previous release's
  * manifest are hashed again: the live release shares their inodes, so an edit there since the
  * check (or one the check let pass, a source mtime in the future) shows. The release directory's
- * mtime is set to the time the listing starts, for the manifest file to take (see manifestWrite).
+ * mtime is set to the time the listing starts, for the manifest file to take (see listing-stamp.ts).
  */
 const RELIST = `set -e
+${STAMP_LISTING_START}
 cd -- "$1"
-touch -c -m -- .
+stamp_listing_start
 manifest=$2
 shift 2
 printf '@@entries\\0'

@@ -1,0 +1,65 @@
+/**
+ * The listing a manifest is made from stamps the release directory (the manifest file takes that
+ * mtime; the next deploy takes what is newer than it as changed since). File times move in steps
+ * (a jiffy here), so a change right after a plain touch gets the stamp's own time and would pass
+ * for unchanged: the stamp must be older than any change made after the listing starts.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { STAMP_LISTING_START } from "../../src/plan/listing-stamp.js";
+import { manifestProbe } from "../../src/plan/manifest.js";
+import { relistProbe } from "../../src/plan/relist.js";
+import { type Cmd, renderScript } from "../../src/shell/cmd.js";
+import { scratchDir } from "../helpers/scratch.js";
+
+/** A release in releases/ with a file in a subdirectory. */
+function release(): { parent: string; dir: string } {
+  const parent = scratchDir("cutover-stamp-");
+  const dir = path.join(parent, "20200101T000000Z");
+  mkdirSync(path.join(dir, "src"), { recursive: true });
+  writeFileSync(path.join(dir, "src/lib.php"), "<?php\n");
+  return { parent, dir };
+}
+
+/**
+ * Runs `script` in each of 20 rounds, then at once edits a file in place and makes one (as the app
+ * could): the rounds where either is not newer than the release directory.
+ */
+function missedChanges(dir: string, script: string): string[] {
+  let all = "";
+  for (let i = 0; i < 20; i++)
+    all += `${script}\ncd -- '${dir}' && printf x >> src/lib.php && : > src/new${i}.php && { find src/lib.php src/new${i}.php -newer . | wc -l | grep -qx 2 || echo "round ${i}: not newer"; }\n`;
+  const out = execFileSync("sh", ["-c", all], { encoding: "utf8", maxBuffer: 64 << 20 });
+  return out.split("\n").filter((l) => l.startsWith("round "));
+}
+
+test("the stamp: a change right after it is newer, every time (after a plain touch it mostly is not)", () => {
+  const { parent, dir } = release();
+  assert.deepEqual(missedChanges(dir, `${STAMP_LISTING_START}\ncd -- '${dir}' && stamp_listing_start`), []);
+  // The probes the wait made beside the release are gone.
+  assert.deepEqual(readdirSync(parent), [path.basename(dir)]);
+});
+
+// The programs take longer than a clock step here, so these pass with a plain touch too; on the CI
+// machine an edit right after the relist was missed (previous-release.test.ts).
+for (const [name, listing] of [
+  ["the manifest listing", (dir: string) => manifestProbe(dir, undefined, false, true)],
+  ["the relist after a delta upload", (dir: string) => relistProbe(dir, path.join(dir, "src/lib.php"), [])],
+] as const satisfies readonly (readonly [string, (dir: string) => Cmd])[])
+  test(`${name}: a change right after it is newer than the stamp, every time`, () => {
+    const { parent, dir } = release();
+    assert.deepEqual(missedChanges(dir, renderScript([listing(dir)])), []);
+    assert.deepEqual(readdirSync(parent), [path.basename(dir)]);
+  });
+
+test("a name the wait would probe with, already there, is left alone: the stamp is then the touch alone", () => {
+  const { parent, dir } = release();
+  const theirs = path.join(parent, `.${path.basename(dir)}.clock-probe.1`);
+  writeFileSync(theirs, "not cutover's\n");
+  execFileSync("sh", ["-c", renderScript([manifestProbe(dir, undefined, false, true)])], { stdio: "ignore" });
+  assert.deepEqual(readdirSync(parent).sort(), [path.basename(theirs), path.basename(dir)].sort());
+  assert.equal(execFileSync("cat", [theirs], { encoding: "utf8" }), "not cutover's\n");
+});
