@@ -7,6 +7,7 @@ import {
   readFileSync,
   realpathSync,
   renameSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -144,7 +145,8 @@ test("the same swap with rsync --link-dest (a name that is not UTF-8: no delta):
     const hash = createHash("sha256")
       .update(readFileSync(path.join(current, name)))
       .digest("hex");
-    assert.ok(manifest.includes(`"${name}" f 644 ${hash}\n`), `${name}: ${manifest}`);
+    const mode = (statSync(path.join(current, name)).mode & 0o7777).toString(8);
+    assert.ok(manifest.includes(`"${name}" f ${mode} ${hash}\n`), `${name}: ${manifest}`);
   }
   const v = await cutover(["verify"], fx.app, env);
   assert.equal(v.code, 0, v.stdout + v.stderr);

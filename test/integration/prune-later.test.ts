@@ -116,7 +116,8 @@ test("a trash that is a symlink: the release is removed in place, nothing moved 
 /** A fresh, empty trash (a test before may have left a symlink there). */
 function freshTrash(): void {
   rmSync(trash, { recursive: true, force: true });
-  mkdirSync(trash);
+  // As cutover makes it: a trash others may write to is not used (whatever the umask).
+  mkdirSync(trash, { mode: 0o700 });
 }
 
 test("a trash that is a bind mount on the same file system: what is mounted there stays, nothing is copied into it", async () => {
