@@ -7,21 +7,18 @@
  * second on some file systems), and a change in the step of the touch gets the same time, which
  * -newer skips. So the step is waited out: until a new file in the parent directory (a new inode
  * takes the step's time; one whose times were just read can take a finer one on newer kernels,
- * which says nothing of the step) is newer. The probes are made with noclobber (never someone
- * else's file) and removed; where none can be made, it is the touch alone. At most ~3 s (a 2 s
- * step), typically a few ms.
+ * which says nothing of the step) is newer. The probes are made by mktemp (a new name, never
+ * through a link or into a fifo someone left) and removed; where none can be made, it is the touch
+ * alone. At most ~3 s (a 2 s step), typically a few ms.
  */
 export const STAMP_LISTING_START = `stamp_listing_start() {
   touch -c -m -- .
-  set -C
-  probes= n=0
+  probes=
   for wait in 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1 1; do
     sleep "$wait" 2>/dev/null || sleep 1
-    n=$((n + 1)) probe=../.\${PWD##*/}.clock-probe.$n
-    true > "$probe" 2>/dev/null || break
+    probe=$(mktemp ../.cutover-clock-probe.XXXXXXXX 2>/dev/null) || break
     probes="$probes $probe"
     [ -z "$(find "$probe" -newer . -print)" ] || break
   done
-  set +C
   [ -z "$probes" ] || rm -f -- $probes
 }`;

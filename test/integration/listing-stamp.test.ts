@@ -55,11 +55,14 @@ for (const [name, listing] of [
     assert.deepEqual(readdirSync(parent), [path.basename(dir)]);
   });
 
-test("a name the wait would probe with, already there, is left alone: the stamp is then the touch alone", () => {
+test("what else is beside the release stays as it was, a fifo included: the probes are new names", () => {
   const { parent, dir } = release();
-  const theirs = path.join(parent, `.${path.basename(dir)}.clock-probe.1`);
-  writeFileSync(theirs, "not cutover's\n");
-  execFileSync("sh", ["-c", renderScript([manifestProbe(dir, undefined, false, true)])], { stdio: "ignore" });
-  assert.deepEqual(readdirSync(parent).sort(), [path.basename(theirs), path.basename(dir)].sort());
-  assert.equal(execFileSync("cat", [theirs], { encoding: "utf8" }), "not cutover's\n");
+  execFileSync("mkfifo", [path.join(parent, ".cutover-clock-probe.fifo")]);
+  writeFileSync(path.join(parent, "notes"), "not cutover's\n");
+  const script = renderScript([manifestProbe(dir, undefined, false, true)]);
+  execFileSync("sh", ["-c", script], { stdio: "ignore", timeout: 10_000 });
+  assert.deepEqual(
+    readdirSync(parent).sort(),
+    [".cutover-clock-probe.fifo", path.basename(dir), "notes"].sort(),
+  );
 });
