@@ -161,10 +161,12 @@ test("a trash swapped for a symlink while the removal runs: it removes only in t
   mkdirSync(path.join(victim, pruned), { recursive: true });
   writeFileSync(path.join(victim, pruned, "keep.txt"), "not cutover's\n");
   // The removal's rm first swaps the trash for a link to victim/, as a process that may write .cutover could.
+  // Once: a later rm of the removal's (its .failed) would swap the next test's trash.
+  const swapped = path.join(fx.dir, "swapped");
   const swapping = wrapCommand(
     path.join(fx.dir, "bin-swap"),
     "rm",
-    `case "$(pwd -P) $*" in *.cutover/trash*) [ -L '${trash}' ] || { mv '${trash}' '${trash}.old'; ln -s '${victim}' '${trash}'; } ;; esac`,
+    `case "$(pwd -P) $*" in *.cutover/trash*) [ -e '${swapped}' ] || [ -L '${trash}' ] || { : > '${swapped}'; mv '${trash}' '${trash}.old'; ln -s '${victim}' '${trash}'; } ;; esac`,
   );
   await deploy({ PATH: `${swapping}:${process.env.PATH}` });
   const checked = `${trash}.old`;
