@@ -257,7 +257,7 @@ test("over SSH: the second deploy links from the first and sends the one changed
   assert.notEqual(ino(r.release, "src/lib.php"), ino(first.release, "src/lib.php"));
   // Its manifest went as edits of the first one's: the host's files agree with it.
   const manifest = readFileSync(path.join(remote, ".cutover/releases", `${r.release}.manifest`), "utf8");
-  assert.match(manifest, /"src\/lib.php" f 644 [0-9a-f]{64}\n/);
+  assert.match(manifest, /"src\/lib.php" f [0-7]+ [0-9a-f]{64}\n/);
   const verify = await cutover(["verify"], fx.app);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   fx.writeConfig();
