@@ -14,8 +14,8 @@
 export const STAMP_LISTING_START = `stamp_listing_start() {
   touch -c -m -- .
   probes=
-  for wait in 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1 1; do
-    sleep "$wait" 2>/dev/null || sleep 1
+  for pause in 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1 1; do
+    sleep "$pause" 2>/dev/null || sleep 1
     probe=$(mktemp ../.cutover-clock-probe.XXXXXXXX 2>/dev/null) || break
     probes="$probes $probe"
     [ -z "$(find "$probe" -newer . -print)" ] || break
