@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { sshHost, sshRig } from "../helpers/sshd.js";
 import { trashEmptied } from "../helpers/tree.js";
 
 /**
@@ -103,6 +104,48 @@ test("a file system mounted inside a release to prune: nothing removed through i
   await deploy();
   assert.ok(!releases().includes(oldest), "removed once unmounted");
   assert.ok(existsSync(path.join(data, "keep.txt")));
+});
+
+test("over SSH, the same: a release with a file system mounted in it is kept and named, what is mounted stays", async () => {
+  const over = fixture();
+  const rig = sshRig();
+  try {
+    const sshd = await rig.start();
+    over.writeConfig({ keep_releases: 1 }, [sshHost(rig, sshd, over.deployPath, { name: "web1" })]);
+    const run = async (code = 0) => {
+      version += 1;
+      over.file("src/lib.php", `<?php function version() { return 'v${version}'; }\n`);
+      const r = await cutover(["--json", "deploy", "-q"], over.app);
+      assert.equal(r.code, code, r.stderr);
+      return json<{ warnings: string[] }>(r).warnings;
+    };
+    await run();
+    await run();
+    const remoteReleases = () => readdirSync(path.join(over.deployPath, "releases")).sort();
+    const oldest = remoteReleases()[0]!;
+    const data = path.join(over.dir, "mounted data");
+    mkdirSync(data);
+    writeFileSync(path.join(data, "keep.txt"), "not cutover's\n");
+    execFileSync("mount", ["--bind", data, path.join(over.deployPath, "releases", oldest, "src")]);
+    try {
+      const warnings = await run(4);
+      assert.ok(
+        warnings.some((w) => /web1.*refusing to remove .*releases\/\S+: .*mounted.*\/src/.test(w)),
+        warnings.join("\n"),
+      );
+      assert.ok(remoteReleases().includes(oldest), "kept while something is mounted in it");
+      await trashEmptied(over.deployPath);
+      assert.deepEqual(readdirSync(data), ["keep.txt"]);
+    } finally {
+      unmountUnder(over.dir);
+    }
+    await run();
+    assert.ok(!remoteReleases().includes(oldest), "removed once unmounted");
+    assert.ok(existsSync(path.join(data, "keep.txt")));
+  } finally {
+    await rig.stopAll();
+    over.cleanup();
+  }
 });
 
 test("a failed deploy while the trash has a .failed to report: its failure is still recorded (metadata, history)", async () => {
