@@ -8,17 +8,17 @@
  * -newer skips. So the step is waited out: until a new file in the parent directory (a new inode
  * takes the step's time; one whose times were just read can take a finer one on newer kernels,
  * which says nothing of the step) is newer. The probes are made by mktemp (a new name, never
- * through a link or into a fifo someone left) and removed; where none can be made, it is the touch
- * alone. At most ~3 s (a 2 s step), typically a few ms.
+ * through a link or into a fifo someone left), each removed once looked at (a run killed meanwhile
+ * leaves one at most); where none can be made, a second is waited instead (a step of up to a
+ * second). At most ~3 s (a 2 s step), typically a few ms.
  */
 export const STAMP_LISTING_START = `stamp_listing_start() {
   touch -c -m -- .
-  probes=
   for pause in 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1 1; do
     sleep "$pause" 2>/dev/null || sleep 1
-    probe=$(mktemp ../.cutover-clock-probe.XXXXXXXX 2>/dev/null) || break
-    probes="$probes $probe"
-    [ -z "$(find "$probe" -newer . -print)" ] || break
+    probe=$(mktemp ../.cutover-clock-probe.XXXXXXXX 2>/dev/null) || { sleep 1; break; }
+    newer=$(find "$probe" -newer . -print 2>/dev/null) || newer=
+    rm -f -- "$probe"
+    [ -z "$newer" ] || break
   done
-  [ -z "$probes" ] || rm -f -- $probes
 }`;

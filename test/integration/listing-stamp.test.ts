@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { STAMP_LISTING_START } from "../../src/plan/listing-stamp.js";
 import { manifestProbe } from "../../src/plan/manifest.js";
 import { relistProbe } from "../../src/plan/relist.js";
 import { type Cmd, renderScript } from "../../src/shell/cmd.js";
+import { wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 /** A release in releases/ with a file in a subdirectory. */
@@ -25,14 +26,14 @@ function release(): { parent: string; dir: string } {
 }
 
 /**
- * Runs `script` in each of 20 rounds, then at once edits a file in place and makes one (as the app
- * could): the rounds where either is not newer than the release directory.
+ * Runs `script` in each of `rounds` rounds, then at once edits a file in place and makes one (as the
+ * app could): the rounds where either is not newer than the release directory.
  */
-function missedChanges(dir: string, script: string): string[] {
+function missedChanges(dir: string, script: string, rounds = 20, env = process.env): string[] {
   let all = "";
-  for (let i = 0; i < 20; i++)
+  for (let i = 0; i < rounds; i++)
     all += `${script}\ncd -- '${dir}' && printf x >> src/lib.php && : > src/new${i}.php && { find src/lib.php src/new${i}.php -newer . | wc -l | grep -qx 2 || echo "round ${i}: not newer"; }\n`;
-  const out = execFileSync("sh", ["-c", all], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const out = execFileSync("sh", ["-c", all], { encoding: "utf8", maxBuffer: 64 << 20, env });
   return out.split("\n").filter((l) => l.startsWith("round "));
 }
 
@@ -40,6 +41,21 @@ test("the stamp: a change right after it is newer, every time (after a plain tou
   const { parent, dir } = release();
   assert.deepEqual(missedChanges(dir, `${STAMP_LISTING_START}\ncd -- '${dir}' && stamp_listing_start`), []);
   // The probes the wait made beside the release are gone.
+  assert.deepEqual(readdirSync(parent), [path.basename(dir)]);
+});
+
+test("no probe can be made (mktemp fails): a second is waited instead, and a change right after is newer", () => {
+  const { parent, dir } = release();
+  const bin = path.join(scratchDir("cutover-no-mktemp-"), "bin");
+  const slept = path.join(bin, "slept");
+  wrapCommand(bin, "mktemp", "exit 1");
+  wrapCommand(bin, "sleep", `echo "$*" >> '${slept}'`);
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+  const script = `${STAMP_LISTING_START}\ncd -- '${dir}' && stamp_listing_start`;
+  assert.deepEqual(missedChanges(dir, script, 3, env), []);
+  // On this machine's 4 ms clock step the first pause alone mostly covers it: the second is what
+  // covers a file system of whole seconds.
+  assert.equal(readFileSync(slept, "utf8"), "0.002\n1\n".repeat(3));
   assert.deepEqual(readdirSync(parent), [path.basename(dir)]);
 });
 
