@@ -26,8 +26,15 @@ export function openBalancer(stage: ResolvedStage, make?: ExecutorFactory): Bala
   return { config: b, executor: targets[0]!.executor, close: () => targets.close() };
 }
 
-/** The upstream file, and whether nginx accepts its config now (its first [emerg] line, or last line, if not). */
-const READ_UPSTREAM = `cat -- "$1" || exit 1
+/**
+ * The upstream file, and whether nginx accepts its config now (its first [emerg] line, or last line,
+ * if not). Only a regular file, as the swap takes (a fifo would hold the read until the command
+ * timeout; a symlink the swap refuses would stop a rolling run halfway).
+ */
+const READ_UPSTREAM = `if [ -L "$1" ] || [ ! -f "$1" ]; then
+  echo "the upstream file $1 is not a regular file (missing, or a symlink)" >&2; exit 1
+fi
+cat -- "$1" || exit 1
 if ! out=$(sh -c "$2" 2>&1); then
   why=$(printf '%s\\n' "$out" | grep -m 1 -F '[emerg]' || printf '%s\\n' "$out" | tail -n 1)
   printf 'nginx config test failed (%s): %s\\n' "$2" "$why" >&2

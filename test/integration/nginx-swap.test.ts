@@ -16,6 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { NginxBalancer } from "../../src/config/resolve.js";
+import { readServers } from "../../src/engine/balancer.js";
 import { nginxSwap } from "../../src/plan/balancer.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 
@@ -143,3 +144,21 @@ test("nginx upstream swap: when the old file cannot be put back, the error says 
   }
   assert.equal(existsSync(path.join(d, "reloaded")), false, "no reload");
 });
+
+// The read runs first, before anything changes (checkBalancer): what the swap would refuse is refused there.
+for (const [what, make] of [
+  ["a fifo (its read would wait for a writer)", (file: string) => execFileSync("mkfifo", [file])],
+  ["a symlink (the swap would refuse it mid-run)", (file: string) => symlinkSync(`${file}.target`, file)],
+] as const)
+  test(`nginx upstream read: an upstream file that is ${what} is refused at once, naming it`, async () => {
+    const { b } = fresh("read");
+    writeFileSync(`${b.upstreamFile}.target`, "server 10.0.0.1:80;\n");
+    make(b.upstreamFile);
+    const link = { config: b, executor, close: async () => {} };
+    const started = Date.now();
+    await assert.rejects(
+      readServers(link),
+      /^CutoverError: balancer: cannot read nginx upstream file .*up\.conf.*: the upstream file .*up\.conf is not a regular file \(missing, or a symlink\)/,
+    );
+    assert.ok(Date.now() - started < 10_000, "not held until the command timeout");
+  });
