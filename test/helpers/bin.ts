@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -14,10 +14,19 @@ export function fakeBin(
   mkdirSync(dir, { recursive: true });
   for (const [name, body] of Object.entries(scripts))
     writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  // Taken is what is there, link or not: a dangling link in /usr/bin (one that points nowhere now)
+  // is linked once, not again from /bin (the same directory on a merged /usr).
+  const taken = (name: string) => {
+    try {
+      lstatSync(path.join(dir, name));
+      return true;
+    } catch {
+      return false;
+    }
+  };
   for (const source of ["/usr/bin", "/bin"]) {
     for (const name of readdirSync(source)) {
-      if (!without.includes(name) && !existsSync(path.join(dir, name)))
-        symlinkSync(path.join(source, name), path.join(dir, name));
+      if (!without.includes(name) && !taken(name)) symlinkSync(path.join(source, name), path.join(dir, name));
     }
   }
   return dir;
