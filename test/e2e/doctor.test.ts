@@ -36,17 +36,18 @@ test("doctor names every setting that serves stale code or loses data, on every 
   chmodSync(fx.app, 0o755);
   fx.file("preload.php", "<?php function cutover_preloaded() { return 1; }\n");
   // web1: local, on a small disk. web2: over SSH, current is a real directory, no rsync, clock 10 s ahead.
-  const small = path.join(fx.dir, "small disk");
-  mkdirSync(small);
-  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=755", "tmpfs", small]);
   const rig = sshRig();
-  const web1 = path.join(small, "app ü");
   const web2 = path.join(fx.dir, "web 2");
   mkdirSync(path.join(web2, "current"), { recursive: true });
   writeFileSync(path.join(web2, "current/index.php"), "<?php echo 'copied by hand';\n");
   const bin = fakeBin(path.join(rig.dir, "bin"), ["rsync"], {
     date: 'if [ "$1" = "+%s%3N" ]; then echo $(( $(/bin/date +%s%3N) + 10000 )); else exec /bin/date "$@"; fi',
   });
+  // Mounted last before the try, whose finally unmounts it: nothing between may throw.
+  const small = path.join(fx.dir, "small disk");
+  mkdirSync(small);
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=755", "tmpfs", small]);
+  const web1 = path.join(small, "app ü");
   let fpm: Awaited<ReturnType<typeof startFpm>> | undefined;
   let worker: ReturnType<typeof spawn> | undefined;
   try {
