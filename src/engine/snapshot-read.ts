@@ -15,12 +15,27 @@ export async function readSnapshots(t: Target, emit: Emit): Promise<SnapshotFact
   return facts;
 }
 
-/** The `sqlite\0<path>\0` records a snapshot prints: the databases it backed up online. */
-export function sqliteBackedUp(stdout: Buffer): string[] {
-  const fields = stdout.toString("utf8").split("\0");
-  const out: string[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === "sqlite") out.push(fields[i + 1]!);
+/** The `key\0value\0` records a snapshot program prints, in order. */
+function records(stdout: Buffer | undefined): [string, string][] {
+  const fields = (stdout ?? Buffer.alloc(0)).toString("utf8").split("\0");
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i]!, fields[i + 1]!]);
   return out;
+}
+
+/** The databases a snapshot backed up online, or a restore restored in place (`sqlite` records). */
+export function sqliteBackedUp(stdout: Buffer | undefined): string[] {
+  return records(stdout)
+    .filter(([key]) => key === "sqlite")
+    .map(([, path]) => path);
+}
+
+/** How a restore swapped shared/ (its `swap` record). */
+export function swapOf(stdout: Buffer | undefined): "exchange" | "renames" | undefined {
+  const way = records(stdout)
+    .find(([key]) => key === "swap")?.[1]
+    ?.trim();
+  return way === "exchange" || way === "renames" ? way : undefined;
 }
 
 /** Every host's snapshots and the id a new snapshot gets on all of them (newer than any name there). */

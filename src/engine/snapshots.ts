@@ -12,7 +12,7 @@ import { findComplete, nextSnapshotId, selectSnapshotPrune } from "../plan/snaps
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { lockAll, newOwner, readFacts, undoCreated, unlockAll } from "./lock.js";
-import { readSnapshots, sqliteBackedUp } from "./snapshot-read.js";
+import { readSnapshots, sqliteBackedUp, swapOf } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { interruptOnSignal, openTargets, selectHosts, type Target } from "./targets.js";
@@ -36,7 +36,7 @@ export interface SnapshotRow {
   readonly saved?: string;
   /** restore: one rename exchange, or two renames where the host lacks it (a window without shared/). */
   readonly swap?: "exchange" | "renames";
-  /** create: SQLite databases copied with the online backup. */
+  /** create: SQLite databases copied with the online backup; restore: those restored in place. */
   readonly sqlite?: readonly string[];
   /** prune: snapshots removed (or, in a dry run, to be removed). */
   readonly removed?: readonly string[];
@@ -203,7 +203,7 @@ export function restoreSnapshots(
         ),
       ];
     },
-    (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]) }),
+    (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]), sqlite: sqliteBackedUp(out[1]) }),
   );
 }
 
@@ -249,10 +249,4 @@ export async function listSnapshots(
   } finally {
     await targets.close();
   }
-}
-
-/** What the restore program printed: how shared/ was swapped. */
-function swapOf(stdout: Buffer | undefined): SnapshotRow["swap"] {
-  const text = stdout?.toString("utf8").trim();
-  return text === "exchange" || text === "renames" ? text : undefined;
 }

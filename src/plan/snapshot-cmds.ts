@@ -2,7 +2,11 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
 import type { SnapshotMeta } from "./snapshot-meta.js";
 
-const ID = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+/** A snapshot id as a shell pattern: a UTC timestamp like release ids. */
+export const SNAPSHOT_ID = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+
+/** The first 16 bytes of every SQLite database ("SQLite format 3\0"), as `od -An -tx1` prints them. */
+export const SQLITE_MAGIC = " 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00";
 
 /**
  * Takes a snapshot of DEPLOY_PATH/shared into .cutover/snapshots/<id>/shared. Immutability: files
@@ -27,7 +31,7 @@ for p; do
     exit 3
   fi
 done
-case $id in ${ID}) ;; *) echo "refusing snapshot id \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
+case $id in ${SNAPSHOT_ID}) ;; *) echo "refusing snapshot id \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
 [ -d "$shared" ] || { echo "$shared is not a directory: nothing to snapshot" >&2; exit 3; }
 if [ -L "$snaps" ] || { [ -e "$snaps" ] && [ ! -d "$snaps" ]; }; then
   echo "$snaps is not a directory cutover made; refusing to write there" >&2; exit 3
@@ -38,7 +42,7 @@ mkdir -- "$d" || { echo "cannot make $d" >&2; exit 1; }
 fail() { rm -rf -- "$d"; echo "snapshot $id failed and was removed ($1); shared/ was not changed" >&2; exit 1; }
 printf '%s\\n' "$partial" > "$d/snapshot.json" || fail "cannot write its metadata"
 set --
-case $prev in ${ID})
+case $prev in ${SNAPSHOT_ID})
   if [ -d "$snaps/$prev/shared" ] && [ ! -L "$snaps/$prev" ] && [ ! -L "$snaps/$prev/shared" ]; then
     set -- "--link-dest=$snaps/$prev/shared"
   fi ;;
@@ -67,7 +71,7 @@ sync -f -- "$d/snapshot.json" 2>/dev/null || sync
  */
 const SQLITE = `
 src=$1 d=$2; shift 2
-magic=" 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00"
+magic="${SQLITE_MAGIC}"
 for t; do
   [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
   rel=\${t#"$d/shared/"}
@@ -106,58 +110,6 @@ export function createSnapshot(
 }
 
 /**
- * Swaps the restored tree in for shared/ in one renameat2(RENAME_EXCHANGE) (perl's syscall: every
- * Debian has perl-base), so shared/ is never missing and never half-restored; the release links
- * (`../../shared/<path>`) resolve by name, so they reach the restored tree at once. Where the kernel
- * or file system lacks the exchange, two renames back to back (a window of microseconds in which
- * shared/ is missing). Afterwards $1 holds the old tree. Prints which way it went.
- */
-const EXCHANGE = `my ($new, $live, $arch) = @ARGV;
-my %nr = (x86_64 => 316, aarch64 => 276, riscv64 => 276, i686 => 353, i386 => 353, armv7l => 382, ppc64le => 357, s390x => 347);
-if (exists $nr{$arch} && syscall($nr{$arch}, -100, $new, -100, $live, 2) == 0) { print "exchange\\n"; exit 0; }
-rename($live, "$new.old") or die "cannot move $live aside: $!\\n";
-rename($new, $live) or do { my $e = $!; rename("$new.old", $live); die "cannot rename the restored tree in: $e\\n"; };
-rename("$new.old", $new) or die "cannot move the old tree to $new: $!\\n";
-print "renames\\n";
-`;
-
-/**
- * Restores a complete snapshot: copies its tree (a copy, never links: the app will write to it)
- * to .cutover/snapshots/restore-<id> on the file system of shared/, syncs it, and swaps it in
- * (EXCHANGE); the old tree is removed. Checked on the host: the id's format, a real directory whose
- * metadata names that id and says complete, shared/ a real directory on the same file system.
- */
-const RESTORE = `
-root=$1 id=$2 exchange=$3
-snaps=$root/.cutover/snapshots
-shared=$root/shared
-d=$snaps/$id
-new=$snaps/restore-$id
-case $id in ${ID}) ;; *) echo "refusing to restore \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
-if [ -L "$snaps" ] || [ -L "$d" ] || [ -L "$d/shared" ] || [ ! -d "$d/shared" ]; then
-  echo "snapshot $id has no tree cutover made on this host" >&2; exit 3
-fi
-[ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$id\\"" "$d/snapshot.json" && grep -q -F -- '"state":"complete"' "$d/snapshot.json" ||
-  { echo "snapshot $id is not complete; refusing to restore it" >&2; exit 3; }
-if [ -L "$shared" ] || [ ! -d "$shared" ]; then
-  echo "$shared is not a real directory; restore renames a directory in its place, so it refuses" >&2; exit 3
-fi
-command -v perl >/dev/null || { echo "restore needs perl on the host (for one atomic rename exchange)" >&2; exit 3; }
-[ "$(stat -c %d -- "$snaps")" = "$(stat -c %d -- "$shared")" ] ||
-  { echo "$shared is on another file system than $snaps: the restored tree cannot be renamed in" >&2; exit 3; }
-rm -rf -- "$new" "$new.old"
-rsync -a "$d/shared/" "$new/" || { rc=$?; rm -rf -- "$new"; echo "copying snapshot $id failed (rsync exit $rc); shared/ was not changed" >&2; exit 1; }
-sync -f -- "$new" 2>/dev/null || sync
-perl -e "$exchange" -- "$new" "$shared" "$(uname -m)" || { rm -rf -- "$new"; exit 1; }
-sync -f -- "$shared" 2>/dev/null || sync
-rm -rf -- "$new"
-`;
-
-export function restoreSnapshot(l: Layout, id: string): Cmd {
-  return shProgram(RESTORE, [l.root, id, EXCHANGE]);
-}
-
-/**
  * The only way cutover deletes snapshots, checked again on the host: an id-named real directory
  * whose metadata names that id, or the work directory of an interrupted restore (restore-<id>).
  */
@@ -166,12 +118,12 @@ snaps=$1/.cutover/snapshots; shift
 [ -L "$snaps" ] && { echo "$snaps is a symlink; refusing to remove anything there" >&2; exit 3; }
 for n; do
   case $n in
-    ${ID}) d=$snaps/$n
+    ${SNAPSHOT_ID}) d=$snaps/$n
       if [ -L "$d" ] || [ ! -d "$d" ]; then echo "refusing to remove $d: not a directory cutover made" >&2; exit 3; fi
       { [ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null; } ||
         { echo "refusing to remove $d: its metadata does not name it" >&2; exit 3; }
       rm -rf -- "$d" ;;
-    restore-${ID}) [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" "$snaps/$n.old" ;;
+    restore-${SNAPSHOT_ID}) [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" "$snaps/$n.old" ;;
     *) echo "refusing to remove \\"$n\\": not a snapshot id" >&2; exit 3 ;;
   esac
 done

@@ -2,9 +2,10 @@ import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import type { Cmd } from "../shell/cmd.js";
 import { type Layout, layout } from "./layout.js";
-import { createSnapshot, removeSnapshots, restoreSnapshot } from "./snapshot-cmds.js";
+import { createSnapshot, removeSnapshots } from "./snapshot-cmds.js";
 import type { SnapshotFacts } from "./snapshot-facts.js";
 import type { SnapshotMeta } from "./snapshot-meta.js";
+import { restoreSnapshot } from "./snapshot-restore.js";
 import { linkBase, selectSnapshotPrune, snapshotBefore } from "./snapshot-select.js";
 
 export interface SnapshotInput {
@@ -47,7 +48,10 @@ export function snapshotAndPrune(input: SnapshotInput, keep: number): Cmd[] {
 
 /** A restore takes a snapshot of the live shared/ first, so the restore itself can be undone. */
 export function restoreCmds(input: SnapshotInput, restore: string): Cmd[] {
-  return [snapshotCmd({ ...input, reason: "before-restore" }), restoreSnapshot(input.layout, restore)];
+  return [
+    snapshotCmd({ ...input, reason: "before-restore" }),
+    restoreSnapshot(input.layout, restore, input.id),
+  ];
 }
 
 /** Each host's snapshots (by host name) and the id a new snapshot gets on all of them. */

@@ -101,9 +101,12 @@ test("restore under HTTP load on nginx + php-fpm, with the app writing files and
       unlinkSync(path.join(staticDir, "b.txt"));
       await new Promise((res) => setTimeout(res, 300));
       for (let i = 0; i < 3; i++) {
-        r = await cutover(["snapshot", "restore", snap.id], fx.app);
+        r = await cutover(["--json", "snapshot", "restore", snap.id], fx.app);
         assert.equal(r.code, 0, r.stderr);
+        // The database the workers hold open is restored in place, not swapped under them.
+        assert.deepEqual(json<{ sqlite: string[] }[]>(r)[0]!.sqlite, ["storage/uploads/app.db"]);
         await new Promise((res) => setTimeout(res, 200));
+        assert.equal(sql(db, "PRAGMA integrity_check"), "ok", `after restore ${i + 1}`);
       }
       assert.equal(sql(db, "SELECT count(*) FROM t WHERE kind = 'marker'"), "1", "the deleted row is back");
       assert.ok(Number(sql(db, "SELECT count(*) FROM t WHERE kind = 'hit'")) >= hitsAtSnapshot);
@@ -117,6 +120,7 @@ test("restore under HTTP load on nginx + php-fpm, with the app writing files and
       [],
       `${failed.length} of ${samples.length} requests failed`,
     );
+    assert.equal(sql(db, "PRAGMA integrity_check"), "ok", "after the load");
     assert.deepEqual(tree(staticDir), expected, "the static part of shared/ is exactly as snapshotted");
     assert.equal(
       readFileSync(path.join(fx.deployPath, "current/storage/uploads/static/a.txt"), "utf8"),

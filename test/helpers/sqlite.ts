@@ -33,3 +33,50 @@ export async function walWriter(
       }),
   };
 }
+
+/**
+ * A PHP (PDO) connection to `db`, opened as a request opens it: the database file is open from the
+ * start, its -wal/-shm files only from the first statement. `exec` runs one statement per call.
+ */
+export async function phpConnection(
+  db: string,
+): Promise<{ exec(statement: string): Promise<void>; close(): Promise<void> }> {
+  const code = `$db = new PDO('sqlite:' . $argv[1]);
+$db->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);
+$db->setAttribute(PDO::ATTR_TIMEOUT, 30);
+echo "open\\n";
+while (($line = fgets(STDIN)) !== false) { $db->exec(trim($line)); echo "ok\\n"; }`;
+  const child = spawn("php", ["-r", code, "--", db], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let exited = false;
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr!.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  child.once("exit", () => {
+    exited = true;
+  });
+  const until = async (count: number) => {
+    while (out.split("\n").length - 1 < count) {
+      if (exited) throw new Error(`php connection to ${db} ended: ${err || out}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until(1);
+  let lines = 1;
+  return {
+    exec: async (statement) => {
+      child.stdin!.write(`${statement}\n`);
+      await until(++lines);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        if (exited) return resolve();
+        child.once("exit", () => resolve());
+        child.stdin!.end();
+      }),
+  };
+}

@@ -12,7 +12,8 @@ import { newOwner } from "../../src/engine/lock.js";
 import { adoptProbe } from "../../src/plan/adopt.js";
 import { layout } from "../../src/plan/layout.js";
 import { releaseLock, removeReleases } from "../../src/plan/records.js";
-import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
+import { removeSnapshots } from "../../src/plan/snapshot-cmds.js";
+import { restoreSnapshot } from "../../src/plan/snapshot-restore.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
@@ -102,7 +103,7 @@ test("a snapshot whose metadata is a fifo: neither removed nor restored, and not
   const removal = runBounded(removeSnapshots(layout(root), [snap]));
   assert.equal(removal.signal, null, "the removal waited on the fifo");
   assert.equal(removal.status, 3, removal.stderr);
-  const restore = runBounded(restoreSnapshot(layout(root), snap));
+  const restore = runBounded(restoreSnapshot(layout(root), snap, "20200101T000001Z"));
   assert.equal(restore.signal, null, "the restore waited on the fifo");
   assert.equal(restore.status, 3, restore.stderr);
   assert.ok(existsSync(path.join(dir, "shared")), "kept");

@@ -4,9 +4,10 @@ import { test } from "node:test";
 import { CutoverError } from "../../src/errors.js";
 import { layout } from "../../src/plan/layout.js";
 import { planRollbackRun } from "../../src/plan/rollback-run.js";
-import { removeSnapshots, restoreSnapshot } from "../../src/plan/snapshot-cmds.js";
+import { removeSnapshots } from "../../src/plan/snapshot-cmds.js";
 import { parseSnapshotFacts, type SnapshotFacts } from "../../src/plan/snapshot-facts.js";
 import { type SnapshotState, snapshotCmd } from "../../src/plan/snapshot-plan.js";
+import { restoreSnapshot } from "../../src/plan/snapshot-restore.js";
 import { nextSnapshotId, selectSnapshotPrune, snapshotBefore } from "../../src/plan/snapshot-select.js";
 import { type Cmd, renderCmd } from "../../src/shell/cmd.js";
 import { hostFacts } from "../helpers/facts.js";
@@ -167,7 +168,7 @@ test("the snapshot programs reach the shell with exactly their argv, whatever th
       live: undefined,
       sharedPaths: ["up loads", "-x 'y'"],
     }),
-    restoreSnapshot(l, "20260101T000000Z"),
+    restoreSnapshot(l, "20260101T000000Z", "20260101T000001Z"),
     removeSnapshots(l, ["20260101T000000Z", "restore-20260101T000000Z"]),
   ];
   for (const c of cmds) {

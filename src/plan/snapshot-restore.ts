@@ -1,0 +1,149 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
+import type { Layout } from "./layout.js";
+import { SNAPSHOT_ID, SQLITE_MAGIC } from "./snapshot-cmds.js";
+
+/**
+ * Swaps the restored tree in for shared/ in one renameat2(RENAME_EXCHANGE) (perl's syscall: every
+ * Debian has perl-base), so shared/ is never missing and never half-restored; the release links
+ * (`../../shared/<path>`) resolve by name, so they reach the restored tree at once. Where the kernel
+ * or file system lacks the exchange, two renames back to back (a window of microseconds in which
+ * shared/ is missing). Afterwards $1 holds the old tree. Prints which way it went.
+ */
+const EXCHANGE = `my ($new, $live, $arch) = @ARGV;
+my %nr = (x86_64 => 316, aarch64 => 276, riscv64 => 276, i686 => 353, i386 => 353, armv7l => 382, ppc64le => 357, s390x => 347);
+if (exists $nr{$arch} && syscall($nr{$arch}, -100, $new, -100, $live, 2) == 0) { print "exchange\\n"; exit 0; }
+rename($live, "$new.old") or die "cannot move $live aside: $!\\n";
+rename($new, $live) or do { my $e = $!; rename("$new.old", $live); die "cannot rename the restored tree in: $e\\n"; };
+rename("$new.old", $new) or die "cannot move the old tree to $new: $!\\n";
+print "renames\\n";
+`;
+
+/**
+ * Run by find over the restored tree's files (args: tree, real shared/, db dir, files). A SQLite
+ * database there whose live counterpart is a database at a real path under shared/ cannot simply be
+ * swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
+ * swap they would mix two databases (seen: "database disk image is malformed"). Such a copy moves
+ * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place (HOLD).
+ * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
+ */
+const PICK = `
+tree=$1 shared=$2 db=$3; shift 3
+magic="${SQLITE_MAGIC}"
+pagesize() { od -An -tu1 -j16 -N2 -- "$1" | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
+i=1; while [ -e "$db/$i.rel" ]; do i=$((i + 1)); done
+for t; do
+  [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
+  rel=\${t#"$tree/"}
+  f=$shared/$rel
+  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || continue
+  [ "$(od -An -tx1 -N16 -- "$f" 2>/dev/null)" = "$magic" ] || continue
+  command -v sqlite3 >/dev/null || {
+    echo "$f is a SQLite database and sqlite3 is not installed: install it (a live database is restored through SQLite)" >&2
+    exit 1
+  }
+  mv -- "$t" "$db/$i.db" && printf '%s' "$rel" > "$db/$i.rel" && printf '%s' "$f" > "$db/$i.path" || exit 1
+  live=$(pagesize "$f")
+  if [ "$(od -An -tu1 -j18 -N1 -- "$f" | tr -d ' ')" = 2 ] && [ "$(pagesize "$db/$i.db")" != "$live" ]; then
+    (cd -- "$db" && sqlite3 -bail "$i.db" "PRAGMA journal_mode=DELETE" "PRAGMA page_size=$live" "VACUUM" >/dev/null) ||
+      { echo "cannot give the copy of $rel the live page size $live" >&2; exit 1; }
+  fi
+  i=$((i + 1))
+done
+`;
+
+/**
+ * hold.sh G, run in the db directory: restores databases G..G+7 (what one sqlite3 attaches, with
+ * room) into the live files through SQLite's backup API (`.restore`: one transaction the app's
+ * connections see whole), then holds them (BEGIN EXCLUSIVE: no writer, no checkpoint, and, as a WAL
+ * reader, no connection can delete the -wal) while it runs hold.sh for the next group. The last
+ * one links each live database and its -wal/-shm into the restored tree and swaps the tree in: every
+ * name the app may open, before the swap or after, reaches the same files. Files are named by
+ * number here (readfile() gives the live path to ATTACH) so no path is ever quoted for SQL.
+ * Success leaves `swapped` holding how the swap went; N.done marks a database restored in place.
+ */
+const HOLD = `
+g=$1
+if [ -e "$g.rel" ]; then
+  set -- ".timeout 30000"
+  i=$g
+  while [ "$i" -lt $((g + 8)) ] && [ -e "$i.rel" ]; do
+    set -- "$@" "ATTACH CAST(readfile('$i.path') AS TEXT) AS d$i" ".restore d$i $i.db" ".system touch $i.done"
+    i=$((i + 1))
+  done
+  sqlite3 -bail -nofollow :memory: "$@" "BEGIN EXCLUSIVE" ".system sh hold.sh $i" "COMMIT" >/dev/null || true
+  exit 0
+fi
+read_name() { n=$(cat -- "$1" && echo .) && n=\${n%.}; }
+i=1
+while [ -e "$i.rel" ]; do
+  read_name "$i.rel" && rel=$n && read_name "$i.path" && f=$n || exit 0
+  # The app deleted or moved the live file meanwhile: the snapshot's copy goes in as a file.
+  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || f=$(realpath -e -- "$i.db") || exit 0
+  for s in "" -wal -shm; do
+    rm -f -- "$CUTOVER_TREE/$rel$s"
+    if [ "$(realpath -e -- "$f$s" 2>/dev/null)" = "$f$s" ] && [ -f "$f$s" ]; then
+      ln -- "$f$s" "$CUTOVER_TREE/$rel$s" || exit 0
+    fi
+  done
+  i=$((i + 1))
+done
+perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" > swap.tmp && mv -f -- swap.tmp swapped
+`;
+
+/**
+ * Restores a complete snapshot: copies its tree (a copy, never links: the app will write to it) to
+ * .cutover/snapshots/restore-<id>/tree on the file system of shared/, restores live SQLite databases
+ * in place (PICK, HOLD), and swaps the tree in; the old tree is removed. Checked on the host: the id's
+ * format, a real directory whose metadata names that id and says complete, shared/ a real directory
+ * on the same file system. Prints `sqlite\0<path>\0` per database restored in place, then
+ * `swap\0exchange\0` (or renames).
+ */
+const RESTORE = `
+root=$1 id=$2 saved=$3 exchange=$4 pick=$5 hold=$6
+snaps=$root/.cutover/snapshots
+shared=$root/shared
+d=$snaps/$id
+work=$snaps/restore-$id
+case $id in ${SNAPSHOT_ID}) ;; *) echo "refusing to restore \\"$id\\": not a snapshot id" >&2; exit 3 ;; esac
+if [ -L "$snaps" ] || [ -L "$d" ] || [ -L "$d/shared" ] || [ ! -d "$d/shared" ]; then
+  echo "snapshot $id has no tree cutover made on this host" >&2; exit 3
+fi
+[ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$id\\"" "$d/snapshot.json" && grep -q -F -- '"state":"complete"' "$d/snapshot.json" ||
+  { echo "snapshot $id is not complete; refusing to restore it" >&2; exit 3; }
+if [ -L "$shared" ] || [ ! -d "$shared" ]; then
+  echo "$shared is not a real directory; restore renames a directory in its place, so it refuses" >&2; exit 3
+fi
+command -v perl >/dev/null || { echo "restore needs perl on the host (for one atomic rename exchange)" >&2; exit 3; }
+[ "$(stat -c %d -- "$snaps")" = "$(stat -c %d -- "$shared")" ] ||
+  { echo "$shared is on another file system than $snaps: the restored tree cannot be renamed in" >&2; exit 3; }
+fail() { rm -rf -- "$work"; echo "$1; shared/ was not changed" >&2; exit 1; }
+rm -rf -- "$work" "$work.old"
+mkdir -- "$work" "$work/db" || fail "cannot make $work"
+rsync -a "$d/shared/" "$work/tree/" || fail "copying snapshot $id failed (rsync exit $?)"
+real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
+find "$work/tree" -type f -size +15c -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" {} + ||
+  fail "cannot set the snapshot's SQLite databases aside"
+sync -f -- "$work/tree" 2>/dev/null || sync
+printf '%s\\n' "$hold" > "$work/db/hold.sh" || fail "cannot write $work/db/hold.sh"
+(cd -- "$work/db" && CUTOVER_TREE=$work/tree CUTOVER_SHARED=$shared CUTOVER_EXCHANGE=$exchange sh hold.sh 1)
+if [ ! -f "$work/db/swapped" ]; then
+  restored=
+  i=1; while [ -e "$work/db/$i.rel" ]; do
+    [ -e "$work/db/$i.done" ] && restored="$restored \\"$(cat -- "$work/db/$i.rel")\\""
+    i=$((i + 1))
+  done
+  [ -z "$restored" ] && fail "restoring snapshot $id failed"
+  rm -rf -- "$work"
+  echo "restoring snapshot $id failed before shared/ was swapped, but these SQLite databases in it already hold the snapshot's rows:$restored (snapshot $saved, taken just before, has their rows from before)" >&2
+  exit 1
+fi
+sync -f -- "$shared" 2>/dev/null || sync
+i=1; while [ -e "$work/db/$i.rel" ]; do printf 'sqlite\\000%s\\000' "$(cat -- "$work/db/$i.rel")"; i=$((i + 1)); done
+printf 'swap\\000%s\\000' "$(cat -- "$work/db/swapped")"
+rm -rf -- "$work"
+`;
+
+/** `saved`: the snapshot of the live shared/ taken just before, named if the restore fails midway. */
+export function restoreSnapshot(l: Layout, id: string, saved: string): Cmd {
+  return shProgram(RESTORE, [l.root, id, saved, EXCHANGE, PICK, HOLD]);
+}
