@@ -47,8 +47,15 @@ case $prev in ${SNAPSHOT_ID})
     set -- "--link-dest=$snaps/$prev/shared"
   fi ;;
 esac
-rsync -a --modify-window=-1 "$@" "$shared/" "$d/shared/"
-rc=$?
+# 23 also comes from a file the app rewrote while it was read ("read errors mapping": it shrank):
+# another pass copies what still differs, as it is then; three passes at most.
+pass=1
+while :; do
+  rsync -a --modify-window=-1 "$@" "$shared/" "$d/shared/"
+  rc=$?
+  [ $rc -eq 23 ] && [ $pass -lt 3 ] || break
+  pass=$((pass + 1))
+done
 # 24: files vanished while they were copied (the app deleted them): the snapshot simply lacks them.
 [ $rc -eq 0 ] || [ $rc -eq 24 ] || fail "rsync exit $rc"
 mkdir -- "$d/work" || fail "cannot make its work directory"

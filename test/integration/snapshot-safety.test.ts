@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   rmSync,
   statSync,
@@ -231,6 +232,46 @@ test("a configured shared path that is a link (an adopted Envoyer layout) is ref
     assert.ok(
       !existsSync(path.join(fx.deployPath, ".cutover/snapshots")) ||
         readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).length === 0,
+    );
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a file the app rewrites while the snapshot reads it (rsync exit 23): another pass, then the snapshot is complete; three such passes fail it", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const uploads = path.join(fx.deployPath, "shared/storage/uploads");
+    writeFileSync(path.join(uploads, "worker.txt"), "rewritten by the app\n");
+    // rsync as it ends when a file shrinks under it ("read errors mapping ...: No data available"):
+    // exit 23, here on the first copy into the snapshots only.
+    const flaky = (times: number) =>
+      fakeBin(path.join(fx.dir, `flaky-rsync-${times}`), ["rsync"], {
+        rsync: `/usr/bin/rsync "$@"; rc=$?
+case "$*" in *"/.cutover/snapshots/"*)
+  n=$(cat ${quote(path.join(fx.dir, `rsync-calls-${times}`))} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${quote(path.join(fx.dir, `rsync-calls-${times}`))}
+  [ $n -le ${times} ] && { echo "rsync: read errors mapping \\"worker.txt\\": No data available (61)" >&2; exit 23; } ;;
+esac
+exit $rc`,
+      });
+    const once = await cutover(["--json", "snapshot", "create"], fx.app, { PATH: flaky(1) });
+    assert.equal(once.code, 0, once.stderr);
+    const id = json<{ id: string }[]>(once)[0]!.id;
+    const snapDir = path.join(fx.deployPath, ".cutover/snapshots", id);
+    assert.match(readFileSync(path.join(snapDir, "snapshot.json"), "utf8"), /"state":"complete"/);
+    assert.equal(
+      readFileSync(path.join(snapDir, "shared/storage/uploads/worker.txt"), "utf8"),
+      "rewritten by the app\n",
+    );
+
+    const always = await cutover(["snapshot", "create"], fx.app, { PATH: flaky(3) });
+    assert.equal(always.code, 1, always.stderr);
+    assert.match(always.stderr, /failed and was removed \(rsync exit 23\); shared\/ was not changed/);
+    assert.deepEqual(
+      readdirSync(path.join(fx.deployPath, ".cutover/snapshots")),
+      [id],
+      "no partial snapshot left",
     );
   } finally {
     fx.cleanup();
