@@ -30,7 +30,7 @@ export function snapshotRowsText(
         ];
       if (action === "restore")
         return [
-          `${r.host}: shared/ restored from ${r.id} by ${r.swap === "renames" ? "two renames (this host has no rename exchange)" : "one rename exchange"}; the replaced shared/ is snapshot ${r.saved}`,
+          `${r.host}: shared/ restored from ${r.id} by ${r.swap === "renames" ? "two renames (this host has no rename exchange)" : "one rename exchange"}${r.sqlite?.length ? ` (SQLite restored in place: ${r.sqlite.join(", ")})` : ""}; the replaced shared/ is snapshot ${r.saved}`,
         ];
       return [`${r.host}: ${r.removed?.length ? `removed ${r.removed.join(", ")}` : "nothing to remove"}`];
     })

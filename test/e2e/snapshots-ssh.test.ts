@@ -51,9 +51,16 @@ test("over SSH: snapshot create, list and restore give the exact tree and databa
   unlinkSync(shared("storage/uploads/photo.jpg"));
   writeFileSync(shared(".env"), "APP_KEY=changed\n");
   sql(shared("storage/uploads/data.sqlite3"), "DELETE FROM t; INSERT INTO t VALUES ('z');");
+  const dbIno = statSync(shared("storage/uploads/data.sqlite3")).ino;
   r = await cutover(["snapshot", "restore", id, "--hosts", "web1"], fx.app);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`web1: shared/ restored from ${id} by one rename exchange`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `web1: shared/ restored from ${id} by one rename exchange \\(SQLite restored in place: storage/uploads/data\\.sqlite3\\)`,
+    ),
+  );
+  assert.equal(statSync(shared("storage/uploads/data.sqlite3")).ino, dbIno, "the live database file is kept");
   assert.deepEqual(files(), before);
   assert.equal(sql(shared("storage/uploads/data.sqlite3"), "SELECT group_concat(x) FROM t"), "a,b");
   assert.equal(statSync(shared("storage/uploads/photo.jpg")).mode & 0o777, 0o640);
