@@ -23,7 +23,7 @@ print "renames\\n";
  * database there whose live counterpart is a database at a real path under shared/ cannot simply be
  * swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
  * swap they would mix two databases (seen: "database disk image is malformed"). Such a copy moves
- * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place (HOLD).
+ * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place.
  * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
  */
 const PICK = `
@@ -52,14 +52,12 @@ done
 `;
 
 /**
- * hold.sh G, run in the db directory: restores databases G..G+7 (what one sqlite3 attaches, with
- * room) into the live files through SQLite's backup API (`.restore`: one transaction the app's
- * connections see whole), then holds them (BEGIN EXCLUSIVE: no writer, no checkpoint, and, as a WAL
- * reader, no connection can delete the -wal) while it runs hold.sh for the next group. The last
- * one links each live database and its -wal/-shm into the restored tree and swaps the tree in: every
- * name the app may open, before the swap or after, reaches the same files. Files are named by
- * number here (readfile() gives the live path to ATTACH) so no path is ever quoted for SQL.
- * Success leaves `swapped` holding how the swap went; N.done marks a database restored in place.
+ * hold.sh G, run in the db directory once every database there is restored in place: holds
+ * databases G..G+7 (what one sqlite3 attaches, with room) with BEGIN EXCLUSIVE (no writer, no
+ * checkpoint, and, as a WAL reader, no connection can delete the -wal) while it runs hold.sh for the
+ * next group. The last one links each live database and its -wal/-shm into the restored tree and
+ * swaps the tree in: every name the app may open, before the swap or after, reaches the same files.
+ * Success leaves `swapped` holding how the swap went.
  */
 const HOLD = `
 g=$1
@@ -67,7 +65,7 @@ if [ -e "$g.rel" ]; then
   set -- ".timeout 30000"
   i=$g
   while [ "$i" -lt $((g + 8)) ] && [ -e "$i.rel" ]; do
-    set -- "$@" "ATTACH CAST(readfile('$i.path') AS TEXT) AS d$i" ".restore d$i $i.db" ".system touch $i.done"
+    set -- "$@" "ATTACH CAST(readfile('$i.path') AS TEXT) AS d$i"
     i=$((i + 1))
   done
   sqlite3 -bail -nofollow :memory: "$@" "BEGIN EXCLUSIVE" ".system sh hold.sh $i" "COMMIT" >/dev/null || true
@@ -124,8 +122,19 @@ real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
 find "$work/tree" -type f -size +15c -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" {} + ||
   fail "cannot set the snapshot's SQLite databases aside"
 sync -f -- "$work/tree" 2>/dev/null || sync
-printf '%s\\n' "$hold" > "$work/db/hold.sh" || fail "cannot write $work/db/hold.sh"
-(cd -- "$work/db" && CUTOVER_TREE=$work/tree CUTOVER_SHARED=$shared CUTOVER_EXCHANGE=$exchange sh hold.sh 1)
+# Each database in turn, through SQLite's backup API (one transaction the app's connections see
+# whole; the live path reaches ATTACH through readfile(), so no path is quoted into SQL); N.done
+# marks one restored. Then all are held while the tree is swapped in.
+i=1
+while [ -e "$work/db/$i.rel" ]; do
+  (cd -- "$work/db" && sqlite3 -bail -nofollow :memory: ".timeout 30000" "ATTACH CAST(readfile('$i.path') AS TEXT) AS live" ".restore live $i.db") &&
+    : > "$work/db/$i.done" || break
+  i=$((i + 1))
+done
+if [ ! -e "$work/db/$i.rel" ]; then
+  printf '%s\\n' "$hold" > "$work/db/hold.sh" || fail "cannot write $work/db/hold.sh"
+  (cd -- "$work/db" && CUTOVER_TREE=$work/tree CUTOVER_SHARED=$shared CUTOVER_EXCHANGE=$exchange sh hold.sh 1)
+fi
 if [ ! -f "$work/db/swapped" ]; then
   restored=
   i=1; while [ -e "$work/db/$i.rel" ]; do

@@ -119,39 +119,40 @@ test("a database the app turned into a link to one outside shared/ is restored a
 test("a restore that fails before the swap names the databases already restored in place, and changes nothing else", async () => {
   const dbs = readdirSync(shared("storage/uploads/many")).map((n) => shared("storage/uploads/many", n));
   const snap = await create();
-  for (const db of dbs) sql(db, "DELETE FROM t WHERE x > 5;");
-  writeFileSync(shared(".env"), "APP_KEY=after the snapshot\n");
-  // The second sqlite3 (databases 9 and on) fails: the first eight are restored, nothing is swapped.
-  const bin = wrapCommand(
-    path.join(fx.dir, "failing-sqlite3"),
-    "sqlite3",
-    `case "$*" in *"readfile('9.path')"*) echo "sqlite3 stopped by the test" >&2; exit 1 ;; esac`,
-  );
-  const r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  const named = [...r.stderr.matchAll(/"(storage\/uploads\/[^"]+)"/g)].map((m) => shared(m[1]!));
-  assert.match(
-    r.stderr,
-    /failed before shared\/ was swapped, but these SQLite databases in it already hold the snapshot's rows.*snapshot \d{8}T\d{6}Z, taken just before, has their rows from before/,
-  );
-  assert.equal(named.length, 8, r.stderr);
-  for (const db of dbs) {
-    const count = sql(db, "SELECT count(*) FROM t WHERE x > 0");
-    assert.equal(
-      count === "5" ? "not restored" : "restored",
-      named.includes(db) ? "restored" : "not restored",
-      db,
+  const changeAll = () => {
+    for (const db of dbs) sql(db, "DELETE FROM t WHERE x > 5;");
+    writeFileSync(shared(".env"), "APP_KEY=after the snapshot\n");
+  };
+  const failing = async (name: string, when: string) => {
+    const bin = wrapCommand(
+      path.join(fx.dir, name),
+      "sqlite3",
+      `case "$*" in ${when}) echo "sqlite3 stopped by the test" >&2; exit 1 ;; esac`,
     );
-  }
-  assert.equal(
-    readFileSync(shared(".env"), "utf8"),
-    "APP_KEY=after the snapshot\n",
-    "shared/ was not swapped",
-  );
-  assert.deepEqual(
-    readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).filter((n) => n.startsWith("restore-")),
-    [],
-  );
+    const r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /failed before shared\/ was swapped, but these SQLite databases in it already hold the snapshot's rows.*snapshot \d{8}T\d{6}Z, taken just before, has their rows from before/,
+    );
+    assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=after the snapshot\n", "not swapped");
+    assert.deepEqual(
+      readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).filter((n) => n.startsWith("restore-")),
+      [],
+    );
+    const named = [...r.stderr.matchAll(/"(storage\/uploads\/[^"]+)"/g)].map((m) => shared(m[1]!));
+    for (const db of dbs) {
+      const restored = sql(db, "SELECT count(*) FROM t WHERE x > 0") === "50";
+      assert.equal(named.includes(db), restored, `${db} named as restored exactly when it is`);
+    }
+    return named;
+  };
+  changeAll();
+  // The ninth database's restore fails: eight are restored in place, nothing is swapped.
+  assert.equal((await failing("fails-9th", `*"readfile('9.path')"*"restore"*`)).length, 8);
+  changeAll();
+  // All are restored, then holding the second group fails: all are named, nothing is swapped.
+  assert.equal((await failing("fails-hold", `*"readfile('9.path')"*"BEGIN EXCLUSIVE"*`)).length, 14);
   // Run again, it completes.
   await restore(snap);
   for (const db of dbs) assert.equal(sql(db, "SELECT count(*) FROM t WHERE x > 0"), "50", db);
