@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+
+test("a disk that fills while shared/ is swapped in: the restore never says shared/ was not changed when it was", async () => {
+  const fx = fixture();
+  const mount = mkdtempSync(path.join(os.tmpdir(), "cutover-tmpfs-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mount]);
+  try {
+    const deployPath = path.join(mount, "app 'x'");
+    fx.writeConfig({}, [{ path: deployPath }]);
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const env = path.join(deployPath, "shared/.env");
+    writeFileSync(env, "APP_KEY=after the snapshot\n");
+    // The app fills the disk just as the restored tree is swapped in (perl runs the exchange).
+    const bin = wrapCommand(
+      path.join(fx.dir, "filling-perl"),
+      "perl",
+      `case "$*" in *RENAME*|*exchange*) cat /dev/zero > "$5/../filler" 2>/dev/null ;; esac`,
+    );
+    r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    const restored = readFileSync(env, "utf8") === "APP_KEY=secret\n";
+    if (restored) {
+      assert.doesNotMatch(r.stderr, /shared\/ was not changed/, `shared/ was restored, yet: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /failed before shared\/ was swapped/, r.stderr);
+    } else {
+      assert.notEqual(r.code, 0, r.stderr);
+    }
+  } finally {
+    execFileSync("umount", [mount]);
+    rmSync(mount, { recursive: true, force: true });
+    fx.cleanup();
+  }
+});
