@@ -131,11 +131,15 @@ while [ -e "$work/db/$i.rel" ]; do
     : > "$work/db/$i.done" || break
   i=$((i + 1))
 done
+tree_id=$(stat -c %d:%i -- "$work/tree") || fail "cannot stat $work/tree"
 if [ ! -e "$work/db/$i.rel" ]; then
   printf '%s\\n' "$hold" > "$work/db/hold.sh" || fail "cannot write $work/db/hold.sh"
   (cd -- "$work/db" && CUTOVER_TREE=$work/tree CUTOVER_SHARED=$shared CUTOVER_EXCHANGE=$exchange sh hold.sh 1)
 fi
-if [ ! -f "$work/db/swapped" ]; then
+how=$(cat -- "$work/db/swapped" 2>/dev/null)
+# The tree is shared/ now even if its record was lost (perl's output on a full disk): it was swapped.
+[ -z "$how" ] && [ "$(stat -c %d:%i -- "$shared" 2>/dev/null)" = "$tree_id" ] && how=unrecorded
+if [ -z "$how" ]; then
   restored=
   i=1; while [ -e "$work/db/$i.rel" ]; do
     [ -e "$work/db/$i.done" ] && restored="$restored \\"$(cat -- "$work/db/$i.rel")\\""
@@ -148,7 +152,7 @@ if [ ! -f "$work/db/swapped" ]; then
 fi
 sync -f -- "$shared" 2>/dev/null || sync
 i=1; while [ -e "$work/db/$i.rel" ]; do printf 'sqlite\\000%s\\000' "$(cat -- "$work/db/$i.rel")"; i=$((i + 1)); done
-printf 'swap\\000%s\\000' "$(cat -- "$work/db/swapped")"
+printf 'swap\\000%s\\000' "$how"
 rm -rf -- "$work"
 `;
 
