@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { phpConnection, sql } from "../helpers/sqlite.js";
 
 test("a disk that fills while shared/ is swapped in: the restore never says shared/ was not changed when it was", async () => {
   const fx = fixture();
@@ -39,6 +40,37 @@ test("a disk that fills while shared/ is swapped in: the restore never says shar
   } finally {
     execFileSync("umount", [mount]);
     rmSync(mount, { recursive: true, force: true });
+    fx.cleanup();
+  }
+});
+
+test("a database that was an empty file in the snapshot (Laravel's `touch database.sqlite`) and is a live WAL database: a connection open across the restore and a new one use one database", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig();
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const db = path.join(fx.deployPath, "shared/storage/uploads/database.sqlite");
+    mkdirSync(path.dirname(db), { recursive: true });
+    writeFileSync(db, "");
+    r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const late = await phpConnection(db);
+    try {
+      r = await cutover(["snapshot", "restore", snap], fx.app);
+      assert.equal(r.code, 0, r.stderr);
+      // A request that opened the database before the restore writes after it; then a new one.
+      await late.exec("PRAGMA journal_mode=WAL");
+      await late.exec("CREATE TABLE late(x)");
+      await late.exec("INSERT INTO late VALUES (2)");
+      assert.equal(sql(db, "PRAGMA journal_mode=WAL; SELECT count(*) FROM late;"), "wal\n1", "the new connection sees the row");
+    } finally {
+      await late.close();
+    }
+    assert.equal(sql(db, "PRAGMA integrity_check; SELECT count(*) FROM late;"), "ok\n1", "and it is there after all closed");
+  } finally {
     fx.cleanup();
   }
 });
