@@ -29,10 +29,11 @@ print "renames\\n";
 const PICK = `
 tree=$1 shared=$2 db=$3; shift 3
 magic="${SQLITE_MAGIC}"
-pagesize() { od -An -tu1 -j16 -N2 -- "$1" | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
+pagesize() { od -An -tu1 -j16 -N2 -- "$1" 2>/dev/null | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
 i=1; while [ -e "$db/$i.rel" ]; do i=$((i + 1)); done
 for t; do
-  [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
+  # An empty file is an empty database to SQLite (Laravel's \`touch database.sqlite\`).
+  [ ! -s "$t" ] || [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
   rel=\${t#"$tree/"}
   f=$shared/$rel
   [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || continue
@@ -119,7 +120,7 @@ rm -rf -- "$work" "$work.old"
 mkdir -- "$work" "$work/db" || fail "cannot make $work"
 rsync -a "$d/shared/" "$work/tree/" || fail "copying snapshot $id failed (rsync exit $?)"
 real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
-find "$work/tree" -type f -size +15c -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" {} + ||
+find "$work/tree" -type f \\( -size +15c -o -empty \\) -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" {} + ||
   fail "cannot set the snapshot's SQLite databases aside"
 sync -f -- "$work/tree" 2>/dev/null || sync
 # Each database in turn, through SQLite's backup API (one transaction the app's connections see
