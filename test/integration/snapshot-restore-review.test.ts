@@ -74,3 +74,33 @@ test("a database that was an empty file in the snapshot (Laravel's `touch databa
     fx.cleanup();
   }
 });
+
+test("a fifo the app makes as a live database's -journal during a restore: it ends and names the databases already restored", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ command_timeout: 8 });
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = path.join(fx.deployPath, "shared/storage/uploads");
+    for (const n of ["a.db", "b.db"]) sql(path.join(dir, n), "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    for (const n of ["a.db", "b.db"]) sql(path.join(dir, n), "INSERT INTO t VALUES (2);");
+    // After the snapshot taken before the restore, the app makes the second database's -journal a fifo.
+    const bin = wrapCommand(
+      path.join(fx.dir, "fifo-sqlite3"),
+      "sqlite3",
+      `case "$*" in *"readfile('1.path')"*) mkfifo "$(cat 2.path)-journal" ;; esac`,
+    );
+    const started = Date.now();
+    r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    assert.notEqual(r.code, 0, r.stdout + r.stderr);
+    assert.ok(Date.now() - started < 60_000, "it ends");
+    for (const n of ["a.db", "b.db"]) rmSync(path.join(dir, `${n}-journal`), { force: true });
+    const restored = ["a.db", "b.db"].filter((n) => sql(path.join(dir, n), "SELECT count(*) FROM t") === "1");
+    for (const n of restored) assert.match(r.stderr, new RegExp(n.replace(".", "\\.")), `${n} holds the snapshot's rows: ${r.stderr}`);
+  } finally {
+    fx.cleanup();
+  }
+});
