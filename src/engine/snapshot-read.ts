@@ -31,11 +31,11 @@ export function sqliteBackedUp(stdout: Buffer | undefined): string[] {
 }
 
 /** How a restore swapped shared/ (its `swap` record). */
-export function swapOf(stdout: Buffer | undefined): "exchange" | "renames" | undefined {
+export function swapOf(stdout: Buffer | undefined): "exchange" | "renames" | "unrecorded" | undefined {
   const way = records(stdout)
     .find(([key]) => key === "swap")?.[1]
     ?.trim();
-  return way === "exchange" || way === "renames" ? way : undefined;
+  return way === "exchange" || way === "renames" || way === "unrecorded" ? way : undefined;
 }
 
 /** Every host's snapshots and the id a new snapshot gets on all of them (newer than any name there). */

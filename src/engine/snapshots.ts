@@ -34,8 +34,11 @@ export interface SnapshotRow {
   readonly id?: string;
   /** restore: the snapshot of shared/ taken just before it, so the restore can be undone. */
   readonly saved?: string;
-  /** restore: one rename exchange, or two renames where the host lacks it (a window without shared/). */
-  readonly swap?: "exchange" | "renames";
+  /**
+   * restore: one rename exchange, or two renames where the host lacks it (a window without shared/);
+   * unrecorded: shared/ is the restored tree, but the record of how was lost (a full disk).
+   */
+  readonly swap?: "exchange" | "renames" | "unrecorded";
   /** create: SQLite databases copied with the online backup; restore: those restored in place. */
   readonly sqlite?: readonly string[];
   /** prune: snapshots removed (or, in a dry run, to be removed). */

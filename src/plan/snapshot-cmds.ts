@@ -9,6 +9,24 @@ export const SNAPSHOT_ID = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][
 export const SQLITE_MAGIC = " 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00";
 
 /**
+ * Shell functions for a live SQLite database, which the app may swap for anything at any time:
+ * `live_bytes F SKIP N FMT` prints N bytes of F from SKIP through `od -An -tFMT`, never following a
+ * link and never waiting on a fifo; `odd_sidecar F` says (and is true) when F's -journal, -wal or -shm
+ * is there but not a regular file: SQLite opens them by name, and a fifo would hold it for good.
+ */
+export const LIVE_DB = `
+live_bytes() { dd if="$1" iflag=nonblock,nofollow bs=1 skip="$2" count="$3" 2>/dev/null | od -An -t"$4"; }
+odd_sidecar() {
+  for s in -journal -wal -shm; do
+    if [ -L "$1$s" ] || { [ -e "$1$s" ] && [ ! -f "$1$s" ]; }; then
+      echo "$1$s is not a regular file, so SQLite would wait on it or fail: remove it (SQLite makes these itself)" >&2
+      return 0
+    fi
+  done
+  return 1
+}`;
+
+/**
  * Takes a snapshot of DEPLOY_PATH/shared into .cutover/snapshots/<id>/shared. Immutability: files
  * are copied from shared/, never linked to it (the app may write a file in place, and a link would
  * carry that write into the snapshot); unchanged files (size and nanosecond mtime) are hard-linked
@@ -76,7 +94,7 @@ sync -f -- "$d/snapshot.json" 2>/dev/null || sync
  * online backup of the live one. Writes only inside the snapshot (real directories find walked);
  * reads the live database only through a path with no symlink in it (-nofollow for the file itself).
  */
-const SQLITE = `
+const SQLITE = `${LIVE_DB}
 src=$1 d=$2; shift 2
 magic="${SQLITE_MAGIC}"
 for t; do
@@ -84,7 +102,8 @@ for t; do
   rel=\${t#"$d/shared/"}
   f=$src/$rel
   # Gone, or reached through a link since the copy: the snapshot keeps the copy it made.
-  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] || continue
+  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || continue
+  odd_sidecar "$f" && exit 1
   command -v sqlite3 >/dev/null || {
     echo "$f is a SQLite database and sqlite3 is not installed: install it (a file copy of a live database is not consistent)" >&2
     exit 1
@@ -130,7 +149,11 @@ for n; do
       { [ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null; } ||
         { echo "refusing to remove $d: its metadata does not name it" >&2; exit 3; }
       rm -rf -- "$d" ;;
-    restore-${SNAPSHOT_ID}) [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" "$snaps/$n.old" ;;
+    restore-${SNAPSHOT_ID})
+      if [ -e "$snaps/$n/tree.old" ] || [ -L "$snaps/$n/tree.old" ]; then
+        echo "refusing to remove $snaps/$n: its tree.old is a shared/ tree a restore could not put back" >&2; exit 3
+      fi
+      [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" ;;
     *) echo "refusing to remove \\"$n\\": not a snapshot id" >&2; exit 3 ;;
   esac
 done

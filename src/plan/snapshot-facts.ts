@@ -20,6 +20,7 @@ if [ -d "$snaps" ] && [ ! -L "$snaps" ]; then
     if [ -e "$e" ] || [ -L "$e" ]; then
       n=\${e##*/}
       put entry "$(kind "$e")" "$n"
+      if [ -d "$e" ] && [ ! -L "$e" ] && { [ -e "$e/tree.old" ] || [ -L "$e/tree.old" ]; }; then put parked "$n"; fi
       if [ -d "$e" ] && [ ! -L "$e" ] && [ -f "$e/snapshot.json" ] && [ ! -L "$e/snapshot.json" ]; then
         put meta "$n" "$(head -c 65536 -- "$e/snapshot.json" | tr -d '\\000')"
       fi
@@ -42,8 +43,12 @@ export interface SnapshotFacts {
   readonly shared: PathKind;
   /** Real directories with an id name and metadata naming that id: cutover's own, oldest first. */
   readonly snapshots: readonly Snapshot[];
-  /** Work directories of an interrupted restore (`restore-<id>`): cutover's own, removed by prune. */
+  /**
+   * Work directories of an interrupted restore (`restore-<id>`): cutover's own, removed by prune;
+   * not one holding tree.old (a shared/ tree a restore could not put back: a problem, kept).
+   */
   readonly leftovers: readonly string[];
+
   /** What cutover does not understand here: reported, never touched. */
   readonly problems: readonly string[];
   /** Every name in .cutover/snapshots: a new id must be none of them. */
@@ -52,7 +57,14 @@ export interface SnapshotFacts {
 
 const KINDS = new Set(["dir", "file", "link", "other", "missing"]);
 const asKind = (k: string | undefined): PathKind => (KINDS.has(k ?? "") ? (k as PathKind) : "other");
-const ARITY: Record<string, number> = { "cutover-snapshots": 1, shared: 1, dir: 1, entry: 2, meta: 2 };
+const ARITY: Record<string, number> = {
+  "cutover-snapshots": 1,
+  shared: 1,
+  dir: 1,
+  entry: 2,
+  meta: 2,
+  parked: 1,
+};
 const shown = (name: string) => JSON.stringify(name);
 
 export function parseSnapshotFacts(output: string): SnapshotFacts {
@@ -63,6 +75,7 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
   let dir: PathKind = "missing";
   const entries: { kind: PathKind; name: string }[] = [];
   const metas = new Map<string, string>();
+  const parked = new Set<string>();
   let i = 2;
   while (i < fields.length) {
     const key = fields[i]!;
@@ -76,6 +89,7 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
     else if (key === "dir") dir = asKind(v[0]);
     else if (key === "entry") entries.push({ kind: asKind(v[0]), name: v[1]! });
     else if (key === "meta") metas.set(v[0]!, v[1]!);
+    else if (key === "parked") parked.add(v[0]!);
   }
   const problems: string[] = [];
   if (dir !== "dir" && dir !== "missing")
@@ -85,7 +99,11 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
   for (const { kind, name } of entries) {
     const restoring = /^restore-(.*)$/.exec(name);
     if (kind === "dir" && restoring && isIdShaped(restoring[1]!)) {
-      leftovers.push(name);
+      if (parked.has(name))
+        problems.push(
+          `.cutover/snapshots/${name}/tree.old is a shared/ tree a restore moved aside and could not put back: move it back (mv -T) or away; cutover never removes it`,
+        );
+      else leftovers.push(name);
       continue;
     }
     const meta = kind === "dir" && isIdShaped(name) ? parseSnapshotMeta(metas.get(name) ?? "") : undefined;
@@ -98,5 +116,11 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
     snapshots.push({ id: name, meta });
   }
   snapshots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { shared, snapshots, leftovers, problems, taken: entries.map((e) => e.name) };
+  return {
+    shared,
+    snapshots,
+    leftovers,
+    problems,
+    taken: entries.map((e) => e.name),
+  };
 }

@@ -1,6 +1,9 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
-import { SNAPSHOT_ID, SQLITE_MAGIC } from "./snapshot-cmds.js";
+import { LIVE_DB, SNAPSHOT_ID, SQLITE_MAGIC } from "./snapshot-cmds.js";
+
+/** `read_name F` sets n to F's content, byte for byte (a trailing newline included). */
+const READ_NAME = `read_name() { n=$(cat -- "$1" && echo .) && n=\${n%.}; }`;
 
 /**
  * Swaps the restored tree in for shared/ in one renameat2(RENAME_EXCHANGE) (perl's syscall: every
@@ -26,10 +29,10 @@ print "renames\\n";
  * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place.
  * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
  */
-const PICK = `
+const PICK = `${LIVE_DB}
 tree=$1 shared=$2 db=$3; shift 3
 magic="${SQLITE_MAGIC}"
-pagesize() { od -An -tu1 -j16 -N2 -- "$1" 2>/dev/null | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
+pagesize() { live_bytes "$1" 16 2 u1 | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
 i=1; while [ -e "$db/$i.rel" ]; do i=$((i + 1)); done
 for t; do
   # An empty file is an empty database to SQLite (Laravel's \`touch database.sqlite\`).
@@ -37,14 +40,14 @@ for t; do
   rel=\${t#"$tree/"}
   f=$shared/$rel
   [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || continue
-  [ "$(od -An -tx1 -N16 -- "$f" 2>/dev/null)" = "$magic" ] || continue
+  [ "$(live_bytes "$f" 0 16 x1)" = "$magic" ] || continue
   command -v sqlite3 >/dev/null || {
     echo "$f is a SQLite database and sqlite3 is not installed: install it (a live database is restored through SQLite)" >&2
     exit 1
   }
   mv -- "$t" "$db/$i.db" && printf '%s' "$rel" > "$db/$i.rel" && printf '%s' "$f" > "$db/$i.path" || exit 1
   live=$(pagesize "$f")
-  if [ "$(od -An -tu1 -j18 -N1 -- "$f" | tr -d ' ')" = 2 ] && [ "$(pagesize "$db/$i.db")" != "$live" ]; then
+  if [ "$(live_bytes "$f" 18 1 u1 | tr -d ' ')" = 2 ] && [ "$(pagesize "$db/$i.db")" != "$live" ]; then
     (cd -- "$db" && sqlite3 -bail "$i.db" "PRAGMA journal_mode=DELETE" "PRAGMA page_size=$live" "VACUUM" >/dev/null) ||
       { echo "cannot give the copy of $rel the live page size $live" >&2; exit 1; }
   fi
@@ -54,25 +57,27 @@ done
 
 /**
  * hold.sh G, run in the db directory once every database there is restored in place: holds
- * databases G..G+7 (what one sqlite3 attaches, with room) with BEGIN EXCLUSIVE (no writer, no
- * checkpoint, and, as a WAL reader, no connection can delete the -wal) while it runs hold.sh for the
+ * databases G..G+7 (what one sqlite3 attaches, with room) with BEGIN EXCLUSIVE (no other writer,
+ * and, as a WAL reader, no connection can delete the -wal; a checkpoint may run, into the same
+ * files) while it runs hold.sh for the
  * next group. The last one links each live database and its -wal/-shm into the restored tree and
  * swaps the tree in: every name the app may open, before the swap or after, reaches the same files.
  * Success leaves `swapped` holding how the swap went.
  */
-const HOLD = `
+const HOLD = `${LIVE_DB}
+${READ_NAME}
 g=$1
 if [ -e "$g.rel" ]; then
   set -- ".timeout 30000"
   i=$g
   while [ "$i" -lt $((g + 8)) ] && [ -e "$i.rel" ]; do
+    read_name "$i.path" && ! odd_sidecar "$n" || exit 0
     set -- "$@" "ATTACH CAST(readfile('$i.path') AS TEXT) AS d$i"
     i=$((i + 1))
   done
   sqlite3 -bail -nofollow :memory: "$@" "BEGIN EXCLUSIVE" ".system sh hold.sh $i" "COMMIT" >/dev/null || true
   exit 0
 fi
-read_name() { n=$(cat -- "$1" && echo .) && n=\${n%.}; }
 i=1
 while [ -e "$i.rel" ]; do
   read_name "$i.rel" && rel=$n && read_name "$i.path" && f=$n || exit 0
@@ -95,9 +100,10 @@ perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" >
  * in place (PICK, HOLD), and swaps the tree in; the old tree is removed. Checked on the host: the id's
  * format, a real directory whose metadata names that id and says complete, shared/ a real directory
  * on the same file system. Prints `sqlite\0<path>\0` per database restored in place, then
- * `swap\0exchange\0` (or renames).
+ * `swap\0exchange\0` (or renames, or unrecorded: swapped, but the record of how was lost).
  */
-const RESTORE = `
+const RESTORE = `${LIVE_DB}
+${READ_NAME}
 root=$1 id=$2 saved=$3 exchange=$4 pick=$5 hold=$6
 snaps=$root/.cutover/snapshots
 shared=$root/shared
@@ -115,8 +121,15 @@ fi
 command -v perl >/dev/null || { echo "restore needs perl on the host (for one atomic rename exchange)" >&2; exit 3; }
 [ "$(stat -c %d -- "$snaps")" = "$(stat -c %d -- "$shared")" ] ||
   { echo "$shared is on another file system than $snaps: the restored tree cannot be renamed in" >&2; exit 3; }
+# Where the fallback's two renames park the live shared/: if both the second rename and the one back
+# failed, it is still there, and no later run may remove it with the work directory.
+for parked in "$work/tree.old" "$work.old"; do
+  if [ -e "$parked" ] || [ -L "$parked" ]; then
+    echo "$parked is a shared/ tree an earlier restore could not put back: move it back (mv -T) or away, then restore" >&2; exit 3
+  fi
+done
 fail() { rm -rf -- "$work"; echo "$1; shared/ was not changed" >&2; exit 1; }
-rm -rf -- "$work" "$work.old"
+rm -rf -- "$work"
 mkdir -- "$work" "$work/db" || fail "cannot make $work"
 rsync -a "$d/shared/" "$work/tree/" || fail "copying snapshot $id failed (rsync exit $?)"
 real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
@@ -128,7 +141,8 @@ sync -f -- "$work/tree" 2>/dev/null || sync
 # marks one restored. Then all are held while the tree is swapped in.
 i=1
 while [ -e "$work/db/$i.rel" ]; do
-  (cd -- "$work/db" && sqlite3 -bail -nofollow :memory: ".timeout 30000" "ATTACH CAST(readfile('$i.path') AS TEXT) AS live" ".restore live $i.db") &&
+  read_name "$work/db/$i.path" && ! odd_sidecar "$n" &&
+    (cd -- "$work/db" && sqlite3 -bail -nofollow :memory: ".timeout 30000" "ATTACH CAST(readfile('$i.path') AS TEXT) AS live" ".restore live $i.db") &&
     : > "$work/db/$i.done" || break
   i=$((i + 1))
 done
@@ -140,6 +154,10 @@ fi
 how=$(cat -- "$work/db/swapped" 2>/dev/null)
 # The tree is shared/ now even if its record was lost (perl's output on a full disk): it was swapped.
 [ -z "$how" ] && [ "$(stat -c %d:%i -- "$shared" 2>/dev/null)" = "$tree_id" ] && how=unrecorded
+if [ -z "$how" ] && { [ -e "$work/tree.old" ] || [ -L "$work/tree.old" ]; }; then
+  echo "restoring snapshot $id failed midway and could not put shared/ back: the live shared/ is at $work/tree.old; move it back with mv -T" >&2
+  exit 1
+fi
 if [ -z "$how" ]; then
   restored=
   i=1; while [ -e "$work/db/$i.rel" ]; do

@@ -16,6 +16,12 @@ export function snapshotTable(rows: readonly SnapshotListRow[]): string {
     .join("\n");
 }
 
+const swapText = {
+  exchange: "one rename exchange",
+  renames: "two renames (this host has no rename exchange)",
+  unrecorded: "a swap whose record was lost (a full disk?)",
+} as const;
+
 /** What create, restore and prune did (or, in a dry run, would run) on each host. */
 export function snapshotRowsText(
   action: "create" | "restore" | "prune",
@@ -30,7 +36,7 @@ export function snapshotRowsText(
         ];
       if (action === "restore")
         return [
-          `${r.host}: shared/ restored from ${r.id} by ${r.swap === "renames" ? "two renames (this host has no rename exchange)" : "one rename exchange"}${r.sqlite?.length ? ` (SQLite restored in place: ${r.sqlite.join(", ")})` : ""}; the replaced shared/ is snapshot ${r.saved}`,
+          `${r.host}: shared/ restored from ${r.id} by ${swapText[r.swap ?? "unrecorded"]}${r.sqlite?.length ? ` (SQLite restored in place: ${r.sqlite.join(", ")})` : ""}; the replaced shared/ is snapshot ${r.saved}`,
         ];
       return [`${r.host}: ${r.removed?.length ? `removed ${r.removed.join(", ")}` : "nothing to remove"}`];
     })
