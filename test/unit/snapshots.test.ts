@@ -49,6 +49,8 @@ test("snapshot facts: only id-named real directories whose metadata names them a
     ["meta", "20260101T000005Z", meta("20260101T000005Z")],
     ["entry", "dir", "restore-20260101T000000Z"],
     ["entry", "link", "restore-20260101T000001Z"],
+    ["entry", "dir", "restore-20260101T000002Z"],
+    ["parked", "restore-20260101T000002Z"], // holds tree.old: a shared/ a restore could not put back
     ...snap("20260101T000006Z", "partial"),
   ]);
   assert.deepEqual(
@@ -58,8 +60,9 @@ test("snapshot facts: only id-named real directories whose metadata names them a
       ["20260101T000006Z", "partial"],
     ],
   );
-  assert.deepEqual(f.leftovers, ["restore-20260101T000000Z"]);
-  assert.equal(f.problems.length, 6);
+  assert.deepEqual(f.leftovers, ["restore-20260101T000000Z"], "never one holding a parked shared/");
+  assert.equal(f.problems.length, 7);
+  assert.ok(f.problems.some((p) => /restore-20260101T000002Z\/tree\.old is a shared\/ tree/.test(p)));
   assert.match(f.problems[0]!, /evil\\nmeta/, "a newline in a name is shown escaped, and forges no record");
   assert.ok(f.taken.includes("20260101T000005Z"));
   assert.throws(() => parseSnapshotFacts("garbage"), /unexpected snapshot probe output/);
