@@ -81,14 +81,17 @@ fi
 i=1
 while [ -e "$i.rel" ]; do
   read_name "$i.rel" && rel=$n && read_name "$i.path" && f=$n || exit 0
-  # The app deleted or moved the live file meanwhile: the snapshot's copy goes in as a file.
-  [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || f=$(realpath -e -- "$i.db") || exit 0
-  for s in "" -wal -shm; do
-    rm -f -- "$CUTOVER_TREE/$rel$s"
-    if [ "$(realpath -e -- "$f$s" 2>/dev/null)" = "$f$s" ] && [ -f "$f$s" ]; then
-      ln -- "$f$s" "$CUTOVER_TREE/$rel$s" || exit 0
-    fi
-  done
+  for s in "" -wal -shm; do rm -f -- "$CUTOVER_TREE/$rel$s"; done
+  # Linked from inside the live file's directory, once it is shown to be the real one under shared/:
+  # cd pins it, so a directory the app swaps for a link now cannot send ln elsewhere.
+  if ! (cd -- "\${f%/*}" && [ "$(pwd -P)" = "\${f%/*}" ] && [ -f "\${f##*/}" ] && [ ! -L "\${f##*/}" ] || exit 1
+    for s in "" -wal -shm; do
+      { [ -f "\${f##*/}$s" ] && [ ! -L "\${f##*/}$s" ]; } || continue
+      ln -P -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
+    done); then
+    # The app deleted or moved the live file meanwhile: the snapshot's copy goes in as a file.
+    ln -- "$i.db" "$CUTOVER_TREE/$rel" || exit 0
+  fi
   i=$((i + 1))
 done
 perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" > swap.tmp && mv -f -- swap.tmp swapped

@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { layout } from "../../src/plan/layout.js";
 import { removeSnapshots } from "../../src/plan/snapshot-cmds.js";
 import { renderScript } from "../../src/shell/cmd.js";
+import { quote } from "../../src/shell/quote.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
@@ -188,6 +198,39 @@ test("a shared/ tree a restore could not put back (both renames of the fallback 
     r = await cutover(["snapshot", "prune"], fx.app);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(path.join(shared, ".env"), "utf8"), "APP_KEY=live data\n");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("the app swaps a live database's directory for a link to outside while the restore links it in: nothing outside is linked into shared/", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const dir = path.join(fx.deployPath, "shared/storage/uploads/data");
+    mkdirSync(dir);
+    const db = path.join(dir, "app.db");
+    sql(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const outside = path.join(fx.dir, "outside");
+    mkdirSync(outside);
+    sql(path.join(outside, "app.db"), "CREATE TABLE secret(x); INSERT INTO secret VALUES ('outside');");
+    let r = await cutover(["--json", "snapshot", "create"], fx.app);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    sql(db, "INSERT INTO t VALUES (2);");
+    // The app's move, made right before the first link: data/ becomes a link to outside/.
+    const mark = path.join(fx.dir, "swapped-once");
+    const bin = wrapCommand(
+      path.join(fx.dir, "racing-ln"),
+      "ln",
+      `[ -e ${quote(mark)} ] || { : > ${quote(mark)}; mv -T -- ${quote(dir)} ${quote(`${dir}.moved`)}; ln -s ${quote(outside)} ${quote(dir)}; }`,
+    );
+    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(mark), "the app's move happened");
+    assert.equal(statSync(path.join(outside, "app.db")).nlink, 1, "the outside file was not linked in");
+    assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1", "the restored database is shared/'s own");
   } finally {
     fx.cleanup();
   }
