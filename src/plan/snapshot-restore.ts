@@ -22,7 +22,8 @@ print "renames\\n";
 `;
 
 /**
- * Run by find over the restored tree's files (args: tree, real shared/, db dir, files). A SQLite
+ * Run by find over the restored tree's files (args: tree, real shared/, db dir, the directory the
+ * files are in: the tree, or the snapshot taken just before; files). A SQLite
  * database there whose live counterpart is a database at a real path under shared/ cannot simply be
  * swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
  * swap they would mix two databases (seen: "database disk image is malformed"). Such a copy moves
@@ -30,22 +31,33 @@ print "renames\\n";
  * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
  */
 const PICK = `${LIVE_DB}
-tree=$1 shared=$2 db=$3; shift 3
+tree=$1 shared=$2 db=$3 from=$4; shift 4
 magic="${SQLITE_MAGIC}"
 pagesize() { live_bytes "$1" 16 2 u1 | awk '{ n = $1 * 256 + $2; print n == 1 ? 65536 : n }'; }
+real_tree=$(realpath -e -- "$tree") || exit 1
 i=1; while [ -e "$db/$i.rel" ]; do i=$((i + 1)); done
 for t; do
   # An empty file is an empty database to SQLite (Laravel's \`touch database.sqlite\`).
   [ ! -s "$t" ] || [ "$(od -An -tx1 -N16 -- "$t" 2>/dev/null)" = "$magic" ] || continue
-  rel=\${t#"$tree/"}
+  rel=\${t#"$from/"}
   f=$shared/$rel
+  if [ "$from" != "$tree" ]; then
+    # From the snapshot taken just before: a live database the restored tree lacks. Removed, it would
+    # meet the same mixing (a connection from before the swap makes its -wal in the new tree, where a
+    # new connection makes the database anew); restored in place as an empty database instead, where
+    # the restored tree has its directory (a real one: it will be linked into).
+    { [ -e "$tree/$rel" ] || [ -L "$tree/$rel" ]; } && continue
+    case $rel in */*) parent=/\${rel%/*} ;; *) parent= ;; esac
+    [ "$(realpath -e -- "$tree$parent" 2>/dev/null)" = "$real_tree$parent" ] || continue
+  fi
   [ "$(realpath -e -- "$f" 2>/dev/null)" = "$f" ] && [ -f "$f" ] || continue
   [ "$(live_bytes "$f" 0 16 x1)" = "$magic" ] || continue
   command -v sqlite3 >/dev/null || {
     echo "$f is a SQLite database and sqlite3 is not installed: install it (a live database is restored through SQLite)" >&2
     exit 1
   }
-  mv -- "$t" "$db/$i.db" && printf '%s' "$rel" > "$db/$i.rel" && printf '%s' "$f" > "$db/$i.path" || exit 1
+  if [ "$from" = "$tree" ]; then mv -- "$t" "$db/$i.db"; else : > "$db/$i.db"; fi &&
+    printf '%s' "$rel" > "$db/$i.rel" && printf '%s' "$f" > "$db/$i.path" || exit 1
   live=$(pagesize "$f")
   if [ "$(live_bytes "$f" 18 1 u1 | tr -d ' ')" = 2 ] && [ "$(pagesize "$db/$i.db")" != "$live" ]; then
     (cd -- "$db" && sqlite3 -bail "$i.db" "PRAGMA journal_mode=DELETE" "PRAGMA page_size=$live" "VACUUM" >/dev/null) ||
@@ -136,7 +148,15 @@ rm -rf -- "$work"
 mkdir -- "$work" "$work/db" || fail "cannot make $work"
 rsync -a "$d/shared/" "$work/tree/" || fail "copying snapshot $id failed (rsync exit $?)"
 real_shared=$(realpath -e -- "$shared") || fail "cannot resolve $shared"
-find "$work/tree" -type f \\( -size +15c -o -empty \\) -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" {} + ||
+before=$snaps/$saved
+# First the live databases the tree lacks (before the next pass moves the tree's own out of it).
+case $saved in ${SNAPSHOT_ID})
+  if [ -d "$before/shared" ] && [ ! -L "$before" ] && [ ! -L "$before/shared" ]; then
+    find "$before/shared" -type f -size +15c -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" "$before/shared" {} + ||
+      fail "cannot list the live SQLite databases the snapshot lacks"
+  fi ;;
+esac
+find "$work/tree" -type f \\( -size +15c -o -empty \\) -exec sh -c "$pick" sh "$work/tree" "$real_shared" "$work/db" "$work/tree" {} + ||
   fail "cannot set the snapshot's SQLite databases aside"
 sync -f -- "$work/tree" 2>/dev/null || sync
 # Each database in turn, through SQLite's backup API (one transaction the app's connections see

@@ -152,9 +152,47 @@ test("a restore that fails before the swap names the databases already restored 
   assert.equal((await failing("fails-9th", `*"readfile('9.path')"*"restore"*`)).length, 8);
   changeAll();
   // All are restored, then holding the second group fails: all are named, nothing is swapped.
-  assert.equal((await failing("fails-hold", `*"readfile('9.path')"*"BEGIN EXCLUSIVE"*`)).length, 14);
+  // (every live database: those of the earlier tests too, one of them the empty database test 3's
+  // restore left where the app had made a database after that snapshot)
+  const live = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? live(path.join(dir, e.name))
+        : e.isFile() && readFileSync(path.join(dir, e.name)).subarray(0, 15).toString() === "SQLite format 3"
+          ? [path.join(dir, e.name)]
+          : [],
+    );
+  assert.deepEqual(
+    (await failing("fails-hold", `*"readfile('9.path')"*"BEGIN EXCLUSIVE"*`)).sort(),
+    live(shared("storage/uploads")).sort(),
+  );
   // Run again, it completes.
   await restore(snap);
   for (const db of dbs) assert.equal(sql(db, "SELECT count(*) FROM t WHERE x > 0"), "50", db);
   assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=secret\n");
+});
+
+test("a live database the snapshot lacks, with connections open across the restore: it becomes one empty database, not two mixed", async () => {
+  const db = shared("storage/uploads/created-later.db");
+  const snap = await create();
+  sql(db, `PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER, pad TEXT); ${rows(200)}`);
+  const used = await walWriter(db);
+  const late = await phpConnection(db);
+  try {
+    await used.exec("INSERT INTO t VALUES (-1, 'before the restore');");
+    const restored = await restore(snap);
+    assert.ok(restored.sqlite.includes("storage/uploads/created-later.db"), "restored in place, as empty");
+    await late.exec("CREATE TABLE IF NOT EXISTS after(x)");
+    await late.exec("INSERT INTO after VALUES ('late')");
+    await used.exec("CREATE TABLE IF NOT EXISTS after(x); INSERT INTO after VALUES ('used');");
+  } finally {
+    await Promise.all([used.close(), late.close()]);
+  }
+  intact(db);
+  assert.equal(
+    sql(db, "SELECT name FROM sqlite_master WHERE type = 'table'"),
+    "after",
+    "t is gone with the restore",
+  );
+  assert.equal(sql(db, "SELECT group_concat(x) FROM after"), "late,used");
 });
