@@ -23,9 +23,8 @@ print "renames\\n";
 
 /**
  * Run by find over the restored tree's files (args: tree, real shared/, db dir, the directory the
- * files are in: the tree, or the snapshot taken just before; files). A SQLite
- * database there whose live counterpart is a database at a real path under shared/ cannot simply be
- * swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
+ * files are in: the tree, or the snapshot taken just before; files). A SQLite database there whose
+ * live counterpart is a database at a real path under shared/ cannot simply be swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
  * swap they would mix two databases (seen: "database disk image is malformed"). Such a copy moves
  * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place.
  * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
@@ -71,10 +70,9 @@ done
  * hold.sh G, run in the db directory once every database there is restored in place: holds
  * databases G..G+7 (what one sqlite3 attaches, with room) with BEGIN EXCLUSIVE (no other writer,
  * and, as a WAL reader, no connection can delete the -wal; a checkpoint may run, into the same
- * files) while it runs hold.sh for the
- * next group. The last one links each live database and its -wal/-shm into the restored tree and
- * swaps the tree in: every name the app may open, before the swap or after, reaches the same files.
- * Success leaves `swapped` holding how the swap went.
+ * files) while it runs hold.sh for the next group. The last one links each live database and its
+ * -wal/-shm into the restored tree and swaps the tree in: every name the app may open, before the
+ * swap or after, reaches the same files. Success leaves `swapped` holding how the swap went.
  */
 const HOLD = `${LIVE_DB}
 ${READ_NAME}
