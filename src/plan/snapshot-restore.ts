@@ -93,8 +93,9 @@ while [ -e "$i.rel" ]; do
   read_name "$i.rel" && rel=$n && read_name "$i.path" && f=$n || exit 0
   for s in "" -wal -shm; do rm -f -- "$CUTOVER_TREE/$rel$s"; done
   # Linked from inside the live file's directory, once it is shown to be the real one under shared/:
-  # cd pins it, so a directory the app swaps for a link now cannot send ln elsewhere.
-  if ! (cd -- "\${f%/*}" && [ "$(pwd -P)" = "\${f%/*}" ] && [ -f "\${f##*/}" ] && [ ! -L "\${f##*/}" ] || exit 1
+  # cd pins it, so a directory the app swaps for a link now cannot send ln elsewhere. (pwd's output
+  # is compared whole: $(...) alone would drop a newline ending the directory's name.)
+  if ! (cd -- "\${f%/*}" && p=$(pwd -P && echo .) && [ "\${p%?.}" = "\${f%/*}" ] && [ -f "\${f##*/}" ] && [ ! -L "\${f##*/}" ] || exit 1
     for s in "" -wal -shm; do
       { [ -f "\${f##*/}$s" ] && [ ! -L "\${f##*/}$s" ]; } || continue
       ln -P -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
