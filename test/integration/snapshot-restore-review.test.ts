@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { phpConnection, sql } from "../helpers/sqlite.js";
@@ -29,6 +30,31 @@ test("a live database in a directory whose name ends in a newline stays the file
       await late.close();
     }
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1,3", "the snapshot's row and the late one");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("the app deletes a live database after it is restored in place, before it is held: the snapshot's copy goes in, not an empty file", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const db = path.join(fx.deployPath, "shared/storage/uploads/app.db");
+    sql(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    let r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    sql(db, "INSERT INTO t VALUES (2);");
+    // Run in the restore's db directory: the hold is the first sqlite3 call with BEGIN EXCLUSIVE.
+    const bin = wrapCommand(
+      path.join(fx.dir, "deleting-sqlite3"),
+      "sqlite3",
+      `case "$*" in *"BEGIN EXCLUSIVE"*) rm -f -- "$(cat 1.path)" ;; esac`,
+    );
+    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sql(db, "SELECT group_concat(name) FROM sqlite_master"), "t", `the snapshot's table: ${r.stdout}`);
+    assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1", "the snapshot's rows");
   } finally {
     fx.cleanup();
   }
