@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -45,11 +46,12 @@ test("the app deletes a live database after it is restored in place, before it i
     assert.equal(r.code, 0, r.stderr);
     const snap = json<{ id: string }[]>(r)[0]!.id;
     sql(db, "INSERT INTO t VALUES (2);");
-    // Run in the restore's db directory: the hold is the first sqlite3 call with BEGIN EXCLUSIVE.
+    // Run in the restore's db directory: right after the database is restored in place, the app deletes it.
+    const real = execFileSync("sh", ["-c", "command -v sqlite3"], { encoding: "utf8" }).trim();
     const bin = wrapCommand(
       path.join(fx.dir, "deleting-sqlite3"),
       "sqlite3",
-      `case "$*" in *"BEGIN EXCLUSIVE"*) rm -f -- "$(cat 1.path)" ;; esac`,
+      `case "$*" in *"readfile('1.path')"*".restore"*) ${real} "$@" || exit; rm -f -- "$(cat 1.path)"; exit 0 ;; esac`,
     );
     r = await cutover(["--json", "snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
     assert.equal(r.code, 0, r.stderr);
