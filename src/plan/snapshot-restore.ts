@@ -82,7 +82,9 @@ if [ -e "$g.rel" ]; then
   i=$g
   while [ "$i" -lt $((g + 8)) ] && [ -e "$i.rel" ]; do
     read_name "$i.path" && ! odd_sidecar "$n" || exit 0
-    set -- "$@" "ATTACH CAST(readfile('$i.path') AS TEXT) AS d$i"
+    # One the app deleted since its restore is not attached (ATTACH would make it anew, empty, and
+    # that would be linked in): the link step puts the snapshot's copy in. mode=rw: never made here.
+    [ ! -f "$n" ] || set -- "$@" "ATTACH 'file:' || replace(replace(replace(CAST(readfile('$i.path') AS TEXT), '%', '%25'), '?', '%3f'), '#', '%23') || '?mode=rw' AS d$i"
     i=$((i + 1))
   done
   sqlite3 -bail -nofollow :memory: "$@" "BEGIN EXCLUSIVE" ".system sh hold.sh $i" "COMMIT" >/dev/null || true
