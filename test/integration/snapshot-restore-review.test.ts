@@ -53,9 +53,15 @@ test("the app deletes a live database after it is restored in place, before it i
       "sqlite3",
       `case "$*" in *"readfile('1.path')"*".restore"*) ${real} "$@" || exit; rm -f -- "$(cat 1.path)"; exit 0 ;; esac`,
     );
-    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(sql(db, "SELECT group_concat(name) FROM sqlite_master"), "t", `the snapshot's table: ${r.stdout}`);
+    assert.equal(
+      sql(db, "SELECT group_concat(name) FROM sqlite_master"),
+      "t",
+      `the snapshot's table: ${r.stdout}`,
+    );
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1", "the snapshot's rows");
   } finally {
     fx.cleanup();
