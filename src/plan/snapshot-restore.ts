@@ -55,7 +55,7 @@ for t; do
     echo "$f is a SQLite database and sqlite3 is not installed: install it (a live database is restored through SQLite)" >&2
     exit 1
   }
-  if [ "$from" = "$tree" ]; then mv -- "$t" "$db/$i.db"; else : > "$db/$i.db"; fi &&
+  if [ "$from" = "$tree" ]; then mv -- "$t" "$db/$i.db"; else : > "$db/$i.db" && : > "$db/$i.empty"; fi &&
     printf '%s' "$rel" > "$db/$i.rel" && printf '%s' "$f" > "$db/$i.path" || exit 1
   live=$(pagesize "$f")
   if [ "$(live_bytes "$f" 18 1 u1 | tr -d ' ')" = 2 ] && [ "$(pagesize "$db/$i.db")" != "$live" ]; then
@@ -93,17 +93,19 @@ fi
 i=1
 while [ -e "$i.rel" ]; do
   read_name "$i.rel" && rel=$n && read_name "$i.path" && f=$n || exit 0
-  for s in "" -wal -shm; do rm -f -- "$CUTOVER_TREE/$rel$s"; done
+  # The tree's own copies at these names go (a stale -journal there would be taken for a hot one);
+  # a directory there is app data: ln -T then fails, and so does the restore, before the swap.
+  for s in "" -wal -shm -journal; do rm -f -- "$CUTOVER_TREE/$rel$s"; done
   # Linked from inside the live file's directory, once it is shown to be the real one under shared/:
   # cd pins it, so a directory the app swaps for a link now cannot send ln elsewhere. (pwd's output
   # is compared whole: $(...) alone would drop a newline ending the directory's name.)
   if ! (cd -- "\${f%/*}" && p=$(pwd -P && echo .) && [ "\${p%?.}" = "\${f%/*}" ] && [ -f "\${f##*/}" ] && [ ! -L "\${f##*/}" ] || exit 1
     for s in "" -wal -shm; do
       { [ -f "\${f##*/}$s" ] && [ ! -L "\${f##*/}$s" ]; } || continue
-      ln -P -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
+      ln -P -T -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
     done); then
     # The app deleted or moved the live file meanwhile: the snapshot's copy goes in as a file.
-    ln -- "$i.db" "$CUTOVER_TREE/$rel" || exit 0
+    ln -T -- "$i.db" "$CUTOVER_TREE/$rel" || exit 0
   fi
   i=$((i + 1))
 done
@@ -185,7 +187,7 @@ fi
 if [ -z "$how" ]; then
   restored=
   i=1; while [ -e "$work/db/$i.rel" ]; do
-    [ -e "$work/db/$i.done" ] && restored="$restored \\"$(cat -- "$work/db/$i.rel")\\""
+    [ -e "$work/db/$i.done" ] && restored="$restored \\"$(cat -- "$work/db/$i.rel")\\"$([ -e "$work/db/$i.empty" ] && echo " (emptied: the snapshot lacks it)")"
     i=$((i + 1))
   done
   [ -z "$restored" ] && fail "restoring snapshot $id failed"

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
-import { phpConnection, sql } from "../helpers/sqlite.js";
+import { phpConnection, sql, walWriter } from "../helpers/sqlite.js";
 
 test("a live database in a directory whose name ends in a newline stays the file the app holds", async () => {
   const fx = fixture();
@@ -63,6 +63,47 @@ test("the app deletes a live database after it is restored in place, before it i
       `the snapshot's table: ${r.stdout}`,
     );
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1", "the snapshot's rows");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a directory in the snapshot named like a live database's -wal: the restore fails before the swap, linking nothing into it", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const uploads = path.join(fx.deployPath, "shared/storage/uploads");
+    mkdirSync(path.join(uploads, "late.db-wal"));
+    writeFileSync(path.join(uploads, "late.db-wal/photo.jpg"), "app data\n");
+    let r = await cutover(["--json", "snapshot", "create"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    // The app now keeps a WAL database there: its -wal would be linked to the directory's name.
+    rmSync(path.join(uploads, "late.db-wal"), { recursive: true });
+    const db = path.join(uploads, "late.db");
+    sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const held = await walWriter(db);
+    try {
+      r = await cutover(["snapshot", "restore", snap], fx.app);
+    } finally {
+      await held.close();
+    }
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /failed before shared\/ was swapped.*"storage\/uploads\/late\.db" \(emptied: the snapshot lacks it\)/s,
+    );
+    assert.ok(
+      statSync(db).isFile() && !existsSync(path.join(uploads, "late.db-wal/photo.jpg")),
+      "not swapped",
+    );
+    const snapTree = path.join(
+      fx.deployPath,
+      ".cutover/snapshots",
+      snap,
+      "shared/storage/uploads/late.db-wal",
+    );
+    assert.deepEqual(readdirSync(snapTree), ["photo.jpg"], "the snapshot is as it was");
   } finally {
     fx.cleanup();
   }
