@@ -48,7 +48,6 @@ export interface SnapshotFacts {
    * not one holding tree.old (a shared/ tree a restore could not put back: a problem, kept).
    */
   readonly leftovers: readonly string[];
-
   /** What cutover does not understand here: reported, never touched. */
   readonly problems: readonly string[];
   /** Every name in .cutover/snapshots: a new id must be none of them. */
@@ -116,11 +115,5 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
     snapshots.push({ id: name, meta });
   }
   snapshots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return {
-    shared,
-    snapshots,
-    leftovers,
-    problems,
-    taken: entries.map((e) => e.name),
-  };
+  return { shared, snapshots, leftovers, problems, taken: entries.map((e) => e.name) };
 }

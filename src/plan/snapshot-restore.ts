@@ -24,9 +24,10 @@ print "renames\\n";
 /**
  * Run by find over the restored tree's files (args: tree, real shared/, db dir, the directory the
  * files are in: the tree, or the snapshot taken just before; files). A SQLite database there whose
- * live counterpart is a database at a real path under shared/ cannot simply be swapped: the app's connections keep the live file open and open its -wal/-shm by name, so after a
- * swap they would mix two databases (seen: "database disk image is malformed"). Such a copy moves
- * to db/N.db, its names to N.rel and N.path, to be restored into the live file in place.
+ * live counterpart is a database at a real path under shared/ cannot simply be swapped: the app's
+ * connections keep the live file open and open its -wal/-shm by name, so after a swap they would
+ * mix two databases (seen: "database disk image is malformed"). Such a copy moves to db/N.db, its
+ * names to N.rel and N.path, to be restored into the live file in place.
  * `.restore` cannot change a WAL database's page size, so a copy with another one takes the live one.
  */
 const PICK = `${LIVE_DB}
