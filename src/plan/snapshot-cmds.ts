@@ -11,11 +11,19 @@ export const SQLITE_MAGIC = " 53 51 4c 69 74 65 20 66 6f 72 6d 61 74 20 33 00";
 /**
  * Shell functions for a live SQLite database, which the app may swap for anything at any time:
  * `live_bytes F SKIP N FMT` prints N bytes of F from SKIP through `od -An -tFMT`, never following a
- * link and never waiting on a fifo; `odd_sidecar F` says (and is true) when F's -journal, -wal or -shm
- * is there but not a regular file: SQLite opens them by name, and a fifo would hold it for good.
+ * link and never waiting on a fifo (GNU dd's flags; where dd lacks them, as busybox's does, F is only
+ * checked just before); `odd_sidecar F` says (and is true) when F's -journal, -wal or -shm is there
+ * but not a regular file: SQLite opens them by name, and a fifo would hold it for good.
  */
 export const LIVE_DB = `
-live_bytes() { dd if="$1" iflag=nonblock,nofollow bs=1 skip="$2" count="$3" 2>/dev/null | od -An -t"$4"; }
+live_bytes() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 0
+  if dd if=/dev/null iflag=nonblock,nofollow count=0 2>/dev/null; then
+    dd if="$1" iflag=nonblock,nofollow bs=1 skip="$2" count="$3" 2>/dev/null | od -An -t"$4"
+  else # a dd without these flags (busybox): the checks above have to do
+    od -An -t"$4" -j"$2" -N"$3" -- "$1" 2>/dev/null
+  fi
+}
 odd_sidecar() {
   for s in -journal -wal -shm; do
     if [ -L "$1$s" ] || { [ -e "$1$s" ] && [ ! -f "$1$s" ]; }; then

@@ -235,3 +235,30 @@ test("the app swaps a live database's directory for a link to outside while the 
     fx.cleanup();
   }
 });
+
+test("a host whose dd lacks iflag=nonblock,nofollow (busybox): live databases are still found and restored in place", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const db = path.join(fx.deployPath, "shared/storage/uploads/app.db");
+    sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    let r = await cutover(["--json", "snapshot", "create"], fx.app);
+    const snap = json<{ id: string }[]>(r)[0]!.id;
+    sql(db, "INSERT INTO t VALUES (2);");
+    const bin = wrapCommand(
+      path.join(fx.dir, "busybox-dd"),
+      "dd",
+      `case "$*" in *iflag=*) echo "dd: invalid iflag" >&2; exit 1 ;; esac`,
+    );
+    const ino = statSync(db).ino;
+    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(json<{ sqlite: string[] }[]>(r)[0]!.sqlite, ["storage/uploads/app.db"]);
+    assert.equal(statSync(db).ino, ino, "restored in place");
+    assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1");
+  } finally {
+    fx.cleanup();
+  }
+});
