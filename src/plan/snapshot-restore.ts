@@ -103,7 +103,7 @@ while [ -e "$i.rel" ]; do
   if ! (cd -- "\${f%/*}" && p=$(pwd -P && echo .) && [ "\${p%?.}" = "\${f%/*}" ] && [ -f "\${f##*/}" ] && [ ! -L "\${f##*/}" ] || exit 1
     for s in "" -wal -shm; do
       { [ -f "\${f##*/}$s" ] && [ ! -L "\${f##*/}$s" ]; } || continue
-      ln -P -T -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
+      ln -T -- "\${f##*/}$s" "$CUTOVER_TREE/$rel$s" || exit 1
     done); then
     # The app deleted or moved the live file meanwhile: the snapshot's copy goes in as a file.
     ln -T -- "$i.db" "$CUTOVER_TREE/$rel" || exit 0
