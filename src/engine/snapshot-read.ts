@@ -24,7 +24,7 @@ function records(stdout: Buffer | undefined): [string, string][] {
 }
 
 /** The databases a snapshot backed up online, or a restore restored in place (`sqlite` records). */
-export function sqliteBackedUp(stdout: Buffer | undefined): string[] {
+export function sqlitePaths(stdout: Buffer | undefined): string[] {
   return records(stdout)
     .filter(([key]) => key === "sqlite")
     .map(([, path]) => path);

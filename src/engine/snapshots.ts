@@ -12,7 +12,7 @@ import { findComplete, nextSnapshotId, selectSnapshotPrune } from "../plan/snaps
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { lockAll, newOwner, readFacts, undoCreated, unlockAll } from "./lock.js";
-import { readSnapshots, sqliteBackedUp, swapOf } from "./snapshot-read.js";
+import { readSnapshots, sqlitePaths, swapOf } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
 import { interruptOnSignal, openTargets, selectHosts, type Target } from "./targets.js";
@@ -150,7 +150,7 @@ export function createSnapshots(stage: ResolvedStage, options: SnapshotOptions):
       );
       return (h) => [snapshotCmd({ ...metaInput(stage, h, id, now), reason: "manual" })];
     },
-    (h, out) => ({ host: h.t.host.name, id, sqlite: out.flatMap(sqliteBackedUp) }),
+    (h, out) => ({ host: h.t.host.name, id, sqlite: out.flatMap(sqlitePaths) }),
   );
 }
 
@@ -206,7 +206,7 @@ export function restoreSnapshots(
         ),
       ];
     },
-    (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]), sqlite: sqliteBackedUp(out[1]) }),
+    (h, out) => ({ host: h.t.host.name, id, saved, swap: swapOf(out[1]), sqlite: sqlitePaths(out[1]) }),
   );
 }
 

@@ -20,6 +20,7 @@ import { quote } from "../../src/shell/quote.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { createSnapshotIn } from "../helpers/snapshots.js";
 import { phpConnection, sql } from "../helpers/sqlite.js";
 
 test("a disk that fills while shared/ is swapped in: the restore never says shared/ was not changed when it was", async () => {
@@ -31,9 +32,7 @@ test("a disk that fills while shared/ is swapped in: the restore never says shar
     fx.writeConfig({}, [{ path: deployPath }]);
     let r = await cutover(["deploy", "-q"], fx.app);
     assert.equal(r.code, 0, r.stderr);
-    r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     const env = path.join(deployPath, "shared/.env");
     writeFileSync(env, "APP_KEY=after the snapshot\n");
     // The app fills the disk just as the restored tree is swapped in (perl runs the exchange).
@@ -64,9 +63,7 @@ test("a database that was an empty file in the snapshot (Laravel's `touch databa
     const db = path.join(fx.deployPath, "shared/storage/uploads/database.sqlite");
     mkdirSync(path.dirname(db), { recursive: true });
     writeFileSync(db, "");
-    r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
     const late = await phpConnection(db);
     try {
@@ -102,9 +99,7 @@ test("a fifo the app makes as a live database's -journal during a restore: it en
     assert.equal(r.code, 0, r.stderr);
     const dir = path.join(fx.deployPath, "shared/storage/uploads");
     for (const n of ["a.db", "b.db"]) sql(path.join(dir, n), "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
-    r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     for (const n of ["a.db", "b.db"]) sql(path.join(dir, n), "INSERT INTO t VALUES (2);");
     // After the snapshot taken before the restore, the app makes the second database's -journal a fifo.
     const bin = wrapCommand(
@@ -156,8 +151,7 @@ test("a shared/ tree a restore could not put back (both renames of the fallback 
   try {
     assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
     const shared = path.join(fx.deployPath, "shared");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     writeFileSync(path.join(shared, ".env"), "APP_KEY=live data\n");
     // The exchange program moves shared/ aside, then cannot rename the tree in nor shared/ back.
     const bin = wrapCommand(
@@ -165,7 +159,7 @@ test("a shared/ tree a restore could not put back (both renames of the fallback 
       "perl",
       `case "$*" in *syscall*) mv -T -- "$5" "$4.old"; echo "cannot rename the restored tree in: (the test)" >&2; exit 1 ;; esac`,
     );
-    r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
+    let r = await cutover(["snapshot", "restore", snap], fx.app, { PATH: `${bin}:${process.env.PATH}` });
     assert.equal(r.code, 1, r.stderr);
     const parked = path.join(fx.deployPath, ".cutover/snapshots", `restore-${snap}`, "tree.old");
     assert.match(
@@ -212,8 +206,7 @@ test("the app swaps a live database's directory for a link to outside while the 
     const outside = path.join(fx.dir, "outside");
     mkdirSync(outside);
     sql(path.join(outside, "app.db"), "CREATE TABLE secret(x); INSERT INTO secret VALUES ('outside');");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     sql(db, "INSERT INTO t VALUES (2);");
     // The app's move, made right before the first link: data/ becomes a link to outside/.
     const mark = path.join(fx.dir, "swapped-once");
@@ -222,7 +215,7 @@ test("the app swaps a live database's directory for a link to outside while the 
       "ln",
       `[ -e ${quote(mark)} ] || { : > ${quote(mark)}; mv -T -- ${quote(dir)} ${quote(`${dir}.moved`)}; ln -s ${quote(outside)} ${quote(dir)}; }`,
     );
-    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+    const r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
       PATH: `${bin}:${process.env.PATH}`,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -240,8 +233,7 @@ test("a host whose dd lacks iflag=nonblock,nofollow (busybox): live databases ar
     assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
     const db = path.join(fx.deployPath, "shared/storage/uploads/app.db");
     sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     sql(db, "INSERT INTO t VALUES (2);");
     const bin = wrapCommand(
       path.join(fx.dir, "busybox-dd"),
@@ -249,7 +241,7 @@ test("a host whose dd lacks iflag=nonblock,nofollow (busybox): live databases ar
       `case "$*" in *iflag=*) echo "dd: invalid iflag" >&2; exit 1 ;; esac`,
     );
     const ino = statSync(db).ino;
-    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+    const r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
       PATH: `${bin}:${process.env.PATH}`,
     });
     assert.equal(r.code, 0, r.stderr);

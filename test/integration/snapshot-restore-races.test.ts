@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
-import { cutover, json } from "../helpers/cli.js";
+import { type CliResult, cutover } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { createSnapshotIn } from "../helpers/snapshots.js";
 import { phpConnection, sql, walWriter } from "../helpers/sqlite.js";
 
 test("a live database in a directory whose name ends in a newline stays the file the app holds", async () => {
@@ -16,14 +17,12 @@ test("a live database in a directory whose name ends in a newline stays the file
     mkdirSync(dir);
     const db = path.join(dir, "app.db");
     sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     sql(db, "INSERT INTO t VALUES (2);");
     const ino = statSync(db).ino;
     const late = await phpConnection(db);
     try {
-      r = await cutover(["--json", "snapshot", "restore", snap], fx.app);
+      const r = await cutover(["--json", "snapshot", "restore", snap], fx.app);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(statSync(db).ino, ino, "the live database file stays the one the app has open");
       await late.exec("INSERT INTO t VALUES (3)");
@@ -42,9 +41,7 @@ test("the app deletes a live database after it is restored in place, before it i
     assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
     const db = path.join(fx.deployPath, "shared/storage/uploads/app.db");
     sql(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     sql(db, "INSERT INTO t VALUES (2);");
     // Run in the restore's db directory: right after the database is restored in place, the app deletes it.
     const real = execFileSync("sh", ["-c", "command -v sqlite3"], { encoding: "utf8" }).trim();
@@ -53,7 +50,7 @@ test("the app deletes a live database after it is restored in place, before it i
       "sqlite3",
       `case "$*" in *"readfile('1.path')"*".restore"*) ${real} "$@" || exit; rm -f -- "$(cat 1.path)"; exit 0 ;; esac`,
     );
-    r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
+    const r = await cutover(["--json", "snapshot", "restore", snap], fx.app, {
       PATH: `${bin}:${process.env.PATH}`,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -75,14 +72,13 @@ test("a directory in the snapshot named like a live database's -wal: the restore
     const uploads = path.join(fx.deployPath, "shared/storage/uploads");
     mkdirSync(path.join(uploads, "late.db-wal"));
     writeFileSync(path.join(uploads, "late.db-wal/photo.jpg"), "app data\n");
-    let r = await cutover(["--json", "snapshot", "create"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    const snap = json<{ id: string }[]>(r)[0]!.id;
+    const snap = await createSnapshotIn(fx.app);
     // The app now keeps a WAL database there: its -wal would be linked to the directory's name.
     rmSync(path.join(uploads, "late.db-wal"), { recursive: true });
     const db = path.join(uploads, "late.db");
     sql(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
     const held = await walWriter(db);
+    let r: CliResult;
     try {
       r = await cutover(["snapshot", "restore", snap], fx.app);
     } finally {

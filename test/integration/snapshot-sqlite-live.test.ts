@@ -15,6 +15,7 @@ import { after, test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { createSnapshotIn } from "../helpers/snapshots.js";
 import { phpConnection, sql, walWriter } from "../helpers/sqlite.js";
 
 // A restore swaps the whole shared/ tree, but the app's SQLite connections outlive it: one opened
@@ -28,7 +29,7 @@ const ok = async (...args: string[]) => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   return r;
 };
-const create = async () => json<{ id: string }[]>(await ok("--json", "snapshot", "create"))[0]!.id;
+const create = () => createSnapshotIn(fx.app);
 const restore = async (id: string) =>
   json<{ sqlite: string[]; swap: string }[]>(await ok("--json", "snapshot", "restore", id))[0]!;
 const rows = (n: number, from = 1) =>
