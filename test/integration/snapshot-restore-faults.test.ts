@@ -8,6 +8,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
@@ -248,6 +249,33 @@ test("a host whose dd lacks iflag=nonblock,nofollow (busybox): live databases ar
     assert.deepEqual(json<{ sqlite: string[] }[]>(r)[0]!.sqlite, ["storage/uploads/app.db"]);
     assert.equal(statSync(db).ino, ino, "restored in place");
     assert.equal(sql(db, "SELECT group_concat(x) FROM t"), "1");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a link planted at the restore's work directory's name: the link goes, never what it points to; one at restore-<id>.old stops the restore", async () => {
+  const fx = fixture();
+  try {
+    assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+    const snap = await createSnapshotIn(fx.app);
+    const snaps = path.join(fx.deployPath, ".cutover/snapshots");
+    const victim = path.join(fx.dir, "victim");
+    mkdirSync(path.join(victim, "tree"), { recursive: true });
+    writeFileSync(path.join(victim, "tree/keep.txt"), "not cutover's\n");
+    symlinkSync(victim, path.join(snaps, `restore-${snap}.old`));
+    let r = await cutover(["snapshot", "restore", snap], fx.app);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /restore-\d{8}T\d{6}Z\.old is a shared\/ tree an earlier restore could not put back/,
+    );
+    rmSync(path.join(snaps, `restore-${snap}.old`));
+    symlinkSync(victim, path.join(snaps, `restore-${snap}`));
+    r = await cutover(["snapshot", "restore", snap], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(path.join(victim, "tree/keep.txt"), "utf8"), "not cutover's\n");
+    assert.ok(!existsSync(path.join(snaps, `restore-${snap}`)), "the link (and the work directory) is gone");
   } finally {
     fx.cleanup();
   }
