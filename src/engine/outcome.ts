@@ -45,6 +45,8 @@ export function describeLeftovers(l: Leftovers): string {
     );
   for (const fix of l.fixes) parts.push(`marking ${fix.id} ${fix.state}`);
   if (l.tmp.length > 0) parts.push(`removing temporary ${l.tmp.join(", ")}`);
+  if (l.clockProbes.length > 0)
+    parts.push(`removing its clock probe releases/${l.clockProbes.join(", releases/")}`);
   return parts.length > 0 ? `an earlier run was interrupted: ${parts.join("; ")}` : "";
 }
 

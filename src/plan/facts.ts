@@ -1,4 +1,5 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
+import { CLOCK_PROBE } from "./listing-stamp.js";
 import { type LockOwner, parseLockOwner } from "./lock.js";
 import { isAdoptableName, isIdShaped } from "./release-id.js";
 import { parseReleaseMeta, type ReleaseMeta } from "./release-meta.js";
@@ -114,6 +115,8 @@ export interface HostFacts {
   readonly releaseDirs: readonly string[];
   /** Everything else in releases/ (other names, symlinks, files): never touched, only reported. */
   readonly foreign: readonly string[];
+  /** Regular files in releases/ named as the listing's clock probe: a killed run's, removed (CLOCK_PROBE). */
+  readonly clockProbes: readonly string[];
   /** Metadata whose file name matches its id and that parses: the rest is in `problems`. */
   readonly metas: ReadonlyMap<string, ReleaseMeta>;
   readonly tmp: readonly string[];
@@ -254,8 +257,10 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   }
   const releaseDirs: string[] = [];
   const foreign: string[] = [];
+  const clockProbes: string[] = [];
   for (const e of entries) {
     if (e.kind === "dir" && (isIdShaped(e.name) || metas.get(e.name)?.adopted)) releaseDirs.push(e.name);
+    else if (e.kind === "file" && CLOCK_PROBE.test(e.name)) clockProbes.push(e.name);
     else foreign.push(e.name);
   }
   if (foreign.length > 0)
@@ -280,6 +285,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     current,
     releaseDirs,
     foreign,
+    clockProbes,
     metas,
     tmp,
     shared,

@@ -43,7 +43,8 @@ function inPlaceLayout(root: string): Layout {
 
 /** Metadata without a release directory is normal here: only cutover's own temporary names are leftovers. */
 function leftoversOf(facts: HostFacts, now: string): Leftovers {
-  return { incomplete: [], orphanMetas: [], fixes: [], tmp: findLeftovers(facts, now).tmp };
+  const { tmp, clockProbes } = findLeftovers(facts, now);
+  return { incomplete: [], orphanMetas: [], fixes: [], tmp, clockProbes };
 }
 
 function upload(stage: ResolvedStage, builds: BuildCache, id: string, l: Layout): Transfer {

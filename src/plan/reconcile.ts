@@ -1,7 +1,7 @@
 import type { Cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import type { Layout } from "./layout.js";
-import { removeReleases, removeTmp, writeMeta } from "./records.js";
+import { removeClockProbes, removeReleases, removeTmp, writeMeta } from "./records.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import { selectPrune } from "./select.js";
 
@@ -15,6 +15,8 @@ export interface Leftovers {
   readonly fixes: readonly ReleaseMeta[];
   /** Temporary names cutover itself makes under .cutover/tmp: removed. */
   readonly tmp: readonly string[];
+  /** The listing's clock probes a killed run left in releases/ (regular files): removed. */
+  readonly clockProbes: readonly string[];
 }
 
 /**
@@ -63,7 +65,13 @@ export function findLeftovers(facts: HostFacts, now: string): Leftovers {
       });
     }
   }
-  return { incomplete, orphanMetas, fixes, tmp: facts.tmp.filter(isOwnTmpName) };
+  return {
+    incomplete,
+    orphanMetas,
+    fixes,
+    tmp: facts.tmp.filter(isOwnTmpName),
+    clockProbes: facts.clockProbes,
+  };
 }
 
 /** The release `current` resolves to on the host, if it is one of the releases. */
@@ -77,7 +85,9 @@ export function foreignTmp(facts: HostFacts): string[] {
 }
 
 export function isEmpty(l: Leftovers): boolean {
-  return l.incomplete.length + l.orphanMetas.length + l.fixes.length + l.tmp.length === 0;
+  return (
+    l.incomplete.length + l.orphanMetas.length + l.fixes.length + l.tmp.length + l.clockProbes.length === 0
+  );
 }
 
 /** The releases and their metadata as they are once the leftovers are cleaned up. */
@@ -92,12 +102,13 @@ export function afterCleanup(
 }
 
 export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
-  const { incomplete, orphanMetas, fixes, tmp } = leftovers;
+  const { incomplete, orphanMetas, fixes, tmp, clockProbes } = leftovers;
   // Best effort: a process orphaned by a killed run may still be writing there; the next run retries.
   const remove = [...incomplete, ...orphanMetas];
   return [
     ...(remove.length > 0 ? [{ ...removeReleases(l, remove), mayFail: true }] : []),
     ...(tmp.length > 0 ? [removeTmp(l, tmp)] : []),
+    ...(clockProbes.length > 0 ? [removeClockProbes(l, clockProbes)] : []),
     ...fixes.flatMap((fixed) => writeMeta(l, fixed)),
   ];
 }

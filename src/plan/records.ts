@@ -247,3 +247,22 @@ done
 export function removeTmp(l: Layout, names: readonly string[]): Cmd {
   return shProgram(REMOVE_TMP, [l.tmp, ...names], { label: "remove cutover's temporary names" });
 }
+
+/** Only a regular file with the probe's name: rm -f never removes a directory or follows a link. */
+const REMOVE_CLOCK_PROBES = `set -e
+releases=$1; shift
+for p; do
+  case $p in
+    .cutover-clock-probe.????????) ;;
+    *) echo "refusing to remove \\"$p\\" from $releases: not a name cutover makes" >&2; exit 3 ;;
+  esac
+  if [ -f "$releases/$p" ] && [ ! -L "$releases/$p" ]; then rm -f -- "$releases/$p"; fi
+done
+`;
+
+/** The clock probes a killed run left in releases/ (see listing-stamp.ts). */
+export function removeClockProbes(l: Layout, names: readonly string[]): Cmd {
+  return shProgram(REMOVE_CLOCK_PROBES, [l.releases, ...names], {
+    label: "remove clock probes left by a killed run",
+  });
+}

@@ -3,8 +3,8 @@ import { type HostFacts, parseFacts } from "../../src/plan/facts.js";
 
 /**
  * The probe's NUL-separated output from readable lines, for unit tests of pure logic:
- * "current link T" (resolved against root), "release NAME" (a directory; "release link NAME" a
- * symlink), "meta JSON" (file named after its id, or "meta FILE JSON"), "tmp NAME", "lock ...",
+ * "current link T" (resolved against root), "release NAME" (a directory; "release link|file|other|dir
+ * NAME" that kind), "meta JSON" (file named after its id, or "meta FILE JSON"), "tmp NAME", "lock ...",
  * "shared KIND PATH", "avail N", "home H", "root ok", "writable yes", "inner DIR KIND".
  */
 export function probeOutput(root: string, lines: readonly string[]): string {
@@ -20,7 +20,7 @@ export function probeOutput(root: string, lines: readonly string[]): string {
         } else fields.push("current", rest);
         break;
       case "release":
-        if (words[0] === "link" || words[0] === "file")
+        if (words[0] === "link" || words[0] === "file" || words[0] === "other" || words[0] === "dir")
           fields.push("release", words[0], words.slice(1).join(" "));
         else fields.push("release", "dir", rest);
         break;

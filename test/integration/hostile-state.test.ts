@@ -17,7 +17,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { machineIdentity } from "../../src/engine/machine.js";
 import { layout } from "../../src/plan/layout.js";
-import { clearObservedLock } from "../../src/plan/records.js";
+import { clearObservedLock, removeClockProbes } from "../../src/plan/records.js";
 import { renderCmd } from "../../src/shell/cmd.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
@@ -292,5 +292,66 @@ test("a symlinked .cutover is refused by every command that takes the lock, and 
     }
   } finally {
     fx.writeConfig();
+  }
+});
+
+test("a clock probe a killed run left in releases/ is removed by the next deploy; a link, directory, fifo or other name so shaped stays", async () => {
+  const rel = (name: string) => path.join(fx.deployPath, "releases", name);
+  const victim = path.join(fx.dir, "probe victim");
+  writeFileSync(victim, "keep");
+  writeFileSync(rel(".cutover-clock-probe.AbCd1234"), "");
+  symlinkSync(victim, rel(".cutover-clock-probe.Link1234"));
+  mkdirSync(rel(".cutover-clock-probe.Dir01234"));
+  writeFileSync(rel(".cutover-clock-probe.Dir01234/inside"), "keep");
+  execFileSync("mkfifo", [rel(".cutover-clock-probe.Fifo1234")]);
+  writeFileSync(rel(".cutover-clock-probe.Longer12345"), "keep");
+  const stays = [
+    ".cutover-clock-probe.Dir01234",
+    ".cutover-clock-probe.Fifo1234",
+    ".cutover-clock-probe.Link1234",
+    ".cutover-clock-probe.Longer12345",
+  ];
+  try {
+    const r = await deployOk();
+    assert.match(
+      r.stderr,
+      /an earlier run was interrupted: removing its clock probe releases\/\.cutover-clock-probe\.AbCd1234/,
+    );
+    assert.ok(!existsSync(rel(".cutover-clock-probe.AbCd1234")), "the probe is removed");
+    for (const name of stays) assert.ok(releases().includes(name), `${name} stays`);
+    const warning = r.stderr.split("\n").find((l) => l.includes("not cutover releases")) ?? "";
+    for (const name of stays) assert.ok(warning.includes(name), `${name} is reported`);
+    assert.ok(!warning.includes("AbCd1234"));
+    assert.equal(readFileSync(victim, "utf8"), "keep");
+    assert.equal(readFileSync(rel(".cutover-clock-probe.Dir01234/inside"), "utf8"), "keep");
+    assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  } finally {
+    for (const name of stays) rmSync(rel(name), { recursive: true, force: true });
+  }
+});
+
+test("the clock probes' removal: a name swapped for a link or a directory after it was read stays, and no other name is removed", () => {
+  const l = layout(fx.deployPath);
+  const victim = path.join(fx.dir, "swap victim");
+  writeFileSync(victim, "keep");
+  const link = ".cutover-clock-probe.Swap1234";
+  const dir = ".cutover-clock-probe.SwapDir1";
+  symlinkSync(victim, path.join(l.releases, link));
+  mkdirSync(path.join(l.releases, dir));
+  writeFileSync(path.join(l.releases, dir, "inside"), "keep");
+  try {
+    execFileSync("sh", ["-c", renderCmd(removeClockProbes(l, [link, dir]))], { stdio: "pipe" });
+    assert.ok(releases().includes(link), "the link stays");
+    assert.equal(readFileSync(victim, "utf8"), "keep");
+    assert.equal(readFileSync(path.join(l.releases, dir, "inside"), "utf8"), "keep");
+    const refused = spawnSync("sh", ["-c", renderCmd(removeClockProbes(l, ["../current"]))], {
+      encoding: "utf8",
+    });
+    assert.equal(refused.status, 3);
+    assert.match(refused.stderr, /refusing to remove "\.\.\/current"/);
+    assert.ok(existsSync(path.join(fx.deployPath, "current")));
+  } finally {
+    rmSync(path.join(l.releases, link), { force: true });
+    rmSync(path.join(l.releases, dir), { recursive: true, force: true });
   }
 });

@@ -253,3 +253,20 @@ test("a banner printed by the login's rc files before the probe's output is skip
   );
   assert.deepEqual(f.releaseDirs, ["20261127T100000Z"]);
 });
+
+test("a regular file named as the listing's clock probe is a leftover to remove; any other entry so named is foreign", () => {
+  const f = hostFacts("/d", [
+    "root ok",
+    "release file .cutover-clock-probe.AbCd1234",
+    "release link .cutover-clock-probe.Link1234",
+    "release dir .cutover-clock-probe.Dir01234",
+    "release other .cutover-clock-probe.Fifo1234",
+    "release file .cutover-clock-probe.Short12",
+    "release file .cutover-clock-probe.Ab-d1234",
+    "release file x.cutover-clock-probe.AbCd1234",
+  ]);
+  assert.deepEqual(f.clockProbes, [".cutover-clock-probe.AbCd1234"]);
+  assert.equal(f.foreign.length, 6);
+  assert.deepEqual(findLeftovers(f, "now").clockProbes, [".cutover-clock-probe.AbCd1234"]);
+  assert.ok(!f.problems.some((p) => p.includes('".cutover-clock-probe.AbCd1234"')));
+});
