@@ -25,8 +25,10 @@ mode=$1 rel=$2 p=$3; shift 3
 ${PARENTS_ARE_DIRECTORIES}dest=$rel/$p
 case $mode in
   link)
-    mkdir -p -- "\${dest%/*}"
-    rm -rf -- "$dest"
+    # Only where needed: each exec is a millisecond or two of the deploy, and the parent most often
+    # exists (the release root) with nothing at the name.
+    [ -d "\${dest%/*}" ] || mkdir -p -- "\${dest%/*}"
+    if [ -e "$dest" ] || [ -L "$dest" ]; then rm -rf -- "$dest"; fi
     ln -s -- "$1" "$dest" ;;
   writable)
     if [ -L "$dest" ]; then echo "$dest is a symlink (to $(readlink -- "$dest")); a writable dir must be a directory" >&2; exit 3; fi

@@ -15,8 +15,9 @@ if [ -d "$root/current" ] && [ ! -L "$root/current" ]; then
   echo "$root/current is a real directory; refusing to replace it" >&2; exit 3
 fi
 [ -e "$root/$target" ] || { echo "$root/$target does not exist" >&2; exit 3; }
-mkdir -p -- "$root/.cutover/tmp"
-rm -f -- "$tmp"
+# Only where needed (one exec fewer each, between "prepared" and "switched" on every host).
+[ -d "$root/.cutover/tmp" ] || mkdir -p -- "$root/.cutover/tmp"
+if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
 ln -s -- "$target" "$tmp"
 mv -f -- "$tmp" "$root/"
 sync -- "$root" 2>/dev/null || sync

@@ -5,15 +5,25 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { newOwner } from "../../src/engine/lock.js";
 import { adoptProbe } from "../../src/plan/adopt.js";
 import { layout } from "../../src/plan/layout.js";
 import { releaseLock, removeReleases } from "../../src/plan/records.js";
+import { linkInRelease } from "../../src/plan/release-paths.js";
 import { removeSnapshots } from "../../src/plan/snapshot-cmds.js";
 import { restoreSnapshot } from "../../src/plan/snapshot-restore.js";
+import { switchTo } from "../../src/plan/switch.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import { wrapCommand } from "../helpers/bin.js";
 import { scratchDir } from "../helpers/scratch.js";
@@ -177,4 +187,41 @@ test("a deploy path with backslashes: the removal's refusal names it as it is", 
     r.stderr.includes(`refusing to remove ${root}/releases/${id}: no metadata of cutover's names it`),
     r.stderr,
   );
+});
+
+test("a shared link into a release: its parents made where missing, whatever is at its name replaced, a symlinked parent refused", () => {
+  const rel = scratchDir("cutover-link-");
+  const link = (p: string) =>
+    spawnSync("sh", ["-c", renderScript([linkInRelease(rel, p, "../shared/x")])], { encoding: "utf8" });
+  assert.equal(link("a b/c/.env").status, 0);
+  assert.equal(readlinkSync(path.join(rel, "a b/c/.env")), "../shared/x");
+  mkdirSync(path.join(rel, "storage/app"), { recursive: true });
+  writeFileSync(path.join(rel, "storage/app/f"), "from the source");
+  assert.equal(link("storage").status, 0);
+  assert.equal(readlinkSync(path.join(rel, "storage")), "../shared/x");
+  symlinkSync("nowhere", path.join(rel, "dangling"));
+  assert.equal(link("dangling").status, 0);
+  assert.equal(readlinkSync(path.join(rel, "dangling")), "../shared/x");
+  const outside = scratchDir("cutover-link-outside-");
+  writeFileSync(path.join(outside, "keep"), "keep");
+  symlinkSync(outside, path.join(rel, "var"));
+  const refused = link("var/keep");
+  assert.equal(refused.status, 3);
+  assert.match(refused.stderr, /var is a symlink .* refusing to write through it/);
+  assert.equal(readFileSync(path.join(outside, "keep"), "utf8"), "keep");
+});
+
+test("the switch: .cutover/tmp made where missing, a link left at its temporary name by a killed run replaced", () => {
+  const root = scratchDir("cutover-switch-");
+  const l = layout(root);
+  mkdirSync(l.release(id), { recursive: true });
+  const run = () => spawnSync("sh", ["-c", renderScript([switchTo(l, id)])], { encoding: "utf8" });
+  const first = run();
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(readlinkSync(path.join(root, "current")), `releases/${id}`);
+  symlinkSync("releases/elsewhere", path.join(l.tmp, "current"));
+  const second = run();
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(readlinkSync(path.join(root, "current")), `releases/${id}`);
+  assert.deepEqual(readdirSync(l.tmp), []);
 });
