@@ -10,6 +10,9 @@ export interface ResolvedRef {
 }
 
 const FULL_COMMIT = /^[0-9a-f]{40}$/;
+/** Bounds on what git may print: a listing of the few refs asked for is small, errors are read from the end. */
+const MAX_LISTING = 4 * 1024 * 1024;
+const MAX_STDERR = 64 * 1024;
 
 /** git without prompts: a missing credential is an error, never a deploy waiting on a terminal. */
 export const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", SSH_ASKPASS: "true" } as const;
@@ -29,20 +32,30 @@ function git(
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
+    // The remote decides what git prints: a listing past its bound stops git, stderr keeps its tail.
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
+    let stopped = "";
+    const kill = (why: string) => {
+      if (stopped) return;
+      stopped = why;
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {}
-      stderr += `\ngit ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`;
-    }, timeoutMs);
+    };
+    child.stdout.on("data", (c: Buffer) => {
+      if (stopped) return;
+      stdout += c.toString();
+      if (stdout.length > MAX_LISTING)
+        kill(`git ls-remote printed more than ${MAX_LISTING / 1024 / 1024} MiB and was stopped`);
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-MAX_STDERR);
+    });
+    const timer = setTimeout(
+      () => kill(`git ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`),
+      timeoutMs,
+    );
     child.on("error", (e) =>
       reject(
         Object.assign(e, {
@@ -53,7 +66,8 @@ function git(
     );
     child.on("close", (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve({ stdout, stderr });
+      if (stopped) stderr += `\n${stopped}`;
+      if (code === 0 && !stopped) resolve({ stdout, stderr });
       else reject(Object.assign(new Error(`git exited with ${code}`), { stderr }));
     });
   });
