@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -82,4 +83,23 @@ test("agent state: a remembered failure's reason is stored with the stage's secr
   const stored = readFileSync(stateFile(stage), "utf8");
   assert.ok(!stored.includes(secret), stored);
   assert.match(readState(stateFile(stage)).state.failed[0]!.reason, /cannot log in with \[REDACTED\]$/);
+});
+
+test("agent state: a fifo planted as the state file is refused at once, never waited on", () => {
+  const { file } = place("fifo");
+  mkdirSync(path.dirname(file));
+  execFileSync("mkfifo", [file]);
+  // Opening a fifo to read waits for a writer: in the agent that would stop everything, so it runs apart.
+  const code = `import { readState } from ${JSON.stringify(path.resolve("src/agent/state.ts"))};
+    process.stdout.write(JSON.stringify(readState(${JSON.stringify(file)})));`;
+  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    timeout: 10_000,
+    encoding: "utf8",
+  });
+  assert.equal(run.signal, null, "readState waited on the fifo until it was killed");
+  const { state, problem } = JSON.parse(run.stdout) as ReturnType<typeof readState>;
+  assert.deepEqual(state, { failed: [], deliveries: [], bodies: [] });
+  assert.match(problem ?? "", /state\.json is not a regular file/);
+  writeState(file, STATE);
+  assert.ok(lstatSync(file).isFile(), "a write replaces the fifo with a regular file");
 });
