@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
+  fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -30,6 +31,8 @@ export interface FailedCommit {
 
 const FAILED_KEPT = 100;
 export const DELIVERIES_KEPT = 1000;
+/** Far above what the kept entries take (well under 1 MiB): a bigger file was not written by cutover. */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 // The file sits in the deploy path: read as untrusted, anything unexpected is dropped.
 const stateSchema = z.object({
@@ -77,8 +80,13 @@ export function readState(file: string): { state: AgentState; problem?: string }
   refuseLinks(file);
   let text: string;
   try {
-    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a fifo planted here would otherwise hold the open (and the whole agent) forever.
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) return { state: EMPTY, problem: `${file} is not a regular file; ignoring it` };
+      if (stat.size > MAX_STATE_BYTES)
+        return { state: EMPTY, problem: `${file} is larger than ${MAX_STATE_BYTES} bytes; ignoring it` };
       text = readFileSync(fd, "utf8");
     } finally {
       closeSync(fd);
