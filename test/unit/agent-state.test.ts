@@ -103,3 +103,16 @@ test("agent state: a fifo planted as the state file is refused at once, never wa
   writeState(file, STATE);
   assert.ok(lstatSync(file).isFile(), "a write replaces the fifo with a regular file");
 });
+
+test("agent state: a symlinked .cutover in the deploy path is refused, nothing written behind it", () => {
+  const deployPath = mkdtempSync(path.join(root, "inner link "));
+  const elsewhere = mkdtempSync(path.join(root, "elsewhere "));
+  symlinkSync(elsewhere, path.join(deployPath, ".cutover"));
+  const file = path.join(deployPath, "cutover.yaml");
+  const text = stringify({ stages: { prod: { hosts: [{ path: deployPath }] } } });
+  const stage = resolveStage(parseConfigText(text, file), file, "prod");
+  const never = () => Promise.reject(new Error("not called"));
+  const deps = pullDeps(stage, never, never);
+  assert.throws(() => deps.remember("a".repeat(40), "it failed"), /\.cutover is a symlink/);
+  assert.deepEqual(readdirSync(elsewhere), [], "nothing created or written through the link");
+});
