@@ -20,6 +20,8 @@ export interface AgentOptions {
   readonly repository: string;
   readonly ref: string;
   readonly stateFile: string;
+  /** The deploy path the state file is in: no directory on the way from it may be a symlink. */
+  readonly stateRoot?: string;
   readonly log: Log;
   /** Removes the stage's secrets from text: /status shows errors and reasons read from hosts. */
   readonly redact: (text: string) => string;
@@ -54,16 +56,20 @@ function lastOf(reason: string, outcome: PullOutcome): LastResult {
 /** Runs until `stop` aborts: webhooks and polls feed one queue of pulls. Resolves once everything stopped. */
 export async function runAgent(options: AgentOptions): Promise<void> {
   const { settings, deps, log } = options;
-  const loaded = readState(options.stateFile);
+  const loaded = readState(options.stateFile, options.stateRoot);
   if (loaded.problem) log("warn", "state.unreadable", { reason: loaded.problem });
   const deliveries = new Deliveries(DELIVERIES_KEPT, loaded.state.deliveries);
   const bodies = new Deliveries(DELIVERIES_KEPT, loaded.state.bodies);
   const persist = () =>
-    writeState(options.stateFile, {
-      ...readState(options.stateFile).state,
-      deliveries: deliveries.list(),
-      bodies: bodies.list(),
-    });
+    writeState(
+      options.stateFile,
+      {
+        ...readState(options.stateFile, options.stateRoot).state,
+        deliveries: deliveries.list(),
+        bodies: bodies.list(),
+      },
+      options.stateRoot,
+    );
 
   const deployAbort = new AbortController();
   let live: Live = { release: null, commit: null };

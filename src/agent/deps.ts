@@ -66,6 +66,7 @@ export function pullDeps(
   now: () => Date = () => new Date(),
 ): PullDeps {
   const file = stateFile(stage);
+  const root = stage.hosts[0]!.path;
   return {
     resolve,
     live: async () => liveOf(await listReleases(stage), stage.hosts.length),
@@ -76,11 +77,11 @@ export function pullDeps(
       const rows = await listReleases(stage);
       const fromReleases = rejectedBy(rows, commit, new Set(aborted));
       if (fromReleases) return fromReleases;
-      return rememberedFailure(rows, readState(file).state.failed, commit);
+      return rememberedFailure(rows, readState(file, root).state.failed, commit);
     },
     deploy,
     remember: (commit, failure) => {
-      const { state } = readState(file);
+      const { state } = readState(file, root);
       if (failure === undefined && !state.failed.some((f) => f.commit === commit)) return;
       writeState(
         file,
@@ -92,6 +93,7 @@ export function pullDeps(
               // The file outlives this run and /status shows it: no secret goes in.
               reason: redact(failure, stage.secrets.values),
             }),
+        root,
       );
     },
   };

@@ -52,11 +52,20 @@ const stateSchema = z.object({
 const EMPTY: AgentState = { failed: [], deliveries: [], bodies: [] };
 
 /**
- * The deploy path may be writable by others: the state file and its directory must not be symlinks
- * (cutover would read or write wherever they point). Refused with an error, nothing touched.
+ * The deploy path may be writable by others: the state file and the directories it is reached
+ * through inside `root` (the deploy path; else just its own directory) must not be symlinks, or
+ * cutover would read or write wherever they point. Refused with an error, nothing touched.
  */
-function refuseLinks(file: string): void {
-  for (const p of [path.dirname(file), file]) {
+function refuseLinks(file: string, root?: string): void {
+  const checked = [file];
+  const base = root === undefined ? undefined : path.resolve(root);
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    const rel = base === undefined ? "" : path.relative(base, dir);
+    if (checked.length > 1 && (rel === "" || rel.startsWith("..") || path.isAbsolute(rel))) break;
+    checked.unshift(dir);
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const p of checked) {
     let link = false;
     try {
       link = lstatSync(p).isSymbolicLink();
@@ -76,8 +85,8 @@ function refuseLinks(file: string): void {
 }
 
 /** The state file's content; missing or unreadable gives an empty state and a reason to log. */
-export function readState(file: string): { state: AgentState; problem?: string } {
-  refuseLinks(file);
+export function readState(file: string, root?: string): { state: AgentState; problem?: string } {
+  refuseLinks(file, root);
   let text: string;
   try {
     // O_NONBLOCK: a fifo planted here would otherwise hold the open (and the whole agent) forever.
@@ -108,9 +117,10 @@ export function readState(file: string): { state: AgentState; problem?: string }
  * Replaces the file atomically (write, then rename), so a crash never leaves half a file. The temp
  * file has a random name and is created exclusively, never through a link planted in its place.
  */
-export function writeState(file: string, state: AgentState): void {
+export function writeState(file: string, state: AgentState, root?: string): void {
+  refuseLinks(file, root); // before mkdir too: it would create directories behind a link
   mkdirSync(path.dirname(file), { recursive: true });
-  refuseLinks(file);
+  refuseLinks(file, root);
   const tmp = `${file}.${randomBytes(8).toString("hex")}.tmp`;
   const kept: AgentState = {
     failed: state.failed.slice(-FAILED_KEPT),

@@ -158,6 +158,7 @@ export async function agentCommand(
       repository: git.shown,
       ref: git.ref,
       stateFile: stateFile(stage),
+      stateRoot: stage.hosts[0]!.path,
       log,
       redact: (text) => redactor.text(text),
       stop: stop.signal,
