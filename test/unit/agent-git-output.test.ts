@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -42,4 +42,27 @@ test("a remote that floods the listing makes the poll fail, it does not kill the
   } finally {
     restore();
   }
+});
+
+test("git that cannot be started for want of file descriptors fails the poll, it does not kill the agent", async () => {
+  // Anyone who can open connections to the agent can use up its descriptors: spawn then fails
+  // with EMFILE, before git's pipes exist.
+  const held: number[] = [];
+  let result: Promise<unknown>;
+  try {
+    for (;;) held.push(openSync("/dev/null", "r"));
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, "EMFILE");
+  }
+  try {
+    result = resolveRef("/nonexistent/repo.git", "main").then(
+      () => "resolved",
+      (error: Error) => error.message,
+    );
+  } finally {
+    // Freed at once: the spawn failed synchronously, its error event comes on the next tick.
+    for (const fd of held) closeSync(fd);
+  }
+  assert.match(String(await result), /git ls-remote failed/);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // a stray error event would land here
 });
