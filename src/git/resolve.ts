@@ -43,26 +43,31 @@ function git(
         process.kill(-child.pid!, "SIGKILL");
       } catch {}
     };
-    child.stdout.on("data", (c: Buffer) => {
+    // Listened to first: when spawn fails for want of descriptors (EMFILE), there are no pipes and
+    // the error event comes on the next tick; unheard, it would kill the agent.
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(
+        Object.assign(e, {
+          stderr:
+            (e as NodeJS.ErrnoException).code === "ENOENT"
+              ? "git is not installed on this machine"
+              : e.message,
+        }),
+      );
+    });
+    child.stdout?.on("data", (c: Buffer) => {
       if (stopped) return;
       stdout += c.toString();
       if (stdout.length > MAX_LISTING)
         kill(`git ls-remote printed more than ${MAX_LISTING / 1024 / 1024} MiB and was stopped`);
     });
-    child.stderr.on("data", (c: Buffer) => {
+    child.stderr?.on("data", (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-MAX_STDERR);
     });
     const timer = setTimeout(
       () => kill(`git ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`),
       timeoutMs,
-    );
-    child.on("error", (e) =>
-      reject(
-        Object.assign(e, {
-          stderr:
-            (e as NodeJS.ErrnoException).code === "ENOENT" ? "git is not installed on this machine" : "",
-        }),
-      ),
     );
     child.on("close", (code) => {
       clearTimeout(timer);
