@@ -12,6 +12,9 @@ export interface ServerOptions {
   readonly log: Log;
 }
 
+/** Far more than forges send at once; a flood of idle sockets stops here, not at the process's fd limit. */
+export const MAX_CONNECTIONS = 128;
+
 function send(
   res: http.ServerResponse,
   status: number,
@@ -102,6 +105,10 @@ export function agentServer(options: ServerOptions): http.Server {
     });
     req.on("error", () => undefined); // a client that goes away mid-body is nobody's problem
   });
+  // Connections that never send a request pass no rate limit and live 10-40 s (headersTimeout,
+  // checked every 30 s): unbounded, they use up the descriptors a deploy needs to start git.
+  // Past this many, node closes new ones at once.
+  server.maxConnections = MAX_CONNECTIONS;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on("clientError", (_, socket) => socket.destroy());
