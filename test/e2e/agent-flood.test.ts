@@ -70,3 +70,37 @@ test("idle connections by the hundred do not use up the agent's file descriptors
   });
   assert.equal(agent.child.exitCode, null, "still running");
 });
+
+test("a request flood beyond the rate limit writes a bounded number of log lines, not one per request", async () => {
+  const dir = path.join(fx.dir, "limited");
+  mkdirSync(dir, { recursive: true });
+  const origin = gitOrigin(dir);
+  const config = path.join(dir, "cutover.yaml");
+  writeFileSync(
+    config,
+    stringify({
+      strategy: "git",
+      repository: origin.bare,
+      ref: "main",
+      agent: { poll: 0, rate_limit: 2 },
+      stages: { production: { hosts: [{ path: path.join(dir, "deploy") }] } },
+    }),
+  );
+  origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+  const a = await startAgent(config, dir);
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 300; i++) {
+    const r = await fetch(`${a.url}/webhook`, { method: "POST", body: "x" });
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    await r.arrayBuffer();
+  }
+  assert.ok((statuses.get(429) ?? 0) >= 290, JSON.stringify([...statuses]));
+  assert.equal(await a.stop(), 0);
+  const limited = a.lines.filter((l) => l.event === "request.limited");
+  // Every line goes to journald or a file: one per refused request would let anyone fill the disk,
+  // or make journald drop the agent's own messages (it rate-limits per service).
+  assert.ok(limited.length >= 1, "the flood is logged");
+  assert.ok(limited.length <= 5, `${limited.length} log lines for ${statuses.get(429)} refused requests`);
+  const counted = limited.reduce((n, l) => n + Number(l.count ?? 1), 0);
+  assert.equal(counted, statuses.get(429), "the lines still count every refused request");
+});
