@@ -14,6 +14,7 @@ export interface ServerOptions {
 
 /** Far more than forges send at once; a flood of idle sockets stops here, not at the process's fd limit. */
 export const MAX_CONNECTIONS = 128;
+const LIMITED_LOG_MS = 60_000;
 
 function send(
   res: http.ServerResponse,
@@ -53,9 +54,26 @@ function tooLarge(req: http.IncomingMessage, res: http.ServerResponse, log: Log,
 /** `GET /status` and `POST /webhook`; every request counts against the rate limit. */
 export function agentServer(options: ServerOptions): http.Server {
   const { log } = options;
+  // One line per refused request would let anyone fill the disk (or make journald drop the
+  // agent's own lines): one a minute at most, counting the refused requests since the last.
+  let limited = 0;
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  let pending: NodeJS.Timeout | undefined;
+  const logLimited = (req?: http.IncomingMessage) => {
+    clearTimeout(pending);
+    pending = undefined;
+    if (limited === 0) return;
+    const fields = req ? { method: req.method, path: req.url?.slice(0, 200) } : {};
+    log("warn", "request.limited", { ...fields, status: 429, count: limited });
+    limited = 0;
+    loggedAt = Date.now();
+  };
   const server = http.createServer((req, res) => {
     if (!options.rateLimit.take()) {
-      log("warn", "request.limited", { method: req.method, path: req.url?.slice(0, 200), status: 429 });
+      limited += 1;
+      const wait = loggedAt + LIMITED_LOG_MS - Date.now();
+      if (wait <= 0) logLimited(req);
+      else pending ??= setTimeout(() => logLimited(), wait).unref();
       req.resume();
       send(
         res,
@@ -112,5 +130,6 @@ export function agentServer(options: ServerOptions): http.Server {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on("clientError", (_, socket) => socket.destroy());
+  server.on("close", () => logLimited());
   return server;
 }
