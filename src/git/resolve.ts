@@ -63,7 +63,12 @@ function git(
         kill(`git ls-remote printed more than ${MAX_LISTING / 1024 / 1024} MiB and was stopped`);
     });
     child.stderr?.on("data", (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-MAX_STDERR);
+      stderr += c.toString();
+      // Cut at a line start: a line cut in half could keep part of a secret the redactor misses.
+      if (stderr.length > MAX_STDERR) {
+        const start = stderr.indexOf("\n", stderr.length - MAX_STDERR);
+        stderr = start < 0 ? "" : stderr.slice(start + 1);
+      }
     });
     const timer = setTimeout(
       () => kill(`git ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`),
