@@ -23,7 +23,8 @@ export interface LocalBuild {
 
 type Limits = { readonly timeoutMs: number; readonly signal?: AbortSignal };
 
-function run(
+/** A local command of the build, its output as latin1 (exported for its test). */
+export function runLocal(
   file: string,
   args: readonly string[],
   options: {
@@ -44,15 +45,21 @@ function run(
     });
     let out = "";
     let err = "";
+    // Heard first: a spawn that fails for want of descriptors has no pipes, and its error event,
+    // unheard, would end cutover with a stack trace.
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(Object.assign(e, { stderr: err }));
+    });
     const lines = (stream: "stdout" | "stderr", chunk: string) => {
       for (const line of chunk.split("\n"))
         if (line) options.emit?.({ type: "output", host: LOCAL, stream, line });
     };
-    child.stdout.on("data", (c: Buffer) => {
+    child.stdout?.on("data", (c: Buffer) => {
       out += c.toString("latin1");
       if (options.emit) lines("stdout", c.toString());
     });
-    child.stderr.on("data", (c: Buffer) => {
+    child.stderr?.on("data", (c: Buffer) => {
       err += c.toString();
       if (options.emit) lines("stderr", c.toString());
     });
@@ -64,7 +71,6 @@ function run(
     const timer = setTimeout(kill, options.timeoutMs);
     options.signal?.addEventListener("abort", kill, { once: true });
     if (options.signal?.aborted) kill();
-    child.on("error", (e) => reject(Object.assign(e, { stderr: err })));
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", kill);
@@ -94,12 +100,16 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
   const url = commandLineUrl(git.repository);
   const env = { ...credentialEnv(git.repository), GIT_NO_REPLACE_OBJECTS: "1" };
   const g = (args: string[]) =>
-    run("git", ["-c", "core.hooksPath=/dev/null", "-c", "tar.umask=0022", `--git-dir=${repo}`, ...args], {
-      ...limits,
-      env,
-    });
+    runLocal(
+      "git",
+      ["-c", "core.hooksPath=/dev/null", "-c", "tar.umask=0022", `--git-dir=${repo}`, ...args],
+      {
+        ...limits,
+        env,
+      },
+    );
   try {
-    await run("git", ["init", "-q", "--bare", "--", repo], limits);
+    await runLocal("git", ["init", "-q", "--bare", "--", repo], limits);
     await g([
       "fetch",
       "-q",
@@ -124,21 +134,28 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
       // A throwaway checkout with its submodules (relative URLs resolve against the repository), copied without .git.
       const src = path.join(temp, "checkout");
       const w = (args: string[]) =>
-        run(
+        runLocal(
           "git",
           ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
           { ...limits, env },
         );
-      await run("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], { ...limits, env });
+      await runLocal("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], {
+        ...limits,
+        env,
+      });
       await w(["remote", "set-url", "origin", url]);
       await w(["checkout", "-q", commit]);
       await w(["submodule", "update", "-q", "--init", "--recursive"]);
       const from = git.path ? path.join(src, git.path) : src;
-      await run("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], limits);
+      await runLocal("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], limits);
     } else {
       const tree = git.path ? `${commit}:${git.path}` : commit;
       await g(["archive", "--format=tar", "-o", path.join(temp, "export.tar"), tree]);
-      await run("tar", ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir], limits);
+      await runLocal(
+        "tar",
+        ["-x", "--no-same-owner", "-f", path.join(temp, "export.tar"), "-C", dir],
+        limits,
+      );
     }
     return Buffer.from(details, "latin1").toString("utf8");
   } catch (error) {
@@ -170,7 +187,7 @@ export async function buildLocally(
   try {
     const commitDetails = await timed(emit, LOCAL, "export the source", async () => {
       if (stage.git && commit) return exportCommit(stage, commit, temp, dir, limits);
-      await run(
+      await runLocal(
         "rsync",
         ["-a", ...stage.exclude.map((x) => `--exclude=${x}`), "--", `${stage.source}/`, `${dir}/`],
         limits,
@@ -181,7 +198,7 @@ export async function buildLocally(
     });
     for (const line of stage.buildLocal) {
       await timed(emit, LOCAL, `build: ${line}`, () =>
-        run("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
+        runLocal("sh", ["-c", line], { cwd: dir, ...limits, emit, env: { CUTOVER_STAGE: stage.name } }).catch(
           (e) => {
             throw failure(`build.local command failed: ${line}`, e, "fix the build; nothing was uploaded");
           },
@@ -190,7 +207,7 @@ export async function buildLocally(
     }
     for (const p of [...stage.sharedDirs, ...stage.sharedFiles]) removeInside(dir, p);
     const probe = manifestProbe(dir);
-    const listing = await run(probe.argv[0]!, probe.argv.slice(1), limits);
+    const listing = await runLocal(probe.argv[0]!, probe.argv.slice(1), limits);
     const { checksum } = buildManifest(parseListing(Buffer.from(listing, "latin1").toString("utf8")), []);
     return { dir, checksum, commitDetails, cleanup };
   } catch (error) {

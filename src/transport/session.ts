@@ -10,6 +10,9 @@ import { TransportError } from "./executor.js";
  * marker with a per-run nonce and the exit code on stdout, and a marker on stderr, so we know where
  * each stream of that script ends.
  */
+/** Spawn errors by session process (a process whose start failed has no pid). */
+const startFailures = new WeakMap<ChildProcessWithoutNullStreams, Error>();
+
 export class ShellSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -92,13 +95,32 @@ export class ShellSession {
     this.beforeStart();
     // Own process group: a terminal's Ctrl-C reaches cutover, which then decides what to stop.
     const child = spawn(this.command, [...this.args], { stdio: "pipe", detached: true });
-    child.stdin.on("error", () => undefined);
+    // Heard first: a spawn that fails (no such program here, no descriptors left) says so on the
+    // next tick, maybe with no pipes made; unheard, it would end cutover with a stack trace.
+    child.on("error", (e) => {
+      if (child.pid === undefined) startFailures.set(child, e);
+    });
+    child.stdin?.on("error", () => undefined);
     this.child = child;
     return child;
   }
 
+  /** Why the session process could not start, in words; undefined if it started. */
+  private startFailure(child: ChildProcessWithoutNullStreams): string | undefined {
+    const e = startFailures.get(child);
+    if (!e && child.stdin && child.stdout && child.stderr) return undefined;
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ENOENT")
+      return `${this.command} is not installed on this machine (or not in PATH): install it (e.g. apt-get install ${this.command === "ssh" ? "openssh-client" : this.command})`;
+    return `cannot start ${this.command} here: ${e?.message ?? "its pipes could not be made (too many open files?)"}`;
+  }
+
   private runNow(script: string, timeoutSeconds: number, options: RunOptions): Promise<RunResult> {
     const child = this.start();
+    if (!child.stdin || !child.stdout || !child.stderr) {
+      this.child = undefined;
+      return Promise.reject(new TransportError(this.host, this.startFailure(child)!, ""));
+    }
     const nonce = randomBytes(8).toString("hex");
     const marker = `__CUTOVER_END_${nonce}`;
     const outMarker = Buffer.from(`\n${marker} `);
@@ -168,8 +190,9 @@ export class ShellSession {
       const onClose = (exitCode: number | null, signal: NodeJS.Signals | null) => {
         cleanup();
         if (this.child === child) this.child = undefined;
+        const failed = this.startFailure(child);
         const why = signal ? `killed by ${signal}` : `exited with code ${exitCode}`;
-        reject(new TransportError(this.host, `the shell session ended (${why})`, err));
+        reject(new TransportError(this.host, failed ?? `the shell session ended (${why})`, err));
       };
       const cleanup = () => {
         this.stepGroup = undefined;

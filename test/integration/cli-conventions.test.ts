@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
 import { stripAnsi } from "../../src/report/colors.js";
+import { fakeBin } from "../helpers/bin.js";
 import { BIN, cutover, ROOT } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
@@ -117,5 +118,23 @@ test("--json works on every command: a JSON document on stdout", async () => {
     const expected = command === "doctor" ? [0, 1] : command === "switch-back" ? [2] : [0];
     assert.ok(expected.includes(r.code), `${command}: ${r.stderr}`);
     assert.doesNotThrow(() => JSON.parse(r.stdout), `${command} --json: ${r.stdout}`);
+  }
+});
+
+test("no ssh on this machine: each SSH host's error says so in one line, no stack trace, nothing written", async () => {
+  const bin = fakeBin(path.join(empty, "bin without ssh"), ["ssh"]);
+  const deployPath = path.join(empty, "never made");
+  fx.writeConfig({}, [{ host: "127.0.0.1", port: 1, path: deployPath, name: "web1" }]);
+  try {
+    const r = await cutover(["deploy"], fx.app, { PATH: bin });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr.split("\n")[0]!,
+      /web1: .*ssh is not installed on this machine \(or not in PATH\): install it/,
+    );
+    assert.doesNotMatch(r.stderr, /node:events|^\s+at /m);
+    assert.ok(!existsSync(deployPath));
+  } finally {
+    fx.writeConfig();
   }
 });
