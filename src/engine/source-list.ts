@@ -89,8 +89,9 @@ export function findTree(from: string, prunes: readonly string[][]): Promise<Lis
       stdio: ["ignore", "pipe", "ignore"],
       env: { ...process.env, LC_ALL: "C" },
     });
-    child.stdout.on("data", (chunk: Buffer) => take(decoder.write(chunk)));
+    // Heard first: a spawn without descriptors left has no pipes (see ShellSession.start).
     child.on("error", () => resolve(undefined));
+    child.stdout?.on("data", (chunk: Buffer) => take(decoder.write(chunk)));
     child.on("close", (code) => {
       take(decoder.end());
       resolve(code === 0 && rest === "" && listed[0]?.name === "." ? listed : undefined);

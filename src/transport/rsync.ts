@@ -46,10 +46,15 @@ export function runRsync(
     const child = spawn("rsync", [...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     let err = "";
-    child.stdout.on("data", (c: Buffer) => {
+    // Heard first: a spawn without descriptors left has no pipes (see ShellSession.start).
+    child.on("error", (e) => {
+      if (timer) clearTimeout(timer);
+      reject(new TransportError(host, `cannot run rsync: ${e.message}`, "install rsync on this machine"));
+    });
+    child.stdout?.on("data", (c: Buffer) => {
       out += c.toString();
     });
-    child.stderr.on("data", (c: Buffer) => {
+    child.stderr?.on("data", (c: Buffer) => {
       err += c.toString();
       for (const line of c.toString().split("\n")) if (line) options.onLine?.("stderr", line);
     });
@@ -62,9 +67,6 @@ export function runRsync(
     };
     const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
     options.signal?.addEventListener("abort", kill, { once: true });
-    child.on("error", (e) =>
-      reject(new TransportError(host, `cannot run rsync: ${e.message}`, "install rsync on this machine")),
-    );
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener("abort", kill);
