@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, test } from "node:test";
+import { Secret } from "../../src/config/types.js";
+import { type Notification, notify } from "../../src/notify/webhooks.js";
+
+/**
+ * HTTP peers that misbehave: a receiver or app that drops the connection halfway through a body,
+ * sends an endless body, or trickles it. Every client must give up within its own limit.
+ */
+let server: http.Server;
+let port = 0;
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    req.resume();
+    const mode = (req.url ?? "/").split("/")[1];
+    if (mode === "cut") {
+      // Headers, part of the promised body, then the connection goes away.
+      res.writeHead(200, { "content-length": "1000" });
+      res.write("partial");
+      setTimeout(() => res.socket?.destroy(), 50);
+    } else if (mode === "endless") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      const chunk = Buffer.alloc(64 * 1024, "a");
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+      };
+      res.on("drain", pump);
+      pump();
+    } else if (mode === "trickle") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      const timer = setInterval(() => res.write("x"), 200);
+      res.on("close", () => clearInterval(timer));
+    } else {
+      res.end("ok");
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  port = (server.address() as AddressInfo).port;
+});
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const note: Notification = {
+  event: "succeeded",
+  stage: "production",
+  release: "20260101T000000Z",
+  previous: null,
+  revision: null,
+  who: "test",
+  duration_ms: 1,
+  hosts: [],
+  reason: null,
+};
+
+/** Settles with the value, or with "hung" after `ms`. */
+function within<T>(work: Promise<T>, ms: number): Promise<T | "hung"> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<"hung">((r) => {
+      timer = setTimeout(() => r("hung"), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+for (const mode of ["cut", "endless", "trickle"]) {
+  test(`a webhook receiver whose answer is ${mode} costs at most the webhook's timeout, as a warning`, async () => {
+    const hook = {
+      url: new Secret(`http://127.0.0.1:${port}/${mode}/T0KEN`, `http://127.0.0.1:${port}/[REDACTED]`),
+      format: "json" as const,
+      events: ["succeeded" as const],
+      timeoutSeconds: 1,
+    };
+    const started = Date.now();
+    const warnings = await within(notify([hook], note), 5000);
+    assert.notEqual(warnings, "hung", "notify never settled");
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    assert.equal((warnings as string[]).length, 1);
+    assert.match((warnings as string[])[0]!, /notification succeeded to .* failed/);
+    assert.doesNotMatch((warnings as string[])[0]!, /T0KEN/);
+  });
+}
