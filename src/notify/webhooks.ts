@@ -42,19 +42,31 @@ function post(
 ): Promise<void> {
   const client = httpClient(url);
   return new Promise((resolve, reject) => {
+    // Every way out settles: a receiver that drops the connection halfway through its answer emits
+    // neither 'end' nor a request 'error', so the response's own 'close' decides then.
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve();
+    };
     const req = client.request(
       url,
       { method: "POST", headers: { "content-type": "application/json", ...headers }, agent: false },
       (res) => {
         res.resume();
         res.on("end", () =>
-          (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+          settle((res.statusCode ?? 0) < 300 ? undefined : new Error(`HTTP ${res.statusCode}`)),
         );
+        res.on("error", (e) => settle(e));
+        res.on("close", () => {
+          if (!res.complete) settle(new Error(`HTTP ${res.statusCode}: the connection closed mid-answer`));
+        });
       },
     );
-    const timer = setTimeout(() => req.destroy(new Error("timed out")), timeoutMs);
-    req.on("close", () => clearTimeout(timer));
-    req.on("error", reject);
+    timer = setTimeout(() => req.destroy(new Error("timed out")), timeoutMs);
+    req.on("error", (e) => settle(e));
+    req.on("close", () => settle(new Error("the connection closed before an answer")));
     req.end(payload);
   });
 }

@@ -85,3 +85,13 @@ for (const mode of ["cut", "endless", "trickle"]) {
     assert.doesNotMatch((warnings as string[])[0]!, /T0KEN/);
   });
 }
+
+test("a webhook receiver that answers 200 gets one POST and no warning", async () => {
+  const hook = {
+    url: new Secret(`http://127.0.0.1:${port}/ok`),
+    format: "slack" as const,
+    events: ["succeeded" as const],
+    timeoutSeconds: 2,
+  };
+  assert.deepEqual(await notify([hook], note), []);
+});
