@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
+import { exposedFiles } from "../../src/engine/doctor-http.js";
 import { type Notification, notify } from "../../src/notify/webhooks.js";
 
 /**
@@ -95,3 +96,12 @@ test("a webhook receiver that answers 200 gets one POST and no warning", async (
   };
   assert.deepEqual(await notify([hook], note), []);
 });
+
+for (const mode of ["endless", "trickle"]) {
+  test(`doctor's exposure check gives up on a web server whose answer is ${mode}`, async () => {
+    const started = Date.now();
+    const report = await within(exposedFiles(`http://127.0.0.1:${port}/${mode}/`, new Map()), 20_000);
+    assert.notEqual(report, "hung", "the exposure check never returned");
+    assert.ok(Date.now() - started < 12_000, `took ${Date.now() - started} ms`);
+  });
+}
