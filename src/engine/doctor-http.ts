@@ -11,22 +11,38 @@ export interface ExposedFile {
 const TIMEOUT_MS = 5000;
 const MAX_BODY = 1024 * 1024;
 
-/** Status and sha256 of the body of one GET (no redirects followed), or undefined when it fails. */
+/**
+ * Status and sha256 of the body of one GET (no redirects followed), or undefined when it fails or
+ * takes longer than TIMEOUT_MS in all (a server that trickles its answer resets no idle timer here).
+ * A body longer than MAX_BODY is no file of the release's dotfiles: it is not read to its end.
+ */
 function fetchHash(url: string): Promise<{ status: number; sha256: string } | undefined> {
   const client = url.startsWith("https:") ? https : http;
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (reply: { status: number; sha256: string } | undefined) => {
+      clearTimeout(timer);
+      resolve(reply);
+    };
     const req = client.get(url, { timeout: TIMEOUT_MS, agent: false }, (res) => {
       const hash = createHash("sha256");
       let size = 0;
       res.on("data", (c: Buffer) => {
         size += c.length;
         if (size <= MAX_BODY) hash.update(c);
+        else {
+          settle({ status: res.statusCode ?? 0, sha256: "" });
+          req.destroy();
+        }
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest("hex") }));
-      res.on("error", () => resolve(undefined));
+      res.on("end", () => settle({ status: res.statusCode ?? 0, sha256: hash.digest("hex") }));
+      res.on("error", () => settle(undefined));
+      res.on("close", () => settle(undefined));
     });
+    timer = setTimeout(() => req.destroy(new Error("timeout")), TIMEOUT_MS);
     req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve(undefined));
+    req.on("error", () => settle(undefined));
+    req.on("close", () => settle(undefined));
   });
 }
 
