@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
 import { exposedFiles } from "../../src/engine/doctor-http.js";
 import { type Notification, notify } from "../../src/notify/webhooks.js";
+import { Probe } from "../../src/probe/probe.js";
 
 /**
  * HTTP peers that misbehave: a receiver or app that drops the connection halfway through a body,
@@ -103,5 +104,18 @@ for (const mode of ["endless", "trickle"]) {
     const report = await within(exposedFiles(`http://127.0.0.1:${port}/${mode}/`, new Map()), 20_000);
     assert.notEqual(report, "hung", "the exposure check never returned");
     assert.ok(Date.now() - started < 12_000, `took ${Date.now() - started} ms`);
+  });
+}
+
+for (const mode of ["endless", "trickle"]) {
+  test(`the load probe stops within its request timeout when the app's answer is ${mode}`, async () => {
+    const probe = new Probe({ url: `http://127.0.0.1:${port}/${mode}`, concurrency: 2, timeoutMs: 1000 });
+    probe.start();
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const samples = await within(probe.stop(), 10_000);
+    assert.notEqual(samples, "hung", "the probe never stopped");
+    assert.ok(Date.now() - started < 3000, `stopping took ${Date.now() - started} ms`);
+    for (const s of samples as { error: string | null }[]) assert.equal(s.error, "timeout");
   });
 }
