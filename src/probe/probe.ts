@@ -85,21 +85,28 @@ export class Probe {
   private once(retry?: { readonly sentAt: number }): Promise<Sample> {
     const sentAt = retry?.sentAt ?? probeClock();
     const get = this.options.url.startsWith("https:") ? https.get : http.get;
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
     return new Promise((resolve) => {
-      const done = (status: number | null, error: Sample["error"], releases: string[], detail?: string) =>
+      // An absolute limit per request, body included: an app that trickles its answer or never ends
+      // it resets no idle timer, and stop() waits for the requests in flight.
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
+      const done = (status: number | null, error: Sample["error"], releases: string[], detail?: string) => {
+        clearTimeout(timer);
         resolve({
           sentAt,
           doneAt: probeClock(),
           status,
-          error,
+          error: timedOut ? "timeout" : error,
           releases,
           ...(detail === undefined ? {} : { detail }),
           ...(retry ? { retried: true as const } : {}),
         });
+      };
       const req = get(
         this.options.url,
         // A request sent again goes on a connection of its own, not on another kept-alive one.
-        { agent: retry ? false : this.agent, timeout: this.options.timeoutMs ?? 10_000 },
+        { agent: retry ? false : this.agent, timeout: timeoutMs },
         (res) => {
           let body = "";
           res.setEncoding("utf8");
@@ -115,15 +122,26 @@ export class Probe {
             done(res.statusCode ?? null, null, [...new Set(named)], ok ? undefined : excerpt(body));
           });
           res.on("error", (e) => done(res.statusCode ?? null, "reset", [], e.message));
+          res.on("close", () => {
+            if (!res.complete) done(res.statusCode ?? null, "reset", [], "the answer was cut off");
+          });
         },
       );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
+      timer = setTimeout(() => {
+        timedOut = true;
+        req.destroy(new Error("timeout"));
+      }, timeoutMs);
+      req.on("timeout", () => {
+        timedOut = true;
+        req.destroy(new Error("timeout"));
+      });
       let answered = false;
       req.on("response", () => {
         answered = true;
       });
       req.on("error", (e: NodeJS.ErrnoException) => {
         if (this.options.retryClosedKeepAlive && !retry && !answered && e.code === "ECONNRESET") {
+          clearTimeout(timer);
           resolve(this.once({ sentAt }));
           return;
         }
