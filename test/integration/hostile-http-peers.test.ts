@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
 import { exposedFiles } from "../../src/engine/doctor-http.js";
+import { measureSwitch } from "../../src/engine/pool-switch.js";
 import { type Notification, notify } from "../../src/notify/webhooks.js";
 import { Probe } from "../../src/probe/probe.js";
 
@@ -117,5 +118,18 @@ for (const mode of ["endless", "trickle"]) {
     assert.notEqual(samples, "hung", "the probe never stopped");
     assert.ok(Date.now() - started < 3000, `stopping took ${Date.now() - started} ms`);
     for (const s of samples as { error: string | null }[]) assert.equal(s.error, "timeout");
+  });
+}
+
+for (const mode of ["endless", "trickle"]) {
+  test(`blue/green's switch measurement ends at its deadline when the balancer's answer is ${mode}`, async () => {
+    // Measuring since 29 s ago: one second of its 30 s is left.
+    const started = Date.now();
+    const ms = await within(
+      measureSwitch(`http://127.0.0.1:${port}/${mode}`, "20260101T000000Z", 3, performance.now() - 29_000),
+      15_000,
+    );
+    assert.equal(ms, null);
+    assert.ok(Date.now() - started < 7000, `took ${Date.now() - started} ms`);
   });
 }
