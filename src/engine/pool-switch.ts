@@ -44,9 +44,15 @@ const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
 /** Between a probe that did not name the new release and the next: the switch time is this precise. */
 const RETRY_PAUSE_MS = 20;
 
-function ask(url: string, agent: http.Agent): Promise<string[]> {
+/** The release ids one answer names; none when it fails or takes longer than `limitMs` in all. */
+function ask(url: string, agent: http.Agent, limitMs: number): Promise<string[]> {
   const get = url.startsWith("https:") ? https.get : http.get;
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (named: string[]) => {
+      clearTimeout(timer);
+      resolve(named);
+    };
     const req = get(url, { agent, timeout: 5000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
@@ -54,17 +60,20 @@ function ask(url: string, agent: http.Agent): Promise<string[]> {
         if (body.length < 65536) body += c;
       });
       res.on("end", () =>
-        resolve([
+        settle([
           ...["x-release", RELEASE_HEADER.toLowerCase()].flatMap(
             (h) => String(res.headers[h] ?? "").match(RELEASE_ID) ?? [],
           ),
           ...(body.match(RELEASE_ID) ?? []),
         ]),
       );
-      res.on("error", () => resolve([]));
+      res.on("error", () => settle([]));
+      res.on("close", () => settle([]));
     });
+    // Body included: an answer that trickles or never ends resets no idle timer.
+    timer = setTimeout(() => req.destroy(new Error("timeout")), Math.max(0, limitMs));
     req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve([]));
+    req.on("error", () => settle([]));
   });
 }
 
@@ -87,7 +96,7 @@ export async function measureSwitch(
   try {
     while (performance.now() < deadline) {
       const sent = performance.now();
-      const named = await ask(url, agent);
+      const named = await ask(url, agent, Math.min(5000, deadline - sent));
       if (named.length > 0 && named.every((r) => r === release)) {
         runStart ??= sent;
         run += 1;
