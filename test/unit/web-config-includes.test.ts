@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Config files read from a host are untrusted: an include loop, or files that each include the
+ * whole directory again, must not keep `cutover doctor` parsing forever. Parsed in a child
+ * process, so a parser that never returns fails the test (killed at the limit) instead of hanging it.
+ */
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/integrations/web");
+
+function parseApart(kind: "nginx" | "apache", files: Record<string, string>, main: string): string[] {
+  const code = `import { parseNginx } from ${JSON.stringify(path.join(SRC, "nginx-parse.ts"))};
+    import { parseApache } from ${JSON.stringify(path.join(SRC, "apache-parse.ts"))};
+    const texts = new Map(Object.entries(${JSON.stringify(files)}));
+    const parsed = ${kind === "nginx" ? 'parseNginx(texts, process.argv[1], ["/etc/nginx"])' : 'parseApache(texts, process.argv[1], "/etc/apache2")'};
+    const names = [];
+    const walk = (ds) => { for (const d of ds) { names.push(d.name); walk(d.block ?? d.body ?? []); } };
+    walk(parsed.directives);
+    process.stdout.write(JSON.stringify(names));`;
+  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code, main], {
+    timeout: 10_000,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.equal(run.signal, null, "the parser did not return within 10 s and was killed");
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout) as string[];
+}
+
+const DIR_FILES = 6;
+
+test("nginx: files that each include their whole directory again are parsed in bounded time", () => {
+  const files: Record<string, string> = {
+    "/etc/nginx/nginx.conf": "http {\n  include /etc/nginx/conf.d/*.conf;\n}\n",
+  };
+  for (let i = 0; i < DIR_FILES; i++)
+    files[`/etc/nginx/conf.d/${i}.conf`] =
+      `include /etc/nginx/conf.d/*.conf;\nserver { root /srv/app${i}/current/public; }\n`;
+  const names = parseApart("nginx", files, "/etc/nginx/nginx.conf");
+  // Every file's server block is still read.
+  assert.ok(names.filter((n) => n === "server").length >= DIR_FILES);
+});
+
+test("Apache: files that each Include their whole directory again are parsed in bounded time", () => {
+  const files: Record<string, string> = {
+    "/etc/apache2/apache2.conf": "IncludeOptional conf.d/*.conf\n",
+  };
+  for (let i = 0; i < DIR_FILES; i++)
+    files[`/etc/apache2/conf.d/${i}.conf`] =
+      `IncludeOptional conf.d/*.conf\n<VirtualHost *:80>\nDocumentRoot /srv/app${i}/current\n</VirtualHost>\n`;
+  const names = parseApart("apache", files, "/etc/apache2/apache2.conf");
+  assert.ok(names.filter((n) => n === "VirtualHost").length >= DIR_FILES);
+});
