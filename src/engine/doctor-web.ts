@@ -106,13 +106,27 @@ export async function readWebConfigs(
   );
   const resets = stage.php.pools.some((p) => p.reset !== "none");
   const deployPath = t.host.path;
-  const judged = parsed
-    .filter((p) => !included.has(p.root.file) && texts.has(p.root.file))
-    .map((p) => ({
-      nginx: judgeNginx(p.nginx.directives, deployPath, resets),
-      apache: judgeApache(p.apache.directives, deployPath, resets || stage.php.modPhp),
-    }));
-  const findings = judged.flatMap((j) => [...j.nginx.findings, ...j.apache]);
+  const mains = parsed.filter((p) => !included.has(p.root.file) && texts.has(p.root.file));
+  const judged = mains.map((p) => ({
+    nginx: judgeNginx(p.nginx.directives, deployPath, resets),
+    apache: judgeApache(p.apache.directives, deployPath, resets || stage.php.modPhp),
+  }));
+  // An include loop, or includes past the budget: what they would have added was not judged.
+  const cut = mains.flatMap((p) =>
+    (["nginx", "apache"] as const).flatMap((check) => {
+      const why = p[check].cut;
+      if (why === undefined) return [];
+      return [
+        {
+          level: "warning" as const,
+          check,
+          message: `${why}: the sites of ${p.root.file} were judged without it`,
+          fix: "remove the include loop (or the include of a whole directory from a file inside it)",
+        },
+      ];
+    }),
+  );
+  const findings = [...judged.flatMap((j) => [...j.nginx.findings, ...j.apache]), ...cut];
   return {
     findings: [...new Map(findings.map((f) => [f.message, f])).values()],
     resolvesPerRequest: judged.some((j) => j.nginx.resolvesPerRequest),

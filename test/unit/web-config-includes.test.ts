@@ -54,3 +54,24 @@ test("Apache: files that each Include their whole directory again are parsed in 
   const names = parseApart("apache", files, "/etc/apache2/apache2.conf");
   assert.ok(names.filter((n) => n === "VirtualHost").length >= DIR_FILES);
 });
+
+test("a config that includes itself is still read once, and says where the loop is", async () => {
+  const { parseNginx } = await import("../../src/integrations/web/nginx-parse.js");
+  const { parseApache } = await import("../../src/integrations/web/apache-parse.js");
+  const site = "include /etc/nginx/sites-enabled/app;\nserver { root /srv/app/current; }\n";
+  const n = parseNginx(new Map([["/etc/nginx/sites-enabled/app", site]]), "/etc/nginx/sites-enabled/app", [
+    "/etc/nginx",
+  ]);
+  assert.deepEqual(n.files, ["/etc/nginx/sites-enabled/app"]);
+  assert.equal(n.directives.filter((d) => d.name === "server").length, 1);
+  assert.match(n.cut ?? "", /sites-enabled\/app:1 includes \/etc\/nginx\/sites-enabled\/app.*include loop/);
+  const vhost =
+    "Include /etc/apache2/sites-enabled/app.conf\n<VirtualHost *:80>\nDocumentRoot /srv/app/current\n</VirtualHost>\n";
+  const a = parseApache(
+    new Map([["/etc/apache2/sites-enabled/app.conf", vhost]]),
+    "/etc/apache2/sites-enabled/app.conf",
+    "/etc/apache2",
+  );
+  assert.deepEqual(a.files, ["/etc/apache2/sites-enabled/app.conf"]);
+  assert.match(a.cut ?? "", /include loop/);
+});

@@ -1,4 +1,10 @@
-import { absolutePattern, type ConfigTexts, includedFiles, type Where } from "./config-files.js";
+import {
+  absolutePattern,
+  type ConfigTexts,
+  IncludeBudget,
+  includedFiles,
+  type Where,
+} from "./config-files.js";
 
 /** One Apache directive or section (`<VirtualHost …>` with its body), and where it was written. */
 export interface ApacheDirective {
@@ -36,6 +42,8 @@ export interface ParsedApache {
   readonly unresolved: readonly string[];
   /** Every file read, the main one first. */
   readonly files: readonly string[];
+  /** The first include not followed (a loop, or past the budget), and why. */
+  readonly cut?: string;
 }
 
 const MAX_DEPTH = 16;
@@ -48,6 +56,8 @@ export function parseApache(texts: ConfigTexts, file: string, serverRoot: string
   const unresolved: string[] = [];
   const files: string[] = [];
   let root = serverRoot;
+  const budget = new IncludeBudget();
+  budget.start(texts.get(file) ?? "");
   const parseFile = (name: string, via: Where | undefined, depth: number): ApacheDirective[] => {
     files.push(name);
     const stack: ApacheDirective[][] = [[]];
@@ -74,7 +84,11 @@ export function parseApache(texts: ConfigTexts, file: string, serverRoot: string
           const pattern = absolutePattern(args[0]!, root);
           const files = includedFiles(texts, pattern);
           if (files.length === 0) unresolved.push(pattern);
-          for (const f of files) stack.at(-1)!.push(...parseFile(f, at, depth + 1));
+          for (const f of files) {
+            if (!budget.allow(f, texts.get(f) ?? "", at)) continue;
+            // One by one: a spread of a huge file's directives would overflow the stack.
+            for (const d of parseFile(f, at, depth + 1)) stack.at(-1)!.push(d);
+          }
         } else stack.at(-1)!.push({ name: head, args, at });
       }
     }
@@ -85,5 +99,6 @@ export function parseApache(texts: ConfigTexts, file: string, serverRoot: string
     }
     return stack[0]!;
   };
-  return { directives: parseFile(file, undefined, 0), unresolved, files };
+  const directives = parseFile(file, undefined, 0);
+  return { directives, unresolved, files, ...(budget.cut ? { cut: budget.cut } : {}) };
 }

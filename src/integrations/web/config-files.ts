@@ -51,3 +51,41 @@ export function includedFiles(texts: ConfigTexts, pattern: string): string[] {
 export function absolutePattern(pattern: string, prefix: string): string {
   return pattern.startsWith("/") ? pattern : path.join(prefix, pattern);
 }
+
+/** Files parsed for one main config, each include counted: beyond this, includes are not followed. */
+const MAX_PARSES = 1000;
+const MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * What one main config may pull in through includes. The files are untrusted: an include loop, or
+ * files that each include their whole directory again, would otherwise be parsed without end.
+ */
+export class IncludeBudget {
+  private parses = 0;
+  private bytes = 0;
+  /** The first include not followed, and why. */
+  cut: string | undefined;
+
+  /** Counts the main file itself. */
+  start(text: string): void {
+    this.parses += 1;
+    this.bytes += text.length;
+  }
+
+  /** True when `file`, included at `at`, may be parsed: not one being read already, within the budget. */
+  allow(file: string, text: string, at: Where): boolean {
+    for (let v: Where | undefined = at; v; v = v.via) {
+      if (v.file === file) {
+        this.cut ??= `${whereText(at)} includes ${file}, which is being read already (an include loop): not followed`;
+        return false;
+      }
+    }
+    if (this.parses >= MAX_PARSES || this.bytes + text.length > MAX_BYTES) {
+      this.cut ??= `${whereText(at)}: the includes pull in more than ${MAX_PARSES} files or ${MAX_BYTES >> 20} MiB; the rest is not followed`;
+      return false;
+    }
+    this.parses += 1;
+    this.bytes += text.length;
+    return true;
+  }
+}

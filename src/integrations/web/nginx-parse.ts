@@ -1,4 +1,10 @@
-import { absolutePattern, type ConfigTexts, includedFiles, type Where } from "./config-files.js";
+import {
+  absolutePattern,
+  type ConfigTexts,
+  IncludeBudget,
+  includedFiles,
+  type Where,
+} from "./config-files.js";
 
 /** One nginx directive, with its block when it has one, and where it was written. */
 export interface Directive {
@@ -66,6 +72,8 @@ export interface ParsedNginx {
   readonly unresolved: readonly string[];
   /** Every file read, the main one first. */
   readonly files: readonly string[];
+  /** The first include not followed (a loop, or past the budget), and why. */
+  readonly cut?: string;
 }
 
 const MAX_DEPTH = 16;
@@ -79,6 +87,8 @@ const MAX_DEPTH = 16;
 export function parseNginx(texts: ConfigTexts, file: string, prefixes: readonly string[]): ParsedNginx {
   const unresolved: string[] = [];
   const files: string[] = [];
+  const budget = new IncludeBudget();
+  budget.start(texts.get(file) ?? "");
   const parseFile = (name: string, via: Where | undefined, depth: number): Directive[] => {
     files.push(name);
     const tokens = tokenize(texts.get(name) ?? "");
@@ -103,14 +113,19 @@ export function parseNginx(texts: ConfigTexts, file: string, prefixes: readonly 
           const patterns = prefixes.map((p) => absolutePattern(rest[0]!, p));
           const files = patterns.map((p) => includedFiles(texts, p)).find((f) => f.length > 0) ?? [];
           if (files.length === 0) unresolved.push(...new Set(patterns));
-          for (const f of files) out.push(...parseFile(f, at, depth + 1));
+          for (const f of files) {
+            if (!budget.allow(f, texts.get(f) ?? "", at)) continue;
+            // One by one: a spread of a huge file's directives would overflow the stack.
+            for (const d of parseFile(f, at, depth + 1)) out.push(d);
+          }
         } else out.push(directive);
       }
       return out;
     };
     return block();
   };
-  return { directives: parseFile(file, undefined, 0), unresolved, files };
+  const directives = parseFile(file, undefined, 0);
+  return { directives, unresolved, files, ...(budget.cut ? { cut: budget.cut } : {}) };
 }
 
 /** Every directive named `name` directly in `block`. */
