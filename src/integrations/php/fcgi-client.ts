@@ -2,7 +2,8 @@
  * A FastCGI client in PHP, run with the host's php-cli. php-cli is on every PHP server, unlike
  * cgi-fcgi (libfcgi) or cachetool.phar, so nothing is downloaded or installed on the host.
  * Usage: php client.php ADDRESS SCRIPT_FILENAME [QUERY_STRING]; ADDRESS is a socket path,
- * unix:/path or host:port. Prints the response body; exits 2 (transport) or 3 (HTTP status >= 400).
+ * unix:/path or host:port. Prints the response body; exits 2 (transport, or an answer over 16 MiB)
+ * or 3 (HTTP status >= 400). Records of another request id are skipped.
  */
 export const FCGI_CLIENT_PHP = `<?php
 [, $address, $script] = $argv;
@@ -43,12 +44,19 @@ foreach ($params as $k => $v) $body .= pair($k, (string) $v);
 fwrite($sock, record(1, pack('nCx5', 1, 0)) . record(4, $body) . record(4, '') . record(5, ''));
 $out = '';
 $err = '';
+// Bounded: whatever listens on the address may answer without end (php-cli has no memory_limit).
+$max = 16 << 20;
 for (;;) {
     $head = readn($sock, 8);
     if (strlen($head) < 8) { fwrite(STDERR, "FastCGI connection to $address closed early\\n"); exit(2); }
     $r = unpack('Cversion/Ctype/nid/nlen/Cpad/Cres', $head);
     $content = $r['len'] > 0 ? readn($sock, $r['len']) : '';
     if ($r['pad'] > 0) readn($sock, $r['pad']);
+    if ($r['id'] !== 1) continue;
+    if (strlen($out) + strlen($err) + strlen($content) > $max) {
+        fwrite(STDERR, "FastCGI answer from $address is larger than " . ($max >> 20) . " MiB: is this a php-fpm pool?\n");
+        exit(2);
+    }
     if ($r['type'] === 6) $out .= $content;
     elseif ($r['type'] === 7) $err .= $content;
     elseif ($r['type'] === 3) break;
