@@ -102,9 +102,22 @@ export interface RuntimeReport {
   } | null;
 }
 
+/**
+ * The reports in a pool's answers, one JSON object a line. Whatever listens on the pool's address
+ * wrote them: a line that is not a JSON object with a pid is no report (skipped, never thrown).
+ */
 export function parseReports(output: string): RuntimeReport[] {
   return output
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as RuntimeReport);
+    .flatMap((l) => {
+      try {
+        const report = JSON.parse(l) as RuntimeReport | null;
+        return typeof report === "object" && report !== null && typeof report.pid === "number"
+          ? [report]
+          : [];
+      } catch {
+        return [];
+      }
+    });
 }
