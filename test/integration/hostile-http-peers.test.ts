@@ -36,6 +36,14 @@ before(async () => {
       res.writeHead(200, { "content-type": "text/plain" });
       const timer = setInterval(() => res.write("x"), 200);
       res.on("close", () => clearInterval(timer));
+    } else if (mode === "https-only") {
+      // A site that sends every plain-HTTP request to its https:// address.
+      res.writeHead(301, { location: `https://127.0.0.1:1${(req.url ?? "/").slice("/https-only".length)}` });
+      res.end();
+    } else if (mode === "deny-dotfiles") {
+      // Dotfiles sent elsewhere, everything else answered: the site protects them.
+      res.writeHead((req.url ?? "").includes("/.") ? 301 : 404, { location: "/" });
+      res.end();
     } else {
       res.end("ok");
     }
@@ -133,3 +141,11 @@ for (const mode of ["endless", "trickle"]) {
     assert.ok(Date.now() - started < 7000, `took ${Date.now() - started} ms`);
   });
 }
+
+test("doctor's exposure check says it did not run when every answer is a redirect (http to https)", async () => {
+  const report = await exposedFiles(`http://127.0.0.1:${port}/https-only/`, new Map());
+  assert.deepEqual(report.exposed, []);
+  assert.match(report.notAsked ?? "", /every answer .* was a redirect \(301 to https:\/\/127\.0\.0\.1:1\/\.env\)/);
+  // A site that redirects only its dotfiles answered the check: nothing to say.
+  assert.equal((await exposedFiles(`http://127.0.0.1:${port}/deny-dotfiles/`, new Map())).notAsked, undefined);
+});
