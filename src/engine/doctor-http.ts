@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { redactUrl } from "../config/secrets.js";
 import { pathsToAsk } from "../integrations/web/exposed.js";
 
 export interface ExposedFile {
@@ -16,11 +17,17 @@ const MAX_BODY = 1024 * 1024;
  * takes longer than TIMEOUT_MS in all (a server that trickles its answer resets no idle timer here).
  * A body longer than MAX_BODY is no file of the release's dotfiles: it is not read to its end.
  */
-function fetchHash(url: string): Promise<{ status: number; sha256: string } | undefined> {
+interface Reply {
+  readonly status: number;
+  readonly sha256: string;
+  readonly location?: string;
+}
+
+function fetchHash(url: string): Promise<Reply | undefined> {
   const client = url.startsWith("https:") ? https : http;
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
-    const settle = (reply: { status: number; sha256: string } | undefined) => {
+    const settle = (reply: Reply | undefined) => {
       clearTimeout(timer);
       resolve(reply);
     };
@@ -35,7 +42,14 @@ function fetchHash(url: string): Promise<{ status: number; sha256: string } | un
           req.destroy();
         }
       });
-      res.on("end", () => settle({ status: res.statusCode ?? 0, sha256: hash.digest("hex") }));
+      const { location } = res.headers;
+      res.on("end", () =>
+        settle({
+          status: res.statusCode ?? 0,
+          sha256: hash.digest("hex"),
+          ...(location ? { location } : {}),
+        }),
+      );
       res.on("error", () => settle(undefined));
       res.on("close", () => settle(undefined));
     });
@@ -71,9 +85,26 @@ export async function exposedFiles(
     urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })),
   );
   if (replies.every((r) => r.reply === undefined)) return { exposed: [], notAsked: `no answer from ${base}` };
+  // Sent elsewhere every time (say http:// to https://): the site itself was never asked.
+  const redirect = replies.find((r) => r.reply !== undefined)!;
+  if (replies.every((r) => r.reply === undefined || (r.reply.status >= 300 && r.reply.status < 400)))
+    return {
+      exposed: [],
+      notAsked: `every answer from ${base} was a redirect (${redirect.reply!.status} to ${shownLocation(redirect.reply!.location, redirect.url)}); set the URL the site is served at`,
+    };
   return {
     exposed: replies
       .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
       .map(({ path, url }) => ({ path, url })),
   };
+}
+
+/** A peer's Location header as it may be printed: resolved, its credentials and query hidden. */
+function shownLocation(location: string | undefined, from: string): string {
+  if (location === undefined) return "nowhere";
+  try {
+    return redactUrl(new URL(location, from).toString());
+  } catch {
+    return "an address that is no URL";
+  }
 }

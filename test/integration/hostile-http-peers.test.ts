@@ -145,7 +145,13 @@ for (const mode of ["endless", "trickle"]) {
 test("doctor's exposure check says it did not run when every answer is a redirect (http to https)", async () => {
   const report = await exposedFiles(`http://127.0.0.1:${port}/https-only/`, new Map());
   assert.deepEqual(report.exposed, []);
-  assert.match(report.notAsked ?? "", /every answer .* was a redirect \(301 to https:\/\/127\.0\.0\.1:1\/\.env\)/);
+  assert.match(
+    report.notAsked ?? "",
+    /every answer .* was a redirect \(301 to https:\/\/127\.0\.0\.1:1\/\.env\)/,
+  );
   // A site that redirects only its dotfiles answered the check: nothing to say.
-  assert.equal((await exposedFiles(`http://127.0.0.1:${port}/deny-dotfiles/`, new Map())).notAsked, undefined);
+  assert.equal(
+    (await exposedFiles(`http://127.0.0.1:${port}/deny-dotfiles/`, new Map())).notAsked,
+    undefined,
+  );
 });
