@@ -20,13 +20,21 @@ export interface BatchDrain {
  * HAProxy's runtime API: one connection, the commands `;`-separated. Perl (and its IO::Socket::UNIX)
  * is on every Debian; the socket and the commands are its arguments. A `set` command answers nothing
  * when it worked, so with "silent" any answer ("Permission denied", "No such server.") fails the step.
+ * Bounded: whatever listens on the socket gets 20 s to answer in full, and at most 64 MiB.
  */
 const ASK_SOCKET = `exec perl -e '
 use IO::Socket::UNIX;
 my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "cannot connect to the HAProxy socket $ARGV[0]: $!\\n";
+$SIG{ALRM} = sub { die "HAProxy did not answer on $ARGV[0] within 20 s\\n" };
+alarm 20;
 print $s "$ARGV[1]\\n";
-my $answer = join "", <$s>;
-if ($ARGV[2] eq "silent" && $answer =~ /\\S/) { $answer =~ s/\\s+/ /g; die "HAProxy refused: $answer\\n"; }
+my ($answer, $chunk) = ("", "");
+while (sysread($s, $chunk, 65536)) {
+  $answer .= $chunk;
+  die "HAProxy answered more than 64 MiB on $ARGV[0]\\n" if length($answer) > 64 << 20;
+}
+alarm 0;
+if ($ARGV[2] eq "silent" && $answer =~ /\\S/) { $answer =~ s/\\s+/ /g; die "HAProxy refused: " . substr($answer, 0, 300) . "\\n"; }
 print $answer;
 ' "$1" "$2" "$3"`;
 

@@ -43,7 +43,8 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const balancer = (socket: string) => ({ type: "haproxy", socket, backend: "web" }) as unknown as HaproxyBalancer;
+const balancer = (socket: string) =>
+  ({ type: "haproxy", socket, backend: "web" }) as unknown as HaproxyBalancer;
 
 function ask(socket: string): Promise<{ code: number | null; stderr: string; ms: number; killed: boolean }> {
   const { argv } = haproxyAsk(balancer(path.join(dir, socket)), ["show stat"]);
