@@ -278,3 +278,21 @@ test("exposed files: hashes by URL path from the host's output; the paths never 
   const many = new Map(Array.from({ length: 20 }, (_, i) => [`/.f${i}`, new Set([hash])]));
   assert.equal(pathsToAsk(many).length, 8);
 });
+
+test("a root or DocumentRoot that names the deploy path in another spelling (//, /./) is still judged", () => {
+  const site = (root: string) => `server {
+    root ${root};
+    location ~ \\.php$ {
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_pass 127.0.0.1:9000;
+    }
+}`;
+  for (const root of ["/srv//app/current/public", "/srv/./app/current/public", "/srv/app/./current/"]) {
+    const parsed = parseNginx(new Map([["/s.conf", site(root)]]), "/s.conf", ["/etc/nginx"]);
+    const { findings } = judgeNginx(parsed.directives, "/srv/app", false);
+    assert.equal(findings.length, 1, `root ${root}: ${JSON.stringify(findings)}`);
+  }
+  const vhost = "<VirtualHost *:80>\nDocumentRoot /srv//app/current\n</VirtualHost>\n";
+  const parsed = parseApache(new Map([["/v.conf", vhost]]), "/v.conf", "/etc/apache2");
+  assert.equal(judgeApache(parsed.directives, "/srv/app", false).length, 1);
+});
