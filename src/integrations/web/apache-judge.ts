@@ -1,5 +1,5 @@
 import type { ApacheDirective } from "./apache-parse.js";
-import { whereText } from "./config-files.js";
+import { underPath, whereText } from "./config-files.js";
 import type { WebFinding } from "./nginx-judge.js";
 
 /** Directives of a level, looking through conditional sections (`<IfModule>`, `<IfDefine>`, `<If…>`). */
@@ -39,7 +39,7 @@ export function judgeApache(
   if (resets) return [];
   return sites.flatMap(([site, root]) => {
     const dir = root?.args[0] ?? "";
-    if (!root || !(dir === deployPath || dir.startsWith(`${deployPath}/`))) return [];
+    if (!root || !underPath(dir, deployPath)) return [];
     return [
       {
         level: "error" as const,

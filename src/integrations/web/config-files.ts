@@ -89,3 +89,12 @@ export class IncludeBudget {
     return true;
   }
 }
+
+/**
+ * Whether a root a config names is the deploy path or below it, spelled as the kernel reads it:
+ * `/srv//app` and `/srv/./app/current` are /srv/app too.
+ */
+export function underPath(root: string, deployPath: string): boolean {
+  const [dir, base] = [root, deployPath].map((p) => path.normalize(p).replace(/(.)\/$/, "$1"));
+  return dir === base || dir!.startsWith(base === "/" ? "/" : `${base}/`);
+}

@@ -1,4 +1,4 @@
-import { whereText } from "./config-files.js";
+import { underPath, whereText } from "./config-files.js";
 import { type Directive, named } from "./nginx-parse.js";
 import { NGINX_DOLLAR } from "./server-config.js";
 
@@ -62,7 +62,7 @@ export function judgeNginx(
       ];
       const inner = [...levels].reverse();
       const root = inner.map((l) => named(l, "root").at(-1)).find((d) => d !== undefined);
-      if (!root || !(rootPath(root) === deployPath || rootPath(root).startsWith(`${deployPath}/`))) continue;
+      if (!root || !underPath(rootPath(root), deployPath)) continue;
       const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
       const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
       const sets = new Map(
