@@ -74,7 +74,10 @@ export async function readWebConfigs(
     roots = [];
     for (const nginx of servers.nginx) {
       const dump = parseNginxDump(await ask(nginxDump(nginx)));
-      for (const [file, text] of dump) texts.set(file, text);
+      // nginx -T starts each file with a line any file may hold too (nothing marks where one ends):
+      // the dump names the files nginx read, their text is read apart, behind unforgeable markers.
+      await read([...dump.keys()]);
+      for (const [file, text] of dump) if (!texts.has(file)) texts.set(file, text);
       const main = [...dump.keys()][0] ?? nginx.config ?? "/etc/nginx/nginx.conf";
       roots.push(rootFor(main));
     }
