@@ -155,3 +155,11 @@ test("doctor's exposure check says it did not run when every answer is a redirec
     undefined,
   );
 });
+
+test("doctor's exposure check names URLs without their password or query values", async () => {
+  const closed = await exposedFiles("http://user:pw9@127.0.0.1:1/?k=t0k", new Map());
+  assert.match(closed.notAsked ?? "", /no answer from http:\/\/\*\*\*@127\.0\.0\.1:1\/\?k=\*\*\*/);
+  const moved = await exposedFiles(`http://user:pw9@127.0.0.1:${port}/https-only/?k=t0k`, new Map());
+  assert.match(moved.notAsked ?? "", /redirect/);
+  for (const text of [closed.notAsked, moved.notAsked]) assert.doesNotMatch(text ?? "", /pw9|t0k/);
+});
