@@ -79,23 +79,25 @@ export async function exposedFiles(
   try {
     urls = pathsToAsk(candidates).map((path) => [path, new URL(path.slice(1), base).toString()]);
   } catch {
-    return { exposed: [], notAsked: `${base} is not a URL` };
+    return { exposed: [], notAsked: `${redactUrl(base)} is not a URL` };
   }
   const replies = await Promise.all(
     urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })),
   );
-  if (replies.every((r) => r.reply === undefined)) return { exposed: [], notAsked: `no answer from ${base}` };
+  if (replies.every((r) => r.reply === undefined))
+    return { exposed: [], notAsked: `no answer from ${redactUrl(base)}` };
   // Sent elsewhere every time (say http:// to https://): the site itself was never asked.
   const redirect = replies.find((r) => r.reply !== undefined)!;
   if (replies.every((r) => r.reply === undefined || (r.reply.status >= 300 && r.reply.status < 400)))
     return {
       exposed: [],
-      notAsked: `every answer from ${base} was a redirect (${redirect.reply!.status} to ${shownLocation(redirect.reply!.location, redirect.url)}); set the URL the site is served at`,
+      notAsked: `every answer from ${redactUrl(base)} was a redirect (${redirect.reply!.status} to ${shownLocation(redirect.reply!.location, redirect.url)}); set the URL the site is served at`,
     };
   return {
     exposed: replies
       .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
-      .map(({ path, url }) => ({ path, url })),
+      // Shown as the health check shows its URL: no password, no query values.
+      .map(({ path, url }) => ({ path, url: redactUrl(url) })),
   };
 }
 
