@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
@@ -162,4 +163,24 @@ test("doctor's exposure check names URLs without their password or query values"
   const moved = await exposedFiles(`http://user:pw9@127.0.0.1:${port}/https-only/?k=t0k`, new Map());
   assert.match(moved.notAsked ?? "", /redirect/);
   for (const text of [closed.notAsked, moved.notAsked]) assert.doesNotMatch(text ?? "", /pw9|t0k/);
+});
+
+test("the load probe against an address that refuses connections does not spin (nor hoard samples)", async () => {
+  const closed = await new Promise<number>((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port: free } = s.address() as AddressInfo;
+      s.close(() => resolve(free));
+    });
+  });
+  const probe = new Probe({ url: `http://127.0.0.1:${closed}/`, concurrency: 2, timeoutMs: 1000 });
+  const cpu = process.cpuUsage();
+  probe.start();
+  await new Promise((r) => setTimeout(r, 1000));
+  const samples = await probe.stop();
+  const used = process.cpuUsage(cpu);
+  assert.ok(samples.length > 0 && samples.every((s) => s.error === "refused"));
+  // Paced like blue/green's switch probe: a refused connection fails at once.
+  assert.ok(samples.length <= 150, `${samples.length} samples in 1 s from 2 clients`);
+  assert.ok((used.user + used.system) / 1000 < 500, `${(used.user + used.system) / 1000} ms of CPU in 1 s`);
 });
