@@ -48,6 +48,8 @@ export function probeClock(): number {
 }
 
 const RELEASE_ID = /\b\d{8}T\d{6}Z\b/g;
+/** After a request that failed without an answer: downtime is still seen to within this. */
+const FAILED_PAUSE_MS = 20;
 /** The app's own header, and the one `server-config nginx` adds from the release nginx resolved. */
 const RELEASE_HEADERS = ["x-release", RELEASE_HEADER.toLowerCase()];
 
@@ -70,7 +72,14 @@ export class Probe {
     this.running = true;
     const deadline = Date.now() + (this.options.maxDurationMs ?? 10 * 60_000);
     const loop = async () => {
-      while (this.running && Date.now() < deadline) this.samples.push(await this.once());
+      while (this.running && Date.now() < deadline) {
+        const sample = await this.once();
+        this.samples.push(sample);
+        // A refused or reset connection fails at once: without a pause each client would spin,
+        // thousands of samples a second for as long as the run lasts.
+        if (sample.error !== null && sample.error !== "timeout")
+          await new Promise((r) => setTimeout(r, FAILED_PAUSE_MS));
+      }
     };
     this.workers = Array.from({ length: this.options.concurrency }, loop);
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
 import type { AddressInfo } from "node:net";
+import net from "node:net";
 import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
 import { exposedFiles } from "../../src/engine/doctor-http.js";
