@@ -85,8 +85,11 @@ export function parseWebServers(output: string): WebServers {
   };
 }
 
+/** All the text one read hands back (and an nginx -T dump): the parser reads no more per config. */
+const MAX_BYTES = 32 * 1024 * 1024;
+
 const NGINX_DUMP = `bin=$1; shift
-"$bin" -T "$@" 2>/dev/null
+"$bin" -T "$@" 2>/dev/null | head -c ${MAX_BYTES}
 exit 0
 `;
 
@@ -115,7 +118,8 @@ const MAX_FILES = 2000;
  * The files the arguments name (glob patterns expanded by the shell, directories walked through
  * symlinks, as sites-enabled/ holds them), each as `@@file PATH`, `@@real PATH` and its lines behind
  * `|`, so no content can pass for a marker. Unreadable or missing ones are skipped: that is an answer
- * too. Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each.
+ * too. Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each,
+ * and MAX_BYTES in all (the last file cut short).
  */
 const READ = `IFS=
 emit() {
@@ -136,7 +140,7 @@ for pattern; do
       emit "$f"
     fi
   done
-done
+done | head -c ${MAX_BYTES}
 exit 0
 `;
 
