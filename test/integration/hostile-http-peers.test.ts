@@ -37,6 +37,10 @@ before(async () => {
       res.writeHead(200, { "content-type": "text/plain" });
       const timer = setInterval(() => res.write("x"), 200);
       res.on("close", () => clearInterval(timer));
+    } else if (mode === "angles") {
+      // An error page of 64 KiB of '<' and no '>'.
+      res.writeHead(500, { "content-type": "text/html" });
+      res.end("<".repeat(65536));
     } else if (mode === "https-only") {
       // A site that sends every plain-HTTP request to its https:// address.
       res.writeHead(301, { location: `https://127.0.0.1:1${(req.url ?? "/").slice("/https-only".length)}` });
@@ -183,4 +187,16 @@ test("the load probe against an address that refuses connections does not spin (
   // Paced like blue/green's switch probe: a refused connection fails at once.
   assert.ok(samples.length <= 150, `${samples.length} samples in 1 s from 2 clients`);
   assert.ok((used.user + used.system) / 1000 < 500, `${(used.user + used.system) / 1000} ms of CPU in 1 s`);
+});
+
+test("the load probe reads an error page of '<' without blocking the event loop", async () => {
+  const probe = new Probe({ url: `http://127.0.0.1:${port}/angles`, concurrency: 1, timeoutMs: 5000 });
+  const started = Date.now();
+  probe.start();
+  await new Promise((r) => setTimeout(r, 500));
+  const samples = await probe.stop();
+  // The deploy runs on the same event loop: a sample must not cost seconds of CPU.
+  assert.ok(Date.now() - started < 1500, `500 ms of probing took ${Date.now() - started} ms`);
+  assert.ok(samples.length >= 5, `${samples.length} samples`);
+  assert.equal(samples[0]!.status, 500);
 });
