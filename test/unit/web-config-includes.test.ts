@@ -30,7 +30,7 @@ function parseApart(kind: "nginx" | "apache", files: Record<string, string>, mai
   return JSON.parse(run.stdout) as string[];
 }
 
-const DIR_FILES = 6;
+const DIR_FILES = 10;
 
 test("nginx: files that each include their whole directory again are parsed in bounded time", () => {
   const files: Record<string, string> = {
@@ -74,4 +74,21 @@ test("a config that includes itself is still read once, and says where the loop 
   );
   assert.deepEqual(a.files, ["/etc/apache2/sites-enabled/app.conf"]);
   assert.match(a.cut ?? "", /include loop/);
+});
+
+test("a large legitimate config (600 sites, each including snippets twice) is read in full", async () => {
+  const { parseNginx } = await import("../../src/integrations/web/nginx-parse.js");
+  const texts = new Map<string, string>([
+    ["/etc/nginx/nginx.conf", "http {\n  include /etc/nginx/sites-enabled/*;\n}\n"],
+    ["/etc/nginx/snippets/fastcgi-php.conf", "fastcgi_index index.php;\ninclude fastcgi.conf;\n"],
+    ["/etc/nginx/fastcgi.conf", "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n"],
+  ]);
+  for (let i = 0; i < 600; i++)
+    texts.set(
+      `/etc/nginx/sites-enabled/site${i}`,
+      `server {\n  root /srv/s${i}/current;\n  location ~ \\.php$ { include snippets/fastcgi-php.conf; fastcgi_pass x; }\n  location /a { include snippets/fastcgi-php.conf; fastcgi_pass x; }\n}\n`,
+    );
+  const parsed = parseNginx(texts, "/etc/nginx/nginx.conf", ["/etc/nginx"]);
+  assert.equal(parsed.cut, undefined);
+  assert.equal(parsed.files.length, 1 + 600 + 600 * 2 * 2);
 });

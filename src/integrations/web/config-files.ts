@@ -53,8 +53,8 @@ export function absolutePattern(pattern: string, prefix: string): string {
 }
 
 /** Files parsed for one main config, each include counted: beyond this, includes are not followed. */
-const MAX_PARSES = 1000;
-const MAX_BYTES = 32 * 1024 * 1024;
+const MAX_PARSES = 20_000;
+const MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * What one main config may pull in through includes. The files are untrusted: an include loop, or
