@@ -45,6 +45,7 @@ function post(
     // Every way out settles: a receiver that drops the connection halfway through its answer emits
     // neither 'end' nor a request 'error', so the response's own 'close' decides then.
     let timer: NodeJS.Timeout | undefined;
+    let answered = false;
     const settle = (error?: Error) => {
       clearTimeout(timer);
       if (error) reject(error);
@@ -54,11 +55,14 @@ function post(
       url,
       { method: "POST", headers: { "content-type": "application/json", ...headers }, agent: false },
       (res) => {
+        answered = true;
         res.resume();
         res.on("end", () =>
           settle((res.statusCode ?? 0) < 300 ? undefined : new Error(`HTTP ${res.statusCode}`)),
         );
-        res.on("error", (e) => settle(e));
+        res.on("error", (e) =>
+          settle(new Error(`HTTP ${res.statusCode}: the answer was cut off (${e.message})`)),
+        );
         res.on("close", () => {
           if (!res.complete) settle(new Error(`HTTP ${res.statusCode}: the connection closed mid-answer`));
         });
@@ -66,7 +70,11 @@ function post(
     );
     timer = setTimeout(() => req.destroy(new Error("timed out")), timeoutMs);
     req.on("error", (e) => settle(e));
-    req.on("close", () => settle(new Error("the connection closed before an answer")));
+    // With no answer at all (an answer settles through its own events). Deferred: a request
+    // 'error', if any, says more.
+    req.on("close", () => {
+      if (!answered) setImmediate(() => settle(new Error("the connection closed before an answer")));
+    });
     req.end(payload);
   });
 }
