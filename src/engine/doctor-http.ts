@@ -12,17 +12,17 @@ export interface ExposedFile {
 const TIMEOUT_MS = 5000;
 const MAX_BODY = 1024 * 1024;
 
-/**
- * Status and sha256 of the body of one GET (no redirects followed), or undefined when it fails or
- * takes longer than TIMEOUT_MS in all (a server that trickles its answer resets no idle timer here).
- * A body longer than MAX_BODY is no file of the release's dotfiles: it is not read to its end.
- */
 interface Reply {
   readonly status: number;
   readonly sha256: string;
   readonly location?: string;
 }
 
+/**
+ * Status and sha256 of the body of one GET (no redirects followed), or undefined when it fails or
+ * takes longer than TIMEOUT_MS in all (a server that trickles its answer resets no idle timer here).
+ * A body longer than MAX_BODY is no file of the release's dotfiles: it is not read to its end.
+ */
 function fetchHash(url: string): Promise<Reply | undefined> {
   const client = url.startsWith("https:") ? https : http;
   return new Promise((resolve) => {
