@@ -1,8 +1,7 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
-import { CLOCK_PROBE } from "./listing-stamp.js";
 import { type LockOwner, parseLockOwner } from "./lock.js";
-import { isAdoptableName, isIdShaped } from "./release-id.js";
-import { parseReleaseMeta, type ReleaseMeta } from "./release-meta.js";
+import type { ReleaseMeta } from "./release-meta.js";
+import { ownMetas, resolvedRelease, sortReleaseEntries } from "./release-ownership.js";
 
 /**
  * One read of everything the planner needs from a host, optionally taking the lock in the same
@@ -241,28 +240,8 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     }
   }
 
-  const problems: string[] = [];
-  const metas = new Map<string, ReleaseMeta>();
-  for (const { file, text } of metaFiles) {
-    const id = file.replace(/\.json$/, "");
-    const parsed = isAdoptableName(id) ? parseReleaseMeta(text) : undefined;
-    // Another tool's release name is cutover's only once `adopt` recorded it.
-    if (!parsed || parsed.id !== id || (!isIdShaped(id) && !parsed.adopted)) {
-      problems.push(
-        `.cutover/releases/${JSON.stringify(file).slice(1, -1)} is not valid release metadata (or its id is not its file name); ignored`,
-      );
-      continue;
-    }
-    metas.set(id, parsed);
-  }
-  const releaseDirs: string[] = [];
-  const foreign: string[] = [];
-  const clockProbes: string[] = [];
-  for (const e of entries) {
-    if (e.kind === "dir" && (isIdShaped(e.name) || metas.get(e.name)?.adopted)) releaseDirs.push(e.name);
-    else if (e.kind === "file" && CLOCK_PROBE.test(e.name)) clockProbes.push(e.name);
-    else foreign.push(e.name);
-  }
+  const { metas, problems } = ownMetas(metaFiles);
+  const { releaseDirs, clockProbes, foreign } = sortReleaseEntries(entries, metas);
   if (foreign.length > 0)
     problems.push(
       `releases/ holds entries that are not cutover releases, left alone: ${foreign.map((n) => JSON.stringify(n)).join(", ")}`,
@@ -293,14 +272,4 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     lock,
     problems,
   };
-}
-
-/**
- * The release `current` resolves to or into (physically: releases/<id>, or a directory inside it),
- * when its name is id-shaped. That release is live and is never removed.
- */
-function resolvedRelease(resolved: string, releasesReal: string): string | undefined {
-  if (!resolved || !releasesReal || !resolved.startsWith(`${releasesReal}/`)) return undefined;
-  const name = resolved.slice(releasesReal.length + 1).split("/")[0]!;
-  return isAdoptableName(name) ? name : undefined;
 }

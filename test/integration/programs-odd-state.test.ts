@@ -209,6 +209,11 @@ test("a shared link into a release: its parents made where missing, whatever is 
   assert.equal(refused.status, 3);
   assert.match(refused.stderr, /var is a symlink .* refusing to write through it/);
   assert.equal(readFileSync(path.join(outside, "keep"), "utf8"), "keep");
+  // The removal at the link's own name: a link there to a directory of data goes as a link.
+  symlinkSync(outside, path.join(rel, "uploads"));
+  assert.equal(link("uploads").status, 0);
+  assert.equal(readlinkSync(path.join(rel, "uploads")), "../shared/x");
+  assert.equal(readFileSync(path.join(outside, "keep"), "utf8"), "keep", "nothing removed through the link");
 });
 
 test("the switch: .cutover/tmp made where missing, a link left at its temporary name by a killed run replaced", () => {
