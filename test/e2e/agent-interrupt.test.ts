@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { type AgentProcess, liveCommit, startAgent, until } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
-import { processesWith, settled } from "../helpers/interrupt.js";
+import { killEach, processesWith, settled } from "../helpers/interrupt.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
 
 /**
@@ -62,7 +62,7 @@ for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       assert.equal(existsSync(path.join(deployPath, ".cutover/lock")), false, "no lock left");
     } else {
       // Nothing ran the engine's cleanup: the hook is an orphan (stopped here, by its PID) and the lock stays.
-      for (const pid of processesWith(`sleep ${marker}`)) process.kill(pid, "SIGKILL");
+      killEach(processesWith(`sleep ${marker}`));
       assert.equal(existsSync(path.join(deployPath, ".cutover/lock")), true, "the dead agent's lock is left");
     }
     assert.equal(path.basename(realpathSync(path.join(deployPath, "current"))), good, "current never moved");

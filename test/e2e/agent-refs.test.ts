@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { type AgentProcess, startAgent } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
-import { processesWith } from "../helpers/interrupt.js";
+import { killEach, processesWith } from "../helpers/interrupt.js";
 
 /**
  * `cutover agent` with a tag named like the deployed branch (a real origin, HTTP on 127.0.0.1): a
@@ -18,7 +18,7 @@ const SECRET = "webhook-secret-for-tests";
 let agent: AgentProcess | undefined;
 after(async () => {
   await agent?.stop("SIGKILL");
-  for (const pid of processesWith(fx.dir)) process.kill(pid, "SIGKILL");
+  killEach(processesWith(fx.dir));
   fx.cleanup();
 });
 

@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { type AgentProcess, liveCommit, startAgent, until } from "../helpers/agent.js";
 import { fixture } from "../helpers/fixture.js";
 import { type GitOrigin, gitOrigin } from "../helpers/git-origin.js";
-import { processesWith } from "../helpers/interrupt.js";
+import { killEach, processesWith } from "../helpers/interrupt.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
 
 /** `cutover agent` for real: a git origin, HTTP on 127.0.0.1, the engine on a local deploy path. */
@@ -16,7 +16,7 @@ const SECRET = "webhook-secret-for-tests";
 const running: AgentProcess[] = [];
 after(async () => {
   for (const a of running) await a.stop("SIGKILL");
-  for (const pid of processesWith(fx.dir)) process.kill(pid, "SIGKILL");
+  killEach(processesWith(fx.dir));
   fx.cleanup();
 });
 

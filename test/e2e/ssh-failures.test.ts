@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import { fakeBin } from "../helpers/bin.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { killEach } from "../helpers/interrupt.js";
 import { freePort } from "../helpers/ports.js";
 import { ensureTestUser, type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
 import { assertCurrentComplete, snapshot, trashEmptied } from "../helpers/tree.js";
@@ -208,13 +209,7 @@ test("the SSH connection is killed during the upload: nothing switches, no lock 
       if (!rsyncRunning()) return;
       clearInterval(poll);
       killed = good[2]!.descendants();
-      for (const pid of killed) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // It exited between the listing and the kill.
-        }
-      }
+      killEach(killed);
     }, 10);
     child.on("close", () => clearInterval(poll));
   });

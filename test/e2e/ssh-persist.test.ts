@@ -5,6 +5,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { killEach } from "../helpers/interrupt.js";
 import { type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
 import { assertCurrentComplete } from "../helpers/tree.js";
 
@@ -41,8 +42,7 @@ function masters(dir = socketDir): number[] {
 }
 
 function stopMasters(): void {
-  for (const dir of [socketDir, path.join(cache, "cutover", "ssh")])
-    for (const pid of masters(dir)) process.kill(pid, "SIGKILL");
+  for (const dir of [socketDir, path.join(cache, "cutover", "ssh")]) killEach(masters(dir));
 }
 
 async function deploy(version: string, environment: Record<string, string> = env): Promise<string> {
@@ -117,12 +117,7 @@ test("the kept connection dropped in mid-run: nothing switches, a new connection
     stderr += c.toString();
     if (killed > 0 || !/build/.test(stderr)) return;
     // Every sshd process serving the kept connection: the master's connection is gone.
-    for (const pid of sshd.descendants()) {
-      try {
-        process.kill(pid, "SIGKILL");
-        killed += 1;
-      } catch {}
-    }
+    killed += killEach(sshd.descendants());
   });
   const code = await new Promise<number | null>((r) => child.on("close", r));
   assert.ok(killed > 0, "killed the connection's sshd processes");

@@ -17,6 +17,20 @@ export function processesWith(marker: string): number[] {
   return out;
 }
 
+/** Sends `signal` to each PID; one that ended between its listing and the kill is no error. */
+export function killEach(pids: readonly number[], signal: NodeJS.Signals = "SIGKILL"): number {
+  let sent = 0;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+      sent += 1;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+    }
+  }
+  return sent;
+}
+
 /**
  * Runs the CLI and sends it `signal` as soon as a process with `marker` in its command line runs
  * (a hook or step the test planted in the phase it wants to interrupt). Bounded: gives up after 60 s.
