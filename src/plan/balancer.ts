@@ -132,9 +132,13 @@ export function nginxUpstream(b: NginxBalancer, down: readonly string[]): string
   return `# written by cutover: included in the upstream block; servers marked down are being deployed\n${lines.join("\n")}\n`;
 }
 
-/** Server addresses of an upstream file, and whether each is marked down. */
+/**
+ * Server addresses of an upstream file (one `server ...;` per line, as nginxUpstream writes it), and
+ * whether each is marked down. Nothing in the pattern crosses a line: the file comes from the host,
+ * and a pattern spanning lines backtracks over the rest of the file from each line.
+ */
 export function parseNginxUpstream(text: string): ServerState[] {
-  return [...text.matchAll(/^\s*server\s+(\S+?)((?:\s+[^;\s]+)*)\s*;/gm)].map((m) => {
+  return [...text.matchAll(/^[ \t]*server[ \t]+([^\s;]+)([^;\n]*);/gm)].map((m) => {
     const down = /\bdown\b/.test(m[2] ?? "");
     return { name: m[1]!, inService: !down, ...(down ? { why: "marked down" } : {}) };
   });

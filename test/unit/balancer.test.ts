@@ -136,6 +136,21 @@ test("nginx upstream file: servers and down marks round-trip", () => {
   );
 });
 
+test("nginx upstream file from a host: lines without a semicolon are no servers, read in bounded time", () => {
+  const unended = "server 127.0.0.1:8080\n".repeat(20_000);
+  const started = Date.now();
+  assert.deepEqual(parseNginxUpstream(unended), []);
+  // Read line by line it takes milliseconds; a pattern whose whitespace spans lines backtracks
+  // over every following line from each one (minutes for this file).
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  assert.deepEqual(
+    parseNginxUpstream(`${unended}server 10.0.0.9:80 weight=2 down; # kept\n`).map(
+      (x) => `${x.name} ${x.inService}`,
+    ),
+    ["10.0.0.9:80 false"],
+  );
+});
+
 test("blue-green: the pool in service is live; a half state is refused; the switch is one HAProxy batch", () => {
   const s = stage({
     strategy: "blue-green",
