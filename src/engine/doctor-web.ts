@@ -10,6 +10,12 @@ import {
   parseWebServers,
   readConfigFiles,
 } from "../integrations/web/config-probe.js";
+import {
+  deployRoots,
+  parseLinkedRoots,
+  resolveRoots,
+  rootsOutside,
+} from "../integrations/web/linked-roots.js";
 import { judgeNginx, type WebFinding } from "../integrations/web/nginx-judge.js";
 import { parseNginx } from "../integrations/web/nginx-parse.js";
 import type { Cmd } from "../shell/cmd.js";
@@ -110,9 +116,20 @@ export async function readWebConfigs(
   const resets = stage.php.pools.some((p) => p.reset !== "none");
   const deployPath = t.host.path;
   const mains = parsed.filter((p) => !included.has(p.root.file) && texts.has(p.root.file));
+  const outside = rootsOutside(
+    mains.flatMap((p) => p.nginx.directives),
+    mains.flatMap((p) => p.apache.directives),
+    deployPath,
+  );
+  const deploy = deployRoots(
+    deployPath,
+    outside.length === 0
+      ? new Set()
+      : parseLinkedRoots(await ask(resolveRoots(deployPath, outside)), deployPath, outside),
+  );
   const judged = mains.map((p) => ({
-    nginx: judgeNginx(p.nginx.directives, deployPath, resets),
-    apache: judgeApache(p.apache.directives, deployPath, resets || stage.php.modPhp),
+    nginx: judgeNginx(p.nginx.directives, deploy, resets),
+    apache: judgeApache(p.apache.directives, deploy, resets || stage.php.modPhp),
   }));
   // An include loop, or includes past the budget: what they would have added was not judged.
   const cut = mains.flatMap((p) =>

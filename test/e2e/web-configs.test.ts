@@ -186,6 +186,59 @@ server {
   }
 });
 
+test("a root that links into the deploy path (root /var/www/html -> DEPLOY_PATH/current/public) is judged like one naming it; a root linking elsewhere is not", async () => {
+  const r = await deployed("linked root");
+  const { fx, fpm } = r;
+  const dir = path.join(fx.dir, "nginx");
+  mkdirSync(dir, { recursive: true });
+  const linked = path.join(fx.dir, 'www "html" ü');
+  symlinkSync(path.join(fx.deployPath, "current/public"), linked);
+  const elsewhere = path.join(fx.dir, "other-site");
+  mkdirSync(path.join(fx.dir, "other-app"));
+  symlinkSync(path.join(fx.dir, "other-app"), elsewhere);
+  const conf = path.join(dir, "linked.conf");
+  const site = (name: string, root: string, extra = "") => `server {
+    listen LISTEN${extra};
+    server_name ${name};
+    root "${nginxEscape(root)}";
+    index index.php;
+    location ~ \\.php$ {
+        include fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_pass "unix:${fpm.socket}";
+    }
+}
+`;
+  try {
+    const nginx = r.track(
+      await startNginx(dir, (listen) => {
+        writeFileSync(
+          conf,
+          (site("other.test", elsewhere) + site("app.test", linked, " default_server")).replaceAll(
+            "LISTEN",
+            listen,
+          ),
+        );
+        return `geo $cutover_dollar { default "$"; }\ninclude linked.conf;`;
+      }),
+    );
+    assert.equal(await (await fetch(`${nginx.url}/`)).text(), "v1", "nginx serves the app through the link");
+    for (const args of [[], ["--web-config", conf]]) {
+      const findings = web(await doctor(fx, args));
+      assert.equal(findings.length, 1, JSON.stringify(findings, null, 1));
+      assert.equal(findings[0]!.level, "error");
+      assert.ok(
+        findings[0]!.message.includes(
+          `passes SCRIPT_FILENAME from $document_root under the symlinked ${linked} (a link into ${fx.deployPath}) (the server block at ${conf}:12,`,
+        ),
+        findings[0]!.message,
+      );
+    }
+  } finally {
+    await r.stop();
+  }
+});
+
 test("Apache: a vhost reached through Include, IncludeOptional and a sites-enabled symlink is judged where it is written; with a reset it is clean", async () => {
   const r = await deployed("apache includes");
   const { fx, fpm, write } = r;

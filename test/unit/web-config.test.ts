@@ -8,6 +8,7 @@ import {
   parseWebServers,
 } from "../../src/integrations/web/config-probe.js";
 import { parseCandidates, pathsToAsk } from "../../src/integrations/web/exposed.js";
+import { deployRoots } from "../../src/integrations/web/linked-roots.js";
 import { judgeNginx } from "../../src/integrations/web/nginx-judge.js";
 import { parseNginx } from "../../src/integrations/web/nginx-parse.js";
 import { apacheConfig, NGINX_DOLLAR, nginxConfig } from "../../src/integrations/web/server-config.js";
@@ -43,7 +44,7 @@ http {
 
 const nginx = (files: Record<string, string>, main = "/etc/nginx/nginx.conf", resets = false) => {
   const parsed = parseNginx(new Map(Object.entries(files)), main, ["/etc/nginx"]);
-  return { parsed, judged: judgeNginx(parsed.directives, DEPLOY, resets) };
+  return { parsed, judged: judgeNginx(parsed.directives, deployRoots(DEPLOY), resets) };
 };
 
 test("nginx: Debian's `include snippets/fastcgi-php.conf` under the deploy path is an error naming the chain of files and lines", () => {
@@ -203,7 +204,7 @@ Include \\
     "/etc/apache2/sites-enabled/000-default.conf",
     "/etc/apache2/sites-enabled/app.conf",
   ]);
-  const findings = judgeApache(parsed.directives, DEPLOY, false);
+  const findings = judgeApache(parsed.directives, deployRoots(DEPLOY), false);
   assert.equal(findings.length, 1);
   assert.ok(
     findings[0]!.message.startsWith(
@@ -211,7 +212,7 @@ Include \\
     ),
     findings[0]!.message,
   );
-  assert.deepEqual(judgeApache(parsed.directives, DEPLOY, true), []);
+  assert.deepEqual(judgeApache(parsed.directives, deployRoots(DEPLOY), true), []);
   // The printed vhost parses back to its DocumentRoot.
   const printed = apacheConfig(
     { deployPath: DEPLOY, webroot: ".", listen: "80", serverName: "_" },
@@ -219,7 +220,7 @@ Include \\
   );
   const own = parseApache(new Map([["/v.conf", printed]]), "/v.conf", "/etc/apache2");
   assert.match(
-    judgeApache(own.directives, DEPLOY, false)[0]!.message,
+    judgeApache(own.directives, deployRoots(DEPLOY), false)[0]!.message,
     /^\/v\.conf:\d+ serves .*current as Apache's DocumentRoot/,
   );
 });
@@ -289,10 +290,10 @@ test("a root or DocumentRoot that names the deploy path in another spelling (//,
 }`;
   for (const root of ["/srv//app/current/public", "/srv/./app/current/public", "/srv/app/./current/"]) {
     const parsed = parseNginx(new Map([["/s.conf", site(root)]]), "/s.conf", ["/etc/nginx"]);
-    const { findings } = judgeNginx(parsed.directives, "/srv/app", false);
+    const { findings } = judgeNginx(parsed.directives, deployRoots("/srv/app"), false);
     assert.equal(findings.length, 1, `root ${root}: ${JSON.stringify(findings)}`);
   }
   const vhost = "<VirtualHost *:80>\nDocumentRoot /srv//app/current\n</VirtualHost>\n";
   const parsed = parseApache(new Map([["/v.conf", vhost]]), "/v.conf", "/etc/apache2");
-  assert.equal(judgeApache(parsed.directives, "/srv/app", false).length, 1);
+  assert.equal(judgeApache(parsed.directives, deployRoots("/srv/app"), false).length, 1);
 });

@@ -1,5 +1,6 @@
 import type { ApacheDirective } from "./apache-parse.js";
-import { underPath, whereText } from "./config-files.js";
+import { whereText } from "./config-files.js";
+import { type DeployRoots, rootText, servesDeployPath } from "./linked-roots.js";
 import type { WebFinding } from "./nginx-judge.js";
 
 /** Directives of a level, looking through conditional sections (`<IfModule>`, `<IfDefine>`, `<If…>`). */
@@ -10,14 +11,14 @@ function flat(level: readonly ApacheDirective[]): ApacheDirective[] {
 const is = (d: ApacheDirective, name: string) => d.name.toLowerCase() === name.toLowerCase();
 
 /**
- * Judges the main server and every `<VirtualHost>` whose own DocumentRoot is under `deployPath`
+ * Judges the main server and every `<VirtualHost>` whose own DocumentRoot serves the deploy path
  * (one that inherits the main server's is judged with it): Apache passes PHP paths through
  * `current`, so something must reset PHP after each switch (a php-fpm reset, or a graceful reload
  * for mod_php).
  */
 export function judgeApache(
   main: readonly ApacheDirective[],
-  deployPath: string,
+  deploy: DeployRoots,
   /** php-fpm pools are reset after a switch, or mod_php's Apache is reloaded. */
   resets: boolean,
 ): WebFinding[] {
@@ -39,12 +40,12 @@ export function judgeApache(
   if (resets) return [];
   return sites.flatMap(([site, root]) => {
     const dir = root?.args[0] ?? "";
-    if (!root || !underPath(dir, deployPath)) return [];
+    if (!root || !servesDeployPath(deploy, dir)) return [];
     return [
       {
         level: "error" as const,
         check: "apache" as const,
-        message: `${whereText(root.at)} serves ${dir} as Apache's DocumentRoot for ${site}, and nothing resets PHP after a switch: Apache passes paths through current, so PHP keeps serving the old release from OPcache and the realpath cache`,
+        message: `${whereText(root.at)} serves ${rootText(deploy, dir)} as Apache's DocumentRoot for ${site}, and nothing resets PHP after a switch: Apache passes paths through current, so PHP keeps serving the old release from OPcache and the realpath cache`,
         fix: "with php-fpm set php.fpm reset: opcache; with mod_php set php.mod_php: true and php.reload_command: apachectl graceful (see `cutover server-config apache`)",
       },
     ];

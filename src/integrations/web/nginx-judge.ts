@@ -1,6 +1,6 @@
-import { underPath, whereText } from "./config-files.js";
+import { whereText } from "./config-files.js";
+import { type DeployRoots, nginxRootPath, rootText, servesDeployPath } from "./linked-roots.js";
 import { type Directive, named } from "./nginx-parse.js";
-import { NGINX_DOLLAR } from "./server-config.js";
 
 export interface WebFinding {
   readonly level: "error" | "warning";
@@ -20,9 +20,6 @@ function leadingVariable(value: string | undefined): string | undefined {
   return value === undefined ? undefined : /^\$\{?(\w+)/.exec(value)?.[1];
 }
 
-/** A `root` as a path: server-config writes a literal $ in a path as ${cutover_dollar}. */
-const rootPath = (d: Directive) => (d.args[0] ?? "").replaceAll(NGINX_DOLLAR, "$");
-
 /** Every location with a fastcgi_pass, with its enclosing blocks (outermost first). */
 function phpLocations(block: readonly Directive[], outer: readonly Directive[]): Directive[][] {
   return block.flatMap((d) => {
@@ -38,14 +35,14 @@ function servers(block: readonly Directive[]): Directive[] {
 }
 
 /**
- * Judges every server block, and every PHP location in it, whose root is under `deployPath`, as
+ * Judges every server block, and every PHP location in it, whose root serves the deploy path, as
  * nginx reads them: the nearest `root`; the fastcgi_params of the innermost level that has any
  * (nginx inherits them only into levels without their own); the last SCRIPT_FILENAME (php-fpm keeps
  * the last); `set` variables of the server and the location. Other sites are not looked at.
  */
 export function judgeNginx(
   main: readonly Directive[],
-  deployPath: string,
+  deploy: DeployRoots,
   /** A php-fpm reset after each switch makes a $document_root config safe (but costly). */
   resets: boolean,
 ): NginxJudgement {
@@ -62,7 +59,7 @@ export function judgeNginx(
       ];
       const inner = [...levels].reverse();
       const root = inner.map((l) => named(l, "root").at(-1)).find((d) => d !== undefined);
-      if (!root || !underPath(rootPath(root), deployPath)) continue;
+      if (!root || !servesDeployPath(deploy, nginxRootPath(root))) continue;
       const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
       const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
       const sets = new Map(
@@ -79,7 +76,7 @@ export function judgeNginx(
         findings.push({
           level: resets ? "warning" : "error",
           check: "nginx",
-          message: `${whereText(script.at)} passes SCRIPT_FILENAME from $${scriptRoot} under the symlinked ${rootPath(root)} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
+          message: `${whereText(script.at)} passes SCRIPT_FILENAME from $${scriptRoot} under the symlinked ${rootText(deploy, nginxRootPath(root))} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
           fix: "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
         });
       }
@@ -89,7 +86,7 @@ export function judgeNginx(
         findings.push({
           level: "warning",
           check: "nginx",
-          message: `${whereText(script.at)} and ${whereText(docRoot!.at)} use $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT (${site}): nginx resolves ${rootPath(root)} again for each, so a switch in between hands one request paths from two releases`,
+          message: `${whereText(script.at)} and ${whereText(docRoot!.at)} use $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT (${site}): nginx resolves ${rootText(deploy, nginxRootPath(root))} again for each, so a switch in between hands one request paths from two releases`,
           fix: "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
         });
       }
