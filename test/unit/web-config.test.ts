@@ -297,3 +297,27 @@ test("a root or DocumentRoot that names the deploy path in another spelling (//,
   const parsed = parseApache(new Map([["/v.conf", vhost]]), "/v.conf", "/etc/apache2");
   assert.equal(judgeApache(parsed.directives, deployRoots("/srv/app"), false).length, 1);
 });
+
+test("nginx: an `alias` into the deploy path is judged like a root there (a nested location inherits it); a root elsewhere in the server does not hide it", () => {
+  const site = `server {
+    root /var/www/html;
+    location /app/ {
+        alias /srv/app/current/public/;
+        location ~ \\.php$ {
+            fastcgi_param SCRIPT_FILENAME $request_filename;
+            fastcgi_pass 127.0.0.1:9000;
+        }
+    }
+    location ~ \\.php$ {
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_pass 127.0.0.1:9000;
+    }
+}`;
+  const parsed = parseNginx(new Map([["/s.conf", site]]), "/s.conf", ["/etc/nginx"]);
+  const { findings } = judgeNginx(parsed.directives, deployRoots("/srv/app"), false);
+  assert.equal(findings.length, 1, JSON.stringify(findings));
+  assert.match(
+    findings[0]!.message,
+    /^\/s\.conf:6 passes SCRIPT_FILENAME from \$request_filename under the symlinked \/srv\/app\/current\/public\//,
+  );
+});

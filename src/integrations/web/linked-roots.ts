@@ -28,7 +28,7 @@ export function rootText(deploy: DeployRoots, root: string): string {
   return underPath(root, deploy.path) ? root : `${root} (a link into ${deploy.path})`;
 }
 
-/** A `root` as a path: server-config writes a literal $ in a path as ${cutover_dollar}. */
+/** A `root` or `alias` as a path: server-config writes a literal $ in a path as ${cutover_dollar}. */
 export const nginxRootPath = (d: Directive) => (d.args[0] ?? "").replaceAll(NGINX_DOLLAR, "$");
 
 const MAX_ROOTS = 200;
@@ -45,7 +45,7 @@ export function rootsOutside(
   const found = new Set<string>();
   const walkNginx = (block: readonly Directive[]) => {
     for (const d of block) {
-      if (d.name === "root") found.add(nginxRootPath(d));
+      if (d.name === "root" || d.name === "alias") found.add(nginxRootPath(d));
       walkNginx(d.block ?? []);
     }
   };

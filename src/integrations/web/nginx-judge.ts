@@ -36,7 +36,7 @@ function servers(block: readonly Directive[]): Directive[] {
 
 /**
  * Judges every server block, and every PHP location in it, whose root serves the deploy path, as
- * nginx reads them: the nearest `root`; the fastcgi_params of the innermost level that has any
+ * nginx reads them: the nearest `root` or `alias`; the fastcgi_params of the innermost level that has any
  * (nginx inherits them only into levels without their own); the last SCRIPT_FILENAME (php-fpm keeps
  * the last); `set` variables of the server and the location. Other sites are not looked at.
  */
@@ -58,7 +58,10 @@ export function judgeNginx(
         ...chain.map((c) => c.block ?? []),
       ];
       const inner = [...levels].reverse();
-      const root = inner.map((l) => named(l, "root").at(-1)).find((d) => d !== undefined);
+      // alias and root set the same thing (a nested location inherits whichever is nearer).
+      const root = inner
+        .map((l) => l.filter((d) => d.name === "root" || d.name === "alias").at(-1))
+        .find((d) => d !== undefined);
       if (!root || !servesDeployPath(deploy, nginxRootPath(root))) continue;
       const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
       const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
