@@ -33,12 +33,13 @@ export function killEach(pids: readonly number[], signal: NodeJS.Signals = "SIGK
 
 /**
  * Runs the CLI and sends it `signal` as soon as a process with `marker` in its command line runs
- * (a hook or step the test planted in the phase it wants to interrupt). Bounded: gives up after 60 s.
+ * (a hook or step the test planted in the phase it wants to interrupt), or, given a function, as
+ * soon as it returns true. Bounded: gives up after 60 s.
  */
 export function interruptWhen(
   args: readonly string[],
   cwd: string,
-  marker: string,
+  marker: string | (() => boolean),
   signal: NodeJS.Signals = "SIGTERM",
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stderr: string; stdout: string; sent: boolean }> {
@@ -58,7 +59,8 @@ export function interruptWhen(
     });
     const started = Date.now();
     const poll = setInterval(() => {
-      if (!sent && processesWith(marker).length > 0) {
+      const ready = typeof marker === "string" ? processesWith(marker).length > 0 : marker();
+      if (!sent && ready) {
         sent = true;
         child.kill(signal);
       }

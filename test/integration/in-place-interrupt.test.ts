@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover } from "../helpers/cli.js";
@@ -30,4 +30,44 @@ test("SIGTERM during the in-place upload: the previous build is uploaded again, 
   assert.deepEqual(snapshot(live), before, "the first build, exactly; no .~tmp~ left");
   const history = readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8").trim().split("\n");
   assert.match(history.at(-1)!, /"outcome":"aborted"/);
+});
+
+test("files an interrupted upload had finished into .~tmp~ are gone after the undo: the previous build, exactly", async () => {
+  const other = fixture();
+  try {
+    other.writeConfig({ strategy: "in-place" });
+    const env = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    assert.equal((await cutover(["-c", other.config, "deploy"], other.app, env)).code, 0);
+    const live = path.join(other.deployPath, "current");
+    // The app's own .~tmp~ in a writable dir and in shared/: never the upload's to remove.
+    for (const dir of [
+      path.join(live, "bootstrap/cache/.~tmp~"),
+      path.join(other.deployPath, "shared/storage/uploads/.~tmp~"),
+    ]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, "app-data"), "the app's\n");
+    }
+    const before = snapshot(live);
+    const sharedBefore = snapshot(path.join(other.deployPath, "shared"));
+
+    // a-new.php sorts before big.bin: it waits, complete, in public/.~tmp~ while big.bin transfers.
+    other.file("public/a-new.php", "<?php // only in v2\n");
+    execFileSync("sh", ["-c", 'head -c 300M /dev/zero > "$1"', "sh", path.join(other.app, "public/big.bin")]);
+    const done = path.join(live, "public/.~tmp~/a-new.php");
+    const r = await interruptWhen(
+      ["-c", other.config, "deploy"],
+      other.app,
+      () => existsSync(done),
+      "SIGTERM",
+      env,
+    );
+    assert.ok(r.sent, `a-new.php was seen waiting in .~tmp~: ${r.stderr}`);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /upload the previous build again/);
+    assert.deepEqual(await settled("--delay-updates"), []);
+    assert.deepEqual(snapshot(live), before, "no .~tmp~ and nothing of v2 left");
+    assert.deepEqual(snapshot(path.join(other.deployPath, "shared")), sharedBefore);
+  } finally {
+    other.cleanup();
+  }
 });
