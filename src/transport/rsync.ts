@@ -17,6 +17,11 @@ export function rsyncArgs(t: Transfer, destination: string, extra: readonly stri
   const listed = t.filesFrom ? ["--no-r", "--no-implied-dirs", `--files-from=${t.filesFrom}`, "--from0"] : [];
   const args = [...mode, ...live, ...listed, "--stats", ...extra];
   for (const pattern of t.exclude) args.push(`--exclude=${pattern}`);
+  // rsync protects its delay directories from deletion, so what a stopped upload left complete in
+  // a .~tmp~ would outlive every later upload. Nothing in the live copy outside the excluded paths
+  // (listed first: their .~tmp~ stay the app's) is anyone's but the build's, and no build has a
+  // .~tmp~ (rsync never sends one): these are rsync's, removed after this upload's renames.
+  if (t.live) args.push("--filter=R .~tmp~/");
   for (const dir of t.linkDest) args.push(`--link-dest=${dir}`);
   if (t.directory) args.push(`${t.from.replace(/\/+$/, "")}/`, `${destination.replace(/\/+$/, "")}/`);
   else args.push(t.from, destination);
