@@ -277,3 +277,33 @@ test("a writable dir under a symlink the build put in current is refused before 
     other.cleanup();
   }
 });
+
+test("a first in-place deploy into a `current` holding files cutover did not put there is refused on one line; nothing changes", async () => {
+  const other = fixture();
+  try {
+    other.writeConfig({ strategy: "in-place" });
+    const uploads = path.join(other.deployPath, "current/public/uploads");
+    mkdirSync(uploads, { recursive: true });
+    writeFileSync(path.join(uploads, "customer.pdf"), "not in any build\n");
+    const before = snapshot(other.deployPath);
+    const otherCache = path.join(other.dir, "cache");
+    const r = await cutover(["-c", other.config, "deploy"], other.app, { XDG_CACHE_HOME: otherCache });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr.split("\n")[0]!,
+      /^error: local: .*current holds files cutover did not put there \(no release of cutover's was ever recorded here\)/,
+    );
+    assert.deepEqual(snapshot(other.deployPath), before, "customer.pdf is still there");
+    assert.ok(!existsSync(otherCache), "no build was made");
+    const doctor = await cutover(["-c", other.config, "doctor", "--json"], other.app, {
+      XDG_CACHE_HOME: otherCache,
+    });
+    const findings = json<{ level: string; check: string; message: string }[]>(doctor);
+    assert.ok(
+      findings.some((f) => f.level === "error" && /holds files cutover did not put there/.test(f.message)),
+      doctor.stdout,
+    );
+  } finally {
+    other.cleanup();
+  }
+});
