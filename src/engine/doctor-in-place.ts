@@ -1,5 +1,6 @@
 import type { PhpPool } from "../config/resolve.js";
 import type { HostFacts } from "../plan/facts.js";
+import { foreignCurrent } from "../plan/in-place-target.js";
 import type { Layout } from "../plan/layout.js";
 
 type Add = (level: "error" | "warning", check: string, message: string, fix: string) => void;
@@ -15,6 +16,13 @@ export function inPlaceFindings(facts: HostFacts, l: Layout, add: Add): void {
     );
     return;
   }
+  if (foreignCurrent(facts))
+    add(
+      "error",
+      "current",
+      `${l.current} holds files cutover did not put there (no release of cutover's was ever recorded here): an in-place deploy refuses it`,
+      "move it away (or its data into shared_dirs), then deploy",
+    );
   add(
     "warning",
     "strategy",

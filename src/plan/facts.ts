@@ -40,7 +40,12 @@ if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then
 [ -w "$root" ] && put writable yes || put writable no
 for d in releases shared .cutover .cutover/releases .cutover/tmp; do kind "$root/$d"; put inner "$d" "$k"; done
 if [ -L "$root/current" ]; then put current link "$(readlink -- "$root/current")" "$(realpath -e -- "$root/current" 2>/dev/null)"
-else kind "$root/current"; put current "$k"; fi
+else
+  kind "$root/current"; put current "$k"
+  # Whether a real current/ holds anything: an in-place upload replaces what no build of its put there.
+  [ "$k" != dir ] || { e=no; for x in "$root"/current/* "$root"/current/.[!.]* "$root"/current/..?*; do
+    if [ -e "$x" ] || [ -L "$x" ]; then e=yes; break; fi; done; put current-entries "$e"; }
+fi
 put releases-real "$(realpath -e -- "$root/releases" 2>/dev/null)"
 if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
   for d in "$root"/releases/* "$root"/releases/.[!.]* "$root"/releases/..?*; do
@@ -110,6 +115,8 @@ export interface HostFacts {
   readonly rsync: boolean;
   readonly inner: ReadonlyMap<InnerDir, PathKind>;
   readonly current: CurrentLink;
+  /** `current` is a real directory with entries in it. */
+  readonly currentHasEntries: boolean;
   /** Real directories directly in releases/ with an id-shaped name: the only ones cutover may own. */
   readonly releaseDirs: readonly string[];
   /** Everything else in releases/ (other names, symlinks, files): never touched, only reported. */
@@ -141,6 +148,7 @@ const ARITY: Record<string, number> = {
   writable: 1,
   inner: 2,
   "releases-real": 1,
+  "current-entries": 1,
   release: 2,
   meta: 2,
   tmp: 1,
@@ -170,6 +178,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   const created: ("root" | "meta")[] = [];
   const inner = new Map<InnerDir, PathKind>();
   let current: CurrentLink = { kind: "missing" };
+  let currentHasEntries = false;
   let releasesReal = "";
   const entries: { kind: PathKind; name: string }[] = [];
   const metaFiles: { file: string; text: string }[] = [];
@@ -217,6 +226,9 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
       case "releases-real":
         releasesReal = v[0]!;
         break;
+      case "current-entries":
+        currentHasEntries = v[0] === "yes";
+        break;
       case "release":
         entries.push({ kind: asKind(v[0]), name: v[1]! });
         break;
@@ -262,6 +274,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     rsync,
     inner,
     current,
+    currentHasEntries,
     releaseDirs,
     foreign,
     clockProbes,

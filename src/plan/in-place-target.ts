@@ -14,6 +14,11 @@ export function liveInPlace(facts: HostFacts): string | undefined {
     .at(-1);
 }
 
+/** A real `current` with files in it, on a deploy path where cutover never recorded a release: not cutover's to replace. */
+export function foreignCurrent(facts: HostFacts): boolean {
+  return facts.current.kind === "dir" && facts.currentHasEntries && facts.metas.size === 0;
+}
+
 const targetError = (message: string, fix: string) =>
   new CutoverError("target", message, { fix, exitCode: EXIT.usage });
 
@@ -40,6 +45,11 @@ export function checkInPlaceTarget(host: ResolvedHost, facts: HostFacts): void {
     throw targetError(
       `${host.name}: ${l.current} exists and is not a directory`,
       "move it away, then deploy",
+    );
+  if (foreignCurrent(facts))
+    throw targetError(
+      `${host.name}: ${l.current} holds files cutover did not put there (no release of cutover's was ever recorded here); an in-place upload would delete what the build lacks`,
+      "move it away (or its data into shared_dirs), then deploy",
     );
   if (facts.releaseDirs.length > 0)
     throw targetError(
