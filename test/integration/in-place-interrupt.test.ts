@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { cutover } from "../helpers/cli.js";
+import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
-import { interruptWhen, settled } from "../helpers/interrupt.js";
+import { interruptWhen, killEach, settled } from "../helpers/interrupt.js";
 import { snapshot } from "../helpers/tree.js";
 
 const fx = fixture();
@@ -67,6 +67,47 @@ test("files an interrupted upload had finished into .~tmp~ are gone after the un
     assert.deepEqual(await settled("--delay-updates"), []);
     assert.deepEqual(snapshot(live), before, "no .~tmp~ and nothing of v2 left");
     assert.deepEqual(snapshot(path.join(other.deployPath, "shared")), sharedBefore);
+  } finally {
+    other.cleanup();
+  }
+});
+
+test("SIGKILL during the in-place upload: the upload stops with its run, and the next deploy leaves exactly its build", async () => {
+  const other = fixture();
+  try {
+    other.writeConfig({ strategy: "in-place" });
+    const env = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    assert.equal((await cutover(["-c", other.config, "deploy"], other.app, env)).code, 0);
+    const live = path.join(other.deployPath, "current");
+
+    other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    execFileSync("sh", ["-c", 'head -c 300M /dev/zero > "$1"', "sh", path.join(other.app, "public/big.bin")]);
+    const r = await interruptWhen(
+      ["-c", other.config, "deploy"],
+      other.app,
+      "--delay-updates",
+      "SIGKILL",
+      env,
+    );
+    assert.ok(r.sent, `the upload was seen running: ${r.stderr}`);
+    assert.equal(r.code, null, "killed");
+    // A killed run's upload that went on would race the next run's in the live directory. (rsync's
+    // argv names the build under this fixture's directory: no other test's rsync is counted.)
+    const left = await settled(other.dir, 300);
+    killEach(left);
+    assert.deepEqual(left, [], "no upload of the killed run still writing into current");
+
+    other.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
+    const next = await cutover(["-c", other.config, "deploy", "--json"], other.app, env);
+    assert.equal(next.code, 0, next.stderr);
+    const { release } = json<{ release: string }>(next);
+    const stageDir = readdirSync(path.join(other.dir, "cache/cutover"))[0]!;
+    const build = snapshot(path.join(other.dir, "cache/cutover", stageDir, "builds", release));
+    const code = snapshot(live);
+    for (const k of [...code.keys()])
+      if (k === ".env" || k.startsWith("storage/uploads") || k.startsWith("bootstrap")) code.delete(k);
+    for (const k of [...build.keys()]) if (k.startsWith("storage/uploads") || k === ".env") build.delete(k);
+    assert.deepEqual(code, build, "the build of the next deploy, exactly; no .~tmp~");
   } finally {
     other.cleanup();
   }
