@@ -41,6 +41,26 @@ export function parseRsyncStats(stats: string): TransferStats {
   };
 }
 
+/**
+ * rsync under a watchdog: a read of a pipe only this process writes to (nothing ever is). A signal
+ * cutover hears stops the group itself; when cutover is gone without a word (SIGKILL, OOM) the read
+ * ends and the watchdog kills its process group (rsync, its ssh, the shell: nothing else), which
+ * would otherwise go on writing into the target (the live directory, with in-place) unlocked,
+ * beside the next run's upload. After rsync ends the watchdog is stopped and reaped.
+ */
+const WATCHED = `exec 3<&0
+rsync "$@" </dev/null 3<&- &
+r=$!
+{ read -r _ <&3; kill -KILL 0; } </dev/null &
+w=$!
+wait "$r"; s=$?
+kill "$w" 2>/dev/null; wait "$w"
+exit "$s"
+`;
+
+/** `sh` found no rsync to run. */
+const NOT_FOUND = 127;
+
 /** Runs rsync on this machine, in its own process group so it can be stopped as a whole. */
 export function runRsync(
   host: string,
@@ -48,7 +68,10 @@ export function runRsync(
   options: RunOptions & { signal?: AbortSignal } = {},
 ): Promise<TransferStats> {
   return new Promise((resolve, reject) => {
-    const child = spawn("rsync", [...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("sh", ["-c", WATCHED, "rsync", ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
     let out = "";
     let err = "";
     // Heard first: a spawn without descriptors left has no pipes (see ShellSession.start).
@@ -76,6 +99,8 @@ export function runRsync(
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener("abort", kill);
       if (code === 0) resolve(parseRsyncStats(out));
+      else if (code === NOT_FOUND)
+        reject(new TransportError(host, "cannot run rsync: not found", "install rsync on this machine"));
       else
         reject(
           new TransportError(
