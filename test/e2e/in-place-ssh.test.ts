@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { lstatSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
-import { type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
+import { ensureTestUser, type Sshd, type SshRig, sshHost, sshRig } from "../helpers/sshd.js";
 import { snapshot } from "../helpers/tree.js";
 
 interface Result {
@@ -70,4 +71,37 @@ test("over SSH: in-place deploy, a second one with its window, and a rollback to
       [first, "live", true],
     ],
   );
+});
+
+test("over SSH as a plain user: a directory the app keeps to itself in a writable dir does not undo the deploy", async () => {
+  const other = fixture();
+  try {
+    chmodSync(other.dir, 0o755);
+    mkdirSync(other.deployPath);
+    const user = ensureTestUser("cutovertest");
+    execFileSync("chown", [user, other.deployPath]);
+    const otherEnv = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    other.writeConfig({ strategy: "in-place" }, [
+      sshHost(rig, sshd, other.deployPath, { name: "web1", user }),
+    ]);
+    let r = await cutover(["--json", "deploy"], other.app, otherEnv);
+    assert.equal(r.code, 0, r.stderr);
+    // The app (another user) keeps its sessions where the deploying login cannot look.
+    const sessions = path.join(other.deployPath, "current/bootstrap/cache/sessions");
+    mkdirSync(sessions, { mode: 0o700 });
+    writeFileSync(path.join(sessions, "sess_1"), "a visitor's session\n");
+
+    other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    r = await cutover(["--json", "deploy"], other.app, otherEnv);
+    assert.equal(r.code, 0, r.stderr);
+    const second = json<Result>(r);
+    assert.equal(second.hosts[0]!.serving, second.release);
+    assert.equal(
+      readFileSync(path.join(other.deployPath, "current/src/lib.php"), "utf8"),
+      "<?php function version() { return 'v2'; }\n",
+    );
+    assert.equal(readFileSync(path.join(sessions, "sess_1"), "utf8"), "a visitor's session\n");
+  } finally {
+    other.cleanup();
+  }
 });
