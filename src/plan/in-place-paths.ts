@@ -64,15 +64,32 @@ export function markBeforeUpload(root: string): Cmd {
 /**
  * After the upload: every entry of the live directory whose inode changed since the mark, with its
  * ctime (rename(2) sets it, so the renames at the end of rsync --delay-updates are what it shows),
- * NUL-separated; then the mark is removed.
+ * NUL-separated; then the mark is removed, whatever find said. The untouched paths (shared links,
+ * writable dirs) are not walked: their contents are the app's, do not count, and may be kept from
+ * this login (a sessions dir of mode 0700), which would fail the walk after a complete upload.
  */
-const MEASURE = `set -e
-find "$1" -xdev -cnewer "$2" -printf '%C@ %y %P\\0'
-rm -f -- "$2"
+const MEASURE = `live=$1 mark=$2; shift 2
+rc=0
+find "$live" -xdev "$@" -cnewer "$mark" -printf '%C@ %y %P\\0' || rc=$?
+rm -f -- "$mark"
+exit "$rc"
 `;
 
-export function measureWindow(live: string, root: string): Cmd {
-  return shProgram(MEASURE, [live, markPath(root)], {
+/** A path for find's -path, matched literally (its glob characters escaped). */
+const literal = (p: string) => p.replace(/[\\*?[\]]/g, "\\$&");
+
+export function measureWindow(live: string, root: string, untouched: readonly string[]): Cmd {
+  const prune =
+    untouched.length === 0
+      ? []
+      : [
+          "(",
+          ...untouched.flatMap((p, i) => [...(i > 0 ? ["-o"] : []), "-path", literal(`${live}/${p}`)]),
+          ")",
+          "-prune",
+          "-o",
+        ];
+  return shProgram(MEASURE, [live, markPath(root), ...prune], {
     label: "list what changed in the live directory since the mark, with change times",
   });
 }

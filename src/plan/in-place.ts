@@ -72,7 +72,7 @@ function inPlaceSwitch(
 ): InPlaceSwitch {
   return {
     upload: upload(stage, builds, id, l),
-    measure: measureWindow(l.current, l.root),
+    measure: measureWindow(l.current, l.root, untouched(stage)),
     untouched: untouched(stage),
     undo: undoId && builds.ids.includes(undoId) ? upload(stage, builds, undoId, l) : undefined,
   };
