@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
-import { interruptWhen, killEach, settled } from "../helpers/interrupt.js";
+import { interruptWhen, killEach, processesWith, settled } from "../helpers/interrupt.js";
 import { snapshot } from "../helpers/tree.js";
 
 const fx = fixture();
@@ -108,6 +108,60 @@ test("SIGKILL during the in-place upload: the upload stops with its run, and the
       if (k === ".env" || k.startsWith("storage/uploads") || k.startsWith("bootstrap")) code.delete(k);
     for (const k of [...build.keys()]) if (k.startsWith("storage/uploads") || k === ".env") build.delete(k);
     assert.deepEqual(code, build, "the build of the next deploy, exactly; no .~tmp~");
+  } finally {
+    other.cleanup();
+  }
+});
+
+test("a release whose run was SIGKILLed during its upload is marked failed by the next run, never a rollback target", async () => {
+  const other = fixture();
+  try {
+    other.writeConfig({ strategy: "in-place" });
+    const env = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    const run = (...args: string[]) => cutover(["-c", other.config, ...args], other.app, env);
+    const deploy = async () => {
+      const r = await run("deploy", "--json");
+      assert.equal(r.code, 0, r.stderr);
+      return json<{ release: string }>(r).release;
+    };
+    const first = await deploy();
+    other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    const good = await deploy();
+
+    other.file("src/lib.php", "<?php function version() { return 'never verified'; }\n");
+    execFileSync("sh", ["-c", 'head -c 300M /dev/zero > "$1"', "sh", path.join(other.app, "public/big.bin")]);
+    // This fixture's upload into the live directory (not its build on this machine, nor another test's rsync).
+    const uploading = () =>
+      processesWith(other.dir).some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--delay-updates");
+        } catch {
+          return false;
+        }
+      });
+    const killed = await interruptWhen(["-c", other.config, "deploy"], other.app, uploading, "SIGKILL", env);
+    assert.ok(killed.sent, killed.stderr);
+    killEach(await settled(other.dir, 300));
+
+    rmSync(path.join(other.app, "public/big.bin"));
+    other.file("src/lib.php", "<?php function version() { return 'v4'; }\n");
+    const next = await run("deploy", "--json");
+    assert.equal(next.code, 0, next.stderr);
+    const latest = json<{ release: string }>(next).release;
+    assert.match(next.stderr, /warning: local: an earlier run was interrupted: marking \S+ failed/);
+    const listed = json<{ id: string; meta: { state: string } }[]>(await run("releases", "--json"));
+    const states = listed
+      .filter((row) => ![first, good, latest].includes(row.id))
+      .map((row) => row.meta.state);
+    assert.deepEqual(states, ["failed"], "the killed run's release");
+
+    const back = await run("rollback", "--json");
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(
+      json<{ release: string }>(back).release,
+      good,
+      "the last verified release, not the killed one",
+    );
   } finally {
     other.cleanup();
   }
