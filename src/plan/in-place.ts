@@ -8,7 +8,7 @@ import { markBeforeUpload, measureWindow } from "./in-place-paths.js";
 import { prepareSteps } from "./in-place-prepare.js";
 import { checkInPlaceTarget, liveInPlace } from "./in-place-target.js";
 import { type Layout, layout } from "./layout.js";
-import { findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
+import { afterCleanup, findLeftovers, type Leftovers, leftoverCmds } from "./reconcile.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import { type RollbackRunInput, rollbackPlan } from "./rollback-run.js";
 import type { DeployRunInput, HostRun, HostState, RunPlan } from "./run.js";
@@ -41,10 +41,25 @@ function inPlaceLayout(root: string): Layout {
   return { ...l, release: () => l.current };
 }
 
-/** Metadata without a release directory is normal here: only cutover's own temporary names are leftovers. */
+/**
+ * Metadata without a release directory is normal here. Leftovers are cutover's own temporary names,
+ * and a release a killed run left preparing or ready (read under the lock, so no run is working on
+ * it): its upload may have begun and it was never verified, so it is marked failed, never picked by
+ * a rollback.
+ */
 function leftoversOf(facts: HostFacts, now: string): Leftovers {
   const { tmp, clockProbes } = findLeftovers(facts, now);
-  return { incomplete: [], orphanMetas: [], fixes: [], tmp, clockProbes };
+  const fixes = [...facts.metas.values()]
+    .filter((m) => m.state === "preparing" || m.state === "ready")
+    .map(
+      (m): ReleaseMeta => ({
+        ...m,
+        state: "failed",
+        finished_at: now,
+        reason: "the run was interrupted before this release was recorded live",
+      }),
+    );
+  return { incomplete: [], orphanMetas: [], fixes, tmp, clockProbes };
 }
 
 function upload(stage: ResolvedStage, builds: BuildCache, id: string, l: Layout): Transfer {
@@ -141,11 +156,14 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
   const chosen = input.hosts.map(({ host, facts }: HostState) => {
     checkInPlaceTarget(host, facts);
     const live = liveInPlace(facts);
+    const leftovers = leftoversOf(facts, input.now);
+    const { metas } = afterCleanup(facts, leftovers);
     return {
       host,
-      facts,
+      metas,
+      leftovers,
       live: live!,
-      target: rollbackTarget(host.name, facts.metas, live, input.to, input.force),
+      target: rollbackTarget(host.name, metas, live, input.to, input.force),
     };
   });
   const targets = new Set(chosen.map((c) => c.target));
@@ -168,32 +186,33 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
         exitCode: EXIT.failed,
       },
     );
-  const hosts = chosen.map(({ host, facts, live }): Omit<HostRun, "beforeBatch" | "afterBatch"> => {
-    const l = inPlaceLayout(host.path);
-    const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
-    const leftovers = leftoversOf(facts, input.now);
-    return {
-      host,
-      layout: l,
-      previous: live,
-      leftovers,
-      clean: leftoverCmds(l, leftovers),
-      snapshot: [],
-      restoreShared: input.restoreShared
-        ? restoreSharedCmds(stage, host, live, input.restoreShared, input.now)
-        : [],
-      prepare: [],
-      switchTo: markBeforeUpload(l.root),
-      switchBack: markBeforeUpload(l.root),
-      inPlace: inPlaceSwitch(stage, builds, release, live, l),
-      meta: facts.metas.get(release)!,
-      previousMeta: facts.metas.get(live),
-      hooks,
-      after: hookCmds(hooks, "after_rollback", l.current),
-      afterSwitchBack: [],
-      onFailure: [],
-      prune: [],
-    };
-  });
+  const hosts = chosen.map(
+    ({ host, metas, leftovers, live }): Omit<HostRun, "beforeBatch" | "afterBatch"> => {
+      const l = inPlaceLayout(host.path);
+      const hooks: HookScope = { stage, host, among, layout: l, release, previous: live };
+      return {
+        host,
+        layout: l,
+        previous: live,
+        leftovers,
+        clean: leftoverCmds(l, leftovers),
+        snapshot: [],
+        restoreShared: input.restoreShared
+          ? restoreSharedCmds(stage, host, live, input.restoreShared, input.now)
+          : [],
+        prepare: [],
+        switchTo: markBeforeUpload(l.root),
+        switchBack: markBeforeUpload(l.root),
+        inPlace: inPlaceSwitch(stage, builds, release, live, l),
+        meta: metas.get(release)!,
+        previousMeta: metas.get(live),
+        hooks,
+        after: hookCmds(hooks, "after_rollback", l.current),
+        afterSwitchBack: [],
+        onFailure: [],
+        prune: [],
+      };
+    },
+  );
   return rollbackPlan(input, release, hosts);
 }
