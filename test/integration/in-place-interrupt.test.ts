@@ -166,3 +166,56 @@ test("a release whose run was SIGKILLed during its upload is marked failed by th
     other.cleanup();
   }
 });
+
+test("a build whose removal was stopped half way is no rollback source: the live copy never gets a partial build", async () => {
+  const other = fixture();
+  try {
+    other.writeConfig({ strategy: "in-place", keep_builds: 1 });
+    const env = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    const run = (...args: string[]) => cutover(["-c", other.config, ...args], other.app, env);
+    const deploy = async () => {
+      const r = await run("deploy", "--json");
+      assert.equal(r.code, 0, r.stderr);
+      return json<{ release: string }>(r).release;
+    };
+    // Many files: removing the first build takes long enough to be stopped in the middle.
+    const count = 20_000;
+    mkdirSync(path.join(other.app, "bulk"));
+    for (let i = 0; i < count; i++)
+      writeFileSync(path.join(other.app, "bulk", `f${i}.php`), `<?php // ${i}\n`);
+    const first = await deploy();
+    const live = path.join(other.deployPath, "current");
+    const v1 = snapshot(live);
+    other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    await deploy();
+
+    // The third deploy removes the first build (beyond keep_builds, no longer the one live before).
+    const builds = path.join(
+      other.dir,
+      "cache/cutover",
+      readdirSync(path.join(other.dir, "cache/cutover"))[0]!,
+      "builds",
+    );
+    const bulk = path.join(builds, first, "bulk");
+    const removing = () => {
+      try {
+        return readdirSync(bulk).length < count;
+      } catch {
+        return !existsSync(path.join(builds, first));
+      }
+    };
+    other.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
+    const killed = await interruptWhen(["-c", other.config, "deploy"], other.app, removing, "SIGKILL", env);
+    assert.ok(killed.sent, killed.stderr);
+
+    const back = await run("rollback", "--to", first);
+    if (back.code === 0) assert.deepEqual(snapshot(live), v1, "the first build, all of it");
+    else
+      assert.match(
+        back.stderr.split("\n").find((l) => l.startsWith("error:")) ?? back.stderr,
+        /^error: the build of release .* is not kept on this machine/,
+      );
+  } finally {
+    other.cleanup();
+  }
+});
