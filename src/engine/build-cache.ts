@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ResolvedStage } from "../config/resolve.js";
@@ -70,6 +70,7 @@ export async function createBuild(stage: ResolvedStage, id: string, cache: Build
 
 /** Removes builds beyond `keep_builds` (newest kept) except those named in `keep` (live, rollback target). */
 export async function pruneBuilds(stage: ResolvedStage, keep: readonly string[]): Promise<string[]> {
+  await finishRemovals(buildsRoot(stage));
   const { root, ids } = await listBuilds(stage);
   const drop = ids.slice(0, Math.max(0, ids.length - stage.keepBuilds)).filter((id) => !keep.includes(id));
   for (const id of drop) await removeBuild(root, id);
@@ -82,7 +83,31 @@ export async function dropBuild(stage: ResolvedStage, id: string): Promise<void>
   if (await isOurs(root, id, stage)) await removeBuild(root, id);
 }
 
+/** A build being removed: a name that is no id, so it is never listed, linked to or uploaded. */
+const REMOVING = ".removing-";
+
+/**
+ * The build leaves the listing in one rename before anything in it is deleted: a removal stopped half
+ * way must not leave a partial build under its marker, which a rollback would upload (with
+ * --delete) into the live copy.
+ */
 async function removeBuild(root: string, id: string): Promise<void> {
-  await rm(path.join(root, id), { recursive: true, force: true });
+  const doomed = path.join(root, `${REMOVING}${id}`);
+  try {
+    await rename(path.join(root, id), doomed);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
   await rm(path.join(root, `${id}.json`), { force: true });
+  await rm(doomed, { recursive: true, force: true });
+}
+
+/** Finishes the removals a stopped run left (`.removing-<id>`, a name only removeBuild makes). */
+async function finishRemovals(root: string): Promise<void> {
+  for (const e of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+    const id = e.name.slice(REMOVING.length);
+    if (!e.isDirectory() || !e.name.startsWith(REMOVING) || !isReleaseId(id)) continue;
+    await rm(path.join(root, `${id}.json`), { force: true });
+    await rm(path.join(root, e.name), { recursive: true, force: true });
+  }
 }
