@@ -105,3 +105,34 @@ test("over SSH as a plain user: a directory the app keeps to itself in a writabl
     other.cleanup();
   }
 });
+
+test("over SSH as a plain user: a directory the app keeps to itself under an excluded path does not undo the deploy", async () => {
+  const other = fixture();
+  try {
+    chmodSync(other.dir, 0o755);
+    mkdirSync(other.deployPath);
+    const user = ensureTestUser("cutovertest");
+    execFileSync("chown", [user, other.deployPath]);
+    const otherEnv = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
+    // exclude: keeps the upload out of var/cache, where the app writes at run time.
+    other.writeConfig({ strategy: "in-place", exclude: [".git", "cutover.yaml", "/var/cache"] }, [
+      sshHost(rig, sshd, other.deployPath, { name: "web1", user }),
+    ]);
+    other.file("var/.gitkeep", "");
+    let r = await cutover(["--json", "deploy"], other.app, otherEnv);
+    assert.equal(r.code, 0, r.stderr);
+    const cache = path.join(other.deployPath, "current/var/cache");
+    mkdirSync(cache, { mode: 0o700 });
+    writeFileSync(path.join(cache, "compiled.php"), "the app's\n");
+
+    other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    r = await cutover(["--json", "deploy"], other.app, otherEnv);
+    assert.equal(r.code, 0, r.stderr);
+    const second = json<Result>(r);
+    assert.equal(second.hosts[0]!.serving, second.release);
+    assert.ok((second.hosts[0]!.mixedWindow?.files ?? 0) >= 1, JSON.stringify(second.hosts[0]));
+    assert.equal(readFileSync(path.join(cache, "compiled.php"), "utf8"), "the app's\n");
+  } finally {
+    other.cleanup();
+  }
+});
