@@ -64,15 +64,15 @@ export function markBeforeUpload(root: string): Cmd {
 /**
  * After the upload: every entry of the live directory whose inode changed since the mark, with its
  * ctime (rename(2) sets it, so the renames at the end of rsync --delay-updates are what it shows),
- * NUL-separated; then the mark is removed, whatever find said. The untouched paths (shared links,
- * writable dirs) are not walked: their contents are the app's, do not count, and may be kept from
- * this login (a sessions dir of mode 0700), which would fail the walk after a complete upload.
+ * NUL-separated; then the mark is removed. The untouched paths (shared links, writable dirs) are not
+ * walked: their contents are the app's and do not count. What find cannot read (an excluded dir the
+ * app keeps from this login) is skipped, not a failure: the upload ran as this login, so it changed
+ * nothing there, and a complete upload must not count as a failed switch. Only a missing mark fails.
  */
 const MEASURE = `live=$1 mark=$2; shift 2
-rc=0
-find "$live" -xdev "$@" -cnewer "$mark" -printf '%C@ %y %P\\0' || rc=$?
+[ -f "$mark" ] || { echo "$mark is missing: cannot measure" >&2; exit 3; }
+find "$live" -xdev "$@" -cnewer "$mark" -printf '%C@ %y %P\\0' 2>/dev/null || :
 rm -f -- "$mark"
-exit "$rc"
 `;
 
 /** A path for find's -path, matched literally (its glob characters escaped). */
