@@ -85,7 +85,9 @@ export function explainSsh(stderr: string, name: string, addr: SshAddress): stri
   if (/timed out|Operation timed out/.test(stderr))
     return `${name}: cannot connect to ${where}: connection timed out (host down, or a firewall drops the port?); ssh.connect_timeout sets the limit`;
   if (/Could not resolve hostname/.test(stderr)) return `${name}: cannot resolve the host name ${addr.host}`;
-  if (/Permission denied/.test(stderr))
+  // ssh names the methods it tried ("(publickey,password)"); a command on the host says
+  // "Permission denied" too, about a file ("... failed: Permission denied (13)").
+  if (/Permission denied \([a-z][a-z,-]*\)|Permission denied, please try again/.test(stderr))
     return `${name}: ${where} refused our key (Permission denied); check user, identity_file and the server's authorized_keys`;
   if (/Connection closed|Connection reset|Broken pipe|closed by remote host/.test(stderr))
     return `${name}: the SSH connection to ${where} was lost`;
