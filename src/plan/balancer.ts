@@ -146,9 +146,11 @@ export function parseNginxUpstream(text: string): ServerState[] {
 
 /**
  * Rewrites the upstream file atomically (temp file, rename), then tests the nginx config: a failed
- * test puts the old file back and reloads nothing. Then the reload. The directory may be writable by
- * others: the file must be a regular file (never written through a link), the temp and backup files
- * get fresh names (mktemp, O_EXCL), and any failure stops before the reload (set -e).
+ * test puts the old file back and reloads nothing. Then the reload: a failed one puts the old file
+ * back too, since nginx still serves it and the next run reads the file as what nginx serves. The
+ * directory may be writable by others: the file must be a regular file (never written through a
+ * link), the temp and backup files get fresh names (mktemp, O_EXCL), and any failure stops before
+ * the reload (set -e).
  */
 const SWAP_UPSTREAM = `set -e
 file=$1; tmp=; old=
@@ -163,13 +165,14 @@ old=$(mktemp -- "$file.cutover-old.XXXXXX")
 cat -- "$file" > "$old"
 chmod --reference="$file" -- "$old"
 mv -f -- "$tmp" "$file"; tmp=
-if ! sh -c "$3" >&2; then
-  if mv -f -- "$old" "$file"; then old=; echo "nginx config test failed: the upstream file was put back" >&2
-  else echo "nginx config test failed, and the upstream file could NOT be put back: restore $file from $old by hand" >&2; old=
+put_back() {
+  if mv -f -- "$old" "$file"; then old=; echo "$1: the upstream file was put back" >&2
+  else echo "$1, and the upstream file could NOT be put back: restore $file from $old by hand" >&2; old=
   fi
   exit 1
-fi
-sh -c "$4"`;
+}
+sh -c "$3" >&2 || put_back "nginx config test failed"
+sh -c "$4" >&2 || put_back "nginx reload failed ($4)"`;
 
 export function nginxSwap(b: NginxBalancer, content: string): Cmd {
   return shProgram(SWAP_UPSTREAM, [b.upstreamFile, content, b.testCommand, b.reloadCommand], {
