@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { live, rig } from "../helpers/balanced-rig.js";
-import { cutover } from "../helpers/cli.js";
+import { live, rig, underLoad } from "../helpers/balanced-rig.js";
+import { cutover, json } from "../helpers/cli.js";
 
 test("nginx blue/green: a reload that fails puts the upstream file back, so the next deploy still goes to the pool nginx does not serve", async () => {
   // 127.0.0.2 is blue (in service), 127.0.0.3 green (marked down).
@@ -40,6 +40,55 @@ test("nginx blue/green: a reload that fails puts the upstream file back, so the 
     assert.match(next.stderr, /deploy to the idle pool blue/);
     assert.equal(live(green!), served, "the pool nginx served was not deployed to");
     assert.deepEqual(r.serverStates(), ["ready", "down"], "blue serves now");
+  } finally {
+    await r.stop();
+  }
+});
+
+test("nginx blue/green: a switch killed between the upstream file's rename and nginx's reload is finished by the next run, which never deploys onto the pool nginx serves", async () => {
+  const r = await rig("nginx", { secondOut: true });
+  try {
+    const [blue, green] = r.backends;
+    const blueGreen = {
+      strategy: "blue-green",
+      pools: { blue: [blue!.name], green: [green!.name] },
+      rolling: undefined,
+      command_timeout: 5,
+    };
+    r.settings(r.balancer, blueGreen);
+    const first = await cutover(["deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const served = live(green!);
+    assert.deepEqual(r.serverStates(), ["down", "ready"], "green serves");
+
+    // The reload hangs past command_timeout: the swap is killed after the rename, before any reload.
+    r.settings({ ...r.balancer, reload_command: `sleep 30; ${r.balancer.reload_command}` }, blueGreen);
+    const killed = await cutover(["deploy"], r.fx.app);
+    assert.equal(killed.code, 1, killed.stderr);
+    assert.match(killed.stderr, /timed out|killed|exit 124/);
+    const answer = await fetch(`${r.url}/`);
+    assert.equal(answer.headers.get("x-release"), served, "nginx still serves green, whatever the file says");
+
+    const doctor = await cutover(["--json", "doctor"], r.fx.app);
+    assert.equal(doctor.code, 1, `doctor names the unfinished switch: ${doctor.stdout}`);
+    assert.match(doctor.stdout, /interrupted/);
+
+    // The next deploy's release fails its health check: it must never be served through the balancer.
+    r.settings(r.balancer, blueGreen);
+    r.fx.file("public/health.php", "<?php http_response_code(500); echo 'broken';\n");
+    let bad = "";
+    const during = await underLoad(
+      r.url,
+      async () => {
+        const d = await cutover(["--json", "deploy"], r.fx.app);
+        assert.equal(d.code, 1, d.stderr);
+        bad = json<{ release: string }>(d).release;
+        assert.match(d.stderr, /health check failed/);
+      },
+      true,
+    );
+    assert.ok(bad !== "" && during.length > 50, `${during.length} requests`);
+    assert.deepEqual(during.filter((s) => s.releases.includes(bad)).slice(0, 3), [], "never served");
   } finally {
     await r.stop();
   }
