@@ -1,6 +1,12 @@
 import type { Balancer, ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
-import { haproxyAsk, parseHaproxyState, parseNginxUpstream, type ServerState } from "../plan/balancer.js";
+import {
+  haproxyAsk,
+  parseHaproxyState,
+  parseNginxUpstream,
+  reloadPending,
+  type ServerState,
+} from "../plan/balancer.js";
 import { shProgram } from "../shell/cmd.js";
 import type { Executor } from "../transport/executor.js";
 import { type ExecutorFactory, openTargets } from "./targets.js";
@@ -9,6 +15,8 @@ import { type ExecutorFactory, openTargets } from "./targets.js";
 export interface BalancerLink {
   readonly config: Balancer;
   readonly executor: Executor;
+  /** A run that changes the balancer: it first finishes a switch a killed run left half done. */
+  readonly finishesSwitch: boolean;
   close(): Promise<void>;
 }
 
@@ -19,27 +27,45 @@ export function describeBalancer(b: Balancer): string {
     : `nginx upstream file ${b.upstreamFile}${where}`;
 }
 
-export function openBalancer(stage: ResolvedStage, make?: ExecutorFactory): BalancerLink {
+export function openBalancer(
+  stage: ResolvedStage,
+  make?: ExecutorFactory,
+  finishesSwitch = false,
+): BalancerLink {
   const b = stage.balancer!;
   const host: ResolvedHost = { name: "balancer", path: "/", ssh: b.ssh, roles: [] };
   const targets = openTargets(stage, [host], make);
-  return { config: b, executor: targets[0]!.executor, close: () => targets.close() };
+  return { config: b, executor: targets[0]!.executor, finishesSwitch, close: () => targets.close() };
 }
 
 /**
  * The upstream file, and whether nginx accepts its config now (its first [emerg] line, or last line,
  * if not). Only a regular file, as the swap takes (a fifo would hold the read until the command
- * timeout; a symlink the swap refuses would stop a rolling run halfway).
+ * timeout; a symlink the swap refuses would stop a rolling run halfway). A pending mark ($4) means a
+ * killed swap renamed the file in place but nginx may not have loaded it: the file is not what nginx
+ * serves, so a run that changes the balancer reloads first ($5 = finish), and a read-only one refuses.
  */
 const READ_UPSTREAM = `if [ -L "$1" ] || [ ! -f "$1" ]; then
   echo "the upstream file $1 is not a regular file (missing, or a symlink)" >&2; exit 1
 fi
+test_nginx() {
+  if ! out=$(sh -c "$1" 2>&1); then
+    why=$(printf '%s\\n' "$out" | grep -m 1 -F '[emerg]' || printf '%s\\n' "$out" | tail -n 1)
+    printf 'nginx config test failed (%s): %s\\n' "$1" "$why" >&2
+    exit 1
+  fi
+}
+if [ -d "$4" ] && [ ! -L "$4" ]; then
+  if [ "$5" != finish ]; then
+    echo "a switch was interrupted after $1 was replaced and before nginx reloaded it, so nginx may serve the file before it: the next deploy or switch-back reloads nginx first (or run the reload_command and remove $4)" >&2
+    exit 1
+  fi
+  test_nginx "$2"
+  sh -c "$3" >&2 || { echo "nginx reload failed ($3) while finishing an interrupted switch" >&2; exit 1; }
+  rmdir -- "$4"
+fi
 cat -- "$1" || exit 1
-if ! out=$(sh -c "$2" 2>&1); then
-  why=$(printf '%s\\n' "$out" | grep -m 1 -F '[emerg]' || printf '%s\\n' "$out" | tail -n 1)
-  printf 'nginx config test failed (%s): %s\\n' "$2" "$why" >&2
-  exit 1
-fi`;
+test_nginx "$2"`;
 
 function unreachable(b: Balancer, why: string): CutoverError {
   return new CutoverError("balancer", `balancer: cannot read ${describeBalancer(b)}: ${why}`, {
@@ -57,9 +83,19 @@ export async function readServers(link: BalancerLink): Promise<ServerState[]> {
   const asked =
     b.type === "haproxy"
       ? haproxyAsk(b, [`show servers state ${b.backend}`])
-      : shProgram(READ_UPSTREAM, [b.upstreamFile, b.testCommand], {
-          label: "read the upstream file, test nginx",
-        });
+      : shProgram(
+          READ_UPSTREAM,
+          [
+            b.upstreamFile,
+            b.testCommand,
+            b.reloadCommand,
+            reloadPending(b),
+            link.finishesSwitch ? "finish" : "read",
+          ],
+          {
+            label: "read the upstream file, test nginx",
+          },
+        );
   const result = await link.executor
     .run([asked])
     .catch((e: Error) => ({ code: -1, stdout: Buffer.from(""), stderr: e.message }));
@@ -119,7 +155,7 @@ export async function withBalancer<T>(
   work: (link: BalancerLink | undefined) => Promise<T>,
 ): Promise<T> {
   if (!stage.balancer || !stage.rolling) return work(undefined);
-  const link = openBalancer(stage, make);
+  const link = openBalancer(stage, make, true);
   try {
     await checkBalancer(link, hosts, true);
     return await work(link);

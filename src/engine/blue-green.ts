@@ -21,8 +21,13 @@ export function poolStage(stage: ResolvedStage, hosts: readonly string[]): Resol
   };
 }
 
-async function withLink<T>(stage: ResolvedStage, work: (link: BalancerLink) => Promise<T>): Promise<T> {
-  const link = openBalancer(stage);
+/** `changes`: the run switches the balancer, so it may first finish a switch a killed run left. */
+async function withLink<T>(
+  stage: ResolvedStage,
+  changes: boolean,
+  work: (link: BalancerLink) => Promise<T>,
+): Promise<T> {
+  const link = openBalancer(stage, undefined, changes);
   try {
     return await work(link);
   } finally {
@@ -45,7 +50,7 @@ export async function blueGreenDeploy(
       "--hosts does not apply to strategy: blue-green",
       "a deploy goes to the whole idle pool",
     );
-  return withLink(stage, async (link) => {
+  return withLink(stage, true, async (link) => {
     const pools = await readPools(link, stage);
     const hosts = poolHosts(stage.blueGreen!, pools.idle);
     emit({
@@ -101,7 +106,7 @@ export async function switchBackDryRun(
   stage: ResolvedStage,
 ): Promise<{ readonly from: string; readonly to: string; readonly release: string }> {
   requireBlueGreen(stage);
-  return withLink(stage, async (link) => {
+  return withLink(stage, false, async (link) => {
     const pools = await readPools(link, stage);
     const hosts = poolHosts(stage.blueGreen!, pools.idle);
     const targets = openTargets(
@@ -124,7 +129,7 @@ export async function switchBack(options: {
 }): Promise<PoolSwitch> {
   const { stage, emit } = options;
   requireBlueGreen(stage);
-  return withLink(stage, async (link) => {
+  return withLink(stage, true, async (link) => {
     const pools = await readPools(link, stage);
     const hosts = poolHosts(stage.blueGreen!, pools.idle);
     const targets = openTargets(stage, stage.hosts);
@@ -153,7 +158,7 @@ export async function switchBack(options: {
 
 /** The stage of the idle pool, as the balancer says now (for --dry-run: read only). */
 export async function idlePoolStage(stage: ResolvedStage): Promise<ResolvedStage> {
-  return withLink(stage, async (link) => {
+  return withLink(stage, false, async (link) => {
     const pools = await readPools(link, stage);
     return poolStage(stage, poolHosts(stage.blueGreen!, pools.idle));
   });

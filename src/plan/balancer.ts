@@ -145,15 +145,21 @@ export function parseNginxUpstream(text: string): ServerState[] {
 }
 
 /**
+ * Next to the upstream file while nginx may not have loaded it: made before the rename, removed once
+ * nginx serves what the file says. A run killed in between leaves it; the next run reloads first.
+ */
+export const reloadPending = (b: NginxBalancer): string => `${b.upstreamFile}.cutover-reload-pending`;
+
+/**
  * Rewrites the upstream file atomically (temp file, rename), then tests the nginx config: a failed
  * test puts the old file back and reloads nothing. Then the reload: a failed one puts the old file
  * back too, since nginx still serves it and the next run reads the file as what nginx serves. The
  * directory may be writable by others: the file must be a regular file (never written through a
- * link), the temp and backup files get fresh names (mktemp, O_EXCL), and any failure stops before
- * the reload (set -e).
+ * link), the temp and backup files get fresh names (mktemp, O_EXCL), the pending mark is a
+ * directory (mkdir follows no link), and any failure stops before the reload (set -e).
  */
 const SWAP_UPSTREAM = `set -e
-file=$1; tmp=; old=
+file=$1; pending=$5; tmp=; old=
 trap 'rm -f -- \${tmp:+"$tmp"} \${old:+"$old"}' EXIT
 if [ -L "$file" ] || [ ! -f "$file" ]; then
   echo "the upstream file $file is not a regular file (missing, or a symlink): refusing to replace it" >&2; exit 1
@@ -164,18 +170,21 @@ chmod --reference="$file" -- "$tmp"
 old=$(mktemp -- "$file.cutover-old.XXXXXX")
 cat -- "$file" > "$old"
 chmod --reference="$file" -- "$old"
+{ [ -d "$pending" ] && [ ! -L "$pending" ]; } || mkdir -- "$pending"
 mv -f -- "$tmp" "$file"; tmp=
 put_back() {
-  if mv -f -- "$old" "$file"; then old=; echo "$1: the upstream file was put back" >&2
+  if mv -f -- "$old" "$file"; then old=; rmdir -- "$pending"; echo "$1: the upstream file was put back" >&2
   else echo "$1, and the upstream file could NOT be put back: restore $file from $old by hand" >&2; old=
   fi
   exit 1
 }
 sh -c "$3" >&2 || put_back "nginx config test failed"
-sh -c "$4" >&2 || put_back "nginx reload failed ($4)"`;
+sh -c "$4" >&2 || put_back "nginx reload failed ($4)"
+rmdir -- "$pending"`;
 
 export function nginxSwap(b: NginxBalancer, content: string): Cmd {
-  return shProgram(SWAP_UPSTREAM, [b.upstreamFile, content, b.testCommand, b.reloadCommand], {
+  const args = [b.upstreamFile, content, b.testCommand, b.reloadCommand, reloadPending(b)];
+  return shProgram(SWAP_UPSTREAM, args, {
     label: "write the upstream file, test it, reload nginx",
   });
 }

@@ -154,7 +154,7 @@ for (const [what, make] of [
     const { b } = fresh("read");
     writeFileSync(`${b.upstreamFile}.target`, "server 10.0.0.1:80;\n");
     make(b.upstreamFile);
-    const link = { config: b, executor, close: async () => {} };
+    const link = { config: b, executor, finishesSwitch: false, close: async () => {} };
     const started = Date.now();
     await assert.rejects(
       readServers(link),
