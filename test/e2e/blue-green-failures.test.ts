@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { live, rig, underLoad } from "../helpers/balanced-rig.js";
+import { Probe, type Sample } from "../../src/probe/probe.js";
+import { failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
 import { cutover, json } from "../helpers/cli.js";
 
 test("nginx blue/green: a reload that fails puts the upstream file back, so the next deploy still goes to the pool nginx does not serve", async () => {
@@ -89,6 +90,40 @@ test("nginx blue/green: a switch killed between the upstream file's rename and n
     );
     assert.ok(bad !== "" && during.length > 50, `${during.length} requests`);
     assert.deepEqual(during.filter((s) => s.releases.includes(bad)).slice(0, 3), [], "never served");
+  } finally {
+    await r.stop();
+  }
+});
+
+test("haproxy blue/green: a deploy right after a switch waits for the idle pool's requests in flight before it reloads its php-fpm: 0 failed", async () => {
+  const r = await rig("haproxy", { secondOut: true });
+  try {
+    const [blue, green] = r.backends;
+    // Requests that take 3 s: the pool switched away from still runs them when the next deploy starts.
+    r.fx.file("public/long.php", "<?php usleep(3000000); echo 'long';\n");
+    r.settings(r.balancer, {
+      strategy: "blue-green",
+      pools: { blue: [blue!.name], green: [green!.name] },
+      rolling: undefined,
+    });
+    const first = await cutover(["deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const long = new Probe({ url: `${r.url}/long.php`, concurrency: 10, maxDurationMs: 120_000 });
+    long.start();
+    let samples: Sample[] = [];
+    try {
+      await new Promise((res) => setTimeout(res, 3500));
+      // green serves: switch to blue, then at once deploy to green again (its php-fpm is reloaded).
+      for (const expected of ["blue", "green"]) {
+        const d = await cutover(["deploy"], r.fx.app);
+        assert.equal(d.code, 0, d.stderr);
+        assert.match(d.stderr, new RegExp(`deploy to the idle pool ${expected}`));
+      }
+    } finally {
+      samples = await long.stop();
+    }
+    assert.ok(samples.length >= 10, `${samples.length} requests`);
+    assert.deepEqual(failures(samples).slice(0, 3), [], "failed requests");
   } finally {
     await r.stop();
   }
