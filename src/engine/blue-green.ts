@@ -1,7 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, usageError } from "../errors.js";
+import { planDrains } from "../plan/balancer.js";
 import { type BalancerLink, openBalancer } from "./balancer.js";
 import { type DeployOptions, deploy } from "./deploy.js";
+import { waitIdle } from "./drained.js";
 import type { Emit } from "./events.js";
 import { checkHealth } from "./health.js";
 import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
@@ -57,6 +59,9 @@ export async function blueGreenDeploy(
       type: "phase",
       phase: `${pools.live} serves; deploy to the idle pool ${pools.idle}: ${hosts.join(", ")}`,
     });
+    // Requests the last switch left on the idle pool finish first: the deploy may reload its php-fpm.
+    const [drain] = planDrains(link.config, [hosts]);
+    await waitIdle(link, drain!, emit, options.signal);
     const result = await deploy({ ...options, stage: poolStage(stage, hosts), outOfService: true });
     if (!result.ok || result.exitCode !== 0) {
       emit({

@@ -22,7 +22,7 @@ export interface DrainedFailure {
 }
 
 /** Waits until the batch's servers have no sessions, or the drain timeout passes (then a warning). */
-async function waitIdle(
+export async function waitIdle(
   link: BalancerLink,
   drain: BatchDrain,
   emit: Emit,

@@ -90,6 +90,8 @@ test("nginx blue/green: a switch killed between the upstream file's rename and n
     );
     assert.ok(bad !== "" && during.length > 50, `${during.length} requests`);
     assert.deepEqual(during.filter((s) => s.releases.includes(bad)).slice(0, 3), [], "never served");
+    // The reload that finished the switch left green requests in flight: the deploy waited for them.
+    assert.deepEqual(failures(during).slice(0, 3), [], "failed requests");
   } finally {
     await r.stop();
   }
