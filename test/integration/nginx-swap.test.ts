@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import type { NginxBalancer } from "../../src/config/resolve.js";
-import { readServers } from "../../src/engine/balancer.js";
+import { checkBalancer, readServers } from "../../src/engine/balancer.js";
 import { nginxSwap } from "../../src/plan/balancer.js";
 import { LocalExecutor } from "../../src/transport/local.js";
 
@@ -161,4 +161,28 @@ for (const [what, make] of [
       /^CutoverError: balancer: cannot read nginx upstream file .*up\.conf.*: the upstream file .*up\.conf is not a regular file \(missing, or a symlink\)/,
     );
     assert.ok(Date.now() - started < 10_000, "not held until the command timeout");
+  });
+
+// cutover rewrites the whole file from balancer.servers: what it would drop is refused when read.
+for (const [what, text, named] of [
+  [
+    "a server the stage does not map",
+    "server 10.0.0.1:80;\nserver 10.0.0.9:80 backup;\n",
+    /line 2: .*10\.0\.0\.9:80/,
+  ],
+  ["a server with parameters", "server 10.0.0.1:80 max_fails=0 weight=5;\n", /line 1: .*weight=5/],
+  ["another directive", "# servers\nserver 10.0.0.1:80;\nkeepalive 16;\n", /line 3: .*keepalive 16/],
+  ["a server listed twice", "server 10.0.0.1:80 down;\nserver 10.0.0.1:80;\n", /line 2: .*10\.0\.0\.1:80/],
+] as const)
+  test(`nginx upstream read: an upstream file with ${what} is refused, naming the line (a rewrite would lose it)`, async () => {
+    const { b } = fresh("foreign");
+    writeFileSync(b.upstreamFile, text);
+    const link = { config: b, executor, finishesSwitch: false, close: async () => {} };
+    const hosts = [{ name: "web1", path: "/", roles: [] }];
+    await assert.rejects(checkBalancer(link, hosts, false), (e: Error) => {
+      assert.match(e.message, /^balancer: nginx upstream file .*up\.conf/);
+      assert.match(e.message, named);
+      return true;
+    });
+    assert.equal(readFileSync(b.upstreamFile, "utf8"), text, "unchanged");
   });
