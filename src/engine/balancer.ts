@@ -77,6 +77,14 @@ function unreachable(b: Balancer, why: string): CutoverError {
   });
 }
 
+/** The upstream file holds what a swap, which writes it from balancer.servers, would drop. */
+function rewriteWouldDrop(b: Balancer, why: string): CutoverError {
+  return new CutoverError("balancer", `balancer: ${describeBalancer(b)}: ${why}`, {
+    state: "nothing was changed",
+    fix: "cutover writes this file anew from balancer.servers: keep only those servers in it (others, parameters and directives go in the upstream block around the include)",
+  });
+}
+
 /** Every server of the balancer with its state; throws a one-line error when it cannot be read. */
 export async function readServers(link: BalancerLink): Promise<ServerState[]> {
   const b = link.config;
@@ -102,7 +110,11 @@ export async function readServers(link: BalancerLink): Promise<ServerState[]> {
   const text = result.stdout.toString("utf8");
   const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
   if (result.code !== 0) throw unreachable(b, lastLine(result.stderr) || `exit ${result.code}`);
-  if (b.type === "nginx") return parseNginxUpstream(text);
+  if (b.type === "nginx") {
+    const states = parseNginxUpstream(text);
+    if (typeof states === "string") throw rewriteWouldDrop(b, states);
+    return states;
+  }
   const states = parseHaproxyState(text, b.backend);
   if (!states) throw unreachable(b, lastLine(text) || "no answer");
   return states;
@@ -141,6 +153,9 @@ export async function checkBalancer(
         },
       );
   }
+  const mapped = [...b.servers.values()];
+  const stray = b.type === "nginx" && states.find((s) => !mapped.includes(s.name));
+  if (stray) throw rewriteWouldDrop(b, `line ${stray.line}: server ${stray.name} is not in balancer.servers`);
   return states;
 }
 

@@ -56,6 +56,8 @@ function setState(b: HaproxyBalancer, servers: readonly string[], state: "drain"
 
 export interface ServerState {
   readonly name: string;
+  /** nginx: its line in the upstream file. */
+  readonly line?: number;
   /** In service: HAProxy up and ready (not drain or maint); nginx not marked down. */
   readonly inService: boolean;
   readonly why?: string;
@@ -133,15 +135,23 @@ export function nginxUpstream(b: NginxBalancer, down: readonly string[]): string
 }
 
 /**
- * Server addresses of an upstream file (one `server ...;` per line, as nginxUpstream writes it), and
- * whether each is marked down. Nothing in the pattern crosses a line: the file comes from the host,
- * and a pattern spanning lines backtracks over the rest of the file from each line.
+ * Server addresses of an upstream file, and whether each is marked down. The swap writes the file
+ * anew from balancer.servers, so what it would drop (a parameter, a directive, a server twice) is a
+ * reason naming the line, not a state; servers it does not map are for checkBalancer to name.
  */
-export function parseNginxUpstream(text: string): ServerState[] {
-  return [...text.matchAll(/^[ \t]*server[ \t]+([^\s;]+)([^;\n]*);/gm)].map((m) => {
-    const down = /\bdown\b/.test(m[2] ?? "");
-    return { name: m[1]!, inService: !down, ...(down ? { why: "marked down" } : {}) };
-  });
+export function parseNginxUpstream(text: string): ServerState[] | string {
+  const states: ServerState[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    const code = line.replace(/#.*/, "").trim();
+    if (code === "") continue;
+    const m = /^server\s+([^\s;]+)(\s+down)?\s*;$/.exec(code);
+    const name = m?.[1];
+    if (!name || states.some((s) => s.name === name))
+      return `line ${i + 1}: "${code.slice(0, 100)}" is not a server listed once as \`server ADDRESS;\` or \`server ADDRESS down;\``;
+    const down = m[2] !== undefined;
+    states.push({ name, inService: !down, ...(down ? { why: "marked down" } : {}), line: i + 1 });
+  }
+  return states;
 }
 
 /**
