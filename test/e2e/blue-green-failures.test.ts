@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Probe, type Sample } from "../../src/probe/probe.js";
 import { failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
+import { backendSettings } from "../helpers/balancer.js";
 import { cutover, json } from "../helpers/cli.js";
+import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
 
 test("nginx blue/green: a reload that fails puts the upstream file back, so the next deploy still goes to the pool nginx does not serve", async () => {
   // 127.0.0.2 is blue (in service), 127.0.0.3 green (marked down).
@@ -127,6 +129,55 @@ test("haproxy blue/green: a deploy right after a switch waits for the idle pool'
     assert.ok(samples.length >= 10, `${samples.length} requests`);
     assert.deepEqual(failures(samples).slice(0, 3), [], "failed requests");
   } finally {
+    await r.stop();
+  }
+});
+
+test("haproxy blue/green: switch-back refuses an idle pool whose deploy was killed after its switch, before its checks (a release never checked), naming it; nothing changes", async () => {
+  const r = await rig("haproxy", { secondOut: true });
+  const marker = `cutover-killpoint-${process.pid}`;
+  try {
+    const [blue, green] = r.backends;
+    const blueGreen = {
+      strategy: "blue-green",
+      pools: { blue: [blue!.name], green: [green!.name] },
+      rolling: undefined,
+    };
+    r.settings(r.balancer, blueGreen);
+    for (const pool of ["green", "blue"]) {
+      const d = await cutover(["deploy"], r.fx.app);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, new RegExp(`deploy to the idle pool ${pool}`));
+    }
+    const warm = live(green!);
+    // The next deploy to green is killed once green's current is switched, in its PHP reset: before
+    // the health check, and before the release is recorded live.
+    const php = backendSettings(r.fx).php;
+    r.settings(r.balancer, {
+      ...blueGreen,
+      php: { ...php, reload_command: `sh -c 'sleep 30' ${marker}; ${php.reload_command}` },
+    });
+    const killed = await interruptWhen(["deploy"], r.fx.app, marker, "SIGKILL");
+    assert.ok(killed.sent, killed.stderr);
+    killEach(processesWith(marker));
+    const unchecked = live(green!);
+    assert.notEqual(unchecked, warm, "green's current was switched by the killed deploy");
+    const states = r.serverStates();
+
+    r.settings(r.balancer, blueGreen);
+    for (const args of [["--dry-run", "switch-back"], ["switch-back"]]) {
+      const back = await cutover(args, r.fx.app);
+      assert.equal(back.code, 1, `${args.join(" ")}: ${back.stdout}${back.stderr}`);
+      // (The real run first says it cleared the killed run's stale lock.)
+      assert.match(
+        back.stderr,
+        new RegExp(`^error: switch-back: the green pool serves ${unchecked}, .*not live`, "m"),
+      );
+      assert.deepEqual(r.serverStates(), states, "the balancer was not touched");
+      assert.equal(live(green!), unchecked);
+    }
+  } finally {
+    killEach(processesWith(marker));
     await r.stop();
   }
 });
