@@ -77,11 +77,11 @@ export async function blueGreenDeploy(
 }
 
 /**
- * Back to the pool that served before the last switch: it still runs its release, so nothing is
- * uploaded. Under the lock of every host; the pool is health-checked directly first.
+ * The one release every host of the idle pool serves: what switch-back puts in service. It must be
+ * live there (a deploy that finished, its checks passed): a deploy killed after the pool's switch
+ * leaves a release that nothing checked, and switch-back is a rollback, not a way to finish it.
  */
-/** The one release every host of the idle pool serves: what switch-back puts in service. */
-function idleRelease(idle: readonly Pick<LockedTarget, "facts">[], pool: string): string {
+function idleRelease(idle: readonly Pick<LockedTarget, "facts" | "host">[], pool: string): string {
   const serving = new Set(
     idle.map((t) => (t.facts.current.kind === "link" ? t.facts.current.release : undefined)),
   );
@@ -93,6 +93,16 @@ function idleRelease(idle: readonly Pick<LockedTarget, "facts">[], pool: string)
       {
         state: "nothing was changed",
         fix: "deploy first: `cutover deploy` puts a release on the idle pool",
+      },
+    );
+  const unchecked = idle.find((t) => t.facts.metas.get(release)?.state !== "live");
+  if (unchecked)
+    throw new CutoverError(
+      "switch-back",
+      `switch-back: the ${pool} pool serves ${release}, which is ${unchecked.facts.metas.get(release)?.state ?? "unrecorded"} on ${unchecked.host.name}, not live: its deploy did not finish (killed after the switch?)`,
+      {
+        state: "nothing was changed",
+        fix: `\`cutover deploy\` puts a checked release on the ${pool} pool, or \`cutover rollback --hosts ${idle.map((t) => t.host.name).join(",")}\` its previous one`,
       },
     );
   return release;
@@ -119,7 +129,9 @@ export async function switchBackDryRun(
       stage.hosts.filter((h) => hosts.includes(h.name)),
     );
     try {
-      const idle = await Promise.all(targets.map(async (t) => ({ facts: await readFacts(t, []) })));
+      const idle = await Promise.all(
+        targets.map(async (t) => ({ host: t.host, facts: await readFacts(t, []) })),
+      );
       return { from: pools.live, to: pools.idle, release: idleRelease(idle, pools.idle) };
     } finally {
       await targets.close();
@@ -127,6 +139,10 @@ export async function switchBackDryRun(
   });
 }
 
+/**
+ * Back to the pool that served before the last switch: it still runs its release, so nothing is
+ * uploaded. Under the lock of every host; the pool is health-checked directly first.
+ */
 export async function switchBack(options: {
   readonly stage: ResolvedStage;
   readonly emit: Emit;
