@@ -202,3 +202,15 @@ test("blue-green config: a balancer and pools that hold every host exactly once"
     "releases",
   );
 });
+
+test("balancer.probe_url: only http or https (requested through the balancer after a switch)", () => {
+  const bg = { strategy: "blue-green", pools: { blue: ["web1"], green: ["web2"] } };
+  for (const url of ["ftp://lb.example/", "file:///etc/passwd", "mailto:ops@example.com"])
+    assert.throws(
+      () => stage({ ...bg, balancer: { ...haproxy, probe_url: url } }, ["web1", "web2"]),
+      /balancer\.probe_url/,
+      url,
+    );
+  const ok = stage({ ...bg, balancer: { ...haproxy, probe_url: "https://lb.example/" } }, ["web1", "web2"]);
+  assert.equal(ok.balancer!.probeUrl, "https://lb.example/");
+});
