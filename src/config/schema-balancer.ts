@@ -36,7 +36,11 @@ const balancerCommon = {
     .optional(),
   drain_timeout: z.number().min(0).optional(),
   /** blue-green: a URL through the balancer, probed after a switch until only the new pool answers. */
-  probe_url: z.string().url().optional(),
+  probe_url: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "an http:// or https:// URL (requested like a browser would)")
+    .optional(),
   /** blue-green: consecutive answers from the new pool that end the switch (default 20). */
   switch_confirm: z.number().int().min(1).max(10000).optional(),
   max_unavailable: share.optional(),
