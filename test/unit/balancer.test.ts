@@ -82,6 +82,16 @@ test("show servers state: running and ready is in service (also once disabled in
   assert.equal(parseHaproxyState("Can't find backend.\n", "app"), undefined, "an error is no state");
 });
 
+test("show servers state: a garbage row (a state that is no number, a cut line, a server twice) is no state, not a server down", () => {
+  const header = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight\n";
+  for (const rows of [
+    "3 app 1 web1 127.0.0.2 2 0 1\n3 app 2 web2 127.0.0.3 up ready 1\n",
+    "3 app 1 web1 127.0.0.2 2 0 1\n3 app 2 web2 127.0.0.3\n",
+    "3 app 1 web1 127.0.0.2 0 0 1\n3 app 1 web1 127.0.0.2 2 0 1\n",
+  ])
+    assert.equal(parseHaproxyState(header + rows, "app"), undefined, rows);
+});
+
 test("show stat: sessions of the named servers of the backend only", () => {
   const csv =
     "# pxname,svname,qcur,qmax,scur,smax\napp,web1,0,0,3,9\napp,web2,0,0,2,4\nother,web1,0,0,7,7\napp,BACKEND,0,0,5,9\n";
