@@ -77,23 +77,28 @@ export function parseHaproxyState(text: string, backend: string): ServerState[] 
   const col = (name: string) => header.indexOf(name);
   const [be, srv, op, admin] = ["be_name", "srv_name", "srv_op_state", "srv_admin_state"].map(col);
   if ([be, srv, op, admin].some((i) => i === undefined || i < 0)) return undefined;
-  return lines
+  const rows = lines
     .filter((l) => !l.startsWith("#") && l.includes(" "))
     .map((l) => l.split(" "))
-    .filter((f) => f[be!] === backend)
-    .map((f) => {
-      const opState = Number(f[op!]);
-      const adminState = Number(f[admin!]);
-      const why =
-        adminState & 0x63
-          ? "in maintenance"
-          : adminState & 0x18
-            ? "draining"
-            : opState !== 2
-              ? "down"
-              : undefined;
-      return { name: f[srv!]!, inService: why === undefined, ...(why ? { why } : {}) };
-    });
+    .filter((f) => f[be!] === backend);
+  // A state that is no number (a cut or garbled answer) or a server twice is unreadable, not "down".
+  const numeric = (v: string | undefined) => /^\d+$/.test(v ?? "");
+  const names = rows.map((f) => f[srv!]);
+  if (rows.some((f) => !numeric(f[op!]) || !numeric(f[admin!])) || new Set(names).size !== names.length)
+    return undefined;
+  return rows.map((f) => {
+    const opState = Number(f[op!]);
+    const adminState = Number(f[admin!]);
+    const why =
+      adminState & 0x63
+        ? "in maintenance"
+        : adminState & 0x18
+          ? "draining"
+          : opState !== 2
+            ? "down"
+            : undefined;
+    return { name: f[srv!]!, inService: why === undefined, ...(why ? { why } : {}) };
+  });
 }
 
 function unreadableSessions(what: string, why: string, fix: string): CutoverError {
