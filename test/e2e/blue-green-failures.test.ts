@@ -5,6 +5,7 @@ import { failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
 import { backendSettings } from "../helpers/balancer.js";
 import { cutover, json } from "../helpers/cli.js";
 import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
+import { writeProbeApp } from "../helpers/php-app.js";
 
 test("nginx blue/green: a reload that fails puts the upstream file back, so the next deploy still goes to the pool nginx does not serve", async () => {
   // 127.0.0.2 is blue (in service), 127.0.0.3 green (marked down).
@@ -178,6 +179,40 @@ test("haproxy blue/green: switch-back refuses an idle pool whose deploy was kill
     }
   } finally {
     killEach(processesWith(marker));
+    await r.stop();
+  }
+});
+
+test("haproxy blue/green: a deploy that waited (--lock-wait) for another one never deploys onto the pool that one put in service", async () => {
+  const r = await rig("haproxy", { secondOut: true });
+  try {
+    const [blue, green] = r.backends;
+    const blueGreen = {
+      strategy: "blue-green",
+      pools: { blue: [blue!.name], green: [green!.name] },
+      rolling: undefined,
+    };
+    r.settings(r.balancer, blueGreen);
+    const first = await cutover(["deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    // A slow build holds the idle pool's lock: the second run reads the same idle pool, then waits.
+    r.settings(r.balancer, { ...blueGreen, hooks: { build: [...writeProbeApp(r.fx), "sleep 3"] } });
+    const a = cutover(["--json", "deploy"], r.fx.app);
+    await new Promise((res) => setTimeout(res, 1500));
+    const b = await cutover(["--json", "deploy", "--lock-wait", "60"], r.fx.app);
+    const done = await a;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stderr, /deploy to the idle pool blue/);
+    const served = json<{ release: string }>(done).release;
+    assert.deepEqual(r.serverStates(), ["no check", "DRAIN"], "blue serves");
+    assert.equal(
+      live(blue!),
+      served,
+      `blue, in service, still runs the release it was checked with: ${b.stderr}`,
+    );
+    assert.notEqual(b.code, 0, "the run that waited did not deploy");
+    assert.match(b.stderr, /^error: .*blue serves now/m);
+  } finally {
     await r.stop();
   }
 });
