@@ -62,15 +62,37 @@ export async function blueGreenDeploy(
     // Requests the last switch left on the idle pool finish first: the deploy may reload its php-fpm.
     const [drain] = planDrains(link.config, [hosts]);
     await waitIdle(link, drain!, emit, options.signal);
-    const result = await deploy({ ...options, stage: poolStage(stage, hosts), outOfService: true });
-    if (!result.ok || result.exitCode !== 0) {
+    let report: PoolSwitch | undefined;
+    const result = await deploy({
+      ...options,
+      stage: poolStage(stage, hosts),
+      outOfService: true,
+      // A run that waited for the lock may find the pools switched by the run it waited for.
+      afterLock: async () => {
+        const now = await readPools(link, stage);
+        if (now.idle !== pools.idle)
+          throw new CutoverError(
+            "balancer",
+            `blue-green: ${now.live} serves now: the balancer switched while this run waited for the lock of ${hosts.join(", ")}`,
+            {
+              state: "nothing was changed",
+              fix: `run the deploy again: it goes to the idle pool ${now.idle}`,
+            },
+          );
+      },
+      // The switch under the pool's lock: no other run deploys there until it is in service.
+      beforeUnlock: async (done) => {
+        if (done.ok && done.exitCode === 0)
+          report = await switchToPool(link, stage, pools, done.release, emit);
+      },
+    });
+    if (!report) {
       emit({
         type: "warning",
         message: `the balancer still serves ${pools.live}: ${pools.idle} was not put in service`,
       });
       return result;
     }
-    const report = await switchToPool(link, stage, pools, result.release, emit);
     await recordSwitch(stage, "switch", report, whoAmI(), emit);
     return { ...result, switch: report };
   });

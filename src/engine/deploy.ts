@@ -44,6 +44,10 @@ export interface DeployOptions {
   readonly ref?: string;
   /** How hosts are reached (tests inject failing executors). */
   readonly executors?: ExecutorFactory;
+  /** Right after the lock, before any change; a throw stops the run (blue-green reads the pools again). */
+  readonly afterLock?: () => Promise<void>;
+  /** After the run, still under the lock (blue-green switches the balancer here). */
+  readonly beforeUnlock?: (result: DeployResult) => Promise<void>;
 }
 
 /**
@@ -119,6 +123,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
     try {
       let plan: RunPlan;
       try {
+        await options.afterLock?.();
         // Drained, a php-fpm reload meets no request in flight.
         if (!drains(stage) && !options.outOfService)
           await refuseUnsafeReload(locked, stage, options.force ?? false, emit);
@@ -153,9 +158,11 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
         balancer,
         sourceIndex: index,
         // In place, the builds are pruned after the run, still under the lock.
-        unlock: stage.strategy === "in-place" ? undefined : (t) => trailingUnlock(t, owner),
+        unlock:
+          stage.strategy === "in-place" || options.beforeUnlock ? undefined : (t) => trailingUnlock(t, owner),
       });
       if (stage.strategy === "in-place") await pruneInPlaceBuilds(plan, result, emit);
+      await options.beforeUnlock?.(result);
       return result;
     } finally {
       await unlockAll(locked, owner, emit);
