@@ -146,14 +146,16 @@ export function nginxUpstream(b: NginxBalancer, down: readonly string[]): string
  */
 export function parseNginxUpstream(text: string): ServerState[] | string {
   const states: ServerState[] = [];
+  const seen = new Set<string>();
   for (const [i, line] of text.split("\n").entries()) {
     const code = line.replace(/#.*/, "").trim();
     if (code === "") continue;
     const m = /^server\s+([^\s;]+)(\s+down)?\s*;$/.exec(code);
     const name = m?.[1];
-    if (!name || states.some((s) => s.name === name))
+    if (!name || seen.has(name))
       return `line ${i + 1}: "${code.slice(0, 100)}" is not a server listed once as \`server ADDRESS;\` or \`server ADDRESS down;\``;
     const down = m[2] !== undefined;
+    seen.add(name);
     states.push({ name, inService: !down, ...(down ? { why: "marked down" } : {}), line: i + 1 });
   }
   return states;

@@ -147,12 +147,23 @@ test("nginx upstream file: servers and down marks round-trip", () => {
   );
 });
 
-test("nginx upstream file from a host: a line without a semicolon is refused (the old pattern's whitespace spanned lines: one semicolon at the end made the whole file one server)", () => {
+test("nginx upstream file from a host: read in bounded time; a line without a semicolon is refused", () => {
+  const many = Array.from(
+    { length: 50_000 },
+    (_, i) => `server 10.${i >> 16}.${(i >> 8) & 255}.${i & 255}:80;\n`,
+  );
+  const started = Date.now();
+  const states = parseNginxUpstream(many.join(""));
+  assert.equal(typeof states === "string" ? states : states.length, 50_000);
   const unended = "server 127.0.0.1:8080\n".repeat(20_000);
+  // The old pattern's whitespace spanned lines: one semicolon at the end made the whole file one server.
   assert.match(
     String(parseNginxUpstream(`${unended}server 10.0.0.9:80;\n`)),
     /^line 1: "server 127\.0\.0\.1:8080" is not a server/,
   );
+  // Line by line it takes milliseconds; a pattern that spans lines, or a search of the servers
+  // read so far for each new one, takes seconds to minutes on such files.
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
 });
 
 test("blue-green: the pool in service is live; a half state is refused; the switch is one HAProxy batch", () => {
