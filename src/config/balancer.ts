@@ -2,6 +2,12 @@ import { configError } from "../errors.js";
 import type { ParsedSettings } from "./schema.js";
 import type { Balancer, BlueGreen, ResolvedHost, SshAddress } from "./types.js";
 
+/**
+ * IPv4 or [IPv6] with a port: what `ss` can filter nginx's connections on, so a drain can see the
+ * requests still in flight (an IPv4-mapped IPv6 address never matches the IPv4 sockets it means).
+ */
+const COUNTABLE_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[(?![0:]*:ffff:)[0-9A-Fa-f:.]+\]):\d{1,5}$/i;
+
 const SSH_TARGET = /^(?:([^@\s/]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:@\s/[\]]+)(?::(\d{1,5}))?$/;
 
 type ParsedSsh = NonNullable<NonNullable<ParsedSettings["balancer"]>["ssh"]>;
@@ -49,6 +55,13 @@ export function resolveBalancer(
     throw configError(
       `${where("balancer.servers")}: host "${missing}" has no upstream address`,
       `add "${missing}: ADDRESS:PORT" (the address the upstream file lists for it)`,
+    );
+  const uncountable =
+    parsed.type === "nginx" ? names.find((n) => !COUNTABLE_ADDRESS.test(given[n]!)) : undefined;
+  if (uncountable)
+    throw configError(
+      `${where(`balancer.servers.${uncountable}`)}: "${given[uncountable]}" is not an IP address with a port: a drain could not see the requests nginx still has in flight to it`,
+      "give the address nginx connects to as IPv4:PORT or [IPv6]:PORT, in the upstream file too",
     );
   const servers = new Map(names.map((name) => [name, given[name] ?? name]));
   const taken = new Map<string, string>();

@@ -211,17 +211,9 @@ const COUNT_CONNECTIONS = `n=0
 for a in "$@"; do c=$(ss -Htn state established dst "$a" | wc -l); n=$((n + c)); done
 echo "$n"`;
 
-/** IPv4 or [IPv6] with a port: what `ss` can filter on. */
-const SS_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
-
+/** The addresses are countable ones: the config refuses others (COUNTABLE_ADDRESS). */
 export function nginxSessions(addresses: readonly string[]): Cmd {
-  return shProgram(
-    COUNT_CONNECTIONS,
-    addresses.filter((a) => SS_ADDRESS.test(a)),
-    {
-      label: "count connections to the servers",
-    },
-  );
+  return shProgram(COUNT_CONNECTIONS, addresses, { label: "count connections to the servers" });
 }
 
 /** Drain batches: at most `maxUnavailable` of `hosts` at once (at least one). */

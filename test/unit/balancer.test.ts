@@ -50,6 +50,28 @@ test("nginx needs an upstream address for every host", () => {
   );
 });
 
+test("nginx: an upstream address cutover cannot count requests to (a name, a socket) is a config error naming the host", () => {
+  const servers = {
+    web1: "10.0.0.1:80",
+    web2: "[2001:db8::2]:8080",
+    web3: "10.0.0.3:80",
+    web4: "10.0.0.4:80",
+  };
+  const nginx = (over: Record<string, string>) =>
+    stage({
+      balancer: { type: "nginx", upstream_file: "/etc/nginx/app.conf", servers: { ...servers, ...over } },
+    });
+  assert.equal(nginx({}).balancer!.servers.get("web2"), "[2001:db8::2]:8080");
+  for (const address of ["app3.internal:80", "unix:/run/app3.sock", "10.0.0.3", "[::ffff:10.0.0.3]:80"])
+    assert.throws(
+      () => nginx({ web3: address }),
+      (e: Error) =>
+        e.message.includes(`balancer.servers.web3: "${address}" is not an IP address with a port`) &&
+        /drain/.test(e.message),
+      address,
+    );
+});
+
 test("max_unavailable caps the rolling batch: never more than that share out of the balancer", () => {
   const s = stage({ rolling: { batch: "100%" }, balancer: { ...haproxy, max_unavailable: "25%" } });
   assert.equal(drainBatchCap(s.balancer!, 4), 1);
