@@ -11,7 +11,7 @@ export interface HostOutcome {
   /** The release `current` points to now (null: no current link). */
   readonly serving: string | null;
   readonly upload?: TransferStats;
-  /** strategy: in-place: when files of two builds were live side by side on this host (null: nothing changed). */
+  /** strategy: in-place: when files of two builds were live side by side on this host (null: nothing changed; absent: the upload failed, not measured). */
   readonly mixedWindow?: InPlaceWindow | null;
 }
 
@@ -98,8 +98,12 @@ export function finish(
   };
 }
 
-/** An in-place host's measured window and upload, from its switch outcome. */
+/**
+ * An in-place host's measured window and upload, from its switch outcome. A failed upload has no
+ * window: what it renamed into place before it stopped was not measured (null says nothing changed).
+ */
 function withWindow(h: HostOutcome, outcomes: readonly SwitchOutcome[]): HostOutcome {
   const o = outcomes.find((x) => x.unit.t.host.name === h.host);
-  return o?.unit.run.inPlace ? { ...h, upload: h.upload ?? o.upload, mixedWindow: o.window ?? null } : h;
+  if (!o?.unit.run.inPlace) return h;
+  return { ...h, upload: h.upload ?? o.upload, ...(o.ok ? { mixedWindow: o.window ?? null } : {}) };
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { writer } from "../../src/cli/output.js";
-import type { DeployResult } from "../../src/engine/outcome.js";
+import type { Unit } from "../../src/engine/finalize.js";
+import { type DeployResult, finish, type HostOutcome } from "../../src/engine/outcome.js";
+import type { SwitchOutcome } from "../../src/engine/switch.js";
 import { stripAnsi } from "../../src/report/colors.js";
 import { Redactor } from "../../src/report/redact.js";
 import { deploySummary } from "../../src/report/summary.js";
@@ -59,4 +61,30 @@ test("the deploy summary counts in the singular for one", () => {
   });
   assert.match(plain(inPlace(1)), /for 1 ms \(1 file renamed into place\)/);
   assert.match(plain(inPlace(3)), /for 1 ms \(3 files renamed into place\)/);
+});
+
+test("in-place: a host whose upload failed has no window (not measured), never 'no file changed'", () => {
+  const unit = (host: string) => ({ t: { host: { name: host } }, run: { inPlace: true } }) as unknown as Unit;
+  const hosts: HostOutcome[] = [
+    { host: "web1", state: "unchanged", serving: "r0" },
+    { host: "web2", state: "live", serving: "r1" },
+  ];
+  const outcomes: SwitchOutcome[] = [
+    { unit: unit("web1"), ok: false, at: 0, error: new Error("rsync exit 23") },
+    { unit: unit("web2"), ok: true, at: 0 },
+  ];
+  const base = {
+    release: "r1",
+    stage: "prod",
+    who: "me",
+    started: new Date(),
+    previous: "r0",
+    revision: null,
+  };
+  const r = finish(base, hosts, outcomes, new Error("the switch failed"), 1);
+  assert.equal(r.hosts[0]!.mixedWindow, undefined);
+  assert.equal(r.hosts[1]!.mixedWindow, null, "an upload that changed nothing");
+  const text = stripAnsi(deploySummary("deploy", r));
+  assert.doesNotMatch(text, /web1: in-place/);
+  assert.match(text, /web2: in-place, no file changed/);
 });
