@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
+import { cutover } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { interruptWhen, settled } from "../helpers/interrupt.js";
+import { createSnapshotIn } from "../helpers/snapshots.js";
+import { sql } from "../helpers/sqlite.js";
+
+test("SIGTERM while a restore puts SQLite databases back in place: later runs say shared/ is partly restored (prune keeps the record), and restoring again finishes it", async () => {
+  const fx = fixture();
+  try {
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const shared = (...p: string[]) => path.join(fx.deployPath, "shared", ...p);
+    const dbs = ["a.db", "b.db"].map((n) => shared("storage/uploads", n));
+    for (const db of dbs) sql(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const snap = await createSnapshotIn(fx.app);
+    for (const db of dbs) sql(db, "INSERT INTO t VALUES (2);");
+    writeFileSync(shared(".env"), "APP_KEY=after the snapshot\n");
+    // The second database's restore in place hangs: the first one already holds the snapshot's rows.
+    const bin = wrapCommand(
+      path.join(fx.dir, "slow-sqlite3"),
+      "sqlite3",
+      `case "$*" in *"readfile('2.path')"*".restore"*) sleep 47.75 ;; esac`,
+    );
+    const run = await interruptWhen(["snapshot", "restore", snap], fx.app, "sleep 47.75", "SIGTERM", {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.ok(run.sent);
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(await settled("sleep 47.75"), [], "nothing of the restore runs on the host");
+    assert.doesNotMatch(run.stderr, /never restored/, "the run does not say nothing was restored");
+    assert.match(run.stderr, /snapshot list/, "it says where to look");
+    const counts = () => dbs.map((db) => sql(db, "SELECT count(*) FROM t"));
+    assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=after the snapshot\n", "not swapped");
+    assert.deepEqual(counts().sort(), ["1", "2"], "cut short between the two databases");
+    const first = path.basename(dbs[counts().indexOf("1")]!);
+    // Every later look says so, naming the database and how to finish; prune keeps the record.
+    const said = new RegExp(
+      `restore of snapshot ${snap} was interrupted.*"storage/uploads/${first.replace(".", "\\.")}".*cutover snapshot restore ${snap}`,
+    );
+    r = await cutover(["snapshot", "list"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, said);
+    r = await cutover(["snapshot", "prune"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, said);
+    assert.ok(readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(`restore-${snap}`));
+    // Restoring again finishes it, and the warning goes.
+    r = await cutover(["snapshot", "restore", snap], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(counts(), ["1", "1"]);
+    assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=secret\n");
+    r = await cutover(["snapshot", "list"], fx.app);
+    assert.doesNotMatch(r.stderr, /interrupted/);
+  } finally {
+    fx.cleanup();
+  }
+});
