@@ -60,6 +60,8 @@ interface HostState {
  */
 async function snapshotRun(
   title: string,
+  /** What a signal leaves behind on a host, said with the interruption. */
+  cutShort: string,
   stage: ResolvedStage,
   options: SnapshotOptions,
   plan: (hosts: readonly HostState[], now: Date) => (h: HostState) => Cmd[],
@@ -94,7 +96,7 @@ async function snapshotRun(
       const interrupted = (h: HostState) =>
         new CutoverError("interrupted", `${h.t.host.name}: interrupted by a signal`, {
           exitCode: EXIT.interrupted,
-          state: "a snapshot cut short stays partial: never restored, removed by `snapshot prune`",
+          state: cutShort,
         });
       // Every host finishes (or fails) before the lock is given back; then the first failure is thrown.
       const settled = await Promise.allSettled(
@@ -125,6 +127,8 @@ async function snapshotRun(
   }
 }
 
+const SNAPSHOT_CUT_SHORT = "a snapshot cut short stays partial: never restored, removed by `snapshot prune`";
+
 const metaInput = (stage: ResolvedStage, h: HostState, id: string, now: Date) => ({
   layout: layout(h.t.host.path),
   facts: h.snaps,
@@ -141,6 +145,7 @@ export function createSnapshots(stage: ResolvedStage, options: SnapshotOptions):
   let id = "";
   return snapshotRun(
     "snapshot shared/",
+    SNAPSHOT_CUT_SHORT,
     stage,
     options,
     (hosts, now) => {
@@ -167,6 +172,8 @@ export function restoreSnapshots(
   let saved = "";
   return snapshotRun(
     `restore snapshot ${id}`,
+    // Cut short while it put databases back in place, shared/ is partly restored: the probe says so.
+    `shared/ is as it was or restored, unless SQLite databases were being put back in place: \`cutover snapshot list\` then names them, and \`cutover snapshot restore ${id}\` again finishes it`,
     stage,
     options,
     (hosts, now) => {
@@ -215,6 +222,7 @@ export function pruneSnapshots(stage: ResolvedStage, options: SnapshotOptions): 
   const chosen = (h: HostState) => selectSnapshotPrune(h.snaps, stage.snapshots.keep);
   return snapshotRun(
     "prune snapshots",
+    "some of the snapshots chosen may be removed, the others are whole; `snapshot prune` again finishes",
     stage,
     options,
     () => (h) => (chosen(h).length > 0 ? [removeSnapshots(layout(h.t.host.path), chosen(h))] : []),

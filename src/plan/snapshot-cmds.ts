@@ -161,6 +161,9 @@ for n; do
       if [ -e "$snaps/$n/tree.old" ] || [ -L "$snaps/$n/tree.old" ]; then
         echo "refusing to remove $snaps/$n: its tree.old is a shared/ tree a restore could not put back" >&2; exit 3
       fi
+      if [ -e "$snaps/$n/db/1.done" ] && [ ! -e "$snaps/$n/db/swapped" ]; then
+        echo "refusing to remove $snaps/$n: it records the SQLite databases an interrupted restore put back in place" >&2; exit 3
+      fi
       [ -L "$snaps/$n" ] || rm -rf -- "$snaps/$n" ;;
     *) echo "refusing to remove \\"$n\\": not a snapshot id" >&2; exit 3 ;;
   esac

@@ -21,6 +21,14 @@ if [ -d "$snaps" ] && [ ! -L "$snaps" ]; then
       n=\${e##*/}
       put entry "$(kind "$e")" "$n"
       if [ -d "$e" ] && [ ! -L "$e" ] && { [ -e "$e/tree.old" ] || [ -L "$e/tree.old" ]; }; then put parked "$n"; fi
+      # A restore cut short after putting databases back in place (N.done), before its swap.
+      if [ -d "$e/db" ] && [ ! -L "$e" ] && [ ! -L "$e/db" ] && [ ! -e "$e/db/swapped" ]; then
+        i=1
+        while [ -f "$e/db/$i.done" ] && [ -f "$e/db/$i.rel" ] && [ ! -L "$e/db/$i.rel" ]; do
+          put restored "$n" "$(head -c 4096 -- "$e/db/$i.rel" | tr -d '\\000')"
+          i=$((i + 1))
+        done
+      fi
       if [ -d "$e" ] && [ ! -L "$e" ] && [ -f "$e/snapshot.json" ] && [ ! -L "$e/snapshot.json" ]; then
         put meta "$n" "$(head -c 65536 -- "$e/snapshot.json" | tr -d '\\000')"
       fi
@@ -63,6 +71,7 @@ const ARITY: Record<string, number> = {
   entry: 2,
   meta: 2,
   parked: 1,
+  restored: 2,
 };
 const shown = (name: string) => JSON.stringify(name);
 
@@ -75,6 +84,7 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
   const entries: { kind: PathKind; name: string }[] = [];
   const metas = new Map<string, string>();
   const parked = new Set<string>();
+  const restored = new Map<string, string[]>();
   let i = 2;
   while (i < fields.length) {
     const key = fields[i]!;
@@ -89,6 +99,7 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
     else if (key === "entry") entries.push({ kind: asKind(v[0]), name: v[1]! });
     else if (key === "meta") metas.set(v[0]!, v[1]!);
     else if (key === "parked") parked.add(v[0]!);
+    else if (key === "restored") restored.set(v[0]!, [...(restored.get(v[0]!) ?? []), v[1]!]);
   }
   const problems: string[] = [];
   if (dir !== "dir" && dir !== "missing")
@@ -102,6 +113,7 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
         problems.push(
           `.cutover/snapshots/${name}/tree.old is a shared/ tree a restore moved aside and could not put back: move it back (mv -T) or away; cutover never removes it`,
         );
+      else if (restored.has(name)) problems.push(partlyRestored(restoring[1]!, restored.get(name)!));
       else leftovers.push(name);
       continue;
     }
@@ -116,4 +128,9 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
   }
   snapshots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { shared, snapshots, leftovers, problems, taken: entries.map((e) => e.name) };
+}
+
+/** Kept and reported, not pruned: it is the only record of which databases the cut-short restore changed. */
+function partlyRestored(id: string, databases: readonly string[]): string {
+  return `.cutover/snapshots/restore-${id}: a restore of snapshot ${id} was interrupted after putting SQLite databases back in place (${databases.map(shown).join(", ")}): shared/ may hold only these as in ${id}, the rest as before; run \`cutover snapshot restore ${id}\` to finish it (the snapshot taken just before it has them from before)`;
 }

@@ -200,6 +200,10 @@ sync -f -- "$shared" 2>/dev/null || sync
 i=1; while [ -e "$work/db/$i.rel" ]; do printf 'sqlite\\000%s\\000' "$(cat -- "$work/db/$i.rel")"; i=$((i + 1)); done
 printf 'swap\\000%s\\000' "$how"
 rm -rf -- "$work"
+# shared/ is now wholly this snapshot: an earlier restore cut short no longer describes it.
+for w in "$snaps"/restore-${SNAPSHOT_ID}; do
+  if [ -d "$w" ] && [ ! -L "$w" ] && [ ! -e "$w/tree.old" ] && [ ! -L "$w/tree.old" ]; then rm -rf -- "$w"; fi
+done
 `;
 
 /** `saved`: the snapshot of the live shared/ taken just before, named if the restore fails midway. */
