@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -56,6 +57,50 @@ test("SIGTERM while a restore puts SQLite databases back in place: later runs sa
     assert.equal(readFileSync(shared(".env"), "utf8"), "APP_KEY=secret\n");
     r = await cutover(["snapshot", "list"], fx.app);
     assert.doesNotMatch(r.stderr, /interrupted/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("SIGTERM while prune removes a snapshot: what is left of it is never taken for a complete snapshot (never restored), and prune again removes it", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ snapshots: { keep: 1 } });
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const old = await createSnapshotIn(fx.app);
+    await createSnapshotIn(fx.app);
+    // rm has removed part of the old snapshot's tree when the signal comes.
+    const bin = wrapCommand(
+      path.join(fx.dir, "slow-rm"),
+      "rm",
+      `for a; do case $a in */.cutover/snapshots/${old}|*/.cutover/snapshots/${old}/shared)
+        ${execFileSync("sh", ["-c", "command -v rm"], { encoding: "utf8" }).trim()} -rf -- "\${a%/shared}/shared/storage"; sleep 47.5 ;;
+      esac; done`,
+    );
+    const run = await interruptWhen(["snapshot", "prune"], fx.app, "sleep 47.5", "SIGTERM", {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.ok(run.sent);
+    assert.equal(run.code, 130, run.stderr);
+    assert.deepEqual(await settled("sleep 47.5"), [], "nothing of the prune runs on the host");
+    const upload = path.join(fx.deployPath, "shared/storage/uploads/first.txt");
+    r = await cutover(["--json", "snapshot", "list"], fx.app);
+    const states = JSON.parse(r.stdout) as { id: string; hosts: Record<string, string> }[];
+    assert.notEqual(Object.values(states.find((s) => s.id === old)?.hosts ?? {})[0], "complete");
+    r = await cutover(["snapshot", "restore", old], fx.app);
+    assert.equal(r.code, 1, "a half-removed snapshot is not restored");
+    assert.equal(
+      readFileSync(upload, "utf8"),
+      "uploaded before the first deploy\n",
+      "shared/ keeps its uploads",
+    );
+    r = await cutover(["snapshot", "prune"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      !readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(old),
+      "prune again removes it",
+    );
   } finally {
     fx.cleanup();
   }
