@@ -156,7 +156,12 @@ for n; do
       if [ -L "$d" ] || [ ! -d "$d" ]; then echo "refusing to remove $d: not a directory cutover made" >&2; exit 3; fi
       { [ -f "$d/snapshot.json" ] && grep -q -F -- "\\"id\\":\\"$n\\"" "$d/snapshot.json" 2>/dev/null; } ||
         { echo "refusing to remove $d: its metadata does not name it" >&2; exit 3; }
-      rm -rf -- "$d" ;;
+      # Marked partial first (or, with no room for that, unmarked) and its metadata removed last: a
+      # removal cut short must never leave a "complete" snapshot that lacks files (a restore of it
+      # would lose them from shared/); a partial one is never restored, and prune removes it.
+      { sed -e 's/"state":"complete"/"state":"partial"/' "$d/snapshot.json" > "$d/snapshot.json.tmp" &&
+        mv -f -- "$d/snapshot.json.tmp" "$d/snapshot.json"; } 2>/dev/null || rm -f -- "$d/snapshot.json"
+      find "$d" -mindepth 1 -maxdepth 1 ! -name snapshot.json -exec rm -rf -- {} + && rm -rf -- "$d" ;;
     restore-${SNAPSHOT_ID})
       if [ -e "$snaps/$n/tree.old" ] || [ -L "$snaps/$n/tree.old" ]; then
         echo "refusing to remove $snaps/$n: its tree.old is a shared/ tree a restore could not put back" >&2; exit 3
