@@ -1,4 +1,5 @@
 /** Pieces of the engine's run (run.ts): the switch phase with its batches, and work on every host at once. */
+import { CutoverError } from "../errors.js";
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
@@ -69,4 +70,13 @@ export async function firstFailure(
 
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * A rollback's restore of shared/ that failed on a host: its program's last words say what became
+ * of shared/ (not changed, or some SQLite databases already restored in place), so they are passed on.
+ */
+export function restoreFailure(error: Error): string {
+  const said = error instanceof CutoverError ? error.details.detail?.at(-1) : undefined;
+  return `${error.message}; the code was switched back; ${said ?? "shared/ may be partly restored: `cutover snapshot list` warns if so"}`;
 }

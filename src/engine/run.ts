@@ -21,7 +21,7 @@ import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.
 import { resetAndVerify } from "./php-runtime.js";
 import { type Prepared, prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
-import { firstFailure, plural, switchPhase } from "./run-parts.js";
+import { firstFailure, plural, restoreFailure, switchPhase } from "./run-parts.js";
 import { interruptedBeforeHooks, recordPhase, trailingUnlockAt } from "./run-tail.js";
 import { runStep } from "./steps.js";
 import { type SwitchOutcome, switchBackAll } from "./switch.js";
@@ -220,7 +220,7 @@ export async function applyRun(
           runStep({ executor: u.t.executor, emit }, "restore shared/", u.run.restoreShared),
         );
         if (error) {
-          const message = `${error.message}; the code was switched back, shared/ was not restored on that host`;
+          const message = restoreFailure(error);
           emit({ type: "warning", message });
           warnings.push(message);
         }
