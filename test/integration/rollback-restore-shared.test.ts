@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
-import { cutover } from "../helpers/cli.js";
+import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { sql } from "../helpers/sqlite.js";
 
@@ -33,6 +33,31 @@ test("rollback --restore-shared whose restore fails after putting a database bac
     assert.doesNotMatch(r.stderr, /shared\/ was not restored/, r.stderr);
     assert.match(r.stderr, /already hold the snapshot's rows/);
     assert.notEqual(r.code, 0, "a restore that failed midway is not a success");
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("rollback --restore-shared writes the restore to history, naming the snapshot restored and the one that has the replaced shared/", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ snapshots: { before_deploy: true } });
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    fx.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
+    r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    r = await cutover(["rollback", "--restore-shared"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snaps = json<{ id: string; meta: { reason: string } }[]>(
+      await cutover(["--json", "snapshot", "list"], fx.app),
+    );
+    const saved = snaps.find((s) => s.meta.reason === "before-restore")!.id;
+    const restored = snaps.filter((s) => s.meta.reason === "before-deploy")[0]!.id;
+    const history = json<{ event: string; reason: string }[]>(await cutover(["--json", "history"], fx.app));
+    const entry = history.find((h) => h.event === "restore-shared");
+    assert.ok(entry, "a restore-shared event");
+    assert.match(entry.reason, new RegExp(`snapshot ${restored}.*snapshot ${saved}`));
   } finally {
     fx.cleanup();
   }
