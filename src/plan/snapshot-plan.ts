@@ -2,6 +2,7 @@ import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import type { Cmd } from "../shell/cmd.js";
 import { type Layout, layout } from "./layout.js";
+import { appendHistory, pathEntry } from "./records.js";
 import { createSnapshot, removeSnapshots } from "./snapshot-cmds.js";
 import type { SnapshotFacts } from "./snapshot-facts.js";
 import type { SnapshotMeta } from "./snapshot-meta.js";
@@ -97,7 +98,21 @@ export function restoreSharedCmds(
     throw refusal(
       `${host.name}: ${host.path}/shared is ${input.facts.shared === "missing" ? "missing" : `a ${input.facts.shared}`}, not a directory`,
     );
-  return restoreCmds({ ...input, reason: "before-restore" }, before.id);
+  // As `snapshot restore` does: shared/ was replaced, and where the replaced one went is history.
+  const entry = pathEntry({
+    event: "restore-shared",
+    outcome: "ok",
+    stage: stage.name,
+    host: host.name,
+    release: live,
+    who: snaps.who,
+    at: now,
+    reason: `rollback: shared/ restored from snapshot ${before.id}, taken before ${live} was deployed; the replaced shared/ is snapshot ${input.id}`,
+  });
+  return [
+    ...restoreCmds({ ...input, reason: "before-restore" }, before.id),
+    appendHistory(input.layout, entry),
+  ];
 }
 
 function refusal(message: string, fix?: string): CutoverError {

@@ -133,7 +133,11 @@ test("rollback --restore-shared: restores after the switch back, or refuses befo
   });
   const kinds = plan.phases.map((p) => p.kind);
   assert.ok(kinds.indexOf("restore-shared") > kinds.indexOf("switch"));
-  assert.equal(plan.hosts[0]!.restoreShared.length, 2, "a snapshot of the live shared/, then the restore");
+  assert.equal(
+    plan.hosts[0]!.restoreShared.length,
+    3,
+    "a snapshot of the live shared/, the restore, its history entry",
+  );
   assert.ok(plan.hosts[0]!.restoreShared[1]!.argv.includes("20261127T015959Z"));
   assert.throws(
     () =>
