@@ -48,3 +48,26 @@ test("a file system mounted inside shared/ (uploads on NFS): restore refuses, na
     fx.cleanup();
   }
 });
+
+test("a directory bind-mounted inside shared/ from the same file system: restore refuses, and the directory keeps its files", async () => {
+  const fx = fixture();
+  const source = path.join(fx.dir, "bound uploads");
+  const mount = path.join(fx.deployPath, "shared/storage/uploads/bound");
+  try {
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    mkdirSync(source);
+    mkdirSync(mount);
+    writeFileSync(path.join(source, "photo.jpg"), "on the bound directory\n");
+    execFileSync("mount", ["--bind", source, mount]);
+    const snap = await createSnapshotIn(fx.app);
+    r = await cutover(["snapshot", "restore", snap], fx.app);
+    assert.deepEqual(mountsUnder(fx.dir), [mount], "still bound in shared/");
+    assert.equal(readFileSync(path.join(source, "photo.jpg"), "utf8"), "on the bound directory\n");
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /shared\/storage\/uploads\/bound is a mount point/);
+  } finally {
+    for (const m of mountsUnder(fx.dir)) execFileSync("umount", ["-l", m]);
+    fx.cleanup();
+  }
+});
