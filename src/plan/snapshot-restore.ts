@@ -114,6 +114,20 @@ perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" >
 `;
 
 /**
+ * awk over /proc/self/mountinfo: prints the first mount point under $CUTOVER_UNDER (ending in /),
+ * relative to it. The kernel writes space, tab, newline and backslash in mount points as \\ooo escapes.
+ */
+const MOUNT_UNDER = `function decoded(s, out, i) {
+  out = ""
+  for (i = 1; i <= length(s); i++)
+    if (substr(s, i, 1) == "\\\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
+      out = out sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1)); i += 3
+    } else out = out substr(s, i, 1)
+  return out
+}
+{ m = decoded($5); if (index(m, ENVIRON["CUTOVER_UNDER"]) == 1) { print substr(m, length(ENVIRON["CUTOVER_UNDER"]) + 1); exit } }`;
+
+/**
  * Restores a complete snapshot: copies its tree (a copy, never links: the app will write to it) to
  * .cutover/snapshots/restore-<id>/tree on the file system of shared/, restores live SQLite databases
  * in place (PICK, HOLD), and swaps the tree in; the old tree is removed. Checked on the host: the id's
@@ -123,6 +137,7 @@ perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" >
  */
 const RESTORE = `${LIVE_DB}
 ${READ_NAME}
+MOUNT_UNDER='${MOUNT_UNDER}'
 root=$1 id=$2 saved=$3 exchange=$4 pick=$5 hold=$6
 snaps=$root/.cutover/snapshots
 shared=$root/shared
@@ -140,6 +155,15 @@ fi
 command -v perl >/dev/null || { echo "restore needs perl on the host (for one atomic rename exchange)" >&2; exit 3; }
 [ "$(stat -c %d -- "$snaps")" = "$(stat -c %d -- "$shared")" ] ||
   { echo "$shared is on another file system than $snaps: the restored tree cannot be renamed in" >&2; exit 3; }
+# A file system mounted inside shared/ (uploads on NFS, a bind mount) would leave with the old tree
+# and be emptied with it: refused, naming it.
+CUTOVER_UNDER=$(realpath -e -- "$shared")/ || { echo "cannot resolve $shared" >&2; exit 1; }
+export CUTOVER_UNDER
+mounted=$(awk "$MOUNT_UNDER" /proc/self/mountinfo) ||
+  { echo "cannot read /proc/self/mountinfo to check for file systems mounted inside $shared; refusing to restore" >&2; exit 3; }
+if [ -n "$mounted" ]; then
+  echo "shared/$mounted is a mount point: a restore swaps shared/ whole, so that file system would leave with the old tree and be emptied; restore what is on it by hand, or move the mount out of shared/ (a link to it, kept by snapshots as a link)" >&2; exit 3
+fi
 # Where the fallback's two renames park the live shared/: if both the second rename and the one back
 # failed, it is still there, and no later run may remove it with the work directory.
 for parked in "$work/tree.old" "$work.old"; do
