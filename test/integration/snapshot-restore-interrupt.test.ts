@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
@@ -101,6 +101,26 @@ test("SIGTERM while prune removes a snapshot: what is left of it is never taken 
       !readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(old),
       "prune again removes it",
     );
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("prune marking a snapshot partial never writes through a link planted at its temporary metadata name", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ snapshots: { keep: 1 } });
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const old = await createSnapshotIn(fx.app);
+    await createSnapshotIn(fx.app);
+    const victim = path.join(fx.dir, "victim.txt");
+    writeFileSync(victim, "not cutover's\n");
+    symlinkSync(victim, path.join(fx.deployPath, ".cutover/snapshots", old, "snapshot.json.tmp"));
+    r = await cutover(["snapshot", "prune"], fx.app);
+    assert.equal(readFileSync(victim, "utf8"), "not cutover's\n", "the file behind the link is untouched");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(old));
   } finally {
     fx.cleanup();
   }
