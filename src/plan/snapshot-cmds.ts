@@ -159,8 +159,9 @@ for n; do
       # Marked partial first (or, with no room for that, unmarked) and its metadata removed last: a
       # removal cut short must never leave a "complete" snapshot that lacks files (a restore of it
       # would lose them from shared/); a partial one is never restored, and prune removes it.
-      { sed -e 's/"state":"complete"/"state":"partial"/' "$d/snapshot.json" > "$d/snapshot.json.tmp" &&
-        mv -f -- "$d/snapshot.json.tmp" "$d/snapshot.json"; } 2>/dev/null || rm -f -- "$d/snapshot.json"
+      # (A fresh name from mktemp: a link planted in the snapshot is never written through.)
+      { t=$(mktemp -- "$d/snapshot.json.XXXXXX") && sed -e 's/"state":"complete"/"state":"partial"/' "$d/snapshot.json" > "$t" &&
+        mv -f -- "$t" "$d/snapshot.json"; } 2>/dev/null || rm -f -- "$d/snapshot.json"
       find "$d" -mindepth 1 -maxdepth 1 ! -name snapshot.json -exec rm -rf -- {} + && rm -rf -- "$d" ;;
     restore-${SNAPSHOT_ID})
       if [ -e "$snaps/$n/tree.old" ] || [ -L "$snaps/$n/tree.old" ]; then
