@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { wrapCommand } from "../helpers/bin.js";
@@ -121,6 +121,37 @@ test("prune marking a snapshot partial never writes through a link planted at it
     assert.equal(readFileSync(victim, "utf8"), "not cutover's\n", "the file behind the link is untouched");
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(old));
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test("a snapshot whose metadata was rewritten (pretty-printed JSON): the host's proof fails, so it is a note, not a snapshot that stops every deploy's prune", async () => {
+  const fx = fixture();
+  try {
+    fx.writeConfig({ snapshots: { before_deploy: true, keep: 1 } });
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const id = "20200101T000000Z";
+    const dir = path.join(fx.deployPath, ".cutover/snapshots", id);
+    mkdirSync(path.join(dir, "shared"), { recursive: true });
+    const meta = {
+      id,
+      state: "complete",
+      reason: "manual",
+      stage: "test",
+      who: "x",
+      created_at: "",
+      live: null,
+    };
+    writeFileSync(
+      path.join(dir, "snapshot.json"),
+      `${JSON.stringify({ ...meta, release: null }, null, 2)}\n`,
+    );
+    r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`snapshots/${id} is not a snapshot cutover made; left alone`));
+    assert.ok(readdirSync(path.join(fx.deployPath, ".cutover/snapshots")).includes(id), "left alone");
   } finally {
     fx.cleanup();
   }
