@@ -117,8 +117,8 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
       else leftovers.push(name);
       continue;
     }
-    const meta = kind === "dir" && isIdShaped(name) ? parseSnapshotMeta(metas.get(name) ?? "") : undefined;
-    if (!meta || meta.id !== name) {
+    const meta = kind === "dir" && isIdShaped(name) ? provenMeta(metas.get(name) ?? "", name) : undefined;
+    if (!meta) {
       problems.push(
         `.cutover/snapshots/${shown(name).slice(1, -1)} is not a snapshot cutover made; left alone`,
       );
@@ -128,6 +128,17 @@ export function parseSnapshotFacts(output: string): SnapshotFacts {
   }
   snapshots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { shared, snapshots, leftovers, problems, taken: entries.map((e) => e.name) };
+}
+
+/**
+ * Metadata that names this id and its state in the exact text cutover writes: what the host-side
+ * removal and restore check again. Merely parsing is not enough: a rewritten file (pretty-printed)
+ * would pass here, then fail on the host and stop every prune and before_deploy snapshot.
+ */
+function provenMeta(raw: string, name: string): SnapshotMeta | undefined {
+  const meta = parseSnapshotMeta(raw);
+  const proven = raw.includes(`"id":"${name}"`) && raw.includes(`"state":"${meta?.state}"`);
+  return meta?.id === name && proven ? meta : undefined;
 }
 
 /** Kept and reported, not pruned: it is the only record of which databases the cut-short restore changed. */
