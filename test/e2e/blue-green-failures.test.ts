@@ -1,26 +1,33 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Probe, type Sample } from "../../src/probe/probe.js";
-import { failures, live, rig, underLoad } from "../helpers/balanced-rig.js";
+import { failures, live, type Rig, rig, underLoad } from "../helpers/balanced-rig.js";
 import { backendSettings } from "../helpers/balancer.js";
 import { cutover, json } from "../helpers/cli.js";
 import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
 import { writeProbeApp } from "../helpers/php-app.js";
 
+/** The rig's first backend (in service) as pool blue, its second (out) as green; written to cutover.yaml. */
+function asPools(r: Rig, extra: Record<string, unknown> = {}) {
+  const [blue, green] = r.backends as [Rig["backends"][0], Rig["backends"][0]];
+  const blueGreen = {
+    strategy: "blue-green",
+    pools: { blue: [blue.name], green: [green.name] },
+    rolling: undefined,
+    ...extra,
+  };
+  r.settings(r.balancer, blueGreen);
+  return { blue, green, blueGreen };
+}
+
 test("nginx blue/green: a reload that fails puts the upstream file back, so the next deploy still goes to the pool nginx does not serve", async () => {
   // 127.0.0.2 is blue (in service), 127.0.0.3 green (marked down).
   const r = await rig("nginx", { secondOut: true });
   try {
-    const [blue, green] = r.backends;
-    const blueGreen = {
-      strategy: "blue-green",
-      pools: { blue: [blue!.name], green: [green!.name] },
-      rolling: undefined,
-    };
-    r.settings(r.balancer, blueGreen);
+    const { green, blueGreen } = asPools(r);
     const first = await cutover(["deploy"], r.fx.app);
     assert.equal(first.code, 0, first.stderr);
-    const served = live(green!);
+    const served = live(green);
     const states = r.serverStates();
     assert.deepEqual(states, ["down", "ready"], "green serves");
 
@@ -42,7 +49,7 @@ test("nginx blue/green: a reload that fails puts the upstream file back, so the 
     const next = await cutover(["deploy"], r.fx.app);
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stderr, /deploy to the idle pool blue/);
-    assert.equal(live(green!), served, "the pool nginx served was not deployed to");
+    assert.equal(live(green), served, "the pool nginx served was not deployed to");
     assert.deepEqual(r.serverStates(), ["ready", "down"], "blue serves now");
   } finally {
     await r.stop();
@@ -52,17 +59,10 @@ test("nginx blue/green: a reload that fails puts the upstream file back, so the 
 test("nginx blue/green: a switch killed between the upstream file's rename and nginx's reload is finished by the next run, which never deploys onto the pool nginx serves", async () => {
   const r = await rig("nginx", { secondOut: true });
   try {
-    const [blue, green] = r.backends;
-    const blueGreen = {
-      strategy: "blue-green",
-      pools: { blue: [blue!.name], green: [green!.name] },
-      rolling: undefined,
-      command_timeout: 5,
-    };
-    r.settings(r.balancer, blueGreen);
+    const { green, blueGreen } = asPools(r, { command_timeout: 5 });
     const first = await cutover(["deploy"], r.fx.app);
     assert.equal(first.code, 0, first.stderr);
-    const served = live(green!);
+    const served = live(green);
     assert.deepEqual(r.serverStates(), ["down", "ready"], "green serves");
 
     // The reload hangs past command_timeout: the swap is killed after the rename, before any reload.
@@ -103,14 +103,9 @@ test("nginx blue/green: a switch killed between the upstream file's rename and n
 test("haproxy blue/green: a deploy right after a switch waits for the idle pool's requests in flight before it reloads its php-fpm: 0 failed", async () => {
   const r = await rig("haproxy", { secondOut: true });
   try {
-    const [blue, green] = r.backends;
     // Requests that take 3 s: the pool switched away from still runs them when the next deploy starts.
     r.fx.file("public/long.php", "<?php usleep(3000000); echo 'long';\n");
-    r.settings(r.balancer, {
-      strategy: "blue-green",
-      pools: { blue: [blue!.name], green: [green!.name] },
-      rolling: undefined,
-    });
+    asPools(r);
     const first = await cutover(["deploy"], r.fx.app);
     assert.equal(first.code, 0, first.stderr);
     const long = new Probe({ url: `${r.url}/long.php`, concurrency: 10, maxDurationMs: 120_000 });
@@ -138,19 +133,13 @@ test("haproxy blue/green: switch-back refuses an idle pool whose deploy was kill
   const r = await rig("haproxy", { secondOut: true });
   const marker = `cutover-killpoint-${process.pid}`;
   try {
-    const [blue, green] = r.backends;
-    const blueGreen = {
-      strategy: "blue-green",
-      pools: { blue: [blue!.name], green: [green!.name] },
-      rolling: undefined,
-    };
-    r.settings(r.balancer, blueGreen);
+    const { green, blueGreen } = asPools(r);
     for (const pool of ["green", "blue"]) {
       const d = await cutover(["deploy"], r.fx.app);
       assert.equal(d.code, 0, d.stderr);
       assert.match(d.stderr, new RegExp(`deploy to the idle pool ${pool}`));
     }
-    const warm = live(green!);
+    const warm = live(green);
     // The next deploy to green is killed once green's current is switched, in its PHP reset: before
     // the health check, and before the release is recorded live.
     const php = backendSettings(r.fx).php;
@@ -161,7 +150,7 @@ test("haproxy blue/green: switch-back refuses an idle pool whose deploy was kill
     const killed = await interruptWhen(["deploy"], r.fx.app, marker, "SIGKILL");
     assert.ok(killed.sent, killed.stderr);
     killEach(processesWith(marker));
-    const unchecked = live(green!);
+    const unchecked = live(green);
     assert.notEqual(unchecked, warm, "green's current was switched by the killed deploy");
     const states = r.serverStates();
 
@@ -175,7 +164,7 @@ test("haproxy blue/green: switch-back refuses an idle pool whose deploy was kill
         new RegExp(`^error: switch-back: the green pool serves ${unchecked}, .*not live`, "m"),
       );
       assert.deepEqual(r.serverStates(), states, "the balancer was not touched");
-      assert.equal(live(green!), unchecked);
+      assert.equal(live(green), unchecked);
     }
   } finally {
     killEach(processesWith(marker));
@@ -186,13 +175,7 @@ test("haproxy blue/green: switch-back refuses an idle pool whose deploy was kill
 test("haproxy blue/green: a deploy that waited (--lock-wait) for another one never deploys onto the pool that one put in service", async () => {
   const r = await rig("haproxy", { secondOut: true });
   try {
-    const [blue, green] = r.backends;
-    const blueGreen = {
-      strategy: "blue-green",
-      pools: { blue: [blue!.name], green: [green!.name] },
-      rolling: undefined,
-    };
-    r.settings(r.balancer, blueGreen);
+    const { blue, blueGreen } = asPools(r);
     const first = await cutover(["deploy"], r.fx.app);
     assert.equal(first.code, 0, first.stderr);
     // A slow build holds the idle pool's lock: the second run reads the same idle pool, then waits.
@@ -206,7 +189,7 @@ test("haproxy blue/green: a deploy that waited (--lock-wait) for another one nev
     const served = json<{ release: string }>(done).release;
     assert.deepEqual(r.serverStates(), ["no check", "DRAIN"], "blue serves");
     assert.equal(
-      live(blue!),
+      live(blue),
       served,
       `blue, in service, still runs the release it was checked with: ${b.stderr}`,
     );
