@@ -260,3 +260,24 @@ test("a tag named like the branch: refused as ambiguous; the full ref name choos
   assert.equal(read("public/index.php"), "<?php echo 'v2';\n");
   assert.match(v2, /^[0-9a-f]{40}$/);
 });
+
+test("a commit whose tree has a symlink above a shared dir: nothing outside the release is seeded into shared/", async () => {
+  // The test before leaves a tag named main: the branch is named in full.
+  writeConfig({ shared_dirs: ["data/app"], ref: "refs/heads/main" });
+  if (origin.git("tag", "--list", "main")) origin.git("tag", "-d", "main");
+  resetVictims();
+  mkdirSync(path.join(victimDir, "app"));
+  writeFileSync(path.join(victimDir, "app/secret.txt"), "outside the release\n");
+  const before = live();
+  const work = origin.git("rev-parse", "--show-toplevel");
+  symlinkSync(victimDir, path.join(work, "data"));
+  origin.commit({}, "data is a symlink out of the tree");
+  const r = await deploy();
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, /data is a symlink/);
+  // (shared/data itself is made by the shared parents' mkdir -p, as in the test above.)
+  assert.ok(!existsSync(path.join(deployPath, "shared/data/app")), "nothing seeded from outside the release");
+  assert.equal(live(), before);
+  unlinkSync(path.join(work, "data"));
+  origin.commit({}, "data is gone");
+});
