@@ -104,6 +104,13 @@ else
   rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/tree/"
 fi
 for p; do
+  # A symlink above it in the commit's tree (data -> /elsewhere) would seed shared/ from outside the release.
+  at=$staging/tree rest=$p
+  while :; do
+    case $rest in */*) part=\${rest%%/*} rest=\${rest#*/} ;; *) break ;; esac
+    at=$at/$part
+    [ ! -L "$at" ] || fail "\${at#"$staging/tree/"} is a symlink in commit $commit; shared dir $p is never seeded through it: make it a directory in the repository, or change shared_dirs"
+  done
   if [ -d "$staging/tree/$p" ] && [ ! -L "$staging/tree/$p" ] && [ ! -e "$shared/$p" ] && [ ! -L "$shared/$p" ]; then
     rel=$shared
     ${PARENTS_ARE_DIRECTORIES.trimEnd().split("\n").join("\n    ")}
