@@ -73,15 +73,28 @@ export function resolveGitSource(
  * URL without them, and the environment (GIT_CONFIG_*) holds `url.<base>.insteadOf=<prefix>`, which
  * git applies to every URL under `prefix` (relative submodule URLs too). Undefined when the
  * repository has no credentials. A token in the query or fragment can only be rewritten exactly.
+ * `scope` is the URL's server, for which git must run no credential helper (see noHelperConfig).
  */
-export function credentialRewrite(repository: string): { base: string; prefix: string } | undefined {
+export function credentialRewrite(
+  repository: string,
+): { base: string; prefix: string; scope: string } | undefined {
   const shown = shownRepository(repository);
   if (shown === repository || shown === "[REDACTED URL]") return undefined;
   const url = new URL(repository);
   if (!url.username && !url.password && !url.search && !url.hash) return undefined;
-  if (url.search || url.hash) return { base: repository, prefix: shown };
+  const scope = `${url.protocol}//${url.host}/`;
+  if (url.search || url.hash) return { base: repository, prefix: shown, scope };
   const userinfo = url.password ? `${url.username}:${url.password}` : url.username;
-  return { base: `${url.protocol}//${userinfo}@${url.host}/`, prefix: `${url.protocol}//${url.host}/` };
+  return { base: `${url.protocol}//${userinfo}@${url.host}/`, prefix: scope, scope };
+}
+
+/**
+ * `credential.<scope>.helper` empty: no credential helper for the URL's server. git hands the
+ * credentials a request used to every helper configured (`store`, a keychain), which would write
+ * the URL's token to disk; the URL carries them, so no helper is needed there.
+ */
+export function noHelperConfig(scope: string): [key: string, value: string] {
+  return [`credential.${scope}.helper`, ""];
 }
 
 /** The repository as git gets it on a command line: without credentials when credentialEnv carries them. */
@@ -89,7 +102,7 @@ export function commandLineUrl(repository: string): string {
   return credentialRewrite(repository) ? shownRepository(repository) : repository;
 }
 
-/** credentialRewrite as environment variables for git, after any GIT_CONFIG_* already in `env`. */
+/** credentialRewrite and noHelperConfig as environment variables for git, after any GIT_CONFIG_* already in `env`. */
 export function credentialEnv(
   repository: string,
   env: NodeJS.ProcessEnv = process.env,
@@ -97,9 +110,12 @@ export function credentialEnv(
   const rewrite = credentialRewrite(repository);
   if (!rewrite) return {};
   const n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+  const [helperKey, helperValue] = noHelperConfig(rewrite.scope);
   return {
-    GIT_CONFIG_COUNT: String(n + 1),
+    GIT_CONFIG_COUNT: String(n + 2),
     [`GIT_CONFIG_KEY_${n}`]: `url.${rewrite.base}.insteadOf`,
     [`GIT_CONFIG_VALUE_${n}`]: rewrite.prefix,
+    [`GIT_CONFIG_KEY_${n + 1}`]: helperKey,
+    [`GIT_CONFIG_VALUE_${n + 1}`]: helperValue,
   };
 }

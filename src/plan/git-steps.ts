@@ -1,5 +1,5 @@
 import path from "node:path/posix";
-import { credentialRewrite } from "../config/git-source.js";
+import { credentialRewrite, noHelperConfig } from "../config/git-source.js";
 import type { GitSource } from "../config/types.js";
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
@@ -12,6 +12,16 @@ import { PARENTS_ARE_DIRECTORIES } from "./release-paths.js";
  */
 const GIT = `g() { GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c tar.umask=0022 --git-dir="$repo" "$@"; }
 fail() { printf 'cutover: %s\\n' "$*" >&2; exit 3; }
+`;
+
+/**
+ * With $nohelper set (credential.<server>.helper, for a URL that carries its credentials), git
+ * runs no credential helper for that server: it would store the URL's token on disk.
+ */
+const NO_HELPER = `if [ -n "$nohelper" ]; then
+  n=\${GIT_CONFIG_COUNT:-0}
+  export "GIT_CONFIG_KEY_$n=$nohelper" "GIT_CONFIG_VALUE_$n=" GIT_CONFIG_COUNT=$((n + 1))
+fi
 `;
 
 /**
@@ -42,8 +52,8 @@ fi
  * only the URL without credentials (`shown`) is stored in the mirror.
  */
 const MIRROR = `set -e
-repo=$1 url=$2 shown=$3 commit=$4 tmp=$5
-${GIT}
+repo=$1 url=$2 shown=$3 commit=$4 tmp=$5 nohelper=$6
+${GIT}${NO_HELPER}
 if [ -L "$repo" ]; then fail "$repo is a symlink; cutover does not follow it: move it away, then deploy again"; fi
 if [ -e "$repo" ]; then
   [ -d "$repo" ] || fail "$repo is not a directory: move it away, then deploy again"
@@ -76,8 +86,8 @@ g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $
  * (GIT_CONFIG_*), so it is never written to the clone's config.
  */
 const EXTRACT = `set -e
-repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8; shift 8
-${GIT}
+repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8 nohelper=$9; shift 9
+${GIT}${NO_HELPER}
 if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
 mkdir -- "$staging" || fail "$staging already exists: a leftover, or planted; the next deploy's cleanup removes cutover's own"
@@ -139,8 +149,14 @@ export function gitStagingDir(l: Layout, releaseId: string): string {
   return path.join(l.tmp, `git-${releaseId}`);
 }
 
+/** The NO_HELPER argument: the key that turns credential helpers off, for a URL with credentials. */
+function noHelper(git: GitSource): string {
+  const rewrite = credentialRewrite(git.repository);
+  return rewrite ? noHelperConfig(rewrite.scope)[0] : "";
+}
+
 export function mirrorFetch(l: Layout, git: GitSource, commit: string): Cmd {
-  return shProgram(MIRROR, [gitMirrorDir(l), git.repository, git.shown, commit, l.tmp], {
+  return shProgram(MIRROR, [gitMirrorDir(l), git.repository, git.shown, commit, l.tmp, noHelper(git)], {
     label: "fetch into the mirror",
   });
 }
@@ -163,7 +179,7 @@ export function extractCommit(input: {
   const staging = gitStagingDir(l, releaseId);
   const rewrite = git.submodules ? credentialRewrite(git.repository) : undefined;
   const args = [gitMirrorDir(l), commit, git.path ?? "", staging, l.shared];
-  args.push(git.submodules ? git.shown : "", rewrite?.base ?? "", rewrite?.prefix ?? "");
+  args.push(git.submodules ? git.shown : "", rewrite?.base ?? "", rewrite?.prefix ?? "", noHelper(git));
   return [
     shProgram(EXTRACT, [...args, ...input.seedDirs], {
       label: git.submodules ? "check out with submodules into staging" : "git archive into staging",
@@ -187,8 +203,8 @@ export function describeCommit(l: Layout, commit: string): Cmd {
 }
 
 /** doctor: the mirror's state (what a deploy would refuse) and whether the host's git reaches the repository (reads only). */
-const CHECK = `repo=$1 url=$2 shown=$3
-${GIT}export GIT_TERMINAL_PROMPT=0
+const CHECK = `repo=$1 url=$2 shown=$3 nohelper=$4
+${GIT}${NO_HELPER}export GIT_TERMINAL_PROMPT=0
 if [ -L "$repo" ]; then echo "mirror symlink"
 elif [ ! -e "$repo" ]; then echo "mirror missing"
 elif [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then echo "mirror notbare"
@@ -205,5 +221,7 @@ else printf 'reach fail %s\\n' "$(printf '%s\\n' "$out" | grep -v '^$' | tail -n
 `;
 
 export function gitCheckProbe(l: Layout, git: GitSource): Cmd {
-  return shProgram(CHECK, [gitMirrorDir(l), git.repository, git.shown], { label: "check the git mirror" });
+  return shProgram(CHECK, [gitMirrorDir(l), git.repository, git.shown, noHelper(git)], {
+    label: "check the git mirror",
+  });
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -61,5 +62,28 @@ test("doctor: the token reaches no credential helper", async () => {
   fx.writeConfig({ strategy: "git", repository: withToken(), ref: "main" });
   const r = await cutover(["doctor"], fx.app, env);
   assert.doesNotMatch(r.stdout + r.stderr, /git/, r.stdout + r.stderr);
+  assert.doesNotMatch(stored(), new RegExp(SECRET));
+});
+
+test("submodules on the host (a relative URL, the same server): the token reaches no credential helper", async () => {
+  // The library beside the app's repository on the server: ../lib.git from the app's URL.
+  const lib = gitOrigin(path.join(fx.dir, "lib"));
+  const libCommit = lib.commit({ "src/Lib.php": "<?php // the library\n" }, "library");
+  const served = path.join(path.dirname(origin.bare), "lib.git");
+  execFileSync("git", ["clone", "-q", "--bare", "--", lib.bare, served]);
+  origin.git("update-index", "--add", "--cacheinfo", `160000,${libCommit},vendor/lib`);
+  mkdirSync(path.join(fx.dir, "origin/work tree/vendor/lib"), { recursive: true });
+  origin.commit(
+    { ".gitmodules": '[submodule "lib"]\n\tpath = vendor/lib\n\turl = ../lib.git\n' },
+    "submodule",
+  );
+  writeFileSync(store, "");
+  fx.writeConfig({ strategy: "git", repository: withToken(), ref: "main", submodules: true });
+  const r = await cutover(["deploy"], fx.app, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    readFileSync(path.join(deployPath, "current/vendor/lib/src/Lib.php"), "utf8"),
+    "<?php // the library\n",
+  );
   assert.doesNotMatch(stored(), new RegExp(SECRET));
 });

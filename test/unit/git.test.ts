@@ -159,15 +159,23 @@ test("credentials reach git through the environment: an insteadOf rewrite after 
   assert.deepEqual(credentialRewrite(url), {
     base: "https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/",
     prefix: "https://git.example.test/",
+    scope: "https://git.example.test/",
   });
   assert.equal(commandLineUrl(url), "https://git.example.test/org/app.git");
+  // And no credential helper for that server: it would store the token (see git-credential-helper.test.ts).
   assert.deepEqual(credentialEnv(url, { GIT_CONFIG_COUNT: "2" }), {
-    GIT_CONFIG_COUNT: "3",
+    GIT_CONFIG_COUNT: "4",
     GIT_CONFIG_KEY_2: "url.https://deploy-bot:ghp_abcdefghijklmnop@git.example.test/.insteadOf",
     GIT_CONFIG_VALUE_2: "https://git.example.test/",
+    GIT_CONFIG_KEY_3: "credential.https://git.example.test/.helper",
+    GIT_CONFIG_VALUE_3: "",
   });
   const query = "https://git.example.test/app.git?token=qwertyuiop123";
-  assert.deepEqual(credentialRewrite(query), { base: query, prefix: "https://git.example.test/app.git" });
+  assert.deepEqual(credentialRewrite(query), {
+    base: query,
+    prefix: "https://git.example.test/app.git",
+    scope: "https://git.example.test/",
+  });
   // Nothing to hide: git gets the repository as written, and no extra environment.
   for (const plain of ["https://git.example.test/org/ü.git", "git@host:org/app.git", "/srv/repo.git"]) {
     assert.equal(credentialRewrite(plain), undefined);
