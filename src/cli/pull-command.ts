@@ -26,7 +26,7 @@ function gitOf(stage: ResolvedStage, command: string): GitSource {
 function depsFor(stage: ResolvedStage, git: GitSource, emit: Emit, command: string): PullDeps {
   return pullDeps(
     stage,
-    async () => (await resolveRef(git.repository, git.ref, { shown: git.shown })).commit,
+    async (signal) => (await resolveRef(git.repository, git.ref, { shown: git.shown, signal })).commit,
     (commit, signal) => deploy({ stage, ref: commit, emit, signal, command }),
   );
 }

@@ -90,7 +90,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   let build: LocalBuild | undefined;
   try {
     // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
-    let source = await deploySource(stage, options.ref);
+    let source = await deploySource(stage, options.ref, options.signal);
     if (stage.git && source.revision)
       emit({
         type: "info",
@@ -176,8 +176,12 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
 }
 
 /** What is deployed: the source tree here, or (strategy: git) the commit the ref resolves to now. */
-export async function deploySource(stage: ResolvedStage, ref: string | undefined): Promise<SourceFacts> {
-  if (stage.git) return gitSourceFacts(stage, ref);
+export async function deploySource(
+  stage: ResolvedStage,
+  ref: string | undefined,
+  signal?: AbortSignal,
+): Promise<SourceFacts> {
+  if (stage.git) return gitSourceFacts(stage, ref, signal);
   if (ref !== undefined)
     throw usageError(
       `--ref is only for strategy: git (stage ${stage.name} uses ${stage.strategy})`,

@@ -8,12 +8,17 @@ import { parseReleaseMeta } from "../plan/release-meta.js";
  * strategy: git: the ref (the stage's, or `override`) resolved once, here, to the commit every host
  * extracts. Shared paths are seeded on the hosts from the commit, so none is "in the source" here.
  */
-export async function gitSourceFacts(stage: ResolvedStage, override?: string): Promise<SourceFacts> {
+export async function gitSourceFacts(
+  stage: ResolvedStage,
+  override?: string,
+  signal?: AbortSignal,
+): Promise<SourceFacts> {
   const git = stage.git!;
   const ref = override ?? git.ref;
   const resolved = await resolveRef(git.repository, ref, {
     shown: git.shown,
     timeoutMs: stage.commandTimeoutSeconds * 1000,
+    signal,
   });
   const revision: Revision = {
     commit: resolved.commit,

@@ -19,12 +19,14 @@ export const GIT_ENV = { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", SSH_ASKP
 
 /**
  * Runs git detached from the terminal (its own session): ssh cannot stop a deploy with a host key
- * or passphrase prompt, it fails instead. Killed with its process group after `timeoutMs`.
+ * or passphrase prompt, it fails instead. Killed with its process group after `timeoutMs`, or on
+ * `signal` (a signal sent to cutover does not reach a process of another session).
  */
 function git(
   args: readonly string[],
   timeoutMs: number,
   env: Record<string, string>,
+  signal?: AbortSignal,
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("git", [...args], {
@@ -74,8 +76,12 @@ function git(
       () => kill(`git ls-remote took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`),
       timeoutMs,
     );
+    const interrupt = () => kill("interrupted by a signal");
+    signal?.addEventListener("abort", interrupt, { once: true });
+    if (signal?.aborted) interrupt();
     child.on("close", (code) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", interrupt);
       if (stopped) stderr += `\n${stopped}`;
       if (code === 0 && !stopped) resolve({ stdout, stderr });
       else reject(Object.assign(new Error(`git exited with ${code}`), { stderr }));
@@ -135,7 +141,7 @@ export function pickRef(
 export async function resolveRef(
   repository: string,
   ref: string,
-  options: { shown?: string; timeoutMs?: number } = {},
+  options: { shown?: string; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<ResolvedRef> {
   const shown = options.shown ?? repository;
   if (FULL_COMMIT.test(ref)) return { commit: ref };
@@ -151,8 +157,14 @@ export async function resolveRef(
     // A token stays out of the process list: the URL without it, the credentials in the environment.
     const url = commandLineUrl(repository);
     const env = credentialEnv(repository);
-    listing = (await git(["ls-remote", "--", url, ...patterns], options.timeoutMs ?? 120_000, env)).stdout;
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    listing = (await git(["ls-remote", "--", url, ...patterns], timeoutMs, env, options.signal)).stdout;
   } catch (error) {
+    if (options.signal?.aborted)
+      throw new CutoverError("interrupted", `interrupted by a signal while reading ${shown}`, {
+        state: "nothing was changed on any host",
+        exitCode: EXIT.interrupted,
+      });
     const stderr = String((error as { stderr?: string }).stderr ?? "")
       .split(repository)
       .join(shown)
