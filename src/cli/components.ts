@@ -1,5 +1,6 @@
 import { checkComponent, componentNames } from "../config/components.js";
 import { findConfigFile, loadConfig } from "../config/load.js";
+import type { ResolvedRefs } from "../engine/git-source.js";
 import { CutoverError, EXIT, type ExitCode, usageError } from "../errors.js";
 import type { Redactor } from "../report/redact.js";
 import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
@@ -96,6 +97,7 @@ async function runEach(
   const { global, argv, redactor } = run;
   const results: unknown[] = [];
   const done: string[] = [];
+  const resolvedRefs: ResolvedRefs = new Map();
   let code: ExitCode = EXIT.ok;
   for (const [i, component] of names.entries()) {
     // Commands that change hosts print progress on stderr: it says which component it belongs to.
@@ -109,6 +111,7 @@ async function runEach(
         .map((h) => h.trim())
         .filter(Boolean),
       onJson: (j: unknown) => results.push(tag(j, component)),
+      resolvedRefs,
       resolved: () => {
         if (!announced)
           writer(process.stderr, redactor)(`component ${component} (${i + 1} of ${names.length})\n`);

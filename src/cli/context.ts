@@ -1,6 +1,7 @@
 import { loadStage } from "../config/load-stage.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import type { Emit } from "../engine/events.js";
+import type { ResolvedRefs } from "../engine/git-source.js";
 import type { DeployResult } from "../engine/outcome.js";
 import { selectHosts } from "../engine/targets.js";
 import { errorText } from "../report/error-text.js";
@@ -29,6 +30,8 @@ export interface ComponentScope {
   /** Called once the stage resolved, before anything runs (progress names the component). */
   readonly resolved?: () => void;
   readonly onJson: (json: unknown) => void;
+  /** Shared by every component of the run (see CommandContext.resolvedRefs). */
+  readonly resolvedRefs?: ResolvedRefs;
 }
 
 /** What every command gets: its stage, a renderer for progress, and a way to print its result. */
@@ -41,6 +44,8 @@ export interface CommandContext {
   print(human: string, json: unknown): void;
   /** Reports a deploy or rollback that ended without success: an error block on stderr. */
   failed(result: DeployResult): void;
+  /** strategy: git: the refs this command resolved, so components of one repository deploy one commit. */
+  readonly resolvedRefs: ResolvedRefs;
 }
 
 /** Everything a command prints passes through `redactor`: values from the environment never show. */
@@ -85,6 +90,7 @@ export function createContext(
       else out(`${JSON.stringify(json, null, 2)}\n`);
       if (!global.quiet) write(`${human}\n`);
     },
+    resolvedRefs: scope?.resolvedRefs ?? new Map(),
     failed: (result) => {
       if (result.ok || !result.error) return;
       const state = result.hosts.map((h) => `${h.host} → ${h.serving ?? "(no current)"}`).join(", ");

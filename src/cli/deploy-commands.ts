@@ -53,6 +53,7 @@ export async function deployCommand(
       force: opts.force,
       emit: timed.emit,
       ref: opts.ref,
+      resolvedRefs: ctx.resolvedRefs,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
       probe: probeUrl ? { url: probeUrl, concurrency } : undefined,

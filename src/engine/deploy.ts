@@ -11,7 +11,7 @@ import { buildLocally, type LocalBuild } from "./build-local.js";
 import { decideAhead } from "./delta-decision.js";
 import { sourceIndexOnce } from "./delta-upload.js";
 import type { Emit } from "./events.js";
-import { gitSourceFacts, withCommitDetails } from "./git-source.js";
+import { gitSourceFacts, type ResolvedRefs, type ResolveOptions, withCommitDetails } from "./git-source.js";
 import { HashCache } from "./hash-cache.js";
 import { inPlaceBuild, pruneInPlaceBuilds } from "./in-place-builds.js";
 import { lockAll, newOwner, trailingUnlock, undoCreated, unlockAll } from "./lock.js";
@@ -42,6 +42,8 @@ export interface DeployOptions {
   readonly probe?: { readonly url: string; readonly concurrency: number };
   /** strategy: git: the branch, tag or full commit id to deploy instead of the stage's `ref`. */
   readonly ref?: string;
+  /** strategy: git: refs already resolved by this command (the commit is taken from there). */
+  readonly resolvedRefs?: ResolvedRefs;
   /** How hosts are reached (tests inject failing executors). */
   readonly executors?: ExecutorFactory;
   /** Right after the lock, before any change; a throw stops the run (blue-green reads the pools again). */
@@ -90,7 +92,7 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   let build: LocalBuild | undefined;
   try {
     // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
-    let source = await deploySource(stage, options.ref, options.signal);
+    let source = await deploySource(stage, options.ref, options);
     if (stage.git && source.revision)
       emit({
         type: "info",
@@ -179,9 +181,9 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
 export async function deploySource(
   stage: ResolvedStage,
   ref: string | undefined,
-  signal?: AbortSignal,
+  resolving: ResolveOptions = {},
 ): Promise<SourceFacts> {
-  if (stage.git) return gitSourceFacts(stage, ref, signal);
+  if (stage.git) return gitSourceFacts(stage, ref, resolving);
   if (ref !== undefined)
     throw usageError(
       `--ref is only for strategy: git (stage ${stage.name} uses ${stage.strategy})`,

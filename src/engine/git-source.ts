@@ -1,25 +1,39 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { resolveRef } from "../git/resolve.js";
+import { type ResolvedRef, resolveRef } from "../git/resolve.js";
 import type { SourceFacts } from "../plan/deploy.js";
 import type { Revision } from "../plan/release-meta.js";
 import { parseReleaseMeta } from "../plan/release-meta.js";
 
+/** Refs a command resolved, by repository and ref: its components of one repository deploy one commit. */
+export type ResolvedRefs = Map<string, ResolvedRef>;
+
+export interface ResolveOptions {
+  readonly signal?: AbortSignal;
+  readonly resolvedRefs?: ResolvedRefs;
+}
+
 /**
  * strategy: git: the ref (the stage's, or `override`) resolved once, here, to the commit every host
- * extracts. Shared paths are seeded on the hosts from the commit, so none is "in the source" here.
+ * extracts; once per command, too: a component after another of the same repository takes the
+ * commit that one got (a push between them would otherwise put two versions live). Shared paths
+ * are seeded on the hosts from the commit, so none is "in the source" here.
  */
 export async function gitSourceFacts(
   stage: ResolvedStage,
   override?: string,
-  signal?: AbortSignal,
+  { signal, resolvedRefs }: ResolveOptions = {},
 ): Promise<SourceFacts> {
   const git = stage.git!;
   const ref = override ?? git.ref;
-  const resolved = await resolveRef(git.repository, ref, {
-    shown: git.shown,
-    timeoutMs: stage.commandTimeoutSeconds * 1000,
-    signal,
-  });
+  const key = `${git.repository}\n${ref}`;
+  const resolved =
+    resolvedRefs?.get(key) ??
+    (await resolveRef(git.repository, ref, {
+      shown: git.shown,
+      timeoutMs: stage.commandTimeoutSeconds * 1000,
+      signal,
+    }));
+  resolvedRefs?.set(key, resolved);
   const revision: Revision = {
     commit: resolved.commit,
     dirty: false,
