@@ -61,6 +61,9 @@ if [ -e "$repo" ]; then
   origin=$(g config --get cutover.origin 2>/dev/null) || origin=
   [ "$origin" = "$shown" ] || fail "$repo mirrors another repository (\${origin:-unknown}), not $shown: move it away, then deploy again"
 ${MIRROR_UNSAFE}  [ -z "$unsafe" ] || fail "$repo has $unsafe: move it away, then deploy again"
+  # Only a deploy, under the host's lock, runs git that writes here: a lock file is a killed run's
+  # (a SIGKILLed fetch leaves refs/heads/NAME.lock, and git refuses that ref until it goes).
+  find "$repo" -path "$repo/objects" -prune -o -name '*.lock' -type f -exec rm -f -- {} +
 else
   new=$(mktemp -d -- "$tmp/git-mirror.XXXXXX")
   git init -q --bare -- "$new"

@@ -147,6 +147,20 @@ test("after a force-push the rewritten branch is deployed", async () => {
   assert.equal(read("public/index.php"), "<?php echo 'rewritten';\n");
 });
 
+test("git's lock files that a killed fetch left in the mirror are removed by the next deploy, which fetches the new commit", async () => {
+  const repo = path.join(deployPath, ".cutover/repo");
+  // A SIGKILLed `git fetch` leaves the lock of each ref it was updating (git refuses the ref after).
+  writeFileSync(path.join(repo, "refs/heads/main.lock"), "");
+  writeFileSync(path.join(repo, "packed-refs.lock"), "");
+  const v3 = origin.commit({ "public/index.php": "<?php echo 'v3';\n" }, "third: v3");
+  const r = await deploy();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(meta(r.result.release).revision.commit, v3);
+  assert.equal(read("public/index.php"), "<?php echo 'v3';\n");
+  assert.equal(existsSync(path.join(repo, "refs/heads/main.lock")), false);
+  assert.equal(existsSync(path.join(repo, "packed-refs.lock")), false);
+});
+
 test("repository_path deploys a sub-directory", async () => {
   writeConfig({ repository_path: "app" });
   const r = await deploy();
