@@ -47,7 +47,12 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-export function table(rows: readonly (readonly string[])[]): string {
+/** A cell on one line: a line break in text from a host (a `who`, a subject) would forge a row. */
+const oneLine = (cell: string) =>
+  cell.replace(/[\n\r]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
+export function table(input: readonly (readonly string[])[]): string {
+  const rows = input.map((r) => r.map(oneLine));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => stripAnsi(r[i] ?? "").length)));
   return rows
     .map((r) =>

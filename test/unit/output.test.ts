@@ -6,6 +6,7 @@ import { type DeployResult, finish, type HostOutcome } from "../../src/engine/ou
 import type { SwitchOutcome } from "../../src/engine/switch.js";
 import { stripAnsi } from "../../src/report/colors.js";
 import { Redactor } from "../../src/report/redact.js";
+import { table } from "../../src/report/render.js";
 import { deploySummary } from "../../src/report/summary.js";
 
 function capture(isTTY: boolean, env: Record<string, string> = {}) {
@@ -87,4 +88,13 @@ test("in-place: a host whose upload failed has no window (not measured), never '
   const text = stripAnsi(deploySummary("deploy", r));
   assert.doesNotMatch(text, /web1: in-place/);
   assert.match(text, /web2: in-place, no file changed/);
+});
+
+test("a table cell from a host cannot add rows: its line breaks are shown, not printed", () => {
+  const text = table([
+    ["release", "who"],
+    ["r1", "mallory\nr0     alice\r"],
+  ]);
+  assert.equal(text.split("\n").length, 2, text);
+  assert.match(text, /mallory\\x0ar0 {5}alice\\x0d$/);
 });
