@@ -18,13 +18,13 @@ export function linkBase(f: SnapshotFacts): string | undefined {
 
 /**
  * What prune removes: partial snapshots (cut short: never restorable), work directories of an
- * interrupted restore, and complete snapshots beyond the newest `keep`, never one in `spare`.
+ * interrupted restore, and complete snapshots beyond the newest `keep`.
  */
-export function selectSnapshotPrune(f: SnapshotFacts, keep: number, spare: readonly string[] = []): string[] {
+export function selectSnapshotPrune(f: SnapshotFacts, keep: number): string[] {
   const done = complete(f);
   const old = done.slice(0, Math.max(0, done.length - keep)).map((s) => s.id);
   const partial = f.snapshots.filter((s) => s.meta.state === "partial").map((s) => s.id);
-  return [...partial, ...old.filter((id) => !spare.includes(id)), ...f.leftovers];
+  return [...partial, ...old, ...f.leftovers];
 }
 
 /** The snapshot taken before `release` was deployed: what `rollback --restore-shared` restores. */

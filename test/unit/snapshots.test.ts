@@ -86,8 +86,9 @@ test("prune: partial snapshots, interrupted restores and complete ones beyond ke
     "20260101T000001Z",
     "restore-20260101T000002Z",
   ]);
-  assert.deepEqual(selectSnapshotPrune(f, 1, ["20260101T000001Z"]), [
+  assert.deepEqual(selectSnapshotPrune(f, 1), [
     "20260101T000003Z",
+    "20260101T000001Z",
     "20260101T000002Z",
     "restore-20260101T000002Z",
   ]);
