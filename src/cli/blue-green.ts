@@ -1,7 +1,7 @@
 import { switchBack, switchBackDryRun } from "../engine/blue-green.js";
 import type { PoolSwitch } from "../engine/pool-switch.js";
 import { EXIT, type ExitCode } from "../errors.js";
-import type { CommandContext } from "./context.js";
+import { type CommandContext, withSignals } from "./context.js";
 
 /** One line for a switch of the balancer: where to, and how long until only the new pool answered. */
 export function switchText(s: PoolSwitch): string {
@@ -25,7 +25,9 @@ export async function switchBackCommand(
     );
     return EXIT.ok;
   }
-  const report = await switchBack({ stage, emit: ctx.emit, command: `cutover ${ctx.argv.join(" ")}` });
+  const report = await withSignals((signal) =>
+    switchBack({ stage, emit: ctx.emit, command: `cutover ${ctx.argv.join(" ")}`, signal }),
+  );
   ctx.print(switchText(report), report);
   return EXIT.ok;
 }

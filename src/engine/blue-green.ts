@@ -1,5 +1,5 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { CutoverError, usageError } from "../errors.js";
+import { CutoverError, EXIT, usageError } from "../errors.js";
 import { planDrains } from "../plan/balancer.js";
 import { type BalancerLink, openBalancer } from "./balancer.js";
 import { type DeployOptions, deploy } from "./deploy.js";
@@ -169,6 +169,8 @@ export async function switchBack(options: {
   readonly stage: ResolvedStage;
   readonly emit: Emit;
   readonly command: string;
+  /** A signal stops it before the balancer switches (the switch itself is one step, let finish). */
+  readonly signal?: AbortSignal;
 }): Promise<PoolSwitch> {
   const { stage, emit } = options;
   requireBlueGreen(stage);
@@ -187,6 +189,15 @@ export async function switchBack(options: {
           emit({ type: "phase", phase: `health check of ${pools.idle} (${release}), directly` });
           for (const t of idle) await checkHealth(t, stage.healthCheck, release, emit);
         }
+        if (options.signal?.aborted)
+          throw new CutoverError(
+            "interrupted",
+            "switch-back interrupted by a signal before the balancer switched",
+            {
+              state: "nothing was changed",
+              exitCode: EXIT.interrupted,
+            },
+          );
         const report = await switchToPool(link, stage, pools, release, emit);
         await recordSwitch(stage, "switch-back", report, who, emit);
         return report;

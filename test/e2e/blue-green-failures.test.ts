@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { Probe, type Sample } from "../../src/probe/probe.js";
 import { failures, live, type Rig, rig, underLoad } from "../helpers/balanced-rig.js";
 import { backendSettings } from "../helpers/balancer.js";
-import { cutover, json } from "../helpers/cli.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
 import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
 import { writeProbeApp } from "../helpers/php-app.js";
 
@@ -195,6 +198,38 @@ test("haproxy blue/green: a deploy that waited (--lock-wait) for another one nev
     );
     assert.notEqual(b.code, 0, "the run that waited did not deploy");
     assert.match(b.stderr, /^error: .*blue serves now/m);
+  } finally {
+    await r.stop();
+  }
+});
+
+test("haproxy blue/green: a signal during switch-back's health check stops it before the balancer switches: exit 130, no lock left, nothing changed", async () => {
+  const r = await rig("haproxy", { secondOut: true });
+  try {
+    // A health check that takes 2 s: time for a signal while switch-back checks the idle pool.
+    r.fx.file("public/health.php", "<?php usleep(2000000); echo 'ok';\n");
+    const { blue, green } = asPools(r);
+    for (const pool of ["green", "blue"]) {
+      const d = await cutover(["deploy"], r.fx.app);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, new RegExp(`deploy to the idle pool ${pool}`));
+    }
+    const states = r.serverStates();
+    const child = spawn(process.execPath, [BIN, "switch-back"], {
+      cwd: r.fx.app,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (/health check of green/.test(stderr) && !child.killed) child.kill("SIGTERM");
+    });
+    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted by a signal before the balancer switched/);
+    assert.deepEqual(r.serverStates(), states, "the balancer was not touched");
+    for (const b of [blue, green])
+      assert.equal(existsSync(path.join(b.deployPath, ".cutover/lock")), false, `${b.name}: no lock left`);
   } finally {
     await r.stop();
   }
