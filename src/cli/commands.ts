@@ -147,7 +147,17 @@ export async function initCommand(
     ctx.print(text, { file, framework, text });
     return EXIT.ok;
   }
-  writeFileSync(file, text);
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    // A -c into a missing directory (or a directory, or no permission): one line, not a crash.
+    const e = error as NodeJS.ErrnoException;
+    const why = e.code === "ENOENT" ? `directory ${path.dirname(file)} does not exist` : e.message;
+    throw usageError(
+      `cannot write ${file}: ${why}`,
+      "pass -c a file path in an existing, writable directory",
+    );
+  }
   ctx.print(`wrote ${file} (detected ${framework}); review it, then run \`cutover deploy --dry-run\``, {
     file,
     framework,
