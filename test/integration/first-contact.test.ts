@@ -3,11 +3,16 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { cutover } from "../helpers/cli.js";
+import { cutover, json } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
 
 // What a newcomer meets on first contact: every error is one line (no stack), says where, and what to do.
 const dir = mkdtempSync(path.join(os.tmpdir(), "cutover first contact ü "));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const fx = fixture();
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  fx.cleanup();
+});
 
 test("init -c into a directory that does not exist: a one-line error naming it, exit 2, no stack", async () => {
   const file = path.join(dir, "no such dir", "cutover.yaml");
@@ -17,4 +22,21 @@ test("init -c into a directory that does not exist: a one-line error naming it, 
   assert.match(r.stderr.split("\n")[0]!, /^error: .*no such dir/);
   assert.match(r.stderr, /fix: /);
   assert.equal(existsSync(file), false);
+});
+
+test("diff after a rollback to the oldest release says why there is nothing to compare, not that two are needed", async () => {
+  for (let i = 0; i < 2; i++) {
+    fx.file("src/lib.php", `<?php function version() { return 'v${i}'; }\n`);
+    assert.equal((await cutover(["deploy"], fx.app)).code, 0);
+  }
+  assert.equal((await cutover(["rollback"], fx.app)).code, 0);
+  const rows = json<{ id: string; hosts: Record<string, { live: boolean }> }[]>(
+    await cutover(["releases", "--json"], fx.app),
+  );
+  const live = rows.find((row) => row.hosts.local?.live)?.id;
+  assert.ok(live);
+  const r = await cutover(["diff"], fx.app);
+  assert.notEqual(r.code, 0);
+  assert.doesNotMatch(r.stderr, /need two releases/, "two releases are there");
+  assert.match(r.stderr.split("\n")[0]!, new RegExp(`no good release before the live one \\(${live}\\)`));
 });
