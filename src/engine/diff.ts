@@ -35,11 +35,12 @@ export async function diffReleases(
         const to = options.to ?? live;
         const from = options.from ?? (to ? previousGood(metas, to) : undefined);
         if (!from || !to) {
-          throw new CutoverError(
-            "diff",
-            `${t.host.name}: nothing to compare (need two releases; see \`cutover releases\`)`,
-            { fix: "pass FROM and TO release ids" },
-          );
+          // Say which end is missing: after a rollback to the oldest release there are two releases,
+          // but none is a good one before the live one.
+          const why = to ? `no good release before the live one (${to})` : "no live release";
+          throw new CutoverError("diff", `${t.host.name}: nothing to compare: ${why}`, {
+            fix: "pass FROM and TO release ids (see `cutover releases`)",
+          });
         }
         const l = layout(t.host.path);
         const read = async (id: string) => {
