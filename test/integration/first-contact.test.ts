@@ -40,3 +40,10 @@ test("diff after a rollback to the oldest release says why there is nothing to c
   assert.doesNotMatch(r.stderr, /need two releases/, "two releases are there");
   assert.match(r.stderr.split("\n")[0]!, new RegExp(`no good release before the live one \\(${live}\\)`));
 });
+
+test("rollback's summary reads as a sentence: 'rolled back 1 host to ID'", async () => {
+  assert.equal((await cutover(["deploy"], fx.app)).code, 0);
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout.split("\n")[0]!, /^✓ rolled back 1 host to \d{8}T\d{6}Z in [\d.]+ s$/);
+});
