@@ -7,8 +7,13 @@ import { formatBytes, table } from "./render.js";
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 export function deploySummary(action: "deploy" | "rollback", r: DeployResult): string {
+  const hosts = count(r.hosts.length, "host");
+  const what =
+    action === "deploy"
+      ? `deployed ${pc.bold(r.release)} to ${hosts}`
+      : `rolled back ${hosts} to ${pc.bold(r.release)}`;
   const head = r.ok
-    ? `${pc.green("✓")} ${action === "deploy" ? "deployed" : "rolled back to"} ${pc.bold(r.release)} to ${count(r.hosts.length, "host")} in ${(r.durationMs / 1000).toFixed(2)} s`
+    ? `${pc.green("✓")} ${what} in ${(r.durationMs / 1000).toFixed(2)} s`
     : `${pc.red("✗")} ${action} of ${r.release} failed: ${r.error?.message ?? "unknown error"}`;
   const lines = [head];
   if (r.ok && action === "deploy")
