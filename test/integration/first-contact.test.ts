@@ -47,3 +47,11 @@ test("rollback's summary reads as a sentence: 'rolled back 1 host to ID'", async
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout.split("\n")[0]!, /^✓ rolled back 1 host to \d{8}T\d{6}Z in [\d.]+ s$/);
 });
+
+test("rollback's progress names the switch phase once", async () => {
+  assert.equal((await cutover(["deploy"], fx.app)).code, 0);
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  const phases = r.stderr.split("\n").filter((l) => l.startsWith("▸ switch"));
+  assert.equal(phases.length, 1, r.stderr);
+});
