@@ -19,7 +19,9 @@ export async function switchPhase(
   outcomes: SwitchOutcome[],
 ): Promise<Error | undefined> {
   const rolling = phase.batches.length > 1;
-  if (!rolling) emit({ type: "phase", phase: `switch ${plural(units.length, "host")} to ${plan.release}` });
+  // A rollback has announced its switch ("switch N hosts back to ID", rollback.ts), batched or not.
+  if (!rolling && plan.action === "deploy")
+    emit({ type: "phase", phase: `switch ${plural(units.length, "host")} to ${plan.release}` });
   for (const [i, names] of phase.batches.entries()) {
     const group = units.filter((u) => names.includes(u.t.host.name));
     if (rolling) emit({ type: "phase", phase: `batch ${i + 1}: ${names.join(", ")}` });
