@@ -55,3 +55,21 @@ test("rollback's progress names the switch phase once", async () => {
   const phases = r.stderr.split("\n").filter((l) => l.startsWith("▸ switch"));
   assert.equal(phases.length, 1, r.stderr);
 });
+
+test("--json with a mistyped option or command still prints a JSON document (exit 2) for the script reading it", async () => {
+  for (const args of [
+    ["--json", "deploy", "--bogus"],
+    ["deploy", "--json", "--hosts"],
+    ["--json", "depoly"],
+  ]) {
+    const r = await cutover(args, fx.app);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout || "null") as {
+      ok: boolean;
+      error: { code: string; message: string };
+    } | null;
+    assert.equal(doc?.ok, false, `${args.join(" ")}: stdout ${JSON.stringify(r.stdout)}`);
+    assert.equal(doc?.error.code, "usage");
+    assert.match(r.stderr, new RegExp(doc!.error.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  }
+});
