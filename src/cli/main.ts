@@ -224,10 +224,16 @@ export async function main(argv: readonly string[]): Promise<ExitCode> {
     await program.parseAsync([...argv], { from: "user" });
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
     const json = program.opts<GlobalOptions>().json ?? false;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok;
+      // Commander printed the message on stderr; a script reading --json still gets a document.
+      const usage = new CutoverError("usage", error.message.replace(/^error: /, ""), {
+        exitCode: EXIT.usage,
+      });
+      if (json) writer(process.stdout, redactor)(jsonError(usage));
+      return EXIT.usage;
+    }
     return report(error, json, redactor);
   }
 }
@@ -237,14 +243,16 @@ function report(error: unknown, json: boolean, redactor: Redactor): ExitCode {
   if (error instanceof CutoverError) {
     const { state, fix, detail } = error.details;
     err(errorText(error.message, { detail, state, fix }));
-    if (json)
-      out(
-        `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`,
-      );
+    if (json) out(jsonError(error));
     return error.exitCode;
   }
   err(
     `${pc.red("internal error:")} ${(error as Error)?.stack ?? String(error)}\nplease report this as a bug\n`,
   );
   return EXIT.failed;
+}
+
+function jsonError(error: CutoverError): string {
+  const { state, fix, detail } = error.details;
+  return `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`;
 }
