@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -72,4 +72,12 @@ test("--json with a mistyped option or command still prints a JSON document (exi
     assert.equal(doc?.error.code, "usage");
     assert.match(r.stderr, new RegExp(doc!.error.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
   }
+});
+
+test("init -c names the default deploy path after the app it configures (the config's directory), not the cwd", async () => {
+  const app = path.join(dir, "shop");
+  mkdirSync(app);
+  const r = await cutover(["init", "-c", path.join(app, "cutover.yaml")], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(path.join(app, "cutover.yaml"), "utf8"), /path: "?\/var\/www\/shop"?\n/);
 });
