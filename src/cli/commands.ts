@@ -132,11 +132,11 @@ export async function initCommand(
   ctx: CommandContext,
   opts: { path?: string; force?: boolean },
 ): Promise<ExitCode> {
-  const dir = process.cwd();
-  const file = ctx.global.config ? path.resolve(ctx.global.config) : path.join(dir, "cutover.yaml");
+  const file = ctx.global.config ? path.resolve(ctx.global.config) : path.resolve("cutover.yaml");
   if (existsSync(file) && !opts.force)
     throw usageError(`${file} already exists`, "pass --force to overwrite it");
-  const deployPath = opts.path ?? `/var/www/${path.basename(dir)}`;
+  // The app is the config's directory (`source: .`), wherever init was run from.
+  const deployPath = opts.path ?? `/var/www/${path.basename(path.dirname(file))}`;
   if (!deployPath.startsWith("/")) throw usageError(`--path: "${deployPath}" must be absolute`);
   const { framework, text } = initTemplate(
     path.dirname(file),
