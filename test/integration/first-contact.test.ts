@@ -81,3 +81,14 @@ test("init -c names the default deploy path after the app it configures (the con
   assert.equal(r.code, 0, r.stderr);
   assert.match(readFileSync(path.join(app, "cutover.yaml"), "utf8"), /path: "?\/var\/www\/shop"?\n/);
 });
+
+test("--hosts with no names (an empty $HOSTS in a script) is a usage error, not every host", async () => {
+  const count = async () => json<unknown[]>(await cutover(["releases", "--json"], fx.app)).length;
+  const before = await count();
+  for (const hosts of ["", " , "]) {
+    const r = await cutover(["deploy", "--hosts", hosts], fx.app);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.split("\n")[0]!, /^error: --hosts: no host names given/);
+  }
+  assert.equal(await count(), before, "nothing was deployed");
+});
