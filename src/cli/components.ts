@@ -4,6 +4,7 @@ import type { ResolvedRefs } from "../engine/git-source.js";
 import { CutoverError, EXIT, type ExitCode, usageError } from "../errors.js";
 import type { Redactor } from "../report/redact.js";
 import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
+import { hostList } from "./options.js";
 import { writer } from "./output.js";
 
 /**
@@ -106,10 +107,7 @@ async function runEach(
       component,
       header: true,
       siblings: names,
-      hosts: run.hosts
-        ?.split(",")
-        .map((h) => h.trim())
-        .filter(Boolean),
+      hosts: hostList(run.hosts),
       onJson: (j: unknown) => results.push(tag(j, component)),
       resolvedRefs,
       resolved: () => {

@@ -2,10 +2,18 @@ import { usageError } from "../errors.js";
 
 /** `--hosts a,b`: the names, trimmed; undefined when not given. */
 export function hostList(value: string | undefined): string[] | undefined {
-  return value
-    ?.split(",")
+  if (value === undefined) return undefined;
+  const names = value
+    .split(",")
     .map((h) => h.trim())
     .filter(Boolean);
+  // An empty list means every host downstream: `--hosts "$CANARY"` with CANARY unset must not do that.
+  if (names.length === 0)
+    throw usageError(
+      `--hosts: no host names given (got "${value}")`,
+      "name hosts (--hosts web1,web2), or leave --hosts out for all",
+    );
+  return names;
 }
 
 /** A positive whole number from a flag (`fallback` when not given); anything else is a usage error. */
