@@ -92,3 +92,9 @@ test("--hosts with no names (an empty $HOSTS in a script) is a usage error, not 
   }
   assert.equal(await count(), before, "nothing was deployed");
 });
+
+test("diff --help says what the default compares as the README does: the previous good release → the live one", async () => {
+  const r = await cutover(["diff", "--help"], dir);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout.replace(/\s+/g, " "), /default: previous good → live/);
+});
