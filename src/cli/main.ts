@@ -127,7 +127,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("diff [stage] [from] [to]")
     .description(
-      "files added, changed and removed between two releases (default: previous → live), from their manifests",
+      "files added, changed and removed between two releases (default: previous good → live), from their manifests",
     )
     .addOption(hostsOption)
     .action((stage, from, to, opts) =>
