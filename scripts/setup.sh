@@ -40,7 +40,10 @@ if [ ${#need[@]} -gt 0 ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A link to another checkout's node_modules: npm ci would empty that tree, under whoever uses it.
+  echo "node_modules is a link to $(readlink node_modules): not reinstalling it (remove the link for a fresh npm ci)" >&2
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
