@@ -198,6 +198,8 @@ ${options.modPhp ? "LoadModule php_module /usr/lib/apache2/modules/libphp8.2.so"
 User www-data
 Group www-data
 ServerName localhost
+# As Debian's ports.conf: the printed vhost has no Listen of its own.
+Listen 127.0.0.1:${port}
 TypesConfig /etc/mime.types
 KeepAlive On
 MaxKeepAliveRequests 0

@@ -134,7 +134,8 @@ export function apacheConfig(input: ServerConfigInput, php: ApachePhp): string {
 ${notes}
 # No release header: Apache does not resolve current per request, so it cannot name the release that
 # served one. For \`deploy --probe\`, let the app name it (an X-Release header, or the id in the body).
-${webrootNote(input)}Listen ${input.listen}
+${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.conf says Listen 80 (and 443 with mod_ssl). For
+# another address add "Listen ${input.listen}" there, once: a second Listen for it is an error.
 <VirtualHost ${host}:${port}>
     ServerName ${input.serverName}
     DocumentRoot ${apacheQuote(root)}
