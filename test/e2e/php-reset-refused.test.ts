@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { BIN, cutover } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { writeProbeApp } from "../helpers/php-app.js";
+import { startFpm, startNginx } from "../helpers/web.js";
+
+/**
+ * A pool that keeps OPcache on but will not let cutover reset it (opcache.restrict_api, or
+ * disable_functions naming an OPcache function): the naive $document_root config then serves the
+ * old release's compiled code. The deploy must fail and switch back, naming the setting, not
+ * report success while serving stale code.
+ */
+async function deployTwice(ini: Record<string, string>) {
+  const fx = fixture("reset refused");
+  const build = writeProbeApp(fx);
+  const fpm = await startFpm(path.join(fx.dir, "fpm"), {
+    validateTimestamps: false,
+    children: 2,
+    ini: { realpath_cache_ttl: "1", ...ini },
+  });
+  const config = (reset: string) =>
+    fx.writeConfig({
+      shared_dirs: [],
+      shared_files: [],
+      writable_dirs: [],
+      hooks: { build },
+      php: { fpm: [{ socket: fpm.socket, reset }], reset_wait: 2 },
+    });
+  config("none");
+  try {
+    const first = await cutover(["--json", "deploy"], fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
+      execFileSync(
+        process.execPath,
+        [BIN, "server-config", "nginx", "--listen", listen, "--fpm", fpm.socket],
+        {
+          cwd: fx.app,
+        },
+      )
+        .toString()
+        .replaceAll("$realpath_root", "$document_root"),
+    );
+    try {
+      const live = () => path.basename(realpathSync(path.join(fx.deployPath, "current")));
+      const firstRelease = live();
+      // Compiled into OPcache under current/ paths: what a reset must drop.
+      for (let i = 0; i < 4; i++) await fetch(`${nginx.url}/index.php`).then((r) => r.text());
+      // The workers' realpath caches forget `current` (realpath_cache_ttl 1): only OPcache is stale.
+      await new Promise((r) => setTimeout(r, 2500));
+      config("opcache");
+      const second = await cutover(["deploy"], fx.app);
+      const served = await fetch(`${nginx.url}/index.php`).then((r) => r.text());
+      return { second, firstRelease, live: live(), served };
+    } finally {
+      await nginx.stop();
+    }
+  } finally {
+    await fpm.stop();
+    fx.cleanup();
+  }
+}
+
+for (const [what, ini, named] of [
+  ["opcache.restrict_api", { "opcache.restrict_api": "/nonexistent/" }, /opcache\.restrict_api/],
+  ["disable_functions opcache_get_status", { disable_functions: "opcache_get_status" }, /disable_functions/],
+  ["disable_functions opcache_reset", { disable_functions: "opcache_reset" }, /disable_functions/],
+] as const) {
+  test(`a pool whose OPcache cutover cannot reset (${what}): the deploy fails, switches back, says why`, async () => {
+    const r = await deployTwice(ini);
+    assert.notEqual(r.second.code, 0, `deploy succeeded while the pool serves: ${r.served}`);
+    assert.equal(r.live, r.firstRelease, "current was switched back");
+    assert.match(r.served, new RegExp(`start=${r.firstRelease} end=${r.firstRelease}`));
+    // The error's own first line says why.
+    const errorLine = r.second.stderr.split("\n").find((l) => l.startsWith("error: "));
+    assert.match(errorLine ?? "", named, r.second.stderr);
+  });
+}
