@@ -203,6 +203,19 @@ function describe(reports: readonly RuntimeReport[]): string {
     .join("; ");
 }
 
+/** A pool that keeps OPcache on but will not let the reset through would serve the old code. */
+function refuseUnresettable(t: Host, address: string, reports: readonly RuntimeReport[]): void {
+  const refused = reports.find((r) => typeof r.refused === "string")?.refused;
+  if (refused === undefined) return;
+  throw new CutoverError(
+    "stale",
+    `${t.host.name}: cannot reset OPcache of php-fpm at ${address}: ${refused}`,
+    {
+      fix: "allow opcache_reset and opcache_get_status in that pool (disable_functions, opcache.restrict_api), or use reset: reload, or the nginx config of `cutover server-config` with reset: none",
+    },
+  );
+}
+
 /**
  * After a switch on one host: resets each pool as configured (OPcache reset through the pool's own
  * SAPI, or the reload command), then asks several workers of the pool which release `current`
@@ -223,9 +236,12 @@ export async function resetAndVerify(
   await timed(emit, t.host.name, "reset PHP caches", () =>
     withRuntime(ctx, t.layout, files, release, async () => {
       for (const pool of pools) {
-        if (pool.reset === "opcache")
-          await runStep(ctx, `reset OPcache of ${pool.address}`, [askPool(stage.php, files, pool, "reset")]);
-        else await runStep(ctx, "php reload_command", [cmd(["sh", "-c", stage.php.reloadCommand!])]);
+        if (pool.reset === "opcache") {
+          const { stdout } = await runStep(ctx, `reset OPcache of ${pool.address}`, [
+            askPool(stage.php, files, pool, "reset"),
+          ]);
+          refuseUnresettable(t, pool.address, parseReports(stdout.toString("utf8")));
+        } else await runStep(ctx, "php reload_command", [cmd(["sh", "-c", stage.php.reloadCommand!])]);
         // opcache_reset() only schedules a restart, done when no request is in flight: poll for it.
         const deadline = Date.now() + stage.php.resetWaitSeconds * 1000;
         let reports: RuntimeReport[] = [];

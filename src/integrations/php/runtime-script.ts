@@ -13,7 +13,7 @@ $action = $_GET['action'] ?? 'status';
 $oc = function_exists('opcache_get_status');
 $result = ['pid' => getmypid(), 'sapi' => PHP_SAPI, 'action' => $action];
 if ($action === 'reset') {
-    $result['reset'] = $oc ? opcache_reset() : false;
+    $result['reset'] = function_exists('opcache_reset') && @opcache_reset();
 }
 if ($action === 'warmup') {
     $ok = 0;
@@ -24,7 +24,16 @@ if ($action === 'warmup') {
     $result['compiled'] = $ok;
     $result['failed'] = array_slice($failed, 0, 10);
 }
-$status = $oc ? opcache_get_status(false) : false;
+$status = $oc ? @opcache_get_status(false) : false;
+// OPcache on, but this script may not reset or read it: the pool would keep the old compiled code.
+if (extension_loaded('Zend OPcache') && ini_get('opcache.enable')) {
+    if (!$oc || !function_exists('opcache_reset'))
+        $result['refused'] = 'disable_functions blocks opcache_reset or opcache_get_status';
+    elseif ($status === false)
+        $result['refused'] = ini_get('opcache.restrict_api') !== ''
+            ? 'opcache.restrict_api (' . ini_get('opcache.restrict_api') . ') excludes ' . __FILE__
+            : 'opcache_get_status() returned false';
+}
 $result['opcache'] = $status ? [
     'enabled' => $status['opcache_enabled'],
     'restart_pending' => $status['restart_pending'],
@@ -94,6 +103,8 @@ export interface RuntimeReport {
   readonly opcache: { enabled: boolean; restart_pending: boolean; restart_in_progress: boolean } | null;
   readonly ini: Readonly<Record<string, string | false>>;
   readonly serving: string | false;
+  /** Why OPcache is on in the pool but cannot be reset or read (disable_functions, restrict_api). */
+  readonly refused?: string;
   /** Only under php-fpm: its master and how long a reload lets running requests finish. */
   readonly fpm?: {
     readonly master_pid: number;
