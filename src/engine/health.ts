@@ -77,8 +77,11 @@ export async function checkHealth(
       if (attempt > 1) await new Promise((r) => setTimeout(r, check.intervalSeconds * 1000));
       if (check.command) {
         const cwd = t.layout.release(release);
+        // `timeout` bounds each attempt (the host only kills a step after command_timeout); coreutils
+        // `timeout` signals the command's whole process group, then KILLs it 2 s later.
+        const limited = ["timeout", "-k", "2", String(check.timeoutSeconds), "sh", "-c", check.command];
         const ok = await runStep({ executor: t.executor, emit }, "health check", [
-          cmd(["sh", "-c", check.command], { cwd, env: { CUTOVER_RELEASE: release } }),
+          cmd(limited, { cwd, env: { CUTOVER_RELEASE: release } }),
         ]).then(
           () => true,
           (e: Error) => {
