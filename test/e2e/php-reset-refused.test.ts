@@ -54,8 +54,9 @@ async function deployTwice(ini: Record<string, string>) {
       await new Promise((r) => setTimeout(r, 2500));
       config("opcache");
       const second = await cutover(["deploy"], fx.app);
-      // A worker that resolved `current` during the failed reset keeps that for realpath_cache_ttl.
-      await new Promise((r) => setTimeout(r, 1500));
+      // A worker that resolved `current` during the failed reset keeps that for realpath_cache_ttl
+      // (whole seconds of request time: up to 2 s here).
+      await new Promise((r) => setTimeout(r, 3000));
       const served = await fetch(`${nginx.url}/index.php`).then((r) => r.text());
       return { second, firstRelease, live: live(), served };
     } finally {
