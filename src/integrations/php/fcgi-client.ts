@@ -1,18 +1,21 @@
 /**
  * A FastCGI client in PHP, run with the host's php-cli. php-cli is on every PHP server, unlike
  * cgi-fcgi (libfcgi) or cachetool.phar, so nothing is downloaded or installed on the host.
- * Usage: php client.php ADDRESS SCRIPT_FILENAME [QUERY_STRING]; ADDRESS is a socket path,
- * unix:/path or host:port. Prints the response body; exits 2 (transport, or an answer over 16 MiB)
- * or 3 (HTTP status >= 400). Records of another request id are skipped.
+ * Usage: php client.php ADDRESS SCRIPT_FILENAME [QUERY_STRING] [SECONDS]; ADDRESS is a socket path,
+ * unix:/path or host:port. Prints the response body; exits 2 (transport, an answer over 16 MiB, or
+ * none complete within SECONDS in all, 120 by default) or 3 (HTTP status >= 400). Records of another
+ * request id are skipped.
  */
 export const FCGI_CLIENT_PHP = `<?php
 [, $address, $script] = $argv;
 $query = $argv[3] ?? '';
+$seconds = (float) ($argv[4] ?? 120);
+// A deadline for the whole exchange: a peer that trickles bytes resets any idle timeout.
+$deadline = microtime(true) + $seconds;
 $target = str_starts_with($address, 'unix:') ? 'unix://' . substr($address, 5)
     : (str_starts_with($address, '/') ? "unix://$address" : "tcp://$address");
-$sock = @stream_socket_client($target, $errno, $errstr, 10);
+$sock = @stream_socket_client($target, $errno, $errstr, min(10, $seconds));
 if (!$sock) { fwrite(STDERR, "cannot connect to FastCGI at $address: $errstr\\n"); exit(2); }
-stream_set_timeout($sock, 120);
 function record(int $type, string $content): string {
     return pack('CCnnCx', 1, $type, 1, strlen($content), 0) . $content;
 }
@@ -21,11 +24,19 @@ function pair(string $k, string $v): string {
     return $len(strlen($k)) . $len(strlen($v)) . $k . $v;
 }
 function readn($sock, int $n): string {
+    global $address, $seconds, $deadline;
     $data = '';
     while (strlen($data) < $n) {
+        $left = $deadline - microtime(true);
+        if ($left <= 0) {
+            fwrite(STDERR, "no complete FastCGI answer from $address within $seconds s\\n");
+            exit(2);
+        }
+        stream_set_timeout($sock, (int) $left, (int) (fmod($left, 1) * 1e6));
         $chunk = fread($sock, $n - strlen($data));
         if ($chunk === false || $chunk === '') {
-            if (feof($sock) || stream_get_meta_data($sock)['timed_out']) break;
+            // Timed out: the deadline above ends it.
+            if (feof($sock)) break;
             continue;
         }
         $data .= $chunk;
