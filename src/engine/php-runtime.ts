@@ -45,9 +45,10 @@ export async function withRuntime<T>(
   files: RuntimeFiles,
   release: string,
   work: () => Promise<T>,
+  warmup: readonly string[] = [],
 ): Promise<T> {
   try {
-    await runStep(ctx, "install PHP helpers", installRuntime(l, files, release, []));
+    await runStep(ctx, "install PHP helpers", installRuntime(l, files, release, warmup));
     return await work();
   } finally {
     await ctx.executor.run([removeRuntime(files)]).catch(() => undefined);
@@ -110,24 +111,23 @@ export async function refuseUnsafeReload(
 export async function warmUp(t: Host, stageOfAll: ResolvedStage, release: string, emit: Emit): Promise<void> {
   const stage = phpOfHost(stageOfAll, t.host);
   const files = runtimeFiles(t.layout, release);
-  await runStep(
-    { executor: t.executor, emit },
-    "install PHP helpers",
-    installRuntime(t.layout, files, release, stage.php.warmup),
-  );
-  for (const pool of stage.php.pools) {
-    const { stdout } = await runStep({ executor: t.executor, emit }, `warm up ${pool.address}`, [
-      askPool(stage.php, files, pool, "warmup"),
-    ]);
-    const [report] = parseReports(stdout.toString("utf8"));
-    if (report && (report.failed?.length ?? 0) > 0) {
-      emit({
-        type: "warning",
-        host: t.host.name,
-        message: `warm-up could not compile ${report.failed!.length} file(s) in ${pool.address}, e.g. ${report.failed![0]}`,
-      });
+  const ctx = { executor: t.executor, emit };
+  const warmEach = async () => {
+    for (const pool of stage.php.pools) {
+      const { stdout } = await runStep(ctx, `warm up ${pool.address}`, [
+        askPool(stage.php, files, pool, "warmup"),
+      ]);
+      const [report] = parseReports(stdout.toString("utf8"));
+      if (report && (report.failed?.length ?? 0) > 0) {
+        emit({
+          type: "warning",
+          host: t.host.name,
+          message: `warm-up could not compile ${report.failed!.length} file(s) in ${pool.address}, e.g. ${report.failed![0]}`,
+        });
+      }
     }
-  }
+  };
+  await withRuntime(ctx, t.layout, files, release, warmEach, stage.php.warmup);
 }
 
 /** Smoke checks through FastCGI: the new release's own scripts, while the old one still serves. */
@@ -140,26 +140,24 @@ export async function smokeHttp(
   const stage = phpOfHost(stageOfAll, t.host);
   const files = runtimeFiles(t.layout, release);
   const pool = stage.php.pools[0]!;
-  await runStep(
-    { executor: t.executor, emit },
-    "install PHP helpers",
-    installRuntime(t.layout, files, release, []),
-  );
-  for (const check of stage.smoke.http) {
-    const script = `${t.layout.release(release)}/${check.path}`;
-    const { stdout } = await runStep({ executor: t.executor, emit }, `smoke ${check.path}`, [
-      requestScript(stage.php, files, pool.address, script),
-    ]);
-    if (check.expectBody !== undefined && !new RegExp(check.expectBody).test(stdout.toString("utf8"))) {
-      throw new CutoverError(
-        "smoke",
-        `${t.host.name}: smoke ${check.path}: the body does not match /${check.expectBody}/`,
-        {
-          detail: stdout.toString("utf8").slice(0, 400).split("\n"),
-        },
-      );
+  const ctx = { executor: t.executor, emit };
+  await withRuntime(ctx, t.layout, files, release, async () => {
+    for (const check of stage.smoke.http) {
+      const script = `${t.layout.release(release)}/${check.path}`;
+      const { stdout } = await runStep(ctx, `smoke ${check.path}`, [
+        requestScript(stage.php, files, pool.address, script),
+      ]);
+      if (check.expectBody !== undefined && !new RegExp(check.expectBody).test(stdout.toString("utf8"))) {
+        throw new CutoverError(
+          "smoke",
+          `${t.host.name}: smoke ${check.path}: the body does not match /${check.expectBody}/`,
+          {
+            detail: stdout.toString("utf8").slice(0, 400).split("\n"),
+          },
+        );
+      }
     }
-  }
+  });
 }
 
 /**

@@ -1,7 +1,6 @@
 import path from "node:path/posix";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
-import { removeRuntime, runtimeFiles } from "../integrations/php/steps.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
@@ -219,10 +218,6 @@ export function planDeploy(ctx: DeployContext): HostDeployPlan {
     });
   }
   if (stage.smoke.http.length > 0) steps.push({ kind: "smoke-http", title: "smoke test through php-fpm" });
-  if (steps.some((s) => s.kind === "php-warmup" || s.kind === "smoke-http")) {
-    // The reset after the switch installs its own; none may outlive the run.
-    steps.push({ kind: "run", title: "remove PHP helpers", cmds: [removeRuntime(runtimeFiles(l, id))] });
-  }
   return { host, layout: l, releaseId: id, previous, meta, leftovers: ctx.leftovers, hooks, prepare: steps };
 }
 
