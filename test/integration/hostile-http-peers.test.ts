@@ -5,6 +5,8 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import { Secret } from "../../src/config/types.js";
 import { exposedFiles } from "../../src/engine/doctor-http.js";
+import { checkHealth } from "../../src/engine/health.js";
+import type { LockedTarget } from "../../src/engine/lock.js";
 import { measureSwitch } from "../../src/engine/pool-switch.js";
 import { type Notification, notify } from "../../src/notify/webhooks.js";
 import { Probe } from "../../src/probe/probe.js";
@@ -99,6 +101,32 @@ for (const mode of ["cut", "endless", "trickle"]) {
     assert.equal((warnings as string[]).length, 1);
     assert.match((warnings as string[])[0]!, /notification succeeded to .* failed/);
     assert.doesNotMatch((warnings as string[])[0]!, /T0KEN/);
+  });
+}
+
+for (const mode of ["cut", "endless", "trickle"]) {
+  test(`the health check gives up on each attempt at its timeout when the answer is ${mode}`, async () => {
+    const check = {
+      url: `http://127.0.0.1:${port}/${mode}`,
+      expectStatus: 200,
+      expectHeader: {},
+      timeoutSeconds: 1,
+      retries: 2,
+      intervalSeconds: 0,
+    };
+    // The URL check reads only the host's name.
+    const target = { host: { name: "web1" } } as unknown as LockedTarget;
+    const started = Date.now();
+    const failed = await within(
+      checkHealth(target, check, "20260101T000000Z", () => undefined).then(
+        () => "passed",
+        (e: Error) => e.message,
+      ),
+      15_000,
+    );
+    assert.notEqual(failed, "hung", "the health check never settled");
+    assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms for 2 attempts of 1 s`);
+    assert.match(failed, /^web1: health check failed after 2 attempts: http:\/\/127\.0\.0\.1:\d+\//);
   });
 }
 
