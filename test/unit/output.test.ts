@@ -6,7 +6,7 @@ import { type DeployResult, finish, type HostOutcome } from "../../src/engine/ou
 import type { SwitchOutcome } from "../../src/engine/switch.js";
 import { stripAnsi } from "../../src/report/colors.js";
 import { Redactor } from "../../src/report/redact.js";
-import { table } from "../../src/report/render.js";
+import { progressRenderer, table } from "../../src/report/render.js";
 import { deploySummary } from "../../src/report/summary.js";
 
 function capture(isTTY: boolean, env: Record<string, string> = {}) {
@@ -97,4 +97,17 @@ test("a table cell from a host cannot add rows: its line breaks are shown, not p
   ]);
   assert.equal(text.split("\n").length, 2, text);
   assert.match(text, /mallory\\x0ar0 {5}alice\\x0d$/);
+});
+
+test("a warning whose message already names its host names it once", () => {
+  let text = "";
+  const render = progressRenderer({ verbose: false, quiet: false, write: (t) => (text += t) });
+  // A switch-back's failed reset: the error message starts with the host, as every step error does.
+  render({ type: "warning", host: "web1", message: "web1: cannot reset OPcache of php-fpm at /run/a.sock" });
+  render({ type: "warning", host: "web1", message: "web10: a message about another host" });
+  assert.deepEqual(stripAnsi(text).split("\n"), [
+    "warning: web1: cannot reset OPcache of php-fpm at /run/a.sock",
+    "warning: web1: web10: a message about another host",
+    "",
+  ]);
 });
