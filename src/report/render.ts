@@ -26,9 +26,12 @@ export function progressRenderer(options: RenderOptions): (event: EngineEvent) =
       case "output":
         if (verbose) write(`    ${pc.dim(`${event.host} |`)} ${event.line}\n`);
         break;
-      case "warning":
-        write(`${pc.yellow("warning:")} ${event.host ? `${event.host}: ` : ""}${event.message}\n`);
+      case "warning": {
+        // Step errors passed on as warnings already start with their host.
+        const named = !event.host || event.message.startsWith(`${event.host}: `);
+        write(`${pc.yellow("warning:")} ${named ? "" : `${event.host}: `}${event.message}\n`);
         break;
+      }
       case "info":
         if (!quiet) write(`${event.host ? `${event.host}: ` : ""}${event.message}\n`);
         break;
