@@ -77,11 +77,12 @@ export async function checkHealth(
       if (attempt > 1) await new Promise((r) => setTimeout(r, check.intervalSeconds * 1000));
       if (check.command) {
         const cwd = t.layout.release(release);
-        // `timeout` bounds each attempt (the host only kills a step after command_timeout); coreutils
-        // `timeout` signals the command's whole process group, then KILLs it 2 s later.
-        const limited = ["timeout", "-k", "2", String(check.timeoutSeconds), "sh", "-c", check.command];
-        const ok = await runStep({ executor: t.executor, emit }, "health check", [
-          cmd(limited, { cwd, env: { CUTOVER_RELEASE: release } }),
+        // Each attempt gets health_check.timeout on the host, not command_timeout: the step's own
+        // `timeout` kills its process group (the one an interrupt kills: a `timeout` of the
+        // command's own would start another group, which an interrupt would miss).
+        const limit = { executor: t.executor, emit, timeoutSeconds: check.timeoutSeconds };
+        const ok = await runStep(limit, "health check", [
+          cmd(["sh", "-c", check.command], { cwd, env: { CUTOVER_RELEASE: release } }),
         ]).then(
           () => true,
           (e: Error) => {

@@ -7,7 +7,8 @@ import { explainExit, StepError } from "./step-error.js";
 export interface StepContext {
   readonly executor: Executor;
   readonly emit: Emit;
-  readonly timeoutMs?: number;
+  /** The far side's limit for this step (default: the target's command_timeout). */
+  readonly timeoutSeconds?: number;
   /** Report output lines as they come (hooks, whose output people read); listings stay quiet. */
   readonly stream?: boolean;
 }
@@ -19,7 +20,7 @@ export async function runStep(ctx: StepContext, title: string, cmds: readonly Cm
   let result: RunResult;
   try {
     result = await executor.run(cmds, {
-      timeoutMs: ctx.timeoutMs,
+      timeoutSeconds: ctx.timeoutSeconds,
       onLine: ctx.stream ? (stream, line) => emit({ type: "output", host, stream, line }) : undefined,
     });
   } catch (error) {

@@ -9,6 +9,8 @@ export interface RunResult {
 
 export interface RunOptions {
   readonly timeoutMs?: number;
+  /** The far side's limit for this run, when shorter than the target's command_timeout. */
+  readonly timeoutSeconds?: number;
   /** Receives output lines as they arrive (hooks, builds). */
   readonly onLine?: (stream: "stdout" | "stderr", line: string) => void;
 }

@@ -27,10 +27,12 @@ export abstract class SessionExecutor implements Executor {
 
   async run(cmds: readonly Cmd[], options?: RunOptions): Promise<RunResult> {
     try {
-      // The far side's `timeout` kills the work; this local limit only catches a silent connection.
-      return await this.session.run(renderScript(cmds), this.timeoutSeconds, {
+      // The far side's `timeout` kills the work (its process group, the one an interrupt kills too);
+      // this local limit only catches a silent connection.
+      const limit = options?.timeoutSeconds ?? this.timeoutSeconds;
+      return await this.session.run(renderScript(cmds), limit, {
         ...options,
-        timeoutMs: (this.timeoutSeconds + 15) * 1000,
+        timeoutMs: (limit + 15) * 1000,
       });
     } catch (error) {
       throw this.explain(error);
