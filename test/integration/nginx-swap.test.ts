@@ -4,6 +4,7 @@ import {
   chmodSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -186,3 +187,29 @@ for (const [what, text, named] of [
     });
     assert.equal(readFileSync(b.upstreamFile, "utf8"), text, "unchanged");
   });
+
+test("the reload-pending mark removes only its own empty directory: a link or a directory of data at its name is never deleted through", async () => {
+  const { d, b } = fresh("pending planted");
+  const data = path.join(d, "data");
+  mkdirSync(data);
+  writeFileSync(path.join(data, "keep.txt"), "precious\n");
+  writeFileSync(b.upstreamFile, "server 10.0.0.1:80;\n");
+  const pending = `${b.upstreamFile}.cutover-reload-pending`;
+  // A link at the mark's name: the swap cannot make its mark there, so it changes nothing.
+  symlinkSync(data, pending);
+  let r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
+  assert.notEqual(r.code, 0);
+  assert.equal(readFileSync(b.upstreamFile, "utf8"), "server 10.0.0.1:80;\n", "not replaced");
+  assert.equal(existsSync(path.join(d, "reloaded")), false, "no reload");
+  assert.ok(lstatSync(pending).isSymbolicLink());
+  assert.equal(readFileSync(path.join(data, "keep.txt"), "utf8"), "precious\n");
+  // A real directory holding a file at the mark's name: read as a pending mark, finished, never emptied.
+  rmSync(pending);
+  mkdirSync(pending);
+  writeFileSync(path.join(pending, "keep.txt"), "precious\n");
+  const link = { config: b, executor, finishesSwitch: true, close: async () => undefined };
+  await readServers(link).catch(() => undefined);
+  r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
+  assert.equal(readFileSync(path.join(pending, "keep.txt"), "utf8"), "precious\n", "rmdir never empties it");
+  assert.equal(readFileSync(path.join(data, "keep.txt"), "utf8"), "precious\n");
+});

@@ -156,3 +156,34 @@ test("a snapshot whose metadata was rewritten (pretty-printed JSON): the host's 
     fx.cleanup();
   }
 });
+
+test("a completed restore removes older restore-<id> work directories only: a link at such a name, one holding a tree.old, and other names stay", async () => {
+  const fx = fixture();
+  try {
+    let r = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const snap = await createSnapshotIn(fx.app);
+    const snaps = path.join(fx.deployPath, ".cutover/snapshots");
+    const data = path.join(fx.dir, "data");
+    mkdirSync(data);
+    writeFileSync(path.join(data, "keep.txt"), "precious\n");
+    symlinkSync(data, path.join(snaps, "restore-20200101T000000Z"));
+    mkdirSync(path.join(snaps, "restore-20200101T000001Z/tree.old"), { recursive: true });
+    writeFileSync(path.join(snaps, "restore-20200101T000001Z/tree.old/keep.txt"), "a shared/ tree\n");
+    mkdirSync(path.join(snaps, "restore-mine"));
+    mkdirSync(path.join(snaps, "restore-20200101T000002Z"));
+    r = await cutover(["snapshot", "restore", snap], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    const left = readdirSync(snaps);
+    assert.ok(!left.includes("restore-20200101T000002Z"), "an old work directory goes");
+    for (const kept of ["restore-20200101T000000Z", "restore-20200101T000001Z", "restore-mine"])
+      assert.ok(left.includes(kept), `${kept} stays`);
+    assert.equal(readFileSync(path.join(data, "keep.txt"), "utf8"), "precious\n", "nothing through the link");
+    assert.equal(
+      readFileSync(path.join(snaps, "restore-20200101T000001Z/tree.old/keep.txt"), "utf8"),
+      "a shared/ tree\n",
+    );
+  } finally {
+    fx.cleanup();
+  }
+});
