@@ -14,6 +14,7 @@ import { readWebConfigs } from "./doctor-web.js";
 import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
 import { phpOfHost, withRuntime } from "./php-runtime.js";
+import { opcacheOff } from "./php-stale.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts, type Target } from "./targets.js";
 
@@ -246,12 +247,20 @@ async function inspectPools(
         );
       }
       const ttl = Number(ini.realpath_cache_ttl || 0);
-      if (!inPlace && ttl > 0 && pool.reset === "none" && !resolvesPerRequest) {
+      // opcache_reset() is what clears the workers' realpath caches: with OPcache off it clears none.
+      const off = opcacheOff([report]);
+      const noReset =
+        pool.reset === "none"
+          ? "no reset configured"
+          : off && pool.reset === "opcache"
+            ? `reset: opcache with OPcache off (${off.setting})`
+            : undefined;
+      if (!inPlace && ttl > 0 && noReset && !resolvesPerRequest) {
         add(
           "warning",
           "realpath",
-          `${pool.address}: realpath_cache_ttl=${ttl} and no reset configured: for up to ${ttl} s after a switch each worker resolves ${l.current} to the release it cached, unless the web server resolves the symlink per request ($realpath_root)`,
-          "use $realpath_root (see `cutover server-config nginx`), or set reset: opcache for this pool (it clears the realpath cache too)",
+          `${pool.address}: realpath_cache_ttl=${ttl} and ${noReset}: for up to ${ttl} s after a switch each worker resolves ${l.current} to the release it cached, unless the web server resolves the symlink per request ($realpath_root)`,
+          `use $realpath_root (see \`cutover server-config nginx\`), or set ${off ? "reset: reload" : "reset: opcache"} for this pool (it clears the realpath cache too)`,
         );
       }
       if (ini["opcache.preload"]) {

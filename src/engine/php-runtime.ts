@@ -15,6 +15,7 @@ import { cmd } from "../shell/cmd.js";
 import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
 import type { LockedTarget } from "./lock.js";
+import { describe, type OpcacheOff, opcacheOff, realpathStale, refuseUnresettable } from "./php-stale.js";
 import { runStep, type StepContext, timed } from "./steps.js";
 import type { Target } from "./targets.js";
 
@@ -192,28 +193,6 @@ async function reloadApache(t: Host, stage: ResolvedStage, emit: Emit): Promise<
   });
 }
 
-function describe(reports: readonly RuntimeReport[]): string {
-  return reports
-    .map(
-      (r) =>
-        `pid ${r.pid} serves ${r.serving || "(nothing)"}${r.opcache?.restart_pending ? " (OPcache restart pending)" : ""}`,
-    )
-    .join("; ");
-}
-
-/** A pool that keeps OPcache on but will not let the reset through would serve the old code. */
-function refuseUnresettable(t: Host, address: string, reports: readonly RuntimeReport[]): void {
-  const refused = reports.find((r) => typeof r.refused === "string")?.refused;
-  if (refused === undefined) return;
-  throw new CutoverError(
-    "stale",
-    `${t.host.name}: cannot reset OPcache of php-fpm at ${address}: ${refused}`,
-    {
-      fix: "allow opcache_reset and opcache_get_status in that pool (disable_functions, opcache.restrict_api), or use reset: reload, or the nginx config of `cutover server-config` with reset: none",
-    },
-  );
-}
-
 /**
  * After a switch on one host: resets each pool as configured (OPcache reset through the pool's own
  * SAPI, or the reload command), then asks several workers of the pool which release `current`
@@ -234,12 +213,18 @@ export async function resetAndVerify(
   await timed(emit, t.host.name, "reset PHP caches", () =>
     withRuntime(ctx, t.layout, files, release, async () => {
       for (const pool of pools) {
+        let off: OpcacheOff | undefined;
         if (pool.reset === "opcache") {
           const { stdout } = await runStep(ctx, `reset OPcache of ${pool.address}`, [
             askPool(stage.php, files, pool, "reset"),
           ]);
-          refuseUnresettable(t, pool.address, parseReports(stdout.toString("utf8")));
+          const answers = parseReports(stdout.toString("utf8"));
+          refuseUnresettable(t, pool.address, answers);
+          off = opcacheOff(answers);
         } else await runStep(ctx, "php reload_command", [cmd(["sh", "-c", stage.php.reloadCommand!])]);
+        // With OPcache off only the realpath cache's own expiry brings the workers over: waiting
+        // shorter than it keeps a mixed pool serving for nothing.
+        const hopeless = off !== undefined && off.ttl > stage.php.resetWaitSeconds;
         // opcache_reset() only schedules a restart, done when no request is in flight: poll for it.
         const deadline = Date.now() + stage.php.resetWaitSeconds * 1000;
         let reports: RuntimeReport[] = [];
@@ -258,9 +243,10 @@ export async function resetAndVerify(
           wrong = reports.filter(
             (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );
-          if ((reports.length > 0 && wrong.length === 0) || Date.now() > deadline) break;
+          if ((reports.length > 0 && wrong.length === 0) || Date.now() > deadline || hopeless) break;
           await new Promise((r) => setTimeout(r, 200));
         }
+        if (off && wrong.length > 0) throw realpathStale(t, pool.address, off, describe(wrong));
         if (reports.length === 0 || wrong.length > 0) {
           throw new CutoverError(
             "stale",

@@ -140,3 +140,29 @@ test("doctor names every setting that serves stale code or loses data, on every 
     fx.cleanup();
   }
 });
+
+test("doctor: reset: opcache in a pool with OPcache off clears no realpath cache: a warning that says so, fix reset: reload", async () => {
+  const fx = fixture("doctor opcache off");
+  chmodSync(fx.dir, 0o755); // the php-fpm workers (www-data) read cutover's helper there
+  const fpm = await startFpm(path.join(fx.dir, "fpm"), {
+    validateTimestamps: true,
+    children: 2,
+    ini: { "opcache.enable": "0" },
+  });
+  try {
+    fx.writeConfig({ php: { fpm: [{ socket: fpm.socket, reset: "opcache" }] } });
+    const deployed = await cutover(["deploy"], fx.app);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const r = await cutover(["--json", "doctor", "--web-config", path.join(fx.dir, "none")], fx.app);
+    const realpath = json<Finding[]>(r).find((f) => f.check === "realpath");
+    assert.ok(realpath, r.stdout);
+    assert.match(
+      realpath.message,
+      /realpath_cache_ttl=120 and reset: opcache with OPcache off \(opcache\.enable=0\)/,
+    );
+    assert.match(realpath.fix, /reset: reload/);
+  } finally {
+    await fpm.stop();
+    fx.cleanup();
+  }
+});

@@ -14,7 +14,7 @@ import { startFpm, startNginx } from "../helpers/web.js";
  * old release's compiled code. The deploy must fail and switch back, naming the setting, not
  * report success while serving stale code.
  */
-async function deployTwice(ini: Record<string, string>) {
+async function deployTwice(ini: Record<string, string>, resetWait = 2) {
   const fx = fixture("reset refused");
   const build = writeProbeApp(fx);
   const fpm = await startFpm(path.join(fx.dir, "fpm"), {
@@ -28,7 +28,7 @@ async function deployTwice(ini: Record<string, string>) {
       shared_files: [],
       writable_dirs: [],
       hooks: { build },
-      php: { fpm: [{ socket: fpm.socket, reset }], reset_wait: 2 },
+      php: { fpm: [{ socket: fpm.socket, reset }], reset_wait: resetWait },
     });
   config("none");
   try {
@@ -53,12 +53,14 @@ async function deployTwice(ini: Record<string, string>) {
       // The workers' realpath caches forget `current` (realpath_cache_ttl 1): only OPcache is stale.
       await new Promise((r) => setTimeout(r, 2500));
       config("opcache");
+      const started = Date.now();
       const second = await cutover(["deploy"], fx.app);
+      const secondMs = Date.now() - started;
       // A worker that resolved `current` during the failed reset keeps that for realpath_cache_ttl
       // (whole seconds of request time: up to 2 s here).
       await new Promise((r) => setTimeout(r, 3000));
       const served = await fetch(`${nginx.url}/index.php`).then((r) => r.text());
-      return { second, firstRelease, live: live(), served };
+      return { second, secondMs, firstRelease, live: live(), served };
     } finally {
       await nginx.stop();
     }
@@ -83,3 +85,18 @@ for (const [what, ini, named] of [
     assert.match(errorLine ?? "", named, r.second.stderr);
   });
 }
+
+// OPcache off in the pool: opcache_reset() does nothing, so nothing clears the workers' realpath
+// caches, and each keeps resolving `current` to the old release for realpath_cache_ttl.
+test("a pool with OPcache off and reset: opcache: the deploy fails at once, switches back, names opcache.enable", async () => {
+  const r = await deployTwice({ "opcache.enable": "0", realpath_cache_ttl: "120" }, 60);
+  assert.notEqual(r.second.code, 0, `deploy succeeded while the pool serves: ${r.served}`);
+  assert.equal(r.live, r.firstRelease, "current was switched back");
+  assert.match(r.served, new RegExp(`start=${r.firstRelease} end=${r.firstRelease}`));
+  const errorLine = r.second.stderr.split("\n").find((l) => l.startsWith("error: "));
+  assert.match(errorLine ?? "", /opcache\.enable/, r.second.stderr);
+  assert.match(r.second.stderr, /realpath_cache_ttl=120/);
+  assert.doesNotMatch(r.second.stderr, /preload/);
+  // Waiting out reset_wait (60 s) would not help: the caches keep `current` for 120 s.
+  assert.ok(r.secondMs < 30_000, `the deploy took ${r.secondMs} ms`);
+});
