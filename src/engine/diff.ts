@@ -1,6 +1,6 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
-import { CutoverError } from "../errors.js";
+import { CutoverError, EXIT } from "../errors.js";
 import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
 import { layout } from "../plan/layout.js";
 import { afterCleanup, findLeftovers } from "../plan/reconcile.js";
@@ -42,6 +42,13 @@ export async function diffReleases(
             fix: "pass FROM and TO release ids (see `cutover releases`)",
           });
         }
+        // Only a release the host lists: an id is a path part of the manifest's name.
+        for (const id of [from, to])
+          if (!metas.has(id))
+            throw new CutoverError("diff", `${t.host.name}: release ${id} does not exist`, {
+              fix: "see `cutover releases` for the ids",
+              exitCode: EXIT.usage,
+            });
         const l = layout(t.host.path);
         const read = async (id: string) => {
           const r = await runStep({ executor: t.executor, emit: () => undefined }, `read manifest of ${id}`, [

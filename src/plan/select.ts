@@ -1,4 +1,4 @@
-import { CutoverError } from "../errors.js";
+import { CutoverError, EXIT } from "../errors.js";
 import { isGood, type ReleaseMeta } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
 
@@ -46,6 +46,7 @@ export function rollbackTarget(
   if (!meta)
     throw new CutoverError("rollback", `${host}: release ${to} does not exist`, {
       fix: "see `cutover releases` for the ids",
+      exitCode: EXIT.usage,
     });
   if (to === live) throw new CutoverError("rollback", `${host}: release ${to} is already live`);
   if (meta.state === "bad" && !force) {

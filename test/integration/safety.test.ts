@@ -44,6 +44,21 @@ test("bad input never changes anything on the target", async () => {
     ],
     [
       "stages:\n  test:\n    hosts:\n      - path: P\n",
+      ["rollback", "--to", "nope"],
+      /release nope does not exist/,
+    ],
+    [
+      "stages:\n  test:\n    hosts:\n      - path: P\n",
+      ["diff", "test", "../../../../etc/hostname", "20200101T000000Z"],
+      /release \.\.\/\.\.\/\.\.\/\.\.\/etc\/hostname does not exist/,
+    ],
+    [
+      "stages:\n  test:\n    hosts:\n      - path: P\n",
+      ["--json", "diff", "test", "20200101T000000Z"],
+      /release 20200101T000000Z does not exist/,
+    ],
+    [
+      "stages:\n  test:\n    hosts:\n      - path: P\n",
       ["deploy", "--hosts", "nope"],
       /--hosts: no host named nope/,
     ],
@@ -52,11 +67,22 @@ test("bad input never changes anything on the target", async () => {
       ["deploy", "--lock-wait", "soon"],
       /--lock-wait: expected a number/,
     ],
+    [
+      "stages:\n  test:\n    hosts:\n      - path: P\n",
+      ["deploy", "--dry-run", "--lock-wait", "-1"],
+      /--lock-wait: expected a number/,
+    ],
+    [
+      "stages:\n  test:\n    hosts:\n      - path: P\n",
+      ["rollback", "--dry-run", "--lock-wait", "soon"],
+      /--lock-wait: expected a number/,
+    ],
   ];
   for (const [yaml, args, message] of cases) {
     writeFileSync(fx.config, yaml.replace("P", JSON.stringify(fx.deployPath)));
     const r = await cutover(args, fx.app);
-    assert.notEqual(r.code, 0, `${args.join(" ")} should fail`);
+    // Usage: the user asked for what is not there; nothing was tried, nothing changed.
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
     const firstLine = r.stderr.trim().split("\n")[0]!;
     assert.match(firstLine, /^error: /, r.stderr);
     assert.match(r.stderr, message);
