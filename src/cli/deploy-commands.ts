@@ -30,11 +30,7 @@ export async function deployCommand(
   const parallel = positiveInt(opts.parallel, "--parallel", undefined);
   // Blue-green's code loads only for its stages (it brings Node's http, to measure the switch).
   const blueGreen = stage.blueGreen ? await import("../engine/blue-green.js") : undefined;
-  if (ctx.global.dryRun) {
-    const dry = await dryRunDeploy(blueGreen ? await blueGreen.idlePoolStage(stage) : stage, hosts, opts.ref);
-    ctx.print(planText(dry), planJson(dry));
-    return EXIT.ok;
-  }
+  // Checked before a dry run too: it shows the plan of the command as written.
   const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
   const probeUrl = opts.probe ?? stage.probe?.url;
   const concurrency = positiveInt(
@@ -42,6 +38,11 @@ export async function deployCommand(
     "--probe-concurrency",
     stage.probe?.concurrency ?? 16,
   );
+  if (ctx.global.dryRun) {
+    const dry = await dryRunDeploy(blueGreen ? await blueGreen.idlePoolStage(stage) : stage, hosts, opts.ref);
+    ctx.print(planText(dry), planJson(dry));
+    return EXIT.ok;
+  }
   const timed = withTimings(opts.timings, ctx.emit);
   const run = blueGreen?.blueGreenDeploy ?? deploy;
   const result = await withSignals((signal) =>
@@ -84,6 +85,7 @@ export async function rollbackCommand(
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
+  const lockWaitSeconds = seconds(opts.lockWait, "--lock-wait");
   if (ctx.global.dryRun) {
     const dry = await dryRunRollback(stage, {
       hosts,
@@ -102,7 +104,7 @@ export async function rollbackCommand(
       to: opts.to,
       force: opts.force,
       restoreShared: opts.restoreShared,
-      lockWaitSeconds: seconds(opts.lockWait, "--lock-wait"),
+      lockWaitSeconds,
       emit: timed.emit,
       signal,
       command: `cutover ${ctx.argv.join(" ")}`,
