@@ -160,7 +160,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("history [stage]")
     .description("who deployed or rolled back what, when, and how it ended")
-    .option("--limit <n>", "entries to show", "20")
+    .option("--limit <n>", "the newest entries to show (printed oldest first, as a journal)", "20")
     .addOption(hostsOption)
     .action((stage, opts) => run(commands, (c, ctx) => c.historyCommand(ctx, stage, opts))());
   program
@@ -168,7 +168,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .description(
       "the revision log: which release and commit went up or was rolled back to, by whom, when, how it ended",
     )
-    .option("--limit <n>", "deploys and rollbacks to show", "20")
+    .option("--limit <n>", "the newest deploys and rollbacks to show (printed newest first)", "20")
     .addOption(hostsOption)
     .action((stage, opts) => run(commands, (c, ctx) => c.logCommand(ctx, stage, opts))());
   program
