@@ -14,6 +14,7 @@ import { layout as layoutOf } from "../plan/layout.js";
 import { appendHistory, pathEntry, writeMeta } from "../plan/records.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
@@ -69,17 +70,15 @@ export async function adopt(
   };
   try {
     if (options.dryRun) {
-      return await Promise.all(
-        targets.map(async (t) => {
-          const facts = await readFacts(t, sharedPaths);
-          const found = await inspect(t);
-          const plan = planAdopt(stage, t.host, layoutOf(t.host.path), facts, found, who);
-          return rowOf(
-            plan,
-            found.currentDir !== undefined && options.migrate ? migratedId(found.currentDir) : null,
-          );
-        }),
-      );
+      return await onEveryHost(targets, async (t) => {
+        const facts = await readFacts(t, sharedPaths);
+        const found = await inspect(t);
+        const plan = planAdopt(stage, t.host, layoutOf(t.host.path), facts, found, who);
+        return rowOf(
+          plan,
+          found.currentDir !== undefined && options.migrate ? migratedId(found.currentDir) : null,
+        );
+      });
     }
     const owner = newOwner(who, options.command, started);
     const locked = await lockAll(targets, {
@@ -89,7 +88,7 @@ export async function adopt(
       emit,
     });
     try {
-      const found = await Promise.all(locked.map(inspect));
+      const found = await onEveryHost(locked, inspect);
       for (const [i, f] of found.entries()) {
         if (f.currentDir !== undefined && !options.migrate)
           throw new CutoverError(
@@ -102,51 +101,49 @@ export async function adopt(
             },
           );
       }
-      return await Promise.all(
-        locked.map(async (t, i) => {
-          const f = found[i]!;
-          const l = t.layout;
-          const plan = planAdopt(stage, t.host, l, t.facts, f, who);
-          let migrated: string | null = null;
-          if (f.currentDir !== undefined) {
-            migrated = migratedId(f.currentDir);
-            await runStep({ executor: t.executor, emit }, "turn current into a release", [
-              migrateCurrent(l, migrated),
-            ]);
-            const at = new Date(f.currentDir * 1000).toISOString();
-            await runStep({ executor: t.executor, emit }, "record the migrated release", [
-              cmd(["mkdir", "-p", "--", path.dirname(l.releaseMeta(migrated))]),
-              ...writeMeta(l, {
-                id: migrated,
-                state: "live",
-                stage: stage.name,
-                who,
-                revision: null,
-                started_at: at,
-                adopted: { tool: "manual" },
-              }),
-            ]);
-          }
-          const row = rowOf(plan, migrated);
-          await runStep({ executor: t.executor, emit }, "record the adopted releases", [
-            ...plan.cmds,
-            appendHistory(
-              l,
-              pathEntry({
-                event: "adopt",
-                outcome: "ok",
-                stage: stage.name,
-                host: t.host.name,
-                who,
-                at: new Date().toISOString(),
-                duration_ms: Date.now() - started.getTime(),
-                reason: `adopted ${row.adopted.length} release(s) made by ${row.tool}${row.linked.length > 0 ? `; linked shared ${row.linked.join(", ")}` : ""}`,
-              }),
-            ),
+      return await onEveryHost(locked, async (t, i) => {
+        const f = found[i]!;
+        const l = t.layout;
+        const plan = planAdopt(stage, t.host, l, t.facts, f, who);
+        let migrated: string | null = null;
+        if (f.currentDir !== undefined) {
+          migrated = migratedId(f.currentDir);
+          await runStep({ executor: t.executor, emit }, "turn current into a release", [
+            migrateCurrent(l, migrated),
           ]);
-          return row;
-        }),
-      );
+          const at = new Date(f.currentDir * 1000).toISOString();
+          await runStep({ executor: t.executor, emit }, "record the migrated release", [
+            cmd(["mkdir", "-p", "--", path.dirname(l.releaseMeta(migrated))]),
+            ...writeMeta(l, {
+              id: migrated,
+              state: "live",
+              stage: stage.name,
+              who,
+              revision: null,
+              started_at: at,
+              adopted: { tool: "manual" },
+            }),
+          ]);
+        }
+        const row = rowOf(plan, migrated);
+        await runStep({ executor: t.executor, emit }, "record the adopted releases", [
+          ...plan.cmds,
+          appendHistory(
+            l,
+            pathEntry({
+              event: "adopt",
+              outcome: "ok",
+              stage: stage.name,
+              host: t.host.name,
+              who,
+              at: new Date().toISOString(),
+              duration_ms: Date.now() - started.getTime(),
+              reason: `adopted ${row.adopted.length} release(s) made by ${row.tool}${row.linked.length > 0 ? `; linked shared ${row.linked.join(", ")}` : ""}`,
+            }),
+          ),
+        ]);
+        return row;
+      });
     } finally {
       await unlockAll(locked, owner, emit);
     }

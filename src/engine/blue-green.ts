@@ -5,6 +5,7 @@ import { type BalancerLink, openBalancer } from "./balancer.js";
 import { type DeployOptions, deploy } from "./deploy.js";
 import { waitIdle } from "./drained.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { checkHealth } from "./health.js";
 import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import type { DeployResult } from "./outcome.js";
@@ -151,9 +152,7 @@ export async function switchBackDryRun(
       stage.hosts.filter((h) => hosts.includes(h.name)),
     );
     try {
-      const idle = await Promise.all(
-        targets.map(async (t) => ({ host: t.host, facts: await readFacts(t, []) })),
-      );
+      const idle = await onEveryHost(targets, async (t) => ({ host: t.host, facts: await readFacts(t, []) }));
       return { from: pools.live, to: pools.idle, release: idleRelease(idle, pools.idle) };
     } finally {
       await targets.close();

@@ -11,6 +11,7 @@ import { gitFindings } from "./doctor-git.js";
 import { exposedFiles } from "./doctor-http.js";
 import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
 import { readWebConfigs } from "./doctor-web.js";
+import { onEveryHost } from "./every-host.js";
 import { healthUrl } from "./health.js";
 import { readFacts } from "./lock.js";
 import { phpOfHost, withRuntime } from "./php-runtime.js";
@@ -40,7 +41,7 @@ export async function doctor(
 ): Promise<Finding[]> {
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   try {
-    const perHost = await Promise.all(targets.map((t) => inspect(t, stage, options.configPaths)));
+    const perHost = await onEveryHost(targets, (t) => inspect(t, stage, options.configPaths));
     const findings = perHost.flatMap((h) => h.findings);
     findings.push(...(await askForSecrets(stage, targets, perHost)));
     findings.push(...(await balancerFindings(stage)));

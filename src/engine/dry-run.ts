@@ -6,6 +6,7 @@ import { planRollbackRun } from "../plan/rollback-run.js";
 import { planDeployRun, type RunPlan } from "../plan/run.js";
 import { listBuilds } from "./build-cache.js";
 import { deploySource } from "./deploy.js";
+import { onEveryHost } from "./every-host.js";
 import { readFacts } from "./lock.js";
 import { snapshotState } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
@@ -25,7 +26,7 @@ async function readAll(
 ) {
   const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
-    const facts = await Promise.all(targets.map((t) => readFacts(t, sharedPaths)));
+    const facts = await onEveryHost(targets, (t) => readFacts(t, sharedPaths));
     const snapshots = withSnapshots ? await snapshotState(targets, new Date(), () => undefined) : undefined;
     return {
       hosts: targets.map((t, i) => ({ host: t.host, facts: facts[i]! as HostFacts })),

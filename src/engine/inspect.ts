@@ -10,6 +10,7 @@ import type { ReleaseMeta } from "../plan/release-meta.js";
 import { releaseOrder } from "../plan/release-order.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { listRelease } from "./list-release.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
@@ -22,7 +23,7 @@ async function withTargets<T>(
 ): Promise<T[]> {
   const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
-    return await Promise.all(targets.map(work));
+    return await onEveryHost(targets, work);
   } finally {
     await targets.close();
   }

@@ -8,6 +8,7 @@ import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
 import { releaseLock, releaseLockAfter, UNLOCKED } from "../plan/records.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { joinFailures } from "./every-host.js";
 import { machineIdentity, processState } from "./machine.js";
 import { runStep } from "./steps.js";
 import { interruptOnSignal, type Target } from "./targets.js";
@@ -169,8 +170,8 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
 
     // A step stopped by the signal fails as killed: the signal is the reason.
     if (aborted()) throw interrupted();
-    const failure = settled.find((s) => s.status === "rejected");
-    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const failures = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
+    if (failures.length > 0) throw joinFailures(failures);
     const problem = settled
       .map((s) => (s as PromiseFulfilledResult<Attempt>).value)
       .find((a) => a.facts.lock.kind !== "acquired")!;

@@ -6,6 +6,7 @@ import { describeOwner, type LockOwner } from "../plan/lock.js";
 import { planCleanup } from "../plan/reconcile.js";
 import { appendHistory, clearObservedLock, pathEntry } from "../plan/records.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { holderGone, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
 import { whoAmI } from "./source.js";
 import { runStep } from "./steps.js";
@@ -26,7 +27,7 @@ export async function unlock(
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();
   try {
-    const states = await Promise.all(targets.map(async (t) => ({ t, facts: await readFacts(t, []) })));
+    const states = await onEveryHost(targets, async (t) => ({ t, facts: await readFacts(t, []) }));
     const live = states.filter(({ facts }) => facts.lock.kind === "held" && !holderGone(facts.lock.owner));
     if (live.length > 0 && !options.force) {
       const { t, facts } = live[0]!;
@@ -105,13 +106,11 @@ export async function cleanup(
   const started = new Date();
   try {
     if (options.dryRun) {
-      return await Promise.all(
-        targets.map(async (t) => {
-          const facts = await readFacts(t, []);
-          const plan = planCleanup(layout(t.host.path), facts, stage.keepReleases, started.toISOString());
-          return { host: t.host.name, removed: plan.removed, left: facts.problems };
-        }),
-      );
+      return await onEveryHost(targets, async (t) => {
+        const facts = await readFacts(t, []);
+        const plan = planCleanup(layout(t.host.path), facts, stage.keepReleases, started.toISOString());
+        return { host: t.host.name, removed: plan.removed, left: facts.problems };
+      });
     }
     const owner = newOwner(who, options.command, started);
     const locked = await lockAll(targets, {
@@ -123,40 +122,38 @@ export async function cleanup(
     });
     const stopInterrupting = interruptOnSignal(locked, signal);
     try {
-      return await Promise.all(
-        locked.map(async (t) => {
-          const plan = planCleanup(t.layout, t.facts, stage.keepReleases, new Date().toISOString());
-          let error: Error | undefined;
-          if (plan.cmds.length > 0 && !signal?.aborted)
-            error = await runStep({ executor: t.executor, emit }, "cleanup", plan.cmds).then(
-              () => undefined,
-              (e: Error) => e,
-            );
-          const outcome = signal?.aborted ? "aborted" : error ? "failed" : "ok";
-          if (plan.removed.length > 0 || outcome !== "ok")
-            await runStep({ executor: t.executor, emit }, "record", [
-              appendHistory(
-                t.layout,
-                pathEntry({
-                  event: "cleanup",
-                  outcome,
-                  stage: stage.name,
-                  host: t.host.name,
-                  who,
-                  at: new Date().toISOString(),
-                  duration_ms: Date.now() - started.getTime(),
-                  reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
-                }),
-              ),
-            ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message }));
-          if (signal?.aborted)
-            throw new CutoverError("interrupted", "cleanup interrupted by a signal", {
-              exitCode: EXIT.interrupted,
-            });
-          if (error) throw error;
-          return { host: t.host.name, removed: plan.removed, left: t.facts.problems };
-        }),
-      );
+      return await onEveryHost(locked, async (t) => {
+        const plan = planCleanup(t.layout, t.facts, stage.keepReleases, new Date().toISOString());
+        let error: Error | undefined;
+        if (plan.cmds.length > 0 && !signal?.aborted)
+          error = await runStep({ executor: t.executor, emit }, "cleanup", plan.cmds).then(
+            () => undefined,
+            (e: Error) => e,
+          );
+        const outcome = signal?.aborted ? "aborted" : error ? "failed" : "ok";
+        if (plan.removed.length > 0 || outcome !== "ok")
+          await runStep({ executor: t.executor, emit }, "record", [
+            appendHistory(
+              t.layout,
+              pathEntry({
+                event: "cleanup",
+                outcome,
+                stage: stage.name,
+                host: t.host.name,
+                who,
+                at: new Date().toISOString(),
+                duration_ms: Date.now() - started.getTime(),
+                reason: `${outcome === "ok" ? "removed" : "was removing"} ${plan.removed.join(", ") || "leftovers"}${error ? `: ${error.message}` : ""}`,
+              }),
+            ),
+          ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message }));
+        if (signal?.aborted)
+          throw new CutoverError("interrupted", "cleanup interrupted by a signal", {
+            exitCode: EXIT.interrupted,
+          });
+        if (error) throw error;
+        return { host: t.host.name, removed: plan.removed, left: t.facts.problems };
+      });
     } finally {
       stopInterrupting();
       await unlockAll(locked, owner, emit);

@@ -14,6 +14,7 @@ import type { Layout } from "../plan/layout.js";
 import { cmd } from "../shell/cmd.js";
 import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import type { LockedTarget } from "./lock.js";
 import { describe, type OpcacheOff, opcacheOff, realpathStale, refuseUnresettable } from "./php-stale.js";
 import { runStep, type StepContext, timed } from "./steps.js";
@@ -69,43 +70,41 @@ export async function refuseUnsafeReload(
 ): Promise<void> {
   const pools = stage.php.pools.filter((p) => p.reset === "reload");
   if (pools.length === 0) return;
-  await Promise.all(
-    targets.map(async (t) => {
-      const { php } = phpOfHost(stage, t.host);
-      const files = runtimeFiles(t.layout, `check-${process.pid}`);
-      const ctx = { executor: t.executor, emit };
-      await withRuntime(ctx, t.layout, files, "", async () => {
-        for (const pool of php.pools.filter((p) => p.reset === "reload")) {
-          const { stdout } = await runStep(ctx, `check ${pool.address} before reloads`, [
-            askPool(php, files, pool, "status"),
-          ]);
-          const fpm = parseReports(stdout.toString("utf8"))[0]?.fpm;
-          const timeout = fpm?.process_control_timeout;
-          const where = `${t.host.name}: php.fpm ${pool.address} has reset: reload`;
-          if (timeout === 0 && !force) {
-            throw new CutoverError(
-              "unsafe-reload",
-              `${where}, but php-fpm's process_control_timeout is 0 (${fpm!.config}): a reload kills the requests in flight (502)`,
-              {
-                fix: `set process_control_timeout = 10s in [global] of ${fpm!.config} (the pool still stalls while it drains), use reset: opcache, or pass --force`,
-                state: "nothing was changed",
-              },
-            );
-          }
-          if (!timeout) {
-            emit({
-              type: "warning",
-              host: t.host.name,
-              message:
-                timeout === 0
-                  ? `${where} with process_control_timeout 0 (--force): requests in flight at the reload fail`
-                  : `${where}: cannot read php-fpm's process_control_timeout; if it is 0, a reload kills requests in flight`,
-            });
-          }
+  await onEveryHost(targets, async (t) => {
+    const { php } = phpOfHost(stage, t.host);
+    const files = runtimeFiles(t.layout, `check-${process.pid}`);
+    const ctx = { executor: t.executor, emit };
+    await withRuntime(ctx, t.layout, files, "", async () => {
+      for (const pool of php.pools.filter((p) => p.reset === "reload")) {
+        const { stdout } = await runStep(ctx, `check ${pool.address} before reloads`, [
+          askPool(php, files, pool, "status"),
+        ]);
+        const fpm = parseReports(stdout.toString("utf8"))[0]?.fpm;
+        const timeout = fpm?.process_control_timeout;
+        const where = `${t.host.name}: php.fpm ${pool.address} has reset: reload`;
+        if (timeout === 0 && !force) {
+          throw new CutoverError(
+            "unsafe-reload",
+            `${where}, but php-fpm's process_control_timeout is 0 (${fpm!.config}): a reload kills the requests in flight (502)`,
+            {
+              fix: `set process_control_timeout = 10s in [global] of ${fpm!.config} (the pool still stalls while it drains), use reset: opcache, or pass --force`,
+              state: "nothing was changed",
+            },
+          );
         }
-      });
-    }),
-  );
+        if (!timeout) {
+          emit({
+            type: "warning",
+            host: t.host.name,
+            message:
+              timeout === 0
+                ? `${where} with process_control_timeout 0 (--force): requests in flight at the reload fail`
+                : `${where}: cannot read php-fpm's process_control_timeout; if it is 0, a reload kills requests in flight`,
+          });
+        }
+      }
+    });
+  });
 }
 
 /** Compiles the new release's PHP files into every pool's OPcache before the switch. */

@@ -8,6 +8,7 @@ import { layout } from "../plan/layout.js";
 import { appendHistory, pathEntry } from "../plan/records.js";
 import { type BalancerLink, checkBalancer, describeBalancer } from "./balancer.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { runStep, timed } from "./steps.js";
 import { openTargets } from "./targets.js";
 
@@ -152,25 +153,23 @@ export async function recordSwitch(
   const targets = openTargets(stage, stage.hosts);
   const reason = `balancer: ${report.from} -> ${report.to}${report.switchMs === null ? "" : `; only ${report.to} answered after ${report.switchMs} ms`}`;
   try {
-    await Promise.all(
-      targets.map((t) =>
-        runStep({ executor: t.executor, emit }, "record the switch", [
-          appendHistory(
-            layout(t.host.path),
-            pathEntry({
-              event,
-              outcome: "ok",
-              stage: stage.name,
-              host: t.host.name,
-              who,
-              at: new Date().toISOString(),
-              reason,
-              release: report.release,
-              duration_ms: report.switchMs === null ? null : Math.round(report.switchMs),
-            }),
-          ),
-        ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message })),
-      ),
+    await onEveryHost(targets, (t) =>
+      runStep({ executor: t.executor, emit }, "record the switch", [
+        appendHistory(
+          layout(t.host.path),
+          pathEntry({
+            event,
+            outcome: "ok",
+            stage: stage.name,
+            host: t.host.name,
+            who,
+            at: new Date().toISOString(),
+            reason,
+            release: report.release,
+            duration_ms: report.switchMs === null ? null : Math.round(report.switchMs),
+          }),
+        ),
+      ]).catch((e: Error) => emit({ type: "warning", host: t.host.name, message: e.message })),
     );
   } finally {
     await targets.close();

@@ -6,6 +6,7 @@ import type { ReleaseMeta } from "../plan/release-meta.js";
 import { type LogRow, revisionLog } from "../plan/revision-log.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts } from "./targets.js";
@@ -22,24 +23,22 @@ export async function readRevisionLog(
 ): Promise<LogRow[]> {
   const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
-    const perHost = await Promise.all(
-      targets.map(async (t) => {
-        const facts = await readFacts(t, []);
-        const file = layout(t.host.path).history;
-        // Other events (unlock, cleanup...) share the journal: read well past `limit` lines.
-        const { stdout } = await runStep({ executor: t.executor, emit }, "read history", [
-          cmd(["tail", "-n", String(Math.max(500, limit * 20)), "--", file], { mayFail: true, quiet: true }),
-        ]);
-        const { entries, bad } = parseHistory(stdout.toString("utf8"));
-        if (bad > 0)
-          emit({
-            type: "warning",
-            host: t.host.name,
-            message: `${file}: skipped ${bad} line(s) that are not history entries`,
-          });
-        return { entries, metas: facts.metas };
-      }),
-    );
+    const perHost = await onEveryHost(targets, async (t) => {
+      const facts = await readFacts(t, []);
+      const file = layout(t.host.path).history;
+      // Other events (unlock, cleanup...) share the journal: read well past `limit` lines.
+      const { stdout } = await runStep({ executor: t.executor, emit }, "read history", [
+        cmd(["tail", "-n", String(Math.max(500, limit * 20)), "--", file], { mayFail: true, quiet: true }),
+      ]);
+      const { entries, bad } = parseHistory(stdout.toString("utf8"));
+      if (bad > 0)
+        emit({
+          type: "warning",
+          host: t.host.name,
+          message: `${file}: skipped ${bad} line(s) that are not history entries`,
+        });
+      return { entries, metas: facts.metas };
+    });
     const metas = new Map<string, ReleaseMeta>();
     for (const h of perHost)
       for (const [id, m] of h.metas) if (!metas.has(id) || m.revision?.subject) metas.set(id, m);

@@ -2,6 +2,7 @@ import { parseSnapshotFacts, type SnapshotFacts, snapshotProbe } from "../plan/s
 import type { SnapshotState } from "../plan/snapshot-plan.js";
 import { nextSnapshotId } from "../plan/snapshot-select.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { runStep } from "./steps.js";
 import type { Target } from "./targets.js";
 
@@ -44,7 +45,7 @@ export async function snapshotState(
   now: Date,
   emit: Emit,
 ): Promise<SnapshotState> {
-  const facts = await Promise.all(targets.map((t) => readSnapshots(t, emit)));
+  const facts = await onEveryHost(targets, (t) => readSnapshots(t, emit));
   return {
     id: nextSnapshotId(now, facts),
     facts: new Map(targets.map((t, i) => [t.host.name, facts[i]!])),

@@ -11,6 +11,7 @@ import { restoreCmds, snapshotCmd } from "../plan/snapshot-plan.js";
 import { findComplete, nextSnapshotId, selectSnapshotPrune } from "../plan/snapshot-select.js";
 import type { Cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
+import { onEveryHost } from "./every-host.js";
 import { lockAll, newOwner, readFacts, undoCreated, unlockAll } from "./lock.js";
 import { readSnapshots, sqlitePaths, swapOf } from "./snapshot-read.js";
 import { whoAmI } from "./source.js";
@@ -77,7 +78,7 @@ async function snapshotRun(
       snaps: await readSnapshots(t, emit),
     });
     if (options.dryRun) {
-      const hosts = await Promise.all(targets.map(async (t) => read(t, await readFacts(t, []))));
+      const hosts = await onEveryHost(targets, async (t) => read(t, await readFacts(t, [])));
       const cmdsOf = plan(hosts, now);
       return hosts.map((h) => ({ ...finish(h, []), cmds: cmdsOf(h) }));
     }
@@ -91,7 +92,7 @@ async function snapshotRun(
     });
     const stopInterrupting = interruptOnSignal(locked, signal);
     try {
-      const hosts = await Promise.all(locked.map((t) => read(t, t.facts)));
+      const hosts = await onEveryHost(locked, (t) => read(t, t.facts));
       const cmdsOf = plan(hosts, now);
       const interrupted = (h: HostState) =>
         new CutoverError("interrupted", `${h.t.host.name}: interrupted by a signal`, {
@@ -245,9 +246,10 @@ export async function listSnapshots(
 ): Promise<SnapshotListRow[]> {
   const targets = openTargets(stage, selectHosts(stage, hosts));
   try {
-    const perHost = await Promise.all(
-      targets.map(async (t) => ({ host: t.host.name, snaps: await readSnapshots(t, emit) })),
-    );
+    const perHost = await onEveryHost(targets, async (t) => ({
+      host: t.host.name,
+      snaps: await readSnapshots(t, emit),
+    }));
     const ids = [...new Set(perHost.flatMap((h) => h.snaps.snapshots.map((s) => s.id)))].sort().reverse();
     return ids.map((id) => {
       const found = perHost.map((h) => ({ host: h.host, s: h.snaps.snapshots.find((s) => s.id === id) }));
