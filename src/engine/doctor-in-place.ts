@@ -6,7 +6,7 @@ import type { Layout } from "../plan/layout.js";
 type Add = (level: "error" | "warning", check: string, message: string, fix: string) => void;
 
 /** strategy: in-place: what the weaker guarantee costs on this host, and a layout it would refuse. */
-export function inPlaceFindings(facts: HostFacts, l: Layout, add: Add): void {
+export function inPlaceFindings(facts: HostFacts, l: Layout, unshared: readonly string[], add: Add): void {
   if (facts.current.kind === "link") {
     add(
       "error",
@@ -22,6 +22,13 @@ export function inPlaceFindings(facts: HostFacts, l: Layout, add: Add): void {
       "current",
       `${l.current} holds files cutover did not put there (no release of cutover's was ever recorded here): an in-place deploy refuses it`,
       "move it away (or its data into shared_dirs), then deploy",
+    );
+  for (const p of unshared)
+    add(
+      "warning",
+      "shared",
+      `${l.current}/${p} is not a link into ${l.shared}/${p}: the live directory had it before it was a shared path, so the app keeps its data there (not in snapshots of shared/, not seen by other hosts' shared storage)`,
+      `move its contents into ${l.shared}/${p} and remove ${l.current}/${p}, then deploy: cutover links a shared path only where nothing is there, and never moves data`,
     );
   add(
     "warning",

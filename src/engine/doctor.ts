@@ -120,12 +120,12 @@ async function inspect(
   const facts = await readFacts(t, []);
   const sent = Date.now();
   const { stdout } = await runStep({ executor: t.executor, emit: () => undefined }, "doctor", [
-    doctorProbe(l.root),
+    doctorProbe(l.root, stage.strategy === "in-place" ? [...stage.sharedDirs, ...stage.sharedFiles] : []),
   ]);
   const d = parseDoctor(stdout.toString("utf8"));
   const clockMs = d.clockMs - (Date.now() - sent) / 2;
 
-  if (stage.strategy === "in-place") inPlaceFindings(facts, l, add);
+  if (stage.strategy === "in-place") inPlaceFindings(facts, l, d.unshared, add);
   else if (facts.current.kind === "dir")
     add(
       "error",

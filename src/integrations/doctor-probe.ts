@@ -5,7 +5,7 @@ import { type Cmd, shProgram } from "../shell/cmd.js";
  * that point into releases/, pruned releases left in the trash, as lines `@@name value`. Web
  * server configs are read separately (web/config-probe.ts).
  */
-const DOCTOR = `root=$1
+const DOCTOR = `root=$1; shift
 say() { printf '%s\\n' "$*"; }
 say "@@clock $(date +%s%3N)"
 command -v rsync >/dev/null 2>&1 && say "@@rsync yes" || say "@@rsync no"
@@ -24,11 +24,17 @@ if [ -d "$t" ] && [ ! -L "$t" ] && [ -f "$t/.failed" ] && [ ! -L "$t/.failed" ];
   IFS= read -r f < "$t/.failed" || true
   say "@@trash $(ls -A -I .failed -- "$t" 2>/dev/null | wc -l) $f"
 fi
+# In place, a shared path the live directory already had is never linked: the app keeps using it.
+for p; do
+  d=$root/current/$p
+  if [ ! -L "$d" ] && [ -e "$d" ]; then say "@@unshared $p"; fi
+done
 exit 0
 `;
 
-export function doctorProbe(deployPath: string): Cmd {
-  return shProgram(DOCTOR, [deployPath]);
+/** `inPlaceShared`: with strategy: in-place, the shared paths, to find which of them current/ holds for real. */
+export function doctorProbe(deployPath: string, inPlaceShared: readonly string[] = []): Cmd {
+  return shProgram(DOCTOR, [deployPath, ...inPlaceShared.filter((p) => !p.includes("\n"))]);
 }
 
 export interface DoctorFacts {
@@ -37,12 +43,21 @@ export interface DoctorFacts {
   readonly php: boolean;
   readonly cron: readonly string[];
   readonly processes: readonly string[];
+  /** In place: shared paths that are real files or directories in current/, not links into shared/. */
+  readonly unshared: readonly string[];
   /** Entries left in .cutover/trash by a removal that failed, and its first error. */
   readonly trash?: { readonly left: number; readonly error: string };
 }
 
 export function parseDoctor(output: string): DoctorFacts {
-  const facts = { clockMs: 0, rsync: false, php: false, cron: [] as string[], processes: [] as string[] };
+  const facts = {
+    clockMs: 0,
+    rsync: false,
+    php: false,
+    cron: [] as string[],
+    processes: [] as string[],
+    unshared: [] as string[],
+  };
   let trash: DoctorFacts["trash"];
   for (const line of output.split("\n")) {
     const space = line.indexOf(" ");
@@ -53,6 +68,7 @@ export function parseDoctor(output: string): DoctorFacts {
     else if (key === "@@php") facts.php = rest === "yes";
     else if (key === "@@cron") facts.cron.push(rest);
     else if (key === "@@process") facts.processes.push(rest);
+    else if (key === "@@unshared") facts.unshared.push(rest);
     else if (key === "@@trash") {
       const left = /^(\d+) (.*)$/.exec(rest);
       if (left) trash = { left: Number(left[1]), error: left[2]! };

@@ -218,6 +218,29 @@ test("doctor says what in place costs and when to prefer the symlink strategy", 
   assert.match(findings[0]!.fix, /use strategy: releases/);
 });
 
+test("doctor: a shared path added after current/ already held it for real is named, with the move that fixes it", async () => {
+  // The app wrote data there before the path was declared shared: cutover links only where nothing is.
+  mkdirSync(path.join(live, "media"));
+  writeFileSync(path.join(live, "media/photo.jpg"), "the app's data");
+  fx.writeConfig({ strategy: "in-place", keep_builds: 2, shared_dirs: ["storage/uploads", "media"] });
+  try {
+    const r = await run("doctor", "--json");
+    const findings = json<{ level: string; check: string; message: string; fix: string }[]>(r);
+    const shared = findings.filter((f) => f.check === "shared");
+    assert.equal(shared.length, 1, r.stdout);
+    assert.match(shared[0]!.message, /current\/media is not a link into .*shared\/media/);
+    assert.match(shared[0]!.fix, /move its contents into .*shared\/media and remove .*current\/media/);
+    assert.equal(
+      readFileSync(path.join(live, "media/photo.jpg"), "utf8"),
+      "the app's data",
+      "doctor moved nothing",
+    );
+  } finally {
+    rmSync(path.join(live, "media"), { recursive: true });
+    fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
+  }
+});
+
 test("a failed health check after an in-place upload uploads the previous build again", async () => {
   const before = code();
   const liveBefore = json<{ id: string; hosts: Record<string, { live: boolean }> }[]>(
