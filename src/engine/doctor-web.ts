@@ -19,6 +19,7 @@ import {
 import { judgeNginx, type WebFinding } from "../integrations/web/nginx-judge.js";
 import { parseNginx } from "../integrations/web/nginx-parse.js";
 import type { Cmd } from "../shell/cmd.js";
+import { phpOfHost } from "./php-runtime.js";
 import { runStep } from "./steps.js";
 import type { Target } from "./targets.js";
 
@@ -128,7 +129,12 @@ export async function readWebConfigs(
       : parseLinkedRoots(await ask(resolveRoots(deployPath, outside)), deployPath, outside),
   );
   const judged = mains.map((p) => ({
-    nginx: judgeNginx(p.nginx.directives, deploy, resets),
+    nginx: judgeNginx(
+      p.nginx.directives,
+      deploy,
+      resets,
+      phpOfHost(stage, t.host).php.pools.map((pool) => pool.address),
+    ),
     apache: judgeApache(p.apache.directives, deploy, resets || stage.php.modPhp),
   }));
   // An include loop, or includes past the budget: what they would have added was not judged.

@@ -411,3 +411,21 @@ test("--webroot . with a shared .env, .git and cutover.yaml in the source: nginx
     await r.stop();
   }
 });
+
+test("doctor: the running nginx passes this deploy path's PHP to a pool php.fpm does not name: a warning (cutover would reset and verify the other one)", async () => {
+  const r = await deployed("other pool", {}, "opcache");
+  const { fx, fpm } = r;
+  try {
+    const served = r.track(await startFpm(path.join(fx.dir, "fpm served"), { validateTimestamps: true }));
+    r.track(await startNginx(path.join(fx.dir, "nginx"), (listen) => printed(fx, "nginx", served, listen)));
+    const missed = web(await doctor(fx)).filter((f) => /not a pool in php\.fpm/.test(f.message));
+    assert.equal(missed.length, 1, JSON.stringify(web(await doctor(fx)), null, 1));
+    assert.equal(missed[0]!.level, "warning");
+    assert.ok(missed[0]!.message.includes(`passes PHP to unix:${served.socket}`), missed[0]!.message);
+    assert.ok(missed[0]!.message.includes(`(${fpm.socket})`), missed[0]!.message);
+    r.write({ php: { fpm: [{ socket: served.socket, reset: "opcache" }] } });
+    assert.deepEqual(web(await doctor(fx)), []);
+  } finally {
+    await r.stop();
+  }
+});

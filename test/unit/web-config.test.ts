@@ -321,3 +321,38 @@ test("nginx: an `alias` into the deploy path is judged like a root there (a nest
     /^\/s\.conf:6 passes SCRIPT_FILENAME from \$request_filename under the symlinked \/srv\/app\/current\/public\//,
   );
 });
+
+test("nginx: a PHP location for the deploy path that passes to a pool php.fpm does not name is a warning (that pool is never reset)", () => {
+  const site = (pass: string, upstream = "") => `http {
+${upstream}server {
+  root /srv/app/current/public;
+  location ~ \\.php$ {
+    fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;
+    fastcgi_pass ${pass};
+  }
+}
+}`;
+  const judge = (text: string, pools: string[], resets = true) =>
+    judgeNginx(
+      parseNginx(new Map([["/etc/nginx/nginx.conf", text]]), "/etc/nginx/nginx.conf", ["/etc/nginx"])
+        .directives,
+      deployRoots("/srv/app"),
+      resets,
+      pools,
+    ).findings;
+  const [other] = judge(site("unix:/run/php/php8.2-fpm.sock"), ["/run/php/app.sock"]);
+  assert.equal(other?.level, "warning");
+  assert.match(
+    other!.message,
+    /^\/etc\/nginx\/nginx\.conf:6 passes PHP to unix:\/run\/php\/php8\.2-fpm\.sock \(the server block at .*\), which is not a pool in php\.fpm \(\/run\/php\/app\.sock\)/,
+  );
+  assert.match(other!.fix, /socket: \/run\/php\/php8\.2-fpm\.sock/);
+  assert.deepEqual(judge(site('"unix:/run/php/app.sock"'), ["/run/php/app.sock"]), []);
+  assert.deepEqual(judge(site("127.0.0.1:9000"), ["localhost:9000"]), []);
+  // An upstream's servers count; a variable cannot be judged; no reset configured: nothing to miss.
+  const upstream = "upstream php { server unix:/run/a.sock; server 127.0.0.1:9001; }\n";
+  assert.deepEqual(judge(site("php", upstream), ["127.0.0.1:9001"]), []);
+  assert.equal(judge(site("php", upstream), ["127.0.0.1:9002"]).length, 1);
+  assert.deepEqual(judge(site("$backend"), ["/run/php/app.sock"]), []);
+  assert.deepEqual(judge(site("unix:/run/php/php8.2-fpm.sock"), ["/run/php/app.sock"], false), []);
+});

@@ -30,6 +30,19 @@ function phpLocations(block: readonly Directive[], outer: readonly Directive[]):
   });
 }
 
+/** A fastcgi_pass address as php.fpm writes it: a socket path, or host:port (localhost as 127.0.0.1). */
+const poolAddress = (value: string) => value.replace(/^unix:/, "").replace(/^localhost:/, "127.0.0.1:");
+
+/** Where a fastcgi_pass sends requests: its address, or its upstream's servers; undefined for a variable. */
+function passTargets(
+  pass: Directive,
+  upstreams: ReadonlyMap<string, readonly string[]>,
+): string[] | undefined {
+  const to = pass.args[0];
+  if (to === undefined || to.includes("$")) return undefined;
+  return [...(upstreams.get(to) ?? [to])].map(poolAddress);
+}
+
 function servers(block: readonly Directive[]): Directive[] {
   return block.flatMap((d) => (d.name === "server" ? [d] : d.name === "http" ? servers(d.block ?? []) : []));
 }
@@ -45,10 +58,18 @@ export function judgeNginx(
   deploy: DeployRoots,
   /** A php-fpm reset after each switch makes a $document_root config safe (but costly). */
   resets: boolean,
+  /** The php.fpm pools cutover resets and verifies on this host. */
+  pools: readonly string[] = [],
 ): NginxJudgement {
   const findings: WebFinding[] = [];
   let resolvesPerRequest = false;
   const http = main.filter((d) => d.name === "http");
+  const upstreams = new Map(
+    http
+      .flatMap((h) => named(h.block, "upstream"))
+      .map((u) => [u.args[0] ?? "", named(u.block, "server").flatMap((d) => d.args.slice(0, 1))] as const),
+  );
+  const known = new Set(pools.map(poolAddress));
   for (const server of servers(main)) {
     for (const chain of phpLocations(server.block ?? [], [])) {
       const levels = [
@@ -84,6 +105,16 @@ export function judgeNginx(
         });
       }
       if (scriptRoot === "realpath_root") resolvesPerRequest = true;
+      const pass = named(location.block, "fastcgi_pass").at(-1);
+      const targets = pass && resets && known.size > 0 ? passTargets(pass, upstreams) : undefined;
+      if (pass && targets && !targets.some((a) => known.has(a))) {
+        findings.push({
+          level: "warning",
+          check: "nginx",
+          message: `${whereText(pass.at)} passes PHP to ${pass.args[0]} (${site}), which is not a pool in php.fpm (${pools.join(", ")}): cutover resets and verifies those after each switch, while this one keeps the old release's code`,
+          fix: `add it to php.fpm (socket: ${targets[0]}), or correct php.fpm's socket`,
+        });
+      }
       const docRoot = param("DOCUMENT_ROOT");
       if (script && direct === "realpath_root" && leadingVariable(docRoot?.args[1]) === "realpath_root") {
         findings.push({
