@@ -128,14 +128,10 @@ export async function readWebConfigs(
       ? new Set()
       : parseLinkedRoots(await ask(resolveRoots(deployPath, outside)), deployPath, outside),
   );
+  const pools = phpOfHost(stage, t.host).php.pools.map((pool) => pool.address);
   const judged = mains.map((p) => ({
-    nginx: judgeNginx(
-      p.nginx.directives,
-      deploy,
-      resets,
-      phpOfHost(stage, t.host).php.pools.map((pool) => pool.address),
-    ),
-    apache: judgeApache(p.apache.directives, deploy, resets || stage.php.modPhp),
+    nginx: judgeNginx(p.nginx.directives, deploy, resets, pools),
+    apache: judgeApache(p.apache.directives, deploy, resets || stage.php.modPhp, pools),
   }));
   // An include loop, or includes past the budget: what they would have added was not judged.
   const cut = mains.flatMap((p) =>

@@ -423,6 +423,13 @@ test("doctor: the running nginx passes this deploy path's PHP to a pool php.fpm 
     assert.equal(missed[0]!.level, "warning");
     assert.ok(missed[0]!.message.includes(`passes PHP to unix:${served.socket}`), missed[0]!.message);
     assert.ok(missed[0]!.message.includes(`(${fpm.socket})`), missed[0]!.message);
+    // Apache's vhost from server-config, handing PHP to the same pool: the same warning, for Apache.
+    r.track(
+      await startApache(path.join(fx.dir, "apache"), (listen) => printed(fx, "apache", served, listen)),
+    );
+    const both = web(await doctor(fx)).filter((f) => /not a pool in php\.fpm/.test(f.message));
+    assert.deepEqual(both.map((f) => f.check).sort(), ["apache", "nginx"], JSON.stringify(both, null, 1));
+    assert.ok(both.find((f) => f.check === "apache")!.message.includes(`to php-fpm at ${served.socket},`));
     r.write({ php: { fpm: [{ socket: served.socket, reset: "opcache" }] } });
     assert.deepEqual(web(await doctor(fx)), []);
   } finally {

@@ -356,3 +356,42 @@ ${upstream}server {
   assert.deepEqual(judge(site("$backend"), ["/run/php/app.sock"]), []);
   assert.deepEqual(judge(site("unix:/run/php/php8.2-fpm.sock"), ["/run/php/app.sock"], false), []);
 });
+
+test("apache: a vhost for the deploy path whose SetHandler hands PHP to a pool php.fpm does not name is a warning", () => {
+  const vhost = (handler: string) =>
+    parseApache(
+      new Map([
+        [
+          "/etc/apache2/apache2.conf",
+          `<VirtualHost *:80>
+  DocumentRoot /srv/app/current/public
+  <FilesMatch "\\.php$">
+    SetHandler "${handler}"
+  </FilesMatch>
+</VirtualHost>
+<VirtualHost *:81>
+  DocumentRoot /srv/other/public
+  SetHandler "proxy:unix:/run/php/other.sock|fcgi://localhost"
+</VirtualHost>`,
+        ],
+      ]),
+      "/etc/apache2/apache2.conf",
+      "/etc/apache2",
+    ).directives;
+  const judge = (handler: string, pools: string[]) =>
+    judgeApache(vhost(handler), deployRoots("/srv/app"), true, pools);
+  const [f] = judge("proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost", ["/run/php/app.sock"]);
+  assert.equal(f?.level, "warning");
+  assert.match(
+    f!.message,
+    /^\/etc\/apache2\/apache2\.conf:4 hands PHP under \/srv\/app\/current\/public to php-fpm at \/run\/php\/php8\.2-fpm\.sock, which is not a pool in php\.fpm \(\/run\/php\/app\.sock\)/,
+  );
+  assert.equal(
+    judge("proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost", ["/run/php/app.sock"]).length,
+    1,
+    "the other site's handler is not judged",
+  );
+  assert.deepEqual(judge("proxy:unix:/run/php/app.sock|fcgi://localhost", ["/run/php/app.sock"]), []);
+  assert.deepEqual(judge("proxy:fcgi://localhost:9000", ["127.0.0.1:9000"]), []);
+  assert.equal(judge("proxy:fcgi://127.0.0.1:9001", ["127.0.0.1:9000"]).length, 1);
+});
