@@ -436,3 +436,30 @@ test("doctor: the running nginx passes this deploy path's PHP to a pool php.fpm 
     await r.stop();
   }
 });
+
+test("Apache: a DocumentRoot written with a Define'd ${VAR}, as the running Apache expands it, is judged (no reset: an error)", async () => {
+  const r = await deployed("apache define");
+  const { fx, fpm } = r;
+  try {
+    const apache = r.track(
+      await startApache(path.join(fx.dir, "apache"), (listen) => {
+        // Apache puts a Define's value into the line before splitting it: the quoted deploy path stays written out.
+        const vhost = printed(fx, "apache", fpm, listen).replaceAll('/current/public"', '/${CUTOVER_WEB}"');
+        return `Define CUTOVER_WEB current/public\n${vhost}`;
+      }),
+    );
+    assert.equal(
+      await (await fetch(`${apache.url}/`)).text(),
+      "v1",
+      "Apache expands the Define and serves the app",
+    );
+    const findings = web(await doctor(fx));
+    assert.equal(findings.length, 1, JSON.stringify(findings, null, 1));
+    assert.match(
+      findings[0]!.message,
+      /serves .*current\/public as Apache's DocumentRoot .*nothing resets PHP/,
+    );
+  } finally {
+    await r.stop();
+  }
+});

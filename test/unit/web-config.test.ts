@@ -395,3 +395,29 @@ test("apache: a vhost for the deploy path whose SetHandler hands PHP to a pool p
   assert.deepEqual(judge("proxy:fcgi://localhost:9000", ["127.0.0.1:9000"]), []);
   assert.equal(judge("proxy:fcgi://127.0.0.1:9001", ["127.0.0.1:9000"]).length, 1);
 });
+
+test("apache: a DocumentRoot written with a Define'd ${VAR} is judged at the path it names (it was not judged)", () => {
+  const parsed = parseApache(
+    new Map([
+      [
+        "/etc/apache2/apache2.conf",
+        `Define APP_ROOT /srv/app
+Define WEB \${APP_ROOT}/current
+<VirtualHost *:80>
+  DocumentRoot "\${WEB}/public"
+</VirtualHost>
+<VirtualHost *:81>
+  DocumentRoot \${NOT_DEFINED}/current/public
+</VirtualHost>`,
+      ],
+    ]),
+    "/etc/apache2/apache2.conf",
+    "/etc/apache2",
+  );
+  const findings = judgeApache(parsed.directives, deployRoots("/srv/app"), false);
+  assert.equal(findings.length, 1, JSON.stringify(findings));
+  assert.match(
+    findings[0]!.message,
+    /^\/etc\/apache2\/apache2\.conf:4 serves \/srv\/app\/current\/public as Apache's DocumentRoot/,
+  );
+});

@@ -58,12 +58,17 @@ export function parseApache(texts: ConfigTexts, file: string, serverRoot: string
   let root = serverRoot;
   const budget = new IncludeBudget();
   budget.start(texts.get(file) ?? "");
+  // `Define NAME value` as Apache reads it: in order, and ${NAME} in a later line is its value,
+  // put in before the line is split into words (a value with spaces or quotes splits as written).
+  const defines = new Map<string, string>();
+  const expand = (line: string) =>
+    line.replace(/\$\{(\w+)\}/g, (whole, name: string) => defines.get(name) ?? whole);
   const parseFile = (name: string, via: Where | undefined, depth: number): ApacheDirective[] => {
     files.push(name);
     const stack: ApacheDirective[][] = [[]];
     const open: { name: string; args: string[]; at: Where }[] = [];
     for (const { text, line } of logicalLines(texts.get(name) ?? "")) {
-      const trimmed = text.trim();
+      const trimmed = expand(text.trim());
       if (trimmed === "" || trimmed.startsWith("#")) continue;
       const at: Where = { file: name, line, ...(via ? { via } : {}) };
       const close = /^<\/([\w-]+)\s*>$/.exec(trimmed);
@@ -78,6 +83,8 @@ export function parseApache(texts: ConfigTexts, file: string, serverRoot: string
       } else {
         const [head, ...args] = words(trimmed);
         if (!head) continue;
+        if (/^define$/i.test(head) && args[0] && args[1] !== undefined) defines.set(args[0], args[1]);
+        if (/^undefine$/i.test(head) && args[0]) defines.delete(args[0]);
         const include = /^include(optional)?$/i.test(head);
         if (/^serverroot$/i.test(head) && args[0]) root = args[0];
         if (include && args.length === 1 && depth < MAX_DEPTH) {
