@@ -16,7 +16,14 @@ import { quote } from "../shell/quote.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
 import type { LockedTarget } from "./lock.js";
-import { describe, type OpcacheOff, opcacheOff, realpathStale, refuseUnresettable } from "./php-stale.js";
+import {
+  describe,
+  type OpcacheOff,
+  opcacheOff,
+  realpathStale,
+  refuseUnresettable,
+  unreadable,
+} from "./php-stale.js";
 import { runStep, type StepContext, timed } from "./steps.js";
 import type { Target } from "./targets.js";
 
@@ -238,7 +245,10 @@ export async function resetAndVerify(
             if (pool.reset !== "reload" || Date.now() > deadline) throw error;
             return undefined;
           });
-          reports = asked ? parseReports(asked.stdout.toString("utf8")) : [];
+          const answer = asked?.stdout.toString("utf8") ?? "";
+          reports = parseReports(answer);
+          // The pool answered, but not with reports: asking again will not change that.
+          if (asked && reports.length === 0) throw unreadable(t, pool.address, answer);
           wrong = reports.filter(
             (r) => typeof r.serving !== "string" || !r.serving.endsWith(served) || r.opcache?.restart_pending,
           );

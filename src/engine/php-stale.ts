@@ -52,3 +52,16 @@ export function realpathStale(t: Host, address: string, off: OpcacheOff, workers
     },
   );
 }
+
+/** Something else in the pool writes output (auto_prepend_file, another app on the socket): no report to read. */
+export function unreadable(t: Host, address: string, answer: string): CutoverError {
+  const excerpt = answer.replace(/\s+/g, " ").trim().slice(0, 300);
+  return new CutoverError(
+    "stale",
+    `${t.host.name}: php-fpm at ${address} answered with nothing cutover can read as a report, so it cannot tell which release the pool serves`,
+    {
+      detail: [excerpt === "" ? "(an empty answer)" : `it answered: ${excerpt}`],
+      fix: "check what else writes output in that pool (auto_prepend_file, output handlers) and that php.fpm names this application's pool",
+    },
+  );
+}

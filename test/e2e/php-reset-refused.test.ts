@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { realpathSync } from "node:fs";
+import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { BIN, cutover } from "../helpers/cli.js";
@@ -99,4 +100,24 @@ test("a pool with OPcache off and reset: opcache: the deploy fails at once, swit
   assert.doesNotMatch(r.second.stderr, /preload/);
   // Waiting out reset_wait (60 s) would not help: the caches keep `current` for 120 s.
   assert.ok(r.secondMs < 30_000, `the deploy took ${r.secondMs} ms`);
+});
+
+// Something else in the pool writes output (an auto_prepend_file here): cutover cannot read the
+// workers' reports, and must say that, at once, not that the pool "serves another release".
+test("a pool whose answers cutover cannot read as reports: the deploy fails at once, switches back, and says what the pool answered", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "cutover-prepend-"));
+  chmodSync(dir, 0o755);
+  writeFileSync(path.join(dir, "prepend.php"), "<?php echo 'prepended by the pool: ';\n");
+  try {
+    const r = await deployTwice({ auto_prepend_file: path.join(dir, "prepend.php") }, 60);
+    assert.notEqual(r.second.code, 0, `deploy succeeded while the pool serves: ${r.served}`);
+    assert.equal(r.live, r.firstRelease, "current was switched back");
+    const errorLine = r.second.stderr.split("\n").find((l) => l.startsWith("error: "));
+    assert.match(errorLine ?? "", /answered with nothing cutover can read as a report/, r.second.stderr);
+    assert.match(r.second.stderr, /prepended by the pool: \{/);
+    assert.doesNotMatch(r.second.stderr, /serves another release/);
+    assert.ok(r.secondMs < 30_000, `the deploy took ${r.secondMs} ms`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
