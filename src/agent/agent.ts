@@ -75,6 +75,24 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   let live: Live = { release: null, commit: null };
   let last: LastResult | null = null;
   let running: { reason: string; since: string } | null = null;
+  // A commit whose last attempt failed transiently is tried again at its time (polls skip a handled commit).
+  let retry: { commit: string; at: string; reason: string } | null = null;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const scheduleRetry = (outcome: PullOutcome) => {
+    clearTimeout(retryTimer);
+    retry = null;
+    if (outcome.action === "failed" && outcome.retryAt)
+      retry = { commit: outcome.commit, at: outcome.retryAt, reason: outcome.error };
+    if (outcome.action === "skipped" && outcome.retryAt)
+      retry = { commit: outcome.commit, at: outcome.retryAt, reason: outcome.reason };
+    if (!retry) return;
+    const { at } = retry;
+    // setTimeout takes at most 2^31-1 ms; the backoff is far below that.
+    retryTimer = setTimeout(
+      () => queue.trigger(`retry of ${outcome.commit.slice(0, 12)} after a transient failure`),
+      Math.max(0, Date.parse(at) - Date.now()),
+    );
+  };
   // The commit the last pull looked at, and the one the running pull works on: a poll that sees
   // either has nothing to add.
   let handled: string | undefined;
@@ -101,13 +119,20 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       const outcome = await pullOnce(tracked, { signal: deployAbort.signal });
       handled = outcome.commit;
       last = lastOf(reason, outcome);
+      scheduleRetry(outcome);
       // /status is right as soon as the log says so; the refresh below reads the hosts again.
       if (outcome.action === "deployed") live = { release: outcome.result.release, commit: outcome.commit };
       if (outcome.action === "up-to-date") live = { release: outcome.release, commit: outcome.commit };
-      const fields = { reason, commit: outcome.commit, release: last.release };
+      const retryAt = retry ? { retry_at: retry.at } : {};
+      const fields = { reason, commit: outcome.commit, release: last.release, ...retryAt };
       if (outcome.action === "failed" && outcome.result.exitCode === EXIT.interrupted)
         log("warn", "pull.aborted", { ...fields, error: outcome.error });
-      else if (outcome.action === "failed") log("error", "pull.failed", { ...fields, error: outcome.error });
+      else if (outcome.action === "failed")
+        log("error", "pull.failed", {
+          ...fields,
+          error: outcome.error,
+          ...(outcome.transient ? { transient: outcome.transient } : {}),
+        });
       else if (outcome.action === "skipped") log("warn", "pull.skipped", { ...fields, why: outcome.reason });
       else log("info", `pull.${outcome.action}`, fields);
     } catch (error) {
@@ -173,6 +198,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
           running,
           queued: queue.queued ?? null,
           last,
+          retry,
           poll: poller ? { interval_s: settings.pollSeconds, ...poller.status } : null,
           webhooks: settings.secrets.length > 0,
         },
@@ -208,6 +234,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   if (!options.stop.aborted) await once(options.stop, "abort");
   log("info", "agent.stopping", { running: running !== null });
   poller?.stop();
+  clearTimeout(retryTimer);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   deployAbort.abort();

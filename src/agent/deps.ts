@@ -5,8 +5,9 @@ import { listReleases, type ReleaseRow, readHistory } from "../engine/inspect.js
 import type { DeployResult } from "../engine/outcome.js";
 import { usageError } from "../errors.js";
 import { redact } from "../report/redact.js";
-import type { Live, PullDeps } from "./pull.js";
+import type { Live, PullDeps, Rejection } from "./pull.js";
 import { type FailedCommit, readState, withFailure, withoutFailure, writeState } from "./state.js";
+import { retryDelaySeconds } from "./transient.js";
 
 /** Pull and the agent run on the server itself: every host of the stage must be a local deploy path. */
 export function requireLocal(stage: ResolvedStage, command: string): void {
@@ -53,10 +54,33 @@ export function rememberedFailure(
   failed: readonly FailedCommit[],
   commit: string,
 ): string | undefined {
-  const remembered = failed.find((f) => f.commit === commit);
+  const remembered = failed.find((f) => f.commit === commit && f.retry_at === undefined);
   if (remembered === undefined) return undefined;
   const later = rows.some((r) => r.meta.revision?.commit === commit && r.meta.started_at > remembered.at);
   return later ? undefined : `it failed at ${remembered.at}: ${remembered.reason}`;
+}
+
+/**
+ * A transient failure of `commit` that still decides (no release of it came after that attempt):
+ * held until its retry time, then tried again; undefined when there is none or its time has come.
+ */
+export function transientHold(
+  rows: readonly ReleaseRow[],
+  failed: readonly FailedCommit[],
+  commit: string,
+  now: Date,
+): Rejection | "due" | undefined {
+  const entry = failed.find((f) => f.commit === commit && f.retry_at !== undefined);
+  if (entry?.retry_at === undefined) return undefined;
+  const newest = rows.find((r) => r.meta.revision?.commit === commit);
+  if (newest !== undefined && newest.id !== entry.release && newest.meta.started_at > entry.at)
+    return undefined;
+  if (now.getTime() >= Date.parse(entry.retry_at)) return "due";
+  const tries = entry.attempts ?? 1;
+  return {
+    reason: `${tries} attempt${tries > 1 ? "s" : ""} failed transiently, the last at ${entry.at}: ${entry.reason}`,
+    retryAt: entry.retry_at,
+  };
 }
 
 export function pullDeps(
@@ -71,30 +95,46 @@ export function pullDeps(
     resolve,
     live: async () => liveOf(await listReleases(stage), stage.hosts.length),
     rejected: async (commit) => {
+      const rows = await listReleases(stage);
+      const { failed } = readState(file, root).state;
+      // The release a transient attempt left is failed in its metadata: that says nothing about the commit.
+      const hold = transientHold(rows, failed, commit, now());
+      if (hold === "due") return undefined;
+      if (hold) return hold;
       const aborted = (await readHistory(stage, 500))
         .filter((e) => e.event === "deploy" && e.outcome === "aborted" && e.release !== null)
         .map((e) => e.release!);
-      const rows = await listReleases(stage);
-      const fromReleases = rejectedBy(rows, commit, new Set(aborted));
-      if (fromReleases) return fromReleases;
-      return rememberedFailure(rows, readState(file, root).state.failed, commit);
+      const reason = rejectedBy(rows, commit, new Set(aborted)) ?? rememberedFailure(rows, failed, commit);
+      return reason === undefined ? undefined : { reason };
     },
     deploy,
     remember: (commit, failure) => {
       const { state } = readState(file, root);
-      if (failure === undefined && !state.failed.some((f) => f.commit === commit)) return;
-      writeState(
-        file,
-        failure === undefined
-          ? withoutFailure(state, commit)
-          : withFailure(state, {
-              commit,
-              at: now().toISOString(),
-              // The file outlives this run and /status shows it: no secret goes in.
-              reason: redact(failure, stage.secrets.values),
-            }),
-        root,
-      );
+      if (failure === undefined) {
+        if (state.failed.some((f) => f.commit === commit))
+          writeState(file, withoutFailure(state, commit), root);
+        return undefined;
+      }
+      const at = now();
+      let retry: Pick<FailedCommit, "retry_at" | "attempts" | "release"> = {};
+      if (failure.transient !== undefined) {
+        const previous = state.failed.find((f) => f.commit === commit && f.retry_at !== undefined);
+        const attempts = (previous?.attempts ?? 0) + 1;
+        const agent = stage.agent ?? {
+          pollSeconds: AGENT_DEFAULTS.pollSeconds,
+          backoffMaxSeconds: AGENT_DEFAULTS.backoffMaxSeconds,
+        };
+        const delayMs = retryDelaySeconds(attempts, agent.pollSeconds, agent.backoffMaxSeconds) * 1000;
+        retry = {
+          retry_at: new Date(at.getTime() + delayMs).toISOString(),
+          attempts,
+          release: failure.release,
+        };
+      }
+      // The file outlives this run and /status shows it: no secret goes in.
+      const reason = redact(failure.reason, stage.secrets.values);
+      writeState(file, withFailure(state, { commit, at: at.toISOString(), reason, ...retry }), root);
+      return retry.retry_at;
     },
   };
 }

@@ -27,6 +27,12 @@ export interface FailedCommit {
   readonly commit: string;
   readonly at: string;
   readonly reason: string;
+  /** A transient failure (see transient.ts): tried again from then on, not held against the commit. */
+  readonly retry_at?: string;
+  /** Transient failures of the commit in a row: the backoff doubles with each. */
+  readonly attempts?: number;
+  /** The release that attempt made (failed in its history), so that one is not held against the commit either. */
+  readonly release?: string;
 }
 
 const FAILED_KEPT = 100;
@@ -42,6 +48,9 @@ const stateSchema = z.object({
         commit: z.string().regex(/^[0-9a-f]{40}$/),
         at: z.string().max(100).catch(""),
         reason: z.string().max(2000).catch(""),
+        retry_at: z.string().max(100).optional().catch(undefined),
+        attempts: z.number().int().min(1).max(1_000_000).optional().catch(undefined),
+        release: z.string().max(200).optional().catch(undefined),
       }),
     )
     .catch([]),

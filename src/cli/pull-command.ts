@@ -45,13 +45,15 @@ export async function pullCommand(
     const live = await deps.live();
     const rejected = live.commit === commit || opts.retry ? undefined : await deps.rejected(commit);
     const action = live.commit === commit ? "up-to-date" : rejected ? "skip" : "deploy";
+    const until = rejected?.retryAt ? `; next try from ${rejected.retryAt}` : "";
     ctx.print(
-      `${git.ref} is ${commit}; live: ${live.commit ?? "(none)"}; would ${action}${rejected ? `: ${rejected}` : ""}`,
+      `${git.ref} is ${commit}; live: ${live.commit ?? "(none)"}; would ${action}${rejected ? `: ${rejected.reason}${until}` : ""}`,
       {
         action,
         commit,
         live,
-        ...(rejected ? { reason: rejected } : {}),
+        ...(rejected ? { reason: rejected.reason } : {}),
+        ...(rejected?.retryAt ? { retryAt: rejected.retryAt } : {}),
       },
     );
     return EXIT.ok;
@@ -65,16 +67,26 @@ export async function pullCommand(
     case "skipped":
       ctx.emit({
         type: "warning",
-        message: `not deploying ${outcome.commit} again: ${outcome.reason}; push a new commit, or run \`cutover pull --retry\``,
+        message: outcome.retryAt
+          ? `not deploying ${outcome.commit} yet: ${outcome.reason}; next try from ${outcome.retryAt} (\`cutover pull --retry\` tries now)`
+          : `not deploying ${outcome.commit} again: ${outcome.reason}; push a new commit, or run \`cutover pull --retry\``,
       });
       if (ctx.global.json) ctx.print(`skipped ${outcome.commit}`, outcome);
       return EXIT.ok;
     case "deployed":
     case "failed": {
       const { result } = outcome;
+      if (outcome.action === "failed" && outcome.retryAt)
+        ctx.emit({
+          type: "warning",
+          message: `this failure of ${outcome.commit} looks transient (${outcome.transient}); the next pull from ${outcome.retryAt} tries it again`,
+        });
       ctx.print(deploySummary("deploy", result), {
         action: outcome.action,
         commit: outcome.commit,
+        ...(outcome.action === "failed" && outcome.retryAt
+          ? { transient: outcome.transient, retryAt: outcome.retryAt }
+          : {}),
         ...result,
       });
       ctx.failed(result);

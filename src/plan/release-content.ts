@@ -4,6 +4,9 @@ import { describeCommit, extractCommit, mirrorFetch } from "./git-steps.js";
 import type { Layout } from "./layout.js";
 import type { DeltaBase, Step } from "./steps.js";
 
+/** The step pull mode knows by name: its failure with git's own exit code is the network's, not the commit's. */
+export const MIRROR_FETCH_STEP = "fetch repository mirror";
+
 /**
  * How the release gets its files: uploaded from the source, or from the local build (then verified
  * against it), or extracted on the host from the commit of its git mirror. An upload with a `delta`
@@ -39,7 +42,7 @@ export function releaseContent(
     const commit = source.revision.commit;
     const seedDirs = stage.sharedDirs.filter((p) => (ctx.facts.shared.get(p) ?? "missing") === "missing");
     return [
-      { kind: "run", title: "fetch repository mirror", cmds: [mirrorFetch(l, stage.git, commit)] },
+      { kind: "run", title: MIRROR_FETCH_STEP, cmds: [mirrorFetch(l, stage.git, commit)] },
       {
         kind: "run",
         title: `extract commit ${commit.slice(0, 12)}`,

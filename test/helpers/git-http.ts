@@ -12,9 +12,15 @@ export interface GitHttp {
 /**
  * A git smart-HTTP server for one bare repository (`git http-backend` as CGI) on a free loopback
  * port, answering only requests with HTTP basic auth of `user` and `password`: git then takes the
- * credentials from the URL, and hands them to any credential helper configured.
+ * credentials from the URL, and hands them to any credential helper configured. While `failFetch`
+ * returns true, fetches fail with 503 and listings (`git ls-remote`) still work.
  */
-export async function gitHttp(bare: string, user: string, password: string): Promise<GitHttp> {
+export async function gitHttp(
+  bare: string,
+  user: string,
+  password: string,
+  options: { failFetch?: () => boolean } = {},
+): Promise<GitHttp> {
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== expected) {
@@ -26,6 +32,11 @@ export async function gitHttp(bare: string, user: string, password: string): Pro
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       const input = Buffer.concat(body);
+      // An outage of the fetch alone (protocol v2: ls-refs still answers), as a network failing midway.
+      if (options.failFetch?.() && input.includes("command=fetch")) {
+        res.writeHead(503).end();
+        return;
+      }
       const cgi = spawn("git", ["http-backend"], {
         env: {
           ...process.env,

@@ -9,6 +9,7 @@ import { type PullDeps, pullOnce } from "../../src/agent/pull.js";
 import { DeployQueue } from "../../src/agent/queue.js";
 import { RateLimit } from "../../src/agent/rate-limit.js";
 import { readState, withFailure, writeState } from "../../src/agent/state.js";
+import { retryDelaySeconds, transientCause } from "../../src/agent/transient.js";
 import type { ReleaseRow } from "../../src/engine/inspect.js";
 import type { DeployResult } from "../../src/engine/outcome.js";
 import { CutoverError, EXIT } from "../../src/errors.js";
@@ -36,7 +37,8 @@ function fakeDeps(over: Partial<PullDeps> = {}) {
       return result(true, 0);
     },
     remember: (commit, failure) => {
-      calls.remember.push([commit, failure]);
+      calls.remember.push([commit, failure?.reason]);
+      return undefined;
     },
     ...over,
   };
@@ -57,7 +59,7 @@ test("pull: a new commit deploys exactly that commit", async () => {
 
 test("pull: a commit that failed before is skipped, unless retried; a failure is remembered", async () => {
   const { deps, calls } = fakeDeps({
-    rejected: async () => "it failed",
+    rejected: async () => ({ reason: "it failed" }),
     deploy: async () => result(false, 1),
   });
   assert.deepEqual(await pullOnce(deps), { action: "skipped", commit: B, reason: "it failed" });
@@ -189,4 +191,41 @@ test("backoff doubles per failure up to the maximum; the rate limit refills over
   assert.equal(limit.retryAfter(), 30);
   now = 30_000;
   assert.deepEqual([limit.take(), limit.take()], [true, false]);
+});
+
+test("pull: only the mirror fetch failing with git's own exit code is transient; its backoff doubles up to the maximum", () => {
+  assert.match(transientCause("web1: fetch repository mirror failed (exit 128)") ?? "", /exit 128/);
+  assert.match(
+    transientCause("web1: fetch repository mirror failed (exit 124, timed out and killed)") ?? "",
+    /124/,
+  );
+  // The mirror script's own refusals (symlink, unsafe mirror, commit missing) exit 3: they fail again.
+  assert.equal(transientCause("web1: fetch repository mirror failed (exit 3)"), undefined);
+  assert.equal(transientCause("web1: build: composer install failed (exit 1)"), undefined);
+  assert.equal(transientCause("health check failed"), undefined);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((n) => retryDelaySeconds(n, 60, 900)),
+    [60, 120, 240, 480, 900, 900],
+  );
+  assert.equal(retryDelaySeconds(1, 0, 900), 60, "without polling: a minute");
+});
+
+test("pull: a transient failure is remembered with its retry time, and not held against the commit", async () => {
+  const { deps, calls } = fakeDeps({
+    deploy: async () =>
+      ({
+        ok: false,
+        exitCode: 1,
+        release: "R",
+        error: { message: "local: fetch repository mirror failed (exit 128)", detail: [] },
+      }) as unknown as DeployResult,
+    remember: (commit, failure) => {
+      calls.remember.push([commit, failure?.transient]);
+      return "2030-01-01T00:00:00.000Z";
+    },
+  });
+  const outcome = await pullOnce(deps);
+  assert.equal(outcome.action, "failed");
+  assert.equal(outcome.action === "failed" && outcome.retryAt, "2030-01-01T00:00:00.000Z");
+  assert.deepEqual(calls.remember, [[B, "the fetch from the repository failed (exit 128)"]]);
 });

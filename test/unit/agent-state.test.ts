@@ -79,7 +79,7 @@ test("agent state: a remembered failure's reason is stored with the stage's secr
   const stage = resolveStage(parseConfigText(text, file), file, "prod");
   const never = () => Promise.reject(new Error("not called"));
   const deps = pullDeps(stage, never, never);
-  deps.remember("a".repeat(40), `git said: cannot log in with ${secret}`);
+  deps.remember("a".repeat(40), { reason: `git said: cannot log in with ${secret}` });
   const stored = readFileSync(stateFile(stage), "utf8");
   assert.ok(!stored.includes(secret), stored);
   assert.match(readState(stateFile(stage)).state.failed[0]!.reason, /cannot log in with \[REDACTED\]$/);
@@ -113,6 +113,6 @@ test("agent state: a symlinked .cutover in the deploy path is refused, nothing w
   const stage = resolveStage(parseConfigText(text, file), file, "prod");
   const never = () => Promise.reject(new Error("not called"));
   const deps = pullDeps(stage, never, never);
-  assert.throws(() => deps.remember("a".repeat(40), "it failed"), /\.cutover is a symlink/);
+  assert.throws(() => deps.remember("a".repeat(40), { reason: "it failed" }), /\.cutover is a symlink/);
   assert.deepEqual(readdirSync(elsewhere), [], "nothing created or written through the link");
 });
