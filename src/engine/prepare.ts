@@ -16,6 +16,9 @@ import { StepError } from "./step-error.js";
 import { runStep, timed } from "./steps.js";
 import { verifyUpload } from "./verify-upload.js";
 
+/** How a run step that `warns` marks a warning line on its stdout. */
+const WARNING = "cutover-warning: ";
+
 export interface Prepared {
   readonly meta: ReleaseMeta;
   readonly upload: TransferStats | undefined;
@@ -81,9 +84,14 @@ export async function prepareHost(
     if (step.kind === "run" && carriedAt(at)) continue;
     await timed(emit, host, step.title, async () => {
       switch (step.kind) {
-        case "run":
-          await runStep(ctx, step.title, step.cmds);
+        case "run": {
+          const { stdout } = await runStep(ctx, step.title, step.cmds);
+          if (step.warns)
+            for (const line of stdout.toString("utf8").split("\n"))
+              if (line.startsWith(WARNING))
+                emit({ type: "warning", host, message: line.slice(WARNING.length) });
           break;
+        }
         case "hook":
           await runStep({ ...ctx, stream: true }, `${step.hook} hook`, step.cmds);
           break;

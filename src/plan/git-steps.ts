@@ -4,6 +4,7 @@ import type { GitSource } from "../config/types.js";
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
 import { PARENTS_ARE_DIRECTORIES } from "./release-paths.js";
+import { SEED_LEFTOVERS, SEED_MARK } from "./seed-leftovers.js";
 
 /**
  * git on a host: no prompts, no hooks or fsmonitor from a repository config cutover did not write,
@@ -90,7 +91,7 @@ g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $
  */
 const EXTRACT = `set -e
 repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8 nohelper=$9; shift 9
-${GIT}${NO_HELPER}
+${GIT}${NO_HELPER}${SEED_LEFTOVERS}
 if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
 mkdir -- "$staging" || fail "$staging already exists: a leftover, or planted; the next deploy's cleanup removes cutover's own"
@@ -117,6 +118,7 @@ else
   rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/tree/"
 fi
 for p; do
+  clean_seeds "$p"
   # A symlink above it in the commit's tree (data -> /elsewhere) would seed shared/ from outside the release.
   at=$staging/tree rest=$p
   while :; do
@@ -129,9 +131,14 @@ for p; do
     ${PARENTS_ARE_DIRECTORIES.trimEnd().split("\n").join("\n    ")}
     mkdir -p -- "$(dirname -- "$shared/$p")"
     # Copied under a new name beside it, then renamed: a name planted meanwhile is replaced, not written through.
+    # The mark goes in first: a run killed later leaves a seed the next one can prove is its own.
     seed=$(mktemp -d -- "$shared/$p.cutover-seed.XXXXXX")
-    cp -a -- "$staging/tree/$p/." "$seed/"
-    mv -T -- "$seed" "$shared/$p"
+    printf '%s\n' "${SEED_MARK}" > "$seed/.cutover-seed"
+    mkdir -- "$seed/tree"
+    cp -a -- "$staging/tree/$p/." "$seed/tree/"
+    mv -T -- "$seed/tree" "$shared/$p"
+    rm -f -- "$seed/.cutover-seed"
+    rmdir -- "$seed"
     seed=
   fi
 done
@@ -169,6 +176,7 @@ export function mirrorFetch(l: Layout, git: GitSource, commit: string): Cmd {
  * unchanged files hard-linked to earlier releases. Content decides (--checksum, mtimes not kept):
  * an archive's files all carry the commit's time, so mtimes say nothing.
  */
+/** Its stdout's `cutover-warning:` lines are warnings (seed-leftovers.ts); the run step shows them. */
 export function extractCommit(input: {
   readonly l: Layout;
   readonly git: GitSource;

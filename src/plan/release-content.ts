@@ -47,6 +47,7 @@ export function releaseContent(
         kind: "run",
         title: `extract commit ${commit.slice(0, 12)}`,
         cmds: extractCommit({ l, git: stage.git, commit, releaseId: id, seedDirs, linkDest, exclude }),
+        warns: true,
       },
       { kind: "git-describe", title: "read commit details", cmds: [describeCommit(l, commit)] },
     ];

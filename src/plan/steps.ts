@@ -53,6 +53,8 @@ export type Step =
       readonly cmds: readonly Cmd[];
       /** Makes the (empty) release directory: run in the next step's round trip if that is a delta upload. */
       readonly makesRelease?: true;
+      /** Its stdout's `cutover-warning: ` lines are warnings to show. */
+      readonly warns?: true;
     }
   | {
       readonly kind: "transfer";

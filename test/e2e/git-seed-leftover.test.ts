@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { until } from "../helpers/agent.js";
+import { BIN, cutover } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixture.js";
+import { gitOrigin } from "../helpers/git-origin.js";
+import { killEach, processesWith, settled } from "../helpers/interrupt.js";
+
+/**
+ * strategy: git seeds a missing shared dir beside it (`shared/<p>.cutover-seed.XXXXXX`, then a
+ * rename). A run SIGKILLed while copying leaves that directory: the next run removes it, and only
+ * what it can prove is its own. A link or a directory of someone's data at such a name stays, with
+ * a warning; nothing is followed or emptied.
+ */
+const fx = fixture();
+after(() => {
+  killEach(processesWith(fx.dir));
+  fx.cleanup();
+});
+const origin = gitOrigin(path.join(fx.dir, "origin"));
+const deployPath = fx.deployPath;
+const storage = path.join(deployPath, "shared/storage");
+fx.writeConfig({
+  strategy: "git",
+  repository: origin.bare,
+  ref: "main",
+  source: undefined,
+  exclude: undefined,
+});
+mkdirSync(path.join(deployPath, "shared"), { recursive: true });
+writeFileSync(path.join(deployPath, "shared/.env"), "K=v\n");
+origin.commit({ "public/index.php": "<?php echo 'v1';\n", "storage/uploads/first.txt": "seeded\n" }, "v1");
+const seeds = (dir = storage) =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => n.includes(".cutover-seed."))
+        .sort()
+    : [];
+
+/** A `cp` that copies, then (copying a seed) says so and waits: the deploy is killed right there. */
+const bin = path.join(fx.dir, "slow cp bin");
+mkdirSync(bin);
+const realCp = execFileSync("sh", ["-c", "command -v cp"]).toString().trim();
+const copied = path.join(fx.dir, "seed copied");
+writeFileSync(
+  path.join(bin, "cp"),
+  `#!/bin/sh
+${realCp} "$@" || exit
+case "$*" in *.cutover-seed.*) : > "$SEED_COPIED"; while :; do sleep 0.05; done ;; esac
+`,
+  { mode: 0o755 },
+);
+
+test("a run SIGKILLed while seeding a shared dir: the next run removes its seed directory and seeds it", async () => {
+  const child = spawn(process.execPath, [BIN, "deploy"], {
+    cwd: fx.app,
+    env: { ...process.env, NO_COLOR: "1", PATH: `${bin}:${process.env.PATH}`, SEED_COPIED: copied },
+    detached: true,
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  await until(() => existsSync(copied), 30_000, "seeding reached");
+  process.kill(-child.pid!, "SIGKILL"); // the run's group, then what runs in groups of its own
+  killEach(processesWith(fx.dir));
+  await exited;
+  assert.deepEqual(await settled(fx.dir), []);
+  assert.equal(seeds().length, 1, "the killed run left its seed directory");
+  assert.equal(existsSync(path.join(storage, "uploads")), false);
+
+  const r = await cutover(["deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(seeds(), [], "removed: it was the killed run's own");
+  assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
+  assert.doesNotMatch(r.stderr, /cutover-seed/, "nothing to warn about");
+});
+
+test("a link, or a directory of data, at a seed's name is left alone with a warning; never through a linked parent", async () => {
+  const victim = path.join(fx.dir, "victim dir");
+  mkdirSync(victim);
+  writeFileSync(path.join(victim, "precious.txt"), "precious\n");
+  rmSync(path.join(storage, "uploads"), { recursive: true, force: true }); // seeded again below
+  symlinkSync(victim, path.join(storage, "uploads.cutover-seed.Lnk001"));
+  mkdirSync(path.join(storage, "uploads.cutover-seed.Dat001"));
+  writeFileSync(path.join(storage, "uploads.cutover-seed.Dat001/data.txt"), "someone's\n");
+  // Marked as a seed, but holding more than a seed does, or its tree a link: not provably cutover's.
+  for (const [name, extra] of [
+    ["uploads.cutover-seed.Mrk001", "extra.txt"],
+    ["uploads.cutover-seed.Tre001", ""],
+  ] as const) {
+    mkdirSync(path.join(storage, name));
+    writeFileSync(path.join(storage, name, ".cutover-seed"), "cutover shared dir seed\n");
+    if (extra) {
+      mkdirSync(path.join(storage, name, "tree"));
+      writeFileSync(path.join(storage, name, extra), "mine\n");
+    } else symlinkSync(victim, path.join(storage, name, "tree"));
+  }
+  const planted = seeds();
+  const r = await cutover(["deploy"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(seeds(), planted, "every planted name is still there");
+  assert.deepEqual(readdirSync(victim), ["precious.txt"]);
+  assert.equal(
+    readFileSync(path.join(storage, "uploads.cutover-seed.Dat001/data.txt"), "utf8"),
+    "someone's\n",
+  );
+  assert.equal(readFileSync(path.join(storage, "uploads.cutover-seed.Mrk001/extra.txt"), "utf8"), "mine\n");
+  for (const name of planted) assert.match(r.stderr, new RegExp(`warning: .*${name.replace(/\./g, "\\.")}`));
+  assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
+  for (const name of planted) rmSync(path.join(storage, name), { recursive: true });
+
+  // shared/storage -> elsewhere: an own-shaped seed there is not removed through the link.
+  const elsewhere = path.join(fx.dir, "elsewhere");
+  mkdirSync(path.join(elsewhere, "uploads"), { recursive: true });
+  mkdirSync(path.join(elsewhere, "uploads.cutover-seed.Own001"));
+  rmSync(storage, { recursive: true });
+  symlinkSync(elsewhere, storage);
+  const linked = await cutover(["deploy"], fx.app);
+  assert.equal(linked.code, 0, linked.stderr);
+  assert.deepEqual(seeds(elsewhere), ["uploads.cutover-seed.Own001"]);
+});
