@@ -3,7 +3,7 @@ import { configError } from "../errors.js";
 import type { ParsedSettings } from "./schema.js";
 import type { GitSource } from "./types.js";
 
-const GIT_KEYS = ["repository", "ref", "repository_path", "submodules"] as const;
+const GIT_KEYS = ["repository", "ref", "repository_path", "submodules", "submodules_allow_local"] as const;
 
 /** A URL git reads by scheme (ssh://, https://, file://...), or scp-like `[user@]host:path` (a colon before any slash). */
 function isRemote(repository: string): boolean {
@@ -65,6 +65,30 @@ export function resolveGitSource(
     ref: merged.ref ?? "HEAD",
     path: merged.repository_path,
     submodules: merged.submodules ?? false,
+    submodulesAllowLocal: merged.submodules_allow_local ?? false,
+  };
+}
+
+/**
+ * git's protocol.file.allow for commands that may clone submodules: "never" unless the config
+ * allows it. A .gitmodules the deployer does not control could name a local path or file:// URL,
+ * and the host would copy that repository into the release; git's own default ("user") refuses it
+ * only from 2.38.1 on, and a host's git config may allow it. ext:: (runs a command) never.
+ */
+export function submoduleProtocols(git: GitSource): string[] {
+  return [
+    "-c",
+    `protocol.file.allow=${git.submodulesAllowLocal ? "always" : "never"}`,
+    "-c",
+    "protocol.ext.allow=never",
+  ];
+}
+
+/** The one-line refusal of a submodule at a local URL (git said "transport 'file' not allowed"). */
+export function localSubmoduleRefusal(submodule: string, url: string): { message: string; fix: string } {
+  return {
+    message: `submodule ${submodule} has a local URL (${url}); refusing to clone it: it could copy any repository on this machine into the release`,
+    fix: "give it an https or ssh URL in .gitmodules, or set submodules_allow_local: true in cutover.yaml if you trust what it names",
   };
 }
 

@@ -14,6 +14,8 @@ export const KEY_DOCS: Readonly<Record<string, string>> = {
   ref: "strategy: git: the branch, tag or full 40-character commit id to deploy (default HEAD); `deploy --ref` overrides it.",
   repository_path: "strategy: git: deploy only this sub-directory of the repository (e.g. app).",
   submodules: "strategy: git: also extract the commit's submodules (default false).",
+  submodules_allow_local:
+    "strategy: git with submodules: let submodule URLs that are local paths or file:// be cloned (default false: a .gitmodules you do not control could copy any repository on the host into the release).",
   build:
     "Build once: local is a list of commands run on this machine in a clean export (git: of the commit); the result is uploaded to every host and its manifest verified there before the switch.",
   keep_builds: "strategy: in-place: builds kept on the deploying machine for rollback (default 3).",

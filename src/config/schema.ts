@@ -198,6 +198,7 @@ const gitSettings = {
     .optional(),
   repository_path: releasePath.optional(),
   submodules: z.boolean().optional(),
+  submodules_allow_local: z.boolean().optional(),
 };
 
 /** Build once: commands run on the deploying machine in a clean export; their result is shipped. */

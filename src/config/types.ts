@@ -204,6 +204,8 @@ export interface GitSource {
   /** Sub-directory of the repository to deploy (release-relative form, no trailing slash). */
   readonly path?: string;
   readonly submodules: boolean;
+  /** Submodule URLs that are local paths or file:// may be cloned (git's protocol.file.allow); off by default. */
+  readonly submodulesAllowLocal: boolean;
 }
 
 /** Hard-link snapshots of shared/: taken before every deploy when beforeDeploy; `keep` complete ones stay. */

@@ -1,7 +1,12 @@
 import { spawn } from "node:child_process";
 import { lstatSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { commandLineUrl, credentialEnv } from "../config/git-source.js";
+import {
+  commandLineUrl,
+  credentialEnv,
+  localSubmoduleRefusal,
+  submoduleProtocols,
+} from "../config/git-source.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { GIT_ENV } from "../git/resolve.js";
@@ -91,6 +96,20 @@ function failure(title: string, error: unknown, fix: string, shown?: [string, st
   });
 }
 
+/** A submodule clone git refused for its local URL (protocol.file.allow), as a one-line error naming it. */
+function refusedSubmodule(error: unknown, checkout: string): CutoverError | undefined {
+  const stderr = String((error as { stderr?: string }).stderr ?? "");
+  const clone = /^fatal: clone of '(.*)' into submodule path '(.*)' failed$/m.exec(stderr);
+  if (!clone || !stderr.includes("transport 'file' not allowed")) return undefined;
+  const submodule = path.relative(checkout, clone[2]!);
+  const { message, fix } = localSubmoduleRefusal(submodule, clone[1]!);
+  return new CutoverError("build", message, {
+    state: "nothing was changed on any host",
+    fix,
+    exitCode: EXIT.failed,
+  });
+}
+
 /** The commit, exported from a throwaway bare repository into `dir` (no checkout, no working tree). */
 async function exportCommit(stage: ResolvedStage, commit: string, temp: string, dir: string, limits: Limits) {
   const git = stage.git!;
@@ -133,11 +152,21 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
     if (git.submodules) {
       // A throwaway checkout with its submodules (relative URLs resolve against the repository), copied without .git.
       const src = path.join(temp, "checkout");
-      const w = (args: string[]) =>
+      // protocol.*.allow given here, whatever this machine's git config says (see submoduleProtocols).
+      const w = (args: string[], extraEnv: Record<string, string> = {}) =>
         runLocal(
           "git",
-          ["-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-C", src, ...args],
-          { ...limits, env },
+          [
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "advice.detachedHead=false",
+            ...submoduleProtocols(git),
+            "-C",
+            src,
+            ...args,
+          ],
+          { ...limits, env: { ...env, ...extraEnv } },
         );
       await runLocal("git", ["clone", "-q", "--shared", "--no-checkout", "--", repo, src], {
         ...limits,
@@ -145,7 +174,9 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
       });
       await w(["remote", "set-url", "origin", url]);
       await w(["checkout", "-q", commit]);
-      await w(["submodule", "update", "-q", "--init", "--recursive"]);
+      await w(["submodule", "update", "-q", "--init", "--recursive"], { LC_ALL: "C" }).catch((error) => {
+        throw refusedSubmodule(error, src) ?? error;
+      });
       const from = git.path ? path.join(src, git.path) : src;
       await runLocal("rsync", ["-a", "--exclude=.git", "--", `${from}/`, `${dir}/`], limits);
     } else {
@@ -159,6 +190,7 @@ async function exportCommit(stage: ResolvedStage, commit: string, temp: string, 
     }
     return Buffer.from(details, "latin1").toString("utf8");
   } catch (error) {
+    if (error instanceof CutoverError) throw error; // already says what and where
     throw failure(
       `cannot export commit ${commit} of ${git.shown} for the local build`,
       error,

@@ -1,5 +1,5 @@
 import path from "node:path/posix";
-import { credentialRewrite, noHelperConfig } from "../config/git-source.js";
+import { credentialRewrite, localSubmoduleRefusal, noHelperConfig } from "../config/git-source.js";
 import type { GitSource } from "../config/types.js";
 import { type Cmd, cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
@@ -89,8 +89,11 @@ g cat-file -e "$commit^{commit}" 2>/dev/null || fail "commit $commit is not in $
  * the URL without credentials; a token reaches git as an insteadOf rewrite in the environment
  * (GIT_CONFIG_*), so it is never written to the clone's config.
  */
+const REFUSED = localSubmoduleRefusal("$bad", "$badurl");
+const REFUSAL = `${REFUSED.message}; ${REFUSED.fix}`;
+
 const EXTRACT = `set -e
-repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8 nohelper=$9; shift 9
+repo=$1 commit=$2 sub=$3 staging=$4 shared=$5 url=$6 cred=$7 plain=$8 nohelper=$9 fileallow=\${10}; shift 10
 ${GIT}${NO_HELPER}${SEED_LEFTOVERS}
 if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 [ "$(g cat-file -t "$tree" 2>/dev/null)" = tree ] || fail "$tree is not a directory of the repository (check repository_path)"
@@ -110,11 +113,21 @@ else
     export "GIT_CONFIG_KEY_$n=url.$cred.insteadOf" "GIT_CONFIG_VALUE_$n=$plain" GIT_CONFIG_COUNT=$((n + 1))
   fi
   GIT_NO_REPLACE_OBJECTS=1 git clone -q --shared --no-checkout -- "$repo" "$src"
-  w() { GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c advice.detachedHead=false -C "$src" "$@"; }
+  # protocol.*.allow set here, whatever the host's git config says: a .gitmodules the deployer does
+  # not control must not clone a local repository (a path, file://) into the release unless allowed.
+  w() { GIT_TERMINAL_PROMPT=0 GIT_NO_REPLACE_OBJECTS=1 git -c core.hooksPath=/dev/null -c advice.detachedHead=false -c protocol.file.allow="$fileallow" -c protocol.ext.allow=never -C "$src" "$@"; }
   # Relative submodule URLs are relative to the repository, not to the mirror.
   w remote set-url origin "$url"
   w checkout -q "$commit"
-  w submodule update -q --init --recursive
+  if ! err=$(export LC_ALL=C; w submodule update -q --init --recursive 2>&1 >/dev/null); then
+    clone="s/^fatal: clone of '\\(.*\\)' into submodule path '\\(.*\\)' failed$/"
+    bad=$(printf '%s\n' "$err" | sed -n "$clone\\2/p" | head -n 1)
+    badurl=$(printf '%s\n' "$err" | sed -n "$clone\\1/p" | head -n 1)
+    bad=\${bad#"$src/"}
+    case $err in *"transport 'file' not allowed"*) [ -z "$bad" ] || fail "${REFUSAL}" ;; esac
+    printf '%s\n' "$err" >&2
+    exit 1
+  fi
   rsync -a --exclude=.git -- "$src/\${sub:+$sub/}" "$staging/tree/"
 fi
 for p; do
@@ -191,6 +204,7 @@ export function extractCommit(input: {
   const rewrite = git.submodules ? credentialRewrite(git.repository) : undefined;
   const args = [gitMirrorDir(l), commit, git.path ?? "", staging, l.shared];
   args.push(git.submodules ? git.shown : "", rewrite?.base ?? "", rewrite?.prefix ?? "", noHelper(git));
+  args.push(git.submodulesAllowLocal ? "always" : "never");
   return [
     shProgram(EXTRACT, [...args, ...input.seedDirs], {
       label: git.submodules ? "check out with submodules into staging" : "git archive into staging",

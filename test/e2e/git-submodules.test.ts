@@ -12,8 +12,9 @@ const fx = fixture();
 after(() => fx.cleanup());
 const lib = gitOrigin(path.join(fx.dir, "lib"));
 const app = gitOrigin(path.join(fx.dir, "app"));
-// git refuses file:// submodules unless allowed (CVE-2022-39253); this is the test's own git config.
-const env = { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "protocol.file.allow", GIT_CONFIG_VALUE_0: "always" };
+// The submodule is a local path: cutover refuses those unless the config allows them
+// (submodules_allow_local, whatever the host's git config says; see git-submodule-urls.test.ts).
+const env = {};
 const deployPath = fx.deployPath;
 mkdirSync(path.join(deployPath, "shared"), { recursive: true });
 writeFileSync(path.join(deployPath, "shared/.env"), "K=v\n");
@@ -23,7 +24,13 @@ app.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.bare, 
 app.commit({}, "add the library as a submodule");
 
 const config = (extra: Record<string, unknown>) =>
-  fx.writeConfig({ strategy: "git", repository: app.bare, ref: "main", ...extra });
+  fx.writeConfig({
+    strategy: "git",
+    repository: app.bare,
+    ref: "main",
+    submodules_allow_local: true,
+    ...extra,
+  });
 const lib_ = () => path.join(deployPath, "current/vendor/lib/src/Lib.php");
 
 test("without submodules: the submodule's directory is empty (git archive leaves it out)", async () => {

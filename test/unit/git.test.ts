@@ -101,6 +101,7 @@ test("config: a repository path is relative to the config file; URLs and scp-lik
       ref: "HEAD",
       path: undefined,
       submodules: false,
+      submodulesAllowLocal: false,
     });
     for (const url of [
       "git@github.com:acme/app.git",
