@@ -10,6 +10,7 @@ import { DeployQueue } from "./queue.js";
 import { RateLimit } from "./rate-limit.js";
 import { agentServer } from "./server.js";
 import { DELIVERIES_KEPT, readState, writeState } from "./state.js";
+import { retryDelaySeconds } from "./transient.js";
 import { handleWebhook } from "./webhook-handler.js";
 
 export interface AgentOptions {
@@ -78,18 +79,16 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   // A commit whose last attempt failed transiently is tried again at its time (polls skip a handled commit).
   let retry: { commit: string; at: string; reason: string } | null = null;
   let retryTimer: NodeJS.Timeout | undefined;
-  const scheduleRetry = (outcome: PullOutcome) => {
+  // Pulls in a row that found the lock held by another deploy: without polling, only a retry comes.
+  let lockedInARow = 0;
+  const scheduleRetry = (next: typeof retry) => {
     clearTimeout(retryTimer);
-    retry = null;
-    if (outcome.action === "failed" && outcome.retryAt)
-      retry = { commit: outcome.commit, at: outcome.retryAt, reason: outcome.error };
-    if (outcome.action === "skipped" && outcome.retryAt)
-      retry = { commit: outcome.commit, at: outcome.retryAt, reason: outcome.reason };
+    retry = next;
     if (!retry) return;
     const { at } = retry;
     // setTimeout takes at most 2^31-1 ms; the backoff is far below that.
     retryTimer = setTimeout(
-      () => queue.trigger(`retry of ${outcome.commit.slice(0, 12)} after a transient failure`),
+      () => queue.trigger(`retry of ${next!.commit.slice(0, 12)} after a transient failure`),
       Math.max(0, Date.parse(at) - Date.now()),
     );
   };
@@ -119,7 +118,12 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       const outcome = await pullOnce(tracked, { signal: deployAbort.signal });
       handled = outcome.commit;
       last = lastOf(reason, outcome);
-      scheduleRetry(outcome);
+      lockedInARow = 0;
+      if (outcome.action === "failed" && outcome.retryAt)
+        scheduleRetry({ commit: outcome.commit, at: outcome.retryAt, reason: outcome.error });
+      else if (outcome.action === "skipped" && outcome.retryAt)
+        scheduleRetry({ commit: outcome.commit, at: outcome.retryAt, reason: outcome.reason });
+      else scheduleRetry(null);
       // /status is right as soon as the log says so; the refresh below reads the hosts again.
       if (outcome.action === "deployed") live = { release: outcome.result.release, commit: outcome.commit };
       if (outcome.action === "up-to-date") live = { release: outcome.release, commit: outcome.commit };
@@ -144,7 +148,18 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         release: null,
         error: (error as Error).message,
       };
-      log("error", "pull.error", { reason, error: (error as Error).message });
+      const locked = error instanceof CutoverError && error.details.exitCode === EXIT.locked;
+      if (locked && pulling !== undefined) {
+        lockedInARow += 1;
+        const delayS = retryDelaySeconds(lockedInARow, settings.pollSeconds, settings.backoffMaxSeconds);
+        const at = new Date(Date.now() + delayS * 1000).toISOString();
+        scheduleRetry({ commit: pulling, at, reason: (error as Error).message });
+      }
+      log("error", "pull.error", {
+        reason,
+        error: (error as Error).message,
+        ...(locked && retry ? { retry_at: retry.at } : {}),
+      });
     } finally {
       running = null;
       pulling = undefined;

@@ -15,9 +15,10 @@ export function transientCause(message: string): string | undefined {
 
 /**
  * Seconds before try number `attempts + 1` of a commit whose last `attempts` tries failed
- * transiently: the poll interval (60 s without polling), doubled each time, at most `maxSeconds`.
+ * transiently: the poll interval (without polling a minute, or `maxSeconds` if less), doubled
+ * each time, at most `maxSeconds`.
  */
 export function retryDelaySeconds(attempts: number, pollSeconds: number, maxSeconds: number): number {
-  const base = pollSeconds > 0 ? pollSeconds : 60;
+  const base = pollSeconds > 0 ? pollSeconds : Math.min(60, maxSeconds);
   return Math.min(Math.max(base, maxSeconds), base * 2 ** Math.min(Math.max(attempts - 1, 0), 30));
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { type AgentProcess, liveCommit, startAgent } from "../helpers/agent.js";
+import { type AgentProcess, liveCommit, startAgent, until } from "../helpers/agent.js";
 import { cutover } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { type GitHttp, gitHttp } from "../helpers/git-http.js";
@@ -28,7 +28,7 @@ after(async () => {
 });
 
 let n = 0;
-async function setup(): Promise<{
+async function setup(agent: Record<string, unknown> = { poll: 1, backoff_max: 2 }): Promise<{
   origin: GitOrigin;
   deployPath: string;
   config: string;
@@ -51,8 +51,14 @@ async function setup(): Promise<{
       repository: server.url.replace("http://", "http://deploy:pw@"),
       ref: "main",
       // A release that carries BROKEN fails its build: that fails again the same way.
-      hooks: { build: ["test ! -e BROKEN || { echo 'BROKEN is in this commit' >&2; exit 1; }"] },
-      agent: { poll: 1, backoff_max: 2 },
+      hooks: {
+        build: ["test ! -e BROKEN || { echo 'BROKEN is in this commit' >&2; exit 1; }"],
+        // A deploy run with GATE set holds the lock until that file exists.
+        before_switch: [
+          'if [ -n "$GATE" ]; then : > "$GATE.held"; while [ ! -e "$GATE" ]; do sleep 0.05; done; fi',
+        ],
+      },
+      agent,
       stages: { production: { hosts: [{ path: deployPath }] } },
     }),
   );
@@ -120,4 +126,24 @@ test("pull (cron): a network failure says when it will be tried again; before th
   const later = await pull("pull");
   assert.equal(later.code, 0, later.stderr);
   assert.equal(liveCommit(s.deployPath), v1);
+});
+
+test("agent without polling: a pull that found the lock held by another deploy is tried again after a backoff", async () => {
+  const s = await setup({ poll: 0, backoff_max: 1 });
+  const v1 = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "v1");
+  const v2 = s.origin.commit({ "index.php": "<?php echo 2;\n" }, "v2");
+  const gate = path.join(s.dir, "gate");
+  // Another deploy (of v1) holds the lock until the gate opens.
+  const other = cutover(["-c", s.config, "deploy", "--ref", v1], s.dir, { GATE: gate });
+  await until(() => existsSync(`${gate}.held`), 30_000, "the other deploy holds the lock");
+  const a = await startAgent(s.config, s.dir);
+  running.push(a);
+  const refused = await a.waitFor((l) => l.event === "pull.error");
+  assert.match(String(refused.error), /lock/i);
+  assert.equal(typeof refused.retry_at, "string", JSON.stringify(refused));
+  writeFileSync(gate, "");
+  assert.equal((await other).code, 0);
+  await a.waitFor((l) => l.event === "pull.deployed" && l.commit === v2, 20_000);
+  assert.equal(liveCommit(s.deployPath), v2);
+  assert.equal(await a.stop(), 0);
 });

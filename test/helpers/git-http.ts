@@ -66,6 +66,8 @@ export async function gitHttp(
         }
         res.writeHead(status, headers).end(all.subarray(end + 4));
       });
+      // http-backend may exit without reading the body (a GET, a refusal): its answer tells, not EPIPE.
+      cgi.stdin.on("error", () => undefined);
       cgi.stdin.end(input);
     });
   });

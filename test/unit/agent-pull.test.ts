@@ -208,6 +208,7 @@ test("pull: only the mirror fetch failing with git's own exit code is transient;
     [60, 120, 240, 480, 900, 900],
   );
   assert.equal(retryDelaySeconds(1, 0, 900), 60, "without polling: a minute");
+  assert.equal(retryDelaySeconds(3, 0, 5), 5, "or the maximum, if less");
 });
 
 test("pull: a transient failure is remembered with its retry time, and not held against the commit", async () => {
