@@ -118,6 +118,10 @@ test("pull (cron): a network failure says when it will be tried again; before th
   assert.match(r.stderr, /fetch repository mirror failed/);
   assert.match(r.stderr, /looks transient .*; the next pull from \S+ tries it again/);
   s.outage.down = false;
+  const dry = await pull("--json", "--dry-run", "pull");
+  const said = JSON.parse(dry.stdout) as { action: string; retryAt?: string };
+  assert.equal(said.action, "skip", dry.stdout);
+  assert.ok(said.retryAt && Date.parse(said.retryAt) > Date.now() - 5000, dry.stdout);
   const early = await pull("pull");
   assert.equal(early.code, 0, early.stderr);
   assert.match(early.stderr, new RegExp(`not deploying ${v1} yet: .*; next try from \\S+`));
