@@ -140,13 +140,18 @@ test("agent without polling: a pull that found the lock held by another deploy i
   // Another deploy (of v1) holds the lock until the gate opens.
   const other = cutover(["-c", s.config, "deploy", "--ref", v1], s.dir, { GATE: gate });
   await until(() => existsSync(`${gate}.held`), 30_000, "the other deploy holds the lock");
-  const a = await startAgent(s.config, s.dir);
-  running.push(a);
-  const refused = await a.waitFor((l) => l.event === "pull.error");
-  assert.match(String(refused.error), /lock/i);
-  assert.equal(typeof refused.retry_at, "string", JSON.stringify(refused));
-  writeFileSync(gate, "");
+  // Opened whatever happens: a failed assertion must not leave that deploy waiting for ever.
+  try {
+    const a = await startAgent(s.config, s.dir);
+    running.push(a);
+    const refused = await a.waitFor((l) => l.event === "pull.error");
+    assert.match(String(refused.error), /lock/i);
+    assert.equal(typeof refused.retry_at, "string", JSON.stringify(refused));
+  } finally {
+    writeFileSync(gate, "");
+  }
   assert.equal((await other).code, 0);
+  const a = running.at(-1)!;
   await a.waitFor((l) => l.event === "pull.deployed" && l.commit === v2, 20_000);
   assert.equal(liveCommit(s.deployPath), v2);
   assert.equal(await a.stop(), 0);
