@@ -22,7 +22,13 @@ const ENSURE = `set -e
 kind=$1 live=$2 p=$3; shift 3
 rel=$live
 ${PARENTS_ARE_DIRECTORIES}dest=$live/$p
-if [ -e "$dest" ] || [ -L "$dest" ]; then exit 0; fi
+if [ -e "$dest" ] || [ -L "$dest" ]; then
+  # Declared shared after the app wrote there: its data stays outside shared/ (never moved).
+  if [ "$kind" = link ] && [ ! -L "$dest" ]; then
+    printf 'cutover-warning: %s is not a link into shared/ (it was there before %s was a shared path): the app keeps its data there; move it into the deploy path'"'"'s shared/%s and remove it, then deploy\n' "$dest" "$p" "$p"
+  fi
+  exit 0
+fi
 mkdir -p -- "\${dest%/*}"
 case $kind in
   link) ln -s -- "$1" "$dest" ;;

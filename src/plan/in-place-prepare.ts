@@ -52,6 +52,7 @@ export function prepareSteps(
       kind: "run",
       title: "link shared paths and create writable dirs where missing",
       cmds: ensure,
+      warns: true,
     });
   if (setup.access.length > 0)
     steps.push({ kind: "run", title: "set mode and owner of new shared paths", cmds: setup.access });

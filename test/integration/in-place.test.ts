@@ -235,6 +235,14 @@ test("doctor: a shared path added after current/ already held it for real is nam
       "the app's data",
       "doctor moved nothing",
     );
+    // A deploy says the same, and leaves the data where it is.
+    const deployed = await run("deploy");
+    assert.equal(deployed.code, 0, deployed.stderr);
+    assert.match(
+      deployed.stderr,
+      /warning: .*current\/media is not a link into shared\/ \(it was there before media was a shared path\)/,
+    );
+    assert.equal(readFileSync(path.join(live, "media/photo.jpg"), "utf8"), "the app's data");
   } finally {
     rmSync(path.join(live, "media"), { recursive: true });
     fx.writeConfig({ strategy: "in-place", keep_builds: 2 });
