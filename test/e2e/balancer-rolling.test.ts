@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { failures, live, retried, rig, underLoad } from "../helpers/balanced-rig.js";
 import { cutover, json } from "../helpers/cli.js";
 import { interruptWhen } from "../helpers/interrupt.js";
+import { writeProbeApp } from "../helpers/php-app.js";
 import { sshHost, sshRig } from "../helpers/sshd.js";
 import { snapshot } from "../helpers/tree.js";
 
@@ -244,3 +245,33 @@ test("haproxy: a signal while a batch drains: nothing switched, the batch back i
     await r.stop();
   }
 });
+
+for (const hook of ["before_batch", "after_batch"] as const)
+  test(`haproxy: the second batch's ${hook} hook fails after the first batch was switched and back in service: both switched back, each drained, all in service, exit 1`, async () => {
+    const r = await rig("haproxy");
+    try {
+      r.settings(r.balancer);
+      const first = await cutover(["--json", "deploy"], r.fx.app);
+      assert.equal(first.code, 0, first.stderr);
+      const before = r.backends.map(live);
+      const build = writeProbeApp(r.fx);
+      r.settings(r.balancer, {
+        hooks: {
+          build,
+          [hook]: [`[ "$CUTOVER_HOST" != 127.0.0.3 ] || { echo 'batch 2 refused' >&2; exit 3; }`],
+        },
+      });
+      const d = await cutover(["--json", "deploy"], r.fx.app);
+      assert.equal(d.code, 1, d.stderr);
+      assert.match(d.stderr, /batch 2 refused/);
+      assert.equal(
+        (d.stderr.match(/take web1 out of service/g) ?? []).length,
+        2,
+        "web1 drained again to go back",
+      );
+      assert.deepEqual(r.backends.map(live), before, "every host serves the release before");
+      assert.deepEqual(r.serverStates(), ["no check", "no check"], "all back in service");
+    } finally {
+      await r.stop();
+    }
+  });
