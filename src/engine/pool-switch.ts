@@ -3,9 +3,10 @@ import https from "node:https";
 import type { BlueGreen, ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
 import { RELEASE_HEADER } from "../integrations/web/server-config.js";
-import { type PoolName, type Pools, poolsOf, switchPools } from "../plan/blue-green.js";
+import { type PoolName, type Pools, poolsOf, setPoolState, switchPools } from "../plan/blue-green.js";
 import { layout } from "../plan/layout.js";
 import { appendHistory, pathEntry } from "../plan/records.js";
+import type { Cmd } from "../shell/cmd.js";
 import { type BalancerLink, checkBalancer, describeBalancer } from "./balancer.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
@@ -127,11 +128,15 @@ export async function switchToPool(
   const to = pools.idle;
   emit({ type: "phase", phase: `switch the balancer from ${pools.live} to ${to} (${release})` });
   const since = performance.now();
-  await timed(emit, "balancer", `switch to ${to}`, () =>
-    runStep({ executor: link.executor, emit }, `switch the balancer to ${to}`, [
-      switchPools(stage.blueGreen!, b, to),
-    ]),
-  );
+  try {
+    await timed(emit, "balancer", `switch to ${to}`, () =>
+      runStep({ executor: link.executor, emit }, `switch the balancer to ${to}`, [
+        switchPools(stage.blueGreen!, b, to),
+      ]),
+    );
+  } catch (error) {
+    throw await undoSwitch(link, stage, pools, error as Error, emit);
+  }
   const commandMs = Math.round((performance.now() - since) * 10) / 10;
   const switchMs = b.probeUrl ? await measureSwitch(b.probeUrl, release, b.switchConfirm, since) : null;
   if (b.probeUrl && switchMs === null)
@@ -140,6 +145,57 @@ export async function switchToPool(
       message: `balancer: ${b.probeUrl} did not answer ${b.switchConfirm} times in a row from ${to} (${release}) within 30 s`,
     });
   return { from: pools.live, to, release, switchMs, confirm: b.switchConfirm, commandMs };
+}
+
+/**
+ * After a failed switch, the pool that served serves again, as a failed multi-host switch is switched
+ * back. HAProxy may have applied part of the switch: the old pool goes ready first, and only once all
+ * of it is ready is the new pool drained (never nothing in service). nginx needs no undo: a failed
+ * swap put the old upstream file back. Returns the error to throw.
+ */
+/** A step's error with what the far side said last (HAProxy's refusal), on one line. */
+function said(e: Error): string {
+  const last = e instanceof CutoverError ? e.details.detail?.at(-1) : undefined;
+  return last ? `${e.message}: ${last}` : e.message;
+}
+
+async function undoSwitch(
+  link: BalancerLink,
+  stage: ResolvedStage,
+  pools: Pools,
+  error: Error,
+  emit: Emit,
+): Promise<Error> {
+  const b = link.config;
+  const detail = error instanceof CutoverError ? error.details.detail : undefined;
+  const failed = `blue-green: the balancer's switch from ${pools.live} to ${pools.idle} failed: ${said(error)}`;
+  if (b.type !== "haproxy") return error;
+  const apply = async (cmds: readonly Cmd[], title: string) => {
+    const refused = await Promise.all(
+      cmds.map((c) =>
+        runStep({ executor: link.executor, emit }, title, [c]).then(
+          () => undefined,
+          (e: Error) => said(e),
+        ),
+      ),
+    );
+    return refused.filter((m) => m !== undefined);
+  };
+  const bg = stage.blueGreen!;
+  const back = await apply(setPoolState(bg, b, pools.live, "ready"), `put ${pools.live} back in service`);
+  if (back.length > 0)
+    return new CutoverError("balancer", `${failed}; and ${pools.live} could not be put back in service`, {
+      state: `the balancer may serve both pools or part of one: ${back.join("; ")}`,
+      detail,
+      fix: `check the servers of ${describeBalancer(b)} (\`show servers state ${b.backend}\`) and put one pool in service by hand`,
+    });
+  const left = await apply(setPoolState(bg, b, pools.idle, "drain"), `take ${pools.idle} out of service`);
+  for (const m of left) emit({ type: "warning", message: m });
+  return new CutoverError("balancer", `${failed}; ${pools.live} serves again (the switch was undone)`, {
+    state: `${pools.idle} keeps its release, out of service`,
+    detail,
+    fix: `check ${describeBalancer(b)} (its servers of ${pools.idle}), then run the deploy again`,
+  });
 }
 
 /** A history line on every host of both pools: who switched the balancer where, and how fast. */

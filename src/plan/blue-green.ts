@@ -1,4 +1,4 @@
-import type { Balancer, BlueGreen } from "../config/resolve.js";
+import type { Balancer, BlueGreen, HaproxyBalancer } from "../config/resolve.js";
 import type { Cmd } from "../shell/cmd.js";
 import { haproxyAsk, nginxSwap, nginxUpstream, type ServerState } from "./balancer.js";
 
@@ -50,4 +50,20 @@ export function switchPools(bg: BlueGreen, b: Balancer, to: PoolName): Cmd {
       "silent",
     );
   return nginxSwap(b, nginxUpstream(b, servers(otherPool(to))));
+}
+
+/**
+ * HAProxy runs every command of a switch even after refusing one (a server deleted at runtime), so a
+ * failed switch may leave both pools in service, or neither: the undo sets one pool's servers to
+ * `state` (each command on its own: a refused one stops none of the others).
+ */
+export function setPoolState(
+  bg: BlueGreen,
+  b: HaproxyBalancer,
+  pool: PoolName,
+  state: "ready" | "drain",
+): Cmd[] {
+  return bg.pools[pool].map((h) =>
+    haproxyAsk(b, [`set server ${b.backend}/${b.servers.get(h)!} state ${state}`], "silent"),
+  );
 }

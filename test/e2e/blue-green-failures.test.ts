@@ -234,3 +234,38 @@ test("haproxy blue/green: a signal during switch-back's health check stops it be
     await r.stop();
   }
 });
+
+test("haproxy blue/green: a switch HAProxy refuses in part (a server of the new pool deleted at runtime) is undone: the old pool serves again, exit 1, one line saying so", async () => {
+  const r = await rig("haproxy", { secondOut: true });
+  try {
+    const { green } = asPools(r);
+    const first = await cutover(["deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const served = live(green);
+    // green (web2) serves; the next deploy goes to blue (web1), with a health check slow enough to act meanwhile.
+    r.fx.file("public/health.php", "<?php usleep(1500000); echo 'ok';\n");
+    const child = spawn(process.execPath, [BIN, "deploy"], {
+      cwd: r.fx.app,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    let deleted = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      // An operator removes the idle pool's server while the deploy checks it (HAProxy 2.6: maint, then del).
+      if (/health/.test(stderr) && deleted === "")
+        deleted = r.ask!("set server app/web1 state maint; del server app/web1");
+    });
+    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    assert.match(deleted, /Server deleted/, deleted);
+    assert.equal(code, 1, stderr);
+    // HAProxy refused web1's ready and ran the rest (web2 drained): nothing served. That is undone.
+    assert.deepEqual(r.serverStates(), ["no check"], "green serves again, as before the switch");
+    assert.equal(live(green), served, "green still runs its release");
+    assert.match(stderr, /^error: .*switch.*No such server/m);
+    assert.match(stderr, /green serves again/);
+    assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    await r.stop();
+  }
+});

@@ -22,6 +22,8 @@ export interface Rig {
   readonly balancer: Record<string, unknown>;
   /** HAProxy only: the balancer through a socket that may read but not change (level operator). */
   readonly readOnly?: Record<string, unknown>;
+  /** HAProxy only: one runtime API command, answered (as an operator would send it). */
+  readonly ask?: (command: string) => string;
   /** A server's state in the balancer, read without cutover: "ready", "drain" or "maint"/"down". */
   readonly serverStates: () => string[];
   /** Breaks the balancer so it cannot be read (wrong socket, config that fails nginx -t); returns the undo. */
@@ -59,6 +61,7 @@ echo "slow $a\\n";
   let serverStates: () => string[];
   let breakIt: () => () => void;
   let readOnly: Record<string, unknown> | undefined;
+  let ask: ((command: string) => string) | undefined;
   let takeOut: () => () => void;
   let stopBalancer: () => Promise<void>;
   try {
@@ -75,6 +78,7 @@ echo "slow $a\\n";
       stopBalancer = h.stop;
       balancer = { type: "haproxy", socket: h.socket, backend: "app", servers, drain_timeout: 20 };
       readOnly = { ...balancer, socket: h.operatorSocket };
+      ask = h.ask;
       serverStates = () => {
         const stat = h
           .ask("show stat")
@@ -159,6 +163,7 @@ echo "slow $a\\n";
       return balancer;
     },
     readOnly,
+    ask,
     serverStates,
     breakIt,
     takeOut,
