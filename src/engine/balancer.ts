@@ -9,6 +9,7 @@ import {
 } from "../plan/balancer.js";
 import { shProgram } from "../shell/cmd.js";
 import type { Executor } from "../transport/executor.js";
+import { ownDrainedHosts } from "./drain-marks.js";
 import { type ExecutorFactory, openTargets } from "./targets.js";
 
 /** The balancer and the shell on its host (this machine, or over SSH). */
@@ -17,6 +18,8 @@ export interface BalancerLink {
   readonly executor: Executor;
   /** A run that changes the balancer: it first finishes a switch a killed run left half done. */
   readonly finishesSwitch: boolean;
+  /** Hosts whose server a stopped cutover run left out of service (drain marks): put back under the lock. */
+  ownDrained?: readonly string[];
   close(): Promise<void>;
 }
 
@@ -128,9 +131,16 @@ export async function checkBalancer(
   link: BalancerLink,
   hosts: readonly ResolvedHost[],
   requireInService: boolean,
+  /** Of the hosts out of service, those cutover itself took out (then not refused). */
+  ownDrains?: (out: { host: ResolvedHost; state: ServerState }[]) => Promise<readonly string[]>,
 ): Promise<ServerState[]> {
   const b = link.config;
   const states = await readServers(link);
+  const out = hosts.flatMap((host) => {
+    const state = states.find((s) => s.name === b.servers.get(host.name));
+    return state && !state.inService ? [{ host, state }] : [];
+  });
+  const own: readonly string[] = requireInService && ownDrains && out.length > 0 ? await ownDrains(out) : [];
   for (const h of hosts) {
     const server = b.servers.get(h.name)!;
     const state = states.find((s) => s.name === server);
@@ -143,13 +153,13 @@ export async function checkBalancer(
           fix: `known servers: ${states.map((s) => s.name).join(", ") || "none"}; map the host with balancer.servers.${h.name}`,
         },
       );
-    if (requireInService && !state.inService)
+    if (requireInService && !state.inService && !own.includes(h.name))
       throw new CutoverError(
         "balancer",
         `balancer: host ${h.name}: server "${server}" is ${state.why} in ${describeBalancer(b)}`,
         {
           state: "nothing was changed",
-          fix: "put it back in service (or find out why it is down) before a deploy takes more servers out",
+          fix: "put it back in service (or find out why it is down) before a deploy takes more servers out (cutover puts back only servers it took out itself, told by .cutover/drained.json on the host)",
         },
       );
   }
@@ -172,7 +182,10 @@ export async function withBalancer<T>(
   if (!stage.balancer || !stage.rolling) return work(undefined);
   const link = openBalancer(stage, make, true);
   try {
-    await checkBalancer(link, hosts, true);
+    await checkBalancer(link, hosts, true, async (out) => {
+      link.ownDrained = await ownDrainedHosts(stage, link, out, make);
+      return link.ownDrained;
+    });
     return await work(link);
   } finally {
     await link.close();

@@ -1,7 +1,8 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError } from "../errors.js";
-import { checkBalancer, openBalancer } from "./balancer.js";
+import { checkBalancer, describeBalancer, openBalancer } from "./balancer.js";
 import type { Finding } from "./doctor.js";
+import { ownDrainedHosts } from "./drain-marks.js";
 import { readPools } from "./pool-switch.js";
 
 /** The balancer answers, knows every host, and none is out of service (blue-green: one pool is). */
@@ -10,9 +11,23 @@ export async function balancerFindings(stage: ResolvedStage): Promise<Finding[]>
   const link = openBalancer(stage);
   try {
     // Blue-green keeps one pool out of service on purpose: exactly one must be in.
-    if (stage.blueGreen) await readPools(link, stage);
-    else await checkBalancer(link, stage.hosts, true);
-    return [];
+    if (stage.blueGreen) {
+      await readPools(link, stage);
+      return [];
+    }
+    // Servers a stopped run of cutover left out are no error: the next deploy puts them back.
+    let own: readonly string[] = [];
+    await checkBalancer(link, stage.hosts, true, async (out) => {
+      own = await ownDrainedHosts(stage, link, out);
+      return own;
+    });
+    return own.map((host) => ({
+      host: "balancer",
+      level: "warning",
+      check: "balancer",
+      message: `host ${host}: server "${link.config.servers.get(host)}" was taken out by a cutover run that stopped before putting it back (${describeBalancer(link.config)})`,
+      fix: "the next deploy or rollback puts it back in service (once its host serves a checked release)",
+    }));
   } catch (error) {
     if (!(error instanceof CutoverError)) throw error;
     return [

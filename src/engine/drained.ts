@@ -4,6 +4,7 @@ import type { BatchDrain } from "../plan/balancer.js";
 import { sessionsOf } from "../plan/balancer.js";
 import type { Phase, RunPlan } from "../plan/run.js";
 import type { BalancerLink } from "./balancer.js";
+import { backInService, markDrained, reclaimOwnDrains, unmarkDrained } from "./drain-marks.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { checkHealth } from "./health.js";
@@ -46,11 +47,15 @@ export async function waitIdle(
   });
 }
 
-/** After a failed batch was switched back (or never switched): back in service (a failure is a warning). */
-export async function putBack(link: BalancerLink, drain: BatchDrain, emit: Emit): Promise<void> {
-  await balancerStep(link, `put ${drain.servers.join(", ")} back in service`, drain.ready, emit).catch(
-    (e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }),
-  );
+/** After a failed batch was never switched: back in service, its marks removed (a failure is a warning). */
+export async function putBack(
+  link: BalancerLink,
+  drain: BatchDrain,
+  units: readonly Unit[],
+  emit: Emit,
+): Promise<void> {
+  const group = units.filter((u) => drain.servers.includes(link.config.servers.get(u.t.host.name)!));
+  await backInService(link, drain, group, emit);
 }
 
 function balancerStep(link: BalancerLink, title: string, c: BatchDrain["out"], emit: Emit) {
@@ -72,6 +77,11 @@ export async function drainedSwitchPhase(
   outcomes: SwitchOutcome[],
   signal?: AbortSignal,
 ): Promise<DrainedFailure | undefined> {
+  try {
+    await reclaimOwnDrains(link, units, emit);
+  } catch (error) {
+    return { error: error as Error, unhealthy: false };
+  }
   for (const [i, names] of phase.batches.entries()) {
     const drain = phase.drains![i]!;
     const group = units.filter((u) => names.includes(u.t.host.name));
@@ -80,10 +90,15 @@ export async function drainedSwitchPhase(
     const before = await batchHooks(group, "before_batch", emit);
     if (before) return { error: before, unhealthy: false };
     try {
+      await markDrained(link, group, emit);
+    } catch (error) {
+      return { error: error as Error, unhealthy: false };
+    }
+    try {
       await balancerStep(link, `take ${drain.servers.join(", ")} out of service`, drain.out, emit);
     } catch (error) {
       // A batch of HAProxy commands may have applied in part: those servers go back in service.
-      await balancerStep(link, "put them back in service", drain.ready, emit).catch(() => undefined);
+      await backInService(link, drain, group, emit);
       return { error: error as Error, unhealthy: false };
     }
     const failed = await switchDrained(group, drain, link, plan, emit, switched, outcomes, signal);
@@ -96,6 +111,7 @@ export async function drainedSwitchPhase(
     } catch (error) {
       return { error: error as Error, unhealthy: false };
     }
+    await unmarkDrained(group, emit);
     const after = await batchHooks(group, "after_batch", emit);
     if (after) return { error: after, unhealthy: false };
     if (i < phase.batches.length - 1 && phase.pauseSeconds > 0)
@@ -162,12 +178,13 @@ export async function drainedSwitchBack(
     if (!group.some((u) => switched.has(u))) continue;
     // A batch that cannot be drained is still switched back (undrained, with a warning).
     if (drain !== out)
-      await balancerStep(link, `take ${drain.servers.join(", ")} out of service`, drain.out, emit)
+      await markDrained(link, group, emit)
+        .then(() => balancerStep(link, `take ${drain.servers.join(", ")} out of service`, drain.out, emit))
         .then(() => waitIdle(link, drain, emit))
         .catch((e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }));
     const hosts = await switchBackAll(group, switched, release, stage, emit);
     for (const [j, u] of group.entries()) outcomes.set(u, hosts[j]!);
-    await putBack(link, drain, emit);
+    await backInService(link, drain, group, emit);
   }
   return units.map(
     (u) => outcomes.get(u) ?? { host: u.t.host.name, state: "unchanged", serving: u.run.previous ?? null },

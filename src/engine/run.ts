@@ -113,7 +113,7 @@ export async function applyRun(
   let outOfService: BatchDrain | undefined;
   const switchBack = async (error: Error, state: "failed" | "bad", afterHooks: boolean) => {
     if (switched.size === 0) {
-      if (outOfService) await putBack(options.balancer!, outOfService, emit);
+      if (outOfService) await putBack(options.balancer!, outOfService, units, emit);
       return notSwitched(error);
     }
     const hosts = drained

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { failures, live, retried, rig, underLoad } from "../helpers/balanced-rig.js";
@@ -275,3 +275,49 @@ for (const hook of ["before_batch", "after_batch"] as const)
       await r.stop();
     }
   });
+
+test("haproxy: a drained rolling run SIGKILLed while its batch is out: the next run tells its drain (.cutover/drained.json) from an operator's, refuses the operator's, puts back only its own", async () => {
+  const r = await rig("haproxy");
+  try {
+    r.fx.file("public/hold.php", "<?php sleep(3); echo 'held';\n");
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const before = r.backends.map(live);
+    // Requests holding sessions on both servers: the first batch's drain waits, and is killed there.
+    const held = Array.from({ length: 4 }, () =>
+      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const killed = await interruptWhen(["deploy"], r.fx.app, "show stat", "SIGKILL");
+    assert.ok(killed.sent, killed.stderr);
+    await Promise.all(held);
+    assert.deepEqual(r.serverStates(), ["DRAIN", "no check"], "the killed run left its batch out");
+    assert.deepEqual(r.backends.map(live), before, "nothing switched");
+    const mark = path.join(r.backends[0]!.deployPath, ".cutover", "drained.json");
+    assert.ok(existsSync(mark), "the host records cutover's drain");
+
+    // An operator drains web2 as well: that drain is not cutover's, and the next run refuses it.
+    r.ask!("set server app/web2 state drain");
+    const refused = await cutover(["deploy"], r.fx.app);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr.split("\n")[0]!, /balancer: host 127\.0\.0\.3: server "web2" is draining/);
+    assert.deepEqual(r.serverStates(), ["DRAIN", "DRAIN"], "nothing was put back");
+    r.ask!("set server app/web2 state ready");
+
+    const doctor = await cutover(["--json", "doctor"], r.fx.app);
+    assert.match(doctor.stdout, /web1.*taken out by a cutover run/);
+    const next = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      /web1 taken out by a cutover run that stopped before putting them back: back in service/,
+    );
+    const release = json<{ release: string }>(next).release;
+    assert.deepEqual(r.backends.map(live), [release, release]);
+    assert.deepEqual(r.serverStates(), ["no check", "no check"], "all in service");
+    assert.equal(existsSync(mark), false, "the mark went with the drain");
+  } finally {
+    await r.stop();
+  }
+});
