@@ -20,6 +20,8 @@ export interface BalancerLink {
   readonly finishesSwitch: boolean;
   /** Hosts whose server a stopped cutover run left out of service (drain marks): put back under the lock. */
   ownDrained?: readonly string[];
+  /** The longest a swap can run (command_timeout): an older leftover of one is no swap in flight. */
+  readonly swapLimitSeconds?: number;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,13 @@ export function openBalancer(
   const b = stage.balancer!;
   const host: ResolvedHost = { name: "balancer", path: "/", ssh: b.ssh, roles: [] };
   const targets = openTargets(stage, [host], make);
-  return { config: b, executor: targets[0]!.executor, finishesSwitch, close: () => targets.close() };
+  return {
+    config: b,
+    executor: targets[0]!.executor,
+    finishesSwitch,
+    swapLimitSeconds: stage.commandTimeoutSeconds,
+    close: () => targets.close(),
+  };
 }
 
 /**
@@ -58,6 +66,22 @@ test_nginx() {
     exit 1
   fi
 }
+# The temp and backup files of a swap that was stopped (mktemp's names: six letters or digits),
+# removed by a run that changes the balancer: only regular files of this user (never a link or a
+# directory) older than any swap can run ($6 minutes), so a swap in flight keeps its own.
+remove_leftovers() {
+  for f in "$1".cutover-tmp.* "$1".cutover-old.*; do
+    case \${f#"$1".cutover-} in
+      tmp.$six | old.$six) ;;
+      *) continue ;;
+    esac
+    case $f in /*) ;; *) f=./$f ;; esac
+    if [ -f "$f" ] && [ ! -L "$f" ] && [ -O "$f" ] && [ -n "$(find "$f" -maxdepth 0 -type f -mmin "+$2")" ]; then
+      rm -f -- "$f"
+    fi
+  done
+}
+an='[A-Za-z0-9]'; six=$an$an$an$an$an$an
 if [ -d "$4" ] && [ ! -L "$4" ]; then
   if [ "$5" != finish ]; then
     echo "a switch was interrupted after $1 was replaced and before nginx reloaded it, so nginx may serve the file before it: the next deploy or switch-back reloads nginx first (or run the reload_command and remove $4)" >&2
@@ -67,6 +91,7 @@ if [ -d "$4" ] && [ ! -L "$4" ]; then
   sh -c "$3" >&2 || { echo "nginx reload failed ($3) while finishing an interrupted switch" >&2; exit 1; }
   rmdir -- "$4"
 fi
+[ "$5" != finish ] || remove_leftovers "$1" "$6"
 cat -- "$1" || exit 1
 test_nginx "$2"`;
 
@@ -102,6 +127,7 @@ export async function readServers(link: BalancerLink): Promise<ServerState[]> {
             b.reloadCommand,
             reloadPending(b),
             link.finishesSwitch ? "finish" : "read",
+            String(Math.ceil((link.swapLimitSeconds ?? 3600) / 60)),
           ],
           {
             label: "read the upstream file, test nginx",

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
   existsSync,
   lstatSync,
+  lutimesSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -11,6 +12,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
@@ -212,4 +214,53 @@ test("the reload-pending mark removes only its own empty directory: a link or a 
   r = await executor.run([nginxSwap(b, "server 10.0.0.1:80 down;\n")]);
   assert.equal(readFileSync(path.join(pending, "keep.txt"), "utf8"), "precious\n", "rmdir never empties it");
   assert.equal(readFileSync(path.join(data, "keep.txt"), "utf8"), "precious\n");
+});
+
+test("nginx upstream swap killed with its files left: the next run that changes the balancer removes only its own leftovers (exact name, regular file, older than a swap can run); a link or directory at such a name is never followed or emptied", async () => {
+  const { d, b } = fresh("killed leftovers");
+  writeFileSync(b.upstreamFile, "server 10.0.0.1:80;\n");
+  // A real swap, killed in its reload: it leaves its backup file (and the pending mark).
+  const swap = nginxSwap({ ...b, reloadCommand: "sleep 30" }, "server 10.0.0.1:80 down;\n");
+  const child = spawn(swap.argv[0]!, swap.argv.slice(1), { detached: true, stdio: "ignore" });
+  const left = () => readdirSync(d).filter((n) => /\.cutover-old\.[A-Za-z0-9]{6}$/.test(n));
+  for (let i = 0; i < 200 && left().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 200));
+  process.kill(-child.pid!, "SIGKILL");
+  const [old] = left();
+  assert.ok(old, `the killed swap left its backup: ${readdirSync(d).join(", ")}`);
+  // And one killed before its rename (same names as mktemp makes them).
+  const tmp = `${b.upstreamFile}.cutover-tmp.aB3xY9`;
+  writeFileSync(tmp, "server 10.0.0.1:80 down;\n");
+  // Hostile or foreign: a link to a victim, a directory of data, names that are not mktemp's.
+  const victim = path.join(dir, "killed victim");
+  writeFileSync(victim, "precious\n");
+  const linkName = `${b.upstreamFile}.cutover-old.L1nk00`;
+  symlinkSync(victim, linkName);
+  const dirName = `${b.upstreamFile}.cutover-tmp.D1r000`;
+  mkdirSync(dirName);
+  writeFileSync(path.join(dirName, "keep"), "precious\n");
+  const foreign = [`${b.upstreamFile}.cutover-tmp.short`, `${b.upstreamFile}.cutover-old.abcdefg`];
+  for (const f of foreign) writeFileSync(f, "mine\n");
+  // A young leftover may be a swap still running: kept.
+  const young = `${b.upstreamFile}.cutover-old.Young1`;
+  writeFileSync(young, "server 10.0.0.1:80;\n");
+  const hourAgo = new Date(Date.now() - 2 * 3600_000);
+  for (const f of [path.join(d, old!), tmp, dirName, ...foreign]) utimesSync(f, hourAgo, hourAgo);
+  lutimesSync(linkName, hourAgo, hourAgo);
+
+  const link = { config: b, executor, finishesSwitch: true, close: async () => undefined };
+  await readServers(link);
+  assert.equal(existsSync(path.join(d, old!)), false, "the killed swap's backup is gone");
+  assert.equal(existsSync(tmp), false, "the killed swap's temp file is gone");
+  assert.ok(lstatSync(linkName).isSymbolicLink(), "a link stays");
+  assert.equal(readFileSync(victim, "utf8"), "precious\n", "its target untouched");
+  assert.equal(readFileSync(path.join(dirName, "keep"), "utf8"), "precious\n", "a directory is left whole");
+  for (const f of foreign) assert.equal(readFileSync(f, "utf8"), "mine\n", `${f} kept`);
+  assert.ok(existsSync(young), "a young one kept");
+  // A read-only run (doctor, --dry-run) removes nothing.
+  const tmp2 = `${b.upstreamFile}.cutover-tmp.zzzzzz`;
+  writeFileSync(tmp2, "x\n");
+  utimesSync(tmp2, hourAgo, hourAgo);
+  await readServers({ ...link, finishesSwitch: false });
+  assert.ok(existsSync(tmp2), "read-only: kept");
 });
