@@ -204,13 +204,26 @@ export async function withBalancer<T>(
   hosts: readonly ResolvedHost[],
   make: ExecutorFactory | undefined,
   work: (link: BalancerLink | undefined) => Promise<T>,
+  /** The hosts the run changes (--hosts): only their servers can be put back under their locks. */
+  running: readonly ResolvedHost[] = hosts,
 ): Promise<T> {
   if (!stage.balancer || !stage.rolling) return work(undefined);
   const link = openBalancer(stage, make, true);
   try {
     await checkBalancer(link, hosts, true, async (out) => {
-      link.ownDrained = await ownDrainedHosts(stage, link, out, make);
-      return link.ownDrained;
+      const own = await ownDrainedHosts(stage, link, out, make);
+      const outside = own.find((name) => !running.some((h) => h.name === name));
+      if (outside)
+        throw new CutoverError(
+          "balancer",
+          `balancer: host ${outside}: server "${link.config.servers.get(outside)}", left out of service by a cutover run that stopped, is not in this run`,
+          {
+            state: "nothing was changed",
+            fix: `run without --hosts (or with ${outside} among them): the run puts it back in service before it takes others out`,
+          },
+        );
+      link.ownDrained = own;
+      return own;
     });
     return await work(link);
   } finally {

@@ -59,8 +59,12 @@ export interface DeployOptions {
 export async function deploy(options: DeployOptions): Promise<DeployResult & { probe?: ProbeReport }> {
   return withNotifications(options.stage, "deploy", options.emit, () =>
     withProbe(options.probe, options.emit, (emit) =>
-      withBalancer(options.stage, options.stage.hosts, options.executors, (balancer) =>
-        deployRun({ ...options, emit }, balancer),
+      withBalancer(
+        options.stage,
+        options.stage.hosts,
+        options.executors,
+        (balancer) => deployRun({ ...options, emit }, balancer),
+        selectHosts(options.stage, options.hosts),
       ),
     ),
   );

@@ -38,8 +38,12 @@ export async function rollback(options: RollbackOptions): Promise<DeployResult> 
       "run `cutover switch-back` to serve the other pool again (or roll one pool back with --hosts)",
     );
   return withNotifications(options.stage, "rollback", options.emit, () =>
-    withBalancer(options.stage, options.stage.hosts, options.executors, (balancer) =>
-      rollbackRun(options, balancer),
+    withBalancer(
+      options.stage,
+      options.stage.hosts,
+      options.executors,
+      (balancer) => rollbackRun(options, balancer),
+      selectHosts(options.stage, options.hosts),
     ),
   );
 }

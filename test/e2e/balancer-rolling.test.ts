@@ -305,6 +305,16 @@ test("haproxy: a drained rolling run SIGKILLed while its batch is out: the next 
     assert.deepEqual(r.serverStates(), ["DRAIN", "DRAIN"], "nothing was put back");
     r.ask!("set server app/web2 state ready");
 
+    // A run of the other host alone would leave web1 out while it takes web2 out: refused, nothing changed.
+    const other = await cutover(["deploy", "--hosts", "127.0.0.3"], r.fx.app);
+    assert.equal(other.code, 1, other.stderr);
+    assert.match(
+      other.stderr.split("\n")[0]!,
+      /balancer: host 127\.0\.0\.2: server "web1", left out .*not in this run/,
+    );
+    assert.deepEqual(r.serverStates(), ["DRAIN", "no check"], "web2 was not taken out as well");
+    assert.deepEqual(r.backends.map(live), before, "nothing switched");
+
     const doctor = await cutover(["--json", "doctor"], r.fx.app);
     assert.match(doctor.stdout, /web1.*taken out by a cutover run/);
     const next = await cutover(["--json", "deploy"], r.fx.app);
