@@ -1,7 +1,6 @@
 import path from "node:path/posix";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { Layout } from "./layout.js";
-import { writeFileAtomic } from "./records.js";
 
 /**
  * A host's record that cutover took its server out of the balancer: written (under the host's lock)
@@ -19,8 +18,17 @@ export interface DrainMark {
 
 export const drainMarkPath = (l: Layout): string => path.join(l.meta, "drained.json");
 
+/**
+ * Written whole (temp file, rename). Something else at its name (a link, a directory) fails the step
+ * before the take-out and is left as it is: a rename would go into a directory, a write through a link.
+ */
+const WRITE_MARK = `if [ -L "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then
+  echo "$1 is not a regular file: cutover cannot record its drain there (remove it)" >&2; exit 1
+fi
+rm -f -- "$1.tmp" && set -C && printf '%s\\n' "$2" > "$1.tmp" && mv -f -T -- "$1.tmp" "$1"`;
+
 export function writeDrainMark(l: Layout, mark: DrainMark): Cmd[] {
-  return writeFileAtomic(drainMarkPath(l), `${JSON.stringify(mark)}\n`);
+  return [shProgram(WRITE_MARK, [drainMarkPath(l), JSON.stringify(mark)], { label: "record the drain" })];
 }
 
 /** Only a regular file is read or removed: a link or a directory at that name is left alone. */

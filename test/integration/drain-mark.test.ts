@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -57,4 +66,20 @@ test("drain mark, hostile state: a link at its name is neither read through nor 
     "keep",
     "a directory is left whole",
   );
+});
+
+test("drain mark, hostile state: something else at its name fails the write and is left as it is (nothing moved into a directory, nothing written through a link)", async () => {
+  rmSync(drainMarkPath(l), { recursive: true, force: true });
+  mkdirSync(drainMarkPath(l));
+  const r = await executor.run(writeDrainMark(l, mark));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /is not a regular file: cutover cannot record its drain there/);
+  assert.deepEqual(readdirSync(drainMarkPath(l)), [], "nothing moved into the directory");
+  rmSync(drainMarkPath(l), { recursive: true });
+  const victim = path.join(dir, "victim.json");
+  writeFileSync(victim, "precious\n");
+  symlinkSync(victim, `${drainMarkPath(l)}.tmp`);
+  assert.equal((await executor.run(writeDrainMark(l, mark))).code, 0);
+  assert.equal(readFileSync(victim, "utf8"), "precious\n", "a link at the temp name is not written through");
+  assert.deepEqual(JSON.parse(readFileSync(drainMarkPath(l), "utf8")), mark);
 });
