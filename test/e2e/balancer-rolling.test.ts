@@ -331,3 +331,42 @@ test("haproxy: a drained rolling run SIGKILLed while its batch is out: the next 
     await r.stop();
   }
 });
+
+test("nginx: a drained rolling run SIGKILLed while its batch is out: the next run puts back its own `down` server, never an operator's", async () => {
+  const r = await rig("nginx");
+  try {
+    r.fx.file("public/hold.php", "<?php sleep(3); echo 'held';\n");
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const held = Array.from({ length: 4 }, () =>
+      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Killed while it counts nginx's connections to the drained server.
+    const killed = await interruptWhen(["deploy"], r.fx.app, "ss -Htn", "SIGKILL");
+    assert.ok(killed.sent, killed.stderr);
+    await Promise.all(held);
+    assert.deepEqual(r.serverStates(), ["down", "ready"], "the killed run left its batch out");
+
+    // The same `down` written by an operator, with no record on its host: refused, never put back.
+    const undo = r.takeOut();
+    const refused = await cutover(["deploy"], r.fx.app);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr.split("\n")[0]!, /balancer: host 127\.0\.0\.3: server .* is marked down/);
+    assert.deepEqual(r.serverStates(), ["down", "down"], "nothing was put back");
+    undo();
+
+    const next = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      /taken out by a cutover run that stopped before putting them back: back in service/,
+    );
+    const release = json<{ release: string }>(next).release;
+    assert.deepEqual(r.backends.map(live), [release, release]);
+    assert.deepEqual(r.serverStates(), ["ready", "ready"], "all in service");
+  } finally {
+    await r.stop();
+  }
+});
