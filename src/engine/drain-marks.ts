@@ -124,7 +124,7 @@ export async function reclaimOwnDrains(
         "balancer",
         `balancer: host ${u.t.host.name}: server "${b.servers.get(u.t.host.name)}" was taken out by a cutover run that stopped after switching it to ${release ?? "no release"}, which no check passed`,
         {
-          state: "nothing was changed: the server stays out of service",
+          state: "nothing was switched: the server stays out of service",
           fix: `check the release on ${u.t.host.name} (or \`cutover rollback --hosts ${u.t.host.name}\` without balancer:), put the server back in service and remove ${u.t.layout.meta}/drained.json`,
         },
       );
@@ -136,7 +136,7 @@ export async function reclaimOwnDrains(
   });
   if (!(await backInService(link, drain!, group, emit)))
     throw new CutoverError("balancer", `balancer: cannot put ${drain!.servers.join(", ")} back in service`, {
-      state: "nothing was changed",
+      state: "nothing was switched",
       fix: `check ${describeBalancer(b)}`,
     });
 }

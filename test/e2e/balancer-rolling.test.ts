@@ -3,8 +3,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { failures, live, retried, rig, underLoad } from "../helpers/balanced-rig.js";
+import { backendSettings } from "../helpers/balancer.js";
 import { cutover, json } from "../helpers/cli.js";
-import { interruptWhen } from "../helpers/interrupt.js";
+import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
 import { writeProbeApp } from "../helpers/php-app.js";
 import { sshHost, sshRig } from "../helpers/sshd.js";
 import { snapshot } from "../helpers/tree.js";
@@ -367,6 +368,38 @@ test("nginx: a drained rolling run SIGKILLed while its batch is out: the next ru
     assert.deepEqual(r.backends.map(live), [release, release]);
     assert.deepEqual(r.serverStates(), ["ready", "ready"], "all in service");
   } finally {
+    await r.stop();
+  }
+});
+
+test("haproxy: a drained rolling run SIGKILLed after its batch switched, before its checks: the next run never puts that server back (its release was never checked), names it, switches nothing", async () => {
+  const r = await rig("haproxy");
+  const marker = `cutover-killpoint-${process.pid}`;
+  try {
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const php = backendSettings(r.fx).php;
+    r.settings(r.balancer, {
+      php: { ...php, reload_command: `sh -c 'sleep 30' ${marker}; ${php.reload_command}` },
+    });
+    const killed = await interruptWhen(["deploy"], r.fx.app, marker, "SIGKILL");
+    assert.ok(killed.sent, killed.stderr);
+    killEach(processesWith(marker));
+    const unchecked = r.backends.map(live);
+    assert.deepEqual(r.serverStates(), ["DRAIN", "no check"]);
+
+    r.settings(r.balancer);
+    const next = await cutover(["deploy"], r.fx.app);
+    assert.equal(next.code, 1, next.stderr);
+    assert.match(
+      next.stderr,
+      /^error: balancer: host 127\.0\.0\.2: server "web1" was taken out by a cutover run that stopped after switching it to \S+, which no check passed/m,
+    );
+    assert.deepEqual(r.serverStates(), ["DRAIN", "no check"], "the unchecked server stays out");
+    assert.deepEqual(r.backends.map(live), unchecked, "nothing switched");
+  } finally {
+    killEach(processesWith(marker));
     await r.stop();
   }
 });
