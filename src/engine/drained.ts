@@ -175,7 +175,11 @@ export async function drainedSwitchBack(
     .sort((a, b) => Number(b.drain === out) - Number(a.drain === out));
   for (const { names, drain } of order) {
     const group = units.filter((u) => names.includes(u.t.host.name));
-    if (!group.some((u) => switched.has(u))) continue;
+    if (!group.some((u) => switched.has(u))) {
+      // The failed batch, out of service but never switched (stopped in its drain): back in service.
+      if (drain === out) await backInService(link, drain, group, emit);
+      continue;
+    }
     // A batch that cannot be drained is still switched back (undrained, with a warning).
     if (drain !== out)
       await markDrained(link, group, emit)

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { failures, live, retried, rig, underLoad } from "../helpers/balanced-rig.js";
 import { backendSettings } from "../helpers/balancer.js";
-import { cutover, json } from "../helpers/cli.js";
+import { BIN, cutover, json } from "../helpers/cli.js";
 import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
 import { writeProbeApp } from "../helpers/php-app.js";
 import { sshHost, sshRig } from "../helpers/sshd.js";
@@ -400,6 +401,43 @@ test("haproxy: a drained rolling run SIGKILLed after its batch switched, before 
     assert.deepEqual(r.backends.map(live), unchecked, "nothing switched");
   } finally {
     killEach(processesWith(marker));
+    await r.stop();
+  }
+});
+
+test("haproxy: a signal while the second batch drains, after the first batch was switched and back: the first is switched back, the second put back in service, none left out, exit 130", async () => {
+  const r = await rig("haproxy");
+  try {
+    // Held requests: short on web1 (its drain waits them out), long on web2 (its drain is still waiting when the signal comes).
+    r.fx.file(
+      "public/hold.php",
+      "<?php sleep($_SERVER['SERVER_ADDR'] === '127.0.0.3' ? 12 : 1); echo 'held';\n",
+    );
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const before = r.backends.map(live);
+    const held = Array.from({ length: 4 }, () =>
+      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const child = spawn(process.execPath, [BIN, "deploy"], {
+      cwd: r.fx.app,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (/wait for web2 to finish/.test(stderr) && !child.killed) child.kill("SIGTERM");
+    });
+    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    await Promise.all(held);
+    assert.ok(child.killed, stderr);
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /batch 2/, "the first batch was done");
+    assert.deepEqual(r.backends.map(live), before, `the first batch was switched back: ${stderr}`);
+    assert.deepEqual(r.serverStates(), ["no check", "no check"], "no server left out");
+  } finally {
     await r.stop();
   }
 });
