@@ -12,7 +12,7 @@ import type { HostOutcome } from "./outcome.js";
 import { resetAndVerify } from "./php-runtime.js";
 import { batchHooks, firstFailure } from "./run-parts.js";
 import { runStep, timed } from "./steps.js";
-import { type SwitchOutcome, switchAll, switchBackAll } from "./switch.js";
+import { addSwitched, type SwitchOutcome, switchAll, switchBackAll } from "./switch.js";
 
 export interface DrainedFailure {
   readonly error: Error;
@@ -140,7 +140,7 @@ async function switchDrained(
   if (signal?.aborted) return { error: new Error("interrupted"), unhealthy: false, out: drain };
   const done = await switchAll(group, emit);
   outcomes.push(...done);
-  for (const o of done) if (o.ok || o.unit.run.inPlace) switched.add(o.unit);
+  await addSwitched(done, plan.release, switched);
   const failed = done.find((o) => !o.ok);
   if (failed) return { error: failed.error!, unhealthy: false, out: drain };
   const stage = plan.stage;

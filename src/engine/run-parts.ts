@@ -4,7 +4,7 @@ import type { Phase, RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { tryHooks } from "./host-hooks.js";
-import { type SwitchOutcome, switchAll } from "./switch.js";
+import { addSwitched, type SwitchOutcome, switchAll } from "./switch.js";
 
 /**
  * Every batch in turn (one batch: every host at once): before_batch hooks, the switch, after_batch
@@ -30,7 +30,7 @@ export async function switchPhase(
     const done = await switchAll(group, emit);
     outcomes.push(...done);
     // An in-place upload that failed may have renamed some files already: it is undone too.
-    for (const o of done) if (o.ok || o.unit.run.inPlace) switched.add(o.unit);
+    await addSwitched(done, plan.release, switched);
     const failed = done.find((o) => !o.ok);
     if (failed) return failed.error;
     const after = await batchHooks(group, "after_batch", emit);

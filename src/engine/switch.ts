@@ -1,5 +1,7 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import type { InPlaceWindow } from "../plan/in-place-window.js";
+import { currentTarget, layout } from "../plan/layout.js";
+import { cmd } from "../shell/cmd.js";
 import type { TransferStats } from "../transport/executor.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
@@ -43,6 +45,32 @@ async function switchOne(u: Unit, emit: Emit): Promise<SwitchOutcome> {
   } catch (error) {
     return { unit: u, ok: false, at: Date.now(), error: error as Error };
   }
+}
+
+/**
+ * The hosts that switched, or may have: a switch step that failed or was stopped (a signal kills
+ * it, say in its fsync) after its rename leaves `current` on the new release. Such a host's link
+ * is read; when it points at `release`, or cannot be read, the host counts as switched, since its
+ * undo puts back exactly what was there and is harmless where nothing changed.
+ */
+export async function addSwitched(
+  done: readonly SwitchOutcome[],
+  release: string,
+  switched: Set<Unit>,
+): Promise<void> {
+  await Promise.all(
+    done.map(async (o) => {
+      if (o.ok || o.unit.run.inPlace || (await mayPointAt(o.unit, release))) switched.add(o.unit);
+    }),
+  );
+}
+
+async function mayPointAt(u: Unit, release: string): Promise<boolean> {
+  const read = await u.t.executor
+    .run([cmd(["readlink", "--", layout(u.t.host.path).current], { mayFail: true, quiet: true })])
+    .catch(() => undefined);
+  if (!read) return true;
+  return read.stdout.toString("utf8").replace(/\n$/, "") === currentTarget(release);
 }
 
 /** Switches hosts at once over the already-open sessions; reports each host's outcome. */

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { fakeBin } from "../helpers/bin.js";
@@ -76,4 +84,25 @@ test("SIGTERM while a release renamed into the trash loses its metadata: the nex
   assert.deepEqual(readdirSync(trash), []);
   assert.equal(readdirSync(path.join(fx.deployPath, "releases")).length, 2);
   fx.writeConfig();
+});
+
+test("SIGTERM in the switch step after its rename (in its sync): current is switched back, exit 130", async () => {
+  fx.writeConfig();
+  assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+  const live = () => readlinkSync(path.join(fx.deployPath, "current"));
+  const before = live();
+  const marker = `58.${process.pid % 1000}7`;
+  const flag = path.join(fx.dir, `sync-held-${marker}`);
+  // The switch's `sync -- DEPLOY_PATH` runs after its rename: held there (once) until the signal.
+  const bin = fakeBin(path.join(fx.dir, `slow-sync-${marker}`), ["sync"], {
+    sync: `if [ "$*" = "-- $HOLD_ROOT" ] && [ ! -e "$HOLD_FLAG" ]; then : > "$HOLD_FLAG"; sleep ${marker}; fi\nexec /bin/sync "$@"`,
+  });
+  const env = { PATH: bin, HOLD_ROOT: fx.deployPath, HOLD_FLAG: flag };
+  const r = await interruptWhen(["deploy"], fx.app, marker, "SIGTERM", env);
+  assert.ok(r.sent, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
+  assert.deepEqual(await settled(marker), []);
+  assert.equal(live(), before, `current was left on the new release:\n${r.stderr}`);
+  assert.ok(!existsSync(path.join(fx.deployPath, ".cutover/lock")));
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
 });
