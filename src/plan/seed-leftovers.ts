@@ -2,21 +2,24 @@
  * Shell for strategy: git's seeding of shared dirs. A seed is made beside its shared dir as
  * `<p>.cutover-seed.XXXXXX` (mktemp -d), holding SEED_MARK in `.cutover-seed` (written first) and
  * the copy in `tree/`, which is then renamed to `<p>`. A run killed midway leaves that directory:
- * `clean_seeds P` removes those it can prove are its own (exact name; a real directory, not
- * through a symlinked parent; empty, or holding nothing but the mark and a real `tree/`). Anything
+ * `clean_seeds P` removes those it can prove are its own (exact name; a real directory of this
+ * user, not through a symlinked parent; empty, or holding nothing but this user's mark and a real
+ * `tree/`). The check and the removal happen from inside the seed (cd): a directory the app's user
+ * swaps in at that name between them (shared/storage/logs, say) is not what rm removes. Anything
  * else at such a name (a link, someone's data, an older cutover's unmarked seed) stays, and a
  * `cutover-warning:` line on stdout says so: the engine shows it as a warning.
  */
 export const SEED_MARK = "cutover shared dir seed";
 
 export const SEED_LEFTOVERS = `own_seed() {
-  [ -d "$1" ] && [ ! -L "$1" ] && [ -f "$1/.cutover-seed" ] && [ ! -L "$1/.cutover-seed" ] || return 1
+  [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] || return 1
+  [ -f "$1/.cutover-seed" ] && [ ! -L "$1/.cutover-seed" ] && [ -O "$1/.cutover-seed" ] || return 1
   # Its head only: a huge file planted there is not read whole.
   [ "$(head -c 64 -- "$1/.cutover-seed")" = "${SEED_MARK}" ] || return 1
   for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
     case $e in
       "$1/.cutover-seed") ;;
-      "$1/tree") [ -d "$e" ] && [ ! -L "$e" ] || return 1 ;;
+      "$1/tree") [ -d "$e" ] && [ ! -L "$e" ] && [ -O "$e" ] || return 1 ;;
       *) if [ -e "$e" ] || [ -L "$e" ]; then return 1; fi ;;
     esac
   done
@@ -34,7 +37,14 @@ clean_seeds() {
     case \${s##*.} in *[!A-Za-z0-9]*) continue ;; esac
     # Empty: killed right after mktemp (rmdir removes nothing else).
     if [ -d "$s" ] && [ ! -L "$s" ] && rmdir -- "$s" 2>/dev/null; then continue; fi
-    if own_seed "$s"; then rm -rf -- "$s"
+    # From inside it: what is checked is what is emptied, whatever is renamed to its name meanwhile.
+    rc=0
+    # Then the emptied seed itself, by the name it has now (getcwd; dash's pwd -P is the name at cd): an empty directory only.
+    ( [ ! -L "$s" ] && cd -P -- "$s" 2>/dev/null && own_seed . || exit 3
+      rm -rf -- tree .cutover-seed
+      rmdir -- "$(env pwd -P)" 2>/dev/null || : ) || rc=$?
+    if [ "$rc" = 0 ]; then :
+    elif [ "$rc" != 3 ]; then exit "$rc"
     else printf 'cutover-warning: shared/%s is not a seed cutover can prove is its own (a link, or data); left as it is: move it away if it is a leftover\\n' "\${s#"$shared/"}"
     fi
   done

@@ -129,3 +129,53 @@ test("a link, or a directory of data, at a seed's name is left alone with a warn
   assert.equal(linked.code, 0, linked.stderr);
   assert.deepEqual(seeds(elsewhere), ["uploads.cutover-seed.Own001"]);
 });
+
+test("a seed of another user is not provably cutover's; one swapped for a real directory before its removal is not removed", async () => {
+  rmSync(storage, { recursive: true, force: true }); // the link the test before left
+  mkdirSync(storage);
+  const logs = path.join(storage, "logs");
+  mkdirSync(logs);
+  writeFileSync(path.join(logs, "app.log"), "precious\n");
+  const seedShaped = (name: string) => {
+    mkdirSync(path.join(storage, name, "tree"), { recursive: true });
+    writeFileSync(path.join(storage, name, ".cutover-seed"), "cutover shared dir seed\n");
+    writeFileSync(path.join(storage, name, "tree/data.txt"), `${name}'s\n`);
+  };
+  // Marked and shaped like a seed, but the app's user (another user) made it: its data.
+  seedShaped("uploads.cutover-seed.Oth001");
+  execFileSync("chown", ["-R", "65534:65534", path.join(storage, "uploads.cutover-seed.Oth001")]);
+  // cutover's own, but the app's user (writing in shared/storage) swaps shared/storage/logs in
+  // between the check and the removal: an `rm` that makes that swap first, then removes.
+  seedShaped("uploads.cutover-seed.Race01");
+  const rmBin = path.join(fx.dir, "racing rm bin");
+  mkdirSync(rmBin);
+  const realRm = execFileSync("sh", ["-c", "command -v rm"]).toString().trim();
+  const race = path.join(storage, "uploads.cutover-seed.Race01");
+  writeFileSync(
+    path.join(rmBin, "rm"),
+    `#!/bin/sh
+case "$*:$PWD" in *Race01*) [ -d "$RACE.moved" ] || { mv -T -- "$RACE" "$RACE.moved" && mv -T -- "$LOGS" "$RACE"; } ;; esac
+exec ${realRm} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const r = await cutover(["deploy"], fx.app, {
+    PATH: `${rmBin}:${process.env.PATH}`,
+    RACE: race,
+    LOGS: logs,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    readFileSync(path.join(storage, "uploads.cutover-seed.Oth001/tree/data.txt"), "utf8"),
+    "uploads.cutover-seed.Oth001's\n",
+  );
+  assert.match(r.stderr, /warning: .*uploads\.cutover-seed\.Oth001/);
+  assert.equal(existsSync(path.join(race, "tree")), false, "the swap was made");
+  assert.equal(existsSync(`${race}.moved`), false, "the seed, emptied under its new name, is gone");
+  assert.equal(
+    readFileSync(path.join(race, "app.log"), "utf8"),
+    "precious\n",
+    "the swapped-in directory is whole",
+  );
+  assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
+});
