@@ -100,7 +100,7 @@ if [ -n "$sub" ]; then tree=$commit:$sub; else tree=$commit^{tree}; fi
 mkdir -- "$staging" || fail "$staging already exists: a leftover, or planted; the next deploy's cleanup removes cutover's own"
 # On failure the clone (its config names the repository) and a half-copied seed go at once.
 src= seed=
-trap '[ -z "$src" ] || rm -rf -- "$src"; [ -z "$seed" ] || rm -rf -- "$seed"' EXIT
+trap '[ -z "$src" ] || rm -rf -- "$src"; [ -z "$seed" ] || drop_seed "$seed" || :' EXIT
 mkdir -- "$staging/tree"
 if [ -z "$url" ]; then
   g archive --format=tar -o "$staging/archive.tar" "$tree"
@@ -145,14 +145,18 @@ for p; do
     mkdir -p -- "$(dirname -- "$shared/$p")"
     # Copied under a new name beside it, then renamed: a name planted meanwhile is replaced, not written through.
     # The mark goes in first: a run killed later leaves a seed the next one can prove is its own.
+    # Filled from inside it (cd), and removed so (drop_seed): the app's user may rename entries of
+    # shared/ meanwhile, and another directory renamed to its name is neither written nor removed.
     seed=$(mktemp -d -- "$shared/$p.cutover-seed.XXXXXX")
-    printf '%s\n' "${SEED_MARK}" > "$seed/.cutover-seed"
-    mkdir -- "$seed/tree"
-    cp -a -- "$staging/tree/$p/." "$seed/tree/"
-    mv -T -- "$seed/tree" "$shared/$p"
-    rm -f -- "$seed/.cutover-seed"
-    rmdir -- "$seed"
-    seed=
+    (
+      cd -P -- "$seed"
+      printf '%s\n' "${SEED_MARK}" > .cutover-seed
+      mkdir -- tree
+      cp -a -- "$staging/tree/$p/." tree/
+      mv -T -- tree "$shared/$p"
+    )
+    s=$seed seed=
+    drop_seed "$s" || warn_seed "$s"
   fi
 done
 `;

@@ -4,8 +4,7 @@
  * the copy in `tree/`, which is then renamed to `<p>`. A run killed midway leaves that directory:
  * `clean_seeds P` removes those it can prove are its own (exact name; a real directory of this
  * user, not through a symlinked parent; empty, or holding nothing but this user's mark and a real
- * `tree/`). The check and the removal happen from inside the seed (cd): a directory the app's user
- * swaps in at that name between them (shared/storage/logs, say) is not what rm removes. Anything
+ * `tree/`), checked and emptied from inside it (drop_seed), as the seeding itself writes it. Anything
  * else at such a name (a link, someone's data, an older cutover's unmarked seed) stays, and a
  * `cutover-warning:` line on stdout says so: the engine shows it as a warning.
  */
@@ -24,6 +23,18 @@ export const SEED_LEFTOVERS = `own_seed() {
     esac
   done
 }
+# Removes seed $1 if it is cutover's own (else exit status 3), checked and emptied from inside it
+# (cd): a directory renamed to its name meanwhile (shared/storage/logs, by the app's user) is not
+# what rm removes. Then the emptied seed itself, by the name getcwd gives now (dash's pwd -P is the
+# name at cd): an empty directory only.
+drop_seed() {
+  ( [ ! -L "$1" ] && cd -P -- "$1" 2>/dev/null && own_seed . || exit 3
+    rm -rf -- tree .cutover-seed || exit 1
+    rmdir -- "$(env pwd -P)" 2>/dev/null || : )
+}
+warn_seed() {
+  printf 'cutover-warning: shared/%s is not a seed cutover can prove is its own (a link, or data); left as it is: move it away if it is a leftover\\n' "\${1#"$shared/"}"
+}
 clean_seeds() {
   at=$shared rest=$1
   while :; do
@@ -37,16 +48,9 @@ clean_seeds() {
     case \${s##*.} in *[!A-Za-z0-9]*) continue ;; esac
     # Empty: killed right after mktemp (rmdir removes nothing else).
     if [ -d "$s" ] && [ ! -L "$s" ] && rmdir -- "$s" 2>/dev/null; then continue; fi
-    # From inside it: what is checked is what is emptied, whatever is renamed to its name meanwhile.
     rc=0
-    # Then the emptied seed itself, by the name it has now (getcwd; dash's pwd -P is the name at cd): an empty directory only.
-    ( [ ! -L "$s" ] && cd -P -- "$s" 2>/dev/null && own_seed . || exit 3
-      rm -rf -- tree .cutover-seed
-      rmdir -- "$(env pwd -P)" 2>/dev/null || : ) || rc=$?
-    if [ "$rc" = 0 ]; then :
-    elif [ "$rc" != 3 ]; then exit "$rc"
-    else printf 'cutover-warning: shared/%s is not a seed cutover can prove is its own (a link, or data); left as it is: move it away if it is a leftover\\n' "\${s#"$shared/"}"
-    fi
+    drop_seed "$s" || rc=$?
+    if [ "$rc" = 3 ]; then warn_seed "$s"; elif [ "$rc" != 0 ]; then exit "$rc"; fi
   done
 }
 `;

@@ -57,7 +57,7 @@ writeFileSync(
   path.join(bin, "cp"),
   `#!/bin/sh
 ${realCp} "$@" || exit
-case "$*" in *.cutover-seed.*) : > "$SEED_COPIED"; while :; do sleep 0.05; done ;; esac
+case "$*:$PWD" in *.cutover-seed.*) : > "$SEED_COPIED"; while :; do sleep 0.05; done ;; esac
 `,
   { mode: 0o755 },
 );
@@ -177,5 +177,49 @@ exec ${realRm} "$@"
     "precious\n",
     "the swapped-in directory is whole",
   );
+  assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
+});
+
+test("seeding: a directory the app's user renames to the seed's name while it is filled is neither written nor removed", async () => {
+  rmSync(path.join(storage, "uploads"), { recursive: true, force: true }); // seeded again below
+  for (const n of seeds()) rmSync(path.join(storage, n), { recursive: true, force: true });
+  const logs = path.join(storage, "logs");
+  mkdirSync(logs, { recursive: true });
+  writeFileSync(path.join(logs, "app.log"), "precious\n");
+  // Once the copy is in place: the seed is renamed away, shared/storage/logs renamed to its name.
+  const rmBin = path.join(fx.dir, "swapping rm bin");
+  mkdirSync(rmBin);
+  const realRm = execFileSync("sh", ["-c", "command -v rm"]).toString().trim();
+  writeFileSync(
+    path.join(rmBin, "rm"),
+    `#!/bin/sh
+case "$*:$PWD" in
+  *uploads.cutover-seed.*)
+    s=$(ls -d -- "$STORAGE"/uploads.cutover-seed.* | head -n 1)
+    [ -e "$STORAGE/moved" ] || { mv -T -- "$s" "$STORAGE/moved" && mv -T -- "$LOGS" "$s"; } ;;
+esac
+exec ${realRm} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const r = await cutover(["deploy"], fx.app, {
+    PATH: `${rmBin}:${process.env.PATH}`,
+    STORAGE: storage,
+    LOGS: logs,
+  });
+  assert.equal(existsSync(logs), false, `the swap was made: ${r.stderr}`);
+  assert.equal(
+    existsSync(path.join(storage, "moved")),
+    false,
+    "the seed, emptied under the name it was given, is gone",
+  );
+  const [swapped] = seeds();
+  assert.ok(swapped, r.stderr);
+  assert.deepEqual(
+    readdirSync(path.join(storage, swapped)),
+    ["app.log"],
+    "the swapped-in directory is whole",
+  );
+  assert.equal(readFileSync(path.join(storage, swapped, "app.log"), "utf8"), "precious\n");
   assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
 });
