@@ -31,8 +31,11 @@ export function writeDrainMark(l: Layout, mark: DrainMark): Cmd[] {
   return [shProgram(WRITE_MARK, [drainMarkPath(l), JSON.stringify(mark)], { label: "record the drain" })];
 }
 
-/** Only a regular file is read or removed: a link or a directory at that name is left alone. */
-const READ_MARK = `if [ -f "$1" ] && [ ! -L "$1" ]; then cat -- "$1"; fi`;
+/**
+ * Only a regular file is read or removed: a link or a directory at that name is left alone. Its head
+ * only (a mark is a line of JSON): a huge file there is not read whole into this process.
+ */
+const READ_MARK = `if [ -f "$1" ] && [ ! -L "$1" ]; then head -c 65536 -- "$1"; fi`;
 const REMOVE_MARK = `if [ -f "$1" ] && [ ! -L "$1" ]; then rm -f -- "$1"; fi`;
 
 export function readDrainMark(l: Layout): Cmd {

@@ -7,6 +7,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
@@ -82,4 +83,14 @@ test("drain mark, hostile state: something else at its name fails the write and 
   assert.equal((await executor.run(writeDrainMark(l, mark))).code, 0);
   assert.equal(readFileSync(victim, "utf8"), "precious\n", "a link at the temp name is not written through");
   assert.deepEqual(JSON.parse(readFileSync(drainMarkPath(l), "utf8")), mark);
+});
+
+test("drain mark, hostile state: a huge file at its name is not read whole (only its head, and it is no mark)", async () => {
+  rmSync(drainMarkPath(l), { recursive: true, force: true });
+  writeFileSync(drainMarkPath(l), JSON.stringify(mark));
+  truncateSync(drainMarkPath(l), 64 * 1024 * 1024); // sparse: NULs after the JSON
+  const read = (await executor.run([readDrainMark(l)])).stdout;
+  assert.ok(read.length <= 65536, `${read.length} bytes read`);
+  assert.equal(parseDrainMark(read.toString(), mark.balancer, "web1"), undefined);
+  rmSync(drainMarkPath(l));
 });
