@@ -1,16 +1,20 @@
+import { MOUNT_UNDER } from "./snapshot-restore.js";
+
 /**
  * Shell for strategy: git's seeding of shared dirs. A seed is made beside its shared dir as
  * `<p>.cutover-seed.XXXXXX` (mktemp -d), holding SEED_MARK in `.cutover-seed` (written first) and
  * the copy in `tree/`, which is then renamed to `<p>`. A run killed midway leaves that directory:
  * `clean_seeds P` removes those it can prove are its own (exact name; a real directory of this
  * user, not through a symlinked parent; empty, or holding nothing but this user's mark and a real
- * `tree/`), checked and emptied from inside it (drop_seed), as the seeding itself writes it. Anything
- * else at such a name (a link, someone's data, an older cutover's unmarked seed) stays, and a
- * `cutover-warning:` line on stdout says so: the engine shows it as a warning.
+ * `tree/`, no file system mounted inside), checked and emptied from inside it (drop_seed), as the
+ * seeding itself writes it. Anything else at such a name (a link, someone's data, an older
+ * cutover's unmarked seed) stays, and a `cutover-warning:` line on stdout says so: the engine shows
+ * it as a warning.
  */
 export const SEED_MARK = "cutover shared dir seed";
 
-export const SEED_LEFTOVERS = `own_seed() {
+export const SEED_LEFTOVERS = `SEED_MOUNT_UNDER='${MOUNT_UNDER}'
+own_seed() {
   [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] || return 1
   [ -f "$1/.cutover-seed" ] && [ ! -L "$1/.cutover-seed" ] && [ -O "$1/.cutover-seed" ] || return 1
   # Its head only: a huge file planted there is not read whole.
@@ -29,6 +33,8 @@ export const SEED_LEFTOVERS = `own_seed() {
 # name at cd): an empty directory only.
 drop_seed() {
   ( [ ! -L "$1" ] && cd -P -- "$1" 2>/dev/null && own_seed . || exit 3
+    # A file system mounted inside it (rm -rf would empty it), or no way to tell: not provably its own.
+    mounted=$(CUTOVER_UNDER=$(env pwd -P)/ awk "$SEED_MOUNT_UNDER" /proc/self/mountinfo) && [ -z "$mounted" ] || exit 3
     rm -rf -- tree .cutover-seed || exit 1
     rmdir -- "$(env pwd -P)" 2>/dev/null || : )
 }

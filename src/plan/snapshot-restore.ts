@@ -117,7 +117,7 @@ perl -e "$CUTOVER_EXCHANGE" -- "$CUTOVER_TREE" "$CUTOVER_SHARED" "$(uname -m)" >
  * awk over /proc/self/mountinfo: prints the first mount point under $CUTOVER_UNDER (ending in /),
  * relative to it. The kernel writes space, tab, newline and backslash in mount points as \\ooo escapes.
  */
-const MOUNT_UNDER = `function decoded(s, out, i) {
+export const MOUNT_UNDER = `function decoded(s, out, i) {
   out = ""
   for (i = 1; i <= length(s); i++)
     if (substr(s, i, 1) == "\\\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {

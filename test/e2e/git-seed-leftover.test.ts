@@ -223,3 +223,27 @@ exec ${realRm} "$@"
   assert.equal(readFileSync(path.join(storage, swapped, "app.log"), "utf8"), "precious\n");
   assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
 });
+
+test("a file system mounted inside a seed directory of cutover's own is not emptied: the seed stays, with a warning", async () => {
+  rmSync(path.join(storage, "uploads"), { recursive: true, force: true }); // seeded again below
+  for (const n of seeds()) rmSync(path.join(storage, n), { recursive: true, force: true });
+  const seed = path.join(storage, "uploads.cutover-seed.Mnt001");
+  const mount = path.join(seed, "tree/on tmpfs");
+  mkdirSync(mount, { recursive: true });
+  writeFileSync(path.join(seed, ".cutover-seed"), "cutover shared dir seed\n");
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
+  try {
+    writeFileSync(path.join(mount, "photo.jpg"), "on the mount\n");
+    const r = await cutover(["deploy"], fx.app);
+    assert.equal(
+      readFileSync(path.join(mount, "photo.jpg"), "utf8"),
+      "on the mount\n",
+      "the mount is not emptied",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*uploads\.cutover-seed\.Mnt001/);
+    assert.equal(readFileSync(path.join(storage, "uploads/first.txt"), "utf8"), "seeded\n");
+  } finally {
+    execFileSync("umount", ["-l", mount]);
+  }
+});
