@@ -48,8 +48,19 @@ export async function ownDrainedHosts(
 }
 
 /** Before a batch goes out: each of its hosts records that cutover takes its server out. */
-export async function markDrained(link: BalancerLink, group: readonly Unit[], emit: Emit): Promise<void> {
-  const mark = { balancer: describeBalancer(link.config), at: new Date().toISOString(), who: whoAmI() };
+export async function markDrained(
+  link: BalancerLink,
+  group: readonly Unit[],
+  emit: Emit,
+  /** The hosts stay out on this release, which failed its checks (their switch back failed). */
+  unchecked?: string,
+): Promise<void> {
+  const mark = {
+    balancer: describeBalancer(link.config),
+    at: new Date().toISOString(),
+    who: whoAmI(),
+    ...(unchecked ? { unchecked } : {}),
+  };
   await Promise.all(
     group.map((u) =>
       runStep(
@@ -119,7 +130,8 @@ export async function reclaimOwnDrains(
   for (const u of group) {
     const current = u.t.facts.current;
     const release = current.kind === "link" ? current.release : undefined;
-    if (!release || u.t.facts.metas.get(release)?.state !== "live")
+    const mark = still[leftover.indexOf(u)];
+    if (!release || u.t.facts.metas.get(release)?.state !== "live" || mark?.unchecked === release)
       throw new CutoverError(
         "balancer",
         `balancer: host ${u.t.host.name}: server "${b.servers.get(u.t.host.name)}" was taken out by a cutover run that stopped after switching it to ${release ?? "no release"}, which no check passed`,

@@ -188,7 +188,19 @@ export async function drainedSwitchBack(
         .catch((e: Error) => emit({ type: "warning", message: `balancer: ${e.message}` }));
     const hosts = await switchBackAll(group, switched, release, stage, emit);
     for (const [j, u] of group.entries()) outcomes.set(u, hosts[j]!);
-    await backInService(link, drain, group, emit);
+    // A host whose switch back failed still serves the release that failed its checks: its batch
+    // stays out (marked as cutover's drain, so the next run names that release and changes nothing).
+    const stuckUnits = group.filter((_, j) => hosts[j]!.serving === release);
+    const stuck = stuckUnits.map((u) => u.t.host.name);
+    if (stuck.length > 0) {
+      await markDrained(link, stuckUnits, emit, release).catch((e: Error) =>
+        emit({ type: "warning", message: `balancer: ${e.message}` }),
+      );
+      emit({
+        type: "warning",
+        message: `balancer: ${drain.servers.join(", ")} stay out of service: ${stuck.join(", ")} could not be switched back and still serve ${release}, which failed its checks; switch back there (\`cutover rollback --hosts ${stuck.join(",")}\` without balancer:), put them back in service and remove .cutover/drained.json there`,
+      });
+    } else await backInService(link, drain, group, emit);
   }
   return units.map(
     (u) => outcomes.get(u) ?? { host: u.t.host.name, state: "unchanged", serving: u.run.previous ?? null },

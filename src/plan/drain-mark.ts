@@ -14,6 +14,8 @@ export interface DrainMark {
   readonly server: string;
   readonly at: string;
   readonly who: string;
+  /** The release its host was left on when it could not be switched back: it stays out for it. */
+  readonly unchecked?: string;
 }
 
 export const drainMarkPath = (l: Layout): string => path.join(l.meta, "drained.json");
