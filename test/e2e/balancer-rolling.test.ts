@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { failures, live, retried, rig, underLoad } from "../helpers/balanced-rig.js";
+import { failures, live, type Rig, retried, rig, underLoad } from "../helpers/balanced-rig.js";
 import { backendSettings } from "../helpers/balancer.js";
 import { BIN, cutover, json } from "../helpers/cli.js";
 import { interruptWhen, killEach, processesWith } from "../helpers/interrupt.js";
@@ -224,19 +224,26 @@ test("haproxy over SSH: the balancer host is reached with the stage's SSH execut
   }
 });
 
+/**
+ * Deploys once through the balancer, then sends requests that run `php` (a script that sleeps) on
+ * both servers: the next run's drain of a batch has to wait for them.
+ */
+async function deployedAndHeld(r: Rig, php: string) {
+  r.fx.file("public/hold.php", php);
+  r.settings(r.balancer);
+  const first = await cutover(["--json", "deploy"], r.fx.app);
+  assert.equal(first.code, 0, first.stderr);
+  const before = r.backends.map(live);
+  const held = Array.from({ length: 4 }, () => fetch(`${r.url}/hold.php`).then((res) => res.text(), String));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { before, held };
+}
+
 test("haproxy: a signal while a batch drains: nothing switched, the batch back in service, exit 130", async () => {
   const r = await rig("haproxy");
   try {
-    r.fx.file("public/hold.php", "<?php sleep(4); echo 'held';\n");
-    r.settings(r.balancer);
-    const first = await cutover(["--json", "deploy"], r.fx.app);
-    assert.equal(first.code, 0, first.stderr);
-    const before = r.backends.map(live);
     // Requests that hold sessions on both servers, so the drain of the first batch has to wait.
-    const held = Array.from({ length: 4 }, () =>
-      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { before, held } = await deployedAndHeld(r, "<?php sleep(4); echo 'held';\n");
     const run = await interruptWhen(["deploy"], r.fx.app, "show stat", "SIGTERM");
     assert.ok(run.sent, "the signal came while cutover read the sessions of the drained batch");
     assert.equal(run.code, 130, run.stderr);
@@ -281,16 +288,8 @@ for (const hook of ["before_batch", "after_batch"] as const)
 test("haproxy: a drained rolling run SIGKILLed while its batch is out: the next run tells its drain (.cutover/drained.json) from an operator's, refuses the operator's, puts back only its own", async () => {
   const r = await rig("haproxy");
   try {
-    r.fx.file("public/hold.php", "<?php sleep(3); echo 'held';\n");
-    r.settings(r.balancer);
-    const first = await cutover(["--json", "deploy"], r.fx.app);
-    assert.equal(first.code, 0, first.stderr);
-    const before = r.backends.map(live);
     // Requests holding sessions on both servers: the first batch's drain waits, and is killed there.
-    const held = Array.from({ length: 4 }, () =>
-      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { before, held } = await deployedAndHeld(r, "<?php sleep(3); echo 'held';\n");
     const killed = await interruptWhen(["deploy"], r.fx.app, "show stat", "SIGKILL");
     assert.ok(killed.sent, killed.stderr);
     await Promise.all(held);
@@ -337,14 +336,7 @@ test("haproxy: a drained rolling run SIGKILLed while its batch is out: the next 
 test("nginx: a drained rolling run SIGKILLed while its batch is out: the next run puts back its own `down` server, never an operator's", async () => {
   const r = await rig("nginx");
   try {
-    r.fx.file("public/hold.php", "<?php sleep(3); echo 'held';\n");
-    r.settings(r.balancer);
-    const first = await cutover(["--json", "deploy"], r.fx.app);
-    assert.equal(first.code, 0, first.stderr);
-    const held = Array.from({ length: 4 }, () =>
-      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { held } = await deployedAndHeld(r, "<?php sleep(3); echo 'held';\n");
     // Killed while it counts nginx's connections to the drained server.
     const killed = await interruptWhen(["deploy"], r.fx.app, "ss -Htn", "SIGKILL");
     assert.ok(killed.sent, killed.stderr);
@@ -409,18 +401,10 @@ test("haproxy: a signal while the second batch drains, after the first batch was
   const r = await rig("haproxy");
   try {
     // Held requests: short on web1 (its drain waits them out), long on web2 (its drain is still waiting when the signal comes).
-    r.fx.file(
-      "public/hold.php",
+    const { before, held } = await deployedAndHeld(
+      r,
       "<?php sleep($_SERVER['SERVER_ADDR'] === '127.0.0.3' ? 12 : 1); echo 'held';\n",
     );
-    r.settings(r.balancer);
-    const first = await cutover(["--json", "deploy"], r.fx.app);
-    assert.equal(first.code, 0, first.stderr);
-    const before = r.backends.map(live);
-    const held = Array.from({ length: 4 }, () =>
-      fetch(`${r.url}/hold.php`).then((res) => res.text(), String),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const child = spawn(process.execPath, [BIN, "deploy"], {
       cwd: r.fx.app,
       env: { ...process.env, NO_COLOR: "1" },
@@ -437,6 +421,55 @@ test("haproxy: a signal while the second batch drains, after the first batch was
     assert.match(stderr, /batch 2/, "the first batch was done");
     assert.deepEqual(r.backends.map(live), before, `the first batch was switched back: ${stderr}`);
     assert.deepEqual(r.serverStates(), ["no check", "no check"], "no server left out");
+  } finally {
+    await r.stop();
+  }
+});
+
+test("haproxy: the second batch fails its health check and its host cannot be switched back: that server stays out (it still serves the failed release), the first is switched back and in service", async () => {
+  const r = await rig("haproxy");
+  try {
+    r.settings(r.balancer);
+    const first = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(first.code, 0, first.stderr);
+    const before = r.backends.map(live);
+    // On the second host the check fails, and leaves a file where the switch back makes its link.
+    const tmp = path.join(r.backends[1]!.deployPath, ".cutover", "tmp");
+    const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    r.settings(r.balancer, {
+      health_check: {
+        command: `case "$PWD" in ${q(r.backends[1]!.deployPath)}/*) rm -rf ${q(tmp)} && : > ${q(tmp)}; exit 1 ;; esac`,
+        retries: 1,
+        interval: 0,
+      },
+    });
+    const d = await cutover(["--json", "deploy"], r.fx.app);
+    assert.equal(d.code, 1, d.stderr);
+    assert.match(
+      d.stderr,
+      /warning: balancer: web2 stay out of service: .* could not be switched back and still serve/,
+    );
+    const failed = json<{ release: string }>(d).release;
+    assert.deepEqual(
+      r.backends.map(live),
+      [before[0], failed],
+      "the first switched back, the second could not be",
+    );
+    assert.deepEqual(
+      r.serverStates(),
+      ["no check", "DRAIN"],
+      "only the host on the failed release stays out",
+    );
+    // The next run names it and changes nothing.
+    rmSync(tmp);
+    const next = await cutover(["deploy"], r.fx.app);
+    assert.equal(next.code, 1, next.stderr);
+    assert.match(
+      next.stderr.split("\n").find((l) => l.startsWith("error: ")) ?? "",
+      /web2.*which no check passed/,
+      next.stderr,
+    );
+    assert.deepEqual(r.serverStates(), ["no check", "DRAIN"]);
   } finally {
     await r.stop();
   }
