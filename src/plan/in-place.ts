@@ -163,7 +163,7 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
       metas,
       leftovers,
       live: live!,
-      target: rollbackTarget(host.name, metas, live, input.to, input.force),
+      target: rollbackTarget(host.name, metas, live, input.to, input.force, true),
     };
   });
   const targets = new Set(chosen.map((c) => c.target));
@@ -205,7 +205,8 @@ export function planInPlaceRollbackRun(input: RollbackRunInput & { readonly buil
         switchBack: markBeforeUpload(l.root),
         inPlace: inPlaceSwitch(stage, builds, release, live, l),
         meta: metas.get(release)!,
-        previousMeta: metas.get(live),
+        // The live build uploaded again: no other release to mark rolled back from.
+        previousMeta: release === live ? undefined : metas.get(live),
         hooks,
         after: hookCmds(hooks, "after_rollback", l.current),
         afterSwitchBack: [],

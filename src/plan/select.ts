@@ -22,6 +22,8 @@ export function rollbackTarget(
   live: string | undefined,
   to: string | undefined,
   force = false,
+  /** In place, the live release's build may be uploaded again (repairs what a killed upload mixed). */
+  again = false,
 ): string {
   if (live === undefined) {
     throw new CutoverError(
@@ -48,6 +50,7 @@ export function rollbackTarget(
       fix: "see `cutover releases` for the ids",
       exitCode: EXIT.usage,
     });
+  if (to === live && again) return to;
   if (to === live) throw new CutoverError("rollback", `${host}: release ${to} is already live`);
   if (meta.state === "bad" && !force) {
     throw new CutoverError(

@@ -72,13 +72,27 @@ test("files an interrupted upload had finished into .~tmp~ are gone after the un
   }
 });
 
-test("SIGKILL during the in-place upload: the upload stops with its run, and the next deploy leaves exactly its build", async () => {
+test("SIGKILL during the in-place upload: the upload stops with its run; rollback --to the live release uploads its build again; the next deploy leaves exactly its build", async () => {
   const other = fixture();
   try {
     other.writeConfig({ strategy: "in-place" });
     const env = { XDG_CACHE_HOME: path.join(other.dir, "cache") };
-    assert.equal((await cutover(["-c", other.config, "deploy"], other.app, env)).code, 0);
+    const first = await cutover(["-c", other.config, "deploy", "--json"], other.app, env);
+    assert.equal(first.code, 0, first.stderr);
     const live = path.join(other.deployPath, "current");
+    /** The live copy and a kept build, without what the upload never touches. */
+    const liveCode = () => {
+      const code = snapshot(live);
+      for (const k of [...code.keys()])
+        if (k === ".env" || k.startsWith("storage/uploads") || k.startsWith("bootstrap")) code.delete(k);
+      return code;
+    };
+    const buildOf = (id: string) => {
+      const stageDir = readdirSync(path.join(other.dir, "cache/cutover"))[0]!;
+      const build = snapshot(path.join(other.dir, "cache/cutover", stageDir, "builds", id));
+      for (const k of [...build.keys()]) if (k.startsWith("storage/uploads") || k === ".env") build.delete(k);
+      return build;
+    };
 
     other.file("src/lib.php", "<?php function version() { return 'v2'; }\n");
     execFileSync("sh", ["-c", 'head -c 300M /dev/zero > "$1"', "sh", path.join(other.app, "public/big.bin")]);
@@ -97,17 +111,21 @@ test("SIGKILL during the in-place upload: the upload stops with its run, and the
     killEach(left);
     assert.deepEqual(left, [], "no upload of the killed run still writing into current");
 
+    // The killed upload may have renamed some files in: the live release's build, uploaded again, repairs it.
+    const liveId = json<{ release: string }>(first).release;
+    const again = await cutover(["-c", other.config, "rollback", "--to", liveId, "--json"], other.app, env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(liveCode(), buildOf(liveId), "the live release's build, exactly; no .~tmp~");
+    const rows = json<{ id: string; meta: { state: string } }[]>(
+      await cutover(["-c", other.config, "releases", "--json"], other.app, env),
+    );
+    assert.equal(rows.find((row) => row.id === liveId)?.meta.state, "live");
+
     other.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
     const next = await cutover(["-c", other.config, "deploy", "--json"], other.app, env);
     assert.equal(next.code, 0, next.stderr);
     const { release } = json<{ release: string }>(next);
-    const stageDir = readdirSync(path.join(other.dir, "cache/cutover"))[0]!;
-    const build = snapshot(path.join(other.dir, "cache/cutover", stageDir, "builds", release));
-    const code = snapshot(live);
-    for (const k of [...code.keys()])
-      if (k === ".env" || k.startsWith("storage/uploads") || k.startsWith("bootstrap")) code.delete(k);
-    for (const k of [...build.keys()]) if (k.startsWith("storage/uploads") || k === ".env") build.delete(k);
-    assert.deepEqual(code, build, "the build of the next deploy, exactly; no .~tmp~");
+    assert.deepEqual(liveCode(), buildOf(release), "the build of the next deploy, exactly; no .~tmp~");
   } finally {
     other.cleanup();
   }
