@@ -136,7 +136,7 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
   program
     .command("rollback [stage]")
     .description("switch back to the last good release before the live one (or --to ID)")
-    .option("--to <id>", "the release to switch to")
+    .option("--to <id>", "the release to switch to (in place, the live one too: its build is uploaded again)")
     .option("--force", "allow a release marked bad, and reset: reload where php-fpm kills running requests")
     .option(
       "--restore-shared",
