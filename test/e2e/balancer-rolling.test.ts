@@ -104,10 +104,11 @@ for (const kind of ["haproxy", "nginx"] as const) {
       const refused = await cutover(["deploy"], r.fx.app);
       assert.equal(refused.code, 1, "an undrained reload with process_control_timeout 0 is refused");
       assert.match(refused.stderr, /process_control_timeout is 0/);
+      // Four deploys, eight reloads: each kills what it meets in flight, and one meeting none is possible.
       const undrained = await underLoad(
         r.url,
         async () => {
-          for (let i = 0; i < 2; i++) {
+          for (let i = 0; i < 4; i++) {
             const d = await cutover(["--json", "deploy", "--force"], r.fx.app);
             assert.equal(d.code, 0, d.stderr);
           }
