@@ -81,6 +81,7 @@ export async function rollbackCommand(
     lockWait?: string;
     restoreShared?: boolean;
     timings?: boolean;
+    verify?: boolean;
   },
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
@@ -92,6 +93,7 @@ export async function rollbackCommand(
       to: opts.to,
       force: opts.force,
       restoreShared: opts.restoreShared,
+      verify: opts.verify,
     });
     ctx.print(planText(dry), planJson(dry));
     return EXIT.ok;
@@ -104,6 +106,7 @@ export async function rollbackCommand(
       to: opts.to,
       force: opts.force,
       restoreShared: opts.restoreShared,
+      verify: opts.verify,
       lockWaitSeconds,
       emit: timed.emit,
       signal,

@@ -139,6 +139,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     .option("--to <id>", "the release to switch to (in place, the live one too: its build is uploaded again)")
     .option("--force", "allow a release marked bad, and reset: reload where php-fpm kills running requests")
     .option(
+      "--no-verify",
+      "switch without first comparing the release with its manifest (by default a changed or missing file stops the rollback)",
+    )
+    .option(
       "--restore-shared",
       "after the switch back, restore the snapshot of shared/ taken before the live release was deployed",
     )

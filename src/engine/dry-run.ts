@@ -82,7 +82,13 @@ export async function dryRunDeploy(
 
 export async function dryRunRollback(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; to?: string; force?: boolean; restoreShared?: boolean },
+  options: {
+    hosts?: readonly string[];
+    to?: string;
+    force?: boolean;
+    restoreShared?: boolean;
+    verify?: boolean;
+  },
 ): Promise<DryRun> {
   const { hosts: read, snapshots } = await readAll(stage, options.hosts, [], options.restoreShared ?? false);
   const input = {
@@ -92,6 +98,7 @@ export async function dryRunRollback(
     force: options.force ?? false,
     now: new Date().toISOString(),
     restoreShared: snapshots ? { ...snapshots, who: whoAmI() } : undefined,
+    verify: options.verify,
   };
   const plan =
     stage.strategy === "in-place"

@@ -1,18 +1,17 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
-import { CutoverError } from "../errors.js";
+import type { ReleaseDiff } from "../plan/diff.js";
 import { parseHistory } from "../plan/history.js";
 import { liveInPlace } from "../plan/in-place-target.js";
 import { layout } from "../plan/layout.js";
-import { buildManifest } from "../plan/manifest.js";
 import type { HistoryEntry } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { releaseOrder } from "../plan/release-order.js";
 import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
-import { listRelease } from "./list-release.js";
 import { readFacts } from "./lock.js";
+import { checkRelease, summarizeChanges } from "./release-check.js";
 import { runStep } from "./steps.js";
 import { openTargets, selectHosts, type Target } from "./targets.js";
 
@@ -101,6 +100,8 @@ export interface VerifyRow {
   readonly expected?: string;
   readonly actual?: string;
   readonly problem?: string;
+  /** What differs from the recorded manifest, when that manifest could be read. */
+  readonly changes?: ReleaseDiff;
 }
 
 /** Recomputes the checksum of the release `current` points to on every host and compares it. */
@@ -111,36 +112,30 @@ export async function verify(stage: ResolvedStage, hosts?: readonly string[]): P
     const release = facts.current.kind === "link" ? facts.current.release : undefined;
     if (!release) return { host: t.host.name, release: null, ok: false, problem: "no current release" };
     const meta = facts.metas.get(release);
-    if (!meta?.checksum)
-      return {
-        host: t.host.name,
-        release,
-        ok: false,
-        problem: `release ${release} has no recorded checksum`,
-      };
-    const listing = await listRelease(
-      { executor: t.executor, emit: () => undefined },
-      "hash release",
-      `${t.host.path}/releases/${release}`,
-    );
-    let actual: string;
-    try {
-      actual = buildManifest(
-        listing,
-        stage.writableDirs.map((w) => w.path),
-      ).checksum;
-    } catch (error) {
-      // A listing no manifest can vouch for (two names that read alike) is no match.
-      if (!(error instanceof CutoverError)) throw error;
-      return { host: t.host.name, release, ok: false, expected: meta.checksum, problem: error.message };
+    const excluded = stage.writableDirs.map((w) => w.path);
+    const check = meta
+      ? await checkRelease(
+          { executor: t.executor, emit: () => undefined },
+          layout(t.host.path),
+          meta,
+          excluded,
+          false,
+        )
+      : ({ kind: "unrecorded" } as const);
+    const row = { host: t.host.name, release, expected: meta?.checksum };
+    if (check.kind === "unrecorded")
+      return { ...row, ok: false, problem: `release ${release} has no recorded checksum` };
+    if (check.kind === "differs") {
+      const what = check.changes ? summarizeChanges(check.changes) : check.why;
+      const problem = check.checksum ? `content differs from the recorded checksum: ${what}` : what;
+      return { ...row, ok: false, actual: check.checksum, problem, changes: check.changes };
     }
-    const ok = actual === meta.checksum && (meta.state === "live" || meta.state === "ready");
-    const problem =
-      actual !== meta.checksum
-        ? "content differs from the recorded checksum"
-        : ok
-          ? undefined
-          : `state is ${meta.state}`;
-    return { host: t.host.name, release, ok, expected: meta.checksum, actual, problem };
+    const live = meta!.state === "live" || meta!.state === "ready";
+    return {
+      ...row,
+      ok: live,
+      actual: check.checksum,
+      problem: live ? undefined : `state is ${meta!.state}`,
+    };
   });
 }

@@ -28,6 +28,8 @@ export interface RollbackOptions {
   readonly executors?: ExecutorFactory;
   /** After the switch back, restore the snapshot of shared/ taken before the live release was deployed. */
   readonly restoreShared?: boolean;
+  /** Compare the release with its manifest before switching (default true; --no-verify). */
+  readonly verify?: boolean;
 }
 
 /** A rollback is a run of the same engine as a deploy, without the prepare phase; webhooks around it. */
@@ -76,6 +78,7 @@ async function rollbackRun(
         restoreShared: options.restoreShared
           ? { ...(await snapshotState(locked, started, emit)), who }
           : undefined,
+        verify: options.verify,
       };
       const plan =
         stage.strategy === "in-place"
@@ -87,10 +90,6 @@ async function rollbackRun(
         const message = describeLeftovers(h.leftovers);
         if (message) emit({ type: "warning", host: h.host.name, message });
       }
-      emit({
-        type: "phase",
-        phase: `switch ${locked.length} host${locked.length === 1 ? "" : "s"} back to ${plan.release}`,
-      });
       return await applyRun(plan, locked, {
         emit,
         signal: options.signal,

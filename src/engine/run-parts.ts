@@ -4,6 +4,7 @@ import type { Phase, RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
 import type { Unit } from "./finalize.js";
 import { tryHooks } from "./host-hooks.js";
+import { runStep } from "./steps.js";
 import { addSwitched, type SwitchOutcome, switchAll } from "./switch.js";
 
 /**
@@ -19,7 +20,7 @@ export async function switchPhase(
   outcomes: SwitchOutcome[],
 ): Promise<Error | undefined> {
   const rolling = phase.batches.length > 1;
-  // A rollback has announced its switch ("switch N hosts back to ID", rollback.ts), batched or not.
+  // A rollback has announced its switch ("switch N hosts back to ID", run.ts), batched or not.
   if (!rolling && plan.action === "deploy")
     emit({ type: "phase", phase: `switch ${plural(units.length, "host")} to ${plan.release}` });
   for (const [i, names] of phase.batches.entries()) {
@@ -52,6 +53,15 @@ export async function batchHooks(
     ),
   );
   return errors.find((e) => e !== undefined);
+}
+
+/** A deploy's snapshot of shared/ on every host that takes one (snapshots.before_deploy). */
+export function snapshotPhase(units: readonly Unit[], emit: Emit): Promise<Error | undefined> {
+  emit({ type: "phase", phase: "snapshot shared/" });
+  return firstFailure(units, async (u) => {
+    if (u.run.snapshot.length > 0)
+      await runStep({ executor: u.t.executor, emit }, "snapshot shared/", u.run.snapshot);
+  });
 }
 
 /** Runs `work` on every host at once; the first failure, if any (the others still finish). */

@@ -21,7 +21,8 @@ import { type DeployResult, exitFor, finish, type HostOutcome } from "./outcome.
 import { resetAndVerify } from "./php-runtime.js";
 import { type Prepared, prepareHost } from "./prepare.js";
 import { prepareAll } from "./prepare-all.js";
-import { firstFailure, plural, restoreFailure, switchPhase } from "./run-parts.js";
+import { checkPhase } from "./rollback-check.js";
+import { firstFailure, plural, restoreFailure, snapshotPhase, switchPhase } from "./run-parts.js";
 import { interruptedBeforeHooks, recordPhase, trailingUnlockAt } from "./run-tail.js";
 import { runStep } from "./steps.js";
 import { type SwitchOutcome, switchBackAll } from "./switch.js";
@@ -162,13 +163,11 @@ export async function applyRun(
         if (error) return notSwitched(error);
         break;
       }
-      case "snapshot": {
-        emit({ type: "phase", phase: "snapshot shared/" });
-        const error = await interruptible("during the snapshot", () =>
-          firstFailure(units, async (u) => {
-            if (u.run.snapshot.length > 0)
-              await runStep({ executor: u.t.executor, emit }, "snapshot shared/", u.run.snapshot);
-          }),
+      case "snapshot":
+      case "check": {
+        const check = phase.kind === "check";
+        const error = await interruptible(check ? "while checking the release" : "during the snapshot", () =>
+          check ? checkPhase(units, plan, emit) : snapshotPhase(units, emit),
         );
         if (error) return notSwitched(error);
         break;
@@ -190,6 +189,9 @@ export async function applyRun(
         break;
       }
       case "switch": {
+        // A deploy's switch is announced by switchPhase (or its batches); a rollback's here, after its check.
+        if (plan.action === "rollback")
+          emit({ type: "phase", phase: `switch ${plural(units.length, "host")} back to ${plan.release}` });
         if (phase.drains && options.balancer) {
           const link = options.balancer;
           let failure: DrainedFailure | undefined;

@@ -16,6 +16,8 @@ export interface RollbackRunInput {
   readonly now: string;
   /** rollback --restore-shared: restore the snapshot taken before the live release was deployed. */
   readonly restoreShared?: SnapshotState & { readonly who: string };
+  /** Compare the target with its manifest before switching (default; rollback --no-verify: false). */
+  readonly verify?: boolean;
 }
 
 /**
@@ -69,7 +71,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
       prune: [],
     };
   });
-  return rollbackPlan(input, release, hosts);
+  return rollbackPlan(input, release, hosts, input.verify !== false);
 }
 
 /** A rollback's phases around its hosts' parts, whatever the strategy. */
@@ -77,6 +79,7 @@ export function rollbackPlan(
   input: Pick<RollbackRunInput, "stage" | "hosts" | "restoreShared">,
   release: string,
   hosts: readonly Omit<HostRun, "beforeBatch" | "afterBatch">[],
+  check = false,
 ): RunPlan {
   const { stage } = input;
   return {
@@ -86,6 +89,7 @@ export function rollbackPlan(
     hosts: withBatchHooks(stage, hosts, release),
     phases: [
       { kind: "clean" },
+      ...(check ? [{ kind: "check" } as const] : []),
       ...switchPhases(stage, input.hosts, "rollback", input.restoreShared !== undefined),
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],

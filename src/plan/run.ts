@@ -55,6 +55,8 @@ export type Phase =
   | { readonly kind: "clean" }
   /** A failed snapshot stops the deploy before anything is uploaded (shared/ is only read). */
   | { readonly kind: "snapshot" }
+  /** Rollback: the release switched to is compared with its manifest on every host first. */
+  | { readonly kind: "check" }
   | { readonly kind: "prepare" }
   | {
       readonly kind: "switch";

@@ -67,6 +67,13 @@ function phaseSections(plan: RunPlan, phase: Phase, h: HostRun): Section[] {
         "restore shared/ from the snapshot taken before the release rolled back from (the live shared/ is snapshotted first; a failure is a warning)",
         h.restoreShared,
       );
+    case "check":
+      return [
+        {
+          title: `compare release ${plan.release} with its manifest: list it, hash the files modified since the manifest was written; if a file changed, went missing or changed mode or link, nothing switches (rollback --no-verify skips this)`,
+          lines: [],
+        },
+      ];
     case "prepare":
       return h.prepare.map((step) => ({ title: step.title, lines: stepLines(step) }));
     case "switch": {
@@ -171,6 +178,7 @@ function inPlaceSections(p: InPlaceSwitch, mark: Cmd, where: string): Section[] 
 
 const BARRIER: Record<string, string> = {
   prepare: "--- barrier: every host ready ---",
+  check: "--- barrier: the release as deployed on every host ---",
 };
 
 /** The dry-run plan as text: every phase, and every command per host, in the order it would run. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { cutover, json } from "../helpers/cli.js";
@@ -152,4 +152,31 @@ test("rolling mode: batches of one, before_batch and after_batch hooks around ea
     if (l.startsWith("before")) assert.ok(!l.endsWith(release), `switched before its batch: ${l}`);
     else assert.ok(l.endsWith(`releases/${release}`), `not switched after its batch: ${l}`);
   }
+});
+
+test("rollback over SSH: a rollback target changed on one host (an edit in place of a shared file) stops every host", async () => {
+  fx.writeConfig({}, hostsFor(3));
+  for (const v of ["v7", "v8"]) {
+    fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
+    const d = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(d.code, 0, d.stderr);
+  }
+  const before = paths.slice(0, 3).map(live);
+  appendFileSync(path.join(paths[1]!, "current/public/index.php"), "echo 'edited on the server';\n");
+  const r = await cutover(["--json", "rollback"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  const { error } = json<Result>(r);
+  assert.match(
+    error?.message ?? "",
+    /^web2: release \S+ is not as it was deployed: 1 changed \(public\/index\.php\)$/,
+  );
+  assert.deepEqual(paths.slice(0, 3).map(live), before, "no host switched");
+  const forced = await cutover(["--json", "rollback", "--no-verify"], fx.app);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.ok(
+    paths
+      .slice(0, 3)
+      .map(live)
+      .every((id) => id !== before[0]),
+  );
 });

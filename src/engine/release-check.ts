@@ -1,0 +1,107 @@
+import { CutoverError } from "../errors.js";
+import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
+import type { Layout } from "../plan/layout.js";
+import { buildManifest, checksumOf } from "../plan/manifest.js";
+import type { ReleaseMeta } from "../plan/release-meta.js";
+import { shProgram } from "../shell/cmd.js";
+import { listRelease } from "./list-release.js";
+import { recallManifest } from "./manifest-cache.js";
+import { runStep, type StepContext } from "./steps.js";
+
+/** How a release's files compare with the manifest its metadata records the checksum of. */
+export type ReleaseCheck =
+  /** Its metadata records no checksum (adopted from another tool): nothing to compare with. */
+  | { readonly kind: "unrecorded" }
+  | { readonly kind: "same"; readonly checksum: string }
+  | {
+      readonly kind: "differs";
+      readonly checksum?: string;
+      /** What changed since the manifest was written; absent when that manifest cannot be read. */
+      readonly changes?: ReleaseDiff;
+      readonly why?: string;
+    };
+
+/**
+ * Lists `id` and compares it with its recorded manifest. `quick`: a file not modified since that
+ * manifest was written keeps the hash it records (the deploy's own reuse; an edit in place sets a
+ * newer mtime), so only new and modified files are read; else every file is read (`verify`).
+ * `excluded`: writable dirs, whose content is not recorded.
+ */
+export async function checkRelease(
+  ctx: StepContext,
+  l: Layout,
+  meta: ReleaseMeta,
+  excluded: readonly string[],
+  quick: boolean,
+): Promise<ReleaseCheck> {
+  const recorded = meta.checksum;
+  if (!recorded) return { kind: "unrecorded" };
+  const dir = l.release(meta.id);
+  const manifest = l.releaseManifest(meta.id);
+  const reuse = quick ? { dir, manifest, checksum: recorded } : undefined;
+  const listing = await listRelease(ctx, "check release files", dir, reuse);
+  let built: { text: string; checksum: string };
+  try {
+    built = buildManifest(listing, excluded);
+  } catch (error) {
+    // A listing no manifest can vouch for (two names that read alike) is no match.
+    if (!(error instanceof CutoverError)) throw error;
+    return { kind: "differs", why: error.message };
+  }
+  if (built.checksum === recorded) return { kind: "same", checksum: recorded };
+  const text = recallManifest(recorded) ?? (await readRecorded(ctx, manifest, recorded));
+  if (text === undefined)
+    return {
+      kind: "differs",
+      checksum: built.checksum,
+      why: "its recorded manifest is missing or changed, so the files that differ cannot be named",
+    };
+  return { kind: "differs", checksum: built.checksum, changes: diffManifests(text, built.text) };
+}
+
+/**
+ * Only a regular file, never through a link, and at most 128 MiB: a fifo there would hold the read
+ * until the command timeout, a link to a huge file fill this machine's memory.
+ */
+const READ_RECORDED = `if [ -f "$1" ] && [ ! -L "$1" ]; then head -c 134217728 -- "$1"; fi`;
+
+/** The host's copy of a manifest, if it is the one the metadata vouches for. */
+async function readRecorded(ctx: StepContext, file: string, checksum: string): Promise<string | undefined> {
+  const { stdout } = await runStep(ctx, "read recorded manifest", [shProgram(READ_RECORDED, [file])]);
+  const text = stdout.toString("utf8");
+  return checksumOf(text) === checksum ? text : undefined;
+}
+
+const KINDS: readonly [keyof ReleaseDiff, string][] = [
+  ["modified", "changed"],
+  ["removed", "missing"],
+  ["mode", "mode changed"],
+  ["symlink", "link changed"],
+  ["added", "not in its manifest"],
+];
+
+/** "2 changed (a.php, b.php), 1 missing (c.php)": at most three names per kind. */
+export function summarizeChanges(
+  changes: ReleaseDiff,
+  kinds: readonly (keyof ReleaseDiff)[] = KINDS.map(([k]) => k),
+): string {
+  return KINDS.filter(([k]) => kinds.includes(k) && changes[k].length > 0)
+    .map(([k, label]) => {
+      const names = changes[k];
+      const shown = names.slice(0, 3).join(", ");
+      return `${names.length} ${label} (${shown}${names.length > 3 ? ", …" : ""})`;
+    })
+    .join(", ");
+}
+
+/** One line per path that differs, at most `max`. */
+export function changeLines(
+  changes: ReleaseDiff,
+  kinds: readonly (keyof ReleaseDiff)[] = KINDS.map(([k]) => k),
+  max = 20,
+): string[] {
+  const lines = KINDS.filter(([k]) => kinds.includes(k)).flatMap(([k, label]) =>
+    changes[k].map((p) => `${label}: ${p}`),
+  );
+  return lines.length > max ? [...lines.slice(0, max), `… and ${lines.length - max} more`] : lines;
+}

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import {
+  appendFileSync,
+  chmodSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { cutover, json } from "../helpers/cli.js";
+import { type Fixture, fixture } from "../helpers/fixture.js";
+
+const fixtures: Fixture[] = [];
+after(() => {
+  for (const fx of fixtures) fx.cleanup();
+});
+
+/** Two releases of the fixture app: the second changes src/lib.php only, so the rest are shared inodes. */
+async function twoReleases(): Promise<{ fx: Fixture; first: string; second: string }> {
+  const fx = fixture();
+  fixtures.push(fx);
+  const ids: string[] = [];
+  for (const v of ["v1", "v2"]) {
+    fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
+    const r = await cutover(["--json", "deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    ids.push(json<{ release: string }>(r).release);
+  }
+  return { fx, first: ids[0]!, second: ids[1]! };
+}
+
+const live = (fx: Fixture) => path.basename(realpathSync(path.join(fx.deployPath, "current")));
+const lastHistory = (fx: Fixture) =>
+  JSON.parse(
+    readFileSync(path.join(fx.deployPath, ".cutover/history.jsonl"), "utf8").trim().split("\n").at(-1)!,
+  ) as { event: string; outcome: string; reason?: string };
+
+test("a file of the live release edited in place changed the rollback target too (a shared inode): the rollback refuses, naming it", async () => {
+  const { fx, first, second } = await twoReleases();
+  const shared = path.join(fx.deployPath, "releases", first, "public/index.php");
+  assert.equal(statSync(shared).ino, statSync(path.join(fx.deployPath, "current/public/index.php")).ino);
+  appendFileSync(path.join(fx.deployPath, "current/public/index.php"), "echo 'hotfix';\n");
+
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  const firstLine = r.stderr.split("\n").find((l) => l.includes("not as it was deployed")) ?? "";
+  assert.match(
+    firstLine,
+    new RegExp(`local: release ${first} is not as it was deployed: 1 changed \\(public/index\\.php\\)`),
+  );
+  assert.match(r.stderr, /changed: public\/index\.php/);
+  assert.match(r.stderr, /--no-verify/);
+  assert.equal(live(fx), second, "nothing switched");
+  const h = lastHistory(fx);
+  assert.deepEqual([h.event, h.outcome], ["rollback", "failed"]);
+  assert.match(h.reason ?? "", /not as it was deployed/);
+
+  const forced = await cutover(["rollback", "--no-verify"], fx.app);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(live(fx), first);
+});
+
+test("a file removed from the rollback target, or its mode changed: refused; every host is checked before any switches", async () => {
+  const { fx, first, second } = await twoReleases();
+  const two = path.join(fx.dir, "second host");
+  fx.writeConfig({}, [
+    { name: "one", path: fx.deployPath },
+    { name: "two", path: two },
+  ]);
+  // A fleet of two: deploy twice more so both hosts hold the same two releases.
+  for (const v of ["v3", "v4"]) {
+    fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
+    const d = await cutover(["deploy", "-q"], fx.app);
+    assert.equal(d.code, 0, d.stderr);
+  }
+  const target = live(fx);
+  const rows = json<{ id: string }[]>(await cutover(["--json", "releases"], fx.app));
+  const back = rows.map((x) => x.id).filter((id) => id !== target && id !== first && id !== second)[0]!;
+  rmSync(path.join(fx.deployPath, "releases", back, "public/index.php"));
+  chmodSync(path.join(two, "releases", back, "src/lib.php"), 0o600);
+
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(`one: release ${back} is not as it was deployed: 1 missing \\(public/index\\.php\\)`),
+  );
+  assert.match(
+    r.stderr,
+    new RegExp(`two: release ${back} is not as it was deployed: 1 mode changed \\(src/lib\\.php\\)`),
+  );
+  assert.equal(live(fx), target);
+  assert.equal(path.basename(realpathSync(path.join(two, "current"))), target);
+});
+
+test("files added to the rollback target only warn; it switches", async () => {
+  const { fx, first } = await twoReleases();
+  writeFileSync(path.join(fx.deployPath, "releases", first, "public/written-by-the-app.txt"), "x\n");
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /holds files its manifest does not list: 1 not in its manifest \(public\/written-by-the-app\.txt\)/,
+  );
+  assert.equal(live(fx), first);
+});
+
+test("a path the config made a writable dir since the release was deployed: its files are not missing", async () => {
+  const { fx, first } = await twoReleases();
+  fx.writeConfig({ writable_dirs: ["bootstrap/cache", "src"] });
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(fx), first);
+});
+
+test("with its manifest changed on the host as well, the refusal says the files cannot be named", async () => {
+  const { fx, first, second } = await twoReleases();
+  appendFileSync(path.join(fx.deployPath, "current/public/index.php"), "echo 'hotfix';\n");
+  appendFileSync(path.join(fx.deployPath, ".cutover/releases", `${first}.manifest`), '"x" f 644 0\n');
+  // This machine's own copy of the manifest is not used either.
+  const r = await cutover(["rollback"], fx.app, { XDG_CACHE_HOME: path.join(fx.dir, "empty cache") });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /its recorded manifest is missing or changed, so the files that differ cannot be named/,
+  );
+  assert.equal(live(fx), second);
+});
+
+test("--dry-run shows the check before the switch; --no-verify leaves it out", async () => {
+  const { fx } = await twoReleases();
+  const r = await cutover(["--dry-run", "rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /== check\n[^=]*compare release \S+ with its manifest/);
+  assert.ok(r.stdout.indexOf("== check") < r.stdout.indexOf("== switch"));
+  const skipped = await cutover(["--dry-run", "rollback", "--no-verify"], fx.app);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.doesNotMatch(skipped.stdout, /== check/);
+});
+
+test("verify names what differs from the live release's manifest", async () => {
+  const { fx } = await twoReleases();
+  appendFileSync(path.join(fx.deployPath, "current/public/index.php"), "echo 'hotfix';\n");
+  rmSync(path.join(fx.deployPath, "current/src/lib.php"));
+  const r = await cutover(["verify"], fx.app);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    /content differs from the recorded checksum: 1 changed \(public\/index\.php\), 1 missing \(src\/lib\.php\)/,
+  );
+  const rows = json<{ changes?: { modified: string[]; removed: string[] } }[]>(
+    await cutover(["--json", "verify"], fx.app),
+  );
+  assert.deepEqual(rows[0]!.changes?.modified, ["public/index.php"]);
+  assert.deepEqual(rows[0]!.changes?.removed, ["src/lib.php"]);
+});
