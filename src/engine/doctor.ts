@@ -10,6 +10,7 @@ import { balancerFindings } from "./doctor-balancer.js";
 import { gitFindings } from "./doctor-git.js";
 import { exposedFiles } from "./doctor-http.js";
 import { inPlaceFindings, inPlacePoolFindings } from "./doctor-in-place.js";
+import { rollbackTargetFindings } from "./doctor-rollback.js";
 import { readWebConfigs } from "./doctor-web.js";
 import { onEveryHost } from "./every-host.js";
 import { healthUrl } from "./health.js";
@@ -202,6 +203,7 @@ async function inspect(
       );
     }
   }
+  await rollbackTargetFindings(t, stage, facts, l, add);
   if (stage.php.pools.length > 0 && d.php) await inspectPools(t, stage, web.resolvesPerRequest, add);
   return { findings, clockMs, candidates };
 }

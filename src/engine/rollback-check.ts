@@ -38,35 +38,39 @@ export async function checkPhase(
   return failed.length > 0 ? (joinFailures(failed) as Error) : undefined;
 }
 
+/** What stops a rollback to a release as `check` found it: a one-line reason with its lines, or none. */
+export function breaking(
+  check: ReleaseCheck,
+  excluded: readonly string[],
+): { readonly summary: string; readonly lines: readonly string[] } | undefined {
+  if (check.kind !== "differs") return undefined;
+  if (!check.changes) return { summary: check.why ?? "its files differ", lines: [] };
+  const changes = withoutExcluded(check.changes, excluded);
+  if (BREAKING.every((k) => changes[k].length === 0)) return undefined;
+  return { summary: summarizeChanges(changes, BREAKING), lines: changeLines(changes, BREAKING) };
+}
+
 function judge(host: string, id: string, check: ReleaseCheck, excluded: readonly string[], emit: Emit): void {
-  if (check.kind === "same") return;
-  if (check.kind === "unrecorded") {
+  if (check.kind === "unrecorded")
     emit({
       type: "warning",
       host,
       message: `release ${id} has no recorded checksum (adopted): its files were not checked`,
     });
-    return;
-  }
-  const changes = check.changes && withoutExcluded(check.changes, excluded);
-  if (changes && BREAKING.every((k) => changes[k].length === 0)) {
+  const stop = breaking(check, excluded);
+  if (stop)
+    throw new CutoverError("rollback", `${host}: release ${id} is not as it was deployed: ${stop.summary}`, {
+      state: "nothing was switched",
+      fix: "a file it shares with a newer release through a hard link was edited in place, or removed: roll back to another release with --to ID, deploy the version you need, or pass --no-verify to switch to it as it is",
+      detail: stop.lines,
+      exitCode: EXIT.failed,
+    });
+  if (check.kind === "differs" && check.changes?.added.length)
     emit({
       type: "warning",
       host,
-      message: `release ${id} holds files its manifest does not list: ${summarizeChanges(changes, ["added"])}`,
+      message: `release ${id} holds files its manifest does not list: ${summarizeChanges(check.changes, ["added"])}`,
     });
-    return;
-  }
-  throw new CutoverError(
-    "rollback",
-    `${host}: release ${id} is not as it was deployed: ${changes ? summarizeChanges(changes, BREAKING) : check.why}`,
-    {
-      state: "nothing was switched",
-      fix: "a file it shares with a newer release through a hard link was edited in place, or removed: roll back to another release with --to ID, deploy the version you need, or pass --no-verify to switch to it as it is",
-      detail: changes ? changeLines(changes, BREAKING) : [],
-      exitCode: EXIT.failed,
-    },
-  );
 }
 
 /**

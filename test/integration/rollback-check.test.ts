@@ -157,3 +157,19 @@ test("verify names what differs from the live release's manifest", async () => {
   assert.deepEqual(rows[0]!.changes?.modified, ["public/index.php"]);
   assert.deepEqual(rows[0]!.changes?.removed, ["src/lib.php"]);
 });
+
+test("doctor warns of a rollback target that a rollback would refuse, before the emergency", async () => {
+  const { fx, first } = await twoReleases();
+  const clean = await cutover(["--json", "doctor"], fx.app);
+  const findings = (r: typeof clean) =>
+    json<{ check: string; message: string }[]>(r).filter((f) => f.check === "rollback");
+  assert.deepEqual(findings(clean), [], clean.stderr);
+  appendFileSync(path.join(fx.deployPath, "current/public/index.php"), "echo 'hotfix';\n");
+  const r = await cutover(["--json", "doctor"], fx.app);
+  assert.deepEqual(
+    findings(r).map((f) => f.message),
+    [
+      `the rollback target ${first} is not as it was deployed: 1 changed (public/index.php); \`cutover rollback\` would refuse it`,
+    ],
+  );
+});
