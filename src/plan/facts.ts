@@ -25,11 +25,15 @@ if [ "$mode" = lock ]; then
   [ -e "$meta" ] || put created meta
   if ! err=$(mkdir -p -- "$meta" 2>&1); then
     put lock error "$err"
-  elif mkdir -- "$meta/lock" 2>/dev/null; then
+  # A mkdir that failed with no lock there (a disk out of inodes) is tried again for its message:
+  # that is no lock held by another run.
+  elif mkdir -- "$meta/lock" 2>/dev/null || { [ ! -e "$meta/lock" ] && [ ! -L "$meta/lock" ] && err=$(mkdir -- "$meta/lock" 2>&1); }; then
     if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then put lock acquired
     else rm -rf -- "$meta/lock"; put lock error "cannot write $meta/lock/owner.json (disk full?)"; fi
-  else
+  elif [ -e "$meta/lock" ] || [ -L "$meta/lock" ]; then
     put lock held "$(owner_text)"
+  else
+    put lock error "$err"
   fi
 elif [ -d "$meta/lock" ]; then
   put lock held "$(owner_text)"
