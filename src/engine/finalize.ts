@@ -77,17 +77,19 @@ async function record(
   emit: Emit,
   unlock?: TrailingUnlock,
   prune?: readonly string[],
-): Promise<void> {
+): Promise<string | undefined> {
   const host = u.t.host.name;
   const removal = prune ? [recorded, removeReleases(u.t.layout, prune)] : [];
-  const warn = (said: string) => emit({ type: "warning", host, message: `could not ${title}: ${said}` });
+  const warn = (said: string) => {
+    emit({ type: "warning", host, message: `could not ${title}: ${said}` });
+    return `${host}: could not ${title}: ${said}`;
+  };
   let r: RunResult;
   try {
     r = await u.t.executor.run([...cmds, ...removal, ...(unlock ? [unlock.cmd] : [])]);
   } catch (error) {
     // A lost connection: the removal, if any, is tried again in its own round trip.
-    warn((error as Error).message);
-    return;
+    return warn((error as Error).message);
   }
   const lastLine = r.stderr.trim().split("\n").at(-1) || explainExit(r.code);
   if (r.code === 0) unlock?.ran(r.stdout);
@@ -96,7 +98,8 @@ async function record(
   if (prune && (r.code === 0 || r.stdout.includes(RECORDED)))
     prunedWithRecords.set(u, r.code === 0 ? [] : [`${host}: cleanup failed: ${lastLine}`]);
   // The host's own words (a refusal, a full disk) say why; the step's title adds nothing here.
-  else if (r.code !== 0) warn(lastLine);
+  else if (r.code !== 0) return warn(lastLine);
+  return undefined;
 }
 
 /** Hosts whose old releases were removed in their records' round trip, with the cleanup's warnings. */
@@ -153,14 +156,15 @@ export async function recordNotSwitched(
 /**
  * After the switch: the new release is live, the one before it superseded (or rolled-back), one
  * history line. Also for a host that could not be switched back after a failure: it does serve the
- * new release, so its records say so (the history line with the failure).
+ * new release, so its records say so (the history line with the failure). Returns the warning when
+ * the records could not be written.
  */
 export async function recordLive(
   ctx: RecordContext,
   u: Unit,
   meta: ReleaseMeta,
   { failure, unlock, prune }: RecordsTail & { readonly failure?: string } = {},
-): Promise<ReleaseMeta> {
+): Promise<string | undefined> {
   const l = u.t.layout;
   const live: ReleaseMeta = {
     ...meta,
@@ -174,7 +178,7 @@ export async function recordLive(
       ? { ...before, state: "superseded" }
       : { ...before, state: "rolled-back", reason: `rolled back to ${live.id} by ${who}` }
     : undefined;
-  await record(
+  return record(
     u,
     `record the ${ctx.plan.action}`,
     [
@@ -186,7 +190,6 @@ export async function recordLive(
     unlock,
     prune,
   );
-  return live;
 }
 
 /**

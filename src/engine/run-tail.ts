@@ -15,12 +15,17 @@ export async function recordPhase(
   unlock: ((t: LockedTarget) => TrailingUnlock) | undefined,
   interrupted: boolean,
 ): Promise<string[]> {
-  await Promise.all(
+  // A record that failed (a full disk) leaves the metadata behind `current` until the next run
+  // mends it: the run is degraded (exit 4), not ok.
+  const failed = await Promise.all(
     units.map((u) =>
       recordLive(rec, u, metaOf(u), recordsTail(rec.plan, units, u, phase, unlock, interrupted)),
     ),
   );
-  return units.flatMap((u) => removedWithRecords(u) ?? []);
+  return [
+    ...failed.filter((w): w is string => w !== undefined),
+    ...units.flatMap((u) => removedWithRecords(u) ?? []),
+  ];
 }
 
 /** The warning of a run interrupted before its after hooks: the removal may have gone with the records already. */
