@@ -39,13 +39,17 @@ export async function trashEmptied(deployPath: string): Promise<void> {
  * Checks, independently of cutover's own code, that `current` resolves to a release whose files
  * match the manifest cutover recorded for it, and whose metadata says it is complete.
  */
-export function assertCurrentComplete(deployPath: string, writable: readonly string[] = []): string {
+export function assertCurrentComplete(
+  deployPath: string,
+  writable: readonly string[] = [],
+  /** After a run whose records failed (exit 4), the state can still be the one before. */
+  states: readonly string[] = ["ready", "live"],
+): string {
   const release = path.basename(realpathSync(path.join(deployPath, "current")));
   const meta = JSON.parse(
     readFileSync(path.join(deployPath, ".cutover/releases", `${release}.json`), "utf8"),
   ) as { state: string; checksum: string };
-  if (!["ready", "live"].includes(meta.state))
-    throw new Error(`current → ${release} whose state is ${meta.state}`);
+  if (!states.includes(meta.state)) throw new Error(`current → ${release} whose state is ${meta.state}`);
   const manifest = readFileSync(path.join(deployPath, ".cutover/releases", `${release}.manifest`), "utf8");
   const checksum = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
   if (checksum !== meta.checksum)
