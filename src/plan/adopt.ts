@@ -113,10 +113,12 @@ export function planAdopt(
   const live = facts.current.kind === "link" ? facts.current.release : undefined;
   const fresh = adopt.entries.filter((e) => !isIdShaped(e.name) && !facts.metas.has(e.name));
   const skipped = fresh.filter((e) => !isAdoptableName(e.name)).map((e) => e.name);
-  const numbered = fresh.every((e) => /^\d{1,9}$/.test(e.name));
-  const candidates = fresh
-    .filter((e) => isAdoptableName(e.name))
-    .sort((a, b) => (numbered ? Number(a.name) - Number(b.name) : a.name < b.name ? -1 : 1));
+  const adoptable = fresh.filter((e) => isAdoptableName(e.name));
+  // Judged on what is adopted: a skipped stray name must not turn Deployer's numbers into text order.
+  const numbered = adoptable.every((e) => /^\d{1,9}$/.test(e.name));
+  const candidates = adoptable.sort((a, b) =>
+    numbered ? Number(a.name) - Number(b.name) : a.name < b.name ? -1 : 1,
+  );
   // Times must follow the tool's own order (Deployer numbers releases; a later write can touch an
   // older directory's mtime), so each is at least a second after the one before.
   let last = 0;

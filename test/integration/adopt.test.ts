@@ -210,3 +210,21 @@ test("adopt --migrate that cannot exchange removes only the copy it made; a take
   assert.equal(readFileSync(path.join(root, "current.before-cutover/keep"), "utf8"), "someone's");
   assert.deepEqual(snapshot(path.join(root, "current")), before);
 });
+
+test("Deployer: a name adopt skips (not a safe name) does not turn the numbers' order into text order", async () => {
+  const root = path.join(fx.dir, "deployer app, stray dir");
+  mkdirSync(path.join(root, ".dep"), { recursive: true });
+  for (const n of ["9", "10", "8"]) release(root, n, {});
+  // Someone's copy with a space in its name: skipped, and it must not change how 8, 9, 10 sort.
+  mkdirSync(path.join(root, "releases/old copy"));
+  utimesSync(path.join(root, "releases/8"), new Date(), new Date());
+  symlinkSync("releases/10", path.join(root, "current"));
+  config(root, { keep_releases: 5, shared_dirs: [], shared_files: [] });
+  const a = await cutover(["adopt"], fx.app);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /adopted 8, 9, 10 \(made by deployer\)/);
+  const rb = await cutover(["rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), "9", "the release before 10 is 9, by number");
+  assert.ok(existsSync(path.join(root, "releases/old copy")), "the skipped name is left alone");
+});
