@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { configError, usageError } from "../errors.js";
+import { refuseDeployPath } from "./deploy-path.js";
 import { hostName, resolveStage } from "./resolve.js";
 import type { ParsedComponent, ParsedConfig } from "./schema.js";
 import type { ResolvedStage } from "./types.js";
@@ -95,6 +96,13 @@ function checkPathsApart(config: ParsedConfig, file: string, stageName: string):
   for (const [name, part] of Object.entries(config.components ?? {})) {
     for (const { h, name: host } of selectedHosts(config, stageName, part)) {
       const mine = partPath(h.path, part, name);
+      // Checked here too, so the error names the component's key and not the host's own path.
+      const refusal = refuseDeployPath(mine);
+      if (refusal)
+        throw configError(
+          `${file}: components.${name}.path: ${mine} on host ${host} ${refusal}`,
+          `set components.${name}.path to a directory of its own, e.g. /var/www/my-app/${name}`,
+        );
       if (LAYOUT.has(path.posix.basename(mine)))
         throw configError(
           `${file}: components.${name}.path: ${mine} on host ${host} ends in "${path.posix.basename(mine)}", a name of cutover's own layout`,

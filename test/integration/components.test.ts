@@ -334,3 +334,18 @@ test("a config error in the last component stops a deploy of all before the firs
   assert.deepEqual(trees(), before, "api was not deployed either");
   p.writeConfig();
 });
+
+test("a component path that is a system directory is refused naming components.NAME.path, not the host's path", async () => {
+  // Self-contained (the deploy paths may not exist yet when this test runs alone).
+  const state = () => [fx.deployPath, paths.worker].map((d) => (existsSync(d) ? snapshot(d) : null));
+  const before = state();
+  p.writeConfig({ api: {}, admin: { path: "/etc" }, worker: { path: paths.worker } });
+  const r = await cutover(["deploy"], fx.app);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^error: .*cutover\.yaml: components\.admin\.path: \/etc on host local is a system directory/,
+  );
+  assert.deepEqual(state(), before);
+  p.writeConfig();
+});
