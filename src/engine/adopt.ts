@@ -1,4 +1,3 @@
-import path from "node:path/posix";
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
@@ -12,7 +11,7 @@ import {
 } from "../plan/adopt.js";
 import { layout as layoutOf } from "../plan/layout.js";
 import { appendHistory, pathEntry, writeMeta } from "../plan/records.js";
-import { cmd } from "../shell/cmd.js";
+import type { ReleaseMeta } from "../plan/release-meta.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
 import { type LockedTarget, lockAll, newOwner, readFacts, unlockAll } from "./lock.js";
@@ -108,21 +107,20 @@ export async function adopt(
         let migrated: string | null = null;
         if (f.currentDir !== undefined) {
           migrated = migratedId(f.currentDir);
+          const meta: ReleaseMeta = {
+            id: migrated,
+            state: "preparing",
+            stage: stage.name,
+            who,
+            revision: null,
+            started_at: new Date(f.currentDir * 1000).toISOString(),
+            adopted: { tool: "manual" },
+          };
           await runStep({ executor: t.executor, emit }, "turn current into a release", [
-            migrateCurrent(l, migrated),
+            migrateCurrent(l, meta),
           ]);
-          const at = new Date(f.currentDir * 1000).toISOString();
           await runStep({ executor: t.executor, emit }, "record the migrated release", [
-            cmd(["mkdir", "-p", "--", path.dirname(l.releaseMeta(migrated))]),
-            ...writeMeta(l, {
-              id: migrated,
-              state: "live",
-              stage: stage.name,
-              who,
-              revision: null,
-              started_at: at,
-              adopted: { tool: "manual" },
-            }),
+            ...writeMeta(l, { ...meta, state: "live" }),
           ]);
         }
         const row = rowOf(plan, migrated);

@@ -155,9 +155,12 @@ export function planAdopt(
  * a symlink to it is exchanged with `current` by renameat2(RENAME_EXCHANGE) in one step (perl's
  * syscall(); perl-base is part of every Debian). The old directory is kept as
  * current.before-cutover for the admin to remove. Files the app writes during the copy stay there.
+ * The release's metadata ("preparing", adopted by hand) is written before the exchange: a run killed
+ * after it leaves `current` on a release cutover knows (the next deploy or cleanup marks it live), and
+ * one killed before it a copy that cleanup removes as incomplete.
  */
 const MIGRATE = `set -e
-root=$1 id=$2
+root=$1 id=$2 meta=$3 json=$4
 [ -d "$root/current" ] && [ ! -L "$root/current" ] || { echo "$root/current is not a directory" >&2; exit 3; }
 [ ! -e "$root/current.before-cutover" ] || { echo "$root/current.before-cutover exists; move it away first" >&2; exit 3; }
 case $(uname -m) in
@@ -165,20 +168,22 @@ case $(uname -m) in
   *) echo "no renameat2 syscall number known for $(uname -m)" >&2; exit 3 ;;
 esac
 command -v perl >/dev/null || { echo "perl is needed for the atomic exchange" >&2; exit 3; }
-mkdir -p -- "$root/releases" "$root/.cutover/tmp"
+mkdir -p -- "$root/releases" "$root/.cutover/tmp" "\${meta%/*}"
 rel=$root/releases/$id link=$root/.cutover/tmp/migrate
-[ ! -e "$rel" ] || { echo "$rel exists" >&2; exit 3; }
+[ ! -e "$rel" ] || { echo "$rel exists (if a killed adopt --migrate left it, cutover cleanup removes it)" >&2; exit 3; }
 cp -al -- "$root/current" "$rel"
+printf '%s\n' "$json" > "$meta.tmp" && mv -f -- "$meta.tmp" "$meta"
 rm -f -- "$link"
 ln -s -- "releases/$id" "$link"
 if ! perl -e 'syscall($ARGV[0], -100, $ARGV[1], -100, $ARGV[2], 2) == 0 or die "renameat2: $!\\n"' "$nr" "$link" "$root/current"; then
-  rm -f -- "$link"; rm -rf -- "$rel"; exit 3
+  rm -f -- "$link" "$meta"; rm -rf -- "$rel"; exit 3
 fi
 mv -- "$link" "$root/current.before-cutover"
 `;
 
-export function migrateCurrent(l: Layout, id: string): Cmd {
-  return shProgram(MIGRATE, [l.root, id]);
+/** `preparing` is the metadata the release has until the exchange is done; `live` follows it. */
+export function migrateCurrent(l: Layout, preparing: ReleaseMeta): Cmd {
+  return shProgram(MIGRATE, [l.root, preparing.id, l.releaseMeta(preparing.id), JSON.stringify(preparing)]);
 }
 
 /** The id the migrated `current` gets: its directory's time, as a cutover id. */

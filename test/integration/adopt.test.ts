@@ -201,6 +201,7 @@ test("adopt --migrate that cannot exchange removes only the copy it made; a take
   assert.ok(statSync(path.join(root, "current")).isDirectory(), "current is still the directory");
   assert.deepEqual(snapshot(path.join(root, "current")), before);
   assert.deepEqual(readdirSync(path.join(root, "releases")), [], "the copy is gone");
+  assert.deepEqual(readdirSync(path.join(root, ".cutover/releases")), [], "and its metadata");
   // Names that are already there are never overwritten or removed.
   mkdirSync(path.join(root, "current.before-cutover"));
   writeFileSync(path.join(root, "current.before-cutover/keep"), "someone's");
@@ -227,4 +228,52 @@ test("Deployer: a name adopt skips (not a safe name) does not turn the numbers' 
   assert.equal(rb.code, 0, rb.stderr);
   assert.equal(live(root), "9", "the release before 10 is 9, by number");
   assert.ok(existsSync(path.join(root, "releases/old copy")), "the skipped name is left alone");
+});
+
+test("adopt --migrate killed right after its exchange: the release current links to is recorded, so the next deploy has it as rollback target", async () => {
+  const root = path.join(fx.dir, "hand made, killed after the exchange");
+  mkdirSync(path.join(root, "current/public"), { recursive: true });
+  writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'by hand';");
+  config(root, { shared_dirs: [], shared_files: [] });
+  // The host's shell dies the moment the exchange is done (perl returns, the script is killed).
+  const bin = fakeBin(path.join(fx.dir, "perl-then-killed-bin"), ["perl"], {
+    perl: '/usr/bin/perl "$@"; st=$?; kill -KILL $PPID; exit $st',
+  });
+  const killed = await cutover(["adopt", "--migrate"], fx.app, { PATH: bin });
+  assert.notEqual(killed.code, 0, "the step was killed");
+  const id = live(root);
+  assert.match(id, /^\d{8}T\d{6}Z$/, "the exchange happened");
+  const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.meta.adopted?.tool]),
+    [[id, "manual"]],
+    "the migrated release is known",
+  );
+  const d = await cutover(["deploy"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const rb = await cutover(["rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), id, "rolled back to the migrated release");
+  assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
+});
+
+test("adopt --migrate killed before its exchange: current stays the directory, cleanup removes the copy, a second run migrates", async () => {
+  const root = path.join(fx.dir, "hand made, killed before the exchange");
+  mkdirSync(path.join(root, "current/public"), { recursive: true });
+  writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'by hand';");
+  config(root, { shared_dirs: [], shared_files: [] });
+  const before = snapshot(path.join(root, "current"));
+  const bin = fakeBin(path.join(fx.dir, "killed-before-perl-bin"), ["perl"], { perl: "kill -KILL $PPID" });
+  const killed = await cutover(["adopt", "--migrate"], fx.app, { PATH: bin });
+  assert.notEqual(killed.code, 0, "the step was killed");
+  assert.deepEqual(snapshot(path.join(root, "current")), before, "current is still the directory");
+  const again = await cutover(["adopt", "--migrate"], fx.app);
+  assert.equal(again.code, 1, again.stderr);
+  assert.match(again.stderr, /exists \(if a killed adopt --migrate left it, cutover cleanup removes it\)/);
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  assert.deepEqual(readdirSync(path.join(root, "releases")), [], "the copy is gone");
+  const m = await cutover(["adopt", "--migrate"], fx.app);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
 });
