@@ -171,7 +171,13 @@ command -v perl >/dev/null || { echo "perl is needed for the atomic exchange" >&
 mkdir -p -- "$root/releases" "$root/.cutover/tmp" "\${meta%/*}"
 rel=$root/releases/$id link=$root/.cutover/tmp/migrate
 [ ! -e "$rel" ] || { echo "$rel exists (if a killed adopt --migrate left it, cutover cleanup removes it)" >&2; exit 3; }
-cp -al -- "$root/current" "$rel"
+# mkdir proves the release directory is this run's: a partial copy (a file it may not link: another
+# user's under protected_hardlinks, another mount) is removed, so it does not block the next run.
+mkdir -- "$rel"
+cp -al -- "$root/current/." "$rel" || {
+  rm -rf -- "$rel"
+  echo "copying current with hard links failed (a file of another user, or of another file system, in it?)" >&2; exit 3
+}
 printf '%s\n' "$json" > "$meta.tmp" && mv -f -- "$meta.tmp" "$meta"
 rm -f -- "$link"
 ln -s -- "releases/$id" "$link"

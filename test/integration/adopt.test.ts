@@ -277,3 +277,21 @@ test("adopt --migrate killed before its exchange: current stays the directory, c
   assert.equal(m.code, 0, m.stderr);
   assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
 });
+
+test("adopt --migrate whose hard-link copy fails (a file it may not link) removes that partial copy, so a later run is not blocked", async () => {
+  const root = path.join(fx.dir, "hand made, copy fails");
+  mkdirSync(path.join(root, "current/public"), { recursive: true });
+  writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'by hand';");
+  config(root, { shared_dirs: [], shared_files: [] });
+  const before = snapshot(path.join(root, "current"));
+  // As with fs.protected_hardlinks and a file of www-data's: cp links what it may, then fails.
+  const bin = fakeBin(path.join(fx.dir, "cp-fails-bin"), ["cp"], { cp: '/bin/cp "$@"; exit 1' });
+  const r = await cutover(["adopt", "--migrate"], fx.app, { PATH: bin });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /copying current with hard links failed/);
+  assert.deepEqual(snapshot(path.join(root, "current")), before, "current is untouched");
+  assert.deepEqual(readdirSync(path.join(root, "releases")), [], "the partial copy is gone");
+  const m = await cutover(["adopt", "--migrate"], fx.app);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
+});
