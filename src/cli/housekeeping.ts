@@ -80,6 +80,10 @@ export async function adoptCommand(
           (p) =>
             `${r.host}: shared/${p} ${dryRun ? "would link" : "links"} to ${p} in the deploy path (kept where it is)`,
         ),
+        ...r.failed.map(
+          (id) =>
+            `${r.host}: note: ${id} is newer than the live release, so it never went live: recorded failed (no rollback target; cleanup removes it)`,
+        ),
         ...r.skipped.map(
           (n) => `${r.host}: note: releases/${JSON.stringify(n)} is not a name cutover can adopt; left alone`,
         ),

@@ -25,6 +25,8 @@ export interface AdoptRow {
   readonly adopted: readonly string[];
   readonly linked: readonly string[];
   readonly skipped: readonly string[];
+  /** Adopted releases newer than the live one: recorded failed (never went live). */
+  readonly failed: readonly string[];
   /** The id `current` (a real directory before) got, when --migrate turned it into a release. */
   readonly migrated: string | null;
 }
@@ -35,6 +37,7 @@ const rowOf = (plan: AdoptPlan, migrated: string | null): AdoptRow => ({
   adopted: [...(migrated ? [migrated] : []), ...plan.adopted.map((m) => m.id)],
   linked: plan.linked,
   skipped: plan.skipped,
+  failed: plan.adopted.filter((m) => m.state === "failed").map((m) => m.id),
   migrated,
 });
 

@@ -122,13 +122,19 @@ export function planAdopt(
   // Times must follow the tool's own order (Deployer numbers releases; a later write can touch an
   // older directory's mtime), so each is at least a second after the one before.
   let last = 0;
-  const adopted = candidates.map((e): ReleaseMeta => {
+  // A release after the live one in the tool's order never went live as far as anyone can tell (a
+  // deploy that failed before its switch leaves one): recorded failed, never a rollback target.
+  const liveAt = candidates.findIndex((e) => e.name === live);
+  const adopted = candidates.map((e, i): ReleaseMeta => {
     const named = timeOfName(e.name)?.getTime();
     const at = Math.max(named ?? e.mtime * 1000, last + 1000);
     last = at;
     return {
       id: e.name,
-      state: e.name === live ? "live" : "superseded",
+      state: e.name === live ? "live" : liveAt >= 0 && i > liveAt ? "failed" : "superseded",
+      ...(liveAt >= 0 && i > liveAt
+        ? { reason: `newer than ${live}, which current linked to when adopted` }
+        : {}),
       stage: stage.name,
       who,
       revision: e.revision ? { commit: e.revision, dirty: false } : null,

@@ -295,3 +295,29 @@ test("adopt --migrate whose hard-link copy fails (a file it may not link) remove
   assert.equal(m.code, 0, m.stderr);
   assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
 });
+
+test("Capistrano: a release newer than the live one (a deploy that failed before its switch) is never a rollback target", async () => {
+  const root = path.join(fx.dir, "capistrano app, failed deploy");
+  release(root, "20240101120000", {}, "aaaaaaa1");
+  release(root, "20240102120000", {}, "bbbbbbb2");
+  // Capistrano's deploy of ccccccc3 failed before deploy:symlink:release: its directory stays.
+  const failed = release(root, "20240103120000", {}, "ccccccc3");
+  writeFileSync(path.join(failed, "src/lib.php"), "<?php // half written");
+  symlinkSync(path.join(root, "releases/20240102120000"), path.join(root, "current"));
+  config(root, { keep_releases: 5, shared_dirs: [], shared_files: [] });
+  const a = await cutover(["adopt"], fx.app);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /note: 20240103120000 is newer than the live release, so it never went live/);
+  const d = await cutover(["deploy"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const rb = await cutover(["rollback"], fx.app);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.equal(live(root), "20240102120000", "back to the release that was live, not the failed one");
+  const to = await cutover(["rollback", "--to", "20240103120000"], fx.app);
+  assert.notEqual(to.code, 0, "the release that never went live is no target");
+  assert.equal(live(root), "20240102120000");
+  const c = await cutover(["cleanup"], fx.app);
+  assert.equal(c.code, 0, c.stderr);
+  assert.ok(!existsSync(failed), "cleanup removed it");
+  assert.ok(existsSync(path.join(root, "releases/20240101120000")), "kept: keep_releases 5");
+});
