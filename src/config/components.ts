@@ -71,7 +71,15 @@ export function resolveComponent(
     stageName,
     envSecrets,
   );
-  return { ...unit, component: name };
+  const others = (host: string) =>
+    Object.entries(config.components!).flatMap(([other, p]) =>
+      other === name
+        ? []
+        : selectedHosts(config, stageName, p).flatMap((s) =>
+            s.name === host ? [partPath(s.h.path, p, other)] : [],
+          ),
+    );
+  return { ...unit, component: name, hosts: unit.hosts.map((h) => ({ ...h, apart: others(h.name) })) };
 }
 
 /** The stage's hosts a part deploys to (those with one of its roles), keeping their stage-wide names. */

@@ -34,6 +34,11 @@ export interface ResolvedHost {
   /** Absent for a local target (a deploy path on this machine). */
   readonly ssh?: SshAddress;
   readonly roles: readonly string[];
+  /**
+   * Components: the deploy paths of the other parts on this host. Checked on the host under the
+   * lock, symlinks resolved: a path linked to another part's would deploy (and prune) there.
+   */
+  readonly apart?: readonly string[];
 }
 
 export interface HookEntry {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { CutoverError, EXIT } from "../errors.js";
-import { checkInnerDirs } from "../plan/deploy.js";
+import { checkApart, checkInnerDirs } from "../plan/deploy.js";
 import { factsProbe, type HostFacts, parseFacts } from "../plan/facts.js";
 import { type Layout, layout } from "../plan/layout.js";
 import { describeOwner, isStale, type LockOwner } from "../plan/lock.js";
@@ -43,7 +43,7 @@ export async function readFacts(
   owner?: LockOwner,
 ): Promise<HostFacts> {
   const { stdout } = await runStep({ executor: target.executor, emit: () => undefined }, "read host state", [
-    factsProbe(target.host.path, sharedPaths, owner),
+    factsProbe(target.host.path, [...sharedPaths, ...(target.host.apart ?? [])], owner),
   ]);
   try {
     return parseFacts(target.host.path, stdout.toString("utf8"), owner !== undefined);
@@ -141,7 +141,10 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
       const locked = got.map(({ target, facts }) => ({ ...target, layout: layout(target.host.path), facts }));
       try {
         // Through a symlinked .cutover or releases/ every later step would act somewhere else.
-        for (const t of locked) checkInnerDirs(t.host, t.facts);
+        for (const t of locked) {
+          checkInnerDirs(t.host, t.facts);
+          checkApart(t.host, t.facts);
+        }
       } catch (error) {
         await unlockAll(locked, options.owner);
         await undoCreated(locked);

@@ -113,6 +113,21 @@ export function checkInnerDirs(host: ResolvedHost, facts: HostFacts): void {
   }
 }
 
+/** Components: this deploy path is, on the host, another part's (a symlink to it), or in or around it. */
+export function checkApart(host: ResolvedHost, facts: HostFacts): void {
+  const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+  const o = facts.apart.find((a) => a.real && a.root && (within(a.root, a.real) || within(a.real, a.root)));
+  if (!o) return;
+  throw new CutoverError(
+    "target",
+    `${host.name}: ${host.path} is ${o.root} on the host, the same as or in or around ${o.path}, another component's deploy path`,
+    {
+      fix: `make ${host.path} a directory of its own on ${host.name}, not a link to another component's`,
+      state: "nothing was changed",
+    },
+  );
+}
+
 /** The newest good releases to hard-link unchanged files from, live one first. */
 function linkSources(facts: HostFacts, live: string | undefined): string[] {
   const good = facts.releaseDirs

@@ -79,7 +79,10 @@ if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
 fi
 # Shared paths follow links (shared/storage -> ../storage is a directory to the app): "link" is a dangling one.
 skind() { if [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -L "$1" ]; then k=link; elif [ -e "$1" ]; then k=other; else k=missing; fi; }
-for p in "$@"; do skind "$root/shared/$p"; put shared "$k" "$p"; done
+# An absolute path (shared paths never are) is another component's deploy path: both resolved here.
+rr=$(realpath -e -- "$root" 2>/dev/null)
+for p in "$@"; do case $p in /*) put apart "$p" "$(realpath -m -- "$p" 2>/dev/null)" "$rr"; continue ;; esac
+  skind "$root/shared/$p"; put shared "$k" "$p"; done
 put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
 
@@ -133,6 +136,8 @@ export interface HostFacts {
   readonly shared: ReadonlyMap<string, SharedKind>;
   readonly availKb: number | undefined;
   readonly lock: LockStatus;
+  /** Components: each other part's deploy path on this host, it and this one's resolved (realpath). */
+  readonly apart: readonly { path: string; real: string; root: string }[];
   /** What was found that cutover does not understand and so leaves alone: one line each. */
   readonly problems: readonly string[];
 }
@@ -158,6 +163,7 @@ const ARITY: Record<string, number> = {
   tmp: 1,
   shared: 2,
   avail: 1,
+  apart: 3,
 };
 
 function arity(key: string, next: string | undefined): number {
@@ -189,6 +195,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   const tmp: string[] = [];
   const shared = new Map<string, SharedKind>();
   let availKb: number | undefined;
+  const apart: { path: string; real: string; root: string }[] = [];
   let lock: LockStatus = lockRequested
     ? { kind: "error", message: "the probe gave no lock answer" }
     : { kind: "free" };
@@ -245,6 +252,9 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
       case "shared":
         shared.set(v[1]!, asKind(v[0]));
         break;
+      case "apart":
+        apart.push({ path: v[0]!, real: v[1]!, root: v[2]! });
+        break;
       case "avail":
         availKb = v[0] && /^\d+$/.test(v[0]) ? Number(v[0]) : undefined;
         break;
@@ -287,6 +297,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     shared,
     availKb,
     lock,
+    apart,
     problems,
   };
 }

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -347,5 +355,27 @@ test("a component path that is a system directory is refused naming components.N
     /^error: .*cutover\.yaml: components\.admin\.path: \/etc on host local is a system directory/,
   );
   assert.deepEqual(state(), before);
+  p.writeConfig();
+});
+
+test("a component's deploy path that is a symlink to another's on the host is refused: nothing of the other is switched", async () => {
+  // Self-contained: a deploy path of its own, where api's directory links to admin's.
+  const root = path.join(fx.dir, "linked parts");
+  p.writeConfig({ api: {}, admin: { path: "admin part" } }, [{ path: root }]);
+  const admin = path.join(root, "admin part");
+  const first = await cutover(["deploy", "--component", "admin"], fx.app);
+  assert.equal(first.code, 0, first.stderr);
+  symlinkSync("admin part", path.join(root, "api"));
+  const before = snapshot(admin);
+  for (const args of [["deploy"], ["deploy", "--component", "api"], ["cleanup", "--component", "api"]]) {
+    const r = await cutover(args, fx.app);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /error: (component api: )?local: .*\/api is .*\/admin part on the host, .* another component's deploy path/,
+    );
+    assert.deepEqual(snapshot(admin), before, `${args.join(" ")} changed nothing of admin`);
+  }
+  assert.equal(read(admin, "current/built-for"), "admin", "admin's path still serves admin");
   p.writeConfig();
 });
