@@ -80,6 +80,11 @@ export async function adoptCommand(
           (p) =>
             `${r.host}: shared/${p} ${dryRun ? "would link" : "links"} to ${p} in the deploy path (kept where it is)`,
         ),
+        ...(r.movedLeftover
+          ? [
+              `${r.host}: the old current directory a killed adopt --migrate left in .cutover/tmp/migrate ${dryRun ? "would become" : "is now"} current.before-cutover`,
+            ]
+          : []),
         ...r.failed.map(
           (id) =>
             `${r.host}: note: ${id} is newer than the live release, so it never went live: recorded failed (no rollback target; cleanup removes it)`,

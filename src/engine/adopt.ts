@@ -25,6 +25,8 @@ export interface AdoptRow {
   readonly adopted: readonly string[];
   readonly linked: readonly string[];
   readonly skipped: readonly string[];
+  /** The old current directory a killed --migrate left in .cutover/tmp became current.before-cutover. */
+  readonly movedLeftover: boolean;
   /** Adopted releases newer than the live one: recorded failed (never went live). */
   readonly failed: readonly string[];
   /** The id `current` (a real directory before) got, when --migrate turned it into a release. */
@@ -37,6 +39,7 @@ const rowOf = (plan: AdoptPlan, migrated: string | null): AdoptRow => ({
   adopted: [...(migrated ? [migrated] : []), ...plan.adopted.map((m) => m.id)],
   linked: plan.linked,
   skipped: plan.skipped,
+  movedLeftover: plan.movesLeftover,
   failed: plan.adopted.filter((m) => m.state === "failed").map((m) => m.id),
   migrated,
 });

@@ -27,6 +27,9 @@ if [ -d "$root/releases" ] && [ ! -L "$root/releases" ]; then
   done
 fi
 if [ -d "$root/current" ] && [ ! -L "$root/current" ]; then put current-dir "$(stat -c %Y -- "$root/current")"; fi
+# The old current directory a --migrate killed after its exchange left where only its link goes.
+old=$root/.cutover/tmp/migrate
+if [ -d "$old" ] && [ ! -L "$old" ] && [ ! -e "$root/current.before-cutover" ] && [ ! -L "$root/current.before-cutover" ]; then put migrate-left 1; fi
 `;
 
 export function adoptProbe(root: string, sharedPaths: readonly string[]): Cmd {
@@ -40,6 +43,8 @@ export interface AdoptFacts {
   readonly entries: readonly { name: string; mtime: number; revision: string }[];
   /** `current` is a real directory (mtime): a deploy by hand. */
   readonly currentDir: number | undefined;
+  /** A killed --migrate left the old current directory in .cutover/tmp/migrate. */
+  readonly migrateLeft: boolean;
 }
 
 export function parseAdoptFacts(output: string): AdoptFacts {
@@ -49,6 +54,7 @@ export function parseAdoptFacts(output: string): AdoptFacts {
   const topLevel: string[] = [];
   const entries: { name: string; mtime: number; revision: string }[] = [];
   let currentDir: number | undefined;
+  let migrateLeft = false;
   for (let i = 2; i < f.length - 1; ) {
     const key = f[i]!;
     if (key === "mark") {
@@ -60,12 +66,15 @@ export function parseAdoptFacts(output: string): AdoptFacts {
     } else if (key === "entry") {
       entries.push({ name: f[i + 1]!, mtime: Number(f[i + 2]), revision: f[i + 3]! });
       i += 4;
+    } else if (key === "migrate-left") {
+      migrateLeft = true;
+      i += 2;
     } else if (key === "current-dir") {
       currentDir = Number(f[i + 1]);
       i += 2;
     } else throw new Error(`unexpected adopt probe field ${JSON.stringify(key.slice(0, 40))}`);
   }
-  return { marks, topLevel, entries, currentDir };
+  return { marks, topLevel, entries, currentDir, migrateLeft };
 }
 
 export interface AdoptPlan {
@@ -77,6 +86,8 @@ export interface AdoptPlan {
   readonly skipped: readonly string[];
   /** Shared paths kept where they are, linked from shared/ (Envoyer's storage/ and .env). */
   readonly linked: readonly string[];
+  /** The old current directory a killed --migrate left in .cutover/tmp goes where a whole run puts it. */
+  readonly movesLeftover: boolean;
   readonly cmds: readonly Cmd[];
 }
 
@@ -151,8 +162,20 @@ export function planAdopt(
       cmd(["mkdir", "-p", "--", path.dirname(path.join(l.shared, p))]),
       cmd(["ln", "-s", "--", `${"../".repeat(p.split("/").length)}${p}`, path.join(l.shared, p)]),
     ]),
+    ...(adopt.migrateLeft
+      ? [
+          cmd([
+            "mv",
+            "-n",
+            "-T",
+            "--",
+            path.join(l.tmp, "migrate"),
+            path.join(l.root, "current.before-cutover"),
+          ]),
+        ]
+      : []),
   ];
-  return { host, tool, adopted, skipped, linked, cmds };
+  return { host, tool, adopted, skipped, linked, movesLeftover: adopt.migrateLeft, cmds };
 }
 
 /**

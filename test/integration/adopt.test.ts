@@ -243,6 +243,14 @@ test("adopt --migrate killed right after its exchange: the release current links
   assert.notEqual(killed.code, 0, "the step was killed");
   const id = live(root);
   assert.match(id, /^\d{8}T\d{6}Z$/, "the exchange happened");
+  const again = await cutover(["adopt"], fx.app);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /left in \.cutover\/tmp\/migrate is now current\.before-cutover/);
+  assert.equal(
+    readFileSync(path.join(root, "current.before-cutover/public/index.php"), "utf8"),
+    "<?php echo 'by hand';",
+    "the old directory is where a whole run leaves it",
+  );
   const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
   assert.deepEqual(
     rows.map((r) => [r.id, r.meta.adopted?.tool]),
