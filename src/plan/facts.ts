@@ -79,9 +79,10 @@ if [ -d "$meta/tmp" ] && [ ! -L "$meta/tmp" ]; then
 fi
 # Shared paths follow links (shared/storage -> ../storage is a directory to the app): "link" is a dangling one.
 skind() { if [ -d "$1" ]; then k=dir; elif [ -f "$1" ]; then k=file; elif [ -L "$1" ]; then k=link; elif [ -e "$1" ]; then k=other; else k=missing; fi; }
-# An absolute path (shared paths never are) is another component's deploy path: both resolved here.
-rr=$(realpath -e -- "$root" 2>/dev/null)
-for p in "$@"; do case $p in /*) put apart "$p" "$(realpath -m -- "$p" 2>/dev/null)" "$rr"; continue ;; esac
+# An absolute path (shared paths never are) is another component's deploy path: both resolved here
+# (this one's only then: a realpath is a process of its own).
+for p in "$@"; do case $p in /*) [ -n "\${rr+x}" ] || rr=$(realpath -e -- "$root" 2>/dev/null)
+  put apart "$p" "$(realpath -m -- "$p" 2>/dev/null)" "$rr"; continue ;; esac
   skind "$root/shared/$p"; put shared "$k" "$p"; done
 put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
