@@ -4,10 +4,9 @@ import type { ReleaseDiff } from "../plan/diff.js";
 import { parseHistory } from "../plan/history.js";
 import { liveInPlace } from "../plan/in-place-target.js";
 import { layout } from "../plan/layout.js";
-import type { HistoryEntry } from "../plan/records.js";
+import { type HistoryEntry, readHistoryTail } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { releaseOrder } from "../plan/release-order.js";
-import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
 import { readFacts } from "./lock.js";
@@ -74,10 +73,14 @@ export async function readHistory(
   emit: Emit = () => undefined,
 ): Promise<HistoryEntry[]> {
   const perHost = await withTargets(stage, hosts, async (t) => {
-    const file = layout(t.host.path).history;
-    const { stdout } = await runStep({ executor: t.executor, emit }, "read history", [
-      cmd(["tail", "-n", String(limit), "--", file], { mayFail: true, quiet: true }),
+    const l = layout(t.host.path);
+    const file = l.history;
+    const { stdout, stderr } = await runStep({ executor: t.executor, emit }, "read history", [
+      readHistoryTail(l, limit),
     ]);
+    // The refusal of a history that is no regular file (not what a login's rc files print).
+    for (const line of stderr.split("\n").filter((s) => s.startsWith(file)))
+      emit({ type: "warning", host: t.host.name, message: line });
     const { entries, bad } = parseHistory(stdout.toString("utf8"));
     if (bad > 0)
       emit({

@@ -1,10 +1,9 @@
 import type { ResolvedStage } from "../config/resolve.js";
 import { parseHistory } from "../plan/history.js";
 import { layout } from "../plan/layout.js";
-import type { HistoryEntry } from "../plan/records.js";
+import { type HistoryEntry, readHistoryTail } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { type LogRow, revisionLog } from "../plan/revision-log.js";
-import { cmd } from "../shell/cmd.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
 import { readFacts } from "./lock.js";
@@ -25,11 +24,15 @@ export async function readRevisionLog(
   try {
     const perHost = await onEveryHost(targets, async (t) => {
       const facts = await readFacts(t, []);
-      const file = layout(t.host.path).history;
+      const l = layout(t.host.path);
+      const file = l.history;
       // Other events (unlock, cleanup...) share the journal: read well past `limit` lines.
-      const { stdout } = await runStep({ executor: t.executor, emit }, "read history", [
-        cmd(["tail", "-n", String(Math.max(500, limit * 20)), "--", file], { mayFail: true, quiet: true }),
+      const { stdout, stderr } = await runStep({ executor: t.executor, emit }, "read history", [
+        readHistoryTail(l, Math.max(500, limit * 20)),
       ]);
+      // The refusal of a history that is no regular file (not what a login's rc files print).
+      for (const line of stderr.split("\n").filter((s) => s.startsWith(file)))
+        emit({ type: "warning", host: t.host.name, message: line });
       const { entries, bad } = parseHistory(stdout.toString("utf8"));
       if (bad > 0)
         emit({

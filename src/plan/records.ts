@@ -54,9 +54,16 @@ export function pathEntry(
   return { release: null, previous: null, revision: null, duration_ms: null, ...entry };
 }
 
-/** A line cut short by a crash or a full disk gets its newline first, so it cannot swallow this one. */
+/**
+ * A line cut short by a crash or a full disk gets its newline first, so it cannot swallow this one.
+ * Only a regular file (or none) is written: a fifo there would hold the append until command_timeout.
+ */
+const onlyRegular = (what: string) => `if [ -e "$f" ] && [ ! -f "$f" ]; then
+  printf '%s\\n' "$f is not a regular file; ${what}" >&2; exit 3
+fi`;
 const APPEND = `
 f=$1
+${onlyRegular("not written")}
 if [ -s "$f" ] && [ -n "$(tail -c 1 -- "$f")" ]; then printf '\\n' >> "$f"; fi
 printf '%s\\n' "$2" >> "$f"
 `;
@@ -64,6 +71,17 @@ printf '%s\\n' "$2" >> "$f"
 /** One JSON line appended to .cutover/history.jsonl (one short O_APPEND write). */
 export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
   return shProgram(APPEND, [l.history, JSON.stringify(entry)], { label: "append to history" });
+}
+
+const TAIL = `
+f=$1
+${onlyRegular("not read")}
+[ ! -e "$f" ] || tail -n "$2" -- "$f"
+`;
+
+/** The last `lines` lines of .cutover/history.jsonl; none when it is missing; why not on stderr. */
+export function readHistoryTail(l: Layout, lines: number): Cmd {
+  return shProgram(TAIL, [l.history, String(lines)], { mayFail: true, label: "read history" });
 }
 
 const UNLOCK = `

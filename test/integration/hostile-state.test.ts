@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -353,5 +354,36 @@ test("the clock probes' removal: a name swapped for a link or a directory after 
   } finally {
     rmSync(path.join(l.releases, link), { force: true });
     rmSync(path.join(l.releases, dir), { recursive: true, force: true });
+  }
+});
+
+test("a history.jsonl that is a fifo is neither read nor written: rollback and history do not wait on it", async () => {
+  // Before, the record's append (and `history`'s tail) waited for the fifo's other end until
+  // command_timeout (an hour by default), the lock held all that time.
+  fx.writeConfig({ command_timeout: 30 });
+  const history = meta("history.jsonl");
+  const kept = readFileSync(history);
+  rmSync(history);
+  execFileSync("mkfifo", [history]);
+  try {
+    const live = readlinkSync(path.join(fx.deployPath, "current"));
+    let started = Date.now();
+    const r = await cutover(["rollback"], fx.app);
+    assert.ok(Date.now() - started < 20_000, `rollback took ${Date.now() - started} ms`);
+    assert.notEqual(readlinkSync(path.join(fx.deployPath, "current")), live, "rolled back");
+    assert.match(r.stderr, /history\.jsonl is not a regular file/);
+    assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+    started = Date.now();
+    const h = await cutover(["history"], fx.app);
+    assert.ok(Date.now() - started < 20_000, `history took ${Date.now() - started} ms`);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stderr, /history\.jsonl is not a regular file/);
+    const log = await cutover(["log"], fx.app);
+    assert.equal(log.code, 0, log.stderr);
+    assert.ok(!existsSync(meta("lock")), "the lock is given back");
+  } finally {
+    rmSync(history);
+    writeFileSync(history, kept);
+    fx.writeConfig();
   }
 });
