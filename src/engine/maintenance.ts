@@ -49,7 +49,7 @@ export async function unlock(
         const l = layout(t.host.path);
         const reason = `cleared lock of ${describeOwner(owner)}`;
         await runStep({ executor: t.executor, emit: () => undefined }, "unlock", [
-          clearObservedLock(l, facts.lock.raw),
+          clearObservedLock(l, facts.lock.sum),
           appendHistory(
             l,
             pathEntry({

@@ -20,6 +20,8 @@ kind() { if [ -L "$1" ]; then k=link; elif [ -d "$1" ]; then k=dir; elif [ -f "$
 put cutover-facts 2
 # Not a regular file (a fifo would hold the read until command_timeout): no owner known.
 owner_text() { [ ! -f "$meta/lock/owner.json" ] || head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000'; }
+# Its checksum too: the text reaches cutover decoded as UTF-8, not always the bytes unlock compares.
+held() { o=$(owner_text); put lock held "$o"; put lock-sum "$(printf '%s' "$o" | cksum)"; }
 if [ "$mode" = lock ]; then
   [ -e "$root" ] || put created root
   [ -e "$meta" ] || put created meta
@@ -31,12 +33,12 @@ if [ "$mode" = lock ]; then
     if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then put lock acquired
     else rm -rf -- "$meta/lock"; put lock error "cannot write $meta/lock/owner.json (disk full?)"; fi
   elif [ -e "$meta/lock" ] || [ -L "$meta/lock" ]; then
-    put lock held "$(owner_text)"
+    held
   else
     put lock error "$err"
   fi
 elif [ -d "$meta/lock" ]; then
-  put lock held "$(owner_text)"
+  held
 fi
 put home "\${HOME:-}"
 command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no
@@ -90,7 +92,12 @@ put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 export type LockStatus =
   | { readonly kind: "free" }
   | { readonly kind: "acquired" }
-  | { readonly kind: "held"; readonly owner: LockOwner | undefined; readonly raw: string }
+  | {
+      readonly kind: "held";
+      readonly owner: LockOwner | undefined;
+      /** The owner file's cksum on the host: what `unlock` checks is still there. */
+      readonly sum: string;
+    }
   | { readonly kind: "error"; readonly message: string };
 
 export type CurrentLink =
@@ -157,6 +164,7 @@ const ARITY: Record<string, number> = {
   root: 1,
   writable: 1,
   inner: 2,
+  "lock-sum": 1,
   "releases-real": 1,
   "current-entries": 1,
   release: 2,
@@ -197,6 +205,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
   const shared = new Map<string, SharedKind>();
   let availKb: number | undefined;
   const apart: { path: string; real: string; root: string }[] = [];
+  let lockSum = "";
   let lock: LockStatus = lockRequested
     ? { kind: "error", message: "the probe gave no lock answer" }
     : { kind: "free" };
@@ -261,12 +270,14 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
         break;
       case "lock":
         if (v[0] === "acquired") lock = { kind: "acquired" };
-        else if (v[0] === "held") lock = { kind: "held", owner: parseLockOwner(v[1]!), raw: v[1]! };
+        else if (v[0] === "held") lock = { kind: "held", owner: parseLockOwner(v[1]!), sum: "" };
         else lock = { kind: "error", message: v[1]! };
+        break;
+      case "lock-sum":
+        lockSum = v[0]!;
         break;
     }
   }
-
   const { metas, problems } = ownMetas(metaFiles);
   const { releaseDirs, clockProbes, foreign } = sortReleaseEntries(entries, metas);
   if (foreign.length > 0)
@@ -275,6 +286,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
     );
   if (current.kind === "link")
     current = { ...current, release: resolvedRelease(current.resolved, releasesReal) };
+  if (lock.kind === "held") lock = { ...lock, sum: lockSum };
   if (root === "ok") {
     for (const [dir, kind] of inner) {
       if (dir !== "shared" && kind !== "dir" && kind !== "missing")

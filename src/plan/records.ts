@@ -110,23 +110,24 @@ export function releaseLockAfter(l: Layout, owner: LockOwner): Cmd {
 }
 
 /**
- * Removes a lock only if it is still the one that was looked at (same owner file text), so a run
- * that took the lock in between keeps it. A lock without an owner file must be older than 10 s:
- * a run that has just made the directory is about to write its owner.
+ * Removes a lock only if it is still the one that was looked at (same owner file text, by its
+ * cksum as the facts probe took it), so a run that took the lock in between keeps it. A lock
+ * without an owner file must be older than 10 s: a run that has just made the directory is about
+ * to write its owner.
  */
 const CLEAR_OBSERVED = `
 lock=$1 seen=$2
 [ -d "$lock" ] || { echo "the lock is gone already" >&2; exit 3; }
 now=$([ ! -f "$lock/owner.json" ] || head -c 4096 -- "$lock/owner.json" 2>/dev/null | tr -d '\\000')
-[ "$now" = "$seen" ] || { echo "the lock changed hands since it was read; not cleared" >&2; exit 3; }
-if [ -z "$seen" ] && [ -n "$(find "$lock" -maxdepth 0 -newermt '10 seconds ago')" ]; then
+[ "$(printf '%s' "$now" | cksum)" = "$seen" ] || { echo "the lock changed hands since it was read; not cleared" >&2; exit 3; }
+if [ -z "$now" ] && [ -n "$(find "$lock" -maxdepth 0 -newermt '10 seconds ago')" ]; then
   echo "the lock was taken a moment ago; not cleared" >&2; exit 3
 fi
 rm -rf -- "$lock"
 `;
 
-export function clearObservedLock(l: Layout, seenOwnerText: string): Cmd {
-  return shProgram(CLEAR_OBSERVED, [l.lock, seenOwnerText]);
+export function clearObservedLock(l: Layout, seenOwnerSum: string): Cmd {
+  return shProgram(CLEAR_OBSERVED, [l.lock, seenOwnerSum]);
 }
 
 /**

@@ -224,14 +224,30 @@ test("history: a cut-short last line does not swallow the next entry; broken lin
 
 test("unlock clears only the lock it looked at", () => {
   const l = layout(fx.deployPath);
+  // The probe's checksum of the owner text it saw.
+  const sum = (seen: string) => execFileSync("cksum", { input: seen }).toString().trim();
   const clear = (seen: string) =>
-    execFileSync("sh", ["-c", renderCmd(clearObservedLock(l, seen))], { stdio: "pipe" });
+    execFileSync("sh", ["-c", renderCmd(clearObservedLock(l, sum(seen)))], { stdio: "pipe" });
   mkdirSync(l.lock, { recursive: true });
   writeFileSync(l.lockOwner, '{"token":"newer","pid":1}\n');
   assert.throws(() => clear('{"token":"older","pid":1}'), /changed hands/);
   assert.ok(existsSync(l.lock), "a lock taken in between stays");
   clear('{"token":"newer","pid":1}');
   assert.ok(!existsSync(l.lock));
+});
+
+test("unlock --force clears a lock whose owner file is not UTF-8 (nothing else can)", async () => {
+  // Before, the owner text came back through a UTF-8 decoding (a byte 0xE9 became U+FFFD), so the
+  // host never found the lock "as it was read": "the lock changed hands", every time.
+  const l = layout(fx.deployPath);
+  mkdirSync(l.lock, { recursive: true });
+  writeFileSync(l.lockOwner, Buffer.from('{"who":"caf\xe9","pid":1}\n', "latin1"));
+  const r = await cutover(["unlock", "--force"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cleared the lock/);
+  assert.ok(!existsSync(l.lock), "the lock is gone");
+  const again = await deployOk();
+  assert.doesNotMatch(again.stderr, /locked/);
 });
 
 test("a lock whose holder is a zombie (killed, never reaped) is stale; one from a clone with the same host name is not", async () => {

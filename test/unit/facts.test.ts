@@ -17,6 +17,7 @@ test("facts parser reads links, releases, metadata, lock holder and shared paths
     "/srv/a b",
     [
       `lock held ${JSON.stringify(owner)}`,
+      "lock-sum 1234567 77",
       "root ok",
       "writable yes",
       "current link releases/20261127T100000Z",
@@ -34,7 +35,7 @@ test("facts parser reads links, releases, metadata, lock holder and shared paths
   assert.equal(f.current.kind === "link" && f.current.release, "20261127T100000Z");
   assert.deepEqual(f.releaseDirs, ["20261127T100000Z", "20261127T110000Z"]);
   assert.equal(f.metas.size, 1);
-  assert.deepEqual(f.lock, { kind: "held", owner, raw: JSON.stringify(owner) });
+  assert.deepEqual(f.lock, { kind: "held", owner, sum: "1234567 77" });
   assert.equal(f.shared.get("storage/my uploads"), "dir");
   assert.equal(f.shared.get(".env"), "missing");
   assert.equal(f.availKb, 1234);
