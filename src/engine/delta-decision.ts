@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import { type DeltaDecision, decideDelta, inlineable, type SourceEntry } from "../plan/delta.js";
 import { predictedListing } from "../plan/delta-check.js";
-import { type ManifestEntry, manifestEntries } from "../plan/diff.js";
+import { type ManifestEntry, manifestEntries, readManifest } from "../plan/diff.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase } from "../plan/steps.js";
-import { shProgram } from "../shell/cmd.js";
 import { newestManifest, recallManifest } from "./manifest-cache.js";
 import type { StepContext } from "./steps.js";
 
@@ -108,23 +107,11 @@ export async function decideAhead(
   return ahead;
 }
 
-/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
-const MANIFEST_LIMIT = 256 * 1024 * 1024;
-
-const READ_MANIFEST = `[ -f "$1" ] && [ ! -L "$1" ] || exit 3
-head -c "$2" -- "$1"
-`;
-
 /** The base release's manifest: this machine's copy, else the host's if it has the recorded checksum. */
 async function baseManifest(ctx: StepContext, base: DeltaBase): Promise<string | undefined> {
   const known = recallManifest(base.checksum);
   if (known !== undefined) return known;
-  const { code, stdout } = await ctx.executor.run([
-    shProgram(READ_MANIFEST, [base.manifest, String(MANIFEST_LIMIT)], {
-      quiet: true,
-      label: "read its manifest",
-    }),
-  ]);
+  const { code, stdout } = await ctx.executor.run([readManifest(base.manifest)]);
   if (code !== 0) return undefined;
   const digest = `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
   return digest === base.checksum ? stdout.toString("utf8") : undefined;

@@ -1,11 +1,10 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
-import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
+import { diffManifests, type ReleaseDiff, readManifest } from "../plan/diff.js";
 import { layout } from "../plan/layout.js";
 import { afterCleanup, findLeftovers } from "../plan/reconcile.js";
 import { previousGood } from "../plan/select.js";
-import { cmd } from "../shell/cmd.js";
 import { onEveryHost } from "./every-host.js";
 import { readFacts } from "./lock.js";
 import { runStep } from "./steps.js";
@@ -52,7 +51,7 @@ export async function diffReleases(
       const l = layout(t.host.path);
       const read = async (id: string) => {
         const r = await runStep({ executor: t.executor, emit: () => undefined }, `read manifest of ${id}`, [
-          cmd(["cat", "--", l.releaseManifest(id)], { quiet: true }),
+          readManifest(l.releaseManifest(id)),
         ]).catch(() => {
           throw new CutoverError("diff", `${t.host.name}: release ${id} has no manifest`, {
             fix: "see `cutover releases` for ids",

@@ -1,3 +1,4 @@
+import { type Cmd, shProgram } from "../shell/cmd.js";
 import { jsonString } from "./manifest.js";
 
 /** What changed between two release manifests, by path. */
@@ -67,4 +68,20 @@ export function diffManifests(from: string, to: string): ReleaseDiff {
   for (const name of b.keys()) if (!a.has(name)) diff.added.push(name);
   for (const list of Object.values(diff)) list.sort();
   return diff;
+}
+
+/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
+const MANIFEST_LIMIT = 256 * 1024 * 1024;
+
+// Only a regular file, not through a link: a fifo would hold the read, /dev/zero never end it.
+const READ_MANIFEST = `[ -f "$1" ] && [ ! -L "$1" ] || exit 3
+head -c "$2" -- "$1"
+`;
+
+/** A release's manifest as the host has it; exit 3 when that is no regular file. */
+export function readManifest(file: string): Cmd {
+  return shProgram(READ_MANIFEST, [file, String(MANIFEST_LIMIT)], {
+    quiet: true,
+    label: "read its manifest",
+  });
 }

@@ -403,3 +403,27 @@ test("a history.jsonl that is a fifo is neither read nor written: rollback and h
     fx.writeConfig();
   }
 });
+
+test("diff reads no manifest that is a fifo or a link to an endless device: it says so at once", async () => {
+  // Before, `cat` waited on the fifo until command_timeout, and streamed /dev/zero into this
+  // machine's memory until that limit or the heap gave out.
+  fx.writeConfig({ command_timeout: 30 });
+  const live = path.basename(realpathSync(path.join(fx.deployPath, "current")));
+  const manifest = meta("releases", `${live}.manifest`);
+  const kept = readFileSync(manifest);
+  try {
+    for (const make of [() => execFileSync("mkfifo", [manifest]), () => symlinkSync("/dev/zero", manifest)]) {
+      rmSync(manifest);
+      make();
+      const started = Date.now();
+      const d = await cutover(["diff", "test", live, live], fx.app);
+      assert.ok(Date.now() - started < 15_000, `diff took ${Date.now() - started} ms`);
+      assert.equal(d.code, 1, d.stderr);
+      assert.match(d.stderr, new RegExp(`release ${live} has no manifest`));
+    }
+  } finally {
+    rmSync(manifest, { force: true });
+    writeFileSync(manifest, kept);
+    fx.writeConfig();
+  }
+});
