@@ -3,6 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { type HookScope, hookCmds } from "./hooks.js";
 import { layout } from "./layout.js";
 import { afterCleanup, findLeftovers, leftoverCmds, liveRelease } from "./reconcile.js";
+import { releaseOrder } from "./release-order.js";
 import { type HostRun, type HostState, type RunPlan, switchPhases, undoOf, withBatchHooks } from "./run.js";
 import { rollbackTarget } from "./select.js";
 import { restoreSharedCmds, type SnapshotState } from "./snapshot-plan.js";
@@ -29,6 +30,7 @@ export interface RollbackRunInput {
 export function planRollbackRun(input: RollbackRunInput): RunPlan {
   const { stage } = input;
   const among = input.hosts.map((h) => h.host);
+  if (input.to !== undefined) refuseSplit(input.hosts, input.to);
   const chosen = input.hosts.map(({ host, facts }) => {
     const leftovers = findLeftovers(facts, input.now);
     const { metas, dirs } = afterCleanup(facts, leftovers);
@@ -42,6 +44,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
   });
   const targets = new Set(chosen.map((c) => c.target));
   if (targets.size > 1) {
+    refuseSplit(input.hosts, undefined);
     throw rollbackError(
       `hosts disagree on the release to roll back to: ${chosen.map((c) => `${c.host.name} → ${c.target}`).join(", ")}`,
       "name one with --to ID (it must exist and be good on every host)",
@@ -94,6 +97,29 @@ export function rollbackPlan(
       { kind: "after", hook: "after_rollback", switchBackOnFailure: false },
     ],
   };
+}
+
+/**
+ * Hosts that serve different releases (a rollback killed between its hosts' switches, or one run
+ * with --hosts): one release for all may be live on some already. Say which, and the command that
+ * brings the others to it (the oldest live one without --to), rather than "already live" alone.
+ */
+function refuseSplit(hosts: readonly HostState[], to: string | undefined): void {
+  const lives = hosts.map((h) => ({ name: h.host.name, live: liveRelease(h.facts) }));
+  const ids = [...new Set(lives.map((l) => l.live))];
+  if (ids.length < 2 || ids.some((id) => id === undefined)) return;
+  const target =
+    to ?? (ids as string[]).sort(releaseOrder(new Map(hosts.flatMap((h) => [...h.facts.metas]))))[0]!;
+  const on = lives.filter((l) => l.live === target).map((l) => l.name);
+  if (on.length === 0) return; // every host switches: the usual checks
+  const serve = lives.map((l) => `${l.name} → ${l.live}`).join(", ");
+  const others = lives.filter((l) => l.live !== target).map((l) => l.name);
+  throw rollbackError(
+    to
+      ? `${on.join(", ")}: release ${to} is already live (the hosts serve different releases: ${serve})`
+      : `hosts serve different releases: ${serve}, so they have no previous release in common`,
+    `switch the others alone: \`cutover rollback --to ${target} --hosts ${others.join(",")}\`${to ? "" : ", or name one release for every host with --to ID"}`,
+  );
 }
 
 function rollbackError(message: string, fix?: string): CutoverError {
