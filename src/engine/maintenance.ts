@@ -1,6 +1,7 @@
 import { requireReleasesStrategy } from "../config/in-place-rules.js";
 import type { ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
+import { checkInnerDirs } from "../plan/deploy.js";
 import { layout } from "../plan/layout.js";
 import { describeOwner, type LockOwner } from "../plan/lock.js";
 import { planCleanup } from "../plan/reconcile.js";
@@ -28,6 +29,8 @@ export async function unlock(
   const who = whoAmI();
   try {
     const states = await onEveryHost(targets, async (t) => ({ t, facts: await readFacts(t, []) }));
+    // Through a symlinked .cutover, the lock and history are another deploy path's: as lockAll does.
+    for (const { t, facts } of states) checkInnerDirs(t.host, facts, [".cutover"]);
     const live = states.filter(({ facts }) => facts.lock.kind === "held" && !holderGone(facts.lock.owner));
     if (live.length > 0 && !options.force) {
       const { t, facts } = live[0]!;

@@ -2,7 +2,7 @@ import path from "node:path/posix";
 import type { ResolvedHost, ResolvedStage } from "../config/resolve.js";
 import { CutoverError, EXIT } from "../errors.js";
 import { type Cmd, cmd } from "../shell/cmd.js";
-import type { HostFacts } from "./facts.js";
+import type { HostFacts, InnerDir } from "./facts.js";
 import { type HookScope, hookCmds, hookEnv } from "./hooks.js";
 import { type Layout, layout, sharedLinkTarget } from "./layout.js";
 import type { Leftovers } from "./reconcile.js";
@@ -102,9 +102,14 @@ export function requireRsync(host: ResolvedHost, facts: HostFacts): void {
  * releases/, .cutover/ and its releases/ and tmp/ must be real directories (or not exist yet):
  * through a symlink, the lock, the switch's rename and every removal would act somewhere else.
  */
-export function checkInnerDirs(host: ResolvedHost, facts: HostFacts): void {
+export function checkInnerDirs(
+  host: ResolvedHost,
+  facts: HostFacts,
+  /** Only these (unlock, which touches .cutover alone). */
+  only?: readonly InnerDir[],
+): void {
   for (const [dir, kind] of facts.inner) {
-    if (dir === "shared" || kind === "dir" || kind === "missing") continue;
+    if (dir === "shared" || kind === "dir" || kind === "missing" || (only && !only.includes(dir))) continue;
     const full = path.join(host.path, dir);
     throw new CutoverError("target", `${host.name}: ${full} is a ${kind}, not a directory`, {
       fix: `cutover keeps its own state there; move ${full} away (it is left untouched), then run again`,

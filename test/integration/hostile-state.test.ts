@@ -312,6 +312,27 @@ test("a symlinked .cutover is refused by every command that takes the lock, and 
   }
 });
 
+test("unlock through a symlinked .cutover is refused too: the lock and history it leads to are left alone", async () => {
+  // Before, unlock (which takes no lock) removed the lock it found through the link and appended
+  // its history line there: another deploy path's state.
+  const other = path.join(fx.dir, "other state 2");
+  const root = path.join(fx.dir, "linked state 2");
+  mkdirSync(path.join(other, "lock"), { recursive: true });
+  writeFileSync(path.join(other, "lock", "owner.json"), '{"token":"theirs","pid":1}\n');
+  mkdirSync(root);
+  symlinkSync(other, path.join(root, ".cutover"));
+  fx.writeConfig({}, [{ path: root }]);
+  try {
+    const r = await cutover(["unlock", "--force"], fx.app);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.split("\n")[0]!, /\.cutover is a link, not a directory/);
+    assert.deepEqual(readdirSync(other), ["lock"], "nothing removed or written through the link");
+    assert.ok(existsSync(path.join(other, "lock", "owner.json")));
+  } finally {
+    fx.writeConfig();
+  }
+});
+
 test("a clock probe a killed run left in releases/ is removed by the next deploy; a link, directory, fifo or other name so shaped stays", async () => {
   const rel = (name: string) => path.join(fx.deployPath, "releases", name);
   const victim = path.join(fx.dir, "probe victim");
