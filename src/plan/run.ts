@@ -180,9 +180,21 @@ export function switchPhases(
   ];
 }
 
-/** The undo of a switch on one host: `current` back exactly as it was. */
+/**
+ * The undo of a switch on one host: `current` back exactly as it was. A link text that is not
+ * UTF-8 came here with U+FFFD for its bad bytes and would be put back dangling: the path it
+ * resolved to (same place) is put back instead.
+ */
 export function undoOf(l: Layout, facts: HostFacts, switchedTo: string): Cmd {
-  return restoreCurrent(l, facts.current.kind === "link" ? facts.current.target : undefined, switchedTo);
+  const c = facts.current;
+  const lossy = (t: string) => t.includes("\uFFFD");
+  const previous =
+    c.kind !== "link"
+      ? undefined
+      : lossy(c.target) && c.resolved && !lossy(c.resolved)
+        ? c.resolved
+        : c.target;
+  return restoreCurrent(l, previous, switchedTo);
 }
 
 export interface DeployRunInput {
