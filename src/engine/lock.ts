@@ -185,7 +185,8 @@ export async function lockAll(targets: readonly Target[], options: LockOptions):
         "lock",
         `${name}: cannot take the lock in ${problem.target.host.path}: ${lock.message}`,
         {
-          fix: "check that the deploy path is writable by this user and the disk is not full",
+          fix: lock.fix ?? "check that the deploy path is writable by this user and the disk is not full",
+          exitCode: lock.fix ? EXIT.usage : undefined,
         },
       );
     }

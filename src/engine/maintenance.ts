@@ -30,7 +30,15 @@ export async function unlock(
   try {
     const states = await onEveryHost(targets, async (t) => ({ t, facts: await readFacts(t, []) }));
     // Through a symlinked .cutover, the lock and history are another deploy path's: as lockAll does.
-    for (const { t, facts } of states) checkInnerDirs(t.host, facts, [".cutover"]);
+    for (const { t, facts } of states) {
+      checkInnerDirs(t.host, facts, [".cutover"]);
+      const { lock } = facts;
+      if (lock.kind === "error")
+        throw new CutoverError("unlock", `${t.host.name}: ${lock.message}`, {
+          fix: lock.fix,
+          exitCode: EXIT.usage,
+        });
+    }
     const live = states.filter(({ facts }) => facts.lock.kind === "held" && !holderGone(facts.lock.owner));
     if (live.length > 0 && !options.force) {
       const { t, facts } = live[0]!;

@@ -1,5 +1,5 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
-import { type LockOwner, parseLockOwner } from "./lock.js";
+import { foreignLock, type LockOwner, type LockStatus, parseLockOwner } from "./lock.js";
 import type { ReleaseMeta } from "./release-meta.js";
 import { ownMetas, resolvedRelease, sortReleaseEntries } from "./release-ownership.js";
 
@@ -22,6 +22,8 @@ put cutover-facts 2
 owner_text() { [ ! -f "$meta/lock/owner.json" ] || head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000'; }
 # Its checksum too: the text reaches cutover decoded as UTF-8, not always the bytes unlock compares.
 held() { o=$(owner_text); put lock held "$o"; put lock-sum "$(printf '%s' "$o" | cksum)"; }
+# A lock is a directory: anything else there (a file, a dangling link) no run of cutover made.
+foreign_lock() { [ ! -d "$meta/lock" ] && kind "$meta/lock" && [ "$k" != missing ] && put lock foreign "$k"; }
 if [ "$mode" = lock ]; then
   [ -e "$root" ] || put created root
   [ -e "$meta" ] || put created meta
@@ -33,13 +35,11 @@ if [ "$mode" = lock ]; then
     if printf '%s\\n' "$owner" > "$meta/lock/owner.json" 2>/dev/null; then put lock acquired
     else rm -rf -- "$meta/lock"; put lock error "cannot write $meta/lock/owner.json (disk full?)"; fi
   elif [ -e "$meta/lock" ] || [ -L "$meta/lock" ]; then
-    held
+    foreign_lock || held
   else
     put lock error "$err"
   fi
-elif [ -d "$meta/lock" ]; then
-  held
-fi
+elif [ -d "$meta/lock" ]; then held; else foreign_lock || :; fi
 put home "\${HOME:-}"
 command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no
 if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then put root notdir; else put root missing; exit 0; fi
@@ -88,17 +88,6 @@ for p in "$@"; do case $p in /*) [ -n "\${rr+x}" ] || rr=$(realpath -e -- "$root
   skind "$root/shared/$p"; put shared "$k" "$p"; done
 put avail "$(df -Pk -- "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
 `;
-
-export type LockStatus =
-  | { readonly kind: "free" }
-  | { readonly kind: "acquired" }
-  | {
-      readonly kind: "held";
-      readonly owner: LockOwner | undefined;
-      /** The owner file's cksum on the host: what `unlock` checks is still there. */
-      readonly sum: string;
-    }
-  | { readonly kind: "error"; readonly message: string };
 
 export type CurrentLink =
   | {
@@ -271,6 +260,7 @@ export function parseFacts(deployPath: string, output: string, lockRequested: bo
       case "lock":
         if (v[0] === "acquired") lock = { kind: "acquired" };
         else if (v[0] === "held") lock = { kind: "held", owner: parseLockOwner(v[1]!), sum: "" };
+        else if (v[0] === "foreign") lock = foreignLock(deployPath, asKind(v[1]));
         else lock = { kind: "error", message: v[1]! };
         break;
       case "lock-sum":

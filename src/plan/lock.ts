@@ -62,3 +62,25 @@ export function isStale(
   if (state.kind !== "running") return true;
   return owner.pid_start !== undefined && state.start !== undefined && state.start !== owner.pid_start;
 }
+
+/** The lock of a host as the facts probe found it (or took it). */
+export type LockStatus =
+  | { readonly kind: "free" }
+  | { readonly kind: "acquired" }
+  | {
+      readonly kind: "held";
+      readonly owner: LockOwner | undefined;
+      /** The owner file's cksum on the host: what `unlock` checks is still there. */
+      readonly sum: string;
+    }
+  | { readonly kind: "error"; readonly message: string; readonly fix?: string };
+
+/** What is at .cutover/lock is no lock: no unlock may remove it, so say what is. */
+export function foreignLock(deployPath: string, kind: string): LockStatus {
+  const lock = `${deployPath}/.cutover/lock`;
+  return {
+    kind: "error",
+    message: `${lock} is a ${kind}, not a directory: no run of cutover made it, so it is no lock`,
+    fix: `move ${lock} away (cutover removes nothing it did not make), then run again`,
+  };
+}

@@ -250,6 +250,24 @@ test("unlock --force clears a lock whose owner file is not UTF-8 (nothing else c
   assert.doesNotMatch(again.stderr, /locked/);
 });
 
+test("a .cutover/lock that is no directory: deploy and unlock both name it and say to move it away; nothing removes it", async () => {
+  // Before, deploy said "locked by an unknown holder ... run `cutover unlock`", and unlock said
+  // "not locked" (exit 0): neither led anywhere.
+  const l = layout(fx.deployPath);
+  writeFileSync(l.lock, "not a lock\n");
+  try {
+    for (const args of [["deploy"], ["unlock", "--force"]]) {
+      const r = await cutover(args, fx.app);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr.split("\n")[0]!, /\.cutover\/lock is a file, not a directory/);
+      assert.match(r.stderr, /fix: move .*\.cutover\/lock away/);
+      assert.equal(readFileSync(l.lock, "utf8"), "not a lock\n");
+    }
+  } finally {
+    rmSync(l.lock);
+  }
+});
+
 test("a lock whose holder is a zombie (killed, never reaped) is stale; one from a clone with the same host name is not", async () => {
   // `sh` forks a short sleep and execs into a long one, which never reaps it: a zombie for 5 s.
   const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 5"]);
