@@ -1,4 +1,4 @@
-import type { Cmd } from "../shell/cmd.js";
+import { type Cmd, shProgram } from "../shell/cmd.js";
 import type { HostFacts } from "./facts.js";
 import type { Layout } from "./layout.js";
 import { removeClockProbes, removeReleases, removeTmp, writeMeta } from "./records.js";
@@ -101,12 +101,30 @@ export function afterCleanup(
   return { metas, dirs: facts.releaseDirs.filter((id) => !gone.has(id)) };
 }
 
+/**
+ * Metadata (and manifest) of releases whose directory the listing did not see, each only if there
+ * is still nothing at its name: a directory there now (one the listing missed) is a release.
+ */
+const REMOVE_ORPHAN_METAS = `set -e
+root=$1; shift
+for id; do
+  case $id in ""|-*|.*|*[!A-Za-z0-9._-]*) echo "refusing to remove \\"$id\\": not a release name" >&2; exit 3 ;; esac
+  [ -e "$root/releases/$id" ] || [ -L "$root/releases/$id" ] || rm -f -- "$root/.cutover/releases/$id.json" "$root/.cutover/releases/$id.manifest"
+done
+`;
+
 export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
   const { incomplete, orphanMetas, fixes, tmp, clockProbes } = leftovers;
   // Best effort: a process orphaned by a killed run may still be writing there; the next run retries.
-  const remove = [...incomplete, ...orphanMetas];
   return [
-    ...(remove.length > 0 ? [{ ...removeReleases(l, remove), mayFail: true }] : []),
+    ...(incomplete.length > 0 ? [{ ...removeReleases(l, incomplete), mayFail: true }] : []),
+    ...(orphanMetas.length > 0
+      ? [
+          shProgram(REMOVE_ORPHAN_METAS, [l.root, ...orphanMetas], {
+            label: "remove metadata of releases gone",
+          }),
+        ]
+      : []),
     ...(tmp.length > 0 ? [removeTmp(l, tmp)] : []),
     ...(clockProbes.length > 0 ? [removeClockProbes(l, clockProbes)] : []),
     ...fixes.flatMap((fixed) => writeMeta(l, fixed)),

@@ -19,6 +19,7 @@ import { test } from "node:test";
 import { newOwner } from "../../src/engine/lock.js";
 import { adoptProbe } from "../../src/plan/adopt.js";
 import { layout } from "../../src/plan/layout.js";
+import { planCleanup } from "../../src/plan/reconcile.js";
 import { releaseLock, removeReleases } from "../../src/plan/records.js";
 import { linkInRelease } from "../../src/plan/release-paths.js";
 import { removeSnapshots } from "../../src/plan/snapshot-cmds.js";
@@ -26,6 +27,7 @@ import { restoreSnapshot } from "../../src/plan/snapshot-restore.js";
 import { switchTo } from "../../src/plan/switch.js";
 import { renderScript } from "../../src/shell/cmd.js";
 import { wrapCommand } from "../helpers/bin.js";
+import { hostFacts } from "../helpers/facts.js";
 import { scratchDir } from "../helpers/scratch.js";
 
 const id = "20200101T000000Z";
@@ -229,4 +231,43 @@ test("the switch: .cutover/tmp made where missing, a link left at its temporary 
   assert.equal(second.status, 0, second.stderr);
   assert.equal(readlinkSync(path.join(root, "current")), `releases/${id}`);
   assert.deepEqual(readdirSync(l.tmp), []);
+});
+
+test("metadata whose release the listing did not see: cleanup removes that metadata only, never a directory there by now", () => {
+  // Before, the orphan's metadata went by the release removal, which removes a directory it finds
+  // at that name: a release a listing missed (an unreadable releases/, one made meanwhile) went
+  // with it, the rollback target too.
+  const root = scratchDir("cutover-orphan-");
+  const [older, live] = ["20200101T000000Z", "20200102T000000Z"];
+  const metaOf = (rid: string, state: string) =>
+    JSON.stringify({ id: rid, state, stage: "s", who: "w", revision: null, started_at: "t" });
+  for (const [rid, state] of [
+    [older, "superseded"],
+    [live, "live"],
+  ] as const) {
+    mkdirSync(path.join(root, "releases", rid, "public"), { recursive: true });
+    writeFileSync(path.join(root, "releases", rid, "public/index.php"), rid);
+    mkdirSync(path.join(root, ".cutover/releases"), { recursive: true });
+    writeFileSync(path.join(root, ".cutover/releases", `${rid}.json`), `${metaOf(rid, state)}\n`);
+  }
+  symlinkSync(`releases/${live}`, path.join(root, "current"));
+  // As read when `older` was not in the listing.
+  const facts = hostFacts(root, [
+    "root ok",
+    `current link releases/${live}`,
+    `release ${live}`,
+    `meta ${metaOf(older, "superseded")}`,
+    `meta ${metaOf(live, "live")}`,
+  ]);
+  const plan = planCleanup(layout(root), facts, 5, "now");
+  const r = spawnSync("sh", ["-c", renderScript(plan.cmds)], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(path.join(root, "releases", older, "public/index.php"), "utf8"), older);
+  assert.ok(existsSync(path.join(root, ".cutover/releases", `${older}.json`)), "its metadata stays with it");
+  // Gone for real: only the metadata goes.
+  execFileSync("rm", ["-rf", path.join(root, "releases", older)]);
+  const again = spawnSync("sh", ["-c", renderScript(plan.cmds)], { encoding: "utf8" });
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(!existsSync(path.join(root, ".cutover/releases", `${older}.json`)));
+  assert.ok(existsSync(path.join(root, "releases", live, "public/index.php")));
 });
