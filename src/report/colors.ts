@@ -12,14 +12,15 @@ export function stripAnsi(text: string): string {
 }
 
 /**
- * Control characters other than newline and tab, and escape sequences other than our own colours,
- * made visible: text read from hosts (metadata, history, lock owners) cannot move the cursor,
- * retitle the terminal or hide lines.
+ * Control characters other than newline and tab, and escape sequences other than our own colours
+ * (the codes of bold, dim, red, green and yellow, each alone), made visible: text read from hosts
+ * (metadata, history, lock owners) cannot move the cursor, retitle the terminal or hide lines
+ * (conceal, black on black).
  */
 export function neutralizeControls(text: string): string {
   return text.replace(
     // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-    /\x1b\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+    /\x1b\[(?:1|2|22|31|32|33|39)m|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
     (m) => (m.length > 1 ? m : `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`),
   );
 }

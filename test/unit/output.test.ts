@@ -4,7 +4,7 @@ import { writer } from "../../src/cli/output.js";
 import type { Unit } from "../../src/engine/finalize.js";
 import { type DeployResult, finish, type HostOutcome } from "../../src/engine/outcome.js";
 import type { SwitchOutcome } from "../../src/engine/switch.js";
-import { stripAnsi } from "../../src/report/colors.js";
+import { colors, stripAnsi } from "../../src/report/colors.js";
 import { Redactor } from "../../src/report/redact.js";
 import { progressRenderer, table } from "../../src/report/render.js";
 import { deploySummary } from "../../src/report/summary.js";
@@ -28,6 +28,13 @@ test("text from hosts cannot drive the terminal: control characters and foreign 
   const pipe = capture(false);
   pipe.write("a\rb s3cret-value \x1b[32mc\x1b[39m\n");
   assert.equal(pipe.text(), "a\\x0db [REDACTED] c\n");
+});
+
+test("text from hosts cannot hide itself: only the colours cutover prints pass, not conceal or black on black", () => {
+  const tty = capture(true);
+  const ours = [colors.bold, colors.dim, colors.red, colors.green, colors.yellow].map((c) => c(c("x")));
+  tty.write(`who: \x1b[8mhidden\x1b[0m \x1b[30;40mdark\x1b[m ${ours.join(" ")}\n`);
+  assert.equal(tty.text(), `who: \\x1b[8mhidden\\x1b[0m \\x1b[30;40mdark\\x1b[m ${ours.join(" ")}\n`);
 });
 
 test("the deploy summary counts in the singular for one", () => {
