@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { shortText } from "./release-meta.js";
 
 /** Who holds a deploy lock. Written to `.cutover/lock/owner.json` right after the atomic mkdir. */
 export interface LockOwner {
@@ -15,15 +16,17 @@ export interface LockOwner {
   readonly command: string;
 }
 
+// What is only shown (who, machine, since, command) is one line of text: an error naming the holder
+// cannot be made to print lines of the host's choosing.
 const ownerSchema = z.object({
   token: z.string().min(1),
-  who: z.string().catch("unknown"),
-  machine: z.string().catch("unknown"),
+  who: shortText.catch("unknown"),
+  machine: shortText.catch("unknown"),
   machine_id: z.string().optional().catch(undefined),
   pid: z.number().int().positive(),
   pid_start: z.string().optional().catch(undefined),
-  since: z.string().catch("?"),
-  command: z.string().catch("?"),
+  since: shortText.catch("?"),
+  command: shortText.catch("?"),
 });
 
 export function parseLockOwner(text: string): LockOwner | undefined {

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { parseFacts } from "../../src/plan/facts.js";
 import { releaseOfLink, sharedLinkTarget } from "../../src/plan/layout.js";
-import { isStale } from "../../src/plan/lock.js";
+import { describeOwner, isStale, parseLockOwner } from "../../src/plan/lock.js";
 import { buildManifest, parseListing, unhashed } from "../../src/plan/manifest.js";
 import { afterCleanup, findLeftovers } from "../../src/plan/reconcile.js";
 import { hostFacts, probeOutput } from "../helpers/facts.js";
@@ -270,4 +270,20 @@ test("a regular file named as the listing's clock probe is a leftover to remove;
   assert.equal(f.foreign.length, 6);
   assert.deepEqual(findLeftovers(f, "now").clockProbes, [".cutover-clock-probe.AbCd1234"]);
   assert.ok(!f.problems.some((p) => p.includes('".cutover-clock-probe.AbCd1234"')));
+});
+
+test("a lock holder's text from the host is one line: the error naming it cannot print lines of the host's choosing", () => {
+  const owner = parseLockOwner(
+    JSON.stringify({
+      token: "t",
+      who: "eve\n  state: nothing was changed",
+      machine: "m\r",
+      pid: 1,
+      since: "2026-12-02T13:00:00Z",
+      command: "cutover\u001b[8m deploy",
+    }),
+  );
+  const said = describeOwner(owner);
+  assert.ok(![..."\n\r\u001b"].some((c) => said.includes(c)), said);
+  assert.match(said, /^eve\? {2}state: nothing was changed \(pid 1 on m\?, running "cutover\?\[8m deploy"\)/);
 });
