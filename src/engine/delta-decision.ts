@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
 import { type DeltaDecision, decideDelta, inlineable, type SourceEntry } from "../plan/delta.js";
 import { predictedListing } from "../plan/delta-check.js";
-import { type ManifestEntry, manifestEntries, readManifest } from "../plan/diff.js";
+import { type ManifestEntry, manifestEntries } from "../plan/diff.js";
 import type { Listing } from "../plan/manifest.js";
 import type { DeltaBase } from "../plan/steps.js";
-import { newestManifest, recallManifest } from "./manifest-cache.js";
+import { newestManifest, recordedManifest } from "./manifest-cache.js";
 import type { StepContext } from "./steps.js";
 
 /** What a delta upload links: the previous release's manifest, read, and the decision against the source. */
@@ -33,7 +32,7 @@ export async function decideOnce(
   base: DeltaBase,
   source: readonly SourceEntry[],
 ): Promise<Decided | undefined> {
-  const text = await baseManifest(ctx, base);
+  const text = await recordedManifest(ctx, base.manifest, base.checksum);
   return text === undefined ? undefined : decided(source, base.checksum, text);
 }
 
@@ -105,14 +104,4 @@ export async function decideAhead(
   await nextTurn();
   ahead.predicted();
   return ahead;
-}
-
-/** The base release's manifest: this machine's copy, else the host's if it has the recorded checksum. */
-async function baseManifest(ctx: StepContext, base: DeltaBase): Promise<string | undefined> {
-  const known = recallManifest(base.checksum);
-  if (known !== undefined) return known;
-  const { code, stdout } = await ctx.executor.run([readManifest(base.manifest)]);
-  if (code !== 0) return undefined;
-  const digest = `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
-  return digest === base.checksum ? stdout.toString("utf8") : undefined;
 }

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { readManifest } from "../plan/diff.js";
 import { privateCacheDir, readPrivate, writePrivate } from "./private-cache.js";
+import type { StepContext } from "./steps.js";
 
 const KEEP = 40;
 const hexOf = (checksum: string) => /^sha256:([0-9a-f]{64})$/.exec(checksum)?.[1];
@@ -105,4 +107,18 @@ function ownFiles(dir: string): { f: string; at: number }[] {
 
 function prune(dir: string): void {
   for (const { f } of ownFiles(dir).slice(KEEP)) unlinkSync(path.join(dir, f));
+}
+
+/** A release's manifest: this machine's copy, else the host's (`file`) if it has the recorded checksum. */
+export async function recordedManifest(
+  ctx: StepContext,
+  file: string,
+  checksum: string,
+): Promise<string | undefined> {
+  const known = recallManifest(checksum);
+  if (known !== undefined) return known;
+  const { code, stdout } = await ctx.executor.run([readManifest(file)]);
+  if (code !== 0) return undefined;
+  const digest = `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
+  return digest === checksum ? stdout.toString("utf8") : undefined;
 }

@@ -1,12 +1,11 @@
 import { CutoverError } from "../errors.js";
 import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
 import type { Layout } from "../plan/layout.js";
-import { buildManifest, checksumOf } from "../plan/manifest.js";
+import { buildManifest } from "../plan/manifest.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
-import { shProgram } from "../shell/cmd.js";
 import { listRelease } from "./list-release.js";
-import { recallManifest } from "./manifest-cache.js";
-import { runStep, type StepContext } from "./steps.js";
+import { recordedManifest } from "./manifest-cache.js";
+import type { StepContext } from "./steps.js";
 
 /** How a release's files compare with the manifest its metadata records the checksum of. */
 export type ReleaseCheck =
@@ -49,7 +48,7 @@ export async function checkRelease(
     return { kind: "differs", why: error.message };
   }
   if (built.checksum === recorded) return { kind: "same", checksum: recorded };
-  const text = recallManifest(recorded) ?? (await readRecorded(ctx, manifest, recorded));
+  const text = await recordedManifest(ctx, manifest, recorded);
   if (text === undefined)
     return {
       kind: "differs",
@@ -57,19 +56,6 @@ export async function checkRelease(
       why: "its recorded manifest is missing or changed, so the files that differ cannot be named",
     };
   return { kind: "differs", checksum: built.checksum, changes: diffManifests(text, built.text) };
-}
-
-/**
- * Only a regular file, never through a link, and at most 128 MiB: a fifo there would hold the read
- * until the command timeout, a link to a huge file fill this machine's memory.
- */
-const READ_RECORDED = `if [ -f "$1" ] && [ ! -L "$1" ]; then head -c 134217728 -- "$1"; fi`;
-
-/** The host's copy of a manifest, if it is the one the metadata vouches for. */
-async function readRecorded(ctx: StepContext, file: string, checksum: string): Promise<string | undefined> {
-  const { stdout } = await runStep(ctx, "read recorded manifest", [shProgram(READ_RECORDED, [file])]);
-  const text = stdout.toString("utf8");
-  return checksumOf(text) === checksum ? text : undefined;
 }
 
 const KINDS: readonly [keyof ReleaseDiff, string][] = [

@@ -161,7 +161,7 @@ export function parseHashes(
 }
 
 /** A manifest's checksum: the sha256 of its text. */
-export const checksumOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
+const checksumOf = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
 /** Hashes recorded in a manifest text, by "./path". */
 function manifestHashes(text: string): Map<string, string> {
