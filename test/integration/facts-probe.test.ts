@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { factsProbe, parseFacts } from "../../src/plan/facts.js";
+import { parseFacts } from "../../src/plan/facts.js";
+import { factsProbe } from "../../src/plan/facts-probe.js";
 
 /**
  * The host probe on a real sh: release metadata is read by the shell itself when it is one line,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import type { ResolvedStage } from "../../src/config/resolve.js";
-import { factsProbe } from "../../src/plan/facts.js";
+import { factsProbe } from "../../src/plan/facts-probe.js";
 import { layout } from "../../src/plan/layout.js";
 import { manifestProbe } from "../../src/plan/manifest.js";
 import { appendHistory, releaseLock, writeMeta } from "../../src/plan/records.js";
