@@ -2,6 +2,7 @@ import { checkComponent, componentNames } from "../config/components.js";
 import { findConfigFile, loadConfig } from "../config/load.js";
 import type { ResolvedRefs } from "../engine/git-source.js";
 import { CutoverError, EXIT, type ExitCode, usageError } from "../errors.js";
+import { errorText } from "../report/error-text.js";
 import type { Redactor } from "../report/redact.js";
 import { type CommandContext, createContext, type GlobalOptions } from "./context.js";
 import { hostList } from "./options.js";
@@ -120,7 +121,12 @@ async function runEach(
     try {
       exit = await action(createContext(global, argv, redactor, scope));
     } catch (error) {
-      throw inComponent(error, component, done);
+      const named = inComponent(error, component, done);
+      // A read-only command shows the components that answered; this one's error is said and kept.
+      if (stopOnFailure || !(named instanceof CutoverError) || named.exitCode === EXIT.usage) throw named;
+      const { detail, state, fix } = named.details;
+      writer(process.stderr, redactor)(errorText(named.message, { detail, state, fix }));
+      exit = named.exitCode;
     }
     done.push(component);
     if (exit !== EXIT.ok && code === EXIT.ok) code = exit;

@@ -379,3 +379,33 @@ test("a component's deploy path that is a symlink to another's on the host is re
   assert.equal(read(admin, "current/built-for"), "admin", "admin's path still serves admin");
   p.writeConfig();
 });
+
+test("read-only commands go on past a component whose host does not answer, and exit with its failure", async () => {
+  // worker's only host is an SSH host on a port nothing listens on; api and admin are local.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  p.writeConfig(
+    { worker: { roles: ["jobs"] }, api: { roles: ["web"] }, admin: { path: "admin part", roles: ["web"] } },
+    [
+      { path: fx.deployPath, roles: ["web"] },
+      { name: "jobs1", host: "127.0.0.1", port, user: "nobody", path: "/srv/jobs", roles: ["jobs"] },
+    ],
+  );
+  for (const part of ["api", "admin"]) {
+    const d = await cutover(["deploy", "-q", "--component", part], fx.app);
+    assert.equal(d.code, 0, d.stderr);
+  }
+  const r = await cutover(["releases"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^error: component worker: jobs1: /m);
+  assert.deepEqual(
+    [...r.stdout.matchAll(/^component (\w+):$/gm)].map((m) => m[1]),
+    ["api", "admin"],
+    r.stdout,
+  );
+  const rows = json<Tagged[]>(await cutover(["--json", "releases"], fx.app));
+  assert.deepEqual([...new Set(rows.map((row) => row.component))], ["api", "admin"]);
+  p.writeConfig();
+});
