@@ -3,6 +3,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import { type HookScope, hookCmds } from "./hooks.js";
 import { layout } from "./layout.js";
 import { afterCleanup, findLeftovers, leftoverCmds, liveRelease } from "./reconcile.js";
+import type { ReleaseMeta } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
 import { type HostRun, type HostState, type RunPlan, switchPhases, undoOf, withBatchHooks } from "./run.js";
 import { rollbackTarget } from "./select.js";
@@ -35,6 +36,7 @@ export function planRollbackRun(input: RollbackRunInput): RunPlan {
     const leftovers = findLeftovers(facts, input.now);
     const { metas, dirs } = afterCleanup(facts, leftovers);
     const live = liveRelease(facts);
+    if (input.to === undefined && live !== undefined) refuseUnrecorded(host.name, facts.metas.get(live));
     const target = rollbackTarget(host.name, metas, live, input.to, input.force);
     if (!dirs.includes(target))
       throw rollbackError(`${host.name}: release ${target} has no files on this host`);
@@ -119,6 +121,19 @@ function refuseSplit(hosts: readonly HostState[], to: string | undefined): void 
       ? `${on.join(", ")}: release ${to} is already live (the hosts serve different releases: ${serve})`
       : `hosts serve different releases: ${serve}, so they have no previous release in common`,
     `switch the others alone: \`cutover rollback --to ${target} --hosts ${others.join(",")}\`${to ? "" : ", or name one release for every host with --to ID"}`,
+  );
+}
+
+/**
+ * `current` on a release whose metadata says it was superseded: a rollback switched to it and was
+ * not recorded (killed, or its records met a full disk). Another plain rollback would go one
+ * release further back than the one meant, so the release is asked for by name.
+ */
+function refuseUnrecorded(host: string, meta: ReleaseMeta | undefined): void {
+  if (meta?.state !== "superseded" && meta?.state !== "rolled-back") return;
+  throw rollbackError(
+    `${host}: an earlier rollback switched to ${meta.id} and was not recorded (interrupted, or its records could not be written): ${meta.id} is live`,
+    "a rollback from here goes one release further back: see `cutover releases` and name the release with --to ID",
   );
 }
 

@@ -173,3 +173,35 @@ test("doctor warns of a rollback target that a rollback would refuse, before the
     ],
   );
 });
+
+test("after a rollback that switched but was not recorded, a plain rollback asks for the release by name instead of going one further back", async () => {
+  const { fx, first, second } = await twoReleases();
+  fx.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
+  const d = await cutover(["--json", "deploy", "-q"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const third = json<{ release: string }>(d).release;
+  // What a rollback from third to second killed between its switch and its records leaves.
+  const metaFile = (id: string) => path.join(fx.deployPath, ".cutover/releases", `${id}.json`);
+  const r = await cutover(["rollback", "-q"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  for (const [id, state] of [
+    [second, "superseded"],
+    [third, "live"],
+  ] as const) {
+    const meta = JSON.parse(readFileSync(metaFile(id), "utf8")) as Record<string, unknown>;
+    writeFileSync(metaFile(id), `${JSON.stringify({ ...meta, state })}\n`);
+  }
+  const again = await cutover(["rollback"], fx.app);
+  assert.equal(again.code, 1, again.stderr);
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `^error: local: an earlier rollback switched to ${second} and was not recorded .*: ${second} is live$`,
+      "m",
+    ),
+  );
+  assert.equal(live(fx), second, "nothing switched");
+  const named = await cutover(["rollback", "--to", first], fx.app);
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(live(fx), first);
+});
