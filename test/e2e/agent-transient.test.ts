@@ -109,7 +109,9 @@ test("agent: a failing build is held, not retried, until a new commit", async ()
 });
 
 test("pull (cron): a network failure says when it will be tried again; before then it is skipped, after it deploys", async () => {
-  const s = await setup();
+  // A first backoff of 8 s: the three pulls before it must all fall inside it, also on a busy machine
+  // (with 1 s, a full run beside two other jobs saw the retry time pass before the dry run).
+  const s = await setup({ poll: 8, backoff_max: 16 });
   const pull = (...args: string[]) => cutover(["-c", s.config, ...args], s.dir);
   const v1 = s.origin.commit({ "index.php": "<?php echo 1;\n" }, "v1");
   s.outage.down = true;
@@ -126,7 +128,7 @@ test("pull (cron): a network failure says when it will be tried again; before th
   assert.equal(early.code, 0, early.stderr);
   assert.match(early.stderr, new RegExp(`not deploying ${v1} yet: .*; next try from \\S+`));
   assert.equal(liveCommit(s.deployPath), null);
-  await new Promise((r) => setTimeout(r, 1200)); // the first backoff: agent.poll, 1 s
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(said.retryAt!) - Date.now() + 200)));
   const later = await pull("pull");
   assert.equal(later.code, 0, later.stderr);
   assert.equal(liveCommit(s.deployPath), v1);
