@@ -1,5 +1,5 @@
 import { type Cmd, shProgram } from "../shell/cmd.js";
-import { jsonString } from "./manifest.js";
+import { jsonString, MANIFEST_LIMIT } from "./manifest.js";
 
 /** What changed between two release manifests, by path. */
 export interface ReleaseDiff {
@@ -69,9 +69,6 @@ export function diffManifests(from: string, to: string): ReleaseDiff {
   for (const list of Object.values(diff)) list.sort();
   return diff;
 }
-
-/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
-const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
 // Only a regular file, not through a link: a fifo would hold the read, /dev/zero never end it.
 const READ_MANIFEST = `[ -f "$1" ] && [ ! -L "$1" ] || exit 3

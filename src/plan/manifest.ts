@@ -3,6 +3,9 @@ import { CutoverError } from "../errors.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { STAMP_LISTING_START } from "./listing-stamp.js";
 
+/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
+export const MANIFEST_LIMIT = 256 * 1024 * 1024;
+
 /** NIST's two-block SHA-256 example and its hash: openssl must answer it right to be used. */
 const KNOWN_INPUT = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 const KNOWN_HASH = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
@@ -65,7 +68,9 @@ const HASH_FILES = `hash_files() {
  * Hashing 40 MB on every deploy would cost more than the upload, so when the previous release's
  * manifest is given, a file hard-linked to that release's file at the same path (same inode) takes
  * its recorded hash, unless that file changed after the manifest was written (an edit in place
- * keeps the inode); only new files are read.
+ * keeps the inode); only new files are read. The manifest is read up to MANIFEST_LIMIT and without
+ * NUL bytes (a real one has none): one grown on the host would fill this machine's memory, or its
+ * NULs split the output into millions of fields; cut, its checksum fails.
  */
 const LIST = `set -e
 ${HASH_FILES}
@@ -80,7 +85,7 @@ if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
   printf '@@previous\\0'
   (cd -- "$2" && find . -type f -links +1 ! -newer "$3" -printf '%i\\0%p\\0')
   printf '@@manifest\\0'
-  [ -n "$4" ] || cat -- "$3"
+  [ -n "$4" ] || head -c "$6" -- "$3" | tr -d '\\000'
 else
   hash_files
 fi
@@ -103,6 +108,7 @@ export function manifestProbe(
     previous?.manifest ?? "",
     haveManifest ? "known" : "",
     stamp ? "stamp" : "",
+    String(MANIFEST_LIMIT),
   ]);
 }
 

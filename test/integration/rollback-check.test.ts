@@ -6,6 +6,7 @@ import {
   realpathSync,
   rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
@@ -203,5 +204,14 @@ test("after a rollback that switched but was not recorded, a plain rollback asks
   assert.equal(live(fx), second, "nothing switched");
   const named = await cutover(["rollback", "--to", first], fx.app);
   assert.equal(named.code, 0, named.stderr);
+  assert.equal(live(fx), first);
+});
+
+test("a huge manifest on the host (a file grown to 600 MiB) is read no further than any real one: the check hashes the files instead", async () => {
+  const { fx, first } = await twoReleases();
+  truncateSync(path.join(fx.deployPath, ".cutover/releases", `${first}.manifest`), 600 * 1024 * 1024);
+  // This machine has no copy of it: the host's is the one read.
+  const r = await cutover(["rollback"], fx.app, { XDG_CACHE_HOME: path.join(fx.dir, "empty cache") });
+  assert.equal(r.code, 0, r.stderr);
   assert.equal(live(fx), first);
 });
