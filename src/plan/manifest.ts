@@ -3,7 +3,7 @@ import { CutoverError } from "../errors.js";
 import { type Cmd, shProgram } from "../shell/cmd.js";
 import { STAMP_LISTING_START } from "./listing-stamp.js";
 
-/** Far above any real manifest (~100 bytes a file); a hostile "manifest" cannot fill this machine's memory. */
+/** Far above any real manifest (~100 bytes a file). */
 export const MANIFEST_LIMIT = 256 * 1024 * 1024;
 
 /** NIST's two-block SHA-256 example and its hash: openssl must answer it right to be used. */
@@ -68,9 +68,10 @@ const HASH_FILES = `hash_files() {
  * Hashing 40 MB on every deploy would cost more than the upload, so when the previous release's
  * manifest is given, a file hard-linked to that release's file at the same path (same inode) takes
  * its recorded hash, unless that file changed after the manifest was written (an edit in place
- * keeps the inode); only new files are read. The manifest is read up to MANIFEST_LIMIT and without
- * NUL bytes (a real one has none): one grown on the host would fill this machine's memory, or its
- * NULs split the output into millions of fields; cut, its checksum fails.
+ * keeps the inode); only new files are read. Against its own manifest (rollback's check), a file of
+ * one link whose ctime is older (no write, nothing renamed over it) keeps its hash too: a release
+ * sharing nothing with the live one is not read whole. The manifest is read up to MANIFEST_LIMIT,
+ * NULs dropped (a real one has none): a grown one would fill memory; cut, its checksum fails.
  */
 const LIST = `set -e
 ${HASH_FILES}
@@ -81,9 +82,15 @@ printf '@@entries\\0'
 find . -mindepth 1 -printf '%y\\0%m\\0%s\\0%p\\0%l\\0%i\\0%n\\0'
 printf '@@hashes\\0'
 if [ -n "$2" ] && [ -f "$3" ] && [ -d "$2" ]; then
-  hash_files -links 1
-  printf '@@previous\\0'
-  (cd -- "$2" && find . -type f -links +1 ! -newer "$3" -printf '%i\\0%p\\0')
+  if [ "$2" = "$1" ]; then
+    hash_files -links 1 -cnewer "$3"
+    printf '@@previous\\0'
+    find . -type f \\( -links +1 ! -newer "$3" -o -links 1 ! -cnewer "$3" \\) -printf '%i\\0%p\\0'
+  else
+    hash_files -links 1
+    printf '@@previous\\0'
+    (cd -- "$2" && find . -type f -links +1 ! -newer "$3" -printf '%i\\0%p\\0')
+  fi
   printf '@@manifest\\0'
   [ -n "$4" ] || head -c "$6" -- "$3" | tr -d '\\000'
 else

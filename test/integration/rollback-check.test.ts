@@ -4,13 +4,16 @@ import {
   chmodSync,
   readFileSync,
   realpathSync,
+  renameSync,
   rmSync,
   statSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
+import { wrapCommand } from "../helpers/bin.js";
 import { cutover, json } from "../helpers/cli.js";
 import { type Fixture, fixture } from "../helpers/fixture.js";
 
@@ -214,4 +217,49 @@ test("a huge manifest on the host (a file grown to 600 MiB) is read no further t
   const r = await cutover(["rollback"], fx.app, { XDG_CACHE_HOME: path.join(fx.dir, "empty cache") });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(live(fx), first);
+});
+
+/** Two releases with no file in common: every file of the app changed between them. */
+async function disjointReleases(): Promise<{ fx: Fixture; first: string }> {
+  const fx = fixture();
+  fixtures.push(fx);
+  for (let i = 0; i < 20; i++) fx.file(`src/m${i}.php`, `<?php // ${i} v1\n`);
+  const d1 = await cutover(["--json", "deploy", "-q"], fx.app);
+  assert.equal(d1.code, 0, d1.stderr);
+  fx.file("public/index.php", "<?php // v2\n");
+  fx.file("src/lib.php", "<?php // v2\n");
+  for (let i = 0; i < 20; i++) fx.file(`src/m${i}.php`, `<?php // ${i} v2\n`);
+  assert.equal((await cutover(["deploy", "-q"], fx.app)).code, 0);
+  return { fx, first: json<{ release: string }>(d1).release };
+}
+
+test("a target that shares no file with the live release (every file changed since): its files, untouched since its manifest, are not read again", async () => {
+  const { fx, first } = await disjointReleases();
+  // Every name a hasher is given: sha256sum's after "--", openssl's "./…".
+  const log = path.join(fx.dir, "hashed.log");
+  writeFileSync(log, "");
+  const bin = path.join(fx.dir, "bin");
+  wrapCommand(
+    bin,
+    "sha256sum",
+    `n=; for a; do [ -z "$n" ] || echo "$a" >> "$HASH_LOG"; [ "$a" != -- ] || n=1; done`,
+  );
+  wrapCommand(bin, "openssl", `for a; do case $a in ./*) echo "$a" >> "$HASH_LOG" ;; esac; done`);
+  const r = await cutover(["rollback"], fx.app, { PATH: `${bin}:${process.env.PATH}`, HASH_LOG: log });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(fx), first);
+  assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean), [], "no file read");
+});
+
+test("a file of one link replaced in the target since (a new inode, its old mtime kept) is read, and refused", async () => {
+  const { fx, first } = await disjointReleases();
+  const lib = path.join(fx.deployPath, "releases", first, "src/m3.php");
+  const copy = `${lib}.new`;
+  writeFileSync(copy, "<?php // edited\n");
+  const { atime, mtime } = statSync(lib);
+  utimesSync(copy, atime, mtime);
+  renameSync(copy, lib);
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /1 changed \(src\/m3\.php\)/);
 });
