@@ -207,7 +207,11 @@ cp -al -- "$root/current/." "$rel" || {
   rm -rf -- "$rel"
   echo "copying current with hard links failed (a file of another user, or of another file system, in it?)" >&2; exit 3
 }
-printf '%s\n' "$json" > "$meta.tmp" && mv -f -- "$meta.tmp" "$meta"
+# Not in set -e's reach (an && list): a failed write (a full disk) must stop here, before the exchange.
+{ printf '%s\n' "$json" > "$meta.tmp" && mv -f -- "$meta.tmp" "$meta"; } || {
+  rm -f -- "$meta.tmp"; rm -rf -- "$rel"
+  echo "cannot write $meta (disk full?); current is unchanged" >&2; exit 3
+}
 rm -f -- "$link"
 ln -s -- "releases/$id" "$link"
 if ! perl -e 'syscall($ARGV[0], -100, $ARGV[1], -100, $ARGV[2], 2) == 0 or die "renameat2: $!\\n"' "$nr" "$link" "$root/current"; then
