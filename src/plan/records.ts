@@ -73,15 +73,22 @@ export function appendHistory(l: Layout, entry: HistoryEntry): Cmd {
   return shProgram(APPEND, [l.history, JSON.stringify(entry)], { label: "append to history" });
 }
 
+// Its last bytes first: a huge last line (no newline) would be read whole into this machine's memory.
 const TAIL = `
 f=$1
 ${onlyRegular("not read")}
-[ ! -e "$f" ] || tail -n "$2" -- "$f"
+[ ! -e "$f" ] || tail -c "$3" -- "$f" | tail -n "$2"
 `;
 
-/** The last `lines` lines of .cutover/history.jsonl; none when it is missing; why not on stderr. */
+/** Far more than any `lines` real entries take (a few hundred bytes each). */
+const HISTORY_TAIL_BYTES = 64 * 1024 * 1024;
+
+/** The last `lines` lines of .cutover/history.jsonl (at most 64 MiB); none when it is missing; why not on stderr. */
 export function readHistoryTail(l: Layout, lines: number): Cmd {
-  return shProgram(TAIL, [l.history, String(lines)], { mayFail: true, label: "read history" });
+  return shProgram(TAIL, [l.history, String(lines), String(HISTORY_TAIL_BYTES)], {
+    mayFail: true,
+    label: "read history",
+  });
 }
 
 const UNLOCK = `

@@ -11,6 +11,7 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
@@ -440,6 +441,24 @@ test("a history.jsonl that is a fifo is neither read nor written: rollback and h
     rmSync(history);
     writeFileSync(history, kept);
     fx.writeConfig();
+  }
+});
+
+test("a history.jsonl whose last line is huge (600 MiB, no newline): history and log read a bounded tail, and say the line is no entry", async () => {
+  const history = meta("history.jsonl");
+  const kept = readFileSync(history);
+  appendFileSync(history, '{"event":"deploy"');
+  truncateSync(history, 600 * 1024 * 1024);
+  try {
+    for (const command of ["history", "log"]) {
+      const r = await cutover([command], fx.app);
+      assert.equal(r.code, 0, `${command}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /internal error|^\s+at /m, command);
+      assert.match(r.stderr, /skipped 1 line/, command);
+    }
+  } finally {
+    rmSync(history);
+    writeFileSync(history, kept);
   }
 });
 
