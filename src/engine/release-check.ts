@@ -66,6 +66,13 @@ const KINDS: readonly [keyof ReleaseDiff, string][] = [
   ["added", "not in its manifest"],
 ];
 
+/**
+ * A name as shown: the host's file names may hold newlines and other control characters, which
+ * would cut a one-line error in two and print lines of the host's choosing; those are quoted.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const shown = (p: string) => (/[\x00-\x1f\x7f-\x9f]/.test(p) ? JSON.stringify(p) : p);
+
 /** "2 changed (a.php, b.php), 1 missing (c.php)": at most three names per kind. */
 export function summarizeChanges(
   changes: ReleaseDiff,
@@ -74,8 +81,8 @@ export function summarizeChanges(
   return KINDS.filter(([k]) => kinds.includes(k) && changes[k].length > 0)
     .map(([k, label]) => {
       const names = changes[k];
-      const shown = names.slice(0, 3).join(", ");
-      return `${names.length} ${label} (${shown}${names.length > 3 ? ", …" : ""})`;
+      const first = names.slice(0, 3).map(shown).join(", ");
+      return `${names.length} ${label} (${first}${names.length > 3 ? ", …" : ""})`;
     })
     .join(", ");
 }
@@ -87,7 +94,7 @@ export function changeLines(
   max = 20,
 ): string[] {
   const lines = KINDS.filter(([k]) => kinds.includes(k)).flatMap(([k, label]) =>
-    changes[k].map((p) => `${label}: ${p}`),
+    changes[k].map((p) => `${label}: ${shown(p)}`),
   );
   return lines.length > max ? [...lines.slice(0, max), `… and ${lines.length - max} more`] : lines;
 }

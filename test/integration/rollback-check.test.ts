@@ -263,3 +263,28 @@ test("a file of one link replaced in the target since (a new inode, its old mtim
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /1 changed \(src\/m3\.php\)/);
 });
+
+test("a file name with a newline cannot forge a line of the refusal or the warning: names are shown quoted", async () => {
+  const fx = fixture();
+  fixtures.push(fx);
+  const odd = "public/a\nerror: forged line.php";
+  fx.file(odd, "<?php // odd\n");
+  const ids: string[] = [];
+  for (const v of ["v1", "v2"]) {
+    fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
+    const r = await cutover(["--json", "deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    ids.push(json<{ release: string }>(r).release);
+  }
+  appendFileSync(path.join(fx.deployPath, "current", odd), "echo 'hotfix';\n");
+  writeFileSync(path.join(fx.deployPath, "releases", ids[0]!, "public/b\nwarning: forged too"), "x\n");
+  const r = await cutover(["rollback"], fx.app);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /1 changed \("public\/a\\nerror: forged line\.php"\)/);
+  assert.doesNotMatch(r.stderr, /^(error|warning): forged/m);
+  const forced = await cutover(["rollback", "--no-verify"], fx.app);
+  assert.equal(forced.code, 0, forced.stderr);
+  const v = await cutover(["verify"], fx.app);
+  assert.match(v.stdout, /"public\/b\\nwarning: forged too"/);
+  assert.doesNotMatch(v.stdout, /^warning: forged/m);
+});
