@@ -20,8 +20,8 @@ put cutover-facts 2
 owner_text() { [ ! -f "$meta/lock/owner.json" ] || head -c 4096 -- "$meta/lock/owner.json" 2>/dev/null | tr -d '\\000'; }
 # Its checksum too: the text reaches cutover decoded as UTF-8, not always the bytes unlock compares.
 held() { o=$(owner_text); put lock held "$o"; put lock-sum "$(printf '%s' "$o" | cksum)"; }
-# A lock is a directory: anything else there (a file, a dangling link) no run of cutover made.
-foreign_lock() { [ ! -d "$meta/lock" ] && kind "$meta/lock" && [ "$k" != missing ] && put lock foreign "$k"; }
+# A lock is a directory, never through a link: anything else there (a file, a link) no run of cutover made.
+foreign_lock() { { [ -L "$meta/lock" ] || [ ! -d "$meta/lock" ]; } && kind "$meta/lock" && [ "$k" != missing ] && put lock foreign "$k"; }
 if [ "$mode" = lock ]; then
   [ -e "$root" ] || put created root
   [ -e "$meta" ] || put created meta
@@ -37,7 +37,7 @@ if [ "$mode" = lock ]; then
   else
     put lock error "$err"
   fi
-elif [ -d "$meta/lock" ]; then held; else foreign_lock || :; fi
+elif [ -d "$meta/lock" ] && [ ! -L "$meta/lock" ]; then held; else foreign_lock || :; fi
 put home "\${HOME:-}"
 command -v rsync >/dev/null 2>&1 && put rsync yes || put rsync no
 if [ -d "$root" ]; then put root ok; elif [ -e "$root" ] || [ -L "$root" ]; then put root notdir; else put root missing; exit 0; fi

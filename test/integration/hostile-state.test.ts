@@ -269,6 +269,24 @@ test("a .cutover/lock that is no directory: deploy and unlock both name it and s
   }
 });
 
+test("a .cutover/lock that is a symlink to a directory is no lock either: named, and unlock --force leaves it", async () => {
+  // Before, it was "locked by an unknown holder", and unlock --force removed a link cutover never made.
+  const l = layout(fx.deployPath);
+  const elsewhere = path.join(fx.dir, "someone's directory");
+  mkdirSync(elsewhere, { recursive: true });
+  symlinkSync(elsewhere, l.lock);
+  try {
+    for (const args of [["deploy"], ["unlock", "--force"]]) {
+      const r = await cutover(args, fx.app);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr.split("\n")[0]!, /\.cutover\/lock is a link, not a directory/);
+      assert.equal(readlinkSync(l.lock), elsewhere);
+    }
+  } finally {
+    rmSync(l.lock);
+  }
+});
+
 test("a lock whose holder is a zombie (killed, never reaped) is stale; one from a clone with the same host name is not", async () => {
   // `sh` forks a short sleep and execs into a long one, which never reaps it: a zombie for 5 s.
   const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 5"]);
