@@ -15,7 +15,7 @@ Exit codes:
        (snapshot commands: failed, shared/ unchanged on that host)
   2    usage or configuration error; nothing was changed
   3    another run holds the lock
-  4    the new release is live but a step after the switch failed (hook or cleanup)
+  4    the new release is live but a step after the switch failed (hook, records, cleanup)
   130  interrupted (Ctrl-C / SIGTERM)`;
 
 /** Where each command's code is: loaded only when that command runs (the bundle is split here). */

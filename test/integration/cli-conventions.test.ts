@@ -138,3 +138,12 @@ test("no ssh on this machine: each SSH host's error says so in one line, no stac
     fx.writeConfig();
   }
 });
+
+test("exit 4 as --help and the README state it covers records that failed after the switch (a full disk)", () => {
+  // finalize.ts / run-tail.ts: a run whose records could not be written after the switch exits 4.
+  const help = run(["--help"], {}).out;
+  const line = help.split("\n").find((l) => /^\s+4\s/.test(l)) ?? "";
+  assert.match(line, /records/, line);
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  assert.match(readme, /`4` the new release is live but a step after the switch failed \([^)]*records/);
+});
