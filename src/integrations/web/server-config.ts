@@ -44,7 +44,8 @@ export const RELEASE_HEADER = "X-Cutover-Release";
 function webrootNote(input: ServerConfigInput): string {
   return path.normalize(input.webroot) === "."
     ? `# --webroot .: the web root is the release root, so every file of the source is public except
-# what the deny rules below hide (dotfiles such as .env, .git/ and .htaccess; cutover.yaml).
+# what the deny rules below hide (dotfiles such as .env, .git/ and .htaccess; cutover.yaml;
+# Composer's auth.json, composer.json and composer.lock).
 # Keep secrets out of every other file, or give the app a public/ web root.
 `
     : "";
@@ -85,6 +86,10 @@ server {
         deny all;
     }
     location ~ /cutover\\.ya?ml$|\\.cutover-copy(/|$) {
+        deny all;
+    }
+    # Nor Composer's files: auth.json holds its credentials (public with --webroot .).
+    location ~ /(auth\\.json|composer\\.(json|lock))$ {
         deny all;
     }
 
@@ -146,9 +151,10 @@ ${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.con
         Require all granted
         FallbackResource /index.php
     </Directory>
-    # Never serve dotfiles (.env, .git/, .htaccess) except /.well-known/ (ACME), cutover.yaml, or
-    # a writable dir's copy that an interrupted deploy left behind.
-    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)">
+    # Never serve dotfiles (.env, .git/, .htaccess) except /.well-known/ (ACME), cutover.yaml,
+    # a writable dir's copy that an interrupted deploy left behind, or Composer's files (auth.json
+    # holds its credentials; public with --webroot .).
+    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$">
         Require all denied
     </LocationMatch>
     <FilesMatch "\\.php$">

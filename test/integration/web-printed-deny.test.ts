@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { apacheConfig, nginxConfig } from "../../src/integrations/web/server-config.js";
+import { type Daemon, startApache, startFpm, startNginx } from "../helpers/web.js";
+
+/**
+ * The configs `server-config` prints for `--webroot .` (the release root is the web root), loaded
+ * into a real nginx and Apache with php-fpm: files of the source that hold secrets or code must
+ * answer 403/404, not their text, while the app and ordinary static files keep working.
+ */
+const dir = mkdtempSync(path.join(os.tmpdir(), "cutover-web-deny-"));
+const deployPath = path.join(dir, "deploy path");
+const release = path.join(deployPath, "releases", "20261201T120000Z");
+const servers: Daemon[] = [];
+const urls: Record<"nginx" | "apache", string> = { nginx: "", apache: "" };
+
+const files: Record<string, string> = {
+  "index.php": "<?php echo 'the app';\n",
+  "assets/app.json": '{"static":true}\n',
+  "composer.json": '{"require":{"php":">=8.2"}}\n',
+  "composer.lock": '{"packages":[]}\n',
+  "auth.json": '{"github-oauth":{"github.com":"ghp_secret"}}\n',
+};
+
+before(async () => {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(release, name)), { recursive: true });
+    writeFileSync(path.join(release, name), text);
+  }
+  for (let d = path.join(release, "assets"); d !== path.dirname(dir); d = path.dirname(d))
+    chmodSync(d, 0o755);
+  symlinkSync("releases/20261201T120000Z", path.join(deployPath, "current"));
+  const fpm = await startFpm(path.join(dir, "fpm"), { validateTimestamps: true });
+  servers.push(fpm);
+  const input = (listen: string) => ({ deployPath, webroot: ".", listen, serverName: "_" });
+  const nginx = await startNginx(path.join(dir, "nginx"), (l) => nginxConfig(input(l), fpm.socket));
+  servers.push(nginx);
+  const apache = await startApache(path.join(dir, "apache"), (l) =>
+    apacheConfig(input(l), { sapi: "fpm", fpm: fpm.socket }),
+  );
+  servers.push(apache);
+  urls.nginx = nginx.url;
+  urls.apache = apache.url;
+});
+
+after(async () => {
+  for (const s of servers) await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function refused(server: "nginx" | "apache", paths: readonly string[]): Promise<void> {
+  for (const p of paths) {
+    const res = await fetch(`${urls[server]}${p}`);
+    const body = await res.text();
+    assert.ok(res.status === 403 || res.status === 404, `${server} ${p}: ${res.status} ${body}`);
+  }
+  assert.equal(await (await fetch(`${urls[server]}/`)).text(), "the app");
+  assert.equal(await (await fetch(`${urls[server]}/assets/app.json`)).text(), files["assets/app.json"]);
+}
+
+for (const server of ["nginx", "apache"] as const) {
+  test(`${server}, --webroot .: Composer's auth.json (its credentials), composer.json and composer.lock are refused`, () =>
+    refused(server, ["/auth.json", "/composer.json", "/composer.lock"]));
+}
