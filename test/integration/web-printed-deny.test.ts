@@ -23,6 +23,14 @@ const files: Record<string, string> = {
   "composer.json": '{"require":{"php":">=8.2"}}\n',
   "composer.lock": '{"packages":[]}\n',
   "auth.json": '{"github-oauth":{"github.com":"ghp_secret"}}\n',
+  // Left by editors and tools beside the file they edit; a source directory is uploaded as it is.
+  "config.php~": "<?php $password = 'emacs backup';\n",
+  "#config.php#": "<?php $password = 'emacs autosave';\n",
+  "config.php.save": "<?php $password = 'nano on a hangup';\n",
+  "config.php.bak": "<?php $password = 'a copy by hand';\n",
+  "config.php.old": "<?php $password = 'a copy by hand';\n",
+  "config.php.orig": "<?php $password = 'patch or a merge tool';\n",
+  "#.env#": "APP_KEY=emacs autosave of .env\n",
 };
 
 before(async () => {
@@ -64,4 +72,17 @@ async function refused(server: "nginx" | "apache", paths: readonly string[]): Pr
 for (const server of ["nginx", "apache"] as const) {
   test(`${server}, --webroot .: Composer's auth.json (its credentials), composer.json and composer.lock are refused`, () =>
     refused(server, ["/auth.json", "/composer.json", "/composer.lock"]));
+}
+
+for (const server of ["nginx", "apache"] as const) {
+  test(`${server}: backups and editor leftovers of a PHP file (config.php~, #config.php#, .save, .bak, .old, .orig) and an autosave of .env are refused, not served as text`, () =>
+    refused(server, [
+      "/config.php~",
+      "/%23config.php%23",
+      "/config.php.save",
+      "/config.php.bak",
+      "/config.php.old",
+      "/config.php.orig",
+      "/%23.env%23",
+    ]));
 }

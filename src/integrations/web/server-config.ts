@@ -92,6 +92,11 @@ server {
     location ~ /(auth\\.json|composer\\.(json|lock))$ {
         deny all;
     }
+    # Nor a PHP file's backups (config.php~, .bak, .old, .orig, nano's .save) or an editor's
+    # autosave (#.env#): PHP runs only for .php, so they would go out as text, secrets and all.
+    location ~ "\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$" {
+        deny all;
+    }
 
     location / {
         try_files $uri $uri/ /index.php$is_args$args;
@@ -152,9 +157,10 @@ ${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.con
         FallbackResource /index.php
     </Directory>
     # Never serve dotfiles (.env, .git/, .htaccess) except /.well-known/ (ACME), cutover.yaml,
-    # a writable dir's copy that an interrupted deploy left behind, or Composer's files (auth.json
-    # holds its credentials; public with --webroot .).
-    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$">
+    # a writable dir's copy that an interrupted deploy left behind, Composer's files (auth.json
+    # holds its credentials; public with --webroot .), a PHP file's backups (config.php~, .bak,
+    # .old, .orig, nano's .save) or an editor's autosave (#.env#): they would go out as text.
+    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$|\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$">
         Require all denied
     </LocationMatch>
     <FilesMatch "\\.php$">
