@@ -1,6 +1,8 @@
-import { whereText } from "./config-files.js";
+import path from "node:path/posix";
+import { underPath, whereText } from "./config-files.js";
 import { type DeployRoots, nginxRootPath, rootText, servesDeployPath } from "./linked-roots.js";
 import { type Directive, named } from "./nginx-parse.js";
+import { NGINX_DOLLAR } from "./server-config.js";
 
 export interface WebFinding {
   readonly level: "error" | "warning";
@@ -18,6 +20,27 @@ export interface NginxJudgement {
 /** The variable a value starts with: `$document_root$fastcgi_script_name` → document_root. */
 function leadingVariable(value: string | undefined): string | undefined {
   return value === undefined ? undefined : /^\$\{?(\w+)/.exec(value)?.[1];
+}
+
+/**
+ * The literal path a SCRIPT_FILENAME starts with (a leading `set` variable's value put in) when it
+ * goes through the deploy path's `current` (or a root linking into it): PHP then sees current/
+ * paths, exactly as with $document_root. Undefined for anything else.
+ */
+function literalThroughCurrent(
+  value: string | undefined,
+  sets: ReadonlyMap<string | undefined, string>,
+  deploy: DeployRoots,
+): string | undefined {
+  if (value === undefined) return undefined;
+  const lead = leadingVariable(value);
+  const set = lead === undefined ? undefined : sets.get(lead);
+  const text = set === undefined ? value : value.replace(/^\$\{?\w+\}?/, () => set);
+  // Up to the first variable; server-config writes a literal $ as ${cutover_dollar}.
+  const literal = (text.split(/\$(?!\{cutover_dollar\})/)[0] ?? "").replaceAll(NGINX_DOLLAR, "$");
+  if (!literal.startsWith("/")) return undefined;
+  const current = path.join(deploy.path, "current");
+  return underPath(literal, current) || deploy.linked.has(literal) ? literal : undefined;
 }
 
 /** Every location with a fastcgi_pass, with its enclosing blocks (outermost first). */
@@ -86,21 +109,23 @@ export function judgeNginx(
       if (!root || !servesDeployPath(deploy, nginxRootPath(root))) continue;
       const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
       const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
-      const sets = new Map(
+      const setValues = new Map(
         [server.block ?? [], ...chain.map((c) => c.block ?? [])]
           .flatMap((l) => named(l, "set"))
-          .map((s) => [leadingVariable(s.args[0]), leadingVariable(s.args[1])] as const),
+          .map((s) => [leadingVariable(s.args[0]), s.args[1] ?? ""] as const),
       );
+      const sets = new Map([...setValues].map(([name, value]) => [name, leadingVariable(value)]));
       const script = param("SCRIPT_FILENAME");
       const direct = leadingVariable(script?.args[1]);
-      const scriptRoot = direct === undefined ? undefined : (sets.get(direct) ?? direct);
+      const literal = literalThroughCurrent(script?.args[1], setValues, deploy);
+      const scriptRoot = literal ?? (direct === undefined ? undefined : (sets.get(direct) ?? direct));
       const location = chain.at(-1)!;
       const site = `the server block at ${server.at.file}:${server.at.line}, location ${location.args.join(" ")} at line ${location.at.line}`;
-      if (script && (scriptRoot === "document_root" || scriptRoot === "request_filename")) {
+      if (script && (literal || scriptRoot === "document_root" || scriptRoot === "request_filename")) {
         findings.push({
           level: resets ? "warning" : "error",
           check: "nginx",
-          message: `${whereText(script.at)} passes SCRIPT_FILENAME from $${scriptRoot} under the symlinked ${rootText(deploy, nginxRootPath(root))} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
+          message: `${whereText(script.at)} passes SCRIPT_FILENAME from ${literal ?? `$${scriptRoot}`} under the symlinked ${rootText(deploy, nginxRootPath(root))} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
           fix: "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
         });
       }
