@@ -33,6 +33,17 @@ function apacheQuote(value: string): string {
   return `"${apacheEscape(value)}"`;
 }
 
+/**
+ * A path as a `<Directory>` argument: Apache reads one holding `[`, `*` or `?` as a wildcard
+ * pattern (so `/srv/shop [eu]` would match no directory and the section would apply nowhere).
+ * There each of them becomes a one-character class, which matches only itself, and a backslash
+ * is escaped as the pattern wants it; other paths stay literal.
+ */
+function apacheDirectory(value: string): string {
+  if (!/[[*?]/.test(value)) return apacheQuote(value);
+  return apacheQuote(value.replace(/\\/g, "\\\\").replace(/[[*?]/g, "[$&]"));
+}
+
 function docroot(input: ServerConfigInput): string {
   return path.join(input.deployPath, "current", input.webroot);
 }
@@ -150,7 +161,7 @@ ${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.con
     ServerName ${input.serverName}
     DocumentRoot ${apacheQuote(root)}
     DirectoryIndex index.php index.html
-    <Directory ${apacheQuote(root)}>
+    <Directory ${apacheDirectory(root)}>
         Options FollowSymLinks
         AllowOverride None
         Require all granted
