@@ -69,36 +69,43 @@ export interface ExposedReport {
 /**
  * Asks the web server at `base` (a probe or health check URL) for the files no site may serve:
  * a 200 whose body is the release's own file (same sha256) is exposed. A 200 with another body is an
- * app's fallback page, not the file.
+ * app's fallback page, not the file. Each is asked beside the URL (an app under a path prefix) and
+ * at the site's root: below a health URL such as /api/health the app answers /api/.env itself,
+ * while the server may hand out /.env. Whether the check ran is told by the asks beside the URL.
  */
 export async function exposedFiles(
   base: string,
   candidates: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<ExposedReport> {
-  let urls: [string, string][];
+  let beside: [string, string][];
+  let atRoot: [string, string][];
   try {
-    urls = pathsToAsk(candidates).map((path) => [path, new URL(path.slice(1), base).toString()]);
+    const paths = pathsToAsk(candidates);
+    beside = paths.map((path) => [path, new URL(path.slice(1), base).toString()]);
+    const asked = new Set(beside.map(([, url]) => url));
+    atRoot = paths
+      .map((path): [string, string] => [path, new URL(path, base).toString()])
+      .filter(([, url]) => !asked.has(url));
   } catch {
     return { exposed: [], notAsked: `${redactUrl(base)} is not a URL` };
   }
-  const replies = await Promise.all(
-    urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })),
-  );
+  const ask = (urls: [string, string][]) =>
+    Promise.all(urls.map(async ([path, url]) => ({ path, url, reply: await fetchHash(url) })));
+  const [replies, rootReplies] = await Promise.all([ask(beside), ask(atRoot)]);
+  const exposed = [...replies, ...rootReplies]
+    .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
+    // Shown as the health check shows its URL: no password, no query values.
+    .map(({ path, url }) => ({ path, url: redactUrl(url) }));
   if (replies.every((r) => r.reply === undefined))
-    return { exposed: [], notAsked: `no answer from ${redactUrl(base)}` };
+    return { exposed, notAsked: `no answer from ${redactUrl(base)}` };
   // Sent elsewhere every time (say http:// to https://): the site itself was never asked.
   const redirect = replies.find((r) => r.reply !== undefined)!;
   if (replies.every((r) => r.reply === undefined || (r.reply.status >= 300 && r.reply.status < 400)))
     return {
-      exposed: [],
+      exposed,
       notAsked: `every answer from ${redactUrl(base)} was a redirect (${redirect.reply!.status} to ${shownLocation(redirect.reply!.location, redirect.url)}); set the URL the site is served at`,
     };
-  return {
-    exposed: replies
-      .filter((r) => r.reply?.status === 200 && candidates.get(r.path)?.has(r.reply.sha256) === true)
-      // Shown as the health check shows its URL: no password, no query values.
-      .map(({ path, url }) => ({ path, url: redactUrl(url) })),
-  };
+  return { exposed };
 }
 
 /** A peer's Location header as it may be printed: resolved, its credentials and query hidden. */
