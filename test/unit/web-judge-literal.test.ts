@@ -58,3 +58,32 @@ test("nginx: SCRIPT_FILENAME written as a literal path through current (or a `se
   ])
     assert.deepEqual(judge(site(script)).findings, [], script);
 });
+
+test("nginx: a PHP location whose root is elsewhere but whose SCRIPT_FILENAME is a literal path through current is judged too", () => {
+  const text = `server {
+  root /var/www/static;
+  location / {
+    fastcgi_param SCRIPT_FILENAME ${quoted(`${DEPLOY}/current/public/index.php`)};
+    fastcgi_pass unix:/run/fpm.sock;
+  }
+}`;
+  const { findings } = judge(text);
+  assert.deepEqual(
+    findings.map((f) => f.level),
+    ["error"],
+  );
+  assert.match(
+    findings[0]!.message,
+    /^\/x\/site\.conf:4 passes SCRIPT_FILENAME from .*current\/public\/index\.php/,
+  );
+  // The same location passing a script under its own root: not this deploy path's site.
+  assert.deepEqual(
+    judge(
+      text.replace(
+        /fastcgi_param SCRIPT_FILENAME .*;/,
+        "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;",
+      ),
+    ).findings,
+    [],
+  );
+});

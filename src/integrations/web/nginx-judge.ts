@@ -71,7 +71,8 @@ function servers(block: readonly Directive[]): Directive[] {
 }
 
 /**
- * Judges every server block, and every PHP location in it, whose root serves the deploy path, as
+ * Judges every server block, and every PHP location in it, whose root (or literal SCRIPT_FILENAME)
+ * serves the deploy path, as
  * nginx reads them: the nearest `root` or `alias`; the fastcgi_params of the innermost level that has any
  * (nginx inherits them only into levels without their own); the last SCRIPT_FILENAME (php-fpm keeps
  * the last); `set` variables of the server and the location. Other sites are not looked at.
@@ -106,7 +107,6 @@ export function judgeNginx(
       const root = inner
         .map((l) => l.filter((d) => d.name === "root" || d.name === "alias").at(-1))
         .find((d) => d !== undefined);
-      if (!root || !servesDeployPath(deploy, nginxRootPath(root))) continue;
       const params = inner.map((l) => named(l, "fastcgi_param")).find((p) => p.length > 0) ?? [];
       const param = (name: string) => params.filter((p) => p.args[0] === name).at(-1);
       const setValues = new Map(
@@ -119,13 +119,16 @@ export function judgeNginx(
       const direct = leadingVariable(script?.args[1]);
       const literal = literalThroughCurrent(script?.args[1], setValues, deploy);
       const scriptRoot = literal ?? (direct === undefined ? undefined : (sets.get(direct) ?? direct));
+      // This deploy path's site: its root is there, or its script is (a root elsewhere, say static files).
+      const served = root && servesDeployPath(deploy, nginxRootPath(root)) ? nginxRootPath(root) : literal;
+      if (served === undefined) continue;
       const location = chain.at(-1)!;
       const site = `the server block at ${server.at.file}:${server.at.line}, location ${location.args.join(" ")} at line ${location.at.line}`;
       if (script && (literal || scriptRoot === "document_root" || scriptRoot === "request_filename")) {
         findings.push({
           level: resets ? "warning" : "error",
           check: "nginx",
-          message: `${whereText(script.at)} passes SCRIPT_FILENAME from ${literal ?? `$${scriptRoot}`} under the symlinked ${rootText(deploy, nginxRootPath(root))} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
+          message: `${whereText(script.at)} passes SCRIPT_FILENAME from ${literal ?? `$${scriptRoot}`} under the symlinked ${rootText(deploy, served)} (${site}): PHP keeps serving the old release from OPcache and the realpath cache${resets ? " (php.fpm reset: opcache covers it, at the cost of a pool-wide OPcache restart per deploy)" : ""}`,
           fix: "use $realpath_root for SCRIPT_FILENAME and DOCUMENT_ROOT (see `cutover server-config nginx`)",
         });
       }
@@ -145,7 +148,7 @@ export function judgeNginx(
         findings.push({
           level: "warning",
           check: "nginx",
-          message: `${whereText(script.at)} and ${whereText(docRoot!.at)} use $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT (${site}): nginx resolves ${rootText(deploy, nginxRootPath(root))} again for each, so a switch in between hands one request paths from two releases`,
+          message: `${whereText(script.at)} and ${whereText(docRoot!.at)} use $realpath_root for both SCRIPT_FILENAME and DOCUMENT_ROOT (${site}): nginx resolves ${rootText(deploy, served)} again for each, so a switch in between hands one request paths from two releases`,
           fix: "resolve it once per request: `set $cutover_root $realpath_root;` and use $cutover_root in both (see `cutover server-config nginx`)",
         });
       }
