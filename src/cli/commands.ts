@@ -45,6 +45,17 @@ export async function serverConfigCommand(
       );
     return fpm;
   };
+  // mod_proxy_fcgi refuses to forward a script path holding ? or a control character (AH10414):
+  // such a vhost would answer 403 to every PHP request.
+  if (
+    server === "apache" &&
+    php === "fpm" &&
+    [...input.deployPath].some((c) => c === "?" || c < " " || c === "\x7f")
+  )
+    throw usageError(
+      `server-config: Apache's mod_proxy_fcgi refuses script paths holding "?" or control characters, and ${JSON.stringify(input.deployPath)} has one`,
+      "deploy to a path without them, or use --php mod_php or server-config nginx",
+    );
   const text =
     server === "nginx"
       ? nginxConfig(input, fpmAddress())
