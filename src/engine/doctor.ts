@@ -103,7 +103,7 @@ async function askForSecrets(
       level: "error" as const,
       check: "http",
       message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
-      fix: "deny dotfiles (except /.well-known/) and cutover.yaml in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
+      fix: "deny dotfiles (except /.well-known/), cutover.yaml and auth.json in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
     })),
   ]);
 }

@@ -8,14 +8,14 @@ const WEBROOTS = ["", "public", "web", "htdocs", "www"];
 
 /**
  * The sha256 of each file under a release's likely web roots that a web server must not serve:
- * dotfiles, cutover.yaml, .git/HEAD, as `@@hash HEX /url-path`. A response with the same body is the
+ * dotfiles, cutover.yaml, .git/HEAD, Composer's auth.json (its credentials), as `@@hash HEX /url-path`. A response with the same body is the
  * file itself, not an app's fallback page that happens to answer 200.
  */
 const HASHES = `rel=$1; shift
 for sub; do
   dir=\${rel%/}\${sub:+/$sub}
   [ -d "$dir" ] || continue
-  for f in "$dir"/.[!.]* "$dir/cutover.yaml" "$dir/cutover.yml" "$dir/.git/HEAD"; do
+  for f in "$dir"/.[!.]* "$dir/cutover.yaml" "$dir/cutover.yml" "$dir/.git/HEAD" "$dir/auth.json"; do
     [ -f "$f" ] && [ -r "$f" ] || continue
     case $f in *'
 '*) continue ;; esac
