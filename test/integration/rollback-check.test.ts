@@ -22,10 +22,16 @@ after(() => {
   for (const fx of fixtures) fx.cleanup();
 });
 
-/** Two releases of the fixture app: the second changes src/lib.php only, so the rest are shared inodes. */
-async function twoReleases(): Promise<{ fx: Fixture; first: string; second: string }> {
+/**
+ * Two releases of the fixture app (after `prepare`): the second changes src/lib.php only, so the
+ * rest are shared inodes.
+ */
+async function twoReleases(
+  prepare: (fx: Fixture) => void = () => undefined,
+): Promise<{ fx: Fixture; first: string; second: string }> {
   const fx = fixture();
   fixtures.push(fx);
+  prepare(fx);
   const ids: string[] = [];
   for (const v of ["v1", "v2"]) {
     fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
@@ -265,19 +271,10 @@ test("a file of one link replaced in the target since (a new inode, its old mtim
 });
 
 test("a file name with a newline cannot forge a line of the refusal or the warning: names are shown quoted", async () => {
-  const fx = fixture();
-  fixtures.push(fx);
   const odd = "public/a\nerror: forged line.php";
-  fx.file(odd, "<?php // odd\n");
-  const ids: string[] = [];
-  for (const v of ["v1", "v2"]) {
-    fx.file("src/lib.php", `<?php function version() { return '${v}'; }\n`);
-    const r = await cutover(["--json", "deploy", "-q"], fx.app);
-    assert.equal(r.code, 0, r.stderr);
-    ids.push(json<{ release: string }>(r).release);
-  }
+  const { fx, first } = await twoReleases((f) => f.file(odd, "<?php // odd\n"));
   appendFileSync(path.join(fx.deployPath, "current", odd), "echo 'hotfix';\n");
-  writeFileSync(path.join(fx.deployPath, "releases", ids[0]!, "public/b\nwarning: forged too"), "x\n");
+  writeFileSync(path.join(fx.deployPath, "releases", first, "public/b\nwarning: forged too"), "x\n");
   const r = await cutover(["rollback"], fx.app);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /1 changed \("public\/a\\nerror: forged line\.php"\)/);
