@@ -5,6 +5,7 @@ import { doctor } from "../engine/doctor.js";
 import type { ExitCode } from "../errors.js";
 import { EXIT, initTemplate, listReleases, readHistory, usageError, verify } from "../index.js";
 import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js";
+import { nameText } from "../report/colors.js";
 import { historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import type { CommandContext } from "./context.js";
 import { hostList, positiveInt } from "./options.js";
@@ -99,7 +100,8 @@ export async function diffCommand(
         ["mode changed", d.mode],
         ["symlink changed", d.symlink],
       ];
-      for (const [label, paths] of groups) for (const p of paths) lines.push(`  ${label.padEnd(15)} ${p}`);
+      for (const [label, paths] of groups)
+        for (const p of paths) lines.push(`  ${label.padEnd(15)} ${nameText(p)}`);
       if (lines.length === 1) lines.push("  no differences");
       return lines.join("\n");
     })

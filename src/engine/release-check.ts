@@ -3,6 +3,7 @@ import { diffManifests, type ReleaseDiff } from "../plan/diff.js";
 import type { Layout } from "../plan/layout.js";
 import { buildManifest } from "../plan/manifest.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
+import { nameText } from "../report/colors.js";
 import { listRelease } from "./list-release.js";
 import { recordedManifest } from "./manifest-cache.js";
 import type { StepContext } from "./steps.js";
@@ -66,13 +67,6 @@ const KINDS: readonly [keyof ReleaseDiff, string][] = [
   ["added", "not in its manifest"],
 ];
 
-/**
- * A name as shown: the host's file names may hold newlines and other control characters, which
- * would cut a one-line error in two and print lines of the host's choosing; those are quoted.
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const shown = (p: string) => (/[\x00-\x1f\x7f-\x9f]/.test(p) ? JSON.stringify(p) : p);
-
 /** "2 changed (a.php, b.php), 1 missing (c.php)": at most three names per kind. */
 export function summarizeChanges(
   changes: ReleaseDiff,
@@ -81,7 +75,7 @@ export function summarizeChanges(
   return KINDS.filter(([k]) => kinds.includes(k) && changes[k].length > 0)
     .map(([k, label]) => {
       const names = changes[k];
-      const first = names.slice(0, 3).map(shown).join(", ");
+      const first = names.slice(0, 3).map(nameText).join(", ");
       return `${names.length} ${label} (${first}${names.length > 3 ? ", …" : ""})`;
     })
     .join(", ");
@@ -94,7 +88,7 @@ export function changeLines(
   max = 20,
 ): string[] {
   const lines = KINDS.filter(([k]) => kinds.includes(k)).flatMap(([k, label]) =>
-    changes[k].map((p) => `${label}: ${shown(p)}`),
+    changes[k].map((p) => `${label}: ${nameText(p)}`),
   );
   return lines.length > max ? [...lines.slice(0, max), `… and ${lines.length - max} more`] : lines;
 }

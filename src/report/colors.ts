@@ -24,3 +24,10 @@ export function neutralizeControls(text: string): string {
     (m) => (m.length > 1 ? m : `\\x${m.charCodeAt(0).toString(16).padStart(2, "0")}`),
   );
 }
+
+/**
+ * A file name from a host as shown in a line of output: one with a newline or another control
+ * character would cut the line in two and print lines of the host's choosing, so it is quoted.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const nameText = (name: string) => (/[\x00-\x1f\x7f-\x9f]/.test(name) ? JSON.stringify(name) : name);

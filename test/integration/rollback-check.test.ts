@@ -285,3 +285,16 @@ test("a file name with a newline cannot forge a line of the refusal or the warni
   assert.match(v.stdout, /"public\/b\\nwarning: forged too"/);
   assert.doesNotMatch(v.stdout, /^warning: forged/m);
 });
+
+test("diff shows a file name with a newline quoted: it cannot forge a line of its output", async () => {
+  const odd = "public/c\n  removed         composer.json";
+  const { fx } = await twoReleases((f) => f.file(odd, "<?php // odd\n"));
+  rmSync(path.join(fx.app, odd));
+  fx.file("src/lib.php", "<?php function version() { return 'v3'; }\n");
+  const d = await cutover(["deploy", "-q"], fx.app);
+  assert.equal(d.code, 0, d.stderr);
+  const r = await cutover(["diff"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ {2}removed {9}"public\/c\\n {2}removed {9}composer\.json"$/m);
+  assert.doesNotMatch(r.stdout, /^ {2}removed {9}composer\.json$/m);
+});
