@@ -23,8 +23,9 @@ export type ReleaseCheck =
 
 /**
  * Lists `id` and compares it with its recorded manifest. `quick`: a file not modified since that
- * manifest was written keeps the hash it records (the deploy's own reuse; an edit in place sets a
- * newer mtime), so only new and modified files are read; else every file is read (`verify`).
+ * manifest was written keeps the hash it records (a shared one by its mtime, as the deploy reuses
+ * hashes; one of a single link by its ctime, see manifestProbe), so only new and modified files are
+ * read; else every file is read (`verify`).
  * `excluded`: writable dirs, whose content is not recorded.
  */
 export async function checkRelease(
