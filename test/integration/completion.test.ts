@@ -33,6 +33,7 @@ const CASES: [string[], string[]][] = [
     [
       "--to",
       "--force",
+      "--no-verify",
       "--restore-shared",
       "--timings",
       "--hosts",
