@@ -117,13 +117,17 @@ export function leftoverCmds(l: Layout, leftovers: Leftovers): Cmd[] {
   const { incomplete, orphanMetas, fixes, tmp, clockProbes } = leftovers;
   // Best effort: a process orphaned by a killed run may still be writing there; the next run retries.
   return [
-    ...(incomplete.length > 0 ? [{ ...removeReleases(l, incomplete), mayFail: true }] : []),
     ...(orphanMetas.length > 0
       ? [
           shProgram(REMOVE_ORPHAN_METAS, [l.root, ...orphanMetas], {
             label: "remove metadata of releases gone",
           }),
         ]
+      : []),
+    // Also with only orphaned metadata, often the mark of a removal interrupted between its rename
+    // into the trash and its start: with no id, removeReleases still empties the trash of that.
+    ...(incomplete.length + orphanMetas.length > 0
+      ? [{ ...removeReleases(l, incomplete), mayFail: true }]
       : []),
     ...(tmp.length > 0 ? [removeTmp(l, tmp)] : []),
     ...(clockProbes.length > 0 ? [removeClockProbes(l, clockProbes)] : []),
