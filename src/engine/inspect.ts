@@ -72,28 +72,31 @@ export async function readHistory(
   hosts?: readonly string[],
   emit: Emit = () => undefined,
 ): Promise<HistoryEntry[]> {
-  const perHost = await withTargets(stage, hosts, async (t) => {
-    const l = layout(t.host.path);
-    const file = l.history;
-    const { stdout, stderr } = await runStep({ executor: t.executor, emit }, "read history", [
-      readHistoryTail(l, limit),
-    ]);
-    // The refusal of a history that is no regular file (not what a login's rc files print).
-    for (const line of stderr.split("\n").filter((s) => s.startsWith(file)))
-      emit({ type: "warning", host: t.host.name, message: line });
-    const { entries, bad } = parseHistory(stdout.toString("utf8"));
-    if (bad > 0)
-      emit({
-        type: "warning",
-        host: t.host.name,
-        message: `${file}: skipped ${bad} line${bad === 1 ? "" : "s"} that are not history entries`,
-      });
-    return entries;
-  });
+  const perHost = await withTargets(stage, hosts, (t) => readHostHistory(t, limit, emit));
   return perHost
     .flat()
     .sort((a, b) => a.at.localeCompare(b.at))
     .slice(-limit);
+}
+
+/** The entries among the last `lines` lines of a host's history; what it skipped is a warning. */
+export async function readHostHistory(t: Target, lines: number, emit: Emit): Promise<HistoryEntry[]> {
+  const l = layout(t.host.path);
+  const file = l.history;
+  const { stdout, stderr } = await runStep({ executor: t.executor, emit }, "read history", [
+    readHistoryTail(l, lines),
+  ]);
+  // The refusal of a history that is no regular file (not what a login's rc files print).
+  for (const line of stderr.split("\n").filter((s) => s.startsWith(file)))
+    emit({ type: "warning", host: t.host.name, message: line });
+  const { entries, bad } = parseHistory(stdout.toString("utf8"));
+  if (bad > 0)
+    emit({
+      type: "warning",
+      host: t.host.name,
+      message: `${file}: skipped ${bad} line${bad === 1 ? "" : "s"} that are not history entries`,
+    });
+  return entries;
 }
 
 export interface VerifyRow {

@@ -1,13 +1,11 @@
 import type { ResolvedStage } from "../config/resolve.js";
-import { parseHistory } from "../plan/history.js";
-import { layout } from "../plan/layout.js";
-import { type HistoryEntry, readHistoryTail } from "../plan/records.js";
+import type { HistoryEntry } from "../plan/records.js";
 import type { ReleaseMeta } from "../plan/release-meta.js";
 import { type LogRow, revisionLog } from "../plan/revision-log.js";
 import type { Emit } from "./events.js";
 import { onEveryHost } from "./every-host.js";
+import { readHostHistory } from "./inspect.js";
 import { readFacts } from "./lock.js";
-import { runStep } from "./steps.js";
 import { openTargets, selectHosts } from "./targets.js";
 
 /**
@@ -24,22 +22,8 @@ export async function readRevisionLog(
   try {
     const perHost = await onEveryHost(targets, async (t) => {
       const facts = await readFacts(t, []);
-      const l = layout(t.host.path);
-      const file = l.history;
       // Other events (unlock, cleanup...) share the journal: read well past `limit` lines.
-      const { stdout, stderr } = await runStep({ executor: t.executor, emit }, "read history", [
-        readHistoryTail(l, Math.max(500, limit * 20)),
-      ]);
-      // The refusal of a history that is no regular file (not what a login's rc files print).
-      for (const line of stderr.split("\n").filter((s) => s.startsWith(file)))
-        emit({ type: "warning", host: t.host.name, message: line });
-      const { entries, bad } = parseHistory(stdout.toString("utf8"));
-      if (bad > 0)
-        emit({
-          type: "warning",
-          host: t.host.name,
-          message: `${file}: skipped ${bad} line(s) that are not history entries`,
-        });
+      const entries = await readHostHistory(t, Math.max(500, limit * 20), emit);
       return { entries, metas: facts.metas };
     });
     const metas = new Map<string, ReleaseMeta>();
