@@ -2,7 +2,7 @@ import { CutoverError, EXIT } from "../errors.js";
 import type { ReleaseDiff } from "../plan/diff.js";
 import type { RunPlan } from "../plan/run.js";
 import type { Emit } from "./events.js";
-import { joinFailures } from "./every-host.js";
+import { onEveryHost } from "./every-host.js";
 import type { Unit } from "./finalize.js";
 import { changeLines, checkRelease, type ReleaseCheck, summarizeChanges } from "./release-check.js";
 import { plural } from "./run-parts.js";
@@ -25,17 +25,16 @@ export async function checkPhase(
 ): Promise<Error | undefined> {
   emit({ type: "phase", phase: `check release ${plan.release} on ${plural(units.length, "host")}` });
   const excluded = plan.stage.writableDirs.map((w) => w.path);
-  const settled = await Promise.allSettled(
-    units.map(async (u) => {
-      const host = u.t.host.name;
-      const check = await timed(emit, host, "check release files", () =>
-        checkRelease({ executor: u.t.executor, emit }, u.t.layout, u.run.meta, excluded, true),
-      );
-      judge(host, plan.release, check, excluded, emit);
-    }),
+  return onEveryHost(units, async (u) => {
+    const host = u.t.host.name;
+    const check = await timed(emit, host, "check release files", () =>
+      checkRelease({ executor: u.t.executor, emit }, u.t.layout, u.run.meta, excluded, true),
+    );
+    judge(host, plan.release, check, excluded, emit);
+  }).then(
+    () => undefined,
+    (error: Error) => error,
   );
-  const failed = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
-  return failed.length > 0 ? (joinFailures(failed) as Error) : undefined;
 }
 
 /** What stops a rollback to a release as `check` found it: a one-line reason with its lines, or none. */
