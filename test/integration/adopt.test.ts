@@ -290,6 +290,12 @@ test("adopt --migrate whose hard-link copy fails (a file it may not link) remove
   const root = path.join(fx.dir, "hand made, copy fails");
   mkdirSync(path.join(root, "current/public"), { recursive: true });
   writeFileSync(path.join(root, "current/public/index.php"), "<?php echo 'by hand';");
+  // Hand-made layouts link data kept elsewhere: the removal of the copy takes the link, not the data.
+  const data = path.join(fx.dir, "uploads kept elsewhere");
+  mkdirSync(path.join(data, "2024"), { recursive: true });
+  writeFileSync(path.join(data, "2024/photo.jpg"), "jpeg");
+  symlinkSync(data, path.join(root, "current/uploads"));
+  const dataBefore = snapshot(data);
   config(root, { shared_dirs: [], shared_files: [] });
   const before = snapshot(path.join(root, "current"));
   // As with fs.protected_hardlinks and a file of www-data's: cp links what it may, then fails.
@@ -299,6 +305,7 @@ test("adopt --migrate whose hard-link copy fails (a file it may not link) remove
   assert.match(r.stderr, /copying current with hard links failed/);
   assert.deepEqual(snapshot(path.join(root, "current")), before, "current is untouched");
   assert.deepEqual(readdirSync(path.join(root, "releases")), [], "the partial copy is gone");
+  assert.deepEqual(snapshot(data), dataBefore, "the data the link points to is untouched");
   const m = await cutover(["adopt", "--migrate"], fx.app);
   assert.equal(m.code, 0, m.stderr);
   assert.equal(readFileSync(path.join(root, "current/public/index.php"), "utf8"), "<?php echo 'by hand';");
