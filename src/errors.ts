@@ -25,6 +25,8 @@ export interface ErrorDetails {
   /** Extra lines: stderr tails, lists of files. */
   readonly detail?: readonly string[];
   readonly exitCode?: ExitCode;
+  /** What finished before the error (a run over several components), printed beside it by --json. */
+  readonly partial?: Readonly<Record<string, unknown>>;
 }
 
 export class CutoverError extends Error {

@@ -121,7 +121,10 @@ async function runEach(
     try {
       exit = await action(createContext(global, argv, redactor, scope));
     } catch (error) {
-      const named = inComponent(error, component, done);
+      const named = inComponent(error, component, done, {
+        components: results,
+        notStarted: names.slice(i + 1),
+      });
       // A read-only command shows the components that answered; this one's error is said and kept.
       if (stopOnFailure || !(named instanceof CutoverError) || named.exitCode === EXIT.usage) throw named;
       const { detail, state, fix } = named.details;
@@ -152,15 +155,22 @@ function tag(json: unknown, component: string): unknown {
 const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
- * An error in one component names it, and the components that finished before it. Usage and config
- * errors are the whole command's (every component is resolved before the first runs).
+ * An error in one component names it, and the components that finished before it (their results,
+ * and those not started, in `partial` for --json). Usage and config errors are the whole command's
+ * (every component is resolved before the first runs).
  */
-function inComponent(error: unknown, component: string, done: readonly string[]): unknown {
+function inComponent(
+  error: unknown,
+  component: string,
+  done: readonly string[],
+  partial: Record<string, unknown>,
+): unknown {
   if (!(error instanceof CutoverError) || error.exitCode === EXIT.usage) return error;
   const { state, fix, ...details } = error.details;
   const before = done.length > 0 ? `finished before it: ${done.join(", ")}` : undefined;
   return new CutoverError(error.code, `component ${component}: ${error.message}`, {
     ...details,
+    partial,
     state: [state && `${component}: ${state}`, before].filter(Boolean).join("; ") || undefined,
     fix: fix && `${fix} (with --component ${component})`,
   });

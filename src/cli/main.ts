@@ -257,6 +257,11 @@ function report(error: unknown, json: boolean, redactor: Redactor): ExitCode {
 }
 
 function jsonError(error: CutoverError): string {
-  const { state, fix, detail } = error.details;
-  return `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, state, fix, detail } }, null, 2)}\n`;
+  const { state, fix, detail, partial } = error.details;
+  const body = {
+    ok: false,
+    error: { code: error.code, message: error.message, state, fix, detail },
+    ...partial,
+  };
+  return `${JSON.stringify(body, null, 2)}\n`;
 }

@@ -304,8 +304,17 @@ test("a lock held on one component ends a deploy of all there, naming it and wha
   fx.file("api/public/index.php", "<?php echo 'api v4';\n");
   const r = await cutover(["--json", "deploy"], fx.app);
   assert.equal(r.code, 3, r.stderr);
-  const { error } = json<{ error: { message: string; state: string; fix: string } }>(r);
+  const { error, components, notStarted } = json<
+    { error: { message: string; state: string; fix: string } } & All
+  >(r);
   assert.match(error.message, /^component admin: local: .* is locked by someone/);
+  // A script reading --json still learns what went live before the failure.
+  assert.deepEqual(
+    components.map((c) => [c.component, c.ok]),
+    [["api", true]],
+  );
+  assert.equal(live(paths.api), components[0]!.release);
+  assert.deepEqual(notStarted, ["worker"]);
   assert.equal(error.state, "admin: nothing was changed; finished before it: api");
   assert.match(error.fix, /\(with --component admin\)$/);
   assert.equal(read(paths.api, "current/public/index.php"), "<?php echo 'api v4';\n");
