@@ -10,7 +10,7 @@ export async function unlockCommand(
 ): Promise<ExitCode> {
   // A signal waits for the unlock to finish: it is short, and half of it would leave no record.
   const rows = await withSignals(() =>
-    unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force }),
+    unlock(ctx.stage(stageName), { hosts: hostList(opts.hosts), force: opts.force, emit: ctx.emit }),
   );
   const human = rows
     .map((r) =>
@@ -20,7 +20,7 @@ export async function unlockCommand(
     )
     .join("\n");
   ctx.print(human, rows);
-  return EXIT.ok;
+  return rows.some((r) => r.unrecorded) ? EXIT.degraded : EXIT.ok;
 }
 
 export async function cleanupCommand(

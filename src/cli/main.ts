@@ -16,6 +16,7 @@ Exit codes:
   2    usage or configuration error; nothing was changed
   3    another run holds the lock
   4    the new release is live but a step after the switch failed (hook, records, cleanup)
+       (unlock: the lock is cleared, but its history line could not be written)
   130  interrupted (Ctrl-C / SIGTERM)`;
 
 /** Where each command's code is: loaded only when that command runs (the bundle is split here). */

@@ -18,12 +18,18 @@ export interface UnlockRow {
   readonly cleared: boolean;
   readonly holder: string | null;
   readonly stale: boolean;
+  /** The lock was cleared, but its history line could not be written (said as a warning). */
+  readonly unrecorded?: true;
 }
 
-/** Clears locks. A lock whose holder may still be running is only cleared with force. */
+/**
+ * Clears locks. A lock whose holder may still be running is only cleared with force. The history
+ * line is written after, in a step of its own: a refused record (a full disk, a history that is no
+ * regular file) is a warning, and the lock stays cleared.
+ */
 export async function unlock(
   stage: ResolvedStage,
-  options: { hosts?: readonly string[]; force?: boolean },
+  options: { hosts?: readonly string[]; force?: boolean; emit: Emit },
 ): Promise<UnlockRow[]> {
   const targets = openTargets(stage, selectHosts(stage, options.hosts));
   const who = whoAmI();
@@ -52,36 +58,43 @@ export async function unlock(
         },
       );
     }
-    return await Promise.all(
-      states.map(async ({ t, facts }) => {
-        if (facts.lock.kind !== "held")
-          return { host: t.host.name, cleared: false, holder: null, stale: false };
-        const owner: LockOwner | undefined = facts.lock.owner;
-        const l = layout(t.host.path);
-        const reason = `cleared lock of ${describeOwner(owner)}`;
-        await runStep({ executor: t.executor, emit: () => undefined }, "unlock", [
-          clearObservedLock(l, facts.lock.sum),
-          appendHistory(
-            l,
-            pathEntry({
-              event: "unlock",
-              outcome: "ok",
-              stage: stage.name,
-              host: t.host.name,
-              who,
-              at: new Date().toISOString(),
-              reason,
-            }),
-          ),
-        ]);
-        return {
-          host: t.host.name,
-          cleared: true,
-          holder: describeOwner(owner),
-          stale: holderGone(owner),
-        };
-      }),
+    const sums = new Map(
+      states.map(({ t, facts }) => [t, facts.lock.kind === "held" ? facts.lock : undefined]),
     );
+    return await onEveryHost(targets, async (t): Promise<UnlockRow> => {
+      const held = sums.get(t);
+      if (!held) return { host: t.host.name, cleared: false, holder: null, stale: false };
+      const owner: LockOwner | undefined = held.owner;
+      const l = layout(t.host.path);
+      const quiet = { executor: t.executor, emit: () => undefined };
+      await runStep(quiet, "unlock", [clearObservedLock(l, held.sum)]);
+      const row = {
+        host: t.host.name,
+        cleared: true,
+        holder: describeOwner(owner),
+        stale: holderGone(owner),
+      };
+      const entry = pathEntry({
+        event: "unlock",
+        outcome: "ok",
+        stage: stage.name,
+        host: t.host.name,
+        who,
+        at: new Date().toISOString(),
+        reason: `cleared lock of ${describeOwner(owner)}`,
+      });
+      try {
+        await runStep(quiet, "record the unlock in history", [appendHistory(l, entry)]);
+        return row;
+      } catch (error) {
+        // The host's own words (a refusal, a full disk) say why.
+        const said =
+          (error instanceof CutoverError && error.details.detail?.at(-1)) || (error as Error).message;
+        const message = `the lock is cleared, but the unlock could not be recorded in history: ${said}`;
+        options.emit({ type: "warning", host: t.host.name, message });
+        return { ...row, unrecorded: true };
+      }
+    });
   } finally {
     await targets.close();
   }

@@ -455,6 +455,14 @@ test("a history.jsonl that is a fifo is neither read nor written: rollback and h
     const log = await cutover(["log"], fx.app);
     assert.equal(log.code, 0, log.stderr);
     assert.ok(!existsSync(meta("lock")), "the lock is given back");
+    // unlock clears the lock though its history line is refused: done, with a warning (exit 4).
+    mkdirSync(meta("lock"));
+    writeFileSync(meta("lock/owner.json"), '{"token":"t","who":"someone","pid":1,"machine":"elsewhere"}\n');
+    const u = await cutover(["unlock", "--force"], fx.app);
+    assert.equal(u.code, 4, u.stderr);
+    assert.match(u.stdout, /cleared the lock of someone/);
+    assert.match(u.stderr, /^warning: .*history\.jsonl is not a regular file/m);
+    assert.ok(!existsSync(meta("lock")), "the lock is cleared");
   } finally {
     rmSync(history);
     writeFileSync(history, kept);
