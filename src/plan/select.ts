@@ -2,17 +2,26 @@ import { CutoverError, EXIT } from "../errors.js";
 import { isGood, type ReleaseMeta } from "./release-meta.js";
 import { releaseOrder } from "./release-order.js";
 
-/** The last good release before the live one, by id (never by mtime). */
+/** Good releases before the live one, oldest first, by id (never by mtime). */
+function goodBefore(metas: ReadonlyMap<string, ReleaseMeta>, live: string | undefined): ReleaseMeta[] {
+  const order = releaseOrder(metas);
+  return [...metas.values()]
+    .filter((m) => isGood(m) && m.id !== live && (live === undefined || order(m.id, live) < 0))
+    .sort((x, y) => order(x.id, y.id));
+}
+
+/**
+ * The last good release before the live one that no one rolled back from: a release left by a
+ * rollback was left for a reason (as Deployer skips its BAD_RELEASE), so a plain rollback after the
+ * next deploy goes past it; `--to` still takes it.
+ */
 export function previousGood(
   metas: ReadonlyMap<string, ReleaseMeta>,
   live: string | undefined,
 ): string | undefined {
-  const order = releaseOrder(metas);
-  const candidates = [...metas.values()]
-    .filter((m) => isGood(m) && m.id !== live && (live === undefined || order(m.id, live) < 0))
-    .map((m) => m.id)
-    .sort(order);
-  return candidates.at(-1);
+  return goodBefore(metas, live)
+    .filter((m) => m.state !== "rolled-back")
+    .at(-1)?.id;
 }
 
 /** Picks the rollback target on one host, or explains why there is none. */
@@ -34,11 +43,14 @@ export function rollbackTarget(
   if (to === undefined) {
     const target = previousGood(metas, live);
     if (!target) {
+      const left = goodBefore(metas, live).at(-1)?.id;
       throw new CutoverError(
         "rollback",
         `${host}: no good release older than the live one (${live}) to roll back to`,
         {
-          fix: "deploy a fixed release instead, or pass --to ID (see `cutover releases`)",
+          fix: left
+            ? `deploy a fixed release instead, or pass --to ${left} (a release rolled back from before)`
+            : "deploy a fixed release instead, or pass --to ID (see `cutover releases`)",
         },
       );
     }

@@ -132,6 +132,28 @@ test("rollback goes to the previous release; rolling forward with --to works", a
   );
 });
 
+test("a plain rollback after the next deploy goes past a release that was rolled back from; --to takes it", async () => {
+  const deploy = async (version: string) => {
+    fx.file("src/lib.php", `<?php function version() { return '${version}'; }\n`);
+    const r = await cutover(["--json", "deploy", "-q"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    return json<Result>(r).release;
+  };
+  const good = live();
+  const regretted = await deploy("regretted");
+  assert.equal((await cutover(["rollback"], fx.app)).code, 0);
+  assert.equal(live(), good);
+  const next = await deploy("next");
+  const r = await cutover(["--json", "rollback"], fx.app);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(live(), good, `not back to ${regretted}, which was rolled back from`);
+  assertCurrentComplete(fx.deployPath, ["bootstrap/cache"]);
+  const to = await cutover(["rollback", "--to", regretted], fx.app);
+  assert.equal(to.code, 0, to.stderr);
+  assert.equal(live(), regretted);
+  assert.equal((await cutover(["rollback", "--to", next], fx.app)).code, 0);
+});
+
 test("a failing build hook: current untouched, release failed, lock released, exit 1", async () => {
   fx.writeConfig({
     hooks: {

@@ -27,6 +27,23 @@ test("rollback never picks a newer release (after a rollback, the rolled-back on
   assert.equal(rollbackTarget("h", m, b, undefined), a);
 });
 
+test("a plain rollback skips a release that was rolled back from (as Deployer skips its BAD_RELEASE); --to still takes it", () => {
+  // Deploy A, B; roll back to A (B rolled-back); deploy C; roll back: A, not B again.
+  const [a, b, c] = ids(3) as [string, string, string];
+  const m = metas([a, "superseded"], [b, "rolled-back"], [c, "live"]);
+  assert.equal(rollbackTarget("h", m, c, undefined), a);
+  assert.equal(rollbackTarget("h", m, c, b), b);
+  // The rollback target is what pruning keeps: A stays, B may go.
+  assert.deepEqual(selectPrune(m, [a, b, c], c, 1), [b]);
+  const only = metas([b, "rolled-back"], [c, "live"]);
+  assert.throws(
+    () => rollbackTarget("h", only, c, undefined),
+    (e: Error & { details?: { fix?: string } }) =>
+      /no good release older than the live one/.test(e.message) &&
+      /--to 20261127T100001Z/.test(e.details?.fix ?? ""),
+  );
+});
+
 test("--to refuses failed, unknown, live and (without force) bad releases", () => {
   const [a, b, c, d] = ids(4) as [string, string, string, string];
   const m = metas([a, "failed"], [b, "bad"], [c, "superseded"], [d, "live"]);
