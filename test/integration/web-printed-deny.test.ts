@@ -31,6 +31,18 @@ const files: Record<string, string> = {
   "config.php.old": "<?php $password = 'a copy by hand';\n",
   "config.php.orig": "<?php $password = 'patch or a merge tool';\n",
   "#.env#": "APP_KEY=emacs autosave of .env\n",
+  // PHP source under names php-fpm does not run (security.limit_extensions is .php): as text they
+  // would hand out the code, secrets and all.
+  "views/page.phtml": "<?php $password = 'a phtml template';\n",
+  "views/page.pht": "<?php $password = 'a pht template';\n",
+  "LEGACY.PHP": "<?php $password = 'an uppercase extension';\n",
+  "Mixed.Php": "<?php $password = 'a mixed-case extension';\n",
+  "legacy.php5": "<?php $password = 'php5';\n",
+  "legacy.php7": "<?php $password = 'php7';\n",
+  "tool.phar": "<?php $password = 'a phar stub'; __HALT_COMPILER();\n",
+  "source.phps": "<?php $password = 'phps';\n",
+  "lib/db.inc": "<?php $password = 'an include file';\n",
+  "tests/case.phpt": "--FILE--\n<?php $password = 'a phpt test';\n",
 };
 
 before(async () => {
@@ -60,12 +72,15 @@ after(async () => {
 });
 
 async function refused(server: "nginx" | "apache", paths: readonly string[]): Promise<void> {
+  const served: string[] = [];
   for (const p of paths) {
     const res = await fetch(`${urls[server]}${p}`);
     const body = await res.text();
-    assert.ok(res.status === 403 || res.status === 404, `${server} ${p}: ${res.status} ${body}`);
+    if (res.status !== 403 && res.status !== 404) served.push(`${p}: ${res.status} ${body.trim()}`);
   }
+  assert.deepEqual(served, [], `${server} served what it must refuse`);
   assert.equal(await (await fetch(`${urls[server]}/`)).text(), "the app");
+  assert.equal(await (await fetch(`${urls[server]}/index.php`)).text(), "the app", "a .php file runs");
   assert.equal(await (await fetch(`${urls[server]}/assets/app.json`)).text(), files["assets/app.json"]);
 }
 
@@ -84,5 +99,21 @@ for (const server of ["nginx", "apache"] as const) {
       "/config.php.old",
       "/config.php.orig",
       "/%23.env%23",
+    ]));
+}
+
+for (const server of ["nginx", "apache"] as const) {
+  test(`${server}: PHP source under other names (.phtml, .pht, .PHP, .Php, .php5, .php7, .phar, .phps, .inc, .phpt) is refused, not served as text`, () =>
+    refused(server, [
+      "/views/page.phtml",
+      "/views/page.pht",
+      "/LEGACY.PHP",
+      "/Mixed.Php",
+      "/legacy.php5",
+      "/legacy.php7",
+      "/tool.phar",
+      "/source.phps",
+      "/lib/db.inc",
+      "/tests/case.phpt",
     ]));
 }

@@ -48,6 +48,13 @@ function docroot(input: ServerConfigInput): string {
   return path.join(input.deployPath, "current", input.webroot);
 }
 
+/**
+ * A URL ending in a PHP extension other than lowercase .php (any case: .phtml, .PHP, .php5, .phar,
+ * .phps, .phpt, .pht, .inc). Only .php goes to PHP (php-fpm's security.limit_extensions allows no
+ * more), so the server would hand such a file out as text: its source, secrets and all.
+ */
+const OTHER_PHP_NAMES = "\\.(?!php$)(?i:php[0-9]*|pht|phtml|phar|phps|phpt|inc)$";
+
 /** The header the printed nginx config names the serving release in (the probe and health checks read it). */
 export const RELEASE_HEADER = "X-Cutover-Release";
 
@@ -106,6 +113,11 @@ server {
     # Nor a PHP file's backups (config.php~, .bak, .old, .orig, nano's .save) or an editor's
     # autosave (#.env#): PHP runs only for .php, so they would go out as text, secrets and all.
     location ~ "\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$" {
+        deny all;
+    }
+    # Nor PHP source under any name but .php (.phtml, .PHP, .php5, .phar, .inc...): php-fpm runs
+    # only .php (security.limit_extensions), so these too would go out as text.
+    location ~ "${OTHER_PHP_NAMES}" {
         deny all;
     }
 
@@ -170,8 +182,9 @@ ${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.con
     # Never serve dotfiles (.env, .git/, .htaccess) except /.well-known/ (ACME), cutover.yaml,
     # a writable dir's copy that an interrupted deploy left behind, Composer's files (auth.json
     # holds its credentials; public with --webroot .), a PHP file's backups (config.php~, .bak,
-    # .old, .orig, nano's .save) or an editor's autosave (#.env#): they would go out as text.
-    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$|\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$">
+    # .old, .orig, nano's .save), an editor's autosave (#.env#) or PHP source under any name but
+    # .php (.phtml, .PHP, .php5, .phar, .inc...; only .php runs): they would go out as text.
+    <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$|\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$|${OTHER_PHP_NAMES}">
         Require all denied
     </LocationMatch>
     <FilesMatch "\\.php$">
