@@ -43,6 +43,16 @@ const files: Record<string, string> = {
   "source.phps": "<?php $password = 'phps';\n",
   "lib/db.inc": "<?php $password = 'an include file';\n",
   "tests/case.phpt": "--FILE--\n<?php $password = 'a phpt test';\n",
+  // Composer's vendor/: libraries, never meant for the web. phpunit's eval-stdin.php runs whatever
+  // is posted to it (CVE-2017-9841); under the web root php-fpm would run it.
+  "vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php":
+    "<?php eval('?>' . file_get_contents('php://input'));\n",
+  "vendor/autoload.php": "<?php echo 'the autoloader ran';\n",
+  "vendor/composer/installed.json": '{"packages":[{"name":"phpunit/phpunit"}]}\n',
+  "vendor/composer/LICENSE": "Copyright (c) Nils Adermann, Jordi Boggiano\n",
+  // Names that only look like it stay public.
+  "assets/vendor/lib.js": "window.lib = 1;\n",
+  "vendors.txt": "a static file\n",
 };
 
 before(async () => {
@@ -116,4 +126,32 @@ for (const server of ["nginx", "apache"] as const) {
       "/lib/db.inc",
       "/tests/case.phpt",
     ]));
+}
+
+for (const server of ["nginx", "apache"] as const) {
+  test(`${server}, --webroot .: Composer's vendor/ is refused (phpunit's eval-stdin.php, CVE-2017-9841, never runs); assets/vendor/ and vendors.txt stay public`, async () => {
+    const rce = await fetch(`${urls[server]}/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php`, {
+      method: "POST",
+      body: "<?php echo 'ran ' . 'posted code';",
+    });
+    const body = await rce.text();
+    assert.doesNotMatch(body, /ran posted code/, `${server} ran posted code`);
+    assert.ok(rce.status === 403 || rce.status === 404, `${server} eval-stdin.php: ${rce.status} ${body}`);
+    await refused(server, [
+      "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+      "/vendor/autoload.php",
+      "/vendor/composer/installed.json",
+      "/vendor/composer/LICENSE",
+      "/vendor/",
+      "/vendor",
+      "//vendor/composer/LICENSE",
+      "/assets/../vendor/composer/LICENSE",
+      "/%76endor/composer/LICENSE",
+    ]);
+    assert.equal(
+      await (await fetch(`${urls[server]}/assets/vendor/lib.js`)).text(),
+      files["assets/vendor/lib.js"],
+    );
+    assert.equal(await (await fetch(`${urls[server]}/vendors.txt`)).text(), files["vendors.txt"]);
+  });
 }

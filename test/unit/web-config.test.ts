@@ -421,3 +421,12 @@ Define WEB \${APP_ROOT}/current
     /^\/etc\/apache2\/apache2\.conf:4 serves \/srv\/app\/current\/public as Apache's DocumentRoot/,
   );
 });
+
+test("server-config denies vendor/ only with --webroot .: below public/, public/vendor/ holds the assets frameworks publish", () => {
+  for (const webroot of [".", "./", "public"]) {
+    const input = { deployPath: DEPLOY, webroot, listen: "80", serverName: "_" };
+    const texts = [nginxConfig(input, "/run/php.sock"), apacheConfig(input, { sapi: "mod_php" })];
+    for (const text of texts)
+      assert.equal(text.includes("^/vendor(/|$)"), webroot !== "public", `${webroot}: ${text}`);
+  }
+});

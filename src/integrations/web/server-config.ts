@@ -58,13 +58,43 @@ const OTHER_PHP_NAMES = "\\.(?!php$)(?i:php[0-9]*|pht|phtml|phar|phps|phpt|inc)$
 /** The header the printed nginx config names the serving release in (the probe and health checks read it). */
 export const RELEASE_HEADER = "X-Cutover-Release";
 
+/** `.`, `./`, `a/..`: the web root is the release root itself. */
+const isReleaseRoot = (input: ServerConfigInput) => path.join("/", input.webroot) === "/";
+
 /** A comment for configs whose web root is the release root: everything in the source is public. */
 function webrootNote(input: ServerConfigInput): string {
-  return path.normalize(input.webroot) === "."
+  return isReleaseRoot(input)
     ? `# --webroot .: the web root is the release root, so every file of the source is public except
 # what the deny rules below hide (dotfiles such as .env, .git/ and .htaccess; cutover.yaml;
-# Composer's auth.json, composer.json and composer.lock).
+# Composer's vendor/, auth.json, composer.json and composer.lock; PHP source not named .php).
 # Keep secrets out of every other file, or give the app a public/ web root.
+`
+    : "";
+}
+
+/**
+ * Composer's vendor/ at the release root: libraries, never pages, and some run what they are sent
+ * (phpunit's eval-stdin.php, CVE-2017-9841). Only for --webroot .: below a public/ web root,
+ * public/vendor/ holds the assets frameworks publish there (Laravel's vendor:publish).
+ */
+const VENDOR = "^/vendor(/|$)";
+
+function nginxVendorDeny(input: ServerConfigInput): string {
+  return isReleaseRoot(input)
+    ? `    # Nor Composer's vendor/ (--webroot .): libraries, some of which run what they are sent.
+    location ~ "${VENDOR}" {
+        deny all;
+    }
+`
+    : "";
+}
+
+function apacheVendorDeny(input: ServerConfigInput): string {
+  return isReleaseRoot(input)
+    ? `    # Nor Composer's vendor/ (--webroot .): libraries, some of which run what they are sent.
+    <LocationMatch "${VENDOR}">
+        Require all denied
+    </LocationMatch>
 `
     : "";
 }
@@ -120,7 +150,7 @@ server {
     location ~ "${OTHER_PHP_NAMES}" {
         deny all;
     }
-
+${nginxVendorDeny(input)}
     location / {
         try_files $uri $uri/ /index.php$is_args$args;
     }
@@ -187,7 +217,7 @@ ${webrootNote(input)}# Apache must listen on ${input.listen}: Debian's ports.con
     <LocationMatch "/\\.(?!well-known/)|/cutover\\.ya?ml$|\\.cutover-copy(/|$)|/(auth\\.json|composer\\.(json|lock))$|\\.php(~|\\.(bak|old|orig|save))$|/#[^/]*#$|${OTHER_PHP_NAMES}">
         Require all denied
     </LocationMatch>
-    <FilesMatch "\\.php$">
+${apacheVendorDeny(input)}    <FilesMatch "\\.php$">
         SetHandler ${apacheQuote(handler)}
     </FilesMatch>
 </VirtualHost>
