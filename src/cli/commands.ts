@@ -17,6 +17,16 @@ export { logCommand } from "./log-command.js";
 /** pull and agent: the server keeps itself at a ref of the repository. */
 export { agentCommand, pullCommand } from "./pull-command.js";
 
+/** The web root is joined to DEPLOY_PATH/current: one outside the release would serve the deploy path itself. */
+function checkWebroot(webroot: string): void {
+  const inside = path.posix.normalize(`${webroot}/`);
+  if (webroot === "" || path.posix.isAbsolute(webroot) || inside === "../" || inside.startsWith("../"))
+    throw usageError(
+      `server-config: --webroot ${JSON.stringify(webroot)} is not a directory inside the release`,
+      "pass a path relative to the release root, such as public (the default) or web, or . for the release root itself",
+    );
+}
+
 export async function serverConfigCommand(
   ctx: CommandContext,
   server: string,
@@ -25,6 +35,7 @@ export async function serverConfigCommand(
 ): Promise<ExitCode> {
   if (server !== "nginx" && server !== "apache")
     throw usageError(`server-config: unknown server "${server}"`, "use nginx or apache");
+  checkWebroot(opts.webroot);
   const stage = ctx.stage(stageName);
   const php = opts.php ?? (stage.php.modPhp ? "mod_php" : "fpm");
   if (php !== "fpm" && php !== "mod_php")
