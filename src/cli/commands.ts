@@ -10,6 +10,7 @@ import { historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import type { CommandContext } from "./context.js";
 import { hostList, positiveInt } from "./options.js";
 import { schemaReference } from "./package-info.js";
+import { configHost } from "./server-config-host.js";
 
 /** unlock, cleanup and adopt: the commands that tidy up or take over a deploy path. */
 export { adoptCommand, cleanupCommand, unlockCommand } from "./housekeeping.js";
@@ -31,7 +32,7 @@ export async function serverConfigCommand(
   ctx: CommandContext,
   server: string,
   stageName: string | undefined,
-  opts: { listen: string; serverName: string; fpm?: string; webroot: string; php?: string },
+  opts: { listen: string; serverName: string; fpm?: string; webroot: string; php?: string; hosts?: string },
 ): Promise<ExitCode> {
   if (server !== "nginx" && server !== "apache")
     throw usageError(`server-config: unknown server "${server}"`, "use nginx or apache");
@@ -42,14 +43,15 @@ export async function serverConfigCommand(
     throw usageError(`server-config: --php must be fpm or mod_php, got "${php}"`);
   if (php === "mod_php" && server === "nginx")
     throw usageError("server-config: nginx has no mod_php", "use --php fpm, or server-config apache");
+  const host = configHost(stage, hostList(opts.hosts), opts.fpm, server === "nginx" || php === "fpm");
   const input = {
-    deployPath: stage.hosts[0]!.path,
+    deployPath: host.deployPath,
     webroot: opts.webroot,
     listen: opts.listen,
     serverName: opts.serverName,
   };
   const fpmAddress = () => {
-    const fpm = opts.fpm ?? stage.php.pools[0]?.address;
+    const fpm = host.fpm;
     if (fpm === undefined)
       throw usageError(
         "server-config: no php-fpm address",

@@ -108,9 +108,10 @@ function build(argv: readonly string[], redactor: Redactor, done: (code: ExitCod
     )
     .option("--listen <addr>", "listen address", "80")
     .option("--server-name <name>", "server_name / ServerName", "_")
-    .option("--fpm <address>", "php-fpm socket path or host:port (default: the first php.fpm socket)")
+    .option("--fpm <address>", "php-fpm socket path or host:port (default: the host's first php.fpm socket)")
     .option("--webroot <dir>", "web root inside a release (. for the release root itself)", "public")
     .option("--php <sapi>", "apache: fpm (proxy_fcgi) or mod_php (default: mod_php if php.mod_php is set)")
+    .addOption(hostsOption)
     .action((server, stage, opts) =>
       run(commands, (c, ctx) => c.serverConfigCommand(ctx, server, stage, opts))(),
     );

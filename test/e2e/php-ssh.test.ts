@@ -28,11 +28,11 @@ before(async () => {
   configure("opcache");
   const r = await cutover(["deploy", "-q"], fx.app);
   assert.equal(r.code, 0, r.stderr);
-  // web1 (the first host, the one server-config prints for) is served through the naive
-  // $document_root config: only the reset makes it serve new code.
+  // web1 (its paths differ from web2's: server-config prints for one host) is served through the
+  // naive $document_root config: only the reset makes it serve new code.
   const printed = execFileSync(
     process.execPath,
-    [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket],
+    [BIN, "server-config", "nginx", "--listen", "LISTEN", "--fpm", fpm.socket, "--hosts", "web1"],
     { cwd: fx.app },
   ).toString();
   nginx = await startNginx(path.join(fx.dir, "nginx"), (listen) =>
