@@ -3,7 +3,7 @@ import type { ResolvedStage } from "../config/resolve.js";
 import { doctorProbe, parseDoctor, writtenSinceDeploy } from "../integrations/doctor-probe.js";
 import { parseReports } from "../integrations/php/runtime-script.js";
 import { askPool, inspectionFiles } from "../integrations/php/steps.js";
-import { exposedCandidates, parseCandidates } from "../integrations/web/exposed.js";
+import { exposedCandidates, exposedFix, parseCandidates } from "../integrations/web/exposed.js";
 import { layout } from "../plan/layout.js";
 import { isAdoptableName } from "../plan/release-id.js";
 import { balancerFindings } from "./doctor-balancer.js";
@@ -65,8 +65,9 @@ export async function doctor(
 }
 
 /**
- * Over HTTP, at the probe URL and each host's health check URL: the release's dotfiles, .git/HEAD
- * and cutover.yaml must not be served. Compared with every inspected host's live release.
+ * Over HTTP, at the probe URL and each host's health check URL: the release's dotfiles, .git/HEAD,
+ * cutover.yaml, a root vendor/ and PHP source not named .php must not be served. Compared with
+ * every inspected host's live release.
  */
 async function askForSecrets(
   stage: ResolvedStage,
@@ -103,7 +104,7 @@ async function askForSecrets(
       level: "error" as const,
       check: "http",
       message: `GET ${e.url} answered 200 with the release's own ${e.path.slice(1)}: the web server hands it to anyone who asks`,
-      fix: "deny dotfiles (except /.well-known/), cutover.yaml and auth.json in the web server config, as `cutover server-config nginx|apache` prints, or serve a public/ web root instead of the release root",
+      fix: exposedFix(e.path),
     })),
   ]);
 }

@@ -13,6 +13,7 @@ interface Finding {
   level: string;
   check: string;
   message: string;
+  fix: string;
 }
 
 /** A deployed fixture app served by a real php-fpm pool (the web server is up to each test). */
@@ -351,6 +352,10 @@ test("--webroot . with a shared .env, .git and cutover.yaml in the source: nginx
   fx.file(".git/HEAD", "ref: refs/heads/main\n");
   fx.file(".htaccess", "Deny from all\n");
   fx.file(".well-known/acme-challenge/x", "token\n");
+  // Composer's vendor/ and PHP source under a name php-fpm does not run: public with --webroot .
+  fx.file("vendor/composer/LICENSE", "Copyright (c) Nils Adermann, Jordi Boggiano\n");
+  fx.file("vendor/autoload.php", "<?php return 'the autoloader';\n");
+  fx.file("views/page.phtml", "<?php $password = 'a template';\n");
   const again = await cutover(["deploy"], fx.app);
   assert.equal(again.code, 0, again.stderr);
   const live = path.join(fx.deployPath, "current");
@@ -396,12 +401,21 @@ test("--webroot . with a shared .env, .git and cutover.yaml in the source: nginx
     assert.equal(await (await fetch(`${open.url}/.env`)).text(), "APP_KEY=secret\n");
     write({ probe: { url: `${open.url}/` } });
     const findings = (await doctor(fx)).filter((f) => f.check === "http");
+    assert.equal(
+      await (await fetch(`${open.url}/views/page.phtml`)).text(),
+      "<?php $password = 'a template';\n",
+    );
     assert.deepEqual(findings.map((f) => f.message.split(" answered")[0]).sort(), [
       `GET ${open.url}/.env`,
       `GET ${open.url}/.git/HEAD`,
       `GET ${open.url}/.htaccess`,
+      `GET ${open.url}/vendor/composer/LICENSE`,
+      `GET ${open.url}/views/page.phtml`,
     ]);
-    assert.equal(findings[0]!.level, "error");
+    assert.ok(findings.every((f) => f.level === "error"));
+    const fixOf = (p: string) => findings.find((f) => f.message.includes(`${p} answered`))!.fix;
+    assert.match(fixOf("/vendor/composer/LICENSE"), /vendor\//);
+    assert.match(fixOf("/views/page.phtml"), /\.phtml/);
     write({ probe: { url: `${nginx.url}/` }, health_check: { url: apache.url } });
     assert.deepEqual(
       (await doctor(fx)).filter((f) => f.check === "http"),

@@ -277,7 +277,11 @@ test("exposed files: hashes by URL path from the host's output; the paths never 
   assert.equal(candidates.get("/.env")!.size, 2);
   assert.deepEqual(pathsToAsk(candidates), ["/.env", "/cutover.yaml", "/.git/HEAD", "/.htaccess"]);
   const many = new Map(Array.from({ length: 20 }, (_, i) => [`/.f${i}`, new Set([hash])]));
-  assert.equal(pathsToAsk(many).length, 8);
+  assert.equal(pathsToAsk(many).length, 10);
+  // A root vendor/ and PHP source come before the dotfiles found: a release has many of those.
+  many.set("/vendor/composer/LICENSE", new Set([hash]));
+  many.set("/views/page.phtml", new Set([hash]));
+  assert.deepEqual(pathsToAsk(many).slice(3, 5), ["/vendor/composer/LICENSE", "/views/page.phtml"]);
 });
 
 test("a root or DocumentRoot that names the deploy path in another spelling (//, /./) is still judged", () => {
