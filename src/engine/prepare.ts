@@ -9,6 +9,7 @@ import { TransportError } from "../transport/executor.js";
 import { type Creation, deltaUpload, type SourceIndex, type UploadResult } from "./delta-upload.js";
 import type { Emit } from "./events.js";
 import { withCommitDetails } from "./git-source.js";
+import { runHookCmds } from "./host-hooks.js";
 import { type ManifestWrite, manifestWrite, runWithManifest } from "./manifest-write.js";
 import { smokeHttp, warmUp } from "./php-runtime.js";
 import { sealAhead, sealRelease } from "./seal.js";
@@ -93,7 +94,7 @@ export async function prepareHost(
           break;
         }
         case "hook":
-          await runStep({ ...ctx, stream: true }, `${step.hook} hook`, step.cmds);
+          await runHookCmds(ctx, `${step.hook} hook`, step.cmds);
           break;
         case "transfer":
           try {

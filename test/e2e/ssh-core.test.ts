@@ -112,7 +112,7 @@ test("a failing build hook over SSH: nothing switches anywhere, lock released on
   const before = [live(fx.deployPath), live(local)];
   const r = await cutover(["--json", "deploy"], fx.app);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /web1: build hook failed \(exit 3\)/);
+  assert.match(r.stderr, /web1: build hook "\[ \\"\$CUTOVER_HOST\\" = here \].*" failed \(exit 3\)/);
   assert.match(r.stderr, /vendor missing/);
   assert.deepEqual([live(fx.deployPath), live(local)], before);
   assert.ok(

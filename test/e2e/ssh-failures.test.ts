@@ -236,7 +236,7 @@ test("a command over its timeout is killed on the host, not left running", async
   assert.equal(r.code, 1, r.stderr);
   // The host's `timeout` ends it after 2 s (+5 s grace); cutover's own fallback limit is 2 + 15 s.
   assert.ok(Date.now() - started < 25_000);
-  assert.match(r.stderr, /build hook failed \(exit 124, timed out and killed\)/);
+  assert.match(r.stderr, /build hook "sleep [\d.]+" failed \(exit 124, timed out and killed\)/);
   assert.deepEqual(paths.map(live), before);
   await new Promise((res) => setTimeout(res, 500));
   const left = readdirSync("/proc").filter((pid) => {

@@ -157,21 +157,22 @@ test("a plain rollback after the next deploy goes past a release that was rolled
 test("a failing build hook: current untouched, release failed, lock released, exit 1", async () => {
   fx.writeConfig({
     hooks: {
-      build: ["echo building; echo 'composer exploded' >&2; exit 7"],
+      build: ["echo building", "echo 'composer exploded' >&2; exit 7", "touch never-ran"],
       on_failure: ['touch "$CUTOVER_DEPLOY_PATH/on-failure-ran"'],
     },
   });
   const before = live();
   const r = await cutover(["--json", "deploy"], fx.app);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /build hook failed \(exit 7\)/);
+  // The failing command is named, not only its hook; the ones after it never ran.
+  assert.match(r.stderr, /local: build hook "echo 'composer exploded' >&2; exit 7" failed \(exit 7\)/);
   assert.match(r.stderr, /composer exploded/);
   assert.equal(live(), before);
   const failed = json<Result>(r).release;
   const rows = json<Row[]>(await cutover(["--json", "releases"], fx.app));
   const row = rows.find((x) => x.id === failed)!;
   assert.equal(row.meta.state, "failed");
-  assert.match(row.meta.reason ?? "", /build hook failed/);
+  assert.match(row.meta.reason ?? "", /build hook ".*exit 7" failed/);
   assert.ok(!existsSync(path.join(fx.deployPath, "releases", failed)), "failed release files are removed");
   assert.ok(!existsSync(path.join(fx.deployPath, ".cutover/lock")));
   assert.ok(existsSync(path.join(fx.deployPath, "on-failure-ran")));
