@@ -7,6 +7,7 @@ bash "$root/scripts/setup.sh"
 target="${CUTOVER_DEMO_PATH:-/tmp/cutover-example}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"   # mktemp makes it 0700, and a release gets its source directory's mode
 cp -r "$root/examples/php-app/." "$work/"
 sed -i "s#/tmp/cutover-example#${target}#" "$work/cutover.yaml"
 cutover() { node "$root/bin/cutover.js" "$@"; }

@@ -21,7 +21,7 @@ import { refuseUnsafeReload } from "./php-runtime.js";
 import { withProbe } from "./probed-run.js";
 import { applyRun } from "./run.js";
 import { snapshotState } from "./snapshot-read.js";
-import { sourceFacts, whoAmI } from "./source.js";
+import { privateSourceWarning, sourceFacts, whoAmI } from "./source.js";
 import { type ExecutorFactory, openTargets, selectHosts } from "./targets.js";
 
 export interface DeployOptions {
@@ -97,6 +97,8 @@ async function deployRun(options: DeployOptions, balancer: BalancerLink | undefi
   try {
     // The commit is resolved and the build made before the lock: nothing on a host changes if either fails.
     let source = await deploySource(stage, options.ref, options);
+    const privateSource = stage.git ? undefined : privateSourceWarning(stage.source);
+    if (privateSource) emit({ type: "warning", message: privateSource });
     if (stage.git && source.revision)
       emit({
         type: "info",

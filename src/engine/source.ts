@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
-import { lstatSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ResolvedStage } from "../config/resolve.js";
 import type { SourceFacts } from "../plan/deploy.js";
 import type { Revision } from "../plan/release-meta.js";
+import { quote } from "../shell/quote.js";
 
 export function whoAmI(): string {
   return `${os.userInfo().username}@${os.hostname()}`;
@@ -65,4 +66,21 @@ export async function sourceFacts(stage: ResolvedStage): Promise<SourceFacts> {
     paths.set(p, kindOf(stage.source, p));
   }
   return { revision: await gitRevision(stage.source), paths };
+}
+
+/**
+ * rsync gives each release directory the source directory's own mode: a source only its owner may
+ * enter (a `mktemp -d` checkout is 0700) makes releases a web server or php-fpm running as another
+ * user cannot enter. Said before anything changes, with the fix.
+ */
+export function privateSourceWarning(source: string): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(source).mode & 0o7777;
+  } catch {
+    return undefined; // the upload says what is wrong with the source
+  }
+  if ((mode & 0o011) !== 0) return undefined;
+  const octal = mode.toString(8).padStart(4, "0");
+  return `${source} has mode ${octal}, and each release directory gets it: a web server or php-fpm running as another user cannot enter the release (403 or 404); chmod 755 ${quote(source)} (or 750 with the web server's group) before deploying`;
 }

@@ -271,3 +271,18 @@ test("shared paths with mode and owner: set when cutover creates or seeds them, 
     rmSync(path.join(fx.app, "data"), { recursive: true, force: true });
   }
 });
+
+test("a source directory only its owner may enter: the deploy says every release gets its mode, and how to fix it", async () => {
+  chmodSync(fx.app, 0o700);
+  try {
+    const r = await cutover(["deploy"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: .* has mode 0700, and each release directory gets it: .*; chmod 755 /m);
+    assert.equal(statSync(path.join(fx.deployPath, "current/")).mode & 0o777, 0o700, "what the warning says");
+  } finally {
+    chmodSync(fx.app, 0o755);
+  }
+  const r = await cutover(["deploy"], fx.app);
+  assert.doesNotMatch(r.stderr, /has mode/);
+  assert.equal(statSync(path.join(fx.deployPath, "current/")).mode & 0o777, 0o755);
+});
