@@ -1,3 +1,4 @@
+import { EXIT } from "../errors.js";
 import type { DeployResult, ReleaseRow, VerifyRow } from "../index.js";
 import type { HistoryEntry } from "../plan/records.js";
 import { colors as pc } from "./colors.js";
@@ -12,9 +13,13 @@ export function deploySummary(action: "deploy" | "rollback", r: DeployResult): s
     action === "deploy"
       ? `deployed ${pc.bold(r.release)} to ${hosts}`
       : `rolled back ${hosts} to ${pc.bold(r.release)}`;
-  const head = r.ok
-    ? `${pc.green("✓")} ${what} in ${(r.durationMs / 1000).toFixed(2)} s`
-    : `${pc.red("✗")} ${action} of ${r.release} failed: ${r.error?.message ?? "unknown error"}`;
+  const took = `${what} in ${(r.durationMs / 1000).toFixed(2)} s`;
+  // Live, but a step after the switch failed: a green tick over the warnings would read as success.
+  const head = !r.ok
+    ? `${pc.red("✗")} ${action} of ${r.release} failed: ${r.error?.message ?? "unknown error"}`
+    : r.exitCode === EXIT.degraded
+      ? `${pc.yellow("!")} ${took}, but a step after the switch failed (exit 4)`
+      : `${pc.green("✓")} ${took}`;
   const lines = [head];
   if (r.ok && action === "deploy")
     lines.push(

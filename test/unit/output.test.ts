@@ -67,6 +67,16 @@ test("the deploy summary counts in the singular for one", () => {
       },
     ],
   });
+  // Live, but a step after the switch failed (exit 4): no green tick over the warnings.
+  const degraded = { ...result(1, 1), exitCode: 4 as const, warnings: ["web0: after_switch hook failed"] };
+  assert.match(
+    plain(degraded),
+    /^! deployed r1 to 1 host in 1\.20 s, but a step after the switch failed \(exit 4\)\n/,
+  );
+  assert.match(
+    stripAnsi(deploySummary("rollback", degraded)),
+    /^! rolled back 1 host to r1 in 1\.20 s, but /,
+  );
   assert.match(plain(inPlace(1)), /for 1 ms \(1 file renamed into place\)/);
   assert.match(plain(inPlace(3)), /for 1 ms \(3 files renamed into place\)/);
 });
