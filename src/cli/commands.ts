@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { loadStageNames } from "../config/load-stage.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
 import type { ExitCode } from "../errors.js";
@@ -102,6 +103,19 @@ export async function diffCommand(
   to: string | undefined,
   opts: { hosts?: string },
 ): Promise<ExitCode> {
+  // `diff FROM [TO]`: with one stage its name can be left out, so a first argument that is no
+  // stage name is the first release.
+  if (stageName !== undefined && to === undefined) {
+    const { file, names } = loadStageNames({ config: ctx.global.config, cwd: process.cwd() });
+    if (!names.includes(stageName)) {
+      if (names.length > 1)
+        throw usageError(
+          `${file}: no stage "${stageName}" (stages: ${names.join(", ")})`,
+          `with several stages, give the stage name before FROM TO: cutover diff ${names[0]} ${[stageName, from].filter(Boolean).join(" ")}`,
+        );
+      [stageName, from, to] = [undefined, stageName, from];
+    }
+  }
   const diffs = await diffReleases(ctx.stage(stageName), { hosts: hostList(opts.hosts), from, to });
   const human = diffs
     .map((d) => {

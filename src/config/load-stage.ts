@@ -1,7 +1,7 @@
 import { usageError } from "../errors.js";
 import { componentNames, resolveComponent } from "./components.js";
 import { findConfigFile, loadConfig } from "./load.js";
-import { pickStage, type ResolvedStage, resolveStage } from "./resolve.js";
+import { pickStage, type ResolvedStage, resolveStage, stageNames } from "./resolve.js";
 
 /**
  * Finds, validates and resolves the config for one stage (the only one, when none is named), or
@@ -28,4 +28,10 @@ export function loadStage(options: {
       `e.g. --component ${parts[0]}`,
     );
   return resolveStage(config, file, stage, secrets);
+}
+
+/** The config file and its stage names, for a command whose first argument may be a stage or not. */
+export function loadStageNames(options: { config?: string; cwd: string }): { file: string; names: string[] } {
+  const file = findConfigFile(options.config, options.cwd);
+  return { file, names: stageNames(loadConfig(file).config) };
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { stringify } from "yaml";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 
@@ -97,4 +98,36 @@ test("diff --help says what the default compares as the README does: the previou
   const r = await cutover(["diff", "--help"], dir);
   assert.equal(r.code, 0);
   assert.match(r.stdout.replace(/\s+/g, " "), /default: previous good → live/);
+});
+
+test("diff FROM TO and diff FROM with one stage: the stage name can be left out, as the README says", async () => {
+  for (let i = 0; i < 2; i++) {
+    fx.file("src/lib.php", `<?php function version() { return 'd${i}'; }\n`);
+    assert.equal((await cutover(["deploy"], fx.app)).code, 0);
+  }
+  const ids = json<{ id: string }[]>(await cutover(["releases", "--json"], fx.app))
+    .map((row) => row.id)
+    .sort();
+  const [from, to] = ids.slice(-2) as [string, string];
+  const both = await cutover(["diff", from, to], fx.app);
+  assert.equal(both.code, 0, both.stderr);
+  assert.match(both.stdout, new RegExp(`^local: ${from} → ${to}\\n.*src/lib\\.php`, "s"));
+  const one = await cutover(["diff", from], fx.app);
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stdout, new RegExp(`^local: ${from} → ${to}`));
+});
+
+test("diff FROM TO with several stages: the error says the stage name goes before FROM TO", async () => {
+  const config = path.join(dir, "two stages.yaml");
+  writeFileSync(
+    config,
+    stringify({
+      source: fx.app,
+      stages: { staging: { hosts: [{ path: "/srv/a" }] }, live: { hosts: [{ path: "/srv/b" }] } },
+    }),
+  );
+  const r = await cutover(["-c", config, "diff", "20261127T101500Z", "20261128T101500Z"], dir);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr.split("\n")[0]!, /no stage "20261127T101500Z" \(stages: staging, live\)/);
+  assert.match(r.stderr, /fix: .*stage name before FROM TO.*cutover diff staging 20261127T101500Z/);
 });
