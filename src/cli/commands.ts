@@ -3,13 +3,14 @@ import path from "node:path";
 import { loadStageNames } from "../config/load-stage.js";
 import { diffReleases } from "../engine/diff.js";
 import { doctor } from "../engine/doctor.js";
+import { selectHosts } from "../engine/targets.js";
 import type { ExitCode } from "../errors.js";
 import { EXIT, initTemplate, listReleases, readHistory, usageError, verify } from "../index.js";
 import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js";
 import { nameText } from "../report/colors.js";
 import { historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import type { CommandContext } from "./context.js";
-import { hostList, positiveInt } from "./options.js";
+import { checkReadable, hostList, positiveInt } from "./options.js";
 import { schemaReference } from "./package-info.js";
 import { configHost } from "./server-config-host.js";
 
@@ -84,10 +85,18 @@ export async function doctorCommand(
   stageName: string | undefined,
   opts: { webConfig?: string; hosts?: string },
 ): Promise<ExitCode> {
-  const findings = await doctor(ctx.stage(stageName), {
-    hosts: hostList(opts.hosts),
-    configPaths: hostList(opts.webConfig),
-  });
+  const stage = ctx.stage(stageName);
+  const hosts = hostList(opts.hosts);
+  const configPaths = hostList(opts.webConfig);
+  // Local hosts read the files on this machine: check them before any host is asked. (An SSH host
+  // reads them on the host.)
+  if (configPaths && selectHosts(stage, hosts).every((h) => !h.ssh))
+    checkReadable(
+      configPaths,
+      "--web-config",
+      "give existing, readable config files or directories, or leave --web-config out to read what the installed nginx and Apache load",
+    );
+  const findings = await doctor(stage, { hosts, configPaths });
   const human =
     findings.length === 0
       ? "no problems found"

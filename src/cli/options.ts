@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import { usageError } from "../errors.js";
 
 /** `--hosts a,b`: the names, trimmed; undefined when not given. */
@@ -35,4 +36,26 @@ export function seconds(value: string | undefined, flag: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw usageError(`${flag}: expected a number of seconds, got "${value}"`);
   return n;
+}
+
+/**
+ * Paths a flag names on this machine: one that is missing or unreadable is a usage error, where the
+ * reader would skip it without a word. A glob is left to the reader, which expands it.
+ */
+export function checkReadable(paths: readonly string[], flag: string, fix: string): void {
+  for (const p of paths) {
+    if (/[*?[]/.test(p)) continue;
+    try {
+      accessSync(p, constants.R_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === "ENOENT"
+          ? "does not exist"
+          : code === "EACCES"
+            ? "cannot be read (permission denied)"
+            : code;
+      throw usageError(`${flag}: ${p} ${why}`, fix);
+    }
+  }
 }

@@ -153,7 +153,9 @@ test("doctor: reset: opcache in a pool with OPcache off clears no realpath cache
     fx.writeConfig({ php: { fpm: [{ socket: fpm.socket, reset: "opcache" }] } });
     const deployed = await cutover(["deploy"], fx.app);
     assert.equal(deployed.code, 0, deployed.stderr);
-    const r = await cutover(["--json", "doctor", "--web-config", path.join(fx.dir, "none")], fx.app);
+    const noWebConfigs = path.join(fx.dir, "no web configs");
+    mkdirSync(noWebConfigs);
+    const r = await cutover(["--json", "doctor", "--web-config", noWebConfigs], fx.app);
     const realpath = json<Finding[]>(r).find((f) => f.check === "realpath");
     assert.ok(realpath, r.stdout);
     assert.match(

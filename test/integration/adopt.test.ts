@@ -69,7 +69,9 @@ test("Capistrano: timestamped releases, absolute current, REVISION files, revisi
   );
   config(root);
   const before = outsideCutover(root);
-  const doc = await cutover(["doctor", "--web-config", path.join(fx.dir, "no web configs")], fx.app);
+  const noWebConfigs = path.join(fx.dir, "no web configs");
+  mkdirSync(noWebConfigs, { recursive: true });
+  const doc = await cutover(["doctor", "--web-config", noWebConfigs], fx.app);
   assert.match(
     doc.stdout,
     /releases\/ holds 3 release\(s\) cutover did not make[^\n]*\n\s*fix: run `cutover adopt`/,

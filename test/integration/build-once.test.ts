@@ -186,7 +186,9 @@ test("strategy: git with build.local: the commit is exported and built here once
   }
   // doctor asks no git of the hosts (they have no mirror and need none): a leftover link there is no finding.
   symlinkSync(fx.dir, path.join(paths[0]!, ".cutover/repo"));
-  const doctor = await cutover(["--json", "doctor", "--web-config", path.join(fx.dir, "none")], fx.app);
+  const noWebConfigs = path.join(fx.dir, "no web configs");
+  mkdirSync(noWebConfigs, { recursive: true });
+  const doctor = await cutover(["--json", "doctor", "--web-config", noWebConfigs], fx.app);
   const findings = json<{ host: string; check: string; message: string }[]>(doctor);
   assert.deepEqual(
     findings.filter((f) => f.check === "git"),

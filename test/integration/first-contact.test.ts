@@ -131,3 +131,22 @@ test("diff FROM TO with several stages: the error says the stage name goes befor
   assert.match(r.stderr.split("\n")[0]!, /no stage "20261127T101500Z" \(stages: staging, live\)/);
   assert.match(r.stderr, /fix: .*stage name before FROM TO.*cutover diff staging 20261127T101500Z/);
 });
+
+test("doctor --web-config with a path that does not exist or cannot be read: a usage error naming it, before any host is asked", async () => {
+  const missing = path.join(dir, "nonexist.conf");
+  const unreadable = path.join(dir, "unreadable.conf");
+  writeFileSync(unreadable, "server {}\n", { mode: 0o000 });
+  const cases = process.getuid?.() === 0 ? [missing] : [missing, unreadable];
+  for (const given of cases) {
+    for (const args of [["doctor"], ["--json", "doctor"]]) {
+      const r = await cutover([...args, "--web-config", `${fx.app},${given}`], fx.app);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(
+        r.stderr.split("\n")[0]!,
+        new RegExp(`^error: --web-config: .*${given.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+      );
+      assert.match(r.stderr, /\n\s+fix: /);
+      assert.doesNotMatch(r.stdout + r.stderr, /no problems found/);
+    }
+  }
+});

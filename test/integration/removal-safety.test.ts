@@ -61,7 +61,9 @@ test("a removal in the trash that fails is reported by the next run that removes
   for (let i = 0; i < 200 && !existsSync(path.join(trash, ".failed")); i++)
     await new Promise((r) => setTimeout(r, 50));
   assert.ok(readdirSync(trash).includes(pruned), "left in the trash");
-  const doctor = await cutover(["doctor", "--web-config", path.join(fx.dir, "no web configs")], fx.app);
+  const noWebConfigs = path.join(fx.dir, "no web configs");
+  mkdirSync(noWebConfigs, { recursive: true });
+  const doctor = await cutover(["doctor", "--web-config", noWebConfigs], fx.app);
   assert.match(
     doctor.stdout,
     /1 pruned release\(s\) could not be removed from .*\.cutover\/trash: rm: cannot remove '.*\/cache\/x': Permission denied\n\s*fix: remove them there by hand/,
