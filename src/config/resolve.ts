@@ -4,7 +4,7 @@ import path from "node:path";
 import { configError } from "../errors.js";
 import { resolveAgent } from "./agent-settings.js";
 import { resolveBalancer, resolveBlueGreen } from "./balancer.js";
-import { refuseDeployPath } from "./deploy-path.js";
+import { checkHostPaths } from "./deploy-path.js";
 import { resolveGitSource } from "./git-source.js";
 import { refuseInPlaceConflicts } from "./in-place-rules.js";
 import { resolveChecks } from "./resolve-checks.js";
@@ -98,14 +98,6 @@ export function resolveStage(
       roles: h.roles ?? [],
     };
   });
-  for (const [i, h] of hosts.entries()) {
-    const refusal = refuseDeployPath(h.path);
-    if (refusal)
-      throw configError(
-        `${where(`hosts[${i}].path`)}: ${h.path} ${refusal}`,
-        "deploy into a directory of its own, e.g. /var/www/my-app",
-      );
-  }
   const seen = new Set<string>();
   for (const h of hosts) {
     if (seen.has(h.name))
@@ -115,6 +107,7 @@ export function resolveStage(
       );
     seen.add(h.name);
   }
+  checkHostPaths(hosts, where);
 
   const sharedEntries = [...(merged.shared_dirs ?? []), ...(merged.shared_files ?? [])];
   const pathOf = (e: (typeof sharedEntries)[number]) => (typeof e === "string" ? e : e.path);

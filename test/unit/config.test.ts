@@ -150,3 +150,35 @@ test("ssh.persist is whole seconds up to an hour, named with its line when it is
   for (const bad of ["-1", "1.5", "7200", "'60'"])
     assert.match(configError(persist(bad)).message, /^cutover\.yaml:1: ssh\.persist: /, bad);
 });
+
+test("two hosts of a stage with one deploy path on one machine are refused: they would take each other's lock", () => {
+  const dir = scratchDir("cfg ");
+  const file = path.join(dir, "cutover.yaml");
+  const refused = (hosts: string) => {
+    try {
+      resolveStage(parseConfigText(`stages:\n  prod:\n    hosts:\n${hosts}`, file), file, "prod");
+    } catch (error) {
+      assert.ok(error instanceof CutoverError);
+      assert.equal(error.exitCode, 2);
+      return error.message;
+    }
+    assert.fail("expected a config error");
+  };
+  assert.equal(
+    refused("      - { path: /x/y }\n      - { path: /x/y/ }\n"),
+    `${file}: stages.prod.hosts[1]: host local-2 has the deploy path /x/y of host local-1 on the same machine (this machine)`,
+  );
+  assert.match(
+    refused(
+      "      - deploy@web1:/srv/app\n      - { name: again, host: WEB1, user: deploy, port: 22, path: /srv/app }\n",
+    ),
+    /stages\.prod\.hosts\[1\]: host again has the deploy path \/srv\/app of host web1 on the same machine \(deploy@web1:22\)/,
+  );
+  // Another machine, port or login is another deploy path.
+  const apart =
+    "      - deploy@web1:/srv/app\n      - deploy@web2:/srv/app\n      - { host: web1, user: deploy, port: 2222, path: /srv/app, name: w3 }\n      - { path: /srv/app }\n";
+  assert.equal(
+    resolveStage(parseConfigText(`stages:\n  prod:\n    hosts:\n${apart}`, file), file, "prod").hosts.length,
+    4,
+  );
+});
