@@ -95,26 +95,19 @@ function partPath(hostPath: string, part: ParsedComponent, name: string): string
   return path.posix.normalize(path.posix.resolve(hostPath, part.path ?? name)).replace(/(.)\/$/, "$1");
 }
 
-/** Names of a deploy path's own layout: a part there would be taken for another deploy's files. */
-const LAYOUT = new Set(["current", "releases", "shared", ".cutover"]);
-
 /** Two parts in one directory (or one inside another) would share a lock, releases and shared/. */
 function checkPathsApart(config: ParsedConfig, file: string, stageName: string): void {
   const seen = new Map<string, { part: string; path: string }[]>();
   for (const [name, part] of Object.entries(config.components ?? {})) {
     for (const { h, name: host } of selectedHosts(config, stageName, part)) {
       const mine = partPath(h.path, part, name);
-      // Checked here too, so the error names the component's key and not the host's own path.
+      // Checked here too, so the error names the component's key and not the host's own path (a
+      // component named `shared` ends in a name of cutover's own layout).
       const refusal = refuseDeployPath(mine);
       if (refusal)
         throw configError(
           `${file}: components.${name}.path: ${mine} on host ${host} ${refusal}`,
-          `set components.${name}.path to a directory of its own, e.g. /var/www/my-app/${name}`,
-        );
-      if (LAYOUT.has(path.posix.basename(mine)))
-        throw configError(
-          `${file}: components.${name}.path: ${mine} on host ${host} ends in "${path.posix.basename(mine)}", a name of cutover's own layout`,
-          `set components.${name}.path to a directory of another name`,
+          `set components.${name}.path to a directory of its own: no system directory, and not named current, releases, shared or .cutover`,
         );
       const others = seen.get(host) ?? [];
       const clash = others.find(

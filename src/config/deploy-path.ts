@@ -38,11 +38,17 @@ const SYSTEM_DIRS = new Set([
   "/var/log",
 ]);
 
+/** Names of a deploy path's own layout. */
+const LAYOUT = new Set(["current", "releases", "shared", ".cutover"]);
+
 /** Why this deploy path is refused, or undefined when it is fine. */
 export function refuseDeployPath(p: string): string | undefined {
   if (p.split("/").includes("..")) return 'contains "..": give the deploy path without it';
   const normal = path.normalize(p).replace(/(.)\/$/, "$1");
   if (SYSTEM_DIRS.has(normal)) return "is a system directory, not a deploy path";
+  // A path inside another deploy path (its current, say) would be taken for that deploy's files.
+  const name = path.basename(normal);
+  if (LAYOUT.has(name)) return `ends in "${name}", a name of cutover's own layout`;
   return undefined;
 }
 
@@ -57,7 +63,7 @@ export function checkHostPaths(hosts: readonly ResolvedHost[], where: (key: stri
     if (refusal)
       throw configError(
         `${where(`hosts[${i}].path`)}: ${h.path} ${refusal}`,
-        "deploy into a directory of its own, e.g. /var/www/my-app",
+        "deploy into a directory of its own, e.g. /var/www/my-app: the directory that holds current, releases/ and shared/",
       );
     // Compared as written (port 22 when none is given): localhost and 127.0.0.1 are not known as one.
     const machine = h.ssh

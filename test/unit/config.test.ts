@@ -182,3 +182,35 @@ test("two hosts of a stage with one deploy path on one machine are refused: they
     4,
   );
 });
+
+test("a host's deploy path named like cutover's own layout (…/current, releases, shared, .cutover) is refused", () => {
+  const file = path.join(scratchDir("cfg "), "cutover.yaml");
+  for (const [given, name] of [
+    ["/var/www/app/current", "current"],
+    ["/var/www/app/current/", "current"],
+    ["/var/www/app/releases", "releases"],
+    ["/srv/shared", "shared"],
+    ["/srv/app/.cutover", ".cutover"],
+  ] as const) {
+    const config = parseConfigText(
+      `stages:\n  prod:\n    hosts:\n      - { path: /srv/ok }\n      - deploy@web1:${given}\n`,
+      file,
+    );
+    assert.throws(
+      () => resolveStage(config, file, "prod"),
+      (e: CutoverError) =>
+        e.exitCode === 2 &&
+        e.message ===
+          `${file}: stages.prod.hosts[1].path: ${given.replace(/\/$/, "")} ends in "${name}", a name of cutover's own layout` &&
+        /directory that holds current/.test(e.details.fix ?? ""),
+      given,
+    );
+  }
+  assert.doesNotThrow(() =>
+    resolveStage(
+      parseConfigText("stages:\n  p:\n    hosts: [{ path: /var/www/currently }]\n", file),
+      file,
+      "p",
+    ),
+  );
+});
