@@ -46,16 +46,17 @@ export async function pullCommand(
     const rejected = live.commit === commit || opts.retry ? undefined : await deps.rejected(commit);
     const action = live.commit === commit ? "up-to-date" : rejected ? "skip" : "deploy";
     const until = rejected?.retryAt ? `; next try from ${rejected.retryAt}` : "";
-    ctx.print(
-      `${git.ref} is ${commit}; live: ${live.commit ?? "(none)"}; would ${action}${rejected ? `: ${rejected.reason}${until}` : ""}`,
-      {
-        action,
-        commit,
-        live,
-        ...(rejected ? { reason: rejected.reason } : {}),
-        ...(rejected?.retryAt ? { retryAt: rejected.retryAt } : {}),
-      },
-    );
+    const verdict =
+      action === "up-to-date"
+        ? "up to date, nothing to do"
+        : `would ${action}${rejected ? `: ${rejected.reason}${until}` : ""}`;
+    ctx.print(`${git.ref} is ${commit}; live: ${live.commit ?? "(none)"}; ${verdict}`, {
+      action,
+      commit,
+      live,
+      ...(rejected ? { reason: rejected.reason } : {}),
+      ...(rejected?.retryAt ? { retryAt: rejected.retryAt } : {}),
+    });
     return EXIT.ok;
   }
   const outcome = await withSignals((signal) => pullOnce(deps, { retry: opts.retry, signal }));

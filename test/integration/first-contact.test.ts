@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { stringify } from "yaml";
 import { cutover, json } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
+import { gitOrigin } from "../helpers/git-origin.js";
 
 // What a newcomer meets on first contact: every error is one line (no stack), says where, and what to do.
 const dir = mkdtempSync(path.join(os.tmpdir(), "cutover first contact ü "));
@@ -149,4 +150,23 @@ test("doctor --web-config with a path that does not exist or cannot be read: a u
       assert.doesNotMatch(r.stdout + r.stderr, /no problems found/);
     }
   }
+});
+
+test("pull --dry-run when the live release is the ref's commit says there is nothing to do, in words", async () => {
+  const origin = gitOrigin(path.join(dir, "pull origin"));
+  origin.commit({ "index.php": "<?php echo 1;\n" }, "one");
+  const config = path.join(dir, "pull.yaml");
+  const hosts = [{ path: path.join(dir, "pull deploy") }];
+  writeFileSync(
+    config,
+    stringify({ strategy: "git", repository: origin.bare, ref: "main", stages: { test: { hosts } } }),
+  );
+  assert.equal((await cutover(["-c", config, "pull"], dir)).code, 0);
+  const r = await cutover(["-c", config, "--dry-run", "pull"], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^main is [0-9a-f]{40}; live: [0-9a-f]{40}; up to date, nothing to do\n$/);
+  assert.equal(
+    json<{ action: string }>(await cutover(["-c", config, "--json", "--dry-run", "pull"], dir)).action,
+    "up-to-date",
+  );
 });
