@@ -6,6 +6,7 @@ import { configError } from "../errors.js";
 import { redact } from "../report/redact.js";
 import { interpolate } from "./interpolate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
+import { SCHEMA_PATH } from "./schema-path.js";
 import { closest, keysAt } from "./suggest.js";
 
 export const CONFIG_NAMES = ["cutover.yaml", "cutover.yml"] as const;
@@ -109,7 +110,7 @@ export function parseConfig(
   });
   throw configError(
     lines[0]!,
-    "fix the key named above; see `cutover --help` or README for the config reference",
+    `fix the key named above; every key is described in README.md's "Configuration" section and in ${SCHEMA_PATH} of the cutover package`,
     lines.slice(1),
   );
 }

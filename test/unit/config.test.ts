@@ -214,3 +214,11 @@ test("a host's deploy path named like cutover's own layout (…/current, release
     ),
   );
 });
+
+test("a config error's fix points to the config reference that exists: README's Configuration section and the JSON schema", () => {
+  const fix =
+    configError("keep_relases: 3\nstages:\n  p:\n    hosts: [{ path: /srv/a }]\n").details.fix ?? "";
+  assert.doesNotMatch(fix, /cutover --help/);
+  assert.match(fix, /README\.md's "Configuration" section/);
+  assert.match(fix, /schema\/cutover\.schema\.json/);
+});
