@@ -89,7 +89,8 @@ shared_files:${list(p.sharedFiles, "  ")}
 writable_dirs:${list(p.writableDirs, "  ")}
 
 # Shell commands run in the new release directory on each host. Environment: CUTOVER_RELEASE,
-# CUTOVER_RELEASE_PATH, CUTOVER_DEPLOY_PATH, CUTOVER_PREVIOUS_RELEASE, CUTOVER_STAGE.
+# CUTOVER_RELEASE_PATH, CUTOVER_DEPLOY_PATH, CUTOVER_PREVIOUS_RELEASE, CUTOVER_STAGE,
+# CUTOVER_COMPONENT (empty without components:), CUTOVER_HOST (the host's name).
 # A failing build or before_switch hook aborts the deploy; current is not touched.
 hooks:
   build:${list(p.build, "    ")}

@@ -222,3 +222,31 @@ test("a config error's fix points to the config reference that exists: README's 
   assert.match(fix, /README\.md's "Configuration" section/);
   assert.match(fix, /schema\/cutover\.schema\.json/);
 });
+
+test("init's template lists exactly the environment variables hooks get", async () => {
+  const { initTemplate } = await import("../../src/config/init.js");
+  const { hookEnv } = await import("../../src/plan/hooks.js");
+  const { layout } = await import("../../src/plan/layout.js");
+  const dir = scratchDir("init ");
+  const file = path.join(dir, "cutover.yaml");
+  const stage = resolveStage(
+    parseConfigText("stages:\n  p:\n    hosts: [{ path: /srv/a }]\n", file),
+    file,
+    "p",
+  );
+  const host = stage.hosts[0]!;
+  const env = hookEnv({
+    stage,
+    host,
+    among: [host],
+    layout: layout(host.path),
+    release: "R",
+    previous: undefined,
+  });
+  const { text } = initTemplate(dir, "/srv/a", "schema.json");
+  const comment = text.slice(text.indexOf("# Shell commands run"), text.indexOf("\nhooks:"));
+  assert.deepEqual(
+    [...comment.matchAll(/CUTOVER_[A-Z_]+/g)].map((m) => m[0]).sort(),
+    Object.keys(env).sort(),
+  );
+});
