@@ -8,7 +8,21 @@
 if (process.versions.node.startsWith("20.")) {
   require("node:v8").setFlagsFromString("--semi-space-growth-factor=8");
 }
-const { main } = require("../dist/cutover.cjs");
+const { main } = loadBundle();
+
+/** The built CLI; a clone never built gets what to run instead of a stack trace. */
+function loadBundle() {
+  const bundle = require("node:path").join(__dirname, "..", "dist", "cutover.cjs");
+  try {
+    return require(bundle);
+  } catch (error) {
+    // Only the bundle's own absence: a module it cannot load itself is a real error.
+    if (error?.code !== "MODULE_NOT_FOUND" || require("node:fs").existsSync(bundle)) throw error;
+    const root = require("node:path").resolve(__dirname, "..");
+    process.stderr.write(`cutover is not built: run bash scripts/setup.sh (or npm run build) in ${root}\n`);
+    process.exit(1);
+  }
+}
 
 // `cutover releases | head` closes the pipe early; that is not an error.
 process.stdout.on("error", (error) => {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { cutover, json } from "../helpers/cli.js";
+import { cutover, json, ROOT } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 
@@ -169,4 +170,24 @@ test("pull --dry-run when the live release is the ref's commit says there is not
     json<{ action: string }>(await cutover(["-c", config, "--json", "--dry-run", "pull"], dir)).action,
     "up-to-date",
   );
+});
+
+test("a clone that was never built: the bin says to build it in one line, exit 1; any other load error still surfaces", () => {
+  const clone = path.join(dir, "unbuilt clone");
+  cpSync(path.join(ROOT, "bin"), path.join(clone, "bin"), { recursive: true });
+  const bin = path.join(clone, "bin", "cutover.js");
+  const unbuilt = spawnSync(process.execPath, [bin, "--help"], { cwd: dir, encoding: "utf8" });
+  assert.equal(unbuilt.status, 1, unbuilt.stderr);
+  assert.equal(
+    unbuilt.stderr,
+    `cutover is not built: run bash scripts/setup.sh (or npm run build) in ${clone}\n`,
+  );
+  assert.equal(unbuilt.stdout, "");
+  // A bundle that is there but cannot load (a module of its own missing) is not "not built".
+  mkdirSync(path.join(clone, "dist"));
+  writeFileSync(path.join(clone, "dist", "cutover.cjs"), 'require("./chunk-gone.cjs");\n');
+  const broken = spawnSync(process.execPath, [bin, "--help"], { cwd: dir, encoding: "utf8" });
+  assert.equal(broken.status, 1);
+  assert.match(broken.stderr, /Cannot find module '\.\/chunk-gone\.cjs'/);
+  assert.doesNotMatch(broken.stderr, /not built/);
 });
