@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import type { ZodIssue } from "zod";
 import { configError } from "../errors.js";
 import { redact } from "../report/redact.js";
+import { quote } from "../shell/quote.js";
 import { interpolate } from "./interpolate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { SCHEMA_PATH } from "./schema-path.js";
@@ -31,7 +32,23 @@ export function findConfigFile(given: string | undefined, cwd: string): string {
     const file = path.join(cwd, name);
     if (isFile(file)) return file;
   }
-  throw configError(`no cutover.yaml in ${cwd}`, "run `cutover init` to write one, or pass --config FILE");
+  // Not used silently (a config above may deploy more than this directory), but named.
+  const above = configAbove(cwd);
+  throw configError(
+    `no cutover.yaml in ${cwd}`,
+    above
+      ? `found ${path.relative(cwd, above)} (${above}): run cutover from ${quote(path.dirname(above))}, or pass -c ${quote(above)}`
+      : "run `cutover init` to write one, or pass --config FILE",
+  );
+}
+
+/** The nearest config file in a directory above `dir`, up to the filesystem root. */
+function configAbove(dir: string): string | undefined {
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    const file = CONFIG_NAMES.map((name) => path.join(parent, name)).find(isFile);
+    if (file) return file;
+    if (path.dirname(parent) === parent) return undefined;
+  }
 }
 
 function isFile(file: string): boolean {

@@ -191,3 +191,20 @@ test("a clone that was never built: the bin says to build it in one line, exit 1
   assert.match(broken.stderr, /Cannot find module '\.\/chunk-gone\.cjs'/);
   assert.doesNotMatch(broken.stderr, /not built/);
 });
+
+test("run from a subdirectory of the app: the error names the cutover.yaml above instead of suggesting init", async () => {
+  const sub = path.join(fx.app, "public");
+  const r = await cutover(["releases"], sub);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.split("\n")[0], `error: no cutover.yaml in ${sub}`);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `fix: found \\.\\./cutover\\.yaml \\(${fx.config.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\): run cutover from .*, or pass -c `,
+    ),
+  );
+  assert.doesNotMatch(r.stderr, /cutover init/);
+  // Nowhere above: init is still the way.
+  const none = await cutover(["releases"], dir);
+  assert.match(none.stderr, /fix: run `cutover init` to write one/);
+});
