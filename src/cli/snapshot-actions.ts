@@ -62,6 +62,17 @@ export async function snapshotPrune(
 ): Promise<ExitCode> {
   const o = options(ctx, opts);
   const rows = await withSignals((signal) => pruneSnapshots(ctx.stage(stage), { ...o, signal }));
+  if (o.dryRun) {
+    // What it would remove, as `cleanup --dry-run` says it, rather than the removal's script.
+    const planned = rows.map((r) => ({ host: r.host, removed: r.removed ?? [] }));
+    const text = planned.map((r) =>
+      r.removed.length > 0
+        ? `${r.host}: would remove ${r.removed.join(", ")}`
+        : `${r.host}: nothing to remove`,
+    );
+    ctx.print(text.join("\n"), planned);
+    return EXIT.ok;
+  }
   ctx.print(snapshotRowsText("prune", rows), rows);
   return EXIT.ok;
 }

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import { stringify } from "yaml";
-import { cutover, json, ROOT } from "../helpers/cli.js";
+import { cutover, cutoverSync, json, ROOT } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixture.js";
 import { gitOrigin } from "../helpers/git-origin.js";
 
@@ -207,4 +207,30 @@ test("run from a subdirectory of the app: the error names the cutover.yaml above
   // Nowhere above: init is still the way.
   const none = await cutover(["releases"], dir);
   assert.match(none.stderr, /fix: run `cutover init` to write one/);
+});
+
+test("snapshot prune --dry-run says what it would remove per host, as cleanup --dry-run does, and removes nothing", async () => {
+  fx.writeConfig({ snapshots: { keep: 1 } });
+  try {
+    assert.equal((await cutover(["deploy"], fx.app)).code, 0);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++)
+      ids.push(json<{ id: string }[]>(await cutover(["--json", "snapshot", "create"], fx.app))[0]!.id);
+    const snapshots = () => json<unknown[]>(cutoverSync(["--json", "snapshot", "list"], fx.app)).length;
+    const before = snapshots();
+    const r = await cutover(["--dry-run", "snapshot", "prune"], fx.app);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^local: would remove (\\S+, )*${ids[0]}\\n$`));
+    const rows = json<{ host: string; removed: string[] }[]>(
+      await cutover(["--json", "--dry-run", "snapshot", "prune"], fx.app),
+    );
+    assert.deepEqual(Object.keys(rows[0]!).sort(), ["host", "removed"]);
+    assert.ok(rows[0]!.removed.includes(ids[0]!));
+    assert.equal(snapshots(), before, "the dry run removed nothing");
+    assert.equal((await cutover(["snapshot", "prune"], fx.app)).code, 0);
+    const none = await cutover(["--dry-run", "snapshot", "prune"], fx.app);
+    assert.equal(none.stdout, "local: nothing to remove\n");
+  } finally {
+    fx.writeConfig();
+  }
 });
