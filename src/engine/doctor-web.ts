@@ -62,6 +62,7 @@ export async function readWebConfigs(
   const texts = new Map<string, string>();
   const real = new Map<string, string>();
   const asked = new Set<string>();
+  const missing = new Set<string>();
   const read = async (patterns: readonly string[]) => {
     const wanted = patterns.filter((p) => !asked.has(p));
     for (const p of wanted) asked.add(p);
@@ -69,11 +70,22 @@ export async function readWebConfigs(
     const files = parseConfigFiles(await ask(readConfigFiles(wanted)));
     for (const [file, text] of files.texts) texts.set(file, text);
     for (const [file, target] of files.real) real.set(file, target);
+    for (const p of files.missing) missing.add(p);
     return true;
   };
   let roots: Root[];
+  // A --web-config path not on this host (mistyped) would pass for a config with nothing to judge.
+  let notThere: WebFinding[] = [];
   if (configPaths) {
     await read(configPaths);
+    notThere = configPaths
+      .filter((p) => missing.has(p))
+      .map((p) => ({
+        level: "error",
+        check: "web-config",
+        message: `--web-config ${p}: no such file or directory on this host (nothing there was judged)`,
+        fix: "give the path of the web server's config on this host, or leave --web-config out to read what the installed nginx and Apache load",
+      }));
     // Debian's *-available files count only where *-enabled links them in.
     roots = [...texts.keys()].filter((f) => !/\/[a-z]+-available\//.test(f)).map((f) => rootFor(f));
   } else {
@@ -148,7 +160,7 @@ export async function readWebConfigs(
       ];
     }),
   );
-  const findings = [...judged.flatMap((j) => [...j.nginx.findings, ...j.apache]), ...cut];
+  const findings = [...notThere, ...judged.flatMap((j) => [...j.nginx.findings, ...j.apache]), ...cut];
   return {
     findings: [...new Map(findings.map((f) => [f.message, f])).values()],
     resolvesPerRequest: judged.some((j) => j.nginx.resolvesPerRequest),

@@ -96,6 +96,12 @@ test("doctor names every setting that serves stale code or loses data, on every 
       assert.ok(f, `${host} ${check} in ${JSON.stringify(findings, null, 1)}`);
       return f;
     };
+    // --web-config named a path no host has: said on each, over SSH too, not passed as a clean config.
+    for (const host of ["web1", "web2"])
+      assert.match(
+        found(host, "web-config").message,
+        /^--web-config .*none: no such file or directory on this host/,
+      );
     assert.match(found("web1", "disk").message, /only \d+ MiB free in .*small disk/);
     assert.match(
       found("web1", "writes").message,

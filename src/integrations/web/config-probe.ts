@@ -118,7 +118,7 @@ const MAX_FILES = 2000;
  * The files the arguments name (glob patterns expanded by the shell, directories walked through
  * symlinks, as sites-enabled/ holds them), each as `@@file PATH`, `@@real PATH` and its lines behind
  * `|`, so no content can pass for a marker. Unreadable or missing ones are skipped: that is an answer
- * too. Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each,
+ * too (a path that does not exist, or a pattern that matched nothing, is said as `@@missing PATH`). Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each,
  * and MAX_BYTES in all (the last file cut short).
  */
 const READ = `IFS=
@@ -134,7 +134,10 @@ n=0
 for pattern; do
   for f in $pattern; do
     n=$((n + 1)); [ "$n" -gt ${MAX_FILES} ] && exit 0
-    if [ -d "$f" ]; then
+    if [ ! -e "$f" ] && [ ! -L "$f" ]; then
+      case $f in *'
+'*) ;; *) printf '@@missing %s\n' "$f" ;; esac
+    elif [ -d "$f" ]; then
       find -L "$f" -type f 2>/dev/null | head -n ${MAX_FILES} | sort | while read -r g; do emit "$g"; done
     else
       emit "$f"
@@ -152,18 +155,24 @@ export interface ConfigFiles {
   readonly texts: Map<string, string>;
   /** Each file's path with symlinks resolved (sites-enabled/app → sites-available/app). */
   readonly real: Map<string, string>;
+  /** Paths asked for that do not exist (or patterns that matched nothing). */
+  readonly missing: Set<string>;
 }
 
 export function parseConfigFiles(output: string): ConfigFiles {
   const files = new Map<string, string[]>();
   const real = new Map<string, string>();
+  const missing = new Set<string>();
   let file: string | undefined;
   for (const line of output.split("\n")) {
-    if (line.startsWith("@@file ")) {
+    if (line.startsWith("@@missing ")) {
+      missing.add(line.slice(10));
+      file = undefined;
+    } else if (line.startsWith("@@file ")) {
       file = line.slice(7);
       files.set(file, []);
     } else if (line.startsWith("@@real ") && file !== undefined) real.set(file, line.slice(7));
     else if (file !== undefined && line.startsWith("|")) files.get(file)!.push(line.slice(1));
   }
-  return { texts: new Map([...files].map(([f, lines]) => [f, lines.join("\n")])), real };
+  return { texts: new Map([...files].map(([f, lines]) => [f, lines.join("\n")])), real, missing };
 }

@@ -6,7 +6,7 @@ import { NGINX_DOLLAR } from "./server-config.js";
 
 export interface WebFinding {
   readonly level: "error" | "warning";
-  readonly check: "nginx" | "apache";
+  readonly check: "nginx" | "apache" | "web-config";
   readonly message: string;
   readonly fix: string;
 }
