@@ -10,7 +10,7 @@ import { apacheConfig, nginxConfig } from "../integrations/web/server-config.js"
 import { nameText } from "../report/colors.js";
 import { historyTable, releasesTable, verifyTable } from "../report/summary.js";
 import type { CommandContext } from "./context.js";
-import { checkReadable, hostList, positiveInt } from "./options.js";
+import { checkReadable, commaList, hostList, positiveInt } from "./options.js";
 import { schemaReference } from "./package-info.js";
 import { configHost } from "./server-config-host.js";
 
@@ -87,7 +87,12 @@ export async function doctorCommand(
 ): Promise<ExitCode> {
   const stage = ctx.stage(stageName);
   const hosts = hostList(opts.hosts);
-  const configPaths = hostList(opts.webConfig);
+  const configPaths = commaList(
+    opts.webConfig,
+    "--web-config",
+    "paths",
+    "give config files or directories (--web-config /etc/nginx/sites-enabled), or leave --web-config out to read what the installed nginx and Apache load",
+  );
   // Local hosts read the files on this machine: check them before any host is asked. (An SSH host
   // reads them on the host.)
   if (configPaths && selectHosts(stage, hosts).every((h) => !h.ssh))

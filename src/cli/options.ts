@@ -3,18 +3,31 @@ import { usageError } from "../errors.js";
 
 /** `--hosts a,b`: the names, trimmed; undefined when not given. */
 export function hostList(value: string | undefined): string[] | undefined {
+  return commaList(
+    value,
+    "--hosts",
+    "host names",
+    "name hosts (--hosts web1,web2), or leave --hosts out for all",
+  );
+}
+
+/**
+ * A flag's comma-separated list. An empty list means "all" downstream: `--hosts "$CANARY"` with
+ * CANARY unset must not do that, so it is a usage error naming the flag.
+ */
+export function commaList(
+  value: string | undefined,
+  flag: string,
+  what: string,
+  fix: string,
+): string[] | undefined {
   if (value === undefined) return undefined;
-  const names = value
+  const items = value
     .split(",")
     .map((h) => h.trim())
     .filter(Boolean);
-  // An empty list means every host downstream: `--hosts "$CANARY"` with CANARY unset must not do that.
-  if (names.length === 0)
-    throw usageError(
-      `--hosts: no host names given (got "${value}")`,
-      "name hosts (--hosts web1,web2), or leave --hosts out for all",
-    );
-  return names;
+  if (items.length === 0) throw usageError(`${flag}: no ${what} given (got "${value}")`, fix);
+  return items;
 }
 
 /** A positive whole number from a flag (`fallback` when not given); anything else is a usage error. */

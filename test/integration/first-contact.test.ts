@@ -151,6 +151,10 @@ test("doctor --web-config with a path that does not exist or cannot be read: a u
       assert.doesNotMatch(r.stdout + r.stderr, /no problems found/);
     }
   }
+  // An empty list is no list: said about --web-config, not about --hosts.
+  const empty = await cutover(["doctor", "--web-config", " , "], fx.app);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr.split("\n")[0]!, /^error: --web-config: no paths given/);
 });
 
 test("pull --dry-run when the live release is the ref's commit says there is nothing to do, in words", async () => {
