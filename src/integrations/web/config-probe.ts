@@ -118,8 +118,9 @@ const MAX_FILES = 2000;
  * The files the arguments name (glob patterns expanded by the shell, directories walked through
  * symlinks, as sites-enabled/ holds them), each as `@@file PATH`, `@@real PATH` and its lines behind
  * `|`, so no content can pass for a marker. Unreadable or missing ones are skipped: that is an answer
- * too (a path that does not exist, or a pattern that matched nothing, is said as `@@missing PATH`). Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each,
- * and MAX_BYTES in all (the last file cut short).
+ * too (a path that does not exist, or a pattern that matched nothing, is said as `@@missing PATH`).
+ * Bounded: an include that globs half the disk reads at most MAX_FILES paths of 1 MiB each, and
+ * MAX_BYTES in all (the last file cut short).
  */
 const READ = `IFS=
 emit() {
