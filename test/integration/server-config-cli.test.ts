@@ -61,10 +61,11 @@ test("hosts with different deploy paths (or php-fpm sockets through {name}): a u
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.match(unknown.stderr, /no host named web3/);
 
-  // One path, a socket per host ({name}): the address differs, so does the config.
+  // One path on two machines (never contacted here), a socket per host ({name}): the address
+  // differs, so does the config.
   fx.writeConfig({ php: { fpm: [{ socket: "/run/php/{name}.sock", reset: "none" }] } }, [
-    { name: "web1", path: a },
-    { name: "web2", path: a },
+    { name: "web1", host: "127.0.0.2", path: a },
+    { name: "web2", host: "127.0.0.3", path: a },
   ]);
   const sockets = await cutover(["server-config", "nginx"], fx.app);
   assert.equal(sockets.code, 2, sockets.stdout + sockets.stderr);
