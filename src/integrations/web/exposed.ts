@@ -1,4 +1,5 @@
 import { type Cmd, shProgram } from "../../shell/cmd.js";
+import { OTHER_PHP_EXTENSIONS } from "./php-source-names.js";
 
 /** What must never be served, whatever the app: secrets, the repository, the deploy config. */
 const NEVER_SERVED = ["/.env", "/cutover.yaml", "/.git/HEAD"] as const;
@@ -32,8 +33,7 @@ for sub; do
   done
   [ -n "$sub" ] || hash_of "$dir/vendor/composer/LICENSE"
   find "$dir" -maxdepth 4 \\( -name vendor -o -name node_modules -o -name '.?*' \\) -prune -o -type f \\
-    \\( -iname '*.phtml' -o -iname '*.pht' -o -iname '*.php[0-9]' -o -iname '*.phar' -o -iname '*.phps' \\
-    -o -iname '*.phpt' -o -iname '*.inc' \\
+    \\( ${OTHER_PHP_EXTENSIONS.map((e) => `-iname '*.${e}'`).join(" -o ")} -o -iname '*.php[0-9]' \\
     -o \\( -iname '*.php' ! -name '*.php' \\) \\) -print 2>/dev/null | head -n ${MAX_SOURCES} |
     while IFS= read -r f; do hash_of "$f"; done
 done

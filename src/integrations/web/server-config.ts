@@ -1,4 +1,5 @@
 import path from "node:path/posix";
+import { OTHER_PHP_EXTENSIONS } from "./php-source-names.js";
 
 export interface ServerConfigInput {
   readonly deployPath: string;
@@ -48,12 +49,8 @@ function docroot(input: ServerConfigInput): string {
   return path.join(input.deployPath, "current", input.webroot);
 }
 
-/**
- * A URL ending in a PHP extension other than lowercase .php (any case: .phtml, .PHP, .php5, .phar,
- * .phps, .phpt, .pht, .inc). Only .php goes to PHP (php-fpm's security.limit_extensions allows no
- * more), so the server would hand such a file out as text: its source, secrets and all.
- */
-const OTHER_PHP_NAMES = "\\.(?!php$)(?i:php[0-9]*|pht|phtml|phar|phps|phpt|inc)$";
+/** A URL ending in a PHP extension other than lowercase .php, in any case (see OTHER_PHP_EXTENSIONS). */
+const OTHER_PHP_NAMES = `\\.(?!php$)(?i:php[0-9]*|${OTHER_PHP_EXTENSIONS.join("|")})$`;
 
 /** The header the printed nginx config names the serving release in (the probe and health checks read it). */
 export const RELEASE_HEADER = "X-Cutover-Release";
